@@ -1,0 +1,3 @@
+from bulkx.cli.main import main
+
+main()

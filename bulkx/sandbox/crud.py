@@ -1,0 +1,259 @@
+"""Generic list / get / create / update / delete over a `Resource` definition."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from bulkx.sandbox import assumptions
+from bulkx.sandbox.context import Ctx
+from bulkx.sandbox.errors import ApiError, FieldError, bad_request, not_found
+from bulkx.sandbox.filters import Condition, FieldType, SqlField, compile_sql
+from bulkx.sandbox.listing import (
+    ListQuery,
+    envelope,
+    field_selection,
+    parse_list_query,
+    select_fields,
+)
+from bulkx.sandbox.schema import Resource, validate_create, validate_update
+from bulkx.sandbox.store import Store
+
+
+def resolve_path(resource: Resource, indexed: tuple[str, ...], cond: Condition) -> SqlField:
+    """Where a filter path lives in SQL, or a 400 naming the fields that can be filtered."""
+    top = cond.path[0]
+    spec = resource.by_name.get(top)
+    if spec is None or spec.access == "hidden":
+        raise ApiError(
+            assumptions.UNKNOWN_FILTER_FIELD_STATUS,
+            f"filter: unknown field {top!r}",
+            [FieldError("filter", f"{resource.name} has no field {top!r}")],
+        )
+    rest = ".".join(cond.path[1:])
+    if len(cond.path) == 1:
+        if top in indexed:
+            return SqlField(Store.column(top), spec.type)
+        if spec.type == "array":
+            return SqlField("", None, array_of=top, inner_path="")
+        return SqlField(f"json_extract(data, '$.{top}')", spec.type)
+    if spec.type == "array":
+        return SqlField("", None, array_of=top, inner_path=rest)
+    if spec.type in ("object", "any"):
+        return SqlField(f"json_extract(data, '$.{top}.{rest}')", None)
+    raise bad_request(f"filter: {top} is not an object, so {'.'.join(cond.path)!r} has no value")
+
+
+def _where(ctx: Ctx, resource: Resource, q: ListQuery) -> tuple[str, list[Any]]:
+    indexed = ctx.world.store.indexed(resource.collection)
+
+    return compile_sql(q.conditions, lambda cond: resolve_path(resource, indexed, cond))
+
+
+def _order_expr(resource: Resource, indexed: tuple[str, ...], name: str) -> str:
+    spec = resource.by_name.get(name)
+    if spec is None or spec.access == "hidden" or spec.type in ("object", "array"):
+        raise bad_request(f"order: cannot order {resource.name} by {name!r}", "order")
+    return Store.column(name) if name in indexed else f"json_extract(data, '$.{name}')"
+
+
+def render(ctx: Ctx, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+    out = resource.public(obj)
+    if resource.hooks.render is not None:
+        out = resource.hooks.render(ctx, out)
+    if ctx.flag("with_related") and "partner_sid" in out and out.get("partner_sid"):
+        out["partner"] = ctx.world.partner(str(out["partner_sid"]))
+    include, exclude = field_selection(ctx.query)
+    # CarrierX answers with keys in alphabetical order.
+    return select_fields(dict(sorted(out.items())), include, exclude)
+
+
+def list_objects(ctx: Ctx, resource: Resource) -> dict[str, Any]:
+    ctx.principal.require_scope(resource.scope, "read")
+    if resource.hooks.before_read is not None:
+        resource.hooks.before_read(ctx)
+    q = parse_list_query(ctx.query)
+    store = ctx.world.store
+    indexed = store.indexed(resource.collection)
+    where, params = _where(ctx, resource, q)
+    if q.shuffle:
+        order_by = "random()"
+        key_expr = "seq"
+    elif q.order_field:
+        key_expr = _order_expr(resource, indexed, q.order_field)
+        direction = "DESC" if q.descending else "ASC"
+        order_by = f"{key_expr} {direction}, seq {direction}"
+    else:
+        key_expr = "seq"
+        order_by = "seq ASC"
+
+    cursor = q.after or q.before
+    if cursor:
+        anchor = store.rows(
+            f"SELECT {key_expr}, seq FROM t_{resource.collection} WHERE sid=? AND owner=?",
+            (cursor, ctx.owner),
+        )
+        if not anchor:
+            raise bad_request(f"{'after' if q.after else 'before'}: no item with sid {cursor!r}")
+        value, seq = anchor[0]
+        forward = bool(q.after) != q.descending
+        cmp = ">" if forward else "<"
+        cursor_sql = f"({key_expr}, seq) {cmp} (?, ?)" if key_expr != "seq" else f"seq {cmp} ?"
+        cursor_params = [value, seq] if key_expr != "seq" else [seq]
+        full_where = " AND ".join(c for c in (where, cursor_sql) if c)
+        fetch_order = order_by
+        if q.before:
+            fetch_order = order_by.replace("ASC", "TMP").replace("DESC", "ASC").replace("TMP", "DESC")
+        rows, _ = store.page(
+            resource.collection,
+            owner=ctx.owner,
+            where=full_where,
+            params=[*params, *cursor_params],
+            order_by=fetch_order,
+            limit=q.limit + 1,
+            offset=0,
+            want_total=False,
+        )
+        has_more = len(rows) > q.limit
+        rows = rows[: q.limit]
+        if q.before:
+            rows.reverse()
+        total = int(
+            store.scalar(
+                f"SELECT count(*) FROM t_{resource.collection} WHERE owner=?"
+                + (f" AND ({where})" if where else ""),
+                [ctx.owner, *params],
+            )
+        )
+    else:
+        rows, total = store.page(
+            resource.collection,
+            owner=ctx.owner,
+            where=where,
+            params=params,
+            order_by=order_by,
+            limit=q.limit,
+            offset=q.offset,
+        )
+        has_more = total is not None and q.offset + len(rows) < total
+    items = [render(ctx, resource, row) for row in rows]
+    return envelope(
+        items,
+        q=q,
+        total=total,
+        has_more=has_more,
+        base_url=ctx.base_url,
+        query=ctx.query,
+        sid_field=resource.sid_field,
+    )
+
+
+def load(ctx: Ctx, resource: Resource, sid: str) -> dict[str, Any]:
+    found = ctx.world.store.get(resource.collection, sid, owner=ctx.owner)
+    if found is None:
+        raise not_found(resource.name, sid)
+    return found
+
+
+def get_object(ctx: Ctx, resource: Resource, sid: str) -> dict[str, Any]:
+    ctx.principal.require_scope(resource.scope, "read")
+    if resource.hooks.before_read is not None:
+        resource.hooks.before_read(ctx)
+    return render(ctx, resource, load(ctx, resource, sid))
+
+
+def new_sid_for(ctx: Ctx, resource: Resource) -> str:
+    if resource.sid_kind == "int":
+        last = ctx.world.store.scalar(f"SELECT max(seq) FROM t_{resource.collection}")
+        return str(int(last or 0) + 1)
+    return str(uuid.uuid4())
+
+
+def create_object(ctx: Ctx, resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
+    ctx.principal.require_scope(resource.scope, "create")
+    store = ctx.world.store
+    with store.transaction():
+        obj = validate_create(resource, body)
+        sid = obj.get(resource.sid_field) or new_sid_for(ctx, resource)
+        obj[resource.sid_field] = int(sid) if resource.sid_kind == "int" else sid
+        if "partner_sid" in resource.by_name and resource.owner == "partner":
+            obj["partner_sid"] = ctx.principal.partner_sid
+        if "account_sid" in resource.by_name and resource.owner == "account":
+            obj["account_sid"] = ctx.owner
+        if resource.hooks.before_create is not None:
+            resource.hooks.before_create(ctx, obj)
+        store.insert(resource.collection, str(obj[resource.sid_field]), ctx.owner, obj)
+        if resource.hooks.after_create is not None:
+            resource.hooks.after_create(ctx, obj)
+    return render(ctx, resource, obj)
+
+
+def update_object(
+    ctx: Ctx, resource: Resource, sid: str, body: dict[str, Any], *, replace: bool
+) -> dict[str, Any]:
+    ctx.principal.require_scope(resource.scope, "update")
+    store = ctx.world.store
+    with store.transaction():
+        current = load(ctx, resource, sid)
+        updated = validate_update(resource, current, body, replace=replace)
+        if resource.hooks.before_update is not None:
+            resource.hooks.before_update(ctx, current, updated)
+        store.replace(resource.collection, sid, updated)
+    return render(ctx, resource, updated)
+
+
+def delete_object(ctx: Ctx, resource: Resource, sid: str) -> None:
+    ctx.principal.require_scope(resource.scope, "delete")
+    store = ctx.world.store
+    with store.transaction():
+        current = load(ctx, resource, sid)
+        if resource.hooks.before_delete is not None:
+            resource.hooks.before_delete(ctx, current)
+        if resource.hooks.delete is not None:
+            resource.hooks.delete(ctx, current)
+        else:
+            store.delete(resource.collection, sid)
+
+
+def field_type_of(resource: Resource) -> Any:
+    def field_type(cond: Condition) -> FieldType | None:
+        return resource.field_type(cond.field) if len(cond.path) == 1 else None
+
+    return field_type
+
+
+def list_from_objects(ctx: Ctx, resource: Resource, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The list envelope over objects held in memory (nested arrays, computed views)."""
+    from bulkx.sandbox.filters import matches
+
+    q = parse_list_query(ctx.query, cursors=False)
+    for cond in q.conditions:
+        spec = resource.by_name.get(cond.field)
+        if spec is None or spec.access == "hidden":
+            raise ApiError(
+                assumptions.UNKNOWN_FILTER_FIELD_STATUS,
+                f"filter: unknown field {cond.field!r}",
+                [FieldError("filter", f"{resource.name} has no field {cond.field!r}")],
+            )
+    selected = [o for o in objects if matches(o, q.conditions, field_type_of(resource))]
+    if q.order_field:
+        _order_expr(resource, (), q.order_field)  # validates the field
+        name = q.order_field
+        selected.sort(
+            key=lambda o: (o.get(name) is None, o.get(name) if o.get(name) is not None else 0),
+            reverse=q.descending,
+        )
+    elif q.shuffle:
+        import random
+
+        random.shuffle(selected)
+    page = selected[q.offset : q.offset + q.limit]
+    items = [render(ctx, resource, o) for o in page]
+    return envelope(
+        items,
+        q=q,
+        total=len(selected),
+        has_more=q.offset + len(page) < len(selected),
+        base_url=ctx.base_url,
+        query=ctx.query,
+    )

@@ -1,0 +1,181 @@
+"""HTTP plumbing shared by every API mount: bodies, responses, errors, generic routes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bulkx.sandbox import assumptions
+from bulkx.sandbox.context import Ctx, Principal
+from bulkx.sandbox.crud import (
+    create_object,
+    delete_object,
+    get_object,
+    list_objects,
+    update_object,
+)
+from bulkx.sandbox.errors import ApiError, FieldError
+from bulkx.sandbox.schema import Resource
+from bulkx.sandbox.world import World
+
+log = logging.getLogger("bulkx.sandbox")
+
+Authenticate = Callable[[World, Mapping[str, str]], Principal]
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A non-JSON answer (e.g. CSV)."""
+
+    body: bytes
+    media_type: str
+    status: int = 200
+
+
+#: What an operation returns: a JSON document, nothing (204), or a raw body.
+Result = dict[str, Any] | list[Any] | None | Raw
+Operation = Callable[[Ctx, Mapping[str, str], Any], Result]
+
+
+def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(error: ApiError) -> Response:
+    return json_response(error.body(), error.status, error.headers or None)
+
+
+async def read_json_body(request: Request, *, form: bool = False) -> Any:
+    raw = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if form and content_type == "application/x-www-form-urlencoded":
+        return dict((await request.form()).items())
+    if not raw.strip():
+        if request.method == "POST":
+            return {}  # "POST ... when no argument is needed, send {}": an empty body means the same
+        raise ApiError(400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, "the body is empty")])
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise ApiError(
+            415,
+            assumptions.MESSAGE_BY_STATUS[415],
+            [FieldError(None, "send the body with 'Content-Type: application/json'")],
+        )
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(
+            400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, "the body is not valid JSON")]
+        ) from None
+
+
+def require_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(
+            400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, "the body must be a JSON object")]
+        )
+    return body
+
+
+@dataclass
+class Api:
+    """One API mount: its prefix, how it authenticates, and its routes."""
+
+    name: str
+    prefix: str
+    authenticate: Authenticate
+    routes: list[BaseRoute] = field(default_factory=list)
+
+    def endpoint(
+        self, world: World, operation: Operation, *, form: bool = False, body: bool | None = None
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            try:
+                principal = self.authenticate(world, request.headers)
+                wants_body = body if body is not None else request.method in ("POST", "PATCH", "PUT")
+                payload = await read_json_body(request, form=form) if wants_body else None
+                base = str(request.url.replace(query=""))
+                ctx = Ctx(world, principal, dict(request.query_params), base_url=base)
+                result = operation(ctx, request.path_params, payload)
+            except ApiError as error:
+                return error_response(error)
+            if result is None:
+                return Response(status_code=204)
+            if isinstance(result, Raw):
+                return Response(result.body, status_code=result.status, media_type=result.media_type)
+            return json_response(result)
+
+        return handle
+
+    def add(
+        self,
+        world: World,
+        path: str,
+        methods: list[str],
+        operation: Operation,
+        *,
+        form: bool = False,
+    ) -> None:
+        self.routes.append(
+            Route(path, self.endpoint(world, operation, form=form), methods=methods)
+        )
+
+    def add_resource(self, world: World, resource: Resource) -> None:
+        """The generic routes of a resource: list/create on its path, get/update/delete on a sid."""
+        ops = resource.operations
+        if "list" in ops:
+            self.add(world, resource.path, ["GET"], lambda ctx, _p, _b: list_objects(ctx, resource))
+        if "create" in ops:
+            self.add(
+                world,
+                resource.path,
+                ["POST"],
+                lambda ctx, _p, b: create_object(ctx, resource, require_object(b)),
+            )
+        item = resource.path + "/{sid}"
+        if "get" in ops:
+            self.add(world, item, ["GET"], lambda ctx, p, _b: get_object(ctx, resource, p["sid"]))
+        if "update" in ops:
+            self.add(
+                world,
+                item,
+                ["PATCH"],
+                lambda ctx, p, b: update_object(
+                    ctx, resource, p["sid"], require_object(b), replace=False
+                ),
+            )
+            self.add(
+                world,
+                item,
+                ["PUT"],
+                lambda ctx, p, b: update_object(ctx, resource, p["sid"], require_object(b), replace=True),
+            )
+        if "delete" in ops:
+            self.add(world, item, ["DELETE"], lambda ctx, p, _b: delete_object(ctx, resource, p["sid"]))
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 404:
+        error = ApiError(404, "Not Found", [FieldError(None, f"no such path: {request.url.path}")])
+    elif status == 405:
+        error = ApiError(
+            405, "Method Not Allowed", [FieldError(None, f"{request.method} is not allowed here")]
+        )
+    else:
+        error = ApiError(status, getattr(exc, "detail", None) or None)
+    return error_response(error)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    # A bug in the sandbox must cost one request, not the server (and never leak a traceback).
+    log.exception("sandbox error on %s %s", request.method, request.url.path)
+    return error_response(ApiError(500, "internal server error"))

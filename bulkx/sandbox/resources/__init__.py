@@ -1,0 +1,1 @@
+"""Resource definitions, one module per CarrierX API."""

@@ -1,0 +1,72 @@
+"""Core OAuth: generate and revoke bearer tokens, and who am I."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from bulkx.sandbox import assumptions
+from bulkx.sandbox.context import Ctx
+from bulkx.sandbox.errors import ApiError, FieldError, invalid
+from bulkx.sandbox.http import Api
+from bulkx.sandbox.world import World
+
+
+def _public_token(token: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in token.items() if k != "client_secret"}
+
+
+def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str, Any]:
+    ctx.principal.require_scope("oauth", "create")
+    form = body if isinstance(body, dict) else {}
+    grant = str(form.get("grant_type") or "password")
+    if grant not in assumptions.OAUTH_GRANT_TYPES:
+        raise invalid([FieldError("grant_type", f"unsupported grant type {grant!r}")])
+    world = ctx.world
+    username, password = form.get("username"), form.get("password")
+    if username is None:
+        partner_sid = ctx.principal.partner_sid
+    else:
+        found = world.store.find("partners", "c_login=?", [str(username)])
+        if not found or not secrets.compare_digest(str(found[0]["password"]), str(password or "")):
+            raise ApiError(401, "Bad credentials", [FieldError(None, "bad username or password")])
+        partner_sid = str(found[0]["partner_sid"])
+    available = set(world.partner(partner_sid).get("available_scopes") or ())
+    requested = form.get("scopes")
+    if isinstance(requested, str):
+        requested = [s for s in requested.replace(",", " ").split() if s]
+    scopes = tuple(requested) if requested else tuple(sorted(available))
+    extra = [s for s in scopes if s not in available]
+    if extra:
+        raise invalid([FieldError("scopes", f"not available to the partner: {', '.join(extra)}")])
+    try:
+        expires_in = int(form.get("access_token_expires_in") or assumptions.OAUTH_DEFAULT_EXPIRES_IN)
+    except ValueError:
+        raise invalid([FieldError("access_token_expires_in", "must be an integer")]) from None
+    with world.store.transaction():
+        token = world.issue_token(
+            partner_sid, scopes=scopes, name=str(form.get("name") or "N/A"), expires_in=expires_in
+        )
+    token["client_id"] = form.get("client_id")
+    return _public_token(token)
+
+
+def revoke_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> None:
+    ctx.principal.require_scope("oauth", "delete")
+    form = body if isinstance(body, dict) else {}
+    value = str(form.get("token") or "")
+    store = ctx.world.store
+    with store.transaction():
+        for token in store.find("tokens", "c_access_token=?", [value], owner=ctx.owner):
+            store.delete("tokens", str(token["token_sid"]))
+
+
+def whoami(ctx: Ctx, _params: Mapping[str, str], _body: Any) -> dict[str, Any]:
+    return ctx.world.partner(ctx.principal.partner_sid)
+
+
+def mount(api: Api, world: World) -> None:
+    api.add(world, "/oauth/token", ["POST"], generate_token, form=True)
+    api.add(world, "/oauth/revoke", ["POST"], revoke_token, form=True)
+    api.add(world, "/oauth/whoami", ["GET"], whoami)

@@ -1,0 +1,111 @@
+"""Run the sandbox ASGI app on a real socket: blocking for the CLI, in a thread for tests and the demo."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _config(app: Any, host: str, port: int, *, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        # The sandbox answers many small requests; keep-alive avoids reconnect churn in benchmarks.
+        timeout_keep_alive=30,
+        limit_concurrency=None,
+        backlog=2048,
+    )
+
+
+def serve_forever(app: Any, *, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve until Ctrl-C (the CLI's `bulkx sandbox serve`)."""
+    uvicorn.Server(_config(app, host, port, log_level="warning")).run()
+
+
+class RunningServer:
+    """A uvicorn server on its own thread; `url` is its base, e.g. http://127.0.0.1:43123."""
+
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread, host: str, port: int):
+        self._server = server
+        self._thread = thread
+        self.host = host
+        self.port = port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+@contextlib.contextmanager
+def serve_in_thread(
+    app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "error"
+) -> Iterator[RunningServer]:
+    """Start `app` on `host:port` (port 0 picks a free one) and stop it on exit."""
+    if not is_loopback(host):
+        raise ValueError(f"the sandbox only binds loopback addresses, not {host!r}")
+    # Binding here (not in uvicorn) makes port 0 race-free: the port is ours before the thread starts.
+    sock = _bind(host, port)
+    port = int(sock.getsockname()[1])
+    server = uvicorn.Server(_config(app, host, port, log_level=log_level))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{port}", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the sandbox did not start on {host}:{port}")
+        time.sleep(0.01)
+    running = RunningServer(server, thread, host, port)
+    try:
+        yield running
+    finally:
+        running.stop()
+        sock.close()
+
+
+def quiet_dropped_connections() -> None:
+    """uvicorn logs a traceback when a fault deliberately drops a connection; that is expected."""
+
+    class _DropFilter(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            exc = record.exc_info[1] if record.exc_info else None
+            return type(exc).__name__ != "ConnectionDropped"
+
+    logging.getLogger("uvicorn.error").addFilter(_DropFilter())

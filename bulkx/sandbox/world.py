@@ -1,0 +1,259 @@
+"""The sandbox's world: the store, the resource registry, the inventory, and credentials."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bulkx.sandbox.context import Principal
+from bulkx.sandbox.errors import ApiError, FieldError
+from bulkx.sandbox.inventory import Inventory
+from bulkx.sandbox.schema import Registry
+from bulkx.sandbox.store import Store
+
+DEFAULT_TOKEN = "sandbox-token"
+DEFAULT_LOGIN = "sandbox"
+DEFAULT_PASSWORD = "sandbox-password"
+
+#: Every scope the sandbox knows; the default token has them all.
+ALL_SCOPES = (
+    "accesscontrol.manage", "batch.manage", "endpoints.manage", "oauth.manage",
+    "oauth.manage_all_tokens", "partners.manage", "phonenumber.manage",
+    "phonenumber.emergency.manage", "phonenumber.line_information.manage", "push.manage",
+    "shortener.manage", "sms.manage", "storage.manage", "trunk_groups.manage",
+    "trunk_groups.trunks.manage",
+)  # fmt: skip
+
+#: Collections the sandbox keeps for itself (not served as plain CRUD resources).
+INTERNAL_COLLECTIONS: dict[str, tuple[str, ...]] = {
+    "partners": ("login",),
+    "tokens": ("access_token",),
+}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def new_sid() -> str:
+    return str(uuid.uuid4())
+
+
+class World:
+    def __init__(
+        self,
+        db_path: str | Path,
+        registry: Registry,
+        *,
+        seed: int | None = None,
+        token: str | None = None,
+    ):
+        collections: dict[str, tuple[str, ...]] = dict(INTERNAL_COLLECTIONS)
+        for resource in registry.resources.values():
+            known = collections.get(resource.collection, ())
+            collections[resource.collection] = tuple(dict.fromkeys(known + resource.indexed))
+        self.registry = registry
+        self.store = Store(db_path, collections)
+        self.seed = self._settle_seed(seed)
+        self.inventory = Inventory(self.seed, self._taken_numbers)
+        self.started = time.monotonic()
+        with self.store.transaction():
+            self.partner_sid = self._ensure_partner()
+            self.ensure_token(token or DEFAULT_TOKEN)
+
+    # --- set-up -----------------------------------------------------------------------------
+
+    def _settle_seed(self, seed: int | None) -> int:
+        stored = self.store.get_meta("seed")
+        if stored is None:
+            value = 0 if seed is None else seed
+            self.store.set_meta("seed", str(value))
+            self.store.set_meta("created", now_iso())
+            return value
+        if seed is not None and int(stored) != seed:
+            raise ValueError(
+                f"{self.store.path} was created with --seed {stored}, not {seed};"
+                " use another --db (or delete this one) to start a world with a new seed"
+            )
+        return int(stored)
+
+    def _ensure_partner(self) -> str:
+        found = self.store.find("partners", "c_login=?", [DEFAULT_LOGIN])
+        if found:
+            return str(found[0]["partner_sid"])
+        sid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bulkx-sandbox-partner-{self.seed}"))
+        partner = {
+            "partner_sid": sid,
+            "name": "Sandbox Partner",
+            "login": DEFAULT_LOGIN,
+            "password": DEFAULT_PASSWORD,
+            "available_scopes": list(ALL_SCOPES),
+            "balance": "1000.00",
+            "date_created": now_iso(),
+            "parent_sid": None,
+            "prepay": True,
+            "status": "active",
+        }
+        self.store.insert("partners", sid, sid, partner)
+        return sid
+
+    def ensure_token(
+        self, access_token: str, *, scopes: tuple[str, ...] = ALL_SCOPES, name: str = "sandbox"
+    ) -> dict[str, Any]:
+        found = self.store.find("tokens", "c_access_token=?", [access_token])
+        if found:
+            return found[0]
+        return self.issue_token(self.partner_sid, scopes=scopes, name=name, value=access_token)
+
+    def issue_token(
+        self,
+        partner_sid: str,
+        *,
+        scopes: tuple[str, ...] = ALL_SCOPES,
+        name: str = "N/A",
+        value: str | None = None,
+        expires_in: int | None = None,
+    ) -> dict[str, Any]:
+        sid = new_sid()
+        expires = (
+            None
+            if expires_in is None
+            else datetime.fromtimestamp(time.time() + expires_in, UTC).strftime(
+                "%Y-%m-%dT%H:%M:%S.000Z"
+            )
+        )
+        token = {
+            "access_token": value or secrets.token_hex(16),
+            "client_id": None,
+            "date_created": now_iso(),
+            "date_expiration_access_token": expires,
+            "date_expiration_refresh_token": None,
+            "date_last_accessed": None,
+            "ip_last_accessed": None,
+            "name": name,
+            "partner_sid": partner_sid,
+            "refresh_token": secrets.token_hex(16),
+            "scopes": list(scopes),
+            "token_sid": sid,
+            "token_type": "bearer",
+        }
+        self.store.insert("tokens", sid, partner_sid, token)
+        return token
+
+    def partner(self, partner_sid: str) -> dict[str, Any]:
+        found = self.store.get("partners", partner_sid)
+        if found is None:
+            raise ApiError(401)
+        return {k: v for k, v in found.items() if k != "password"}
+
+    # --- inventory ------------------------------------------------------------------------
+
+    def _taken_numbers(self, lo: str, hi: str) -> set[str]:
+        rows = self.store.rows(
+            "SELECT c_phonenumber FROM t_dids WHERE c_phonenumber >= ? AND c_phonenumber < ?",
+            (lo, hi),
+        )
+        return {str(r[0]) for r in rows}
+
+    # --- authentication -------------------------------------------------------------------
+
+    def authenticate_core(self, headers: Mapping[str, str]) -> Principal:
+        scheme, credentials = _authorization(headers)
+        if scheme == "bearer":
+            found = self.store.find("tokens", "c_access_token=?", [credentials])
+            if not found:
+                raise _unauthorized("the token is unknown or revoked")
+            token = found[0]
+            expires = token.get("date_expiration_access_token")
+            if expires and expires < now_iso():
+                raise _unauthorized("the token has expired")
+            return Principal(
+                "partner",
+                str(token["partner_sid"]),
+                f"token:{token['token_sid']}",
+                frozenset(token.get("scopes") or ()),
+            )
+        login, password = _basic(credentials)
+        found = self.store.find("partners", "c_login=?", [login])
+        if not found or not secrets.compare_digest(str(found[0]["password"]), password):
+            raise _unauthorized("bad login or password")
+        partner = found[0]
+        return Principal(
+            "partner",
+            str(partner["partner_sid"]),
+            f"login:{login}",
+            frozenset(partner.get("available_scopes") or ()),
+        )
+
+    def authenticate_app(self, headers: Mapping[str, str], types: tuple[str, ...]) -> Principal:
+        scheme, credentials = _authorization(headers)
+        if scheme != "basic":
+            raise _unauthorized(
+                "this API takes HTTP Basic credentials: the login and password from the"
+                " endpoint's properties (Core GET /endpoints)"
+            )
+        login, password = _basic(credentials)
+        found = self.store.find("endpoints", "c__login=?", [login])
+        endpoint = found[0] if found else None
+        if (
+            endpoint is None
+            or endpoint.get("type") not in types
+            or not secrets.compare_digest(
+                str((endpoint.get("properties") or {}).get("password", "")), password
+            )
+        ):
+            raise _unauthorized("bad login or password for this API")
+        return Principal(
+            "account",
+            str(endpoint["partner_sid"]),
+            f"login:{login}",
+            account_sid=str(endpoint["_account_sid"]),
+            endpoint_type=str(endpoint["type"]),
+        )
+
+    def credential_id(self, headers: Mapping[str, str]) -> str | None:
+        """The id logs and rate limits use; None when the request carries no credential."""
+        try:
+            scheme, credentials = _authorization(headers)
+        except ApiError:
+            return None
+        if scheme == "basic":
+            try:
+                return f"login:{_basic(credentials)[0]}"
+            except ApiError:
+                return None
+        found = self.store.find("tokens", "c_access_token=?", [credentials])
+        return f"token:{found[0]['token_sid']}" if found else "token:unknown"
+
+
+def _unauthorized(why: str) -> ApiError:
+    return ApiError(401, "Bad credentials", [FieldError(None, why)])
+
+
+def _authorization(headers: Mapping[str, str]) -> tuple[str, str]:
+    value = headers.get("authorization", "")
+    scheme, _, credentials = value.partition(" ")
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "basic") or not credentials.strip():
+        raise _unauthorized(
+            "send 'Authorization: Bearer <token>' (Core) or HTTP Basic credentials"
+        )
+    return scheme, credentials.strip()
+
+
+def _basic(credentials: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise _unauthorized("malformed Basic credentials") from None
+    login, sep, password = decoded.partition(":")
+    if not sep:
+        raise _unauthorized("malformed Basic credentials")
+    return login, password
