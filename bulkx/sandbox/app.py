@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from bulkx.sandbox.controls import RequestLog, SandboxControls
 from bulkx.sandbox.errors import ApiError, FieldError
+from bulkx.sandbox.faults import FaultInjector, parse_fault_spec
 from bulkx.sandbox.http import error_response, http_exception, json_response, server_error
+from bulkx.sandbox.ratelimit import TokenBucketLimiter
 from bulkx.sandbox.resources import core
 from bulkx.sandbox.schema import Registry
 from bulkx.sandbox.world import World
@@ -61,8 +66,6 @@ def _state_route(world: World) -> Route:
             rows = world.store.rows(
                 f"SELECT owner, data FROM t_{collection} ORDER BY seq LIMIT ?", (limit,)
             )
-            import json
-
             items = [{"owner": owner, **json.loads(data)} for owner, data in rows]
             return json_response({"collection": collection, "items": items})
         return json_response(
@@ -78,7 +81,28 @@ def _state_route(world: World) -> Route:
     return Route(f"{ADMIN_PREFIX}/state", state, methods=["GET"])
 
 
-def create_app(config: SandboxConfig | None = None, *, world: World | None = None) -> Any:
+class SandboxApp:
+    """The sandbox as an ASGI app: the API mounts behind rate limiting, faults and a request log."""
+
+    def __init__(self, world: World, inner: Starlette, controls: SandboxControls) -> None:
+        self.world = world
+        self.inner = inner
+        self.controls = controls
+
+    @property
+    def prefixes(self) -> list[str]:
+        """The API base paths served, e.g. /core/v2."""
+        return [r.path for r in self.inner.routes if isinstance(r, Mount)]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.controls(scope, receive, send)
+
+
+def _headers(scope: Any) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+
+
+def create_app(config: SandboxConfig | None = None, *, world: World | None = None) -> SandboxApp:
     """The sandbox as an ASGI app (serve it with uvicorn, or call it in-process)."""
     config = config or SandboxConfig()
     world = world or open_world(config)
@@ -92,10 +116,23 @@ def create_app(config: SandboxConfig | None = None, *, world: World | None = Non
         yield
         world.store.close()
 
-    app = Starlette(
+    inner = Starlette(
         routes=mounts,
         exception_handlers={HTTPException: http_exception, Exception: server_error},
         lifespan=lifespan,
     )
-    app.state.world = world
-    return app
+    limiter = (
+        TokenBucketLimiter(config.rate_limit, config.burst or max(1, math.ceil(config.rate_limit)))
+        if config.rate_limit > 0
+        else None
+    )
+    faults = FaultInjector(parse_fault_spec(config.faults), seed=config.fault_seed)
+    controls = SandboxControls(
+        inner,
+        credential_of=lambda scope: world.credential_id(_headers(scope)),
+        limiter=limiter,
+        faults=faults,
+        log=RequestLog(),
+        admin_prefix=ADMIN_PREFIX,
+    )
+    return SandboxApp(world, inner, controls)

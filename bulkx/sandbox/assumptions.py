@@ -96,7 +96,13 @@ CONFERENCE_V1_ENVELOPE: Final = "core"
 #: Creating an app endpoint (conference, conference_v2, flexml, mediator) also creates a trunk
 #: group whose single trunk points at it, so DIDs can be routed to the app.
 APP_ENDPOINT_CREATES_TRUNK_GROUP: Final = True
-APP_ENDPOINT_TYPES: Final = ("conference", "conference_playback", "conference_v2", "flexml", "mediator")
+APP_ENDPOINT_TYPES: Final = (
+    "conference",
+    "conference_playback",
+    "conference_v2",
+    "flexml",
+    "mediator",
+)
 
 # --- batch --------------------------------------------------------------------------------
 #: `review` defaults to true (the documented sample did not send it and came back true).
@@ -117,3 +123,57 @@ RETRY_AFTER_MIN_SECONDS: Final = 1
 OAUTH_GRANT_TYPES: Final = ("password",)
 #: Lifetime of a generated access token when `access_token_expires_in` is not sent.
 OAUTH_DEFAULT_EXPIRES_IN: Final = 86400
+
+# --- batch (helper) -------------------------------------------------------------------------
+#: Status changes PATCH/PUT may make to a task (current -> allowed next). The docs name only
+#: pending_review -> approved | cancelled; cancelling before the task runs is assumed.
+BATCH_STATUS_TRANSITIONS: Final = {
+    "created": ("cancelled",),
+    "pending_review": ("approved", "cancelled"),
+    "approved": ("cancelled",),
+    "queued": ("cancelled",),
+}
+#: Any other status change (e.g. approving a completed task) is a state conflict: 409.
+#: A status outside the documented enum is a validation error (422). Sending the current
+#: status again is a no-op (so a client may PUT back what it read).
+BATCH_ILLEGAL_TRANSITION_STATUS: Final = 409
+#: A task in one of these statuses belongs to the runner: DELETE answers 409.
+BATCH_ACTIVE_STATUSES: Final = ("approved", "queued", "running")
+BATCH_DELETE_ACTIVE_STATUS: Final = 409
+#: Review items are computed before the create response returns. The response still shows
+#: status "created" (the documented sample); every later read shows "pending_review".
+BATCH_REVIEW_COMPUTED: Final = "before_create_response"
+#: The review items are a snapshot taken then; a task created with review=false computes them
+#: on request from the current state.
+BATCH_REVIEW_SNAPSHOT: Final = True
+#: `version` of a review item: the sandbox keeps no object revisions, so it is always 1.
+BATCH_REVIEW_ITEM_VERSION: Final = 1
+#: The `fields` column of review_items.csv holds the item's fields as a JSON object.
+BATCH_REVIEW_CSV_FIELDS_ENCODING: Final = "json"
+#: type "file" (upload-driven tasks) is not emulated: create answers 422.
+BATCH_FILE_TYPE_SUPPORTED: Final = False
+#: Which `field` values PATCH/DELETE entries may be matched on, per type (unique keys only).
+BATCH_MATCH_FIELDS: Final = {
+    "phonenumber": ("phonenumber", "did_sid"),
+    "prefix": ("prefix", "prefix_sid"),
+}
+#: `entries` must be an array of strings.
+BATCH_ENTRY_TYPE: Final = "string"
+#: A required `data` / `entries` must also be non-empty; `field` must be empty for POST, as the
+#: field table says ("empty for POST").
+BATCH_REQUIRED_MEANS_NON_EMPTY: Final = True
+BATCH_POST_FIELD_MUST_BE_EMPTY: Final = True
+#: `status` cannot be sent on create (422): a task always starts as "created".
+BATCH_STATUS_ON_CREATE_STATUS: Final = 422
+#: `data` is checked against the target object's fields on create (unknown, read-only or
+#: mistyped fields answer 422 up front); what depends on the world (a number being available, a
+#: referenced trunk group existing, a number being on the account) fails per entry when it runs.
+BATCH_VALIDATES_DATA_ON_CREATE: Final = True
+#: Counters stay null until the task is queued; then total = number of entries, the rest 0.
+BATCH_COUNTERS_SET_WHEN: Final = "queued"
+#: Entries run with the scopes of the token that created the task (a token with batch.manage
+#: alone cannot rent numbers through a task: each entry fails with the 403 message).
+BATCH_RUNS_WITH_CREATOR_SCOPES: Final = True
+#: `error_details[].message` is "<status> <message> (<field>: <detail>; ...)", the text of the
+#: error the single-object API would have answered.
+BATCH_ERROR_MESSAGE_FORMAT: Final = "status message (field: detail)"

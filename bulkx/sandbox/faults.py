@@ -51,7 +51,8 @@ class FaultSpec:
     execute_then_reset: float = 0.0
     #: (start_s, duration_s) windows, relative to when the spec was activated.
     outages: tuple[tuple[float, float], ...] = ()
-    #: After this many requests by one credential, that credential is answered 401.
+    #: After this many requests by one credential, that credential is answered 401. Requests
+    #: refused earlier (rate limit, outage) do not count: they never reached authentication.
     unauthorized_after: int | None = None
 
     def __post_init__(self) -> None:

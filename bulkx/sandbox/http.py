@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,7 +59,7 @@ async def read_json_body(request: Request, *, form: bool = False) -> Any:
     raw = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if form and content_type == "application/x-www-form-urlencoded":
-        return dict((await request.form()).items())
+        return _form_fields(raw)
     if not raw.strip():
         if request.method == "POST":
             return {}  # "POST ... when no argument is needed, send {}": an empty body means the same
@@ -74,6 +75,21 @@ async def read_json_body(request: Request, *, form: bool = False) -> Any:
     except (ValueError, UnicodeDecodeError):
         raise ApiError(
             400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, "the body is not valid JSON")]
+        ) from None
+
+
+def _form_fields(raw: bytes) -> dict[str, str]:
+    """An `application/x-www-form-urlencoded` body as a dict (the last value of a repeated name).
+
+    Parsed here rather than with `request.form()`, which needs python-multipart even for
+    urlencoded bodies: the sandbox must not depend on an optional package to issue tokens.
+    """
+    try:
+        text = raw.decode("utf-8")
+        return dict(urllib.parse.parse_qsl(text, keep_blank_values=True, errors="strict"))
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(
+            400, assumptions.MESSAGE_BY_STATUS[400], [FieldError(None, "the form body is not valid")]
         ) from None
 
 

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 
 from bulkx.sandbox.context import Principal
 from bulkx.sandbox.http import Api
-from bulkx.sandbox.resources import numbers, oauth, routing
+from bulkx.sandbox.resources import batch, numbers, oauth, routing
 from bulkx.sandbox.world import World
 
 PREFIX = "/core/v2"
-RESOURCES = (*numbers.RESOURCES, *routing.RESOURCES)
+RESOURCES = (*numbers.RESOURCES, *routing.RESOURCES, *batch.RESOURCES)
 
 
 def _authenticate(world: World, headers: Mapping[str, str]) -> Principal:
@@ -22,4 +22,5 @@ def build(world: World) -> Api:
     oauth.mount(api, world)
     numbers.mount(api, world)
     routing.mount(api, world)
+    batch.mount(api, world)
     return api

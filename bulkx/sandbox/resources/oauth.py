@@ -17,6 +17,18 @@ def _public_token(token: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in token.items() if k != "client_secret"}
 
 
+#: The finer verbs that `<area>.manage` covers (see context.Principal.require_scope).
+_VERBS = ("create", "read", "update", "delete")
+
+
+def _grantable(scope: str, available: set[str]) -> bool:
+    """`phonenumber.read` may be granted to a partner with `phonenumber.manage`: manage covers it."""
+    if scope in available:
+        return True
+    area, _, verb = scope.rpartition(".")
+    return bool(area) and verb in _VERBS and f"{area}.manage" in available
+
+
 def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str, Any]:
     ctx.principal.require_scope("oauth", "create")
     form = body if isinstance(body, dict) else {}
@@ -37,7 +49,7 @@ def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str,
     if isinstance(requested, str):
         requested = [s for s in requested.replace(",", " ").split() if s]
     scopes = tuple(requested) if requested else tuple(sorted(available))
-    extra = [s for s in scopes if s not in available]
+    extra = [s for s in scopes if not _grantable(s, available)]
     if extra:
         raise invalid([FieldError("scopes", f"not available to the partner: {', '.join(extra)}")])
     try:

@@ -1,0 +1,115 @@
+"""Sandbox capacity: 200,000 rented DIDs, a 1.2M-number inventory, list pages of limit=1000.
+
+Prints, for each request shape, the median and p95 latency over real HTTP on 127.0.0.1, and the
+ratio to a baseline measured in the same run (a trivial authenticated request, `/oauth/whoami`)
+and to the 100 ms target. Writes bench/results/sandbox.json.
+
+    python bench/sandbox_bench.py [--dids 200000] [--repeat 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bulkx.sandbox.app import SandboxConfig, create_app
+from bulkx.sandbox.server import serve_in_thread
+
+TARGET_MS = 100.0
+
+
+def populate(app, count: int) -> float:  # type: ignore[no-untyped-def]
+    world = app.world
+    started = time.perf_counter()
+    rows = []
+    for block in world.inventory.blocks:
+        for line in range(0, 10_000, 2):
+            if len(rows) >= count:
+                break
+            number = f"{block.prefix}{line:04d}"
+            did = world.inventory.describe(number, block)
+            did.update(status="assigned", partner_sid=world.partner_sid)
+            rows.append((did["did_sid"], world.partner_sid, did))
+    with world.store.transaction():
+        for i in range(0, len(rows), 20_000):
+            world.store.insert_many("dids", rows[i : i + 20_000])
+    return time.perf_counter() - started
+
+
+def timed(client: httpx.Client, path: str, params: dict[str, object], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(path, params=params)
+        samples.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dids", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(SandboxConfig(db=Path(tmp) / "bench.db", seed=1, token="bench"))
+        load_s = populate(app, args.dids)
+        shapes: list[tuple[str, str, dict[str, object]]] = [
+            ("baseline: GET /oauth/whoami", "/oauth/whoami", {}),
+            ("dids limit=1000 offset=0", "/phonenumber/dids", {"limit": 1000}),
+            ("dids limit=1000 offset=150000", "/phonenumber/dids", {"limit": 1000, "offset": 150_000}),
+            ("dids filter state eq NY", "/phonenumber/dids", {"limit": 1000, "filter": 'state eq "NY"'}),
+            ("dids filter like 1516% order desc", "/phonenumber/dids",
+             {"limit": 1000, "filter": 'phonenumber like "1516%"', "order": "phonenumber desc"}),
+            ("available limit=1000", "/phonenumber/available_dids", {"limit": 1000}),
+            ("available offset=900000", "/phonenumber/available_dids", {"limit": 1000, "offset": 900_000}),
+            ("available like 1917%", "/phonenumber/available_dids",
+             {"limit": 1000, "filter": 'phonenumber like "1917%"'}),
+            ("available state eq CA", "/phonenumber/available_dids",
+             {"limit": 1000, "filter": 'state eq "CA"'}),
+        ]  # fmt: skip
+        results = []
+        with serve_in_thread(app) as server, httpx.Client(
+            base_url=f"{server.url}/core/v2", headers={"Authorization": "Bearer bench"}, timeout=60
+        ) as client:
+            baseline = statistics.median(timed(client, "/oauth/whoami", {}, args.repeat))
+            for label, path, params in shapes:
+                samples = sorted(timed(client, path, params, args.repeat))
+                median = statistics.median(samples)
+                p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
+                results.append(
+                    {
+                        "shape": label,
+                        "median_ms": round(median, 1),
+                        "p95_ms": round(p95, 1),
+                        "x_baseline": round(median / baseline, 1),
+                        "x_target": round(median / TARGET_MS, 2),
+                    }
+                )
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"sandbox bench: {args.dids:,} rented DIDs (loaded in {load_s:.1f} s), "
+          f"inventory {app.world.inventory.size:,} numbers, peak RSS {peak_mb:.0f} MB")  # fmt: skip
+    print(f"{'request':<38}{'median ms':>10}{'p95 ms':>9}{'x whoami':>10}{'x 100ms':>9}")
+    for row in results:
+        print(f"{row['shape']:<38}{row['median_ms']:>10}{row['p95_ms']:>9}"
+              f"{row['x_baseline']:>10}{row['x_target']:>9}")  # fmt: skip
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "sandbox.json").write_text(
+        json.dumps(
+            {"machine": platform.platform(), "dids": args.dids, "peak_rss_mb": round(peak_mb),
+             "results": results}, indent=2)  # fmt: skip
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The `bulkx` command line. An edge: it parses options, calls the library, renders results."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bulkx import __version__
+from bulkx.cli import demo, sandbox
+
+app = typer.Typer(
+    name="bulkx",
+    help="Plan, diff, apply and resume bulk changes against the CarrierX APIs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(sandbox.app, name="sandbox")
+app.command("demo")(demo.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bulkx {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Plan, diff, apply and resume bulk changes against the CarrierX APIs."""
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)

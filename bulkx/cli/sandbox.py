@@ -1,0 +1,150 @@
+"""`bulkx sandbox ...`: run, seed and inspect the embedded CarrierX sandbox."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+from pathlib import Path
+
+import typer
+
+from bulkx.cli import exit_codes
+from bulkx.sandbox.app import DEFAULT_DB, SandboxConfig, create_app, open_world
+from bulkx.sandbox.faults import FaultSpecError, parse_fault_spec
+from bulkx.sandbox.resources.numbers import seed_ported
+from bulkx.sandbox.seeding import read_ported_csv
+from bulkx.sandbox.server import is_loopback, quiet_dropped_connections, serve_forever
+
+app = typer.Typer(
+    help="The embedded CarrierX sandbox: a local emulator of the CarrierX REST APIs.",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind; loopback only."),
+    port: int = typer.Option(8765, help="TCP port."),
+    db: Path = typer.Option(DEFAULT_DB, help="SQLite file holding the sandbox's world."),
+    seed: int | None = typer.Option(
+        None, help="Seed of the number inventory (fixed when the db is created; default 0)."
+    ),
+    rate_limit: float = typer.Option(
+        0.0, "--rate-limit", help="Requests/s allowed per credential (0 = unlimited); 429 beyond."
+    ),
+    burst: int = typer.Option(0, help="Token bucket size (default: the rate, at least 1)."),
+    faults: str = typer.Option(
+        "",
+        help="Fault schedule, e.g. 'latency=20ms,jitter=10ms,http_5xx=0.02,reset=0.01,"
+        "execute_then_reset=0.02,outage=10s@30s,unauthorized_after=500'.",
+    ),
+    fault_seed: int = typer.Option(0, "--fault-seed", help="Seed of the fault dice."),
+    token: str | None = typer.Option(
+        None,
+        envvar="BULKX_SANDBOX_TOKEN",
+        help="Bearer token the sandbox accepts on Core (default: sandbox-token).",
+        show_default=False,
+    ),
+) -> None:
+    """Serve the sandbox over HTTP until Ctrl-C."""
+    if not is_loopback(host):
+        raise _fail(f"the sandbox binds loopback addresses only (127.0.0.1, ::1), not {host}", 2)
+    try:
+        parse_fault_spec(faults)
+    except FaultSpecError as error:
+        raise _fail(f"--faults: {error}", exit_codes.USAGE) from None
+    if not _port_free(host, port):
+        raise _fail(
+            f"port {port} on {host} is in use (another sandbox?); pick one with --port",
+            exit_codes.ENVIRONMENT,
+        )
+    config = SandboxConfig(
+        db=db,
+        seed=seed,
+        token=token,
+        rate_limit=rate_limit,
+        burst=burst,
+        faults=faults,
+        fault_seed=fault_seed,
+    )
+    try:
+        sandbox = create_app(config)
+    except ValueError as error:
+        raise _fail(str(error), exit_codes.ENVIRONMENT) from None
+    base = f"http://{host}:{port}"
+    world = sandbox.world
+    typer.echo(f"CarrierX sandbox on {base}  (db {world.store.path}, seed {world.seed})", err=True)
+    for prefix in sandbox.prefixes:
+        typer.echo(f"  {base}{prefix}", err=True)
+    typer.echo(
+        "  Core: 'Authorization: Bearer <token>' (the --token value; default in the README);"
+        " app APIs: Basic with the endpoint's properties.login/password",
+        err=True,
+    )
+    limits = f"rate limit {rate_limit:g}/s per credential" if rate_limit else "no rate limit"
+    typer.echo(f"  {limits}; faults: {faults or 'none'}; admin: {base}/_sandbox/state", err=True)
+    typer.echo("Ctrl-C stops it.", err=True)
+    quiet_dropped_connections()
+    serve_forever(sandbox, host=host, port=port)
+
+
+@app.command("seed")
+def seed_command(
+    ported: Path = typer.Option(
+        ...,
+        "--ported",
+        help="CSV of numbers that finished porting in (a phonenumber column, optional name).",
+    ),
+    db: Path = typer.Option(DEFAULT_DB, help="SQLite file holding the sandbox's world."),
+    seed: int | None = typer.Option(None, help="Inventory seed, when this creates the db."),
+) -> None:
+    """Put already-ported numbers on the partner's account: assigned, no trunk group, no E911."""
+    numbers, problems = read_ported_csv(ported)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        raise _fail(f"{len(problems)} problem(s) in {ported}; nothing was seeded", exit_codes.USAGE)
+    try:
+        world = open_world(SandboxConfig(db=db, seed=seed))
+    except ValueError as error:
+        raise _fail(str(error), exit_codes.ENVIRONMENT) from None
+    added, existing = seed_ported(world, numbers)
+    world.store.close()
+    typer.echo(
+        f"seeded {added} ported number(s) into {db}"
+        + (f"; {existing} were there already" if existing else ""),
+        err=True,
+    )
+
+
+@app.command()
+def info(db: Path = typer.Option(DEFAULT_DB, help="SQLite file holding the sandbox's world.")) -> None:
+    """What the sandbox's world holds: seed, inventory size, object counts."""
+    if not db.exists():
+        raise _fail(f"{db} does not exist yet; `bulkx sandbox serve` creates it", exit_codes.USAGE)
+    world = open_world(SandboxConfig(db=db))
+    counts = world.store.counts()
+    sys.stdout.write(f"db: {db}\nseed: {world.seed}\ninventory: {world.inventory.size:,} numbers\n")
+    for name, count in sorted(counts.items()):
+        if name not in ("tokens", "partners"):
+            sys.stdout.write(f"{name}: {count}\n")
+    world.store.close()

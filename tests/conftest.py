@@ -1,0 +1,58 @@
+"""Shared fixtures: a real sandbox server on 127.0.0.1 per test, and clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bulkx.sandbox.app import SandboxConfig, create_app
+from bulkx.sandbox.server import serve_in_thread
+from bulkx.sandbox.world import World
+
+TOKEN = "test-token-0123456789"
+
+
+@dataclass
+class Sandbox:
+    url: str
+    world: World
+    token: str = TOKEN
+
+    @property
+    def core_url(self) -> str:
+        return f"{self.url}/core/v2"
+
+    def core(self, **kwargs: object) -> httpx.Client:
+        """A Core client the way CarrierX's docs show it: a Bearer token."""
+        return httpx.Client(
+            base_url=self.core_url,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def app_client(self, api_prefix: str, login: str, password: str) -> httpx.Client:
+        """An app API client (conference, flexml, mediator): HTTP Basic with the endpoint login."""
+        return httpx.Client(base_url=f"{self.url}{api_prefix}", auth=(login, password), timeout=10)
+
+
+@pytest.fixture
+def sandbox_config(tmp_path: Path) -> SandboxConfig:
+    return SandboxConfig(db=tmp_path / "sandbox.db", seed=7, token=TOKEN)
+
+
+@pytest.fixture
+def sandbox(sandbox_config: SandboxConfig) -> Iterator[Sandbox]:
+    app = create_app(sandbox_config)
+    with serve_in_thread(app) as server:
+        yield Sandbox(server.url, app.world)
+
+
+@pytest.fixture
+def core(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    with sandbox.core() as client:
+        yield client
