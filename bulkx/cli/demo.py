@@ -53,7 +53,9 @@ class Progress:
         line = f"  {label:<34} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
         if failed:
             line += f"  {failed} failed"
-        sys.stderr.write(("\r" if self.tty else "") + line + ("" if self.tty and done < total else "\n"))
+        sys.stderr.write(
+            ("\r" if self.tty else "") + line + ("" if self.tty and done < total else "\n")
+        )
         sys.stderr.flush()
 
 
@@ -114,15 +116,22 @@ async def _rehearse(base_url: str, progress: Progress) -> dict[str, Any]:
         progress.step(f"found {len(dids)} ported numbers on the account (10 per page)")
 
         group = (
-            await core.post(
-                "/trunk_groups",
-                params={"with_trunks": "true"},
-                json={
-                    "name": "acme-sip",
-                    "trunks": [{"name": "acme-pbx-a", "priority": 0}, {"name": "acme-pbx-b", "priority": 1}],
-                },
+            (
+                await core.post(
+                    "/trunk_groups",
+                    params={"with_trunks": "true"},
+                    json={
+                        "name": "acme-sip",
+                        "trunks": [
+                            {"name": "acme-pbx-a", "priority": 0},
+                            {"name": "acme-pbx-b", "priority": 1},
+                        ],
+                    },
+                )
             )
-        ).raise_for_status().json()
+            .raise_for_status()
+            .json()
+        )
         progress.step(f"created trunk group acme-sip with {len(group['trunks'])} trunks")
 
         tg = group["trunk_group_sid"]
@@ -152,11 +161,15 @@ async def _rehearse(base_url: str, progress: Progress) -> dict[str, Any]:
         )
 
         page = (
-            await core.get(
-                "/phonenumber/available_dids",
-                params={"filter": 'phonenumber like "1516%" and state eq "NY"', "limit": 5},
+            (
+                await core.get(
+                    "/phonenumber/available_dids",
+                    params={"filter": 'phonenumber like "1516%" and state eq "NY"', "limit": 5},
+                )
             )
-        ).raise_for_status().json()
+            .raise_for_status()
+            .json()
+        )
         rented, rent_errors = await _bulk(
             progress,
             "renting new numbers in NPA 516",
@@ -179,8 +192,10 @@ async def _rehearse(base_url: str, progress: Progress) -> dict[str, Any]:
         since = 0
         while True:
             page = (
-                await admin.get("/_sandbox/requests", params={"since": since, "limit": 1000})
-            ).raise_for_status().json()
+                (await admin.get("/_sandbox/requests", params={"since": since, "limit": 1000}))
+                .raise_for_status()
+                .json()
+            )
             if not page["items"]:
                 break
             log.extend(page["items"])
@@ -218,7 +233,9 @@ def demo(
     progress = Progress()
     typer.echo("bulkx demo: a port-in rehearsal on the embedded CarrierX sandbox", err=True)
     added, _ = seed_ported(app.world, numbers)
-    progress.step(f"seeded {added} ported numbers from {ported} (assigned, no trunk group, no E911)")
+    progress.step(
+        f"seeded {added} ported numbers from {ported} (assigned, no trunk group, no E911)"
+    )
     quiet_dropped_connections()
     with serve_in_thread(app) as server:
         progress.step(f"sandbox answering on {server.url} (Core at {server.url}/core/v2)")
@@ -242,8 +259,7 @@ def demo(
     out.write(f"  failures                       {len(result['errors'])}\n")
     out.write(f"  elapsed                        {elapsed:.1f} s\n")
     out.write(
-        "\nNext: `bulkx sandbox serve` runs this sandbox for your own rehearsals"
-        " (see README.md).\n"
+        "\nNext: `bulkx sandbox serve` runs this sandbox for your own rehearsals (see README.md).\n"
     )
     if result["errors"]:
         for message in result["errors"][:10]:

@@ -104,7 +104,11 @@ def serve(
     typer.echo(f"  {limits}; faults: {faults or 'none'}; admin: {base}/_sandbox/state", err=True)
     typer.echo("Ctrl-C stops it.", err=True)
     quiet_dropped_connections()
-    serve_forever(sandbox, host=host, port=port)
+    try:
+        serve_forever(sandbox, host=host, port=port)
+    except KeyboardInterrupt:
+        pass  # uvicorn already shut down gracefully; Ctrl-C is how a sandbox is meant to stop
+    typer.echo("sandbox stopped", err=True)
 
 
 @app.command("seed")
@@ -137,7 +141,9 @@ def seed_command(
 
 
 @app.command()
-def info(db: Path = typer.Option(DEFAULT_DB, help="SQLite file holding the sandbox's world.")) -> None:
+def info(
+    db: Path = typer.Option(DEFAULT_DB, help="SQLite file holding the sandbox's world."),
+) -> None:
     """What the sandbox's world holds: seed, inventory size, object counts."""
     if not db.exists():
         raise _fail(f"{db} does not exist yet; `bulkx sandbox serve` creates it", exit_codes.USAGE)

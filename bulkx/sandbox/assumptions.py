@@ -121,6 +121,10 @@ RETRY_AFTER_MIN_SECONDS: Final = 1
 # --- oauth --------------------------------------------------------------------------------
 #: Grant types accepted by POST /oauth/token (only `password` is documented).
 OAUTH_GRANT_TYPES: Final = ("password",)
+#: POST /oauth/token with grant_type=password needs no Authorization header: the username and
+#: password in the form are the credentials (the docs' sample also sends a Bearer header, which
+#: is accepted too). Without this a client could not get its first token.
+OAUTH_PASSWORD_GRANT_ALONE: Final = True
 #: Lifetime of a generated access token when `access_token_expires_in` is not sent.
 OAUTH_DEFAULT_EXPIRES_IN: Final = 86400
 
@@ -177,3 +181,58 @@ BATCH_RUNS_WITH_CREATOR_SCOPES: Final = True
 #: `error_details[].message` is "<status> <message> (<field>: <detail>; ...)", the text of the
 #: error the single-object API would have answered.
 BATCH_ERROR_MESSAGE_FORMAT: Final = "status message (field: detail)"
+
+# --- conference (helper) ------------------------------------------------------------------
+#: What an access code may hold: DTMF digits only (`*` and `#` end or cancel entry on a phone).
+CONFERENCE_ACCESS_CODE_PATTERN: Final = r"[0-9]{1,32}"
+#: The same access code twice in one room's list (v2 access_codes, v1 keychain).
+CONFERENCE_DUPLICATE_ACCESS_CODE_STATUS: Final = 422
+#: v1 codes are unique across the account's rooms too (documented for v2 only); the collision
+#: answers ACCESS_CODE_COLLISION_STATUS in both versions.
+CONFERENCE_V1_ACCESS_CODES_UNIQUE: Final = True
+#: Default `name` of v2 accounts, rooms and DID groups (the Core convention).
+CONFERENCE_DEFAULT_NAME: Final = "N/A"
+#: The v2 account is made on the endpoint's first authenticated request; its name is the
+#: endpoint's name at that moment (later renames on either side are not mirrored).
+CONFERENCE_V2_ACCOUNT_NAME_FROM_ENDPOINT: Final = True
+#: A v2 account `password` update changes the endpoint's properties.password (the login's secret).
+CONFERENCE_V2_ACCOUNT_PASSWORD_CHANGES_ENDPOINT: Final = True
+#: The call flows every v2 account has (names documented; the object's fields are assumed).
+CONFERENCE_V2_CALL_FLOWS: Final = ("secured", "open", "direct_host", "direct_participant")
+CONFERENCE_V2_CALL_FLOW_FIELDS: Final = ("account_sid", "call_flow_sid", "name", "properties")
+#: The account's call_flow_sid starts as this flow; DID groups and DIDs start with null.
+CONFERENCE_V2_ACCOUNT_DEFAULT_CALL_FLOW: Final = "secured"
+#: Deleting a v2 DID group sets did_group_sid to null on its rooms and DIDs (Core does the same
+#: for its DID groups) rather than refusing.
+CONFERENCE_V2_DID_GROUP_DELETE_DETACHES: Final = True
+#: A Core DID routed away from the endpoint leaves the v2 view, and its v2 settings
+#: (properties, call_flow_sid, did_group_sid) are dropped; routing it back starts afresh.
+CONFERENCE_V2_DID_SETTINGS_SURVIVE_REROUTE: Final = False
+#: A Core DID whose trunk group reaches two conference_v2 endpoints shows in the view of the
+#: account that saw it first.
+CONFERENCE_V2_SHARED_DID_OWNER: Final = "first"
+#: v1 subscribers: the docs give no schema. Assumed fields (sid is a UUID string, since meeting
+#: rooms carry a string `subscriberSid`; `created` is unix ms like a meeting room's).
+CONFERENCE_V1_SUBSCRIBER_FIELDS: Final = ("created", "email", "name", "phoneNumber", "sid")
+#: GET /subscribers/whoami: the endpoint's own subscriber, made on first use, sid = account sid.
+CONFERENCE_V1_WHOAMI_SID_IS_ACCOUNT_SID: Final = True
+#: Rooms created through top-level /meetingRooms belong to the whoami subscriber; the top-level
+#: list shows every room of the endpoint.
+CONFERENCE_V1_TOP_LEVEL_ROOM_SUBSCRIBER: Final = "whoami"
+#: Deleting a subscriber deletes their meeting rooms (and frees their access codes).
+CONFERENCE_V1_SUBSCRIBER_DELETE_CASCADES: Final = True
+#: Length of the random access code given to a meeting key sent without one.
+CONFERENCE_V1_RANDOM_ACCESS_CODE_DIGITS: Final = 8
+#: Deleting a v1 DID group still used as a room's primaryDidGroupId or by a DID.
+CONFERENCE_V1_DID_GROUP_IN_USE_STATUS: Final = 409
+#: `state` of a new v1 DID group (not documented) and of a v1 DID (the docs' sample shows -1).
+CONFERENCE_V1_DID_GROUP_STATE: Final = 0
+CONFERENCE_V1_DID_STATE: Final = -1
+#: v1 DIDs are created through the v1 API; their phoneNumber is not checked against Core
+#: routing, but it is unique per endpoint (a second one answers this status).
+CONFERENCE_V1_DUPLICATE_DID_STATUS: Final = 409
+#: callFlowId is not checked (the sandbox does not serve v1 /callFlows).
+CONFERENCE_V1_CALL_FLOW_ID_CHECKED: Final = False
+#: v1 countryCode default (alpha-2).
+CONFERENCE_V1_DEFAULT_COUNTRY_CODE: Final = "US"
+# --- end conference (helper) --------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -10,6 +11,7 @@ from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.errors import ApiError, FieldError, bad_request, not_found
 from bulkx.sandbox.filters import Condition, FieldType, SqlField, compile_sql
 from bulkx.sandbox.listing import (
+    EncodedItems,
     ListQuery,
     envelope,
     field_selection,
@@ -41,7 +43,9 @@ def resolve_path(resource: Resource, indexed: tuple[str, ...], cond: Condition) 
         return SqlField("", None, array_of=top, inner_path=rest)
     if spec.type in ("object", "any"):
         return SqlField(f"json_extract(data, '$.{top}.{rest}')", None)
-    raise bad_request(f"filter: {top} is not an object, so {'.'.join(cond.path)!r} has no value")
+    raise bad_request(
+        f"filter: {top} is not an object, so {'.'.join(cond.path)!r} has no value", "filter"
+    )
 
 
 def _where(ctx: Ctx, resource: Resource, q: ListQuery) -> tuple[str, list[Any]]:
@@ -55,6 +59,17 @@ def _order_expr(resource: Resource, indexed: tuple[str, ...], name: str) -> str:
     if spec is None or spec.access == "hidden" or spec.type in ("object", "array"):
         raise bad_request(f"order: cannot order {resource.name} by {name!r}", "order")
     return Store.column(name) if name in indexed else f"json_extract(data, '$.{name}')"
+
+
+def renders_as_stored(ctx: Ctx, resource: Resource) -> bool:
+    include, exclude = field_selection(ctx.query)
+    return (
+        resource.hooks.render is None
+        and include is None
+        and not exclude
+        and not ctx.flag("with_related")
+        and not any(f.access == "hidden" for f in resource.fields)
+    )
 
 
 def render(ctx: Ctx, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +141,7 @@ def list_objects(ctx: Ctx, resource: Resource) -> dict[str, Any]:
             )
         )
     else:
-        rows, total = store.page(
+        raw, total = store.page_raw(
             resource.collection,
             owner=ctx.owner,
             where=where,
@@ -135,7 +150,25 @@ def list_objects(ctx: Ctx, resource: Resource) -> dict[str, Any]:
             limit=q.limit,
             offset=q.offset,
         )
-        has_more = total is not None and q.offset + len(rows) < total
+        has_more = total is not None and q.offset + len(raw) < total
+        if renders_as_stored(ctx, resource):
+            # Stored documents are the responses already (sorted keys, no hidden fields): splice
+            # them in; only a document with an internal `_field` needs decoding.
+            encoded = EncodedItems(
+                text if '"_' not in text else json.dumps(render(ctx, resource, json.loads(text)),
+                                                         separators=(",", ":"), ensure_ascii=False)
+                for text in raw
+            )  # fmt: skip
+            return envelope(
+                encoded,
+                q=q,
+                total=total,
+                has_more=has_more,
+                base_url=ctx.base_url,
+                query=ctx.query,
+                sid_field=resource.sid_field,
+            )
+        rows = [json.loads(text) for text in raw]
     items = [render(ctx, resource, row) for row in rows]
     return envelope(
         items,

@@ -26,6 +26,11 @@ OPERATORS: tuple[Operator, ...] = (
 
 Scalar = str | int | float | bool | None
 
+#: A filter is a request, not a program: bigger ones are refused with a 400 (SQLite's expression
+#: depth and variable limits would otherwise turn them into 500s).
+MAX_CONDITIONS = 100
+MAX_LIST_VALUES = 1000
+
 
 @dataclass(frozen=True)
 class Literal_:
@@ -66,8 +71,10 @@ def _unquote(raw: str) -> str:
     return re.sub(r"\\(.)", r"\1", raw[1:-1])
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
+def _tokens(text: str) -> tuple[list[tuple[str, str]], list[bool]]:
+    """The tokens, and for each whether it touches the one before (no whitespace between)."""
     tokens: list[tuple[str, str]] = []
+    glued: list[bool] = []
     pos = 0
     while pos < len(text):
         if text[pos:].strip() == "":
@@ -78,13 +85,14 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         kind = match.lastgroup or "word"
         raw = match.group(kind)
         tokens.append(("str", _unquote(raw)) if kind in ("dq", "sq") else (kind, raw))
+        glued.append(bool(tokens[:-1]) and match.start(kind) == pos)
         pos = match.end()
-    return tokens
+    return tokens, glued
 
 
 def parse_filter(text: str) -> list[Condition]:
     """Parse a filter expression; every problem is a 400 with a message saying what to write."""
-    tokens = _tokens(text)
+    tokens, glued = _tokens(text)
     if not tokens:
         return []
     conditions: list[Condition] = []
@@ -137,8 +145,25 @@ def parse_filter(text: str) -> list[Condition]:
                     raise bad_request("filter: the list after 'in' is missing ')'", "filter")
                 i += 1
         else:
-            values.append(expect_value())
+            value = expect_value()
+            # An unquoted word keeps its commas: the docs write `nearby latlng:40.7,-74.0`.
+            while (
+                not value.quoted
+                and i + 1 < len(tokens)
+                and tokens[i] == ("punct", ",")
+                and tokens[i + 1][0] == "word"
+                and glued[i]
+                and glued[i + 1]
+            ):
+                value = Literal_(f"{value.text},{tokens[i + 1][1]}", False)
+                i += 2
+            values.append(value)
         conditions.append(Condition(tuple(path.split(".")), op, tuple(values)))  # type: ignore[arg-type]
+        if len(conditions) > MAX_CONDITIONS or len(values) > MAX_LIST_VALUES:
+            raise bad_request(
+                f"filter: at most {MAX_CONDITIONS} conditions of at most {MAX_LIST_VALUES} values",
+                "filter",
+            )
         if i >= len(tokens):
             return conditions
         kind, word = tokens[i]
@@ -166,6 +191,8 @@ FieldType = Literal["str", "int", "float", "bool", "object", "array", "any"]
 def typed(literal: Literal_, field_type: FieldType | None) -> Scalar:
     """The value a literal stands for, given the type of the field it is compared with."""
     text = literal.text
+    if not literal.quoted and text.lower() == "null":
+        return None  # `field eq null` on any field, strings included
     if field_type == "str" or (literal.quoted and field_type not in ("int", "float", "bool")):
         return text
     low = text.lower()
@@ -244,6 +271,11 @@ def condition_sql(cond: Condition, expr: str, field_type: FieldType | None) -> t
         text = str(cond.value.text)
         if op == "like":
             # SQLite's LIKE ignores ASCII case; GLOB does not, which is what `like` means.
+            prefix = like_prefix(text) if field_type == "str" else None
+            if prefix:
+                # The same rows, but a range an index can answer: `1516%` is [1516, 1517).
+                upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+                return f"({expr} >= ? AND {expr} < ?)", [prefix, upper]
             return f"{expr} GLOB ?", [_like_to_glob(text)]
         return f"{expr} LIKE ? ESCAPE '\\'", [text.replace("\\", "\\\\")]
     if value is None:

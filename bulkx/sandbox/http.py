@@ -24,6 +24,7 @@ from bulkx.sandbox.crud import (
     update_object,
 )
 from bulkx.sandbox.errors import ApiError, FieldError
+from bulkx.sandbox.listing import EncodedItems
 from bulkx.sandbox.schema import Resource
 from bulkx.sandbox.world import World
 
@@ -46,8 +47,20 @@ Result = dict[str, Any] | list[Any] | None | Raw
 Operation = Callable[[Ctx, Mapping[str, str], Any], Result]
 
 
+_ITEMS_MARK = "\x00items\x00"
+
+
+def encode_json(payload: Any) -> bytes:
+    items = payload.get("items") if isinstance(payload, dict) else None
+    if isinstance(items, EncodedItems):
+        head = json.dumps({**payload, "items": _ITEMS_MARK}, separators=(",", ":"), ensure_ascii=False)
+        mark = json.dumps(_ITEMS_MARK, ensure_ascii=False)
+        return head.replace(mark, "[" + ",".join(items) + "]", 1).encode()
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    body = encode_json(payload)
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
@@ -71,11 +84,39 @@ async def read_json_body(request: Request, *, form: bool = False) -> Any:
             [FieldError(None, "send the body with 'Content-Type: application/json'")],
         )
     try:
-        return json.loads(raw)
+        payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(
             400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, "the body is not valid JSON")]
         ) from None
+    except RecursionError:
+        raise _too_deep_error() from None
+    if _too_deep(payload):
+        raise _too_deep_error()
+    return payload
+
+
+#: Bodies nested deeper than this are refused with a 400: validation, copying and storing
+#: recurse, and a sandbox bug must not turn a silly body into a 500.
+MAX_JSON_DEPTH = 64
+
+
+def _too_deep_error() -> ApiError:
+    message = f"the body nests deeper than {MAX_JSON_DEPTH} levels"
+    return ApiError(400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, message)])
+
+
+def _too_deep(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
 
 
 def _form_fields(raw: bytes) -> dict[str, str]:
@@ -111,11 +152,19 @@ class Api:
     routes: list[BaseRoute] = field(default_factory=list)
 
     def endpoint(
-        self, world: World, operation: Operation, *, form: bool = False, body: bool | None = None
+        self,
+        world: World,
+        operation: Operation,
+        *,
+        form: bool = False,
+        body: bool | None = None,
+        authenticate: Authenticate | None = None,
     ) -> Callable[[Request], Awaitable[Response]]:
+        auth = authenticate or self.authenticate
+
         async def handle(request: Request) -> Response:
             try:
-                principal = self.authenticate(world, request.headers)
+                principal = auth(world, request.headers)
                 wants_body = body if body is not None else request.method in ("POST", "PATCH", "PUT")
                 payload = await read_json_body(request, form=form) if wants_body else None
                 base = str(request.url.replace(query=""))
@@ -139,10 +188,11 @@ class Api:
         operation: Operation,
         *,
         form: bool = False,
+        authenticate: Authenticate | None = None,
     ) -> None:
-        self.routes.append(
-            Route(path, self.endpoint(world, operation, form=form), methods=methods)
-        )
+        """`authenticate` replaces the mount's for this route (e.g. the OAuth password grant)."""
+        handler = self.endpoint(world, operation, form=form, authenticate=authenticate)
+        self.routes.append(Route(path, handler, methods=methods))
 
     def add_resource(self, world: World, resource: Resource) -> None:
         """The generic routes of a resource: list/create on its path, get/update/delete on a sid."""

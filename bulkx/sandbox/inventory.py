@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 import math
 import random
 import re
@@ -101,15 +102,23 @@ def _blocks(seed: int) -> tuple[Block, ...]:
     blocks: list[Block] = []
     for npa, state, locality, lata, lat, lng in _AREAS:
         # NXX must not start with 0 or 1, and N11 codes are service codes.
-        nxxs = sorted(
-            rng.sample([n for n in range(200, 1000) if n % 100 != 11], BLOCKS_PER_AREA)
-        )
+        nxxs = sorted(rng.sample([n for n in range(200, 1000) if n % 100 != 11], BLOCKS_PER_AREA))
         for nxx in nxxs:
             ocn = f"{rng.randrange(1000, 9999)}{rng.choice('ABCDEF')}"
             capabilities = rng.choice((31, 31, 31, 7, 4))
             blocks.append(
-                Block(npa, f"{nxx:03d}", state, locality, lata, ocn, rng.choice(PRICES),
-                      capabilities, lat, lng)  # fmt: skip
+                Block(
+                    npa,
+                    f"{nxx:03d}",
+                    state,
+                    locality,
+                    lata,
+                    ocn,
+                    rng.choice(PRICES),
+                    capabilities,
+                    lat,
+                    lng,
+                )
             )
     return tuple(sorted(blocks, key=lambda b: b.prefix))
 
@@ -134,16 +143,26 @@ def number_for_sid(seed: int, sid: str) -> str | None:
 
 
 #: Fields of an available DID that depend on the number, not only on its block.
-PER_NUMBER_FIELDS = frozenset({"phonenumber", "did_sid", "in_country_format", "international_format"})
+PER_NUMBER_FIELDS = frozenset(
+    {"phonenumber", "did_sid", "in_country_format", "international_format"}
+)
 
 
 class Inventory:
-    def __init__(self, seed: int, taken: Callable[[str, str], set[str]]):
-        """`taken(lo, hi)` returns the numbers in [lo, hi) that are not available."""
+    def __init__(
+        self,
+        seed: int,
+        taken: Callable[[str, str], set[str]],
+        count_taken: Callable[[str, str], int] | None = None,
+    ):
+        """`taken(lo, hi)` returns the numbers in [lo, hi) that are not available, and
+        `count_taken(lo, hi)` how many there are (cheaper when a whole block is skipped)."""
         self.seed = seed
         self.blocks = _blocks(seed)
         self._prefixes = [b.prefix for b in self.blocks]
         self._taken = taken
+        self._count_taken = count_taken or (lambda lo, hi: len(taken(lo, hi)))
+        self._templates: dict[str, list[str]] = {}
 
     @property
     def size(self) -> int:
@@ -195,6 +214,24 @@ class Inventory:
             "trunk_group_sid": None,
         }
 
+    def describe_json(self, number: str, block: Block) -> str:
+        """`describe` as JSON text (sorted keys), from a per-block template: the browse hot path."""
+        parts = self._templates.get(block.prefix)
+        if parts is None:
+            marks = {"did_sid": "\x01", "in_country_format": "\x02", "international_format": "\x03",
+                     "phonenumber": "\x04"}  # fmt: skip
+            obj = {**self.describe(block.first, block), **marks}
+            text = json.dumps(obj, separators=(",", ":"), sort_keys=True)
+            parts = re.split(r'"\\u000[1-4]"', text)
+            self._templates[block.prefix] = parts
+        local, international = nanp_formats(number)
+        values = (sid_for_number(self.seed, number), local, international, number)
+        out = [parts[0]]
+        for value, part in zip(values, parts[1:], strict=True):
+            out.append(f'"{value}"')
+            out.append(part)
+        return "".join(out)
+
     # --- browsing -------------------------------------------------------------------------
 
     def browse(
@@ -207,21 +244,39 @@ class Inventory:
         shuffle: bool = False,
         field_type: Callable[[Condition], Any] = lambda _c: None,
     ) -> list[dict[str, Any]]:
-        """Up to `limit` available numbers after skipping `offset`, in phonenumber order."""
+        """Up to `limit` available numbers after skipping `offset`, as DID objects."""
+        found = self.browse_numbers(
+            conditions, limit=limit, offset=offset, descending=descending, shuffle=shuffle,
+            field_type=field_type,
+        )  # fmt: skip
+        return [self.describe(number, block) for number, block in found]
+
+    def browse_numbers(
+        self,
+        conditions: Sequence[Condition],
+        *,
+        limit: int,
+        offset: int,
+        descending: bool = False,
+        shuffle: bool = False,
+        field_type: Callable[[Condition], Any] = lambda _c: None,
+    ) -> list[tuple[str, Block]]:
+        """Up to `limit` available numbers (with their block) after skipping `offset`."""
         number_conds = [c for c in conditions if c.field in PER_NUMBER_FIELDS]
         block_conds = [c for c in conditions if c.field not in PER_NUMBER_FIELDS]
         near = next((c for c in conditions if c.op == "nearby"), None)
-        lo, hi, prefixes, exact = self._number_bounds(number_conds)
+        lo, hi, exact = self._number_bounds(number_conds)
         # Conditions the bounds above do not capture exactly are checked number by number.
         residual = [c for c in number_conds if not _captured(c)]
+        number_only = all(c.field == "phonenumber" for c in residual)
 
         blocks = [
             b
             for b in self.blocks
-            if b.end > lo and b.first < hi and matches(self.describe(b.first, b), block_conds, field_type)
+            if b.end > lo
+            and b.first < hi
+            and matches(self.describe(b.first, b), block_conds, field_type)
         ]
-        if prefixes is not None:
-            blocks = [b for b in blocks if any(_overlaps(b, p) for p in prefixes)]
         if near is not None:
             lat, lng = _latlng(near)
             blocks.sort(key=lambda b: math.hypot(b.lat - lat, b.lng - lng))
@@ -231,27 +286,30 @@ class Inventory:
             blocks = list(blocks)
             random.Random().shuffle(blocks)
 
-        out: list[dict[str, Any]] = []
+        out: list[tuple[str, Block]] = []
         skip = offset
         for block in blocks:
             first = max(lo, block.first)
             last = min(hi, block.end)
             if first >= last:
                 continue
+            if exact is None and not residual and not shuffle:
+                start = int(first[7:]) if first > block.first else 0
+                stop = int(last[7:]) if last < block.end else NUMBERS_PER_BLOCK
+                available = (stop - start) - self._count_taken(first, last)
+                if skip >= available:
+                    skip -= available
+                    continue
             taken = self._taken(first, last)
             if exact is not None:
                 candidates: Iterator[str] = iter(
                     sorted((n for n in exact if first <= n < last), reverse=descending)
                 )
             else:
-                start, stop = int(first[7:]) if first > block.first else 0, (
-                    int(last[7:]) if last < block.end else NUMBERS_PER_BLOCK
+                start, stop = (
+                    int(first[7:]) if first > block.first else 0,
+                    (int(last[7:]) if last < block.end else NUMBERS_PER_BLOCK),
                 )
-                if not residual and prefixes is None:
-                    available = (stop - start) - len(taken)
-                    if skip >= available:
-                        skip -= available
-                        continue
                 lines = range(stop - 1, start - 1, -1) if descending else range(start, stop)
                 if shuffle:
                     lines = random.sample(lines, len(lines))  # type: ignore[assignment]
@@ -259,25 +317,21 @@ class Inventory:
             for number in candidates:
                 if number in taken:
                     continue
-                if prefixes is not None and not any(number.startswith(p) for p in prefixes):
-                    continue
                 if residual:
-                    obj = self.describe(number, block)
+                    # Conditions on the number alone need no whole DID object (browse hot path).
+                    obj = {"phonenumber": number} if number_only else self.describe(number, block)
                     if not matches(obj, residual, field_type):
                         continue
                 if skip:
                     skip -= 1
                     continue
-                out.append(self.describe(number, block))
+                out.append((number, block))
                 if len(out) >= limit:
                     return out
         return out
 
-    def _number_bounds(
-        self, conds: Sequence[Condition]
-    ) -> tuple[str, str, list[str] | None, set[str] | None]:
+    def _number_bounds(self, conds: Sequence[Condition]) -> tuple[str, str, set[str] | None]:
         lo, hi = "0", "9" * 12
-        prefixes: list[str] | None = None
         exact: set[str] | None = None
         for cond in conds:
             if cond.field != "phonenumber":
@@ -294,11 +348,11 @@ class Inventory:
                 hi = min(hi, cond.value.text + ("\x00" if cond.op == "le" else ""))
             elif cond.op == "like":
                 prefix = like_prefix(cond.value.text) or _leading_literal(cond.value.text)
-                if prefix:
-                    prefixes = [prefix] if prefixes is None else [
-                        p for p in prefixes if p.startswith(prefix) or prefix.startswith(p)
-                    ]
-        return lo, hi, prefixes, exact
+                if prefix.isdigit():
+                    # `1516%` is the range [1516, 1517): the same numbers, found by bounds.
+                    lo = max(lo, prefix)
+                    hi = min(hi, str(int(prefix) + 1).zfill(len(prefix)))
+        return lo, hi, exact
 
 
 def _captured(cond: Condition) -> bool:
@@ -307,7 +361,10 @@ def _captured(cond: Condition) -> bool:
         return False
     if cond.op in ("eq", "in", "ge", "gt", "lt", "le"):
         return True
-    return cond.op == "like" and like_prefix(cond.value.text) is not None
+    if cond.op == "nearby":
+        return True  # it orders the blocks; it removes no number
+    prefix = like_prefix(cond.value.text) if cond.op == "like" else None
+    return prefix is not None and prefix.isdigit()
 
 
 def _leading_literal(pattern: str) -> str:
@@ -319,19 +376,22 @@ def _leading_literal(pattern: str) -> str:
     return "".join(out)
 
 
-def _overlaps(block: Block, prefix: str) -> bool:
-    return block.prefix.startswith(prefix[:7]) if len(prefix) <= 7 else prefix.startswith(block.prefix)
-
-
 def _latlng(cond: Condition) -> tuple[float, float]:
     text = cond.value.text
     match = re.fullmatch(r"latlng:\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)", text)
     if not match:
         raise bad_request(
-            "filter: nearby needs latlng:<latitude>,<longitude>, e.g. nearby \"latlng:40.7,-74.0\"",
+            'filter: nearby needs latlng:<latitude>,<longitude>, e.g. nearby "latlng:40.7,-74.0"',
             "filter",
         )
     return float(match.group(1)), float(match.group(2))
 
 
-__all__ = ["Block", "Inventory", "like_to_regex", "nanp_formats", "number_for_sid", "sid_for_number"]
+__all__ = [
+    "Block",
+    "Inventory",
+    "like_to_regex",
+    "nanp_formats",
+    "number_for_sid",
+    "sid_for_number",
+]

@@ -1,4 +1,4 @@
-"""The common list behaviour: limit/offset/after/before, order, filter, field filtering, envelope."""
+"""The common list behaviour: limit/offset/after/before, order, filter, fields, envelope."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from bulkx.sandbox.errors import ApiError, FieldError, bad_request
 from bulkx.sandbox.filters import Condition, parse_filter
 
 
+class EncodedItems(list[str]):
+    """List items already encoded as JSON text; the response splices them in as they are."""
+
+
 @dataclass(frozen=True)
 class ListQuery:
     limit: int
@@ -22,6 +26,10 @@ class ListQuery:
     shuffle: bool
     after: str | None
     before: str | None
+
+
+#: The largest integer SQLite stores; a bigger offset would crash the query, not page past the end.
+_SQL_INT_MAX = 2**63 - 1
 
 
 def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
@@ -46,6 +54,8 @@ def parse_list_query(query: Mapping[str, str], *, cursors: bool = True) -> ListQ
             [FieldError("limit", f"must not exceed {assumptions.LIST_LIMIT_MAX}")],
         )
     offset = _int_param(query, "offset", 0)
+    if offset > _SQL_INT_MAX:
+        raise bad_request(f"offset must be at most {_SQL_INT_MAX}", "offset")
     after, before = query.get("after") or None, query.get("before") or None
     if (after or before) and not cursors:
         raise bad_request("after/before are not supported on this list", "after")
@@ -87,9 +97,7 @@ def select_fields(
 ) -> dict[str, Any]:
     if include is None and not exclude:
         return dict(obj)
-    return {
-        k: v for k, v in obj.items() if (include is None or k in include) and k not in exclude
-    }
+    return {k: v for k, v in obj.items() if (include is None or k in include) and k not in exclude}
 
 
 def _page_url(base_url: str, query: Mapping[str, str], **changes: Any) -> str:
@@ -99,7 +107,7 @@ def _page_url(base_url: str, query: Mapping[str, str], **changes: Any) -> str:
 
 
 def envelope(
-    items: Sequence[dict[str, Any]],
+    items: Sequence[dict[str, Any]] | EncodedItems,
     *,
     q: ListQuery,
     total: int | None,
@@ -110,26 +118,32 @@ def envelope(
 ) -> dict[str, Any]:
     pagination: dict[str, str] = {}
     cursor_mode = (q.after or q.before) and sid_field is not None
-    if has_more:
-        if cursor_mode and items and sid_field in items[-1]:
-            pagination["next"] = _page_url(
-                base_url, query, limit=q.limit, after=items[-1][sid_field]
-            )
+    if cursor_mode and items and sid_field in items[0] and sid_field in items[-1]:
+        first, last = items[0][sid_field], items[-1][sid_field]
+        # `has_more` looks in the direction of travel: forward after `after`, back before `before`.
+        # The other direction always has more: at least the cursor's own item.
+        if q.after:
+            if has_more:
+                pagination["next"] = _page_url(base_url, query, limit=q.limit, after=last)
+            if assumptions.PAGINATION_HAS_PREVIOUS:
+                pagination["previous"] = _page_url(base_url, query, limit=q.limit, before=first)
         else:
-            pagination["next"] = _page_url(base_url, query, limit=q.limit, offset=q.offset + q.limit)
-    if assumptions.PAGINATION_HAS_PREVIOUS:
-        if cursor_mode and items and sid_field in items[0] and q.after:
-            pagination["previous"] = _page_url(
-                base_url, query, limit=q.limit, before=items[0][sid_field]
+            pagination["next"] = _page_url(base_url, query, limit=q.limit, after=last)
+            if has_more and assumptions.PAGINATION_HAS_PREVIOUS:
+                pagination["previous"] = _page_url(base_url, query, limit=q.limit, before=first)
+    elif not cursor_mode:
+        if has_more:
+            pagination["next"] = _page_url(
+                base_url, query, limit=q.limit, offset=q.offset + q.limit
             )
-        elif not cursor_mode and q.offset > 0:
+        if assumptions.PAGINATION_HAS_PREVIOUS and q.offset > 0:
             pagination["previous"] = _page_url(
                 base_url, query, limit=q.limit, offset=max(0, q.offset - q.limit)
             )
     return {
         "count": len(items),
         "has_more": has_more,
-        "items": list(items),
+        "items": items if isinstance(items, EncodedItems) else list(items),
         "limit": q.limit,
         "offset": q.offset,
         "pagination": pagination,

@@ -25,7 +25,10 @@ class SeedProblem:
 
 
 def normalize_number(raw: str) -> str | None:
-    """E.164 digits without '+', or None: `+1 (516) 206-5575` and `516-206-5575` -> `15162065575`."""
+    """E.164 digits without '+', or None.
+
+    `+1 (516) 206-5575` and `516-206-5575` both give `15162065575`.
+    """
     text = raw.strip()
     digits = re.sub(r"\D", "", text)
     if not digits:
@@ -63,7 +66,9 @@ def read_ported_csv(path: Path) -> tuple[list[tuple[str, str]], list[SeedProblem
     column = next((names.index(c) for c in NUMBER_COLUMNS if c in names), None)
     if column is None:
         return [], [
-            SeedProblem(where, 1, 1, f"no phone number column; name one of: {', '.join(NUMBER_COLUMNS)}")
+            SeedProblem(
+                where, 1, 1, f"no phone number column; name one of: {', '.join(NUMBER_COLUMNS)}"
+            )
         ]
     name_col = names.index("name") if "name" in names else None
     numbers: list[tuple[str, str]] = []
@@ -74,20 +79,22 @@ def read_ported_csv(path: Path) -> tuple[list[tuple[str, str]], list[SeedProblem
             continue
         if len(row) != len(header):
             problems.append(
-                SeedProblem(where, row_number, 1, f"{len(row)} fields, the header has {len(header)}")
+                SeedProblem(
+                    where, row_number, 1, f"{len(row)} fields, the header has {len(header)}"
+                )
             )
             continue
         number = normalize_number(row[column])
         if number is None:
             problems.append(
-                SeedProblem(where, row_number, column + 1, f"{row[column]!r} is not a valid phone number")
+                SeedProblem(
+                    where, row_number, column + 1, f"{row[column]!r} is not a valid phone number"
+                )
             )
             continue
         if number in seen:
             problems.append(
-                SeedProblem(
-                    where, row_number, column + 1, f"{number} repeats row {seen[number]}"
-                )
+                SeedProblem(where, row_number, column + 1, f"{number} repeats row {seen[number]}")
             )
             continue
         seen[number] = row_number

@@ -17,9 +17,15 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 
+#: Columns looked up across owners (a number is one row whatever its partner; credentials are
+#: checked before the owner is known), so they also get an index of their own.
+GLOBAL_LOOKUPS = frozenset({"phonenumber", "access_token", "login", "_login"})
+
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    # Sorted keys: CarrierX answers in alphabetical key order, so a stored document can be
+    # spliced into a list response without decoding and re-encoding it.
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
 def _column(name: str) -> str:
@@ -63,6 +69,10 @@ class Store:
                 self._conn.execute(
                     f"CREATE INDEX IF NOT EXISTS i_{name}_{col} ON t_{name}(owner, {_column(col)})"
                 )
+                if col in GLOBAL_LOOKUPS:
+                    self._conn.execute(
+                        f"CREATE INDEX IF NOT EXISTS g_{name}_{col} ON t_{name}({_column(col)})"
+                    )
         self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     # --- transactions ---------------------------------------------------------------------
@@ -179,7 +189,9 @@ class Store:
 
     def seq_of(self, collection: str, sid: str) -> int | None:
         with self._lock:
-            row = self._conn.execute(f"SELECT seq FROM t_{collection} WHERE sid=?", (sid,)).fetchone()
+            row = self._conn.execute(
+                f"SELECT seq FROM t_{collection} WHERE sid=?", (sid,)
+            ).fetchone()
         return None if row is None else int(row[0])
 
     def find(
@@ -194,6 +206,36 @@ class Store:
         with self._lock:
             rows = self._conn.execute(sql + " ORDER BY seq", args).fetchall()
         return [dict(json.loads(r[0])) for r in rows]
+
+    def page_raw(
+        self,
+        collection: str,
+        *,
+        owner: str | None,
+        where: str,
+        params: Sequence[Any],
+        order_by: str,
+        limit: int,
+        offset: int,
+        want_total: bool = True,
+    ) -> tuple[list[str], int | None]:
+        """Like `page`, but the documents as stored JSON text."""
+        clauses = [c for c in (where, "owner=?" if owner is not None else "") if c]
+        where_sql = (" WHERE " + " AND ".join(f"({c})" for c in clauses)) if clauses else ""
+        args = [*params, *([owner] if owner is not None else [])]
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT data FROM t_{collection}{where_sql} ORDER BY {order_by} LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+            total = None
+            if want_total:
+                total = int(
+                    self._conn.execute(
+                        f"SELECT count(*) FROM t_{collection}{where_sql}", args
+                    ).fetchone()[0]
+                )
+        return [str(r[0]) for r in rows], total
 
     def page(
         self,

@@ -62,7 +62,7 @@ class World:
         self.registry = registry
         self.store = Store(db_path, collections)
         self.seed = self._settle_seed(seed)
-        self.inventory = Inventory(self.seed, self._taken_numbers)
+        self.inventory = Inventory(self.seed, self._taken_numbers, self._count_taken)
         self.started = time.monotonic()
         with self.store.transaction():
             self.partner_sid = self._ensure_partner()
@@ -162,6 +162,14 @@ class World:
         )
         return {str(r[0]) for r in rows}
 
+    def _count_taken(self, lo: str, hi: str) -> int:
+        return int(
+            self.store.scalar(
+                "SELECT count(*) FROM t_dids WHERE c_phonenumber >= ? AND c_phonenumber < ?",
+                (lo, hi),
+            )
+        )
+
     # --- authentication -------------------------------------------------------------------
 
     def authenticate_core(self, headers: Mapping[str, str]) -> Principal:
@@ -242,9 +250,7 @@ def _authorization(headers: Mapping[str, str]) -> tuple[str, str]:
     scheme, _, credentials = value.partition(" ")
     scheme = scheme.lower()
     if scheme not in ("bearer", "basic") or not credentials.strip():
-        raise _unauthorized(
-            "send 'Authorization: Bearer <token>' (Core) or HTTP Basic credentials"
-        )
+        raise _unauthorized("send 'Authorization: Bearer <token>' (Core) or HTTP Basic credentials")
     return scheme, credentials.strip()
 
 

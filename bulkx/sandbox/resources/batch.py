@@ -1,10 +1,9 @@
 """Core Batch API: tasks that rent, update or release many phone numbers (or prefixes) at once.
 
-Lifecycle: POST /batch/tasks stores the task as `created` (that is what the create response
-shows). With `review` (default `assumptions.BATCH_REVIEW_DEFAULT`) the review items are computed
-before the response returns and the task waits in `pending_review`; a PATCH of `status` to
-`approved` runs it. Without review it is queued at once. A running task goes
-approved -> queued -> running -> completed.
+Lifecycle: create stores the task as `created` (what the create response shows). With `review`
+(default `assumptions.BATCH_REVIEW_DEFAULT`) its review items are computed before the response
+returns and it waits in `pending_review` until PATCH status=approved; without review it is queued
+at once. Then approved -> queued -> running -> completed.
 
 Each entry runs through the same code as the single-object API (`create_object`,
 `update_object`, `delete_object` on the DID or prefix resource), so it meets the same
@@ -33,30 +32,13 @@ import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from bulkx.sandbox import assumptions
+from bulkx.sandbox import assumptions, crud, schema
 from bulkx.sandbox.context import Ctx, Principal
-from bulkx.sandbox.crud import (
-    create_object,
-    delete_object,
-    get_object,
-    list_objects,
-    load,
-    render,
-    update_object,
-)
 from bulkx.sandbox.errors import ApiError, FieldError, invalid
-from bulkx.sandbox.http import Api, Raw, require_object
+from bulkx.sandbox.http import Api, Operation, Raw, require_object
 from bulkx.sandbox.inventory import sid_for_number
 from bulkx.sandbox.resources.numbers import DID, PREFIX
-from bulkx.sandbox.schema import (
-    Hooks,
-    Resource,
-    create_only,
-    ro,
-    rw,
-    validate_create,
-    validate_update,
-)
+from bulkx.sandbox.schema import Hooks, Resource, create_only, ro, rw
 from bulkx.sandbox.store import Store
 from bulkx.sandbox.world import World, now_iso
 
@@ -143,9 +125,9 @@ def _check_data(kind: Any, method: str, data: Any, errors: list[FieldError]) -> 
         prefix = "data" if index is None else f"data[{index}]"
         try:
             if method == "POST":
-                validate_create(target, body)
+                schema.validate_create(target, body)
             else:
-                validate_update(target, target.defaults(), body, replace=False)
+                schema.validate_update(target, target.defaults(), body, replace=False)
         except ApiError as error:
             errors.extend(FieldError(f"{prefix}.{e.field}", e.message) for e in error.errors)
 
@@ -154,7 +136,7 @@ def _validate_new(body: Mapping[str, Any]) -> dict[str, Any]:
     """The new task's values, or a 422 listing every problem (§8's required fields by method)."""
     errors: list[FieldError] = []
     try:
-        obj = validate_create(TASK, body)
+        obj = schema.validate_create(TASK, {k: v for k, v in body.items() if k != "status"})
     except ApiError as error:
         errors.extend(error.errors)
         obj = {}
@@ -212,16 +194,13 @@ def create_task(ctx: Ctx, body: Any) -> dict[str, Any]:
         date_modified=now,
         status="created",
         error_details=[],
-        failure=None,
-        processed=None,
-        success=None,
-        total=None,
         _scopes=sorted(ctx.principal.scopes),
     )
+    obj.update(dict.fromkeys(("failure", "processed", "success", "total")))
     store = ctx.world.store
     with store.transaction():
         store.insert(COLLECTION, sid, ctx.owner, obj)
-    answer = render(ctx, TASK, obj)
+    answer = crud.render(ctx, TASK, obj)
     _advance(ctx.world, sid)
     return answer
 
@@ -288,7 +267,7 @@ def _review_items(world: World, task: Mapping[str, Any]) -> list[dict[str, Any]]
 def _stored_review(ctx: Ctx, sid: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     ctx.principal.require_scope(TASK.scope, "read")
     _ensure_resumed(ctx.world)
-    task = load(ctx, TASK, sid)
+    task = crud.load(ctx, TASK, sid)
     items = task.get("_review_items")
     return task, list(items) if items is not None else _review_items(ctx.world, task)
 
@@ -319,27 +298,30 @@ def get_review_csv(ctx: Ctx, sid: str) -> Raw:
 # --- update and delete ------------------------------------------------------------------------
 
 
+def _refuse(status: int, message: str, sid: str) -> ApiError:
+    return ApiError(status, message, [FieldError("status", message, sid)])
+
+
 def update_task(ctx: Ctx, sid: str, body: Any, *, replace: bool) -> dict[str, Any]:
     ctx.principal.require_scope(TASK.scope, "update")
     _ensure_resumed(ctx.world)
     store = ctx.world.store
     with store.transaction():
-        current = load(ctx, TASK, sid)
-        updated = validate_update(TASK, current, require_object(body), replace=replace)
+        current = crud.load(ctx, TASK, sid)
+        updated = schema.validate_update(TASK, current, require_object(body), replace=replace)
         old, new = current["status"], updated["status"]
         if new != old:
             if new not in assumptions.BATCH_STATUS_TRANSITIONS.get(old, ()):
-                message = f"a task in status {old} cannot change to {new}"
-                raise ApiError(
+                raise _refuse(
                     assumptions.BATCH_ILLEGAL_TRANSITION_STATUS,
-                    message,
-                    [FieldError("status", message, sid)],
+                    f"a task in status {old} cannot change to {new}",
+                    sid,
                 )
             updated["date_modified"] = now_iso()
             store.replace(COLLECTION, sid, updated)
     if new != old and new == "approved":
         _start(ctx.world, sid)
-    return render(ctx, TASK, updated)
+    return crud.render(ctx, TASK, updated)
 
 
 def delete_task(ctx: Ctx, sid: str) -> None:
@@ -347,13 +329,12 @@ def delete_task(ctx: Ctx, sid: str) -> None:
     _ensure_resumed(ctx.world)
     store = ctx.world.store
     with store.transaction():
-        current = load(ctx, TASK, sid)
+        current = crud.load(ctx, TASK, sid)
         if current["status"] in assumptions.BATCH_ACTIVE_STATUSES:
-            message = f"the task is {current['status']}; it can be deleted once it has finished"
-            raise ApiError(
+            raise _refuse(
                 assumptions.BATCH_DELETE_ACTIVE_STATUS,
-                message,
-                [FieldError("status", message, sid)],
+                f"the task is {current['status']}; it can be deleted once it has finished",
+                sid,
             )
         store.delete(COLLECTION, sid)
 
@@ -369,14 +350,8 @@ _RUNNERS: set[asyncio.Task[None]] = set()
 
 
 def _queue(task: dict[str, Any]) -> None:
-    task.update(
-        status="queued",
-        total=len(_work(task)),
-        processed=0,
-        success=0,
-        failure=0,
-        date_modified=now_iso(),
-    )
+    task.update(dict.fromkeys(("processed", "success", "failure"), 0))
+    task.update(status="queued", total=len(_work(task)), date_modified=now_iso())
 
 
 def _advance(world: World, sid: str) -> None:
@@ -416,7 +391,7 @@ def _apply(ctx: Ctx, task: Mapping[str, Any], entry: Any) -> None:
     """One entry, through the single-object API's own operations."""
     resource = TARGETS[task["type"]]
     if task["method"] == "POST":
-        create_object(ctx, resource, dict(entry))
+        crud.create_object(ctx, resource, dict(entry))
         return
     field = task["field"]
     found = _match(ctx.world.store, ctx.owner, resource, field, entry)
@@ -428,9 +403,9 @@ def _apply(ctx: Ctx, task: Mapping[str, Any], entry: Any) -> None:
         )
     sid = str(found[resource.sid_field])
     if task["method"] == "PATCH":
-        update_object(ctx, resource, sid, dict(task["data"]), replace=False)
+        crud.update_object(ctx, resource, sid, dict(task["data"]), replace=False)
     else:
-        delete_object(ctx, resource, sid)
+        crud.delete_object(ctx, resource, sid)
 
 
 def _step(world: World, sid: str) -> bool:
@@ -446,13 +421,8 @@ def _step(world: World, sid: str) -> bool:
         elif status == "queued":
             task.update(status="running", date_modified=now_iso())
         else:
-            principal = Principal(
-                "partner",
-                str(task["partner_sid"]),
-                f"batch:{sid}",
-                frozenset(task.get("_scopes") or ()),
-            )
-            ctx = Ctx(world, principal)
+            scopes = frozenset(task.get("_scopes") or ())
+            ctx = Ctx(world, Principal("partner", str(task["partner_sid"]), f"batch:{sid}", scopes))
             work = _work(task)
             start = int(task["processed"] or 0)
             for entry in work[start : start + CHUNK_SIZE]:
@@ -540,26 +510,18 @@ def _ensure_resumed(world: World) -> None:
 
 def mount(api: Api, world: World) -> None:
     item = TASK.path + "/{task_sid}"
-    api.add(
-        world, item + "/review_items", ["GET"], lambda c, p, _b: get_review_items(c, p["task_sid"])
-    )
-    api.add(
-        world,
-        item + "/review_items.csv",
-        ["GET"],
-        lambda c, p, _b: get_review_csv(c, p["task_sid"]),
-    )
-    api.add(world, TASK.path, ["GET"], lambda c, _p, _b: list_objects(c, TASK))
-    api.add(world, TASK.path, ["POST"], lambda c, _p, b: create_task(c, b))
-    api.add(world, item, ["GET"], lambda c, p, _b: get_object(c, TASK, p["task_sid"]))
-    api.add(
-        world,
-        item,
-        ["PATCH"],
-        lambda c, p, b: update_task(c, p["task_sid"], b, replace=False),
-    )
-    api.add(world, item, ["PUT"], lambda c, p, b: update_task(c, p["task_sid"], b, replace=True))
-    api.add(world, item, ["DELETE"], lambda c, p, _b: delete_task(c, p["task_sid"]))
+    routes: list[tuple[str, str, Operation]] = [
+        (item + "/review_items", "GET", lambda c, p, _b: get_review_items(c, p["task_sid"])),
+        (item + "/review_items.csv", "GET", lambda c, p, _b: get_review_csv(c, p["task_sid"])),
+        (TASK.path, "GET", lambda c, _p, _b: crud.list_objects(c, TASK)),
+        (TASK.path, "POST", lambda c, _p, b: create_task(c, b)),
+        (item, "GET", lambda c, p, _b: crud.get_object(c, TASK, p["task_sid"])),
+        (item, "PATCH", lambda c, p, b: update_task(c, p["task_sid"], b, replace=False)),
+        (item, "PUT", lambda c, p, b: update_task(c, p["task_sid"], b, replace=True)),
+        (item, "DELETE", lambda c, p, _b: delete_task(c, p["task_sid"])),
+    ]
+    for path, method, operation in routes:
+        api.add(world, path, [method], operation)
 
 
 __all__ = ["RESOURCES", "TASK", "mount", "resume_pending"]

@@ -13,12 +13,12 @@ from phonenumbers import geocoder
 
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
-from bulkx.sandbox.crud import field_type_of, load, render
+from bulkx.sandbox.crud import field_type_of, load, render, renders_as_stored
 from bulkx.sandbox.errors import ApiError, FieldError, conflict, invalid, not_found
 from bulkx.sandbox.filters import Condition
 from bulkx.sandbox.http import Api, require_object
 from bulkx.sandbox.inventory import CLASSIFICATION_SID, nanp_formats, number_for_sid, sid_for_number
-from bulkx.sandbox.listing import envelope, parse_list_query
+from bulkx.sandbox.listing import EncodedItems, envelope, parse_list_query
 from bulkx.sandbox.schema import (
     Field,
     Hooks,
@@ -217,7 +217,8 @@ def browse_available(ctx: Ctx) -> dict[str, Any]:
         raise ApiError(400, "available DIDs can only be ordered by phonenumber", [
             FieldError("order", "use 'phonenumber asc', 'phonenumber desc' or 'shuffle'")
         ])  # fmt: skip
-    found = ctx.world.inventory.browse(
+    inventory = ctx.world.inventory
+    found = inventory.browse_numbers(
         q.conditions,
         limit=q.limit + 1,
         offset=q.offset,
@@ -226,7 +227,12 @@ def browse_available(ctx: Ctx) -> dict[str, Any]:
         field_type=field_type_of(AVAILABLE_DID),
     )
     has_more = len(found) > q.limit
-    items = [render(ctx, AVAILABLE_DID, obj) for obj in found[: q.limit]]
+    found = found[: q.limit]
+    items: list[dict[str, Any]] | EncodedItems
+    if renders_as_stored(ctx, AVAILABLE_DID):
+        items = EncodedItems(inventory.describe_json(number, block) for number, block in found)
+    else:
+        items = [render(ctx, AVAILABLE_DID, inventory.describe(n, b)) for n, b in found]
     # total is null for available DIDs: the inventory is too large to count per request.
     return envelope(
         items, q=q, total=None, has_more=has_more, base_url=ctx.base_url, query=ctx.query

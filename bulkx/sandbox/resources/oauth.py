@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bulkx.sandbox import assumptions
-from bulkx.sandbox.context import Ctx
+from bulkx.sandbox.context import Ctx, Principal
 from bulkx.sandbox.errors import ApiError, FieldError, invalid
 from bulkx.sandbox.http import Api
 from bulkx.sandbox.world import World
@@ -29,8 +29,21 @@ def _grantable(scope: str, available: set[str]) -> bool:
     return bool(area) and verb in _VERBS and f"{area}.manage" in available
 
 
+#: The caller of POST /oauth/token without an Authorization header: the password grant's
+#: username and password are then the only credentials (assumptions.OAUTH_PASSWORD_GRANT_ALONE).
+_ANONYMOUS = Principal("partner", "", "anonymous")
+
+
+def _token_caller(world: World, headers: Mapping[str, str]) -> Principal:
+    if assumptions.OAUTH_PASSWORD_GRANT_ALONE and not headers.get("authorization"):
+        return _ANONYMOUS
+    return world.authenticate_core(headers)
+
+
 def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str, Any]:
-    ctx.principal.require_scope("oauth", "create")
+    anonymous = ctx.principal is _ANONYMOUS
+    if not anonymous:
+        ctx.principal.require_scope("oauth", "create")
     form = body if isinstance(body, dict) else {}
     grant = str(form.get("grant_type") or "password")
     if grant not in assumptions.OAUTH_GRANT_TYPES:
@@ -38,6 +51,8 @@ def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str,
     world = ctx.world
     username, password = form.get("username"), form.get("password")
     if username is None:
+        if anonymous:
+            raise ApiError(401, "Bad credentials", [FieldError(None, _NO_CREDENTIALS)])
         partner_sid = ctx.principal.partner_sid
     else:
         found = world.store.find("partners", "c_login=?", [str(username)])
@@ -45,6 +60,11 @@ def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str,
             raise ApiError(401, "Bad credentials", [FieldError(None, "bad username or password")])
         partner_sid = str(found[0]["partner_sid"])
     available = set(world.partner(partner_sid).get("available_scopes") or ())
+    if anonymous:
+        # The partner the password proves must itself be allowed to create tokens.
+        Principal("partner", partner_sid, f"login:{username}", frozenset(available)).require_scope(
+            "oauth", "create"
+        )
     requested = form.get("scopes")
     if isinstance(requested, str):
         requested = [s for s in requested.replace(",", " ").split() if s]
@@ -64,6 +84,11 @@ def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str,
     return _public_token(token)
 
 
+_NO_CREDENTIALS = (
+    "send grant_type=password with username and password, or an Authorization header"
+)
+
+
 def revoke_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> None:
     ctx.principal.require_scope("oauth", "delete")
     form = body if isinstance(body, dict) else {}
@@ -79,6 +104,6 @@ def whoami(ctx: Ctx, _params: Mapping[str, str], _body: Any) -> dict[str, Any]:
 
 
 def mount(api: Api, world: World) -> None:
-    api.add(world, "/oauth/token", ["POST"], generate_token, form=True)
+    api.add(world, "/oauth/token", ["POST"], generate_token, form=True, authenticate=_token_caller)
     api.add(world, "/oauth/revoke", ["POST"], revoke_token, form=True)
     api.add(world, "/oauth/whoami", ["GET"], whoami)

@@ -1,0 +1,414 @@
+"""The Conference v2 API mount (`/conference/v2`): HTTP Basic with a conference_v2 endpoint's login.
+
+- The account is the endpoint's, made on its first authenticated request (with the four call flows).
+- Meeting rooms and DID groups are plain CRUD per account; access codes are unique per account.
+- DIDs are a view of the Core DIDs routed to the endpoint (through a trunk group with a trunk whose
+  endpoint_sid is the endpoint); only their v2 settings are stored here.
+
+The access-code and reference helpers are shared with the v1 mount (`conference_v1`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bulkx.sandbox import assumptions
+from bulkx.sandbox.context import Ctx, Principal
+from bulkx.sandbox.crud import load, render, update_object
+from bulkx.sandbox.errors import ApiError, FieldError, invalid
+from bulkx.sandbox.http import Api, Operation, require_object
+from bulkx.sandbox.resources.numbers import DID as CORE_DID
+from bulkx.sandbox.resources.routing import ENDPOINT, TRUNK_GROUP
+from bulkx.sandbox.schema import Check, Hooks, Resource, each_object, hidden, pattern, ro, rw
+from bulkx.sandbox.store import Store
+from bulkx.sandbox.world import World, now_iso
+
+PREFIX = "/conference/v2"
+API = "conference_v2"
+DEFAULT_NAME = assumptions.CONFERENCE_DEFAULT_NAME
+
+# --- shared with v1: access codes unique per account, references to the account's objects ---------
+
+dtmf: Check = pattern(
+    assumptions.CONFERENCE_ACCESS_CODE_PATTERN, "must be DTMF digits (0-9), at most 32"
+)
+
+#: One row per access code in use: sid "<account_sid>:<code>", naming the room that holds it.
+ACCESS_CODE = Resource(
+    name="conference_access_code",
+    api="conference",
+    path="",
+    sid_field="_sid",
+    collection="conference_access_codes",
+    operations=frozenset(),
+    fields=(ro("access_code"), ro("holder")),
+)
+
+
+def claim_access_codes(
+    ctx: Ctx, holder: str, codes: list[str], previous: Iterable[str], field: str
+) -> None:
+    """Give `codes` to the room `holder` (which held `previous`): 422 for a code twice in the list,
+    ACCESS_CODE_COLLISION_STATUS naming the holding room for a code another room holds."""
+    seen: set[str] = set()
+    twice: list[str] = []
+    for code in codes:
+        if code in seen:
+            twice.append(code)
+        seen.add(code)
+    if twice:
+        raise ApiError(
+            assumptions.CONFERENCE_DUPLICATE_ACCESS_CODE_STATUS,
+            assumptions.MESSAGE_BY_STATUS[422],
+            [FieldError(field, f"access code {c} is given twice in this room") for c in twice],
+        )
+    store = ctx.world.store
+    taken: list[FieldError] = []
+    for code in codes:
+        row = store.get(ACCESS_CODE.collection, f"{ctx.owner}:{code}")
+        if row is not None and row["holder"] != holder:
+            message = f"access code {code} is used by another meeting room"
+            taken.append(FieldError(field, message, row["holder"]))
+    if taken:
+        raise ApiError(assumptions.ACCESS_CODE_COLLISION_STATUS, taken[0].message, taken)
+    held = set(previous)
+    release_access_codes(ctx, held - seen)
+    for code in codes:
+        if code not in held:
+            row = {"access_code": code, "holder": holder}
+            store.insert(ACCESS_CODE.collection, f"{ctx.owner}:{code}", ctx.owner, row)
+
+
+def release_access_codes(ctx: Ctx, codes: Iterable[str]) -> None:
+    for code in codes:
+        ctx.world.store.delete(ACCESS_CODE.collection, f"{ctx.owner}:{code}")
+
+
+def code_in_use(ctx: Ctx, code: str) -> bool:
+    return ctx.world.store.get(ACCESS_CODE.collection, f"{ctx.owner}:{code}") is not None
+
+
+def must_exist(ctx: Ctx, obj: Mapping[str, Any], field: str, resource: Resource, what: str) -> None:
+    """422 when `obj[field]` names no `resource` object of the caller's account."""
+    sid = obj.get(field)
+    if (
+        sid is not None
+        and ctx.world.store.get(resource.collection, str(sid), owner=ctx.owner) is None
+    ):
+        raise invalid([FieldError(field, f"no {what} with this id on the account", str(sid))])
+
+
+def account_endpoint(world: World, account_sid: str) -> dict[str, Any]:
+    """The Core endpoint behind an app account."""
+    found = world.store.find(
+        ENDPOINT.collection, "json_extract(data, '$._account_sid')=?", [account_sid]
+    )
+    if not found:
+        raise ApiError(401, "Bad credentials", [FieldError(None, "the endpoint is gone")])
+    return found[0]
+
+
+# --- call flows (seeded per account) and the account ----------------------------------------------
+
+CALL_FLOW = Resource(
+    name="conference_v2_call_flow",
+    api=API,
+    path="/call_flows",
+    sid_field="call_flow_sid",
+    collection="conf2_call_flows",
+    indexed=("name",),
+    owner="account",
+    operations=frozenset({"list", "get"}),
+    # Assumed field list: assumptions.CONFERENCE_V2_CALL_FLOW_FIELDS.
+    fields=tuple(
+        ro(name, "object" if name == "properties" else "str")
+        for name in assumptions.CONFERENCE_V2_CALL_FLOW_FIELDS
+    ),
+)
+
+
+def call_flow_sid(account_sid: str, name: str) -> str:
+    """Stable per account and flow name."""
+    return str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"bulkx-sandbox/{API}/{account_sid}/call_flows/{name}")
+    )
+
+
+def _update_account(ctx: Ctx, current: dict[str, Any], updated: dict[str, Any]) -> None:
+    must_exist(ctx, updated, "call_flow_sid", CALL_FLOW, "call flow")
+    password = updated.pop("password", None)
+    if password is not None and assumptions.CONFERENCE_V2_ACCOUNT_PASSWORD_CHANGES_ENDPOINT:
+        store = ctx.world.store
+        endpoint = account_endpoint(ctx.world, ctx.owner)
+        properties = {**endpoint["properties"], "password": password}
+        store.replace(
+            ENDPOINT.collection,
+            str(endpoint["endpoint_sid"]),
+            {**endpoint, "properties": properties},
+        )
+
+
+ACCOUNT = Resource(
+    name="conference_v2_account",
+    api=API,
+    path="/accounts",
+    sid_field="account_sid",
+    collection="conf2_accounts",
+    owner="account",
+    operations=frozenset({"list", "get", "update"}),
+    fields=(
+        ro("account_sid"),
+        rw("call_flow_sid"),
+        ro("date_created"),
+        ro("login"),
+        rw("name", default=DEFAULT_NAME, nullable=False, max_length=255),
+        hidden("password", nullable=False, check=lambda v: None if v else "must not be empty"),
+        rw("properties", "object", {}, nullable=False),
+    ),
+    hooks=Hooks(before_update=_update_account),
+)
+
+
+def ensure_account(world: World, principal: Principal) -> None:
+    """Make the account (and its call flows) on the endpoint's first authenticated request."""
+    store, sid = world.store, principal.account_sid
+    if sid is None or store.get(ACCOUNT.collection, sid) is not None:
+        return
+    with store.transaction():
+        if store.get(ACCOUNT.collection, sid) is not None:
+            return
+        endpoint = account_endpoint(world, sid)
+        for name in assumptions.CONFERENCE_V2_CALL_FLOWS:
+            flow = {"account_sid": sid, "call_flow_sid": call_flow_sid(sid, name), "name": name}
+            store.insert(
+                CALL_FLOW.collection, flow["call_flow_sid"], sid, {**flow, "properties": {}}
+            )
+        account = {
+            "account_sid": sid,
+            "call_flow_sid": call_flow_sid(
+                sid, assumptions.CONFERENCE_V2_ACCOUNT_DEFAULT_CALL_FLOW
+            ),
+            "date_created": now_iso(),
+            "login": endpoint["properties"]["login"],
+            "name": endpoint["name"]
+            if assumptions.CONFERENCE_V2_ACCOUNT_NAME_FROM_ENDPOINT
+            else DEFAULT_NAME,
+            "properties": {},
+            "_endpoint_sid": endpoint["endpoint_sid"],
+        }
+        store.insert(ACCOUNT.collection, sid, sid, account)
+
+
+# --- DID groups -----------------------------------------------------------------------------------
+
+
+def _detach_group(ctx: Ctx, group: dict[str, Any]) -> None:
+    store = ctx.world.store
+    sid = group["did_group_sid"]
+    for resource in (MEETING_ROOM, DID):
+        users = store.find(resource.collection, "c_did_group_sid=?", [sid], owner=ctx.owner)
+        if users and not assumptions.CONFERENCE_V2_DID_GROUP_DELETE_DETACHES:
+            raise ApiError(409, "the DID group is in use", [
+                FieldError("did_group_sid", "used", str(users[0][resource.sid_field]))
+            ])  # fmt: skip
+        for obj in users:
+            store.replace(
+                resource.collection, str(obj[resource.sid_field]), {**obj, "did_group_sid": None}
+            )
+
+
+DID_GROUP = Resource(
+    name="conference_v2_did_group",
+    api=API,
+    path="/did_groups",
+    sid_field="did_group_sid",
+    collection="conf2_did_groups",
+    indexed=("name",),
+    owner="account",
+    fields=(
+        ro("account_sid"),
+        rw("call_flow_sid"),
+        ro("did_group_sid"),
+        rw("name", default=DEFAULT_NAME, nullable=False, max_length=255),
+        rw("properties", "object", {}, nullable=False),
+    ),
+    hooks=Hooks(
+        before_create=lambda ctx, obj: must_exist(
+            ctx, obj, "call_flow_sid", CALL_FLOW, "call flow"
+        ),
+        before_update=lambda ctx, _old, new: must_exist(
+            ctx, new, "call_flow_sid", CALL_FLOW, "call flow"
+        ),
+        before_delete=_detach_group,
+    ),
+)
+
+# --- meeting rooms --------------------------------------------------------------------------------
+
+ROLES = ("host", "participant", "listener")
+_ACCESS_CODE_ITEM = {
+    "access_code": rw("access_code", nullable=False, check=dtmf),
+    "role": rw("role", nullable=False, choices=ROLES),
+}
+_each_access_code = each_object(_ACCESS_CODE_ITEM)
+
+
+def _check_access_codes(value: Any) -> str | None:
+    problem = _each_access_code(value)
+    for index, item in enumerate(value if problem is None else ()):
+        missing = [key for key in _ACCESS_CODE_ITEM if key not in item]
+        if missing:
+            return f"item {index}: {' and '.join(missing)} required"
+    return problem
+
+
+def _codes(room: Mapping[str, Any]) -> list[str]:
+    return [str(item["access_code"]) for item in room.get("access_codes") or []]
+
+
+def _save_room(ctx: Ctx, room: dict[str, Any], previous: list[str]) -> None:
+    must_exist(ctx, room, "did_group_sid", DID_GROUP, "DID group")
+    claim_access_codes(ctx, str(room["meeting_room_sid"]), _codes(room), previous, "access_codes")
+
+
+MEETING_ROOM = Resource(
+    name="conference_v2_meeting_room",
+    api=API,
+    path="/meeting_rooms",
+    sid_field="meeting_room_sid",
+    collection="conf2_meeting_rooms",
+    indexed=("name", "did_group_sid"),
+    owner="account",
+    fields=(
+        rw("access_codes", "array", [], nullable=False, check=_check_access_codes),
+        ro("account_sid"),
+        rw("did_group_sid"),
+        ro("meeting_room_sid"),
+        rw("name", default=DEFAULT_NAME, nullable=False, max_length=255),
+        rw("properties", "object", {}, nullable=False),
+    ),
+    hooks=Hooks(
+        before_create=lambda ctx, room: _save_room(ctx, room, []),
+        before_update=lambda ctx, old, new: _save_room(ctx, new, _codes(old)),
+        before_delete=lambda ctx, room: release_access_codes(ctx, _codes(room)),
+    ),
+)
+
+# --- DIDs: a view of the Core DIDs routed to the endpoint -----------------------------------------
+
+#: Read-only fields copied from the Core DID (a DID's number never changes, so once is enough).
+COPIED_FROM_CORE = ("country_code", "in_country_format", "international_format", "phonenumber")
+
+
+def _routed_and_shown(ctx: Ctx) -> tuple[list[str], set[str]]:
+    """The sids of the Core DIDs routed to the endpoint (in Core order), and those in the view."""
+    store = ctx.world.store
+    endpoint_sid = load(ctx, ACCOUNT, ctx.owner)["_endpoint_sid"]
+    groups = [
+        str(row[0])
+        for row in store.rows(
+            f"SELECT DISTINCT g.sid FROM t_{TRUNK_GROUP.collection} g,"
+            " json_each(g.data, '$.trunks') t"
+            " WHERE g.owner=? AND json_extract(t.value, '$.endpoint_sid')=?",
+            (ctx.principal.partner_sid, endpoint_sid),
+        )
+    ]
+    routed: list[str] = []
+    if groups:
+        marks = ", ".join("?" * len(groups))
+        routed = [
+            str(row[0])
+            for row in store.rows(
+                f"SELECT sid FROM t_{CORE_DID.collection} WHERE owner=?"
+                f" AND {Store.column('trunk_group_sid')} IN ({marks}) ORDER BY seq",
+                (ctx.principal.partner_sid, *groups),
+            )
+        ]
+    shown = store.rows(f"SELECT sid FROM t_{DID.collection} WHERE owner=?", (ctx.owner,))
+    return routed, {str(row[0]) for row in shown}
+
+
+def sync_dids(ctx: Ctx) -> None:
+    """Bring the account's DID view up to date with Core routing."""
+    routed, shown = _routed_and_shown(ctx)
+    if set(routed) == shown:
+        return
+    store = ctx.world.store
+    with store.transaction():
+        routed, shown = _routed_and_shown(ctx)  # again, under the write lock
+        for sid in shown.difference(routed):
+            store.delete(DID.collection, sid)
+        for sid in routed:
+            if sid in shown or store.owner_of(DID.collection, sid) is not None:
+                continue  # shown already, here or (CONFERENCE_V2_SHARED_DID_OWNER) elsewhere
+            core = store.get(CORE_DID.collection, sid) or {}
+            did = {**DID.defaults(), "account_sid": ctx.owner, "did_sid": sid}
+            did.update({name: core.get(name) for name in COPIED_FROM_CORE})
+            store.insert(DID.collection, sid, ctx.owner, did)
+
+
+def _did_references(ctx: Ctx, _current: dict[str, Any], did: dict[str, Any]) -> None:
+    must_exist(ctx, did, "did_group_sid", DID_GROUP, "DID group")
+    must_exist(ctx, did, "call_flow_sid", CALL_FLOW, "call flow")
+
+
+DID = Resource(
+    name="conference_v2_did",
+    api=API,
+    path="/dids",
+    sid_field="did_sid",
+    collection="conf2_dids",
+    indexed=("phonenumber", "did_group_sid"),
+    owner="account",
+    # PATCH/PUT are mounted by hand: they sync the view first.
+    operations=frozenset({"list", "get"}),
+    fields=(
+        ro("account_sid"),
+        rw("call_flow_sid"),
+        ro("country_code"),
+        rw("did_group_sid"),
+        ro("did_sid"),
+        ro("in_country_format"),
+        ro("international_format"),
+        ro("phonenumber"),
+        rw("properties", "object", {}, nullable=False),
+    ),
+    hooks=Hooks(before_read=sync_dids, before_update=_did_references),
+)
+
+
+def _update_did(replace: bool) -> Operation:
+    def operation(ctx: Ctx, params: Mapping[str, str], body: Any) -> dict[str, Any]:
+        sync_dids(ctx)
+        return update_object(ctx, DID, params["sid"], require_object(body), replace=replace)
+
+    return operation
+
+
+# --- the mount ------------------------------------------------------------------------------------
+
+
+def _authenticate(world: World, headers: Mapping[str, str]) -> Principal:
+    principal = world.authenticate_app(headers, ("conference_v2",))
+    ensure_account(world, principal)
+    return principal
+
+
+def build(world: World) -> Api:
+    api = Api(API, PREFIX, _authenticate)
+    api.add(
+        world,
+        "/accounts/whoami",
+        ["GET"],
+        lambda c, _p, _b: render(c, ACCOUNT, load(c, ACCOUNT, c.owner)),
+    )
+    api.add(world, "/dids/{sid}", ["PATCH"], _update_did(replace=False))
+    api.add(world, "/dids/{sid}", ["PUT"], _update_did(replace=True))
+    for resource in (ACCOUNT, CALL_FLOW, DID_GROUP, MEETING_ROOM, DID):
+        api.add_resource(world, resource)
+    return api
+
+
+RESOURCES = (ACCESS_CODE, ACCOUNT, CALL_FLOW, DID_GROUP, MEETING_ROOM, DID)

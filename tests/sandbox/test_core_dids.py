@@ -1,0 +1,507 @@
+"""Core phone numbers over real HTTP: browsing the inventory, renting, updating, releasing DIDs,
+and their E911 and line information records.
+
+One sandbox serves the whole module; each test rents numbers of its own, so they do not interfere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bulkx.sandbox import assumptions
+from bulkx.sandbox.app import SandboxConfig, create_app
+from bulkx.sandbox.inventory import Block
+from bulkx.sandbox.resources.numbers import DID
+from bulkx.sandbox.server import serve_in_thread
+from tests.conftest import TOKEN, Sandbox
+
+pytestmark = pytest.mark.timeout(60)
+
+DIDS = "/phonenumber/dids"
+AVAILABLE = "/phonenumber/available_dids"
+
+#: The keys of the rent sample in the reference (§5.1, D:…/did/rent).
+RENT_SAMPLE_KEYS = frozenset(
+    {
+        "active_capabilities", "attributes", "callback_url", "campaign_sid", "capabilities",
+        "classification_sid", "country_code", "did_group_sid", "did_sid", "in_country_format",
+        "international_format", "lata", "locality", "lrn_sid", "name", "ocn", "partner_sid",
+        "phonenumber", "porting_pin", "price", "state", "status", "string_key_1", "string_key_2",
+        "transformations", "trunk_group_sid",
+    }
+)  # fmt: skip
+#: Fields the reference marks writable (rw) on a DID, without a question mark.
+DOCUMENTED_RW = frozenset(
+    {"attributes", "callback_url", "did_group_sid", "transformations", "trunk_group_sid"}
+)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    db: Path = tmp_path_factory.mktemp("core_dids") / "sandbox.db"
+    app = create_app(SandboxConfig(db=db, seed=7, token=TOKEN))
+    with serve_in_thread(app) as server:
+        yield Sandbox(server.url, app.world)
+
+
+@pytest.fixture(scope="module")
+def core(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    with sandbox.core() as client:
+        yield client
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The error body, after checking the status and the documented shape."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == set(assumptions.ERROR_BODY_KEYS), body
+    assert isinstance(body["message"], str) and body["message"]
+    for item in body["errors"]:
+        assert set(item) == set(assumptions.ERROR_ITEM_KEYS), item
+    return body
+
+
+def error_fields(body: dict[str, Any]) -> dict[str, str]:
+    return {str(e["field"]): str(e["message"]) for e in body["errors"]}
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def available(core: httpx.Client, flt: str, limit: int = 1, **params: Any) -> list[dict[str, Any]]:
+    page = ok(core.get(AVAILABLE, params={"filter": flt, "limit": limit, **params}))
+    return list(page["items"])
+
+
+def rent(core: httpx.Client, flt: str, **fields: Any) -> dict[str, Any]:
+    """Rent the first available number matching `flt`."""
+    number = available(core, flt)[0]["phonenumber"]
+    did: dict[str, Any] = ok(core.post(DIDS, json={"phonenumber": number, **fields}))
+    return did
+
+
+def trunk_group(core: httpx.Client, name: str) -> str:
+    return str(ok(core.post("/trunk_groups", json={"name": name}))["trunk_group_sid"])
+
+
+def block_of(sandbox: Sandbox, number: str) -> Block:
+    block = sandbox.world.inventory.block_of(number)
+    assert block is not None, number
+    return block
+
+
+# --- browsing available DIDs ------------------------------------------------------------------
+
+
+def test_browse_envelope_total_is_null_and_limit_defaults_to_ten(
+    core: httpx.Client, sandbox: Sandbox
+) -> None:
+    page = ok(core.get(AVAILABLE))
+    assert set(page) == {"count", "has_more", "items", "limit", "offset", "pagination", "total"}
+    assert page["total"] is None
+    assert page["limit"] == assumptions.LIST_LIMIT_DEFAULT == 10
+    assert page["count"] == len(page["items"]) == 10
+    assert page["offset"] == 0
+    assert page["has_more"] is True
+    assert page["pagination"] == {"next": f"{sandbox.core_url}{AVAILABLE}?limit=10&offset=10"}
+    for item in page["items"]:
+        assert item["status"] == "available"
+        assert item["partner_sid"] is None
+        assert set(item) == RENT_SAMPLE_KEYS
+
+
+def test_browse_pagination_next_walks_pages_without_repeats(
+    core: httpx.Client, sandbox: Sandbox
+) -> None:
+    url: str | None = f"{sandbox.core_url}{AVAILABLE}"
+    params: dict[str, Any] | None = {"filter": 'phonenumber like "1516%"', "limit": 100}
+    seen: list[str] = []
+    pages = 0
+    while url and pages < 5:
+        page = ok(core.get(url, params=params))
+        params = None  # pagination.next carries the whole query
+        assert page["count"] == 100 and page["total"] is None and page["has_more"] is True
+        assert page["offset"] == pages * 100
+        seen.extend(item["phonenumber"] for item in page["items"])
+        url = page["pagination"].get("next")
+        pages += 1
+    assert pages == 5
+    assert len(seen) == len(set(seen)) == 500
+    assert all(n.startswith("1516") for n in seen)
+    assert seen == sorted(seen), "phonenumber asc is the browse order"
+
+
+def test_browse_filters_every_item_matches(core: httpx.Client) -> None:
+    for item in available(core, 'state eq "NY"', limit=200):
+        assert item["state"] == "NY"
+    contains = available(core, 'phonenumber like "%555%"', limit=200)
+    assert len(contains) == 200
+    assert all("555" in item["phonenumber"] for item in contains)
+    # The docs' own example combines both with `and`.
+    both = available(core, 'state eq "NY" and phonenumber like "%555%"', limit=50)
+    assert len(both) == 50
+    assert all(i["state"] == "NY" and "555" in i["phonenumber"] for i in both)
+    # UTILS bulk_order.py style prefix filter, unquoted single quotes too.
+    assert all(i["phonenumber"].startswith("1516") for i in available(core, "phonenumber like '1516%'", 30))
+
+
+def test_browse_nearby_orders_nearest_first(core: httpx.Client, sandbox: Sandbox) -> None:
+    lat, lng = 40.7, -74.0
+
+    def distance(number: str) -> float:
+        block = block_of(sandbox, number)
+        return math.hypot(block.lat - lat, block.lng - lng)
+
+    nearest = min(math.hypot(b.lat - lat, b.lng - lng) for b in sandbox.world.inventory.blocks)
+    # The docs write the value unquoted (`nearby latlng:<lat,lng>`); quoted works too.
+    for flt in ("phonenumber nearby latlng:40.7,-74.0", 'phonenumber nearby "latlng:40.7,-74.0"'):
+        first = available(core, flt, limit=5)
+        assert distance(first[0]["phonenumber"]) == pytest.approx(nearest)
+        # One sample per block (a block holds 10,000 numbers): distances never decrease.
+        distances = [
+            distance(available(core, flt, limit=1, offset=k * 10_000)[0]["phonenumber"])
+            for k in range(6)
+        ]
+        assert distances == sorted(distances)
+        assert distances[-1] > distances[0]
+    body = error_of(core.get(AVAILABLE, params={"filter": "phonenumber nearby nowhere"}), 400)
+    assert "latlng" in body["message"]
+
+
+def test_browse_order_phonenumber_desc(core: httpx.Client) -> None:
+    items = ok(core.get(AVAILABLE, params={"order": "phonenumber desc", "limit": 50}))["items"]
+    numbers = [i["phonenumber"] for i in items]
+    assert numbers == sorted(numbers, reverse=True)
+    ascending = ok(core.get(AVAILABLE, params={"limit": 1}))["items"][0]["phonenumber"]
+    assert numbers[0] > ascending
+
+
+def test_browse_limit_bounds(core: httpx.Client) -> None:
+    body = error_of(core.get(AVAILABLE, params={"limit": 1001}), assumptions.LIST_LIMIT_TOO_LARGE_STATUS)
+    assert error_fields(body).keys() == {"limit"}
+    page = ok(core.get(AVAILABLE, params={"limit": assumptions.LIST_LIMIT_MAX}))
+    assert page["count"] == assumptions.LIST_LIMIT_MAX == 1000
+    error_of(core.get(AVAILABLE, params={"limit": "ten"}), 400)
+    error_of(core.get(AVAILABLE, params={"filter": 'nosuch eq "x"'}), assumptions.UNKNOWN_FILTER_FIELD_STATUS)
+
+
+def test_get_available_by_sid_then_404_once_rented(core: httpx.Client) -> None:
+    item = available(core, 'phonenumber like "1212%"')[0]
+    assert ok(core.get(f"{AVAILABLE}/{item['did_sid']}")) == item
+    did = ok(core.post(DIDS, json={"phonenumber": item["phonenumber"]}))
+    if assumptions.RENT_KEEPS_INVENTORY_SID:
+        assert did["did_sid"] == item["did_sid"]
+    body = error_of(core.get(f"{AVAILABLE}/{item['did_sid']}"), 404)
+    assert body["message"] == assumptions.MESSAGE_BY_STATUS[404]
+    # Nor does it show in the browse any more.
+    assert available(core, f'phonenumber eq "{item["phonenumber"]}"') == []
+    error_of(core.get(f"{AVAILABLE}/00000000-0000-4000-a000-000000000000"), 404)
+
+
+# --- renting ------------------------------------------------------------------------------------
+
+
+def test_rent_random_returns_documented_did(core: httpx.Client, sandbox: Sandbox) -> None:
+    first = ok(core.post(DIDS, json={}))
+    second = ok(core.post(DIDS, json={}))
+    for did in (first, second):
+        assert set(did) == RENT_SAMPLE_KEYS
+        assert list(did) == sorted(did), "keys come in alphabetical order"
+        assert did["status"] == "assigned"
+        assert did["partner_sid"] == sandbox.world.partner_sid
+        assert did["country_code"] == "USA"
+        assert did["transformations"] == [] and did["attributes"] == {}
+        assert did["name"] == "N/A" and did["trunk_group_sid"] is None
+        assert sandbox.world.inventory.contains(did["phonenumber"])
+        number = did["phonenumber"]
+        assert did["in_country_format"] == f"({number[1:4]}) {number[4:7]}-{number[7:]}"
+        assert did["international_format"] == f"+1 {number[1:4]}-{number[4:7]}-{number[7:]}"
+        assert ok(core.get(f"{DIDS}/{did['did_sid']}")) == did
+    assert first["phonenumber"] != second["phonenumber"]
+
+
+def test_rent_specific_number_with_writable_fields(core: httpx.Client) -> None:
+    tg = trunk_group(core, "rent-target")
+    item = available(core, 'phonenumber like "1213%"')[0]
+    did = ok(
+        core.post(
+            DIDS,
+            json={
+                "phonenumber": item["phonenumber"],
+                "callback_url": "https://example.com/sms",
+                "trunk_group_sid": tg,
+            },
+        )
+    )
+    assert set(did) == RENT_SAMPLE_KEYS
+    assert did["phonenumber"] == item["phonenumber"]
+    assert did["callback_url"] == "https://example.com/sms"
+    assert did["trunk_group_sid"] == tg
+    # Everything the inventory described stays, only status and owner change.
+    for key in ("state", "locality", "lata", "ocn", "price", "capabilities", "in_country_format"):
+        assert did[key] == item[key]
+    listed = ok(core.get(DIDS, params={"trunk_group_sid": tg}))
+    assert [d["did_sid"] for d in listed["items"]] == [did["did_sid"]]
+    assert listed["total"] == 1
+
+
+def test_rent_conflicts(core: httpx.Client) -> None:
+    did = rent(core, 'phonenumber like "1214%"')
+    body = error_of(
+        core.post(DIDS, json={"phonenumber": did["phonenumber"]}),
+        assumptions.RENT_ALREADY_OWNED_STATUS,
+    )
+    assert body["errors"][0]["field"] == "phonenumber"
+    assert body["errors"][0]["reference_sid"] == did["did_sid"]
+    # A valid number outside the inventory (no such NPA-NXX block).
+    body = error_of(
+        core.post(DIDS, json={"phonenumber": "19995550123"}),
+        assumptions.RENT_NOT_IN_INVENTORY_STATUS,
+    )
+    assert error_fields(body).keys() == {"phonenumber"}
+    body = error_of(core.post(DIDS, json={"phonenumber": "+1 (516) 555"}), 422)
+    assert error_fields(body).keys() == {"phonenumber"}
+    # Nothing was created by the failures.
+    assert ok(core.get(DIDS, params={"filter": 'phonenumber eq "19995550123"'}))["total"] == 0
+
+
+def test_release_ages_the_number(core: httpx.Client, sandbox: Sandbox) -> None:
+    did = rent(core, 'phonenumber like "1215%"')
+    sid = did["did_sid"]
+    released = core.delete(f"{DIDS}/{sid}")
+    assert released.status_code == 204
+    assert released.content == b""
+    error_of(core.get(f"{DIDS}/{sid}"), 404)
+    error_of(core.delete(f"{DIDS}/{sid}"), 404)
+    error_of(core.patch(f"{DIDS}/{sid}", json={"name": "x"}), 404)
+    body = error_of(core.post(DIDS, json={"phonenumber": did["phonenumber"]}), assumptions.RENT_TAKEN_STATUS)
+    assert "aging" in error_fields(body)["phonenumber"]
+    listed = ok(core.get(DIDS, params={"filter": f'phonenumber eq "{did["phonenumber"]}"'}))
+    assert listed["items"] == [] and listed["total"] == 0
+    # An aging number is not available either.
+    error_of(core.get(f"{AVAILABLE}/{sid}"), 404)
+    assert available(core, f'phonenumber eq "{did["phonenumber"]}"') == []
+    # The sub-records went with it.
+    error_of(core.get(f"{DIDS}/{sid}/emergency"), 404)
+
+
+# --- updating -------------------------------------------------------------------------------
+
+
+def test_patch_changes_only_sent_fields(core: httpx.Client) -> None:
+    did = rent(core, 'phonenumber like "1303%"', callback_url="https://a.example")
+    updated = ok(core.patch(f"{DIDS}/{did['did_sid']}", json={"name": "main line"}))
+    assert updated == {**did, "name": "main line"}
+    assert ok(core.get(f"{DIDS}/{did['did_sid']}")) == updated
+    # Nested objects: PATCH replaces the whole value (assumptions.PATCH_NESTED_OBJECTS).
+    ok(core.patch(f"{DIDS}/{did['did_sid']}", json={"attributes": {"a": 1, "b": 2}}))
+    after = ok(core.patch(f"{DIDS}/{did['did_sid']}", json={"attributes": {"c": 3}}))
+    if assumptions.PATCH_NESTED_OBJECTS == "replace":
+        assert after["attributes"] == {"c": 3}
+    else:
+        assert after["attributes"] == {"a": 1, "b": 2, "c": 3}
+
+
+def test_put_requires_every_writable_field(core: httpx.Client) -> None:
+    did = rent(core, 'phonenumber like "1305%"')
+    writable = {f.name for f in DID.fields if f.access == "rw"}
+    assert writable >= DOCUMENTED_RW
+    body = error_of(core.put(f"{DIDS}/{did['did_sid']}", json={"name": "only this"}), 422)
+    if assumptions.PUT_REQUIRES_ALL_WRITABLE_FIELDS:
+        assert set(error_fields(body)) == writable - {"name"}
+    # Nothing changed.
+    assert ok(core.get(f"{DIDS}/{did['did_sid']}"))["name"] == "N/A"
+    # PUT of the whole object, as read, with changes: works, and reads back.
+    whole = ok(core.get(f"{DIDS}/{did['did_sid']}"))
+    whole.update(name="replaced", string_key_1="k1", transformations=[{"action": "set"}])
+    assert ok(core.put(f"{DIDS}/{did['did_sid']}", json=whole)) == whole
+    assert ok(core.get(f"{DIDS}/{did['did_sid']}")) == whole
+    # Only the writable fields are enough as well.
+    only_writable = {k: whole[k] for k in writable}
+    only_writable["name"] = "writable only"
+    assert ok(core.put(f"{DIDS}/{did['did_sid']}", json=only_writable))["name"] == "writable only"
+
+
+def test_update_validation(core: httpx.Client) -> None:
+    did = rent(core, 'phonenumber like "1310%"')
+    url = f"{DIDS}/{did['did_sid']}"
+    body = error_of(core.patch(url, json={"status": "aging"}), assumptions.READ_ONLY_FIELD_STATUS)
+    assert error_fields(body) == {"status": "field is read only"}
+    body = error_of(core.patch(url, json={"phonenumber": "15555550100"}), assumptions.READ_ONLY_FIELD_STATUS)
+    assert error_fields(body) == {"phonenumber": "field is read only"}
+    # The same value as stored is accepted (a client may send back what it read).
+    same = ok(core.patch(url, json={"status": did["status"], "did_sid": did["did_sid"], "name": "x"}))
+    assert same["name"] == "x" and same["status"] == "assigned"
+    body = error_of(core.patch(url, json={"bogus": 1}), assumptions.UNKNOWN_FIELD_STATUS)
+    assert error_fields(body) == {"bogus": "unknown field"}
+    body = error_of(core.patch(url, json={"name": 5, "attributes": []}), 422)
+    assert set(error_fields(body)) == {"name", "attributes"}
+    body = error_of(core.patch(url, json={"transformations": None}), 422)
+    assert set(error_fields(body)) == {"transformations"}
+    missing = "7b1c7a4e-0000-4000-8000-000000000000"
+    body = error_of(core.patch(url, json={"trunk_group_sid": missing}), 422)
+    assert body["errors"] == [
+        {"field": "trunk_group_sid", "message": body["errors"][0]["message"], "reference_sid": missing}
+    ]
+    body = error_of(core.post(DIDS, json={"did_group_sid": missing}), 422)
+    assert body["errors"][0]["field"] == "did_group_sid"
+    assert body["errors"][0]["reference_sid"] == missing
+    # None of it stuck.
+    assert ok(core.get(url)) == same
+
+
+def test_body_media_type_and_json(core: httpx.Client) -> None:
+    did = rent(core, 'phonenumber like "1312%"')
+    url = f"{DIDS}/{did['did_sid']}"
+    body = error_of(core.patch(url, content=b'{"name":"a"}', headers={"content-type": "text/plain"}), 415)
+    assert body["message"] == assumptions.MESSAGE_BY_STATUS[415]
+    error_of(core.post(DIDS, content=b'{"phonenumber":"15165550100"}'), 415)
+    body = error_of(
+        core.patch(url, content=b'{"name":', headers={"content-type": "application/json"}), 400
+    )
+    assert body["message"] == assumptions.INVALID_JSON_MESSAGE
+    error_of(core.patch(url, content=b"[1, 2]", headers={"content-type": "application/json"}), 400)
+    error_of(core.patch(url, content=b"", headers={"content-type": "application/json"}), 400)
+    # A charset parameter is still JSON.
+    good = core.patch(
+        url, content=b'{"name":"cs"}', headers={"content-type": "application/json; charset=utf-8"}
+    )
+    assert ok(good)["name"] == "cs"
+
+
+def test_list_dids_related_and_field_selection(core: httpx.Client, sandbox: Sandbox) -> None:
+    tg = trunk_group(core, "list-args")
+    dids = [rent(core, 'phonenumber like "1313%"', trunk_group_sid=tg) for _ in range(3)]
+    rent(core, 'phonenumber like "1313%"')  # not on the trunk group
+    page = ok(core.get(DIDS, params={"trunk_group_sid": tg}))
+    assert page["total"] == 3
+    assert [d["did_sid"] for d in page["items"]] == [d["did_sid"] for d in dids]
+    # The query argument narrows like a filter, and combines with one.
+    page = ok(
+        core.get(DIDS, params={"trunk_group_sid": tg, "filter": f'phonenumber eq "{dids[1]["phonenumber"]}"'})
+    )
+    assert [d["did_sid"] for d in page["items"]] == [dids[1]["did_sid"]]
+
+    sid = dids[0]["did_sid"]
+    plain = ok(core.get(f"{DIDS}/{sid}"))
+    assert "partner" not in plain
+    related = ok(core.get(f"{DIDS}/{sid}", params={"with_related": "true"}))
+    assert related["partner"]["partner_sid"] == sandbox.world.partner_sid
+    assert "password" not in related["partner"]
+    assert {k: v for k, v in related.items() if k != "partner"} == plain
+    listed = ok(core.get(DIDS, params={"trunk_group_sid": tg, "with_related": "true"}))
+    assert all(i["partner"]["partner_sid"] == sandbox.world.partner_sid for i in listed["items"])
+
+    assert ok(core.get(f"{DIDS}/{sid}", params={"include_fields": "did_sid,phonenumber"})) == {
+        "did_sid": sid,
+        "phonenumber": dids[0]["phonenumber"],
+    }
+    assert ok(core.get(f"{DIDS}/{sid}", params={"includeFields": "did_sid"})) == {"did_sid": sid}
+    excluded = ok(core.get(f"{DIDS}/{sid}", params={"exclude_fields": "attributes,name"}))
+    assert set(excluded) == RENT_SAMPLE_KEYS - {"attributes", "name"}
+    listed = ok(core.get(DIDS, params={"trunk_group_sid": tg, "include_fields": "phonenumber"}))
+    assert listed["items"] == [{"phonenumber": d["phonenumber"]} for d in dids]
+
+
+# --- E911 and line information -------------------------------------------------------------
+
+ADDRESS = {
+    "address_1": "1 Main St",
+    "address_2": "",
+    "city": "Hempstead",
+    "country_code": "USA",
+    "state": "NY",
+    "zip": "11550",
+}
+
+
+def test_emergency_record(core: httpx.Client) -> None:
+    did = rent(core, 'phonenumber like "1404%"')
+    url = f"{DIDS}/{did['did_sid']}/emergency"
+    defaults = {"caller_name": "", "enabled": False, "locations": []}
+    assert ok(core.get(url)) == defaults
+    assert ok(core.patch(url, json={"caller_name": "ACME"})) == {**defaults, "caller_name": "ACME"}
+    assert ok(core.get(url))["caller_name"] == "ACME"
+    # PUT needs every field.
+    body = error_of(core.put(url, json={"enabled": False}), 422)
+    assert set(error_fields(body)) == {"caller_name", "locations"}
+    record = {"caller_name": "ACME HQ", "enabled": True, "locations": [ADDRESS]}
+    assert ok(core.put(url, json=record)) == record
+    assert ok(core.get(url)) == record
+    # Enabled with an incomplete address: refused, nothing changes.
+    partial = {**ADDRESS, "city": "", "zip": None}
+    body = error_of(core.patch(url, json={"locations": [partial]}), 422)
+    assert set(error_fields(body)) == {"locations[0].city", "locations[0].zip"}
+    body = error_of(core.patch(url, json={"locations": []}), 422)
+    assert set(error_fields(body)) == {"locations"}
+    # Bad state and zip formats.
+    for bad in ({"state": "New York"}, {"zip": "1155"}, {"country_code": "US"}, {"street": "x"}):
+        body = error_of(core.patch(url, json={"locations": [{**ADDRESS, **bad}]}), 422)
+        assert set(error_fields(body)) == {"locations"}
+    error_of(core.patch(url, json={"enabled": "yes"}), 422)
+    error_of(core.patch(url, json={"nosuch": 1}), assumptions.UNKNOWN_FIELD_STATUS)
+    assert ok(core.get(url)) == record
+    # Disabled, an incomplete address may be stored ("fields can still be updated").
+    assert ok(core.patch(url, json={"enabled": False, "locations": [partial]}))["enabled"] is False
+    # DELETE resets the record.
+    deleted = core.delete(url)
+    assert deleted.status_code == 204 and deleted.content == b""
+    assert ok(core.get(url)) == defaults
+
+
+def test_line_information_record(core: httpx.Client) -> None:
+    did = rent(core, 'phonenumber like "1412%"')
+    url = f"{DIDS}/{did['did_sid']}/line_information"
+    record = ok(core.get(url))
+    assert record == {
+        "caller_name": "",
+        "class_of_service": "none",
+        "enabled": False,
+        "extended_business_name": "",
+        "extended_first_name": "",
+        "extended_last_name": "",
+        "privacy": "public",
+        "screening": "block_third_number_collect",
+    }
+    for field, bad in (("class_of_service", "government"), ("privacy", "secret"), ("screening", "all")):
+        body = error_of(core.patch(url, json={field: bad}), 422)
+        assert set(error_fields(body)) == {field}
+    changed = ok(core.patch(url, json={"class_of_service": "business", "privacy": "private"}))
+    assert changed == {**record, "class_of_service": "business", "privacy": "private"}
+    assert ok(core.get(url)) == changed
+    body = error_of(core.put(url, json={"enabled": True}), 422)
+    assert "caller_name" in error_fields(body)
+    whole = {**changed, "enabled": True, "screening": "allow_all"}
+    assert ok(core.put(url, json=whole)) == whole
+    assert core.delete(url).status_code == 204
+    assert ok(core.get(url)) == record
+
+
+def test_sub_records_of_unknown_or_foreign_dids_are_404(core: httpx.Client, sandbox: Sandbox) -> None:
+    # A DID that belongs to another partner, placed straight into the world.
+    number = available(core, 'phonenumber like "1415%"')[0]["phonenumber"]
+    foreign = sandbox.world.inventory.describe(number)
+    foreign.update(status="assigned", partner_sid="another-partner")
+    with sandbox.world.store.transaction():
+        sandbox.world.store.insert("dids", foreign["did_sid"], "another-partner", foreign)
+    for sid in (foreign["did_sid"], "00000000-0000-4000-8000-000000000000"):
+        for path in ("", "/emergency", "/line_information"):
+            error_of(core.get(f"{DIDS}/{sid}{path}"), 404)
+        error_of(core.patch(f"{DIDS}/{sid}/emergency", json={"caller_name": "x"}), 404)
+        error_of(core.put(f"{DIDS}/{sid}/line_information", json={}), 404)
+        error_of(core.delete(f"{DIDS}/{sid}"), 404)
+    # Nor can it be rented: another partner holds it.
+    error_of(core.post(DIDS, json={"phonenumber": number}), assumptions.RENT_TAKEN_STATUS)
+    assert foreign["did_sid"] not in {d["did_sid"] for d in ok(core.get(DIDS, params={"limit": 1000}))["items"]}

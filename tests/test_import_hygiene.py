@@ -1,0 +1,46 @@
+"""The core stays headless and the sandbox stays independent of the client side."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import bulkx
+
+PACKAGE = Path(bulkx.__file__).parent
+CLIENT_SIDE = ("bulkx.plan", "bulkx.diff", "bulkx.engine", "bulkx.journal", "bulkx.api")
+UI_LIBRARIES = ("typer", "rich", "textual")
+
+
+def _modules_loaded_by(module: str) -> set[str]:
+    """Modules that importing `module` adds, beyond what its third-party libraries load.
+
+    httpx imports its own command line (click, rich, pygments) when those are installed, so
+    they are in the baseline; what matters is that bulkx itself pulls in no UI library.
+    """
+    code = (
+        "import sys, httpx, uvicorn, starlette.applications, phonenumbers; "
+        f"before = set(sys.modules); import {module}; "
+        "print('\\n'.join(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    return set(out.split())
+
+
+def test_sandbox_loads_no_client_side_and_no_ui_library() -> None:
+    loaded = _modules_loaded_by("bulkx.sandbox.app")
+    assert "bulkx.sandbox.app" in loaded
+    assert not {m for m in loaded if m.startswith(CLIENT_SIDE)}
+    assert not {m for m in loaded if m.split(".")[0] in UI_LIBRARIES}
+
+
+def test_no_sandbox_module_imports_the_client_side_in_its_source() -> None:
+    offenders = []
+    for path in (PACKAGE / "sandbox").rglob("*.py"):
+        text = path.read_text()
+        offenders += [f"{path.name}: {name}" for name in CLIENT_SIDE if f"import {name}" in text
+                      or f"from {name}" in text]  # fmt: skip
+    assert offenders == []
