@@ -54,6 +54,28 @@ def timed(client: httpx.Client, path: str, params: dict[str, object], repeat: in
     return samples
 
 
+async def _throughput(base: str, paths: list[tuple[str, str, dict[str, object] | None]]) -> float:
+    """Requests/s for `paths` sent 16 at a time (aiohttp transport: the client must not be the
+    bottleneck, see ../shared/reference/performance-notes.md)."""
+    import asyncio
+
+    from httpx_aiohttp import AiohttpTransport
+
+    window = asyncio.Semaphore(16)
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": "Bearer bench"}, transport=AiohttpTransport()
+    ) as client:
+
+        async def one(method: str, path: str, body: dict[str, object] | None) -> None:
+            async with window:
+                response = await client.request(method, path, json=body)
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(m, p, b) for m, p, b in paths))
+        return len(paths) / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dids", type=int, default=200_000)
@@ -104,6 +126,19 @@ def main() -> None:
                         "x_target": round(median / TARGET_MS, 2),
                     }
                 )
+            import asyncio
+
+            sids = [
+                d["did_sid"]
+                for d in client.get("/phonenumber/dids", params={"limit": 1000}).json()["items"]
+            ]
+            reads = [("GET", "/oauth/whoami", None)] * 2000
+            writes = [
+                ("PATCH", f"/phonenumber/dids/{sids[i % len(sids)]}", {"name": f"line {i}"})
+                for i in range(2000)
+            ]
+            read_rps = asyncio.run(_throughput(f"{server.url}/core/v2", reads))
+            write_rps = asyncio.run(_throughput(f"{server.url}/core/v2", writes))
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"sandbox bench: {args.dids:,} rented DIDs (loaded in {load_s:.1f} s), "
           f"inventory {app.world.inventory.size:,} numbers, peak RSS {peak_mb:.0f} MB")  # fmt: skip
@@ -111,6 +146,8 @@ def main() -> None:
     for row in results:
         print(f"{row['shape']:<38}{row['median_ms']:>10}{row['p95_ms']:>9}"
               f"{row['x_baseline']:>10}{row['x_target']:>9}")  # fmt: skip
+    print(f"writes: {write_rps:,.0f} PATCH/s vs {read_rps:,.0f} GET whoami/s (baseline),"
+          f" ratio {write_rps / read_rps:.2f}; target >= 1,000 writes/s")  # fmt: skip
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "sandbox.json").write_text(
@@ -119,6 +156,8 @@ def main() -> None:
                 "machine": platform.platform(),
                 "dids": args.dids,
                 "peak_rss_mb": round(peak_mb),
+                "writes_per_s": round(write_rps),
+                "whoami_per_s": round(read_rps),
                 "results": results,
             },
             indent=2,

@@ -21,7 +21,7 @@ from bulkx.sandbox.errors import ApiError, FieldError
 from bulkx.sandbox.faults import FaultInjector, parse_fault_spec
 from bulkx.sandbox.http import error_response, http_exception, json_response, server_error
 from bulkx.sandbox.ratelimit import TokenBucketLimiter
-from bulkx.sandbox.resources import conference_v1, conference_v2, core
+from bulkx.sandbox.resources import conference_v1, conference_v2, core, flexml, mediator
 from bulkx.sandbox.schema import Registry
 from bulkx.sandbox.world import World
 
@@ -29,7 +29,7 @@ ADMIN_PREFIX = "/_sandbox"
 DEFAULT_DB = Path(".bulkx") / "sandbox.db"
 
 #: Every API the sandbox serves; each module has RESOURCES and build(world) -> Api.
-API_MODULES: tuple[Any, ...] = (core, conference_v2, conference_v1)
+API_MODULES: tuple[Any, ...] = (core, conference_v2, conference_v1, flexml, mediator)
 
 
 @dataclass(frozen=True)

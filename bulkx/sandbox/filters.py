@@ -11,6 +11,7 @@ Grammar (only `and` combines conditions; `or`, `not` and parentheses are refused
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -216,6 +217,7 @@ def typed(literal: Literal_, field_type: FieldType | None) -> Scalar:
     return text
 
 
+@functools.lru_cache(maxsize=256)
 def like_to_regex(pattern: str, *, case_sensitive: bool) -> re.Pattern[str]:
     parts = ("." + "*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
     return re.compile("^" + "".join(parts) + "$", 0 if case_sensitive else re.IGNORECASE)

@@ -7,6 +7,7 @@ One resource kind is one `Resource(...)` value (see `resources/`), not a copy of
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -86,8 +87,9 @@ class Resource:
         if not self.collection:
             object.__setattr__(self, "collection", self.name)
 
-    @property
+    @functools.cached_property
     def by_name(self) -> Mapping[str, Field]:
+        # Cached: filters ask for field types once per candidate object (browse hot path).
         return {f.name: f for f in self.fields}
 
     def field_type(self, name: str) -> FieldType | None:

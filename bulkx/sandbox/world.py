@@ -257,7 +257,7 @@ def _authorization(headers: Mapping[str, str]) -> tuple[str, str]:
 def _basic(credentials: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII text, which b64decode refuses
         raise _unauthorized("malformed Basic credentials") from None
     login, sep, password = decoded.partition(":")
     if not sep:

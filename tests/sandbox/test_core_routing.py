@@ -1,0 +1,415 @@
+"""Core routing objects over real HTTP: trunk groups and their trunks, endpoints (with app
+credentials), access control rules, prefixes and LRN prefixes, DID groups.
+
+One sandbox serves the module; each test creates the objects it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bulkx.sandbox import assumptions
+from bulkx.sandbox.app import SandboxConfig, create_app
+from bulkx.sandbox.server import serve_in_thread
+from tests.conftest import TOKEN, Sandbox
+
+pytestmark = pytest.mark.timeout(60)
+
+GROUPS = "/trunk_groups"
+
+#: Trunk group defaults from the reference §5.6.
+TRUNK_GROUP_DEFAULTS = {
+    "acls": [],
+    "external_handlers": [],
+    "hard_failure_codes": "408;",
+    "hard_failure_cooldown": 120,
+    "hard_failure_interval": 60,
+    "hard_failure_last_resort": "first",
+    "hard_failure_threshold": 3,
+    "routing_data": None,
+    "routing_type": "failover",
+    "sip_options_locations": [],
+    "sip_options_threshold": 3,
+    "soft_failure_codes": "408;",
+    "transformations": [],
+}
+#: Trunk defaults from the reference §5.7.
+TRUNK_DEFAULTS = {
+    "acls": [],
+    "allow_forward": "disabled",
+    "allow_transfer": False,
+    "asn_mode": "disable",
+    "call_type": "regular",
+    "codec": None,
+    "endpoint_sid": None,
+    "in_capacity": 0,
+    "in_identity_format": "passthrough",
+    "in_identity_mode": "passthrough",
+    "in_rfc_4694_mode": "cut_all",
+    "location_sid": None,
+    "out_capacity": 0,
+    "out_identity_mode": "passthrough",
+    "out_rfc_4694_mode": "cut_all",
+    "priority": 0,
+    "relay_sip_headers": [],
+    "transformations": [],
+    "weight": 0,
+}
+#: Endpoint types the reference names (docs and SDK).
+DOCUMENTED_ENDPOINT_TYPES = (
+    "system_gateway", "third_party", "conference", "conference_playback", "conference_v2",
+    "flexml", "mediator",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    db: Path = tmp_path_factory.mktemp("core_routing") / "sandbox.db"
+    app = create_app(SandboxConfig(db=db, seed=3, token=TOKEN))
+    with serve_in_thread(app) as server:
+        yield Sandbox(server.url, app.world)
+
+
+@pytest.fixture(scope="module")
+def core(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    with sandbox.core() as client:
+        yield client
+
+
+def ok(response: httpx.Response) -> Any:
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == set(assumptions.ERROR_BODY_KEYS), body
+    for item in body["errors"]:
+        assert set(item) == set(assumptions.ERROR_ITEM_KEYS), item
+    return body
+
+
+def error_fields(body: dict[str, Any]) -> dict[str, str]:
+    return {str(e["field"]): str(e["message"]) for e in body["errors"]}
+
+
+def deleted(response: httpx.Response) -> None:
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+
+
+def rent_any(core: httpx.Client, **fields: Any) -> dict[str, Any]:
+    did: dict[str, Any] = ok(core.post("/phonenumber/dids", json=fields))
+    return did
+
+
+# --- trunk groups ------------------------------------------------------------------------------
+
+
+def test_trunk_group_defaults_and_nested_trunks(core: httpx.Client, sandbox: Sandbox) -> None:
+    body = {"name": "carrier A", "trunks": [{"name": "primary", "priority": 1}, {}]}
+    group = ok(core.post(GROUPS, params={"with_trunks": "true"}, json=body))
+    assert {k: group[k] for k in TRUNK_GROUP_DEFAULTS} == TRUNK_GROUP_DEFAULTS
+    assert group["name"] == "carrier A"
+    assert group["partner_sid"] == sandbox.world.partner_sid
+    assert list(group) == sorted(group)
+    primary, second = group["trunks"]
+    assert {k: primary[k] for k in TRUNK_DEFAULTS if k != "priority"} == {
+        k: v for k, v in TRUNK_DEFAULTS.items() if k != "priority"
+    }
+    assert primary["priority"] == 1 and primary["name"] == "primary"
+    assert {k: second[k] for k in TRUNK_DEFAULTS} == TRUNK_DEFAULTS
+    assert primary["trunk_sid"] != second["trunk_sid"]
+    sid = group["trunk_group_sid"]
+
+    # GET and list show the trunks only with with_trunks=true.
+    plain = ok(core.get(f"{GROUPS}/{sid}"))
+    assert "trunks" not in plain
+    assert plain == {k: v for k, v in group.items() if k != "trunks"}
+    assert ok(core.get(f"{GROUPS}/{sid}", params={"with_trunks": "true"})) == group
+    listed = ok(core.get(GROUPS, params={"filter": f'trunk_group_sid eq "{sid}"'}))
+    assert listed["items"] == [plain]
+    listed = ok(core.get(GROUPS, params={"filter": f'trunk_group_sid eq "{sid}"', "with_trunks": "true"}))
+    assert listed["items"] == [group]
+    related = ok(core.get(f"{GROUPS}/{sid}", params={"with_related": "true"}))
+    assert related["partner"]["partner_sid"] == sandbox.world.partner_sid
+
+    # Created without with_trunks, the trunks are still stored.
+    quiet = ok(core.post(GROUPS, json={"name": "quiet", "trunks": [{"name": "t"}]}))
+    assert "trunks" not in quiet
+    trunks = ok(core.get(f"{GROUPS}/{quiet['trunk_group_sid']}/trunks"))
+    assert [t["name"] for t in trunks["items"]] == ["t"] and trunks["total"] == 1
+
+
+def test_trunk_group_validation(core: httpx.Client) -> None:
+    body = error_of(core.post(GROUPS, json={"hard_failure_last_resort": "never", "bogus": 1}), 422)
+    assert set(error_fields(body)) == {"hard_failure_last_resort", "bogus"}
+    body = error_of(core.post(GROUPS, json={"trunks": [{"codec": "mp3"}, "x", {"endpoint_sid": "nope"}]}), 422)
+    assert set(error_fields(body)) == {"trunks[0].codec", "trunks[1]", "trunks[2].endpoint_sid"}
+    body = error_of(core.post(GROUPS, json={"trunk_group_sid": "mine"}), 422)
+    assert error_fields(body) == {"trunk_group_sid": "field is read only"}
+    # Nothing half-created.
+    assert ok(core.get(GROUPS, params={"filter": 'name eq "N/A"'}))["total"] == 0
+
+
+def test_trunk_group_patch_and_put(core: httpx.Client) -> None:
+    group = ok(core.post(GROUPS, params={"with_trunks": "true"}, json={"name": "g", "trunks": [{}]}))
+    url = f"{GROUPS}/{group['trunk_group_sid']}"
+    patched = ok(core.patch(url, json={"hard_failure_threshold": 5}))
+    assert patched["hard_failure_threshold"] == 5 and patched["name"] == "g"
+    body = error_of(core.put(url, json={"name": "only"}), 422)
+    assert "hard_failure_threshold" in error_fields(body)
+    # PUT of what a GET returned (without trunks) keeps the trunks.
+    whole = ok(core.get(url))
+    whole["name"] = "renamed"
+    assert ok(core.put(url, json=whole)) == whole
+    assert len(ok(core.get(url, params={"with_trunks": "true"}))["trunks"]) == 1
+    # Trunks change through /trunks, not through the group.
+    body = error_of(core.patch(url, json={"trunks": []}), 422)
+    assert error_fields(body) == {"trunks": "field is read only"}
+
+
+def test_nested_trunk_crud(core: httpx.Client) -> None:
+    group = ok(core.post(GROUPS, json={"name": "nested"}))
+    base = f"{GROUPS}/{group['trunk_group_sid']}/trunks"
+    assert ok(core.get(base))["items"] == []
+    created = ok(core.post(base, json={}))
+    assert {k: created[k] for k in TRUNK_DEFAULTS} == TRUNK_DEFAULTS
+    second = ok(core.post(base, json={"name": "b", "weight": 10}))
+    url = f"{base}/{created['trunk_sid']}"
+    assert ok(core.get(url)) == created
+    listed = ok(core.get(base))
+    assert [t["trunk_sid"] for t in listed["items"]] == [created["trunk_sid"], second["trunk_sid"]]
+    assert ok(core.get(base, params={"filter": 'name eq "b"'}))["items"] == [second]
+
+    patched = ok(core.patch(url, json={"name": "a", "allow_forward": "reroute"}))
+    assert patched == {**created, "name": "a", "allow_forward": "reroute"}
+    body = error_of(core.put(url, json={"name": "a"}), 422)
+    assert set(error_fields(body)) == set(TRUNK_DEFAULTS)
+    whole = {**patched, "priority": 7}
+    assert ok(core.put(url, json=whole)) == whole
+    assert ok(core.get(url)) == whole
+    error_of(core.patch(url, json={"trunk_sid": "other"}), 422)
+    error_of(core.patch(url, json={"asn_mode": "sometimes"}), 422)
+    error_of(core.patch(url, json={"endpoint_sid": "00000000-0000-4000-8000-000000000000"}), 422)
+
+    deleted(core.delete(url))
+    error_of(core.get(url), 404)
+    error_of(core.delete(url), 404)
+    assert [t["trunk_sid"] for t in ok(core.get(base))["items"]] == [second["trunk_sid"]]
+    # Trunks of a group that does not exist.
+    missing = f"{GROUPS}/00000000-0000-4000-8000-000000000000/trunks"
+    error_of(core.get(missing), 404)
+    error_of(core.post(missing, json={}), 404)
+
+
+def test_delete_trunk_group_in_use(core: httpx.Client) -> None:
+    group = ok(core.post(GROUPS, json={"name": "in use"}))
+    other = ok(core.post(GROUPS, json={"name": "spare"}))
+    sid = group["trunk_group_sid"]
+    did = rent_any(core, trunk_group_sid=sid)
+    body = error_of(core.delete(f"{GROUPS}/{sid}"), 409)
+    assert body["errors"][0]["reference_sid"] == sid
+    assert ok(core.get(f"{GROUPS}/{sid}"))["name"] == "in use"
+    ok(core.patch(f"/phonenumber/dids/{did['did_sid']}", json={"trunk_group_sid": other["trunk_group_sid"]}))
+    deleted(core.delete(f"{GROUPS}/{sid}"))
+    error_of(core.get(f"{GROUPS}/{sid}"), 404)
+    # A DID cannot point at the deleted group.
+    body = error_of(core.patch(f"/phonenumber/dids/{did['did_sid']}", json={"trunk_group_sid": sid}), 422)
+    assert body["errors"][0]["reference_sid"] == sid
+
+
+# --- endpoints -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", DOCUMENTED_ENDPOINT_TYPES)
+def test_endpoint_types(core: httpx.Client, sandbox: Sandbox, kind: str) -> None:
+    name = f"ep-{kind}"
+    endpoint = ok(
+        core.post(
+            "/endpoints",
+            json={
+                "name": name,
+                "type": kind,
+                "addresses": [{"direction": "any", "ip": "10.1.10.69", "port": 5060, "transport": "udp"}],
+                "out_sip_username": "user",
+                "out_sip_password": "s3cret-out",
+            },
+        )
+    )
+    sid = endpoint["endpoint_sid"]
+    assert endpoint["type"] == kind and endpoint["name"] == name
+    assert endpoint["partner_sid"] == sandbox.world.partner_sid
+    assert endpoint["out_sip_username"] == "user"
+    assert set(endpoint) >= {"addresses", "attributes", "capacity", "cps_limit", "properties",
+                             "transformations", "voip_token"}  # fmt: skip
+    fetched = ok(core.get(f"/endpoints/{sid}"))
+    assert fetched == endpoint
+    listed = ok(core.get("/endpoints", params={"filter": f'type eq "{kind}"'}))
+    assert [e["endpoint_sid"] for e in listed["items"]] == [sid]
+    for shown in (endpoint, fetched, listed):
+        assert "s3cret-out" not in str(shown)
+    assert "out_sip_password" not in endpoint
+
+    is_app = kind in assumptions.APP_ENDPOINT_TYPES
+    props = endpoint["properties"]
+    if is_app:
+        assert set(props) >= {"login", "password"}
+        assert props["login"] and props["password"]
+        found = ok(core.get("/endpoints", params={"filter": f'properties.login eq "{props["login"]}"'}))
+        assert [e["endpoint_sid"] for e in found["items"]] == [sid]
+    else:
+        assert "login" not in props and "password" not in props
+
+    groups = ok(
+        core.get(GROUPS, params={"filter": f'trunks.endpoint_sid eq "{sid}"', "with_trunks": "true"})
+    )["items"]
+    if is_app and assumptions.APP_ENDPOINT_CREATES_TRUNK_GROUP:
+        assert len(groups) == 1
+        assert [t["endpoint_sid"] for t in groups[0]["trunks"]] == [sid]
+        assert groups[0]["name"] == name
+        # A DID can be routed to the app through it.
+        did = rent_any(core, trunk_group_sid=groups[0]["trunk_group_sid"])
+        assert did["trunk_group_sid"] == groups[0]["trunk_group_sid"]
+    else:
+        assert groups == []
+
+
+def test_endpoint_updates_keep_credentials_and_hide_passwords(core: httpx.Client) -> None:
+    endpoint = ok(core.post("/endpoints", json={"name": "fx", "type": "flexml", "properties": {"a": 1}}))
+    url = f"/endpoints/{endpoint['endpoint_sid']}"
+    login, password = endpoint["properties"]["login"], endpoint["properties"]["password"]
+    assert endpoint["properties"]["a"] == 1
+    patched = ok(core.patch(url, json={"properties": {"b": 2}}))
+    assert patched["properties"] == {"b": 2, "login": login, "password": password}
+    patched = ok(core.patch(url, json={"properties": {"login": "stolen", "password": "x"}}))
+    assert patched["properties"]["login"] == login and patched["properties"]["password"] == password
+    # A password set by PATCH is stored but never returned.
+    patched = ok(core.patch(url, json={"out_sip_password": "hidden-pw", "capacity": 3}))
+    assert "out_sip_password" not in patched and patched["capacity"] == 3
+    for shown in (ok(core.get(url)), ok(core.get("/endpoints", params={"limit": 1000}))):
+        assert "hidden-pw" not in str(shown) and "out_sip_password" not in str(shown)
+    body = error_of(core.patch(url, json={"type": "mediator"}), 422)
+    assert error_fields(body) == {"type": "field is read only"}
+    error_of(core.post("/endpoints", json={"type": "fax"}), 422)
+    error_of(core.patch(url, json={"cps_limit": 5}), 422)
+    # Each app endpoint has its own login.
+    other = ok(core.post("/endpoints", json={"name": "fx2", "type": "flexml"}))
+    assert other["properties"]["login"] != login
+    body = error_of(
+        core.post("/endpoints", json={"type": "mediator", "properties": {"login": login}}), 409
+    )
+    assert body["errors"][0]["field"] == "properties.login"
+
+
+def test_delete_endpoint(core: httpx.Client) -> None:
+    endpoint = ok(core.post("/endpoints", json={"name": "tmp", "type": "third_party"}))
+    url = f"/endpoints/{endpoint['endpoint_sid']}"
+    deleted(core.delete(url))
+    error_of(core.get(url), 404)
+
+
+# --- access control ----------------------------------------------------------------------------
+
+
+def test_access_control_rules(core: httpx.Client, sandbox: Sandbox) -> None:
+    base = "/accesscontrol/rules"
+    body = error_of(core.post(base, json={}), 422)
+    assert error_fields(body) == {
+        "entries": "field is required",
+        "field": "field is required",
+        "operation": "field is required",
+        "quantifier": "field is required",
+    }
+    body = error_of(core.post(base, json={"entries": ["1"], "field": "fax"}), 422)
+    assert set(error_fields(body)) == {"field", "operation", "quantifier"}
+    body = error_of(
+        core.post(base, json={"entries": ["1"], "field": "calling", "operation": "prefix",
+                              "quantifier": "any", "read_only": True}),  # fmt: skip
+        422,
+    )
+    assert error_fields(body) == {"read_only": "field is read only"}
+    rule = ok(
+        core.post(base, json={"entries": ["1516", "1212"], "field": "calling", "operation": "prefix",
+                              "quantifier": "any"})  # fmt: skip
+    )
+    assert rule["name"] == "N/A" and rule["read_only"] is False
+    assert rule["partner_sid"] == sandbox.world.partner_sid
+    url = f"{base}/{rule['rule_sid']}"
+    assert ok(core.get(url)) == rule
+    assert ok(core.get(base, params={"filter": 'field eq "calling"'}))["items"] == [rule]
+    patched = ok(core.patch(url, json={"entries": ["1917"], "name": "block NY"}))
+    assert patched == {**rule, "entries": ["1917"], "name": "block NY"}
+    body = error_of(core.put(url, json={"name": "x"}), 422)
+    assert set(error_fields(body)) == {"entries", "field", "operation", "quantifier"}
+    error_of(core.patch(url, json={"entries": None}), 422)
+    deleted(core.delete(url))
+    error_of(core.get(url), 404)
+
+
+# --- prefixes and LRN prefixes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "sid_field"), [("/phonenumber/prefixes", "prefix_sid"),
+                                                 ("/phonenumber/lrn_prefixes", "lrn_prefix_sid")])  # fmt: skip
+def test_prefixes(core: httpx.Client, path: str, sid_field: str) -> None:
+    body = error_of(core.post(path, json={}), 422)
+    assert error_fields(body) == {"prefix": "field is required"}
+    error_of(core.post(path, json={"prefix": "+1516"}), 422)
+    group = ok(core.post(GROUPS, json={"name": f"for {path}"}))
+    created = ok(
+        core.post(path, json={"prefix": "1516206", "trunk_group_sid": group["trunk_group_sid"]})
+    )
+    assert created["name"] == "N/A" and created["transformations"] == [] and created["attributes"] == {}
+    assert created["lrn_sid"] is None
+    body = error_of(core.post(path, json={"prefix": "1516206"}), 409)
+    assert body["errors"][0]["reference_sid"] == created[sid_field]
+    missing = "00000000-0000-4000-8000-000000000000"
+    for field in ("trunk_group_sid", "source_trunk_group_sid"):
+        body = error_of(core.post(path, json={"prefix": "1516207", field: missing}), 422)
+        assert body["errors"][0] == {"field": field, "message": body["errors"][0]["message"],
+                                     "reference_sid": missing}  # fmt: skip
+    url = f"{path}/{created[sid_field]}"
+    body = error_of(core.patch(url, json={"prefix": "1999"}), 422)
+    assert error_fields(body) == {"prefix": "field is read only"}
+    assert ok(core.patch(url, json={"prefix": "1516206", "name": "LI"}))["name"] == "LI"
+    error_of(core.patch(url, json={"trunk_group_sid": missing}), 422)
+    deleted(core.delete(url))
+    error_of(core.get(url), 404)
+    # Once deleted, the prefix may be created again.
+    ok(core.post(path, json={"prefix": "1516206"}))
+
+
+# --- DID groups ----------------------------------------------------------------------------------
+
+
+def test_did_groups_and_deleting_detaches_dids(core: httpx.Client, sandbox: Sandbox) -> None:
+    base = "/phonenumber/did_groups"
+    group = ok(core.post(base, json={"name": "sales", "callback_url": "https://cb.example/sales"}))
+    assert group["partner_sid"] == sandbox.world.partner_sid
+    url = f"{base}/{group['did_group_sid']}"
+    assert ok(core.get(url)) == group
+    assert ok(core.patch(url, json={"name": "sales EU"}))["name"] == "sales EU"
+    error_of(core.patch(url, json={"did_group_sid": "x"}), 422)
+    members = [rent_any(core, did_group_sid=group["did_group_sid"]) for _ in range(2)]
+    outsider = rent_any(core)
+    listed = ok(core.get("/phonenumber/dids", params={"filter": f'did_group_sid eq "{group["did_group_sid"]}"'}))
+    assert sorted(d["did_sid"] for d in listed["items"]) == sorted(d["did_sid"] for d in members)
+    deleted(core.delete(url))
+    error_of(core.get(url), 404)
+    for did in members:
+        after = ok(core.get(f"/phonenumber/dids/{did['did_sid']}"))
+        assert after["did_group_sid"] is None
+        assert after == {**did, "did_group_sid": None}
+    assert ok(core.get(f"/phonenumber/dids/{outsider['did_sid']}")) == outsider
+    body = error_of(
+        core.patch(f"/phonenumber/dids/{outsider['did_sid']}", json={"did_group_sid": group["did_group_sid"]}),
+        422,
+    )
+    assert body["errors"][0]["reference_sid"] == group["did_group_sid"]
