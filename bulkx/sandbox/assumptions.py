@@ -280,7 +280,8 @@ MEDIATOR_REDIRECT_DID_NOT_OURS_STATUS: Final = 422
 #: An omitted redirect_did is the first free DID of the endpoint (in Core order) whose country
 #: calling code is the destination_did's; failing that, the first free DID whose country_code
 #: (alpha-3) is the `fallback_country` query argument; failing that, 409 (documented).
-MEDIATOR_REDIRECT_DID_SAME_COUNTRY: Final = "calling_code"
+#: "any" would take the first free DID whatever its country.
+MEDIATOR_REDIRECT_DID_SAME_COUNTRY: Final[str] = "calling_code"
 #: `reuse=true` answers an existing binding whose writable fields all equal those the create
 #: would store (redirect_did compared only when sent) instead of creating one. The SDK sends
 #: `reuse` in the body, so a boolean `reuse` body key is taken as the query argument too.

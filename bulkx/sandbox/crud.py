@@ -255,6 +255,16 @@ def field_type_of(resource: Resource) -> Any:
     return field_type
 
 
+def _sort_key(value: Any) -> tuple[bool, str, Any]:
+    """Orders values of mixed types (a field typed `any`) without comparing across types:
+    nulls last, then numbers (booleans among them), then other values grouped by type."""
+    if value is None:
+        return (True, "", 0)
+    if isinstance(value, int | float):
+        return (False, "number", value)
+    return (False, type(value).__name__, value)
+
+
 def list_from_objects(ctx: Ctx, resource: Resource, objects: list[dict[str, Any]]) -> dict[str, Any]:
     """The list envelope over objects held in memory (nested arrays, computed views)."""
     from bulkx.sandbox.filters import matches
@@ -272,10 +282,7 @@ def list_from_objects(ctx: Ctx, resource: Resource, objects: list[dict[str, Any]
     if q.order_field:
         _order_expr(resource, (), q.order_field)  # validates the field
         name = q.order_field
-        selected.sort(
-            key=lambda o: (o.get(name) is None, o.get(name) if o.get(name) is not None else 0),
-            reverse=q.descending,
-        )
+        selected.sort(key=lambda o: _sort_key(o.get(name)), reverse=q.descending)
     elif q.shuffle:
         import random
 

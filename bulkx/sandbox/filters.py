@@ -159,7 +159,7 @@ def parse_filter(text: str) -> list[Condition]:
                 value = Literal_(f"{value.text},{tokens[i + 1][1]}", False)
                 i += 2
             values.append(value)
-        conditions.append(Condition(tuple(path.split(".")), op, tuple(values)))  # type: ignore[arg-type]
+        conditions.append(Condition(tuple(path.split(".")), op, tuple(values)))
         if len(conditions) > MAX_CONDITIONS or len(values) > MAX_LIST_VALUES:
             raise bad_request(
                 f"filter: at most {MAX_CONDITIONS} conditions of at most {MAX_LIST_VALUES} values",

@@ -106,6 +106,17 @@ def _page_url(base_url: str, query: Mapping[str, str], **changes: Any) -> str:
     return f"{base_url}?{urllib.parse.urlencode(params, quote_via=urllib.parse.quote)}"
 
 
+def _cursor_ends(
+    items: Sequence[dict[str, Any]] | EncodedItems, sid_field: str | None
+) -> tuple[str, str] | None:
+    """The sids of the first and last item, for cursor links; None when there are none."""
+    if not items or sid_field is None or isinstance(items, EncodedItems):
+        return None
+    if sid_field not in items[0] or sid_field not in items[-1]:
+        return None
+    return str(items[0][sid_field]), str(items[-1][sid_field])
+
+
 def envelope(
     items: Sequence[dict[str, Any]] | EncodedItems,
     *,
@@ -117,9 +128,10 @@ def envelope(
     sid_field: str | None = None,
 ) -> dict[str, Any]:
     pagination: dict[str, str] = {}
-    cursor_mode = (q.after or q.before) and sid_field is not None
-    if cursor_mode and items and sid_field in items[0] and sid_field in items[-1]:
-        first, last = items[0][sid_field], items[-1][sid_field]
+    cursor_mode = bool(q.after or q.before) and sid_field is not None
+    ends = _cursor_ends(items, sid_field) if cursor_mode else None
+    if ends is not None:
+        first, last = ends
         # `has_more` looks in the direction of travel: forward after `after`, back before `before`.
         # The other direction always has more: at least the cursor's own item.
         if q.after:
@@ -132,7 +144,7 @@ def envelope(
             if has_more and assumptions.PAGINATION_HAS_PREVIOUS:
                 pagination["previous"] = _page_url(base_url, query, limit=q.limit, before=first)
     elif not cursor_mode:
-        if has_more:
+        if has_more and q.limit > 0:  # limit=0 would link to the very same page, forever
             pagination["next"] = _page_url(
                 base_url, query, limit=q.limit, offset=q.offset + q.limit
             )

@@ -242,6 +242,9 @@ class Registry:
 
     def add(self, *resources: Resource) -> None:
         for resource in resources:
+            known = self.resources.get(resource.name)
+            if known is not None and known is not resource:
+                raise ValueError(f"two resources are named {resource.name!r}")
             self.resources[resource.name] = resource
 
     def __getitem__(self, name: str) -> Resource:

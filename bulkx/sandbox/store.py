@@ -64,6 +64,14 @@ class Store:
                 f"CREATE TABLE IF NOT EXISTS t_{name} (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
                 f" sid TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, data TEXT NOT NULL{extra})"
             )
+            present = {row[1] for row in self._conn.execute(f"PRAGMA table_info(t_{name})")}
+            for col in cols:
+                # A column indexed by a newer sandbox than the one that made this db.
+                if _column(col) not in present:
+                    self._conn.execute(f"ALTER TABLE t_{name} ADD COLUMN {_column(col)}")
+                    self._conn.execute(
+                        f"UPDATE t_{name} SET {_column(col)} = json_extract(data, '$.{col}')"
+                    )
             self._conn.execute(f"CREATE INDEX IF NOT EXISTS i_{name}_owner ON t_{name}(owner, seq)")
             for col in cols:
                 self._conn.execute(
@@ -79,22 +87,27 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """A write transaction (BEGIN IMMEDIATE: check-then-write races cannot interleave)."""
+        """A write transaction (BEGIN IMMEDIATE: check-then-write races cannot interleave).
+
+        Nested, it is a savepoint: an error inside rolls back only the inner writes, so a
+        caller that catches an ApiError inside an outer transaction keeps nothing half-done.
+        """
         with self._lock:
-            outer = self._depth == 0
-            if outer:
-                self._conn.execute("BEGIN IMMEDIATE")
+            depth = self._depth
+            self._conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT sp{depth}")
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._depth -= 1
-                if outer:
+                if depth == 0:
                     self._conn.execute("ROLLBACK")
+                else:
+                    self._conn.execute(f"ROLLBACK TO sp{depth}")
+                    self._conn.execute(f"RELEASE sp{depth}")
                 raise
             self._depth -= 1
-            if outer:
-                self._conn.execute("COMMIT")
+            self._conn.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
 
     def close(self) -> None:
         with self._lock:

@@ -125,9 +125,11 @@ class World:
         expires = (
             None
             if expires_in is None
+            # Milliseconds, like now_iso(): whole seconds cut up to a second off the lifetime.
             else datetime.fromtimestamp(time.time() + expires_in, UTC).strftime(
-                "%Y-%m-%dT%H:%M:%S.000Z"
-            )
+                "%Y-%m-%dT%H:%M:%S.%f"
+            )[:-3]
+            + "Z"
         )
         token = {
             "access_token": value or secrets.token_hex(16),

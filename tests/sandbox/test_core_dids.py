@@ -65,7 +65,8 @@ def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert set(body) == set(assumptions.ERROR_BODY_KEYS), body
-    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
     for item in body["errors"]:
         assert set(item) == set(assumptions.ERROR_ITEM_KEYS), item
     return body
@@ -132,7 +133,9 @@ def test_browse_pagination_next_walks_pages_without_repeats(
     while url and pages < 5:
         page = ok(core.get(url, params=params))
         params = None  # pagination.next carries the whole query
-        assert page["count"] == 100 and page["total"] is None and page["has_more"] is True
+        assert page["count"] == 100
+        assert page["total"] is None
+        assert page["has_more"] is True
         assert page["offset"] == pages * 100
         seen.extend(item["phonenumber"] for item in page["items"])
         url = page["pagination"].get("next")
@@ -154,7 +157,9 @@ def test_browse_filters_every_item_matches(core: httpx.Client) -> None:
     assert len(both) == 50
     assert all(i["state"] == "NY" and "555" in i["phonenumber"] for i in both)
     # UTILS bulk_order.py style prefix filter, unquoted single quotes too.
-    assert all(i["phonenumber"].startswith("1516") for i in available(core, "phonenumber like '1516%'", 30))
+    assert all(
+        i["phonenumber"].startswith("1516") for i in available(core, "phonenumber like '1516%'", 30)
+    )
 
 
 def test_browse_nearby_orders_nearest_first(core: httpx.Client, sandbox: Sandbox) -> None:
@@ -189,12 +194,17 @@ def test_browse_order_phonenumber_desc(core: httpx.Client) -> None:
 
 
 def test_browse_limit_bounds(core: httpx.Client) -> None:
-    body = error_of(core.get(AVAILABLE, params={"limit": 1001}), assumptions.LIST_LIMIT_TOO_LARGE_STATUS)
+    body = error_of(
+        core.get(AVAILABLE, params={"limit": 1001}), assumptions.LIST_LIMIT_TOO_LARGE_STATUS
+    )
     assert error_fields(body).keys() == {"limit"}
     page = ok(core.get(AVAILABLE, params={"limit": assumptions.LIST_LIMIT_MAX}))
     assert page["count"] == assumptions.LIST_LIMIT_MAX == 1000
     error_of(core.get(AVAILABLE, params={"limit": "ten"}), 400)
-    error_of(core.get(AVAILABLE, params={"filter": 'nosuch eq "x"'}), assumptions.UNKNOWN_FILTER_FIELD_STATUS)
+    error_of(
+        core.get(AVAILABLE, params={"filter": 'nosuch eq "x"'}),
+        assumptions.UNKNOWN_FILTER_FIELD_STATUS,
+    )
 
 
 def test_get_available_by_sid_then_404_once_rented(core: httpx.Client) -> None:
@@ -222,8 +232,10 @@ def test_rent_random_returns_documented_did(core: httpx.Client, sandbox: Sandbox
         assert did["status"] == "assigned"
         assert did["partner_sid"] == sandbox.world.partner_sid
         assert did["country_code"] == "USA"
-        assert did["transformations"] == [] and did["attributes"] == {}
-        assert did["name"] == "N/A" and did["trunk_group_sid"] is None
+        assert did["transformations"] == []
+        assert did["attributes"] == {}
+        assert did["name"] == "N/A"
+        assert did["trunk_group_sid"] is None
         assert sandbox.world.inventory.contains(did["phonenumber"])
         number = did["phonenumber"]
         assert did["in_country_format"] == f"({number[1:4]}) {number[4:7]}-{number[7:]}"
@@ -286,10 +298,13 @@ def test_release_ages_the_number(core: httpx.Client, sandbox: Sandbox) -> None:
     error_of(core.get(f"{DIDS}/{sid}"), 404)
     error_of(core.delete(f"{DIDS}/{sid}"), 404)
     error_of(core.patch(f"{DIDS}/{sid}", json={"name": "x"}), 404)
-    body = error_of(core.post(DIDS, json={"phonenumber": did["phonenumber"]}), assumptions.RENT_TAKEN_STATUS)
+    body = error_of(
+        core.post(DIDS, json={"phonenumber": did["phonenumber"]}), assumptions.RENT_TAKEN_STATUS
+    )
     assert "aging" in error_fields(body)["phonenumber"]
     listed = ok(core.get(DIDS, params={"filter": f'phonenumber eq "{did["phonenumber"]}"'}))
-    assert listed["items"] == [] and listed["total"] == 0
+    assert listed["items"] == []
+    assert listed["total"] == 0
     # An aging number is not available either.
     error_of(core.get(f"{AVAILABLE}/{sid}"), 404)
     assert available(core, f'phonenumber eq "{did["phonenumber"]}"') == []
@@ -339,11 +354,16 @@ def test_update_validation(core: httpx.Client) -> None:
     url = f"{DIDS}/{did['did_sid']}"
     body = error_of(core.patch(url, json={"status": "aging"}), assumptions.READ_ONLY_FIELD_STATUS)
     assert error_fields(body) == {"status": "field is read only"}
-    body = error_of(core.patch(url, json={"phonenumber": "15555550100"}), assumptions.READ_ONLY_FIELD_STATUS)
+    body = error_of(
+        core.patch(url, json={"phonenumber": "15555550100"}), assumptions.READ_ONLY_FIELD_STATUS
+    )
     assert error_fields(body) == {"phonenumber": "field is read only"}
     # The same value as stored is accepted (a client may send back what it read).
-    same = ok(core.patch(url, json={"status": did["status"], "did_sid": did["did_sid"], "name": "x"}))
-    assert same["name"] == "x" and same["status"] == "assigned"
+    same = ok(
+        core.patch(url, json={"status": did["status"], "did_sid": did["did_sid"], "name": "x"})
+    )
+    assert same["name"] == "x"
+    assert same["status"] == "assigned"
     body = error_of(core.patch(url, json={"bogus": 1}), assumptions.UNKNOWN_FIELD_STATUS)
     assert error_fields(body) == {"bogus": "unknown field"}
     body = error_of(core.patch(url, json={"name": 5, "attributes": []}), 422)
@@ -353,7 +373,11 @@ def test_update_validation(core: httpx.Client) -> None:
     missing = "7b1c7a4e-0000-4000-8000-000000000000"
     body = error_of(core.patch(url, json={"trunk_group_sid": missing}), 422)
     assert body["errors"] == [
-        {"field": "trunk_group_sid", "message": body["errors"][0]["message"], "reference_sid": missing}
+        {
+            "field": "trunk_group_sid",
+            "message": body["errors"][0]["message"],
+            "reference_sid": missing,
+        }
     ]
     body = error_of(core.post(DIDS, json={"did_group_sid": missing}), 422)
     assert body["errors"][0]["field"] == "did_group_sid"
@@ -365,7 +389,9 @@ def test_update_validation(core: httpx.Client) -> None:
 def test_body_media_type_and_json(core: httpx.Client) -> None:
     did = rent(core, 'phonenumber like "1312%"')
     url = f"{DIDS}/{did['did_sid']}"
-    body = error_of(core.patch(url, content=b'{"name":"a"}', headers={"content-type": "text/plain"}), 415)
+    body = error_of(
+        core.patch(url, content=b'{"name":"a"}', headers={"content-type": "text/plain"}), 415
+    )
     assert body["message"] == assumptions.MESSAGE_BY_STATUS[415]
     error_of(core.post(DIDS, content=b'{"phonenumber":"15165550100"}'), 415)
     body = error_of(
@@ -390,9 +416,15 @@ def test_list_dids_related_and_field_selection(core: httpx.Client, sandbox: Sand
     assert [d["did_sid"] for d in page["items"]] == [d["did_sid"] for d in dids]
     # The query argument narrows like a filter, and combines with one.
     page = ok(
-        core.get(DIDS, params={"trunk_group_sid": tg, "filter": f'phonenumber eq "{dids[1]["phonenumber"]}"'})
+        core.get(
+            DIDS,
+            params={"trunk_group_sid": tg, "filter": f'phonenumber eq "{dids[1]["phonenumber"]}"'},
+        )
     )
     assert [d["did_sid"] for d in page["items"]] == [dids[1]["did_sid"]]
+    # The argument is a value, not filter syntax: quotes in it select nothing, they break nothing.
+    for odd in ('no"such', "back\\slash", f'{tg}" or "x'):
+        assert ok(core.get(DIDS, params={"trunk_group_sid": odd}))["total"] == 0
 
     sid = dids[0]["did_sid"]
     plain = ok(core.get(f"{DIDS}/{sid}"))
@@ -457,7 +489,8 @@ def test_emergency_record(core: httpx.Client) -> None:
     assert ok(core.patch(url, json={"enabled": False, "locations": [partial]}))["enabled"] is False
     # DELETE resets the record.
     deleted = core.delete(url)
-    assert deleted.status_code == 204 and deleted.content == b""
+    assert deleted.status_code == 204
+    assert deleted.content == b""
     assert ok(core.get(url)) == defaults
 
 
@@ -475,7 +508,11 @@ def test_line_information_record(core: httpx.Client) -> None:
         "privacy": "public",
         "screening": "block_third_number_collect",
     }
-    for field, bad in (("class_of_service", "government"), ("privacy", "secret"), ("screening", "all")):
+    for field, bad in (
+        ("class_of_service", "government"),
+        ("privacy", "secret"),
+        ("screening", "all"),
+    ):
         body = error_of(core.patch(url, json={field: bad}), 422)
         assert set(error_fields(body)) == {field}
     changed = ok(core.patch(url, json={"class_of_service": "business", "privacy": "private"}))
@@ -489,7 +526,9 @@ def test_line_information_record(core: httpx.Client) -> None:
     assert ok(core.get(url)) == record
 
 
-def test_sub_records_of_unknown_or_foreign_dids_are_404(core: httpx.Client, sandbox: Sandbox) -> None:
+def test_sub_records_of_unknown_or_foreign_dids_are_404(
+    core: httpx.Client, sandbox: Sandbox
+) -> None:
     # A DID that belongs to another partner, placed straight into the world.
     number = available(core, 'phonenumber like "1415%"')[0]["phonenumber"]
     foreign = sandbox.world.inventory.describe(number)
@@ -504,4 +543,6 @@ def test_sub_records_of_unknown_or_foreign_dids_are_404(core: httpx.Client, sand
         error_of(core.delete(f"{DIDS}/{sid}"), 404)
     # Nor can it be rented: another partner holds it.
     error_of(core.post(DIDS, json={"phonenumber": number}), assumptions.RENT_TAKEN_STATUS)
-    assert foreign["did_sid"] not in {d["did_sid"] for d in ok(core.get(DIDS, params={"limit": 1000}))["items"]}
+    assert foreign["did_sid"] not in {
+        d["did_sid"] for d in ok(core.get(DIDS, params={"limit": 1000}))["items"]
+    }

@@ -62,9 +62,14 @@ TRUNK_DEFAULTS = {
 }
 #: Endpoint types the reference names (docs and SDK).
 DOCUMENTED_ENDPOINT_TYPES = (
-    "system_gateway", "third_party", "conference", "conference_playback", "conference_v2",
-    "flexml", "mediator",
-)  # fmt: skip
+    "system_gateway",
+    "third_party",
+    "conference",
+    "conference_playback",
+    "conference_v2",
+    "flexml",
+    "mediator",
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +128,8 @@ def test_trunk_group_defaults_and_nested_trunks(core: httpx.Client, sandbox: San
     assert {k: primary[k] for k in TRUNK_DEFAULTS if k != "priority"} == {
         k: v for k, v in TRUNK_DEFAULTS.items() if k != "priority"
     }
-    assert primary["priority"] == 1 and primary["name"] == "primary"
+    assert primary["priority"] == 1
+    assert primary["name"] == "primary"
     assert {k: second[k] for k in TRUNK_DEFAULTS} == TRUNK_DEFAULTS
     assert primary["trunk_sid"] != second["trunk_sid"]
     sid = group["trunk_group_sid"]
@@ -135,7 +141,9 @@ def test_trunk_group_defaults_and_nested_trunks(core: httpx.Client, sandbox: San
     assert ok(core.get(f"{GROUPS}/{sid}", params={"with_trunks": "true"})) == group
     listed = ok(core.get(GROUPS, params={"filter": f'trunk_group_sid eq "{sid}"'}))
     assert listed["items"] == [plain]
-    listed = ok(core.get(GROUPS, params={"filter": f'trunk_group_sid eq "{sid}"', "with_trunks": "true"}))
+    listed = ok(
+        core.get(GROUPS, params={"filter": f'trunk_group_sid eq "{sid}"', "with_trunks": "true"})
+    )
     assert listed["items"] == [group]
     related = ok(core.get(f"{GROUPS}/{sid}", params={"with_related": "true"}))
     assert related["partner"]["partner_sid"] == sandbox.world.partner_sid
@@ -144,13 +152,16 @@ def test_trunk_group_defaults_and_nested_trunks(core: httpx.Client, sandbox: San
     quiet = ok(core.post(GROUPS, json={"name": "quiet", "trunks": [{"name": "t"}]}))
     assert "trunks" not in quiet
     trunks = ok(core.get(f"{GROUPS}/{quiet['trunk_group_sid']}/trunks"))
-    assert [t["name"] for t in trunks["items"]] == ["t"] and trunks["total"] == 1
+    assert [t["name"] for t in trunks["items"]] == ["t"]
+    assert trunks["total"] == 1
 
 
 def test_trunk_group_validation(core: httpx.Client) -> None:
     body = error_of(core.post(GROUPS, json={"hard_failure_last_resort": "never", "bogus": 1}), 422)
     assert set(error_fields(body)) == {"hard_failure_last_resort", "bogus"}
-    body = error_of(core.post(GROUPS, json={"trunks": [{"codec": "mp3"}, "x", {"endpoint_sid": "nope"}]}), 422)
+    body = error_of(
+        core.post(GROUPS, json={"trunks": [{"codec": "mp3"}, "x", {"endpoint_sid": "nope"}]}), 422
+    )
     assert set(error_fields(body)) == {"trunks[0].codec", "trunks[1]", "trunks[2].endpoint_sid"}
     body = error_of(core.post(GROUPS, json={"trunk_group_sid": "mine"}), 422)
     assert error_fields(body) == {"trunk_group_sid": "field is read only"}
@@ -159,10 +170,13 @@ def test_trunk_group_validation(core: httpx.Client) -> None:
 
 
 def test_trunk_group_patch_and_put(core: httpx.Client) -> None:
-    group = ok(core.post(GROUPS, params={"with_trunks": "true"}, json={"name": "g", "trunks": [{}]}))
+    group = ok(
+        core.post(GROUPS, params={"with_trunks": "true"}, json={"name": "g", "trunks": [{}]})
+    )
     url = f"{GROUPS}/{group['trunk_group_sid']}"
     patched = ok(core.patch(url, json={"hard_failure_threshold": 5}))
-    assert patched["hard_failure_threshold"] == 5 and patched["name"] == "g"
+    assert patched["hard_failure_threshold"] == 5
+    assert patched["name"] == "g"
     body = error_of(core.put(url, json={"name": "only"}), 422)
     assert "hard_failure_threshold" in error_fields(body)
     # PUT of what a GET returned (without trunks) keeps the trunks.
@@ -199,6 +213,21 @@ def test_nested_trunk_crud(core: httpx.Client) -> None:
     error_of(core.patch(url, json={"asn_mode": "sometimes"}), 422)
     error_of(core.patch(url, json={"endpoint_sid": "00000000-0000-4000-8000-000000000000"}), 422)
 
+    # allow_transfer is a bool in samples and an enum on the newest page: both are stored, and
+    # ordering by it (or by anything) does not trip over the mix.
+    third = ok(core.post(base, json={"name": "c", "allow_transfer": "disabled"}))
+    for order in ("allow_transfer", "allow_transfer desc", "name desc", "codec", "shuffle"):
+        listed = ok(core.get(base, params={"order": order}))
+        assert sorted(t["trunk_sid"] for t in listed["items"]) == sorted(
+            t["trunk_sid"] for t in (created, second, third)
+        )
+    assert [t["name"] for t in ok(core.get(base, params={"order": "name desc"}))["items"]] == [
+        "c",
+        "b",
+        "a",
+    ]
+    deleted(core.delete(f"{base}/{third['trunk_sid']}"))
+
     deleted(core.delete(url))
     error_of(core.get(url), 404)
     error_of(core.delete(url), 404)
@@ -217,11 +246,18 @@ def test_delete_trunk_group_in_use(core: httpx.Client) -> None:
     body = error_of(core.delete(f"{GROUPS}/{sid}"), 409)
     assert body["errors"][0]["reference_sid"] == sid
     assert ok(core.get(f"{GROUPS}/{sid}"))["name"] == "in use"
-    ok(core.patch(f"/phonenumber/dids/{did['did_sid']}", json={"trunk_group_sid": other["trunk_group_sid"]}))
+    ok(
+        core.patch(
+            f"/phonenumber/dids/{did['did_sid']}",
+            json={"trunk_group_sid": other["trunk_group_sid"]},
+        )
+    )
     deleted(core.delete(f"{GROUPS}/{sid}"))
     error_of(core.get(f"{GROUPS}/{sid}"), 404)
     # A DID cannot point at the deleted group.
-    body = error_of(core.patch(f"/phonenumber/dids/{did['did_sid']}", json={"trunk_group_sid": sid}), 422)
+    body = error_of(
+        core.patch(f"/phonenumber/dids/{did['did_sid']}", json={"trunk_group_sid": sid}), 422
+    )
     assert body["errors"][0]["reference_sid"] == sid
 
 
@@ -237,18 +273,28 @@ def test_endpoint_types(core: httpx.Client, sandbox: Sandbox, kind: str) -> None
             json={
                 "name": name,
                 "type": kind,
-                "addresses": [{"direction": "any", "ip": "10.1.10.69", "port": 5060, "transport": "udp"}],
+                "addresses": [
+                    {"direction": "any", "ip": "10.1.10.69", "port": 5060, "transport": "udp"}
+                ],
                 "out_sip_username": "user",
                 "out_sip_password": "s3cret-out",
             },
         )
     )
     sid = endpoint["endpoint_sid"]
-    assert endpoint["type"] == kind and endpoint["name"] == name
+    assert endpoint["type"] == kind
+    assert endpoint["name"] == name
     assert endpoint["partner_sid"] == sandbox.world.partner_sid
     assert endpoint["out_sip_username"] == "user"
-    assert set(endpoint) >= {"addresses", "attributes", "capacity", "cps_limit", "properties",
-                             "transformations", "voip_token"}  # fmt: skip
+    assert set(endpoint) >= {
+        "addresses",
+        "attributes",
+        "capacity",
+        "cps_limit",
+        "properties",
+        "transformations",
+        "voip_token",
+    }
     fetched = ok(core.get(f"/endpoints/{sid}"))
     assert fetched == endpoint
     listed = ok(core.get("/endpoints", params={"filter": f'type eq "{kind}"'}))
@@ -261,14 +307,20 @@ def test_endpoint_types(core: httpx.Client, sandbox: Sandbox, kind: str) -> None
     props = endpoint["properties"]
     if is_app:
         assert set(props) >= {"login", "password"}
-        assert props["login"] and props["password"]
-        found = ok(core.get("/endpoints", params={"filter": f'properties.login eq "{props["login"]}"'}))
+        assert props["login"]
+        assert props["password"]
+        found = ok(
+            core.get("/endpoints", params={"filter": f'properties.login eq "{props["login"]}"'})
+        )
         assert [e["endpoint_sid"] for e in found["items"]] == [sid]
     else:
-        assert "login" not in props and "password" not in props
+        assert "login" not in props
+        assert "password" not in props
 
     groups = ok(
-        core.get(GROUPS, params={"filter": f'trunks.endpoint_sid eq "{sid}"', "with_trunks": "true"})
+        core.get(
+            GROUPS, params={"filter": f'trunks.endpoint_sid eq "{sid}"', "with_trunks": "true"}
+        )
     )["items"]
     if is_app and assumptions.APP_ENDPOINT_CREATES_TRUNK_GROUP:
         assert len(groups) == 1
@@ -282,19 +334,24 @@ def test_endpoint_types(core: httpx.Client, sandbox: Sandbox, kind: str) -> None
 
 
 def test_endpoint_updates_keep_credentials_and_hide_passwords(core: httpx.Client) -> None:
-    endpoint = ok(core.post("/endpoints", json={"name": "fx", "type": "flexml", "properties": {"a": 1}}))
+    endpoint = ok(
+        core.post("/endpoints", json={"name": "fx", "type": "flexml", "properties": {"a": 1}})
+    )
     url = f"/endpoints/{endpoint['endpoint_sid']}"
     login, password = endpoint["properties"]["login"], endpoint["properties"]["password"]
     assert endpoint["properties"]["a"] == 1
     patched = ok(core.patch(url, json={"properties": {"b": 2}}))
     assert patched["properties"] == {"b": 2, "login": login, "password": password}
     patched = ok(core.patch(url, json={"properties": {"login": "stolen", "password": "x"}}))
-    assert patched["properties"]["login"] == login and patched["properties"]["password"] == password
+    assert patched["properties"]["login"] == login
+    assert patched["properties"]["password"] == password
     # A password set by PATCH is stored but never returned.
     patched = ok(core.patch(url, json={"out_sip_password": "hidden-pw", "capacity": 3}))
-    assert "out_sip_password" not in patched and patched["capacity"] == 3
+    assert "out_sip_password" not in patched
+    assert patched["capacity"] == 3
     for shown in (ok(core.get(url)), ok(core.get("/endpoints", params={"limit": 1000}))):
-        assert "hidden-pw" not in str(shown) and "out_sip_password" not in str(shown)
+        assert "hidden-pw" not in str(shown)
+        assert "out_sip_password" not in str(shown)
     body = error_of(core.patch(url, json={"type": "mediator"}), 422)
     assert error_fields(body) == {"type": "field is read only"}
     error_of(core.post("/endpoints", json={"type": "fax"}), 422)
@@ -330,16 +387,32 @@ def test_access_control_rules(core: httpx.Client, sandbox: Sandbox) -> None:
     body = error_of(core.post(base, json={"entries": ["1"], "field": "fax"}), 422)
     assert set(error_fields(body)) == {"field", "operation", "quantifier"}
     body = error_of(
-        core.post(base, json={"entries": ["1"], "field": "calling", "operation": "prefix",
-                              "quantifier": "any", "read_only": True}),  # fmt: skip
+        core.post(
+            base,
+            json={
+                "entries": ["1"],
+                "field": "calling",
+                "operation": "prefix",
+                "quantifier": "any",
+                "read_only": True,
+            },
+        ),
         422,
     )
     assert error_fields(body) == {"read_only": "field is read only"}
     rule = ok(
-        core.post(base, json={"entries": ["1516", "1212"], "field": "calling", "operation": "prefix",
-                              "quantifier": "any"})  # fmt: skip
+        core.post(
+            base,
+            json={
+                "entries": ["1516", "1212"],
+                "field": "calling",
+                "operation": "prefix",
+                "quantifier": "any",
+            },
+        )
     )
-    assert rule["name"] == "N/A" and rule["read_only"] is False
+    assert rule["name"] == "N/A"
+    assert rule["read_only"] is False
     assert rule["partner_sid"] == sandbox.world.partner_sid
     url = f"{base}/{rule['rule_sid']}"
     assert ok(core.get(url)) == rule
@@ -356,8 +429,10 @@ def test_access_control_rules(core: httpx.Client, sandbox: Sandbox) -> None:
 # --- prefixes and LRN prefixes -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "sid_field"), [("/phonenumber/prefixes", "prefix_sid"),
-                                                 ("/phonenumber/lrn_prefixes", "lrn_prefix_sid")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("path", "sid_field"),
+    [("/phonenumber/prefixes", "prefix_sid"), ("/phonenumber/lrn_prefixes", "lrn_prefix_sid")],
+)
 def test_prefixes(core: httpx.Client, path: str, sid_field: str) -> None:
     body = error_of(core.post(path, json={}), 422)
     assert error_fields(body) == {"prefix": "field is required"}
@@ -366,15 +441,20 @@ def test_prefixes(core: httpx.Client, path: str, sid_field: str) -> None:
     created = ok(
         core.post(path, json={"prefix": "1516206", "trunk_group_sid": group["trunk_group_sid"]})
     )
-    assert created["name"] == "N/A" and created["transformations"] == [] and created["attributes"] == {}
+    assert created["name"] == "N/A"
+    assert created["transformations"] == []
+    assert created["attributes"] == {}
     assert created["lrn_sid"] is None
     body = error_of(core.post(path, json={"prefix": "1516206"}), 409)
     assert body["errors"][0]["reference_sid"] == created[sid_field]
     missing = "00000000-0000-4000-8000-000000000000"
     for field in ("trunk_group_sid", "source_trunk_group_sid"):
         body = error_of(core.post(path, json={"prefix": "1516207", field: missing}), 422)
-        assert body["errors"][0] == {"field": field, "message": body["errors"][0]["message"],
-                                     "reference_sid": missing}  # fmt: skip
+        assert body["errors"][0] == {
+            "field": field,
+            "message": body["errors"][0]["message"],
+            "reference_sid": missing,
+        }
     url = f"{path}/{created[sid_field]}"
     body = error_of(core.patch(url, json={"prefix": "1999"}), 422)
     assert error_fields(body) == {"prefix": "field is read only"}
@@ -399,7 +479,11 @@ def test_did_groups_and_deleting_detaches_dids(core: httpx.Client, sandbox: Sand
     error_of(core.patch(url, json={"did_group_sid": "x"}), 422)
     members = [rent_any(core, did_group_sid=group["did_group_sid"]) for _ in range(2)]
     outsider = rent_any(core)
-    listed = ok(core.get("/phonenumber/dids", params={"filter": f'did_group_sid eq "{group["did_group_sid"]}"'}))
+    listed = ok(
+        core.get(
+            "/phonenumber/dids", params={"filter": f'did_group_sid eq "{group["did_group_sid"]}"'}
+        )
+    )
     assert sorted(d["did_sid"] for d in listed["items"]) == sorted(d["did_sid"] for d in members)
     deleted(core.delete(url))
     error_of(core.get(url), 404)
@@ -409,7 +493,10 @@ def test_did_groups_and_deleting_detaches_dids(core: httpx.Client, sandbox: Sand
         assert after == {**did, "did_group_sid": None}
     assert ok(core.get(f"/phonenumber/dids/{outsider['did_sid']}")) == outsider
     body = error_of(
-        core.patch(f"/phonenumber/dids/{outsider['did_sid']}", json={"did_group_sid": group["did_group_sid"]}),
+        core.patch(
+            f"/phonenumber/dids/{outsider['did_sid']}",
+            json={"did_group_sid": group["did_group_sid"]},
+        ),
         422,
     )
     assert body["errors"][0]["reference_sid"] == group["did_group_sid"]

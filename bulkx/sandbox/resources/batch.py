@@ -283,15 +283,9 @@ def get_review_csv(ctx: Ctx, sid: str) -> Raw:
     writer = csv.writer(out)
     columns = assumptions.BATCH_REVIEW_CSV_COLUMNS
     writer.writerow(columns)
-    for item in items:
-        writer.writerow(
-            [
-                json.dumps(item[c], ensure_ascii=False, sort_keys=True)
-                if c == "fields"
-                else ("" if item[c] is None else item[c])
-                for c in columns
-            ]
-        )
+    for item in items:  # `fields` as a JSON object (assumptions.BATCH_REVIEW_CSV_FIELDS_ENCODING)
+        row = {**item, "fields": json.dumps(item["fields"], ensure_ascii=False, sort_keys=True)}
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
     return Raw(out.getvalue().encode("utf-8"), "text/csv")
 
 
@@ -408,6 +402,12 @@ def _apply(ctx: Ctx, task: Mapping[str, Any], entry: Any) -> None:
         crud.delete_object(ctx, resource, sid)
 
 
+def _describe(error: ApiError) -> str:
+    """The error the single-object API would have answered, as one line."""
+    details = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in error.errors)
+    return f"{error.status} {error.message}" + (f" ({details})" if details else "")
+
+
 def _step(world: World, sid: str) -> bool:
     """One state change or one chunk of entries, in one transaction. True while work remains."""
     store = world.store
@@ -432,7 +432,7 @@ def _step(world: World, sid: str) -> bool:
                     task["success"] += 1
                 except ApiError as error:
                     task["failure"] += 1
-                    task["error_details"].append({"entry": entry, "message": str(error)})
+                    task["error_details"].append({"entry": entry, "message": _describe(error)})
                 except Exception:  # a sandbox bug must cost one entry, not the task
                     log.exception("batch task %s: entry %r failed", sid, entry)
                     task["failure"] += 1

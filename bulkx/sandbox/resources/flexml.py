@@ -10,14 +10,14 @@ The app-account and DID-view helpers below are generic over the resources: `medi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx, Principal
 from bulkx.sandbox.crud import load, update_object
 from bulkx.sandbox.errors import FieldError, invalid
-from bulkx.sandbox.http import Api, Operation, require_object
+from bulkx.sandbox.http import Api, Authenticate, Operation, require_object
 from bulkx.sandbox.resources.conference_v2 import COPIED_FROM_CORE, account_endpoint
 from bulkx.sandbox.resources.numbers import DID as CORE_DID
 from bulkx.sandbox.resources.routing import TRUNK_GROUP
@@ -59,7 +59,7 @@ def ensure_app_account(world: World, principal: Principal, account: Resource) ->
         store.insert(account.collection, sid, sid, row)
 
 
-def app_authenticator(types: tuple[str, ...], account: Resource) -> Callable[..., Principal]:
+def app_authenticator(types: tuple[str, ...], account: Resource) -> Authenticate:
     """The mount's authenticate: Basic with an endpoint of `types`, then its account exists."""
 
     def authenticate(world: World, headers: Mapping[str, str]) -> Principal:

@@ -96,7 +96,8 @@ def _not_here(routes: list[BaseRoute]) -> Route:
             error = ApiError(404, "Not Found", [FieldError(None, why)])
         return wrap(error_response(error))
 
-    return Route("/{path:path}", answer)
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return Route("/{path:path}", answer, methods=methods)
 
 
 # --- accounts and DIDs ----------------------------------------------------------------------------
@@ -163,8 +164,9 @@ def _pick_redirect_did(ctx: Ctx, binding: Mapping[str, Any]) -> dict[str, Any]:
     ]
     country = _calling_code(binding["destination_did"])
     fallback = (ctx.query.get("fallback_country") or "").upper()
+    any_country = assumptions.MEDIATOR_REDIRECT_DID_SAME_COUNTRY == "any"
     for did in free:
-        if _calling_code(did["phonenumber"]) == country:
+        if any_country or _calling_code(did["phonenumber"]) == country:
             return did
     for did in free:
         if fallback and str(did.get("country_code") or "").upper() == fallback:

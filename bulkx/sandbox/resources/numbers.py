@@ -186,7 +186,8 @@ def list_dids(ctx: Ctx) -> dict[str, Any]:
 
     tg = ctx.query.get("trunk_group_sid")
     if tg:
-        extra = f'trunk_group_sid eq "{tg}"'
+        quoted = tg.replace("\\", "\\\\").replace('"', '\\"')  # a value, never filter syntax
+        extra = f'trunk_group_sid eq "{quoted}"'
         existing = ctx.query.get("filter")
         query = dict(ctx.query)
         query["filter"] = f"{existing} and {extra}" if existing else extra

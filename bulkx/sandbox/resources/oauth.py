@@ -76,6 +76,8 @@ def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str,
         expires_in = int(form.get("access_token_expires_in") or assumptions.OAUTH_DEFAULT_EXPIRES_IN)
     except ValueError:
         raise invalid([FieldError("access_token_expires_in", "must be an integer")]) from None
+    if expires_in < 1:
+        raise invalid([FieldError("access_token_expires_in", "must be at least 1 (seconds)")])
     with world.store.transaction():
         token = world.issue_token(
             partner_sid, scopes=scopes, name=str(form.get("name") or "N/A"), expires_in=expires_in
