@@ -98,6 +98,13 @@ class SandboxApp:
         await self.controls(scope, receive, send)
 
 
+def _shape_error(path: str, status: int, body: bytes) -> bytes:
+    """Errors answered before a route is reached still take their API's shape."""
+    if path.startswith(mediator.PREFIX + "/"):
+        return b'{"body":' + body + b',"status":' + str(status).encode() + b"}"
+    return body
+
+
 def _headers(scope: Any) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
 
@@ -134,5 +141,6 @@ def create_app(config: SandboxConfig | None = None, *, world: World | None = Non
         faults=faults,
         log=RequestLog(),
         admin_prefix=ADMIN_PREFIX,
+        shape_error=_shape_error,
     )
     return SandboxApp(world, inner, controls)

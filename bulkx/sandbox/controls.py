@@ -251,8 +251,12 @@ class SandboxControls:
         faults: FaultInjector | None,
         log: RequestLog,
         admin_prefix: str = "/_sandbox",
+        shape_error: Callable[[str, int, bytes], bytes] | None = None,
     ) -> None:
+        """`shape_error(path, status, body)` lets an API that wraps its answers (Mediator)
+        wrap the errors answered here too, before its routes are reached."""
         self.app = app
+        self._shape_error = shape_error
         self.limiter = limiter
         self.faults = faults if faults is not None else FaultInjector(FaultSpec(), seed=0)
         self.log = log
@@ -334,18 +338,20 @@ class SandboxControls:
                     status, fault = 429, "rate_limit"
                     retry_after = max(assumptions.RETRY_AFTER_MIN_SECONDS, math.ceil(wait))
                     header = (b"retry-after", str(retry_after).encode())
-                    await _send_body(send, 429, _RATE_LIMITED_BODY, (header,))
+                    await _send_body(
+                        send, 429, self._shaped(scope, 429, _RATE_LIMITED_BODY), (header,)
+                    )
                     return
 
             decision = self.faults.decide(credential)
             kind = decision.kind
             if kind is FaultKind.OUTAGE:
                 status, fault = 503, "outage"
-                await _send_body(send, 503, _OUTAGE_BODY)
+                await _send_body(send, 503, self._shaped(scope, 503, _OUTAGE_BODY))
                 return
             if kind is FaultKind.UNAUTHORIZED:
                 status, fault = 401, "unauthorized"
-                await _send_body(send, 401, _UNAUTHORIZED_BODY)
+                await _send_body(send, 401, self._shaped(scope, 401, _UNAUTHORIZED_BODY))
                 return
             if decision.latency_s > 0.0:
                 fault = "latency"
@@ -353,7 +359,7 @@ class SandboxControls:
             if kind is FaultKind.HTTP_5XX:
                 status = decision.status or 500
                 fault = "http_5xx"
-                await _send_body(send, status, _5XX_BODIES[status])
+                await _send_body(send, status, self._shaped(scope, status, _5XX_BODIES[status]))
                 return
             if kind is FaultKind.RESET:
                 fault = "reset"
@@ -382,6 +388,11 @@ class SandboxControls:
                 duration_ms=(time.perf_counter() - started) * 1000.0,
                 started_at=started_at,
             )
+
+    def _shaped(self, scope: Scope, status: int, body: bytes) -> bytes:
+        if self._shape_error is None:
+            return body
+        return self._shape_error(scope["path"], status, body)
 
     async def _admin(self, scope: Scope, receive: Receive, send: Send, sub_path: str) -> None:
         if not _client_is_loopback(scope):

@@ -118,7 +118,9 @@ def list_objects(ctx: Ctx, resource: Resource) -> dict[str, Any]:
         full_where = " AND ".join(c for c in (where, cursor_sql) if c)
         fetch_order = order_by
         if q.before:
-            fetch_order = order_by.replace("ASC", "TMP").replace("DESC", "ASC").replace("TMP", "DESC")
+            fetch_order = (
+                order_by.replace("ASC", "TMP").replace("DESC", "ASC").replace("TMP", "DESC")
+            )
         rows, _ = store.page(
             resource.collection,
             owner=ctx.owner,
@@ -265,7 +267,9 @@ def _sort_key(value: Any) -> tuple[bool, str, Any]:
     return (False, type(value).__name__, value)
 
 
-def list_from_objects(ctx: Ctx, resource: Resource, objects: list[dict[str, Any]]) -> dict[str, Any]:
+def list_from_objects(
+    ctx: Ctx, resource: Resource, objects: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The list envelope over objects held in memory (nested arrays, computed views)."""
     from bulkx.sandbox.filters import matches
 

@@ -20,7 +20,9 @@ from typing import Any, Literal
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.errors import bad_request
 
-Operator = Literal["eq", "ne", "gt", "ge", "lt", "le", "like", "ilike", "in", "notin", "bit", "nearby"]
+Operator = Literal[
+    "eq", "ne", "gt", "ge", "lt", "le", "like", "ilike", "in", "notin", "bit", "nearby"
+]
 OPERATORS: tuple[Operator, ...] = (
     "eq", "ne", "gt", "ge", "lt", "le", "like", "ilike", "in", "notin", "bit", "nearby",
 )  # fmt: skip
@@ -82,7 +84,9 @@ def _tokens(text: str) -> tuple[list[tuple[str, str]], list[bool]]:
             break
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise bad_request(f"filter: unterminated quote near {text[pos:].strip()[:20]!r}", "filter")
+            raise bad_request(
+                f"filter: unterminated quote near {text[pos:].strip()[:20]!r}", "filter"
+            )
         kind = match.lastgroup or "word"
         raw = match.group(kind)
         tokens.append(("str", _unquote(raw)) if kind in ("dq", "sq") else (kind, raw))
@@ -239,7 +243,8 @@ class SqlField:
 
     expr: str
     type: FieldType | None
-    #: When set, the path walks into an array of objects: the condition holds if any element matches.
+    #: When set, the path walks into an array of objects: the condition holds if any element
+    #: matches.
     array_of: str | None = None
     inner_path: str = ""
 
@@ -259,7 +264,9 @@ def _sql_value(value: Scalar) -> Scalar:
     return value
 
 
-def condition_sql(cond: Condition, expr: str, field_type: FieldType | None) -> tuple[str, list[Any]]:
+def condition_sql(
+    cond: Condition, expr: str, field_type: FieldType | None
+) -> tuple[str, list[Any]]:
     """SQL for one condition on a scalar SQL expression."""
     op = cond.op
     if op in ("in", "notin"):
@@ -314,7 +321,8 @@ def compile_sql(
             )
             clause, args = condition_sql(cond, inner, target.type)
             clauses.append(
-                f"EXISTS (SELECT 1 FROM json_each(data, '$.{target.array_of}') AS je WHERE {clause})"
+                f"EXISTS (SELECT 1 FROM json_each(data, '$.{target.array_of}') AS je"
+                f" WHERE {clause})"
             )
         else:
             clause, args = condition_sql(cond, target.expr, target.type)

@@ -53,13 +53,17 @@ _ITEMS_MARK = "\x00items\x00"
 def encode_json(payload: Any) -> bytes:
     items = payload.get("items") if isinstance(payload, dict) else None
     if isinstance(items, EncodedItems):
-        head = json.dumps({**payload, "items": _ITEMS_MARK}, separators=(",", ":"), ensure_ascii=False)
+        head = json.dumps(
+            {**payload, "items": _ITEMS_MARK}, separators=(",", ":"), ensure_ascii=False
+        )
         mark = json.dumps(_ITEMS_MARK, ensure_ascii=False)
         return head.replace(mark, "[" + ",".join(items) + "]", 1).encode()
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+def json_response(
+    payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     body = encode_json(payload)
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
@@ -75,8 +79,11 @@ async def read_json_body(request: Request, *, form: bool = False) -> Any:
         return _form_fields(raw)
     if not raw.strip():
         if request.method == "POST":
-            return {}  # "POST ... when no argument is needed, send {}": an empty body means the same
-        raise ApiError(400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, "the body is empty")])
+            # "POST ... when no argument is needed, send {}": an empty body means the same.
+            return {}
+        raise ApiError(
+            400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, "the body is empty")]
+        )
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise ApiError(
             415,
@@ -130,14 +137,18 @@ def _form_fields(raw: bytes) -> dict[str, str]:
         return dict(urllib.parse.parse_qsl(text, keep_blank_values=True, errors="strict"))
     except (UnicodeDecodeError, ValueError):
         raise ApiError(
-            400, assumptions.MESSAGE_BY_STATUS[400], [FieldError(None, "the form body is not valid")]
+            400,
+            assumptions.MESSAGE_BY_STATUS[400],
+            [FieldError(None, "the form body is not valid")],
         ) from None
 
 
 def require_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(
-            400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, "the body must be a JSON object")]
+            400,
+            assumptions.INVALID_JSON_MESSAGE,
+            [FieldError(None, "the body must be a JSON object")],
         )
     return body
 
@@ -165,7 +176,9 @@ class Api:
         async def handle(request: Request) -> Response:
             try:
                 principal = auth(world, request.headers)
-                wants_body = body if body is not None else request.method in ("POST", "PATCH", "PUT")
+                wants_body = (
+                    body if body is not None else request.method in ("POST", "PATCH", "PUT")
+                )
                 payload = await read_json_body(request, form=form) if wants_body else None
                 base = str(request.url.replace(query=""))
                 ctx = Ctx(world, principal, dict(request.query_params), base_url=base)
@@ -175,7 +188,9 @@ class Api:
             if result is None:
                 return Response(status_code=204)
             if isinstance(result, Raw):
-                return Response(result.body, status_code=result.status, media_type=result.media_type)
+                return Response(
+                    result.body, status_code=result.status, media_type=result.media_type
+                )
             return json_response(result)
 
         return handle
@@ -222,10 +237,14 @@ class Api:
                 world,
                 item,
                 ["PUT"],
-                lambda ctx, p, b: update_object(ctx, resource, p["sid"], require_object(b), replace=True),
+                lambda ctx, p, b: update_object(
+                    ctx, resource, p["sid"], require_object(b), replace=True
+                ),
             )
         if "delete" in ops:
-            self.add(world, item, ["DELETE"], lambda ctx, p, _b: delete_object(ctx, resource, p["sid"]))
+            self.add(
+                world, item, ["DELETE"], lambda ctx, p, _b: delete_object(ctx, resource, p["sid"])
+            )
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:

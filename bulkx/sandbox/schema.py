@@ -183,7 +183,7 @@ def _unknown(resource: Resource, body: Mapping[str, Any]) -> list[FieldError]:
 
 
 def validate_create(resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The new object's values: defaults overlaid with the body. Raises 422 listing every problem."""
+    """The new object's values: defaults overlaid with the body; a 422 lists every problem."""
     errors = _unknown(resource, body)
     for spec in resource.fields:
         present = spec.name in body
@@ -224,7 +224,9 @@ def validate_update(
             and spec.access == "rw"
             and spec.name != resource.sid_field
         ):
-            errors.append(FieldError(spec.name, "field is required by PUT (use PATCH to send some)"))
+            errors.append(
+                FieldError(spec.name, "field is required by PUT (use PATCH to send some)")
+            )
     if errors:
         raise invalid(errors)
     updated = dict(current)

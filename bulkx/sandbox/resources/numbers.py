@@ -33,13 +33,15 @@ from bulkx.sandbox.schema import (
 )
 from bulkx.sandbox.world import World
 
-# --- references between Core objects -------------------------------------------------------------
+# --- references between Core objects --------------------------------------------------------------
 
 
 def check_reference(ctx: Ctx, obj: Mapping[str, Any], field: str, collection: str) -> None:
     sid = obj.get(field)
     if sid is not None and ctx.world.store.get(collection, str(sid), owner=ctx.owner) is None:
-        raise invalid([FieldError(field, f"no {collection[:-1].replace('_', ' ')} with this sid", str(sid))])
+        raise invalid(
+            [FieldError(field, f"no {collection[:-1].replace('_', ' ')} with this sid", str(sid))]
+        )
 
 
 def _did_references(ctx: Ctx, obj: dict[str, Any], *_: Any) -> None:
@@ -48,7 +50,7 @@ def _did_references(ctx: Ctx, obj: dict[str, Any], *_: Any) -> None:
     check_reference(ctx, target, "did_group_sid", "did_groups")
 
 
-# --- DIDs ------------------------------------------------------------------------------------------
+# --- DIDs -----------------------------------------------------------------------------------------
 
 
 def _rent(ctx: Ctx, obj: dict[str, Any]) -> None:
@@ -91,13 +93,21 @@ def _claim(ctx: Ctx, number: str) -> None:
         raise ApiError(
             assumptions.RENT_TAKEN_STATUS,
             "phonenumber is not available",
-            [FieldError("phonenumber", f"{number} was released and is aging; it cannot be rented yet")],
+            [
+                FieldError(
+                    "phonenumber", f"{number} was released and is aging; it cannot be rented yet"
+                )
+            ],
         )
     if held.get("partner_sid") == ctx.principal.partner_sid:
         raise ApiError(
             assumptions.RENT_ALREADY_OWNED_STATUS,
             "phonenumber is already assigned to this partner",
-            [FieldError("phonenumber", f"{number} is already on this account", str(held["did_sid"]))],
+            [
+                FieldError(
+                    "phonenumber", f"{number} is already on this account", str(held["did_sid"])
+                )
+            ],
         )
     raise ApiError(
         assumptions.RENT_TAKEN_STATUS,
@@ -195,7 +205,7 @@ def list_dids(ctx: Ctx) -> dict[str, Any]:
     return list_objects(ctx, DID)
 
 
-# --- available DIDs --------------------------------------------------------------------------------
+# --- available DIDs -------------------------------------------------------------------------------
 
 AVAILABLE_DID = Resource(
     name="available_did",
@@ -257,8 +267,10 @@ def get_available(ctx: Ctx, sid: str) -> dict[str, Any]:
     ctx.principal.require_scope("phonenumber", "read")
     world = ctx.world
     number = number_for_sid(world.seed, sid)
-    if number is None or not world.inventory.contains(number) or world._taken_numbers(
-        number, number + "\x00"
+    if (
+        number is None
+        or not world.inventory.contains(number)
+        or world._taken_numbers(number, number + "\x00")
     ):
         raise not_found("available DID", sid)
     return render(ctx, AVAILABLE_DID, world.inventory.describe(number))
@@ -309,7 +321,12 @@ LINE_INFORMATION = Resource(
         rw(
             "screening",
             default="block_third_number_collect",
-            choices=("allow_all", "block_collect", "block_third_number", "block_third_number_collect"),
+            choices=(
+                "allow_all",
+                "block_collect",
+                "block_third_number",
+                "block_third_number_collect",
+            ),
         ),
     ),
 )
@@ -344,7 +361,9 @@ def _sub_record(resource: Resource, method: str, verb: str) -> Any:
             if method == "DELETE":
                 store.delete(resource.collection, sid)
                 return None
-            updated = validate_update(resource, current, require_object(body), replace=method == "PUT")
+            updated = validate_update(
+                resource, current, require_object(body), replace=method == "PUT"
+            )
             if resource is EMERGENCY:
                 _e911_complete(updated)
             if store.get(resource.collection, sid) is None:
@@ -455,7 +474,7 @@ CLASSIFICATIONS = [
 ]
 
 
-# --- ported numbers (sandbox seeding) --------------------------------------------------------------
+# --- ported numbers (sandbox seeding) -------------------------------------------------------------
 
 
 def ported_did(world: World, partner_sid: str, number: str, name: str = "N/A") -> dict[str, Any]:
@@ -490,7 +509,15 @@ def ported_did(world: World, partner_sid: str, number: str, name: str = "N/A") -
     return did
 
 
-_ALPHA3 = {"US": "USA", "CA": "CAN", "GB": "GBR", "PR": "PRI", "MX": "MEX", "DE": "DEU", "FR": "FRA"}
+_ALPHA3 = {
+    "US": "USA",
+    "CA": "CAN",
+    "GB": "GBR",
+    "PR": "PRI",
+    "MX": "MEX",
+    "DE": "DEU",
+    "FR": "FRA",
+}
 
 
 def _alpha3(region: str | None) -> str:
@@ -514,7 +541,7 @@ def seed_ported(world: World, numbers: list[tuple[str, str]]) -> tuple[int, int]
     return added, existing
 
 
-# --- routes ------------------------------------------------------------------------------------
+# --- routes ---------------------------------------------------------------------------------------
 
 
 def mount(api: Api, world: World) -> None:

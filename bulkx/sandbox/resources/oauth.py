@@ -22,7 +22,7 @@ _VERBS = ("create", "read", "update", "delete")
 
 
 def _grantable(scope: str, available: set[str]) -> bool:
-    """`phonenumber.read` may be granted to a partner with `phonenumber.manage`: manage covers it."""
+    """`phonenumber.read` may be granted to a partner with `phonenumber.manage`, which covers it."""
     if scope in available:
         return True
     area, _, verb = scope.rpartition(".")
@@ -73,7 +73,9 @@ def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str,
     if extra:
         raise invalid([FieldError("scopes", f"not available to the partner: {', '.join(extra)}")])
     try:
-        expires_in = int(form.get("access_token_expires_in") or assumptions.OAUTH_DEFAULT_EXPIRES_IN)
+        expires_in = int(
+            form.get("access_token_expires_in") or assumptions.OAUTH_DEFAULT_EXPIRES_IN
+        )
     except ValueError:
         raise invalid([FieldError("access_token_expires_in", "must be an integer")]) from None
     if expires_in < 1:
@@ -86,9 +88,7 @@ def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str,
     return _public_token(token)
 
 
-_NO_CREDENTIALS = (
-    "send grant_type=password with username and password, or an Authorization header"
-)
+_NO_CREDENTIALS = "send grant_type=password with username and password, or an Authorization header"
 
 
 def revoke_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> None:
