@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import sys
@@ -11,6 +12,7 @@ import typer
 
 from bulkx.cli import exit_codes
 from bulkx.sandbox.app import DEFAULT_DB, SandboxConfig, create_app, open_world
+from bulkx.sandbox.assumption_table import assumptions_table
 from bulkx.sandbox.faults import FaultSpecError, parse_fault_spec
 from bulkx.sandbox.resources.numbers import seed_ported
 from bulkx.sandbox.seeding import read_ported_csv
@@ -104,10 +106,9 @@ def serve(
     typer.echo(f"  {limits}; faults: {faults or 'none'}; admin: {base}/_sandbox/state", err=True)
     typer.echo("Ctrl-C stops it.", err=True)
     quiet_dropped_connections()
-    try:
+    # uvicorn shuts down gracefully and re-raises Ctrl-C: it is how a sandbox is meant to stop.
+    with contextlib.suppress(KeyboardInterrupt):
         serve_forever(sandbox, host=host, port=port)
-    except KeyboardInterrupt:
-        pass  # uvicorn already shut down gracefully; Ctrl-C is how a sandbox is meant to stop
     typer.echo("sandbox stopped", err=True)
 
 
@@ -154,3 +155,10 @@ def info(
         if name not in ("tokens", "partners"):
             sys.stdout.write(f"{name}: {count}\n")
     world.store.close()
+
+
+@app.command()
+def assumptions() -> None:
+    """Every behaviour the sandbox assumes where the CarrierX docs are silent."""
+    for row in assumptions_table():
+        sys.stdout.write(f"{row.section:<20} {row.name} = {row.value}\n    {row.why}\n")

@@ -32,6 +32,7 @@ MESSAGE_BY_STATUS: Final = {
 INVALID_JSON_MESSAGE: Final = "No JSON object could be decoded"
 
 # --- lists --------------------------------------------------------------------------------
+#: Documented: `limit` defaults to 10 and must not exceed 1000.
 LIST_LIMIT_DEFAULT: Final = 10
 LIST_LIMIT_MAX: Final = 1000
 #: The docs say limit "must not exceed 1000" without naming the status; we answer 400.

@@ -135,7 +135,7 @@ def list_objects(ctx: Ctx, resource: Resource) -> dict[str, Any]:
         rows = rows[: q.limit]
         if q.before:
             rows.reverse()
-        total = int(
+        total: int | None = int(
             store.scalar(
                 f"SELECT count(*) FROM t_{resource.collection} WHERE owner=?"
                 + (f" AND ({where})" if where else ""),

@@ -450,4 +450,7 @@ def test_every_list_has_the_envelope(world: World, path: str) -> None:
     assert isinstance(result["total"], int)
     assert result["limit"] == 2
     assert result["has_more"] == (result["total"] > 2)
+    for item in result["items"]:
+        assert list(item) == sorted(item), "keys come in alphabetical order"
+        assert not [key for key in item if key.startswith("_")], "no internal fields"
     error_of(world.core.get(path, params={"filter": "or"}), 400)

@@ -298,7 +298,8 @@ def test_endpoint_types(core: httpx.Client, sandbox: Sandbox, kind: str) -> None
     fetched = ok(core.get(f"/endpoints/{sid}"))
     assert fetched == endpoint
     listed = ok(core.get("/endpoints", params={"filter": f'type eq "{kind}"'}))
-    assert [e["endpoint_sid"] for e in listed["items"]] == [sid]
+    assert listed["items"] == [fetched]
+    assert not [key for key in fetched if key.startswith("_")], "no internal fields"
     for shown in (endpoint, fetched, listed):
         assert "s3cret-out" not in str(shown)
     assert "out_sip_password" not in endpoint
