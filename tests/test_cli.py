@@ -101,7 +101,7 @@ def test_serve_answers_over_http_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             "100",
             "--faults",
             "latency=1ms",
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -26,7 +26,8 @@ def assumptions_table() -> list[Assumption]:
     """Each constant with its section and the `#:` comment above it (a comment covers the
     constants that follow it up to the next blank line)."""
     rows: list[Assumption] = []
-    section, why, comment = "general", "", []
+    section, why = "general", ""
+    comment: list[str] = []
     for line in inspect.getsource(assumptions).splitlines():
         heading = _SECTION.match(line)
         constant = _CONSTANT.match(line)

@@ -35,7 +35,9 @@ class ApiError(Exception):
         return {"message": self.message, "errors": [e.as_dict() for e in self.errors]}
 
     def __str__(self) -> str:
-        details = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in self.errors)
+        details = "; ".join(
+            f"{e.field}: {e.message}" if e.field else e.message for e in self.errors
+        )
         return f"{self.status} {self.message}" + (f" ({details})" if details else "")
 
 

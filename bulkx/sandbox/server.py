@@ -1,4 +1,4 @@
-"""Run the sandbox ASGI app on a real socket: blocking for the CLI, in a thread for tests and the demo."""
+"""Run the sandbox on a socket: blocking for the CLI, in a thread for tests and the demo."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def serve_in_thread(
     """Start `app` on `host:port` (port 0 picks a free one) and stop it on exit."""
     if not is_loopback(host):
         raise ValueError(f"the sandbox only binds loopback addresses, not {host!r}")
-    # Binding here (not in uvicorn) makes port 0 race-free: the port is ours before the thread starts.
+    # Binding here (not in uvicorn) makes port 0 race-free: the port is ours before the thread runs.
     sock = _bind(host, port)
     port = int(sock.getsockname()[1])
     server = uvicorn.Server(_config(app, host, port, log_level=log_level))

@@ -26,7 +26,19 @@ from bulkx.sandbox.world import World
 
 # --- trunks (stored inside their trunk group) ---------------------------------------------------
 
-CODECS = ("alaw", "g722", "g723", "g729", "gsm", "opus8", "opus12", "opus16", "opus24", "opus48", "ulaw")
+CODECS = (
+    "alaw",
+    "g722",
+    "g723",
+    "g729",
+    "gsm",
+    "opus8",
+    "opus12",
+    "opus16",
+    "opus24",
+    "opus48",
+    "ulaw",
+)
 
 TRUNK = Resource(
     name="trunk",
@@ -132,7 +144,9 @@ TRUNK_GROUP = Resource(
         rw("hard_failure_codes", default="408;"),
         rw("hard_failure_cooldown", "int", 120),
         rw("hard_failure_interval", "int", 60),
-        rw("hard_failure_last_resort", default="first", choices=("first", "reject502", "reject503")),
+        rw(
+            "hard_failure_last_resort", default="first", choices=("first", "reject502", "reject503")
+        ),
         rw("hard_failure_threshold", "int", 3),
         rw("name", default="N/A", nullable=False, max_length=255),
         ro("partner_sid"),
@@ -214,7 +228,10 @@ def _create_endpoint(ctx: Ctx, obj: dict[str, Any]) -> None:
 
 
 def _after_create_endpoint(ctx: Ctx, obj: dict[str, Any]) -> None:
-    if obj["type"] in assumptions.APP_ENDPOINT_TYPES and assumptions.APP_ENDPOINT_CREATES_TRUNK_GROUP:
+    if (
+        obj["type"] in assumptions.APP_ENDPOINT_TYPES
+        and assumptions.APP_ENDPOINT_CREATES_TRUNK_GROUP
+    ):
         group = validate_create(TRUNK_GROUP, {"name": obj["name"]})
         sid = str(uuid.uuid4())
         trunk = validate_create(TRUNK, {"name": obj["name"], "endpoint_sid": obj["endpoint_sid"]})
@@ -263,7 +280,7 @@ ENDPOINT = Resource(
     ),
 )
 
-# --- access control --------------------------------------------------------------------------------
+# --- access control ----------------------------------------------------------------------
 
 ACCESS_CONTROL_RULE = Resource(
     name="accesscontrol_rule",
