@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from bulkx.sandbox import assumptions
@@ -83,7 +84,11 @@ def render(ctx: Ctx, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
     return select_fields(dict(sorted(out.items())), include, exclude)
 
 
-def list_objects(ctx: Ctx, resource: Resource) -> dict[str, Any]:
+def list_objects(
+    ctx: Ctx, resource: Resource, *, scope_where: str = "", scope_params: Sequence[Any] = ()
+) -> dict[str, Any]:
+    """A list page; `scope_where` narrows it further (e.g. a query argument) without showing
+    up in the filter that pagination links repeat."""
     ctx.principal.require_scope(resource.scope, "read")
     if resource.hooks.before_read is not None:
         resource.hooks.before_read(ctx)
@@ -91,6 +96,9 @@ def list_objects(ctx: Ctx, resource: Resource) -> dict[str, Any]:
     store = ctx.world.store
     indexed = store.indexed(resource.collection)
     where, params = _where(ctx, resource, q)
+    if scope_where:
+        where = f"({where}) AND ({scope_where})" if where else scope_where
+        params = [*params, *scope_params]
     if q.shuffle:
         order_by = "random()"
         key_expr = "seq"
@@ -199,7 +207,11 @@ def get_object(ctx: Ctx, resource: Resource, sid: str) -> dict[str, Any]:
 
 def new_sid_for(ctx: Ctx, resource: Resource) -> str:
     if resource.sid_kind == "int":
-        last = ctx.world.store.scalar(f"SELECT max(seq) FROM t_{resource.collection}")
+        # The AUTOINCREMENT counter, not max(seq): a deleted object's id is never handed out
+        # again, so a stale reference cannot silently reach a newer object.
+        last = ctx.world.store.scalar(
+            "SELECT seq FROM sqlite_sequence WHERE name=?", (f"t_{resource.collection}",)
+        )
         return str(int(last or 0) + 1)
     return str(uuid.uuid4())
 

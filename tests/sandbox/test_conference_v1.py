@@ -279,3 +279,12 @@ def test_access_codes_are_unique_across_rooms(conf: httpx.Client, group: dict[st
     r = conf.delete(f"/didGroups/{group['id']}")
     assert r.status_code == assumptions.CONFERENCE_V1_DID_GROUP_IN_USE_STATUS
     assert error_fields(r) == {"primaryDidGroupId"}
+
+
+def test_a_deleted_id_is_never_handed_out_again(conf: httpx.Client) -> None:
+    first = create(conf, "/didGroups", {"name": "One", "callFlowId": 1})
+    second = create(conf, "/didGroups", {"name": "Two", "callFlowId": 1})
+    assert conf.delete(f"/didGroups/{second['id']}").status_code == 204
+    third = create(conf, "/didGroups", {"name": "Three", "callFlowId": 1})
+    assert third["id"] not in (first["id"], second["id"])
+    assert conf.get(f"/didGroups/{second['id']}").status_code == 404

@@ -196,12 +196,7 @@ def list_dids(ctx: Ctx) -> dict[str, Any]:
 
     tg = ctx.query.get("trunk_group_sid")
     if tg:
-        quoted = tg.replace("\\", "\\\\").replace('"', '\\"')  # a value, never filter syntax
-        extra = f'trunk_group_sid eq "{quoted}"'
-        existing = ctx.query.get("filter")
-        query = dict(ctx.query)
-        query["filter"] = f"{existing} and {extra}" if existing else extra
-        return list_objects(Ctx(ctx.world, ctx.principal, query, ctx.base_url), DID)
+        return list_objects(ctx, DID, scope_where="c_trunk_group_sid = ?", scope_params=[tg])
     return list_objects(ctx, DID)
 
 
