@@ -43,6 +43,7 @@ def test_demo_runs_end_to_end_and_prints_a_summary(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Summary" in result.stdout
     assert "routed to trunk group acme-sip 40" in result.stdout
+    assert "meeting rooms created          3" in result.stdout
     assert "failures                       0" in result.stdout
     assert "Traceback" not in result.stderr
     assert "demo-token" not in result.stdout + result.stderr

@@ -179,9 +179,61 @@ async def _rehearse(base_url: str, progress: Progress) -> dict[str, Any]:
             ),
         )
 
-        errors = route_errors + e911_errors + cnam_errors + rent_errors
+        endpoint = (
+            (await core.post("/endpoints", json={"name": "acme-meetings", "type": "conference_v2"}))
+            .raise_for_status()
+            .json()
+        )
+        bridge = (
+            (
+                await core.get(
+                    "/trunk_groups",
+                    params={
+                        "with_trunks": "true",
+                        "filter": f'trunks.endpoint_sid eq "{endpoint["endpoint_sid"]}"',
+                    },
+                )
+            )
+            .raise_for_status()
+            .json()["items"][0]
+        )
+        new_numbers = (
+            await core.get("/phonenumber/dids", params={"filter": 'phonenumber like "1516%"'})
+        ).json()["items"][:2]
+        for did in new_numbers:
+            (
+                await core.patch(
+                    f"/phonenumber/dids/{did['did_sid']}",
+                    json={"trunk_group_sid": bridge["trunk_group_sid"]},
+                )
+            ).raise_for_status()
+        progress.step(
+            f"created conference_v2 endpoint acme-meetings; routed {len(new_numbers)} numbers to it"
+        )
+        props = endpoint["properties"]
+        async with httpx.AsyncClient(
+            base_url=f"{base_url}/conference/v2",
+            auth=(props["login"], props["password"]),
+            timeout=30,
+        ) as conference:
+            rooms = [
+                {"name": f"acme-room-{i}", "access_codes": [
+                    {"access_code": f"7{i:03d}01", "role": "host"},
+                    {"access_code": f"7{i:03d}02", "role": "participant"},
+                ]}
+                for i in range(1, 4)
+            ]  # fmt: skip
+            made, room_errors = await _bulk(
+                progress,
+                "creating meeting rooms (Basic auth)",
+                rooms,
+                lambda room: conference.post("/meeting_rooms", json=room),
+            )
+            conference_dids = (await conference.get("/dids")).raise_for_status().json()["total"]
+
+        errors = route_errors + e911_errors + cnam_errors + rent_errors + room_errors
         totals = {}
-        for path in ("/phonenumber/dids", "/trunk_groups", "/endpoints"):
+        for path in ("/phonenumber/dids",):
             totals[path] = (await core.get(path, params={"limit": 1})).json()["total"]
         on_tg = (
             await core.get("/phonenumber/dids", params={"trunk_group_sid": tg, "limit": 1})
@@ -206,6 +258,8 @@ async def _rehearse(base_url: str, progress: Progress) -> dict[str, Any]:
         "e911": located,
         "line_information": listed,
         "rented": rented,
+        "rooms": made,
+        "conference_dids": conference_dids,
         "errors": errors,
         "dids_total": totals["/phonenumber/dids"],
         "on_trunk_group": on_tg,
@@ -252,6 +306,8 @@ def demo(
     out.write(f"  E911 addresses set             {result['e911']}\n")
     out.write(f"  line information set           {result['line_information']}\n")
     out.write(f"  new numbers rented             {result['rented']}\n")
+    out.write(f"  meeting rooms created          {result['rooms']}"
+              f" ({result['conference_dids']} DIDs on the conference endpoint)\n")  # fmt: skip
     out.write(f"  DIDs on the account            {result['dids_total']}"
               f" ({result['on_trunk_group']} on acme-sip)\n")  # fmt: skip
     out.write(f"  HTTP requests served           {result['requests']}"
