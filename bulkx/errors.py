@@ -1,0 +1,127 @@
+"""One exception tree for bulkx. Callers decide by type, never by parsing messages.
+
+BulkxError
+├── PlanError                 a plan file is unreadable or invalid (carries diagnostics)
+├── ConfigError               missing token, unsafe URL, unreadable token file
+└── ApiError                  the CarrierX API answered with an error, or did not answer
+    ├── TransientError        worth retrying (mixin: retry policies test for it)
+    │   ├── RateLimited       429, with retry_after seconds
+    │   ├── ServerError       500, 502, 503, 504
+    │   └── TransportError    connection refused/reset before a response, timeouts
+    │       └── OutcomeUnknown  the request may have been executed (reset after send, timeout)
+    └── TerminalError         retrying will not help
+        ├── AuthError         401, 403
+        ├── NotFound          404
+        ├── Conflict          409
+        └── InvalidRequest    400, 415, 422 (field errors in `errors`)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class BulkxError(Exception):
+    """The root of every error bulkx raises on purpose."""
+
+    hint: str | None = None
+
+
+class PlanError(BulkxError):
+    def __init__(self, message: str, diagnostics: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics or []
+
+
+class ConfigError(BulkxError):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str | None
+    message: str
+    reference_sid: str | None = None
+
+
+@dataclass
+class ApiError(BulkxError):
+    """An error answer (or no answer) from a CarrierX API. Never carries a credential."""
+
+    message: str
+    status: int | None = None
+    method: str | None = None
+    url: str | None = None
+    errors: list[FieldProblem] = field(default_factory=list)
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.url}: " if self.method and self.url else ""
+        status = f"{self.status} " if self.status else ""
+        details = "; ".join(
+            f"{e.field}: {e.message}" if e.field else e.message for e in self.errors
+        )
+        return f"{where}{status}{self.message}" + (f" ({details})" if details else "")
+
+
+class TransientError(ApiError):
+    """Retrying later may succeed."""
+
+
+class TerminalError(ApiError):
+    """Retrying will not help; the request or the plan must change."""
+
+
+class RateLimited(TransientError):
+    pass
+
+
+class ServerError(TransientError):
+    pass
+
+
+class TransportError(TransientError):
+    """No response: the request did not complete at the network level."""
+
+
+class OutcomeUnknown(TransportError):
+    """The request was sent and may have been executed: reconcile before resending."""
+
+
+class AuthError(TerminalError):
+    pass
+
+
+class NotFound(TerminalError):
+    pass
+
+
+class Conflict(TerminalError):
+    pass
+
+
+class InvalidRequest(TerminalError):
+    pass
+
+
+def error_for_status(status: int) -> type[ApiError]:
+    """The exception class for an HTTP error status (the one place this mapping lives)."""
+    if status == 429:
+        return RateLimited
+    if status in (401, 403):
+        return AuthError
+    if status == 404:
+        return NotFound
+    if status == 409:
+        return Conflict
+    if status in (400, 405, 413, 415, 422):
+        return InvalidRequest
+    if status >= 500:
+        return ServerError
+    return TerminalError

@@ -1,0 +1,1 @@
+"""Plans: what should exist, as operators write it (YAML and/or CSV), loaded into plain data."""

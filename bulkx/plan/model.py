@@ -1,0 +1,104 @@
+"""A loaded plan as plain data: steps of one kind each, their items in a polars frame.
+
+Items live in a DataFrame (one row per item, one column per plan field, normalised values)
+rather than in a million dicts: validation is vectorised over it, and the diff and the executor
+iterate it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+#: Columns every step frame carries besides the plan fields: where each item came from.
+SOURCE_FILE = "__file"
+SOURCE_LINE = "__line"
+SOURCE_COLUMNS = (SOURCE_FILE, SOURCE_LINE)
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A place in a plan file; line and column are 1-based (column 0: the whole line)."""
+
+    file: str
+    line: int
+    column: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in a plan, where it is, and what to do about it."""
+
+    position: Position
+    message: str
+    code: str = "BX100"
+    hint: str | None = None
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        text = f"{self.position}: {self.message}"
+        return text + (f" (hint: {self.hint})" if self.hint else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.position.file,
+            "line": self.position.line,
+            "column": self.position.column,
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+@dataclass(frozen=True)
+class Item:
+    values: Mapping[str, Any]
+    position: Position
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a plan: a kind, and what should exist of it."""
+
+    kind: str
+    #: The step's name (YAML `name:`, else `<kind>#<n>`), used in reports and references.
+    name: str
+    position: Position
+    #: One row per item: plan-field columns (normalised) plus SOURCE_COLUMNS.
+    rows: pl.DataFrame
+    #: Renting by criteria: rent `count` numbers matching `criteria` (e.g. {"state": "NY",
+    #: "npa": "516"}), with `template` values applied to each.
+    count: int | None = None
+    criteria: Mapping[str, Any] = field(default_factory=dict)
+    template: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fields(self) -> list[str]:
+        return [c for c in self.rows.columns if c not in SOURCE_COLUMNS]
+
+    def __len__(self) -> int:
+        return self.rows.height
+
+    def items(self) -> Iterator[Item]:
+        names = self.fields
+        for row in self.rows.iter_rows(named=True):
+            values = {n: row[n] for n in names if row[n] is not None}
+            yield Item(values, Position(row[SOURCE_FILE], row[SOURCE_LINE]))
+
+
+@dataclass(frozen=True)
+class Plan:
+    path: str
+    steps: tuple[Step, ...]
+    #: sha256 of the plan's files, so a saved changeset can tell it was made from this plan.
+    digest: str = ""
+
+    def steps_of(self, kind: str) -> list[Step]:
+        return [s for s in self.steps if s.kind == kind]
