@@ -1,0 +1,197 @@
+"""The closed set of changes a diff can produce, and the changeset that holds them.
+
+Changes are frozen plain data; consumers `match` over `Change` and end with `assert_never`, so a
+new change type is a type error until every consumer handles it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulkx.plan.model import Position
+
+CHANGESET_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class Create:
+    """Create (for a DID: rent) an object that does not exist live."""
+
+    kind: str
+    key: str
+    step: str
+    position: Position
+    values: Mapping[str, Any]
+    #: What it will cost per month, where the inventory says (DIDs).
+    monthly_price: str | None = None
+    action: str = "create"
+
+
+@dataclass(frozen=True)
+class Update:
+    """Change the managed fields that differ; `changes` lists them old -> new."""
+
+    kind: str
+    key: str
+    step: str
+    position: Position
+    sid: str | None
+    changes: tuple[FieldChange, ...]
+    action: str = "update"
+
+
+@dataclass(frozen=True)
+class NoOp:
+    """Considered, and live state already matches."""
+
+    kind: str
+    key: str
+    step: str
+    position: Position
+    sid: str | None
+    action: str = "noop"
+
+
+@dataclass(frozen=True)
+class Release:
+    """Release a number the plan says must be absent (never implicit: `ensure: absent`)."""
+
+    kind: str
+    key: str
+    step: str
+    position: Position
+    sid: str
+    action: str = "release"
+
+
+@dataclass(frozen=True)
+class RentByCriteria:
+    """Rent `count` numbers matching `criteria`; each gets `template`'s values."""
+
+    kind: str
+    key: str
+    step: str
+    position: Position
+    count: int
+    criteria: Mapping[str, Any]
+    template: Mapping[str, Any]
+    available: int | None = None
+    monthly_price: str | None = None
+    action: str = "rent"
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """What the plan asks cannot be done as asked (e.g. adopt a number not on the account)."""
+
+    kind: str
+    key: str
+    step: str
+    position: Position
+    reason: str
+    hint: str | None = None
+    action: str = "blocked"
+
+
+Change = Create | Update | NoOp | Release | RentByCriteria | Blocked
+ACTIONS = ("create", "rent", "update", "release", "noop", "blocked")
+
+
+def change_as_dict(change: Change) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "action": change.action,
+        "kind": change.kind,
+        "key": change.key,
+        "step": change.step,
+        "file": change.position.file,
+        "line": change.position.line,
+    }
+    match change:
+        case Create():
+            out["values"] = dict(change.values)
+            out["monthly_price"] = change.monthly_price
+        case Update():
+            out["sid"] = change.sid
+            out["changes"] = [
+                {"field": c.field, "old": c.old, "new": c.new} for c in change.changes
+            ]
+        case NoOp():
+            out["sid"] = change.sid
+        case Release():
+            out["sid"] = change.sid
+        case RentByCriteria():
+            out.update(
+                count=change.count,
+                criteria=dict(change.criteria),
+                template=dict(change.template),
+                available=change.available,
+                monthly_price=change.monthly_price,
+            )
+        case Blocked():
+            out.update(reason=change.reason, hint=change.hint)
+    return out
+
+
+@dataclass(frozen=True)
+class Changeset:
+    """Everything a plan would do, in dependency order, and what it was planned against."""
+
+    plan_path: str
+    plan_digest: str
+    target: str
+    changes: tuple[Change, ...]
+    created_at: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Change]:
+        return iter(self.changes)
+
+    def __len__(self) -> int:
+        return len(self.changes)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action not in ("noop",) for c in self.changes)
+
+    @property
+    def blocked(self) -> list[Blocked]:
+        return [c for c in self.changes if isinstance(c, Blocked)]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """{step: {action: number of items}}; a rent-by-criteria counts its `count`."""
+        table: dict[str, Counter[str]] = {}
+        for change in self.changes:
+            weight = change.count if isinstance(change, RentByCriteria) else 1
+            table.setdefault(change.step, Counter())[change.action] += weight
+        return {step: dict(counter) for step, counter in table.items()}
+
+    def monthly_cost(self) -> float:
+        total = 0.0
+        for change in self.changes:
+            if isinstance(change, Create) and change.monthly_price:
+                total += float(change.monthly_price)
+            if isinstance(change, RentByCriteria) and change.monthly_price:
+                total += float(change.monthly_price) * change.count
+        return round(total, 2)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": CHANGESET_SCHEMA_VERSION,
+            "plan": self.plan_path,
+            "plan_digest": self.plan_digest,
+            "target": self.target,
+            "created_at": self.created_at,
+            "summary": self.counts(),
+            "monthly_cost": self.monthly_cost(),
+            "changes": [change_as_dict(c) for c in self.changes],
+        }

@@ -1,0 +1,209 @@
+"""`diff(plan, live) -> changes`: pure, deterministic, dependencies before dependants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypedDict
+
+from bulkx.diff.changes import (
+    Blocked,
+    Change,
+    Create,
+    FieldChange,
+    NoOp,
+    Release,
+    RentByCriteria,
+    Update,
+)
+from bulkx.diff.state import LiveState, natural_key, scope_field
+from bulkx.plan.model import Item, Plan, Position, Step
+from bulkx.resources import KINDS, Kind
+
+
+def kind_order(kinds: Iterable[str]) -> list[str]:
+    """Kinds sorted so that every kind comes after the kinds it references or lives under."""
+    wanted = list(dict.fromkeys(kinds))
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order or name in visiting:
+            return  # a cycle is reported by validation; here any order will do
+        visiting.add(name)
+        kind = KINDS[name]
+        needs = [f.reference for f in kind.fields if f.reference] + [kind.parent or ""]
+        for need in needs:
+            if need and need in KINDS and need != name:
+                visit(need)
+        visiting.discard(name)
+        order.append(name)
+
+    for name in wanted:
+        visit(name)
+    return [k for k in order if k in wanted]
+
+
+class _Common(TypedDict):
+    kind: str
+    key: str
+    step: str
+    position: Position
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def same(desired: Any, live: Any) -> bool:
+    """Equal in meaning: "" and null are the same; "5" and 5 are the same."""
+    if _blank(desired) and _blank(live):
+        return True
+    if _blank(desired) or _blank(live):
+        return False
+    if type(desired) is not type(live) and not isinstance(desired, dict | list):
+        return str(desired) == str(live)
+    return bool(desired == live)
+
+
+def _live_reference(live: LiveState, kind: Kind, field: str, sid: Any, scope: Any) -> Any:
+    """A live reference (a sid) as the natural key a plan would write, for comparison."""
+    if _blank(sid):
+        return None
+    ref_kind = KINDS[kind.by_name[field].reference or ""]
+    key = live.key_of_sid(ref_kind.name, str(sid))
+    if key is None:
+        return f"<{sid}>"  # an object the plan does not know: shown by sid
+    if scope_field(ref_kind) and scope is not None and key.startswith(f"{scope}/"):
+        return key[len(str(scope)) + 1 :]
+    return key
+
+
+def _diff_item(
+    kind: Kind,
+    step: Step,
+    item: Item,
+    live: LiveState,
+    planned: Mapping[str, set[str]],
+    *,
+    allow_release: bool,
+) -> Change:
+    values = item.values
+    key = natural_key(kind, values)
+    found = live.get(kind.name, key)
+    common = _Common(kind=kind.name, key=key, step=step.name, position=item.position)
+    ensure = values.get("ensure", "present") if kind.name == "did" else "present"
+
+    if found is None:
+        if ensure == "absent":
+            return NoOp(sid=None, **common)
+        if ensure == "adopted":
+            return Blocked(
+                reason="not on the account, and ensure: adopted never rents",
+                hint="check the port-in completed, or use ensure: present to rent it",
+                **common,
+            )
+        if kind.singleton:
+            # A sub-record exists with its parent: set it if the parent is live or planned.
+            parent = KINDS[kind.parent] if kind.parent else None
+            parent_key = str(values.get(kind.parent_field or kind.key, ""))
+            if (
+                parent is not None
+                and live.get(parent.name, parent_key) is None
+                and parent_key not in planned.get(parent.name, set())
+            ):
+                return Blocked(
+                    reason=f"its {parent.name} {parent_key} is not on the account",
+                    hint=f"add a {parent.name} step for it (it is then set after the rent)",
+                    **common,
+                )
+            set_all = tuple(FieldChange(n, None, v) for n, v in values.items() if _managed(kind, n))
+            return Update(sid=None, changes=set_all, **common)
+        price = live.available.get(str(values.get("phonenumber"))) if kind.name == "did" else None
+        return Create(values=dict(values), monthly_price=price, **common)
+
+    if ensure == "absent":
+        if not allow_release:
+            return Blocked(
+                reason="ensure: absent would release this number",
+                hint="releasing is not reversible through the API; pass --allow-release",
+                **common,
+            )
+        return Release(sid=found.sid or "", **common)
+
+    changes: list[FieldChange] = []
+    blocked: list[str] = []
+    scope = values.get(scope_field(kind) or "")
+    for name, desired in values.items():
+        if not _managed(kind, name):
+            continue
+        spec = kind.by_name[name]
+        current = found.values.get(name)
+        if spec.reference:
+            current = _live_reference(live, kind, name, current, scope)
+        if same(desired, current):
+            continue
+        if spec.create_only:
+            blocked.append(f"{name} is {current!r}, the plan says {desired!r}")
+            continue
+        changes.append(FieldChange(name, current, desired))
+    if blocked:
+        return Blocked(
+            reason="cannot change on an existing object: " + "; ".join(blocked),
+            hint="fields fixed at creation change only by replacing the object, which bulkx never"
+            " does implicitly",
+            **common,
+        )
+    if changes:
+        return Update(sid=found.sid, changes=tuple(changes), **common)
+    return NoOp(sid=found.sid, **common)
+
+
+def _managed(kind: Kind, name: str) -> bool:
+    """Fields compared with live state: those the plan names that map to the API (not the key,
+    not plan-only fields such as `ensure`, not the scope that selects the endpoint)."""
+    spec = kind.by_name.get(name)
+    if spec is None or spec.api_name is None:
+        return False
+    return name != kind.key and name != scope_field(kind)
+
+
+def diff(plan: Plan, live: LiveState, *, allow_release: bool = False) -> list[Change]:
+    """The changes that make live state match the plan, dependencies first."""
+    # What the plan itself will create counts as present for the sub-records that follow.
+    planned: dict[str, set[str]] = {}
+    for step in plan.steps:
+        kind = KINDS[step.kind]
+        for item in step.items():
+            if item.values.get("ensure", "present") != "absent":
+                planned.setdefault(kind.name, set()).add(natural_key(kind, item.values))
+    changes: list[Change] = []
+    steps_by_kind: dict[str, list[Step]] = {}
+    for step in plan.steps:
+        steps_by_kind.setdefault(step.kind, []).append(step)
+    for kind_name in kind_order(s.kind for s in plan.steps):
+        kind = KINDS[kind_name]
+        for step in steps_by_kind[kind_name]:
+            if step.count is not None:
+                available, price = live.criteria.get(step.name, (None, None))
+                changes.append(
+                    RentByCriteria(
+                        kind=kind.name,
+                        key=_criteria_label(step.criteria),
+                        step=step.name,
+                        position=step.position,
+                        count=step.count,
+                        criteria=dict(step.criteria),
+                        template=dict(step.template),
+                        available=available,
+                        monthly_price=price,
+                    )
+                )
+            for item in step.items():
+                changes.append(
+                    _diff_item(kind, step, item, live, planned, allow_release=allow_release)
+                )
+    return changes
+
+
+def _criteria_label(criteria: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(criteria.items())) or "any"

@@ -1,0 +1,57 @@
+"""Live state as the diff sees it: objects by kind and natural key, in plan shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulkx.resources.model import Kind
+
+
+@dataclass(frozen=True)
+class LiveObject:
+    sid: str | None
+    #: Plan-shaped values (`Kind.from_api`); reference fields still hold sids.
+    values: Mapping[str, Any]
+
+
+def scope_field(kind: Kind) -> str | None:
+    """What scopes a kind's natural key: a trunk's trunk group, an app object's endpoint."""
+    if kind.parent_field and kind.parent_field != kind.key:
+        return kind.parent_field
+    if "endpoint" in kind.by_name and kind.by_name["endpoint"].api is None:
+        return "endpoint"
+    return None
+
+
+def natural_key(kind: Kind, values: Mapping[str, Any]) -> str:
+    """The key the diff matches desired and live objects on ("endpoint/name" when scoped)."""
+    scope = scope_field(kind)
+    key = str(values.get(kind.key, ""))
+    return f"{values.get(scope, '')}/{key}" if scope else key
+
+
+@dataclass
+class LiveState:
+    #: kind -> natural key -> object
+    objects: dict[str, dict[str, LiveObject]] = field(default_factory=dict)
+    #: Numbers the plan would rent that the inventory offers: phonenumber -> monthly price.
+    available: dict[str, str] = field(default_factory=dict)
+    #: Rent-by-criteria steps: step name -> (numbers available, price of the first).
+    criteria: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+
+    def add(self, kind: Kind, key: str, obj: LiveObject) -> None:
+        self.objects.setdefault(kind.name, {})[key] = obj
+
+    def get(self, kind: str, key: str) -> LiveObject | None:
+        return self.objects.get(kind, {}).get(key)
+
+    def key_of_sid(self, kind: str, sid: str) -> str | None:
+        for key, obj in self.objects.get(kind, {}).items():
+            if obj.sid == sid:
+                return key
+        return None
+
+    def sid_index(self, kind: str) -> dict[str, str]:
+        return {o.sid: k for k, o in self.objects.get(kind, {}).items() if o.sid}
