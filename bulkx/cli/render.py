@@ -1,0 +1,183 @@
+"""Rendering changesets for people (terminal) and machines (JSON, JSON Lines, CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from bulkx.diff.changes import (
+    ACTIONS,
+    Blocked,
+    Changeset,
+    Create,
+    NoOp,
+    Release,
+    RentByCriteria,
+    Update,
+    change_as_dict,
+)
+
+MAX_LISTED = 200
+SYMBOLS = {"create": "+", "rent": "+", "update": "~", "release": "-", "blocked": "!", "noop": " "}
+COLOURS = {"+": "32", "~": "33", "-": "31", "!": "35"}
+
+
+def use_colour(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _paint(text: str, symbol: str, colour: bool) -> str:
+    code = COLOURS.get(symbol)
+    return f"\x1b[{code}m{text}\x1b[0m" if colour and code else text
+
+
+def _short(value: Any, width: int = 30) -> str:
+    text = "null" if value is None else json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def summary_table(changeset: Changeset) -> list[str]:
+    counts = changeset.counts()
+    shown = [a for a in ACTIONS if any(a in c for c in counts.values())]
+    width = max([len("step"), *(len(s) for s in counts)])
+    width = min(width, 80 - 9 * len(shown) - 2)
+    lines = ["  " + "step".ljust(width) + "".join(a.rjust(9) for a in shown)]
+    for step, by_action in counts.items():
+        name = step if len(step) <= width else step[: width - 1] + "…"
+        cells = "".join(str(by_action.get(a, "-")).rjust(9) for a in shown)
+        lines.append("  " + name.ljust(width) + cells)
+    return lines
+
+
+def change_lines(changeset: Changeset, *, colour: bool, limit: int = MAX_LISTED) -> Iterator[str]:
+    listed = 0
+    hidden = 0
+    for change in changeset.changes:
+        if isinstance(change, NoOp):
+            continue
+        if listed >= limit:
+            hidden += 1
+            continue
+        listed += 1
+        symbol = SYMBOLS[change.action]
+        head = f"{symbol} {change.kind} {change.key}"
+        match change:
+            case Create():
+                price = f"  ${change.monthly_price}/mo" if change.monthly_price else ""
+                yield _paint(head + price, symbol, colour)
+            case RentByCriteria():
+                avail = "" if change.available is None else f" ({change.available} available)"
+                yield _paint(
+                    f"{symbol} rent {change.count} did ({change.key}){avail}", symbol, colour
+                )
+            case Update():
+                yield _paint(head, symbol, colour)
+                for field in change.changes:
+                    yield f"      {field.field}: {_short(field.old)} -> {_short(field.new)}"
+            case Release():
+                yield _paint(head + "  (release: not reversible)", symbol, colour)
+            case Blocked():
+                yield _paint(f"{head}  blocked: {change.reason}", symbol, colour)
+                if change.hint:
+                    yield f"      hint: {change.hint}"
+                yield f"      at {change.position}"
+    if hidden:
+        yield f"  … and {hidden} more changes (-o json or -o csv lists them all)"
+
+
+def render_text(changeset: Changeset, out: TextIO = sys.stdout) -> None:
+    colour = use_colour(out)
+    out.write(f"Plan {changeset.plan_path} against {changeset.target}\n\n")
+    for line in summary_table(changeset):
+        out.write(line + "\n")
+    out.write("\n")
+    for line in change_lines(changeset, colour=colour):
+        out.write(line + "\n")
+    counts: dict[str, int] = {}
+    for by_action in changeset.counts().values():
+        for action, n in by_action.items():
+            counts[action] = counts.get(action, 0) + n
+    cost = changeset.monthly_cost()
+    if cost:
+        out.write(f"\nMonthly cost of new rentals: ${cost:,.2f}\n")
+    verdict = ", ".join(
+        f"{counts.get(a, 0)} to {a}" for a in ("create", "rent", "update", "release")
+    )
+    out.write(f"\n{verdict}; {counts.get('noop', 0)} unchanged")
+    if counts.get("blocked"):
+        out.write(f"; {counts['blocked']} blocked")
+    out.write(".\n")
+
+
+def render_json(changeset: Changeset, out: TextIO = sys.stdout) -> None:
+    json.dump(changeset.as_dict(), out, indent=2, default=str)
+    out.write("\n")
+
+
+def render_jsonl(changeset: Changeset, out: TextIO = sys.stdout) -> None:
+    """A header line, then one change per line: streamable, greppable."""
+    head = changeset.as_dict()
+    head.pop("changes")
+    out.write(json.dumps({"type": "changeset", **head}, default=str) + "\n")
+    for change in changeset.changes:
+        out.write(json.dumps({"type": "change", **change_as_dict(change)}, default=str) + "\n")
+
+
+CSV_COLUMNS = (
+    "step",
+    "kind",
+    "key",
+    "action",
+    "field",
+    "old",
+    "new",
+    "sid",
+    "file",
+    "line",
+    "note",
+)
+
+
+def render_csv(changeset: Changeset, out: TextIO = sys.stdout) -> None:
+    """The audit report: one row per changed field, one per other change."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        return value if isinstance(value, str) else json.dumps(value)
+
+    for change in changeset.changes:
+        base = [change.step, change.kind, change.key, change.action]
+        where = [change.position.file, change.position.line]
+        match change:
+            case Update():
+                for field in change.changes:
+                    writer.writerow([*base, field.field, cell(field.old), cell(field.new),
+                                     change.sid or "", *where, ""])  # fmt: skip
+            case Blocked():
+                writer.writerow([*base, "", "", "", "", *where, change.reason])
+            case NoOp() | Release():
+                writer.writerow([*base, "", "", "", change.sid or "", *where, ""])
+            case Create():
+                writer.writerow([*base, "", "", "", "", *where, change.monthly_price or ""])
+            case RentByCriteria():
+                writer.writerow([*base, "count", "", str(change.count), "", *where, ""])
+
+
+def render(changeset: Changeset, fmt: str, out: TextIO = sys.stdout) -> None:
+    {"text": render_text, "json": render_json, "jsonl": render_jsonl, "csv": render_csv}[fmt](
+        changeset, out
+    )
+
+
+def to_text(changeset: Changeset) -> str:
+    buffer = io.StringIO()
+    render_text(changeset, buffer)
+    return buffer.getvalue()

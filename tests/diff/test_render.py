@@ -1,0 +1,65 @@
+"""Changesets as people and machines read them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from bulkx.cli.render import render_csv, render_jsonl, to_text
+from bulkx.diff.changes import Changeset
+from bulkx.diff.engine import diff
+from bulkx.diff.state import LiveState
+from tests.diff.test_engine import live_with, plan, step
+
+
+def _changeset() -> Changeset:
+    live = live_with(
+        ("trunk_group", "tg", {"name": "acme-sip"}),
+        ("did", "d1", {"phonenumber": "15162065575", "name": "old name", "trunk_group": None}),
+    )
+    live.available["15162065576"] = "0.6"
+    desired = plan(
+        step("did", [
+            {"phonenumber": "15162065575", "name": "front desk", "trunk_group": "acme-sip"},
+            {"phonenumber": "15162065576", "name": "fax"},
+            {"phonenumber": "15162065577", "ensure": "adopted"},
+        ], name="numbers"),
+    )  # fmt: skip
+    return Changeset("plans/x.yaml", "d", "the embedded sandbox", tuple(diff(desired, live)))
+
+
+def test_text_reads_well_at_80_columns() -> None:
+    text = to_text(_changeset())
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "~ did 15162065575" in text
+    assert "name: old name -> front desk" in text
+    assert "trunk_group: null -> acme-sip" in text
+    assert "+ did 15162065576  $0.6/mo" in text
+    assert "! did 15162065577  blocked" in text
+    assert "Monthly cost of new rentals: $0.60" in text
+    assert "1 to create, 0 to rent, 1 to update, 0 to release; 0 unchanged; 1 blocked." in text
+
+
+def test_csv_has_one_row_per_changed_field() -> None:
+    out = io.StringIO()
+    render_csv(_changeset(), out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    updates = [r for r in rows if r["action"] == "update"]
+    assert {r["field"] for r in updates} == {"name", "trunk_group"}
+    assert {r["action"] for r in rows} == {"update", "create", "blocked"}
+
+
+def test_jsonl_is_a_header_then_one_change_per_line() -> None:
+    out = io.StringIO()
+    render_jsonl(_changeset(), out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines[0]["type"] == "changeset"
+    assert lines[0]["schema_version"] == 1
+    assert [line["action"] for line in lines[1:]] == ["update", "create", "blocked"]
+
+
+def test_nothing_to_do_says_so() -> None:
+    changeset = Changeset("p.yaml", "d", "sandbox", tuple(diff(plan(step("did", [])), LiveState())))
+    assert not changeset.has_changes
+    assert "0 to create, 0 to rent, 0 to update, 0 to release; 0 unchanged." in to_text(changeset)
