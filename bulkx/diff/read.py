@@ -1,0 +1,234 @@
+"""Reading live state for a plan: bulk lists with filters, not one GET per row.
+
+Where the API has no list (a DID's E911 and line information records), one GET per item is
+the only way, and they run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import partial
+from typing import Any, Protocol
+
+from bulkx.diff.state import LiveObject, LiveState, natural_key, scope_field
+from bulkx.errors import NotFound
+from bulkx.plan.model import Plan
+from bulkx.resources import KINDS, Kind
+
+#: Above this many keys a kind's whole list is cheaper than `in (...)` filters.
+LIST_ALL_ABOVE = 5_000
+#: Values per `in (...)` filter: keeps URLs well under the 8 KB many servers accept.
+IN_CHUNK = 200
+CONCURRENCY = 8
+
+
+class ApiReader(Protocol):
+    """What the diff needs of a client: read-only access (it never writes)."""
+
+    async def list_all(
+        self,
+        api: str,
+        path: str,
+        *,
+        filter: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        endpoint: str | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    async def get(
+        self,
+        api: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        endpoint: str | None = None,
+    ) -> Any: ...
+
+
+def quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def in_filter(field: str, values: Iterable[str]) -> str:
+    return f"{field} in ({','.join(quote(v) for v in values)})"
+
+
+async def _gather_bounded(jobs: Iterable[Callable[[], Awaitable[Any]]]) -> list[Any]:
+    window = asyncio.Semaphore(CONCURRENCY)
+
+    async def run(job: Callable[[], Awaitable[Any]]) -> Any:
+        async with window:
+            return await job()
+
+    return await asyncio.gather(*(run(job) for job in jobs))
+
+
+def _chunks(values: list[str], size: int) -> list[list[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+async def _read_by_keys(
+    reader: ApiReader, kind: Kind, keys: list[str], *, endpoint: str | None = None
+) -> list[dict[str, Any]]:
+    if not keys:
+        return []
+    if len(keys) > LIST_ALL_ABOVE:
+        return await reader.list_all(kind.api, kind.path, endpoint=endpoint)
+    pages = await _gather_bounded(
+        partial(reader.list_all, kind.api, kind.path, filter=in_filter(kind.key_field, chunk),
+                endpoint=endpoint)
+        for chunk in _chunks(sorted(set(keys)), IN_CHUNK)
+    )  # fmt: skip
+    return [obj for page in pages for obj in page]
+
+
+def _add_all(
+    live: LiveState, kind: Kind, objects: Iterable[dict[str, Any]], scope: str = ""
+) -> None:
+    for obj in objects:
+        values = kind.from_api(obj)
+        values.setdefault(kind.key, obj.get(kind.key_field))
+        field = scope_field(kind)
+        if field:
+            values[field] = scope
+        live.add(kind, natural_key(kind, values), LiveObject(obj.get(kind.sid_field), values))
+
+
+async def read_live_state(reader: ApiReader, plan: Plan) -> LiveState:
+    """Live state for everything the plan names, plus every object its references may name."""
+    live = LiveState()
+    kinds = {s.kind for s in plan.steps}
+    referenced = {f.reference for k in kinds for f in KINDS[k].fields if f.reference} | {
+        KINDS[k].parent for k in kinds if KINDS[k].parent
+    }
+    keys: dict[str, list[str]] = {}
+    scoped: dict[tuple[str, str], list[str]] = {}
+    for step in plan.steps:
+        kind = KINDS[step.kind]
+        if step.rows.height == 0 or kind.key not in step.rows.columns:
+            continue
+        field = scope_field(kind)
+        column = step.rows[kind.key].cast(str).to_list()
+        if field and field in step.rows.columns and kind.api != "core":
+            for scope, key in zip(step.rows[field].cast(str).to_list(), column, strict=True):
+                scoped.setdefault((kind.name, scope), []).append(key)
+        else:
+            keys.setdefault(kind.name, []).extend(column)
+
+    # Small kinds that references point at: read them whole.
+    for name in sorted(referenced - {"did"}):
+        kind = KINDS[name]
+        if kind.api != "core":
+            continue
+        if name == "trunk_group":
+            groups = await reader.list_all("core", kind.path, params={"with_trunks": "true"})
+            _add_all(live, kind, groups)
+            trunk = KINDS["trunk"]
+            for group in groups:
+                _add_all(live, trunk, group.get("trunks") or [], scope=str(group.get("name")))
+        else:
+            _add_all(live, kind, await reader.list_all("core", kind.path))
+
+    for name in ("trunk_group", "endpoint", "did_group", "prefix"):
+        if name in keys and name not in referenced:
+            kind = KINDS[name]
+            params = {"with_trunks": "true"} if name == "trunk_group" else None
+            _add_all(live, kind, await reader.list_all("core", kind.path, params=params))
+
+    # DIDs, and the sub-records of the DIDs that exist.
+    did_keys = sorted(
+        set(keys.get("did", []))
+        | {k for name in ("did_emergency", "did_line_information") for k in keys.get(name, [])}
+    )
+    if did_keys:
+        _add_all(live, KINDS["did"], await _read_by_keys(reader, KINDS["did"], did_keys))
+        missing = [k for k in keys.get("did", []) if live.get("did", k) is None]
+        await _read_prices(reader, live, missing)
+    for name in ("did_emergency", "did_line_information"):
+        await _read_sub_records(reader, live, KINDS[name], keys.get(name, []))
+
+    for step in plan.steps:
+        if step.count is not None:
+            live.criteria[step.name] = await _count_available(reader, step.criteria, step.count)
+
+    # App API objects, per endpoint (each endpoint is its own account).
+    for (name, endpoint), _ in sorted(scoped.items()):
+        kind = KINDS[name]
+        try:
+            objects = await reader.list_all(kind.api, kind.path, endpoint=endpoint)
+        except NotFound:
+            objects = []  # the endpoint itself is created by this plan
+        _add_all(live, kind, objects, scope=endpoint)
+        for ref in {f.reference for f in kind.fields if f.reference} - {"endpoint", None}:
+            ref_kind = KINDS[str(ref)]
+            if ref_kind.api == kind.api and ref_kind.name != kind.name:
+                with contextlib.suppress(NotFound):
+                    found = await reader.list_all(ref_kind.api, ref_kind.path, endpoint=endpoint)
+                    _add_all(live, ref_kind, found, scope=endpoint)
+    return live
+
+
+async def _read_sub_records(
+    reader: ApiReader, live: LiveState, kind: Kind, keys: list[str]
+) -> None:
+    parents = [(k, live.get("did", k)) for k in sorted(set(keys))]
+    present = [(k, p) for k, p in parents if p is not None and p.sid]
+
+    async def one(key: str, sid: str) -> None:
+        record = await reader.get(kind.api, kind.path.format(parent_sid=sid))
+        values = kind.from_api(record)
+        values[kind.key] = key
+        live.add(kind, key, LiveObject(sid, values))
+
+    await _gather_bounded(partial(one, k, str(p.sid)) for k, p in present)
+
+
+async def _read_prices(reader: ApiReader, live: LiveState, numbers: list[str]) -> None:
+    if not numbers:
+        return
+    pages = await _gather_bounded(
+        partial(reader.list_all, "core", "/phonenumber/available_dids",
+                filter=in_filter("phonenumber", chunk))
+        for chunk in _chunks(sorted(set(numbers)), IN_CHUNK)
+    )  # fmt: skip
+    for page in pages:
+        for obj in page:
+            live.available[str(obj["phonenumber"])] = str(obj.get("price"))
+
+
+def criteria_filter(criteria: Mapping[str, Any]) -> str:
+    parts = []
+    for name, value in sorted(criteria.items()):
+        if name == "npa":
+            parts.append(f'phonenumber like "1{value}%"')
+        elif name == "prefix":
+            parts.append(f'phonenumber like "{value}%"')
+        else:
+            parts.append(f"{name} eq {quote(str(value))}")
+    return " and ".join(parts)
+
+
+async def _count_available(
+    reader: ApiReader, criteria: Mapping[str, Any], wanted: int
+) -> tuple[int, str | None]:
+    """How many numbers match (counted up to `wanted`), and the first one's price.
+
+    The inventory has no total (`total` is null), so this pages only as far as `wanted`.
+    """
+    flt = criteria_filter(criteria)
+    found = 0
+    price: str | None = None
+    while found < wanted:
+        params: dict[str, Any] = {"limit": min(1000, wanted - found), "offset": found}
+        if flt:
+            params["filter"] = flt
+        page = await reader.get("core", "/phonenumber/available_dids", params=params)
+        items = page.get("items") or []
+        if price is None and items:
+            price = str(items[0].get("price"))
+        found += len(items)
+        if not page.get("has_more") or not items:
+            break
+    return found, price
