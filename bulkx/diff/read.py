@@ -100,9 +100,9 @@ async def read_live_state(reader: ApiReader, plan: Plan) -> LiveState:
     """Live state for everything the plan names, plus every object its references may name."""
     live = LiveState()
     kinds = {s.kind for s in plan.steps}
-    referenced = {f.reference for k in kinds for f in KINDS[k].fields if f.reference} | {
-        KINDS[k].parent for k in kinds if KINDS[k].parent
-    }
+    referenced: set[str] = {
+        str(f.reference) for k in kinds for f in KINDS[k].fields if f.reference
+    } | {str(KINDS[k].parent) for k in kinds if KINDS[k].parent}
     keys: dict[str, list[str]] = {}
     scoped: dict[tuple[str, str], list[str]] = {}
     for step in plan.steps:
