@@ -294,8 +294,7 @@ class Inventory:
             if first >= last:
                 continue
             if exact is None and not residual and not shuffle:
-                start = int(first[7:]) if first > block.first else 0
-                stop = int(last[7:]) if last < block.end else NUMBERS_PER_BLOCK
+                start, stop = _line_index(block, first), _line_index(block, last)
                 available = (stop - start) - self._count_taken(first, last)
                 if skip >= available:
                     skip -= available
@@ -306,10 +305,7 @@ class Inventory:
                     sorted((n for n in exact if first <= n < last), reverse=descending)
                 )
             else:
-                start, stop = (
-                    int(first[7:]) if first > block.first else 0,
-                    (int(last[7:]) if last < block.end else NUMBERS_PER_BLOCK),
-                )
+                start, stop = _line_index(block, first), _line_index(block, last)
                 lines = range(stop - 1, start - 1, -1) if descending else range(start, stop)
                 if shuffle:
                     lines = random.sample(lines, len(lines))  # type: ignore[assignment]
@@ -353,6 +349,24 @@ class Inventory:
                     lo = max(lo, prefix)
                     hi = min(hi, str(int(prefix) + 1).zfill(len(prefix)))
         return lo, hi, exact
+
+
+class _BlockNumbers(Sequence[str]):
+    """A block's numbers in order, made on demand (for bisecting bounds of any length)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __len__(self) -> int:
+        return NUMBERS_PER_BLOCK
+
+    def __getitem__(self, index: Any) -> Any:
+        return f"{self.prefix}{index:04d}"
+
+
+def _line_index(block: Block, bound: str) -> int:
+    """How many of the block's numbers sort before `bound` (a prefix, or a number + NUL)."""
+    return bisect.bisect_left(_BlockNumbers(block.prefix), bound)
 
 
 def _captured(cond: Condition) -> bool:

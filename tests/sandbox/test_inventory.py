@@ -61,3 +61,20 @@ def test_filters_narrow_by_block_and_by_number() -> None:
     prefix = inventory.blocks[7].prefix
     exact = inventory.browse(parse_filter(f"phonenumber eq {prefix}1234"), limit=5, offset=0)
     assert [d["phonenumber"] for d in exact] == [f"{prefix}1234"]
+
+
+def test_bounds_of_any_length_select_exactly_the_right_numbers() -> None:
+    inventory = _inventory()
+    prefix = inventory.blocks[0].prefix
+    cases = {
+        f'phonenumber like "{prefix}%"': [f"{prefix}000{i}" for i in range(3)],
+        f'phonenumber like "{prefix}2%"': [f"{prefix}200{i}" for i in range(3)],
+        f"phonenumber gt {prefix}0005": [f"{prefix}000{i}" for i in (6, 7, 8)],
+        f"phonenumber le {prefix}0001": [f"{prefix}0000", f"{prefix}0001"],
+        f"phonenumber ge {prefix}9999": [f"{prefix}9999", f"{inventory.blocks[1].prefix}0000"],
+    }
+    for text, expected in cases.items():
+        found = [n for n, _ in inventory.browse_numbers(parse_filter(text), limit=3, offset=0)]
+        assert found[: len(expected)] == expected, text
+    assert len(inventory.browse_numbers(parse_filter(f"phonenumber le {prefix}0001"), limit=9,
+                                        offset=0)) == 2  # fmt: skip

@@ -1,0 +1,183 @@
+"""When to repeat a failed request, how long to wait, and how many retries a run may spend.
+
+The rules follow what is safe for a telephony API with no idempotency keys:
+
+* only `TransientError` is retried; a `TerminalError` means the request or plan must change;
+* GET, PUT, PATCH and DELETE repeat safely (same result when applied twice);
+* POST (rent a number, create a room) is repeated only when the server provably did not run
+  it: 429, 503, or a connection that failed before the request was sent. Never on
+  `OutcomeUnknown`: the caller must reconcile (look the object up) before sending again;
+* the wait is at least the server's Retry-After, else capped exponential backoff with jitter;
+* a `RetryBudget` shared by the whole run stops a struggling API from being hammered by
+  every worker retrying at once.
+
+`sleep` and `rng` are injectable so tests assert the schedule without ever sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
+
+from bulkx.errors import (
+    ApiError,
+    OutcomeUnknown,
+    RateLimited,
+    ServerError,
+    TransientError,
+    TransportError,
+)
+
+__all__ = ["IDEMPOTENT_METHODS", "RetryBudget", "RetryPolicy", "is_safe_to_retry"]
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+log = logging.getLogger("bulkx.api")
+
+
+def is_safe_to_retry(method: str, exc: BaseException) -> bool:
+    """Whether repeating `method` after `exc` cannot apply the request twice."""
+    if not isinstance(exc, TransientError) or isinstance(exc, OutcomeUnknown):
+        return False
+    if method.upper() in IDEMPOTENT_METHODS:
+        return True
+    # Non-idempotent: only failures where the server refused before executing anything.
+    if isinstance(exc, RateLimited):
+        return True
+    if isinstance(exc, ServerError):
+        return exc.status == 503
+    # TransportError that is not OutcomeUnknown: the client never finished sending.
+    return isinstance(exc, TransportError)
+
+
+class RetryBudget:
+    """A token bucket of retries shared by a whole run.
+
+    It starts with `capacity` retries; each retry spends one, each success deposits
+    `per_success` (so a healthy run earns retries back, a failing one runs dry and fails fast
+    instead of multiplying the load on the API).
+    """
+
+    def __init__(self, capacity: float = 100.0, per_success: float = 0.1) -> None:
+        if capacity < 0 or per_success < 0:
+            raise ValueError("capacity and per_success must be >= 0")
+        self.capacity = float(capacity)
+        self.per_success = float(per_success)
+        self._tokens = float(capacity)
+        self.spent = 0
+        self.refused = 0
+
+    @property
+    def remaining(self) -> float:
+        return self._tokens
+
+    def try_spend(self) -> bool:
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            self.spent += 1
+            return True
+        self.refused += 1
+        return False
+
+    def record_success(self) -> None:
+        if self._tokens < self.capacity:
+            self._tokens = min(self.capacity, self._tokens + self.per_success)
+
+    def __repr__(self) -> str:
+        return f"RetryBudget(remaining={self._tokens:.1f}/{self.capacity:g}, spent={self.spent})"
+
+
+class _StopWhenBudgetEmpty(stop_base):
+    # Evaluated last in the stop chain, so a token is spent only for a retry that will happen.
+    def __init__(self, budget: RetryBudget) -> None:
+        self.budget = budget
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        if self.budget.try_spend():
+            return False
+        log.warning("retry budget exhausted: not retrying (%r)", self.budget)
+        return True
+
+
+class RetryPolicy:
+    """Retry decisions for `CarrierX.request` (one policy per client; budget per run).
+
+    attempts: total tries per request, the first included.
+    backoff_base / backoff_max: exponential wait `base * 2**(n-1)` capped at `max`, then
+        scaled by a random factor in [0.5, 1] so concurrent workers do not retry in lockstep.
+    max_retry_after: a server asking for a longer wait than this is not retried (the error
+        carries `retry_after` for the caller to decide).
+    """
+
+    def __init__(
+        self,
+        *,
+        attempts: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_retry_after: float = 300.0,
+        budget: RetryBudget | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.attempts = attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_retry_after = max_retry_after
+        self.budget = budget if budget is not None else RetryBudget()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """One attempt, no retries."""
+        return cls(attempts=1)
+
+    def should_retry(self, method: str, exc: BaseException) -> bool:
+        if not is_safe_to_retry(method, exc):
+            return False
+        retry_after = exc.retry_after if isinstance(exc, ApiError) else None
+        return retry_after is None or retry_after <= self.max_retry_after
+
+    def wait_seconds(self, attempt: int, exc: BaseException | None) -> float:
+        """The wait before retry number `attempt` (1 = the first retry)."""
+        backoff = min(self.backoff_max, self.backoff_base * 2.0 ** max(0, attempt - 1))
+        jittered = backoff * self._rng.uniform(0.5, 1.0)
+        retry_after = exc.retry_after if isinstance(exc, ApiError) else None
+        return max(retry_after or 0.0, jittered)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return self.wait_seconds(state.attempt_number, exc)
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.upcoming_sleep
+        # ApiError's str() carries method, sanitised URL and status, never a credential.
+        log.info(
+            "retry %d/%d in %.2fs after %s", state.attempt_number, self.attempts - 1, wait, exc
+        )
+
+    async def call(self, method: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run `attempt()` (one HTTP exchange), retrying it as these rules allow."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda exc: self.should_retry(method, exc)),
+            stop=stop_after_attempt(self.attempts) | _StopWhenBudgetEmpty(self.budget),
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        result: T = await retrying(attempt)
+        self.budget.record_success()
+        return result

@@ -1,0 +1,103 @@
+"""Which CarrierX to talk to: the Core base URL, and the app API bases derived from it."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Final
+
+import httpx
+
+from bulkx.errors import ConfigError
+
+__all__ = ["API_NAMES", "DEFAULT_CORE_BASE", "Target", "derive_bases", "is_loopback"]
+
+DEFAULT_CORE_BASE: Final = "https://api.carrierx.com/core/v2"
+_CORE_SUFFIX: Final = "/core/v2"
+#: Each API's path relative to the root that precedes /core/v2.
+_API_PATHS: Final = {
+    "core": "/core/v2",
+    "conference_v2": "/conference/v2",
+    "conference": "/conference/v1",
+    "flexml": "/flexml/v1",
+    "mediator": "/mediator/v1",
+}
+API_NAMES: Final = tuple(_API_PATHS)
+_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _checked_core_base(core_base: str) -> httpx.URL:
+    text = core_base.strip().rstrip("/")
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"invalid base URL {text!r}: {exc}") from None
+    example = f"e.g. {DEFAULT_CORE_BASE}"
+    if url.scheme not in ("https", "http") or not url.host:
+        raise ConfigError(f"invalid base URL {text!r}", hint=f"give the Core base URL, {example}")
+    if url.userinfo:
+        # Credentials in a URL end up in logs and shell history; they come from the token only.
+        raise ConfigError("the base URL must not contain a login or password")
+    if url.query or url.fragment:
+        raise ConfigError(f"the base URL must not have a query or fragment: {text!r}")
+    if url.scheme == "http" and not is_loopback(url.host):
+        raise ConfigError(
+            f"refusing plain http:// to {url.host}: the token would travel unencrypted",
+            hint="use https:// (http:// is allowed only for loopback hosts such as 127.0.0.1)",
+        )
+    if not url.path.endswith(_CORE_SUFFIX):
+        raise ConfigError(
+            f"the base URL must be the Core API base ending in {_CORE_SUFFIX}: {text!r}",
+            hint=example,
+        )
+    return url
+
+
+def derive_bases(core_base: str) -> dict[str, str]:
+    """Every API's base URL from the Core base (`.../core/v2`): replace the trailing /core/v2.
+
+    Raises ConfigError for an unsafe or malformed URL.
+    """
+    url = _checked_core_base(core_base)
+    root = str(url.copy_with(path=url.path[: -len(_CORE_SUFFIX)] or "/")).rstrip("/")
+    return {name: root + path for name, path in _API_PATHS.items()}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A CarrierX deployment: the real API, another installation, or the embedded sandbox.
+
+    `label` is what screens and `repr(client)` show, so a sandbox run is never mistaken for
+    production. TLS certificates are always verified; there is no switch to turn that off.
+    """
+
+    core_base_url: str
+    is_sandbox: bool = False
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        bases = derive_bases(self.core_base_url)  # validates, raising ConfigError
+        object.__setattr__(self, "core_base_url", bases["core"])
+        if not self.label:
+            host = httpx.URL(bases["core"]).host
+            object.__setattr__(self, "label", f"sandbox ({host})" if self.is_sandbox else host)
+
+    @property
+    def bases(self) -> dict[str, str]:
+        return derive_bases(self.core_base_url)
+
+    def base(self, api: str) -> str:
+        try:
+            return self.bases[api]
+        except KeyError:
+            raise ValueError(f"unknown API {api!r}; one of {', '.join(API_NAMES)}") from None
