@@ -7,7 +7,7 @@ import sys
 import typer
 
 from bulkx import __version__
-from bulkx.cli import demo, sandbox
+from bulkx.cli import demo, diff_commands, plan_commands, sandbox
 
 app = typer.Typer(
     name="bulkx",
@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 app.add_typer(sandbox.app, name="sandbox")
 app.command("demo")(demo.demo)
+plan_commands.register(app)
+diff_commands.register(app)
 
 
 def _version(value: bool) -> None:

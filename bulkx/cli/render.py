@@ -37,6 +37,8 @@ def _paint(text: str, symbol: str, colour: bool) -> str:
 
 
 def _short(value: Any, width: int = 30) -> str:
+    if value == "":
+        return '""'
     text = "null" if value is None else json.dumps(value) if not isinstance(value, str) else value
     return text if len(text) <= width else text[: width - 1] + "…"
 

@@ -1,0 +1,197 @@
+"""`bulkx plan`, `bulkx audit` and `bulkx export`: read live state, never change it."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bulkx.cli import exit_codes
+from bulkx.cli.render import render
+from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
+from bulkx.diff.changes import Changeset
+from bulkx.diff.engine import diff
+from bulkx.diff.read import read_live_state
+from bulkx.diff.state import scope_field
+from bulkx.errors import ApiError, AuthError, BulkxError, ConfigError
+from bulkx.plan.load import load_plan
+from bulkx.plan.model import Plan
+from bulkx.plan.validate import sort_diagnostics, validate
+from bulkx.resources import KINDS
+
+
+class PlanOutput(StrEnum):
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def _err(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+
+
+def _load_valid(path: str, kind: str | None) -> Plan:
+    plan, diagnostics = load_plan(path, kind=kind)
+    if plan is not None:
+        diagnostics = diagnostics + validate(plan)
+    errors = [d for d in sort_diagnostics(diagnostics) if d.severity == "error"]
+    for problem in errors:
+        typer.echo(str(problem), err=True)
+    if plan is None or errors:
+        _err(f"{len(errors)} problem(s) in the plan; `bulkx validate {path}` explains each")
+        raise typer.Exit(exit_codes.USAGE)
+    return plan
+
+
+async def _changeset(plan: Plan, options: TargetOptions, allow_release: bool) -> Changeset:
+    async with open_client(options) as client:
+        live = await read_live_state(client, plan)
+    changes = diff(plan, live, allow_release=allow_release)
+    return Changeset(
+        plan_path=plan.path,
+        plan_digest=plan.digest,
+        target=options.describe(),
+        changes=tuple(changes),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _run(plan: Plan, options: TargetOptions, allow_release: bool) -> Changeset:
+    try:
+        return asyncio.run(_changeset(plan, options, allow_release))
+    except AuthError as error:
+        _err(f"{error} — check the token ($CARRIERX_TOKEN or --token-file)")
+        raise typer.Exit(exit_codes.AUTH) from None
+    except ConfigError as error:
+        _err(str(error) + (f"\n  hint: {error.hint}" if error.hint else ""))
+        raise typer.Exit(exit_codes.ENVIRONMENT) from None
+    except (ApiError, BulkxError) as error:
+        _err(f"reading live state failed: {error}")
+        raise typer.Exit(exit_codes.ERROR) from None
+
+
+def plan_command(
+    plan_path: str = typer.Argument(..., metavar="PLAN", help="A YAML plan or a CSV for one kind."),
+    kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
+    output: PlanOutput = typer.Option(PlanOutput.text, "-o", "--output", help="Output format."),
+    save: Path | None = typer.Option(None, "--save", help="Store the exact changeset as JSON."),
+    detailed_exitcode: bool = typer.Option(
+        False, "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error."
+    ),
+    allow_release: bool = typer.Option(
+        False, "--allow-release", help="Let `ensure: absent` release numbers (not reversible)."
+    ),
+    base_url: str | None = BASE_URL,
+    token_file: Path | None = TOKEN_FILE,
+    sandbox_db: Path = SANDBOX_DB,
+) -> None:
+    """Show what applying PLAN would change, against live state. Changes nothing."""
+    try:
+        plan = _load_valid(plan_path, kind)
+    except typer.Exit as stop:
+        raise typer.Exit(exit_codes.ERROR if detailed_exitcode else stop.exit_code) from None
+    options = TargetOptions(base_url, token_file, sandbox_db)
+    changeset = _run(plan, options, allow_release)
+    render(changeset, output.value, sys.stdout)
+    if save is not None:
+        _save(changeset, save)
+        typer.echo(f"saved the changeset to {save}", err=True)
+    if detailed_exitcode and changeset.has_changes:
+        raise typer.Exit(2)
+
+
+def _save(changeset: Changeset, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(changeset.as_dict(), out, indent=2, default=str)
+        out.write("\n")
+    os.replace(tmp, path)
+
+
+def audit_command(
+    plan_path: str = typer.Argument(..., metavar="PLAN"),
+    kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
+    output: PlanOutput = typer.Option(PlanOutput.text, "-o", "--output"),
+    base_url: str | None = BASE_URL,
+    token_file: Path | None = TOKEN_FILE,
+    sandbox_db: Path = SANDBOX_DB,
+) -> None:
+    """Read-only drift check: exit 0 when live state matches PLAN, 2 when it drifted."""
+    plan = _load_valid(plan_path, kind)
+    changeset = _run(plan, TargetOptions(base_url, token_file, sandbox_db), allow_release=False)
+    render(changeset, output.value, sys.stdout)
+    if changeset.has_changes:
+        raise typer.Exit(2)
+
+
+def export_command(
+    kind: str = typer.Argument(..., help="A Core kind: did, trunk_group, endpoint, did_group..."),
+    filter_: str | None = typer.Option(None, "--filter", help="e.g. 'state eq \"NY\"'"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="CSV file (default stdout)."),
+    base_url: str | None = BASE_URL,
+    token_file: Path | None = TOKEN_FILE,
+    sandbox_db: Path = SANDBOX_DB,
+) -> None:
+    """Write live objects of KIND as a plan CSV (`# kind:` line first): adopt them in bulk."""
+    if kind not in KINDS:
+        _err(f"unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+        raise typer.Exit(exit_codes.USAGE)
+    spec = KINDS[kind]
+    if spec.api != "core" or spec.singleton or scope_field(spec):
+        _err(f"export supports Core kinds with their own list: not {kind}")
+        raise typer.Exit(exit_codes.USAGE)
+    options = TargetOptions(base_url, token_file, sandbox_db)
+
+    async def fetch() -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+        async with open_client(options) as client:
+            objects = await client.list_all("core", spec.path, filter=filter_)
+            names: dict[str, dict[str, str]] = {}
+            for ref in {f.reference for f in spec.fields if f.reference}:
+                ref_kind = KINDS[str(ref)]
+                live = await client.list_all("core", ref_kind.path)
+                names[str(ref)] = {str(o[ref_kind.sid_field]): str(o[ref_kind.key]) for o in live}
+        return objects, names
+
+    try:
+        objects, names = asyncio.run(fetch())
+    except BulkxError as error:
+        _err(str(error))
+        raise typer.Exit(exit_codes.ERROR) from None
+    columns = [f.name for f in spec.fields if f.api_name is not None and f.type != "object"]
+    if kind == "did":
+        columns.insert(1, "ensure")
+    out = open(output, "w", newline="") if output else sys.stdout  # noqa: SIM115
+    try:
+        out.write(f"# kind: {kind}\n")
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for obj in objects:
+            values = spec.from_api(obj)
+            row = []
+            for column in columns:
+                value = "adopted" if column == "ensure" else values.get(column)
+                ref = spec.by_name[column].reference
+                if ref and value is not None:
+                    value = names.get(ref, {}).get(str(value), value)
+                row.append("" if value is None else value)
+            writer.writerow(row)
+    finally:
+        if output:
+            out.close()
+    typer.echo(f"exported {len(objects)} {kind} object(s) from {options.describe()}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan_command)
+    app.command("audit")(audit_command)
+    app.command("export")(export_command)
