@@ -7,6 +7,7 @@ iterate it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,9 +88,17 @@ class Step:
         return self.rows.height
 
     def items(self) -> Iterator[Item]:
+        """Each item's values; object fields (kept as canonical JSON text in the frame) decoded."""
+        from bulkx.resources import KINDS
+
+        kind = KINDS.get(self.kind)
+        objects = {f.name for f in kind.fields if f.type == "object"} if kind else set()
         names = self.fields
         for row in self.rows.iter_rows(named=True):
             values = {n: row[n] for n in names if row[n] is not None}
+            for name in objects & values.keys():
+                if isinstance(values[name], str):
+                    values[name] = json.loads(values[name])
             yield Item(values, Position(row[SOURCE_FILE], row[SOURCE_LINE]))
 
 
