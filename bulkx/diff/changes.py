@@ -47,6 +47,9 @@ class Update:
     position: Position
     sid: str | None
     changes: tuple[FieldChange, ...]
+    #: Every managed field's desired value: an update sends them all, so a nested API value
+    #: (an E911 location, a room's access codes) is written whole, never half.
+    values: Mapping[str, Any] = field(default_factory=dict)
     action: str = "update"
 
 

@@ -117,7 +117,7 @@ def _diff_item(
                     **common,
                 )
             set_all = tuple(FieldChange(n, None, v) for n, v in values.items() if _managed(kind, n))
-            return Update(sid=None, changes=set_all, **common)
+            return Update(sid=None, changes=set_all, values=dict(values), **common)
         price = live.available.get(str(values.get("phonenumber"))) if kind.name == "did" else None
         return Create(values=dict(values), monthly_price=price, **common)
 
@@ -154,7 +154,7 @@ def _diff_item(
             **common,
         )
     if changes:
-        return Update(sid=found.sid, changes=tuple(changes), **common)
+        return Update(sid=found.sid, changes=tuple(changes), values=dict(values), **common)
     return NoOp(sid=found.sid, **common)
 
 
@@ -184,20 +184,27 @@ def diff(plan: Plan, live: LiveState, *, allow_release: bool = False) -> list[Ch
         kind = KINDS[kind_name]
         for step in steps_by_kind[kind_name]:
             if step.count is not None:
+                rented = live.rented_by_step.get(step.name, 0)
                 available, price = live.criteria.get(step.name, (None, None))
-                changes.append(
-                    RentByCriteria(
-                        kind=kind.name,
-                        key=_criteria_label(step.criteria),
-                        step=step.name,
-                        position=step.position,
-                        count=step.count,
-                        criteria=dict(step.criteria),
-                        template=dict(step.template),
-                        available=available,
-                        monthly_price=price,
-                    )
+                common = _Common(
+                    kind=kind.name,
+                    key=_criteria_label(step.criteria),
+                    step=step.name,
+                    position=step.position,
                 )
+                if rented >= step.count:
+                    changes.append(NoOp(sid=None, **common))
+                else:
+                    changes.append(
+                        RentByCriteria(
+                            count=step.count - rented,
+                            criteria=dict(step.criteria),
+                            template=dict(step.template),
+                            available=available,
+                            monthly_price=price,
+                            **common,
+                        )
+                    )
             for item in step.items():
                 changes.append(
                     _diff_item(kind, step, item, live, planned, allow_release=allow_release)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import partial
 from typing import Any, Protocol
 
-from bulkx.diff.state import LiveObject, LiveState, natural_key, scope_field
+from bulkx.diff.state import STEP_TAG, LiveObject, LiveState, natural_key, scope_field
 from bulkx.errors import NotFound
 from bulkx.plan.model import Plan
 from bulkx.resources import KINDS, Kind
@@ -151,7 +151,12 @@ async def read_live_state(reader: ApiReader, plan: Plan) -> LiveState:
 
     for step in plan.steps:
         if step.count is not None:
-            live.criteria[step.name] = await _count_available(reader, step.criteria, step.count)
+            tagged = await reader.list_all(
+                "core", "/phonenumber/dids", filter=f"attributes.{STEP_TAG} eq {quote(step.name)}"
+            )
+            live.rented_by_step[step.name] = len(tagged)
+            shortfall = max(0, step.count - len(tagged))
+            live.criteria[step.name] = await _count_available(reader, step.criteria, shortfall)
 
     # App API objects, per endpoint (each endpoint is its own account).
     for (name, endpoint), _ in sorted(scoped.items()):

@@ -16,6 +16,10 @@ class LiveObject:
     values: Mapping[str, Any]
 
 
+#: The attribute bulkx puts on numbers it rents by criteria: `{"bulkx_step": <step name>}`.
+STEP_TAG = "bulkx_step"
+
+
 def scope_field(kind: Kind) -> str | None:
     """What scopes a kind's natural key: a trunk's trunk group, an app object's endpoint."""
     if kind.parent_field and kind.parent_field != kind.key:
@@ -40,6 +44,9 @@ class LiveState:
     available: dict[str, str] = field(default_factory=dict)
     #: Rent-by-criteria steps: step name -> (numbers available, price of the first).
     criteria: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    #: Rent-by-criteria steps: step name -> DIDs already rented by that step (by their tag), so
+    #: planning again rents only the shortfall.
+    rented_by_step: dict[str, int] = field(default_factory=dict)
 
     def add(self, kind: Kind, key: str, obj: LiveObject) -> None:
         self.objects.setdefault(kind.name, {})[key] = obj

@@ -79,7 +79,8 @@ def test_only_fields_the_plan_names_are_compared() -> None:
     changes = diff(plan(step("did", [{"phonenumber": "15162065575", "name": "new"}])), live)
     assert changes == [
         Update("did", "15162065575", "did#1", Position("plan.yaml", 2), "s1",
-               (FieldChange("name", "old", "new"),))
+               (FieldChange("name", "old", "new"),),
+               values={"phonenumber": "15162065575", "name": "new"})
     ]  # fmt: skip
 
 

@@ -1,0 +1,1 @@
+"""Applying changesets: turning changes into API requests, in dependency order."""
