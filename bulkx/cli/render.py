@@ -94,7 +94,7 @@ def change_lines(changeset: Changeset, *, colour: bool, limit: int = MAX_LISTED)
 
 def render_text(changeset: Changeset, out: TextIO = sys.stdout) -> None:
     colour = use_colour(out)
-    out.write(f"Plan {changeset.plan_path} against {changeset.target}\n\n")
+    out.write(f"Plan:   {changeset.plan_path}\nTarget: {changeset.target}\n\n")
     for line in summary_table(changeset):
         out.write(line + "\n")
     out.write("\n")
