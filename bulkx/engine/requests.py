@@ -105,7 +105,12 @@ def request_for(change: Change, resolver: Resolver) -> Request | None:
             body = kind.to_api(managed)
             if kind.singleton and kind.parent:
                 return Request(kind.api, "PATCH", _path(kind, change.values, resolver), body)
-            sid = change.sid or resolver.sid(kind.name, change.key)
+            if change.sid:
+                sid = change.sid
+            elif kind.same_sid_as:
+                sid = resolver.sid(kind.same_sid_as, str(change.values[kind.key]))
+            else:
+                sid = resolver.sid(kind.name, change.key)
             base = _path(kind, change.values, resolver)
             return Request(kind.api, "PATCH", f"{base}/{sid}", body, _endpoint(kind, change.values))
         case Release():

@@ -257,6 +257,7 @@ CONFERENCE_V2_DID = Kind(
     sid_field="did_sid",
     key="phonenumber",
     singleton=True,
+    same_sid_as="did",
     doc="A Core DID routed to a conference_v2 endpoint: its DID group.",
     fields=(
         F("endpoint", api=None, required=True, reference="endpoint"),

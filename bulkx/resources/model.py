@@ -62,6 +62,9 @@ class Kind:
     singleton: bool = False
     #: The API field the natural key is read from on live objects.
     key_api: str = ""
+    #: A view of another kind's object with the same sid (a conference_v2 DID is a Core DID
+    #: routed to the endpoint): its sid is known from that kind before the view shows it.
+    same_sid_as: str | None = None
     #: Custom mapping for kinds whose API shape differs from the plan's flat columns.
     to_api_hook: ToApi | None = field(default=None, repr=False)
     from_api_hook: FromApi | None = field(default=None, repr=False)

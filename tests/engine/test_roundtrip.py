@@ -65,3 +65,77 @@ def test_applying_a_plan_leaves_nothing_to_do(tmp_path: Path, name: str) -> None
             assert leftover == []
 
     asyncio.run(scenario())
+
+
+EVERY_KIND_SETUP = """
+version: 1
+steps:
+  - kind: trunk_group
+    items: [{name: pstn, hard_failure_threshold: 5}]
+  - kind: did_group
+    items: [{name: main, callback_url: "https://hooks.example.com/sms"}]
+  - kind: prefix
+    items: [{prefix: "1800", name: toll free, trunk_group: pstn}]
+  - kind: endpoint
+    items: [{name: conf, type: conference_v2}, {name: pbx, type: third_party, capacity: 20}]
+  - kind: trunk
+    items: [{trunk_group: pstn, name: pbx-a, endpoint: pbx, priority: 1, codec: ulaw}]
+  - kind: conference_v2.did_group
+    items: [{endpoint: conf, name: sales}]
+  - kind: conference_v2.meeting_room
+    items: [{endpoint: conf, name: standup, did_group: sales, host_code: "4411",
+             participant_code: "4422"}]
+  - kind: did
+    items: [{phonenumber: "+1 NUMBER", name: main line, did_group: main, trunk_group: pstn,
+             attributes: {site: hq}, string_key_1: "k1"}]
+  - kind: did_emergency
+    items: [{phonenumber: "NUMBER", caller_name: ACME, address_1: 1 Main St, city: Hempstead,
+             state: NY, zip: "11550"}]
+  - kind: did_line_information
+    items: [{phonenumber: "NUMBER", caller_name: ACME, class_of_service: business,
+             privacy: private}]
+"""
+
+EVERY_KIND_ROUTE = """
+version: 1
+steps:
+  - kind: did
+    items: [{phonenumber: "NUMBER", trunk_group: conf}]
+  - kind: conference_v2.did
+    items: [{endpoint: conf, phonenumber: "NUMBER", did_group: sales}]
+"""
+
+
+def test_every_kind_round_trips(tmp_path: Path) -> None:
+    app = create_app(SandboxConfig(db=tmp_path / "world.db", seed=3, token="t"))
+    block = app.world.inventory.blocks[4]
+    number = f"{block.prefix}1234"
+    setup = tmp_path / "setup.yaml"
+    # One spelling with a country code and spaces, the rest as digits: all normalise alike.
+    setup.write_text(
+        EVERY_KIND_SETUP.replace("+1 NUMBER", f"+1 {number[1:]}").replace("NUMBER", number)
+    )
+    route = tmp_path / "route.yaml"
+    route.write_text(EVERY_KIND_ROUTE.replace("NUMBER", number))
+
+    async def scenario() -> None:
+        target = Target("http://127.0.0.1/core/v2", is_sandbox=True, label="sandbox")
+        async with CarrierX(target, Secret("t"), transport=SandboxTransport(app)) as client:
+            for path in (setup, route):
+                first, live = await _changeset(client, _plan(path))
+                assert first.has_changes, path
+                assert not first.blocked, first.blocked
+                await apply_in_order(client, first, live)  # type: ignore[arg-type]
+                again, _ = await _changeset(client, _plan(path))
+                assert [c for c in again.changes if not isinstance(c, NoOp)] == [], path
+            kinds = {c.kind for c in again.changes} | {c.kind for c in first.changes}
+            assert kinds >= {"did", "conference_v2.did"}
+            found = await client.get(
+                "core", "/phonenumber/dids", params={"filter": f'phonenumber eq "{number}"'}
+            )
+            did = found["items"][0]
+            assert did["attributes"] == {"site": "hq"}
+            routed = await client.get("conference_v2", "/dids", endpoint="conf")
+            assert [d["phonenumber"] for d in routed["items"]] == [number]
+
+    asyncio.run(scenario())
