@@ -128,6 +128,7 @@ def change_as_dict(change: Change) -> dict[str, Any]:
             out["changes"] = [
                 {"field": c.field, "old": c.old, "new": c.new} for c in change.changes
             ]
+            out["values"] = dict(change.values)
         case NoOp():
             out["sid"] = change.sid
         case Release():
@@ -198,3 +199,30 @@ class Changeset:
             "monthly_cost": self.monthly_cost(),
             "changes": [change_as_dict(c) for c in self.changes],
         }
+
+
+def change_from_dict(data: Mapping[str, Any]) -> Change:
+    """The inverse of `change_as_dict`: a saved or journaled change, rebuilt."""
+    common = {
+        "kind": data["kind"],
+        "key": data["key"],
+        "step": data["step"],
+        "position": Position(data["file"], int(data["line"])),
+    }
+    action = data["action"]
+    if action == "create":
+        return Create(values=data["values"], monthly_price=data.get("monthly_price"), **common)
+    if action == "update":
+        changes = tuple(FieldChange(c["field"], c["old"], c["new"]) for c in data["changes"])
+        return Update(sid=data.get("sid"), changes=changes, values=data.get("values") or {},
+                      **common)  # fmt: skip
+    if action == "release":
+        return Release(sid=data["sid"], **common)
+    if action == "rent":
+        return RentByCriteria(
+            count=int(data["count"]), criteria=data["criteria"], template=data["template"],
+            available=data.get("available"), monthly_price=data.get("monthly_price"), **common,
+        )  # fmt: skip
+    if action == "blocked":
+        return Blocked(reason=data["reason"], hint=data.get("hint"), **common)
+    return NoOp(sid=data.get("sid"), **common)

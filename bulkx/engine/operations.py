@@ -1,0 +1,88 @@
+"""A changeset as operations: one API call each, with a deterministic key and dependencies.
+
+The key is derived from the plan and the change, never random, so a resumed run sends each
+operation under the same key, and a rent can be found again by the tag it carried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bulkx.diff.changes import Blocked, Change, Create, NoOp, RentByCriteria, Update
+from bulkx.diff.state import natural_key, scope_field
+from bulkx.resources import KINDS
+
+
+@dataclass(frozen=True)
+class Operation:
+    op_key: str
+    step: str
+    kind: str
+    key: str
+    action: str
+    position: str
+    depends_on: tuple[str, ...]
+    #: The change as plain data (`change_as_dict`), enough to rebuild the request on resume.
+    change: Mapping[str, Any]
+
+
+def op_key(plan_digest: str, step: str, kind: str, key: str, action: str) -> str:
+    text = "|".join((plan_digest, step, kind, key, action))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _references(change: Change) -> list[tuple[str, str]]:
+    """(kind, natural key) of every object the change names, its parent included."""
+    kind = KINDS[change.kind]
+    values: Mapping[str, Any] = {}
+    if isinstance(change, Create | Update):
+        values = change.values
+    elif isinstance(change, RentByCriteria):
+        values = change.template
+    scope = values.get(scope_field(kind) or "")
+    found = []
+    for spec in kind.fields:
+        if spec.reference and values.get(spec.name) not in (None, ""):
+            ref = KINDS[spec.reference]
+            name = str(values[spec.name])
+            found.append((ref.name, f"{scope}/{name}" if scope_field(ref) and scope else name))
+    if kind.parent and kind.parent_field and values.get(kind.parent_field) is not None:
+        found.append((kind.parent, str(values[kind.parent_field])))
+    if kind.same_sid_as and values.get(kind.key) is not None:
+        found.append((kind.same_sid_as, str(values[kind.key])))
+    return found
+
+
+def operations(changes: Iterable[Change], plan_digest: str) -> list[Operation]:
+    """Operations in dependency order; each depends on the creates of this run it names."""
+    from bulkx.diff.changes import change_as_dict
+
+    created: dict[tuple[str, str], str] = {}
+    out: list[Operation] = []
+    for change in changes:
+        if isinstance(change, NoOp | Blocked):
+            continue
+        deps = tuple(dict.fromkeys(created[ref] for ref in _references(change) if ref in created))
+        base = change_as_dict(change)
+        where = f"{change.position.file}:{change.position.line}"
+        if isinstance(change, RentByCriteria):
+            for index in range(change.count):
+                key = f"{change.key}#{index + 1}"
+                out.append(Operation(
+                    op_key(plan_digest, change.step, change.kind, key, "rent"),
+                    change.step, change.kind, key, "rent", where, deps, base,
+                ))  # fmt: skip
+            continue
+        operation = Operation(
+            op_key(plan_digest, change.step, change.kind, change.key, change.action),
+            change.step, change.kind, change.key, change.action, where, deps, base,
+        )  # fmt: skip
+        if isinstance(change, Create):
+            created[(change.kind, natural_key(KINDS[change.kind], change.values))] = (
+                operation.op_key
+            )
+        out.append(operation)
+    return out
