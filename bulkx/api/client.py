@@ -135,6 +135,10 @@ class _Borrowed(httpx.AsyncBaseTransport):
         pass
 
 
+#: Secrets shorter than this are not searched for in error texts (see `_scrub`).
+MIN_SCRUBBED_LENGTH = 6
+
+
 class CarrierX:
     """An async client for one CarrierX target (use `async with`, or call `aclose()`).
 
@@ -223,7 +227,8 @@ class CarrierX:
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
-            if secret and secret in text:
+            # A secret of a few characters would match ordinary words; real tokens are long.
+            if len(secret) >= MIN_SCRUBBED_LENGTH and secret in text:
                 text = text.replace(secret, REDACTED)
         return text
 

@@ -127,8 +127,15 @@ def created_sid(kind_name: str, response: Any) -> str | None:
     return None
 
 
-def rent_requests(change: RentByCriteria, numbers: list[str], resolver: Resolver) -> list[Request]:
-    """One rent per chosen number, each tagged with its step so a re-plan counts it."""
+#: The attribute naming the operation that rented a number: finds it again after a lost answer.
+OP_TAG = "bulkx_op"
+
+
+def rent_request(
+    change: RentByCriteria, number: str, resolver: Resolver, op_key: str | None = None
+) -> Request:
+    """Rent `number` for a rent-by-criteria step, tagged with the step (so a re-plan counts it)
+    and with the operation (so an unknown outcome can be reconciled)."""
     from bulkx.diff.state import STEP_TAG
 
     kind = KINDS["did"]
@@ -136,7 +143,12 @@ def rent_requests(change: RentByCriteria, numbers: list[str], resolver: Resolver
     body = {k: v for k, v in kind.to_api(template).items() if v is not None}
     attributes = dict(body.get("attributes") or {})
     attributes[STEP_TAG] = change.step
-    return [
-        Request("core", "POST", kind.path, {**body, "phonenumber": n, "attributes": attributes})
-        for n in numbers
-    ]
+    if op_key:
+        attributes[OP_TAG] = op_key
+    return Request(
+        "core", "POST", kind.path, {**body, "phonenumber": number, "attributes": attributes}
+    )
+
+
+def rent_requests(change: RentByCriteria, numbers: list[str], resolver: Resolver) -> list[Request]:
+    return [rent_request(change, n, resolver) for n in numbers]
