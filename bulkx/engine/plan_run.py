@@ -1,0 +1,95 @@
+"""From a plan (or a saved changeset) to operations ready to run: the apply pipeline's front."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bulkx.api import CarrierX
+from bulkx.diff.changes import Change, Changeset, change_as_dict, change_from_dict
+from bulkx.diff.engine import diff
+from bulkx.diff.read import read_live_state
+from bulkx.diff.state import LiveState
+from bulkx.engine.operations import Operation, operations
+from bulkx.errors import PlanError
+from bulkx.plan.model import Plan
+
+
+@dataclass(frozen=True)
+class Prepared:
+    changeset: Changeset
+    live: LiveState
+    ops: list[Operation]
+    changes_by_op: dict[str, Change]
+    #: Saved changes whose live state moved since they were planned: reported, not applied.
+    drifted: list[Change]
+
+
+def is_saved_changeset(path: str) -> bool:
+    return path.endswith(".json")
+
+
+def read_saved(path: Path) -> Mapping[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise PlanError(f"{path}: not a saved changeset ({error})") from None
+    if not isinstance(document, dict) or document.get("schema_version") != 1:
+        raise PlanError(f"{path}: not a saved changeset (bulkx plan --save writes them)")
+    return document
+
+
+def _match_ops(changes: list[Change], ops: list[Operation]) -> dict[str, Change]:
+    by_identity: dict[tuple[str, str, str], Change] = {}
+    for change in changes:
+        by_identity[(change.step, change.kind, change.key)] = change
+    out: dict[str, Change] = {}
+    for op in ops:
+        key = op.key.rsplit("#", 1)[0] if op.action == "rent" else op.key
+        out[op.op_key] = by_identity[(op.step, op.kind, key)]
+    return out
+
+
+async def prepare(
+    reader: CarrierX,
+    plan: Plan,
+    *,
+    target: str,
+    allow_release: bool,
+    saved: Mapping[str, Any] | None = None,
+) -> Prepared:
+    """Read live state, diff, and (for a saved changeset) keep only what still holds."""
+    live = await read_live_state(reader, plan)
+    changes = diff(plan, live, allow_release=allow_release)
+    drifted: list[Change] = []
+    if saved is not None:
+        if saved.get("plan_digest") != plan.digest:
+            raise PlanError(
+                f"the plan changed since the changeset was saved ({saved.get('plan')});"
+                " run `bulkx plan --save` again"
+            )
+        now = {(c.step, c.kind, c.key): change_as_dict(c) for c in changes}
+        kept: list[Change] = []
+        for item in saved.get("changes", []):
+            planned = change_from_dict(item)
+            current = now.get((planned.step, planned.kind, planned.key))
+            comparable = {k: v for k, v in item.items() if k != "available"}
+            if (
+                current is not None
+                and {k: v for k, v in current.items() if k != "available"} == comparable
+            ):
+                kept.append(planned)
+            elif planned.action not in ("noop", "blocked"):
+                drifted.append(planned)
+        changes = kept
+    from datetime import UTC, datetime
+
+    changeset = Changeset(
+        plan.path, plan.digest, target, tuple(changes),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )  # fmt: skip
+    ops = operations(changes, plan.digest)
+    return Prepared(changeset, live, ops, _match_ops(changes, ops), drifted)
