@@ -3,6 +3,8 @@
 BulkxError
 ├── PlanError                 a plan file is unreadable or invalid (carries diagnostics)
 ├── ConfigError               missing token, unsafe URL, unreadable token file
+├── JournalError              the run journal cannot be read or written, or a transition is illegal
+│   └── JournalLocked         another process is applying this run (holds its lock)
 └── ApiError                  the CarrierX API answered with an error, or did not answer
     ├── TransientError        worth retrying (mixin: retry policies test for it)
     │   ├── RateLimited       429, with retry_after seconds
@@ -38,6 +40,26 @@ class ConfigError(BulkxError):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+class JournalError(BulkxError):
+    """The run journal cannot be read or written (disk full, read-only, corrupt), or a caller
+    asked for an illegal state change. The message names the journal file; never raw SQLite."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class JournalLocked(JournalError):
+    """Another process holds the run's writer lock: one writer per run, ever."""
+
+    def __init__(
+        self, message: str, *, run_id: str, pid: int | None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint)
+        self.run_id = run_id
+        self.pid = pid
 
 
 @dataclass(frozen=True)

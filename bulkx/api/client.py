@@ -14,6 +14,7 @@ taken from a server answer is scrubbed of both before it is raised.
 from __future__ import annotations
 
 import asyncio
+import copy
 import email.utils
 import logging
 import math
@@ -180,6 +181,13 @@ class CarrierX:
 
     def __repr__(self) -> str:
         return f"CarrierX(target={self.target.label!r})"
+
+    def with_retry(self, retry: RetryPolicy) -> CarrierX:
+        """The same client (connections, credentials) with another retry policy: the executor
+        retries writes itself, so that its pacing sees every 429."""
+        sibling = copy.copy(self)
+        sibling.retry = retry
+        return sibling
 
     async def __aenter__(self) -> CarrierX:
         return self

@@ -1,0 +1,56 @@
+"""The durable record of one apply run: a SQLite file per run, one writer, many watchers.
+
+`Journal` writes (and holds the run's lock); `JournalReader` watches read-only; `list_runs`
+finds them. States and their legal moves are data in `bulkx.journal.states`.
+"""
+
+from bulkx.journal.schema import SCHEMA_VERSION, JournalView
+from bulkx.journal.states import (
+    TERMINAL,
+    TRANSITIONS,
+    Command,
+    ControlCommand,
+    Event,
+    NewOp,
+    OpRecord,
+    OpState,
+    RunInfo,
+    RunState,
+    RunSummary,
+    Sample,
+    Transition,
+)
+from bulkx.journal.store import (
+    DEFAULT_ROOT,
+    Journal,
+    JournalReader,
+    list_runs,
+    new_run_id,
+    request_control,
+    run_paths,
+)
+
+__all__ = [
+    "DEFAULT_ROOT",
+    "SCHEMA_VERSION",
+    "TERMINAL",
+    "TRANSITIONS",
+    "Command",
+    "ControlCommand",
+    "Event",
+    "Journal",
+    "JournalReader",
+    "JournalView",
+    "NewOp",
+    "OpRecord",
+    "OpState",
+    "RunInfo",
+    "RunState",
+    "RunSummary",
+    "Sample",
+    "Transition",
+    "list_runs",
+    "new_run_id",
+    "request_control",
+    "run_paths",
+]

@@ -1,0 +1,396 @@
+"""The journal's tables and numbered migrations, how a connection to the file is opened, and
+the read queries that the writer and read-only watchers share.
+
+One SQLite file per run. Tables:
+
+- `run`: exactly one row (id = 1). run_id, created_at, plan_path, plan_digest, target_label,
+  is_sandbox, state (planned|running|paused|completed|failed|cancelled|interrupted),
+  exit_code, options (JSON), changeset (JSON: the exact changeset applied), finished_at.
+- `ops`: one row per operation. op_id (INTEGER PK, dense and increasing), op_key (UNIQUE,
+  deterministic from plan digest, step, kind, natural key and action, so a resend after a
+  crash carries the same key), step, kind, key, action, position (file:line), depends_on
+  (JSON list of op_keys), request (JSON: method, api, path, body; never a credential), state,
+  attempts, remote_sid, error (already redacted), result (JSON), created_at, sent_at,
+  finished_at, updated_at.
+- `transitions`: the audit trail, one row per state change of an operation, written in the same
+  transaction as the change (so it can never disagree with `ops.state`). The intent is not a
+  row here (ops.created_at records it; `history()` shows it first): that halves the cost of a
+  100,000-intent batch.
+- `control`: pause/resume/cancel requests written by another process (a monitor) and
+  acknowledged by the writer.
+- `events`: the log tail a monitor shows. `samples`: throughput points for the monitor's plot.
+
+Times are ISO-8601 UTC text with milliseconds, so they sort and read well in `.dump`.
+
+Migrations are append-only: MIGRATIONS[i] takes the schema from user_version i to i + 1. Never
+edit a released migration; add the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from bulkx.errors import JournalError
+from bulkx.journal.states import (
+    Command,
+    ControlCommand,
+    Event,
+    OpRecord,
+    OpState,
+    RunInfo,
+    Sample,
+    Transition,
+)
+
+BUSY_TIMEOUT_MS = 5000
+_MAX_TEXT = 4000  # errors and log lines are for people; a 1 MB HTML error page is not
+
+_OP_STATES = "'pending','in_flight','succeeded','failed','unknown','skipped','cancelled'"
+_RUN_STATES = "'planned','running','paused','completed','failed','cancelled','interrupted'"
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        f"""CREATE TABLE run (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            run_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            plan_path TEXT NOT NULL,
+            plan_digest TEXT NOT NULL,
+            target_label TEXT NOT NULL,
+            is_sandbox INTEGER NOT NULL CHECK (is_sandbox IN (0, 1)),
+            state TEXT NOT NULL CHECK (state IN ({_RUN_STATES})),
+            exit_code INTEGER,
+            options TEXT NOT NULL,
+            changeset TEXT NOT NULL,
+            finished_at TEXT
+        )""",
+        f"""CREATE TABLE ops (
+            op_id INTEGER PRIMARY KEY,
+            op_key TEXT NOT NULL UNIQUE,
+            step TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            action TEXT NOT NULL,
+            position TEXT NOT NULL,
+            depends_on TEXT NOT NULL,
+            request TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ({_OP_STATES})),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            remote_sid TEXT,
+            error TEXT,
+            result TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            finished_at TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        # What a monitor polls (counts, counts by step, ops in one state) answers from this one
+        # covering index; a second index would only slow the 100,000-intent batch insert.
+        "CREATE INDEX ops_state_step ON ops (state, step)",
+        f"""CREATE TABLE transitions (
+            id INTEGER PRIMARY KEY,
+            op_id INTEGER NOT NULL REFERENCES ops (op_id),
+            from_state TEXT CHECK (from_state IN ({_OP_STATES})),
+            to_state TEXT NOT NULL CHECK (to_state IN ({_OP_STATES})),
+            at TEXT NOT NULL,
+            detail TEXT
+        )""",
+        "CREATE INDEX transitions_op ON transitions (op_id)",
+        """CREATE TABLE control (
+            id INTEGER PRIMARY KEY,
+            command TEXT NOT NULL CHECK (command IN ('pause', 'resume', 'cancel')),
+            requested_at TEXT NOT NULL,
+            requested_by INTEGER,
+            acknowledged_at TEXT
+        )""",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            level TEXT NOT NULL CHECK (level IN ('debug', 'info', 'warning', 'error')),
+            message TEXT NOT NULL
+        )""",
+        """CREATE TABLE samples (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            done INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            in_flight INTEGER NOT NULL,
+            rate_limit REAL,
+            throttled INTEGER NOT NULL,
+            retries INTEGER NOT NULL
+        )""",
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def apply_migrations(conn: sqlite3.Connection, path: object) -> int:
+    """Bring the schema up to SCHEMA_VERSION inside the caller's transaction; returns the
+    version found. The caller owns BEGIN/COMMIT (executescript would commit on its own, and a
+    half-migrated journal must never be visible)."""
+    found = schema_version(conn)
+    if found > SCHEMA_VERSION:
+        raise JournalError(
+            f"the journal {path} has schema version {found}, newer than this bulkx understands "
+            f"({SCHEMA_VERSION})",
+            hint="upgrade bulkx to resume or inspect this run",
+        )
+    for version in range(found, SCHEMA_VERSION):
+        for statement in MIGRATIONS[version]:
+            conn.execute(statement)
+        # user_version lives in the database header and is part of this transaction.
+        conn.execute(f"PRAGMA user_version = {version + 1}")
+    return found
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def clip_text(text: str | None) -> str | None:
+    if text is None or len(text) <= _MAX_TEXT:
+        return text
+    return text[:_MAX_TEXT] + "…"
+
+
+def _journal_error(exc: sqlite3.Error, path: Path, doing: str) -> JournalError:
+    """A SQLite failure as a message a user can act on; never the raw traceback."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    hint: str | None = None
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        reason, hint = "the disk is full", "free some space, then `bulkx resume RUN_ID`"
+    elif name.startswith("SQLITE_READONLY") or "readonly" in text:
+        reason = "the file or its file system is read-only"
+    elif name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        reason = f"another process kept it busy for more than {BUSY_TIMEOUT_MS // 1000} s"
+    elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text:
+        reason = "the file is damaged or is not a bulkx journal"
+    elif name.startswith("SQLITE_IOERR") or "disk I/O" in text:
+        reason = "the operating system reported an I/O error"
+    elif name.startswith("SQLITE_CANTOPEN"):
+        reason = "it cannot be opened (missing, or no permission)"
+    else:
+        reason = text
+    return JournalError(f"could not {doing} the journal {path}: {reason}", hint)
+
+
+@contextmanager
+def sql_errors(path: Path, doing: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        # `from None`: the message already says what SQLite said, in words a user can act on.
+        raise _journal_error(exc, path, doing) from None
+
+
+def connect(db: Path, mode: str) -> sqlite3.Connection:
+    with sql_errors(db, "open"):
+        # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves (Python 3.11 has no
+        # `autocommit` attribute, and its implicit BEGIN is DEFERRED, which ignores busy_timeout).
+        conn = sqlite3.connect(
+            f"{db.resolve().as_uri()}?mode={mode}",
+            uri=True,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if mode == "rw":
+            journal_mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(journal_mode).lower() != "wal":
+                conn.close()
+                raise JournalError(
+                    f"the journal {db} cannot use WAL (journal_mode={journal_mode})",
+                    hint="keep .bulkx on a local file system, not a network share",
+                )
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+
+def tighten_modes(db: Path) -> None:
+    """0600 on the journal and its companions, whatever the umask (SQLite gives -wal/-shm the
+    database's mode; this is belt and braces for files a previous version left behind)."""
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        with suppress(FileNotFoundError):
+            os.chmod(path, 0o600)
+
+
+def read_lock_pid(lock_path: Path) -> int | None:
+    """The pid written by the process that holds (or last held) the lock, if any."""
+    try:
+        text = lock_path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+class JournalView:
+    """What both the writer and a watcher can ask."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, run_id: str) -> None:
+        self._conn = conn
+        self._path = path
+        self._lock_path = path.with_suffix(".lock")
+        self.run_id = run_id
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
+        # fetchall: the statement (and its implicit read transaction) ends before we return.
+        with sql_errors(self._path, "read"):
+            return self._conn.execute(sql, params).fetchall()
+
+    def run(self) -> RunInfo:
+        rows = self._rows("SELECT * FROM run WHERE id = 1")
+        if not rows:
+            raise JournalError(f"the journal {self._path} has no run record")
+        return RunInfo.from_row(rows[0])
+
+    def changeset(self) -> Any:
+        """The exact changeset this run applies (parsed JSON); kept out of `run()` because a
+        watcher polls that and a changeset can be megabytes."""
+        rows = self._rows("SELECT changeset FROM run WHERE id = 1")
+        return json.loads(rows[0]["changeset"]) if rows else None
+
+    def counts(self) -> dict[str, int]:
+        """Operations per state; every state is present, zeros included."""
+        counts = {str(state): 0 for state in OpState}
+        for row in self._rows("SELECT state, count(*) AS n FROM ops GROUP BY state"):
+            counts[row["state"]] = row["n"]
+        return counts
+
+    def counts_by_step(self) -> dict[str, dict[str, int]]:
+        table: dict[str, dict[str, int]] = {}
+        sql = "SELECT step, state, count(*) AS n FROM ops GROUP BY step, state"
+        for row in self._rows(sql):
+            table.setdefault(row["step"], {str(s): 0 for s in OpState})[row["state"]] = row["n"]
+        return table
+
+    def ops(
+        self,
+        state: str | None = None,
+        *,
+        limit: int = 100,
+        after_op_id: int | None = None,
+        newest_first: bool = False,
+    ) -> list[OpRecord]:
+        """One page of operations in op_id order; pass the last op_id seen as `after_op_id`
+        for the next page (keyset paging: cheap at any depth)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if state is not None:
+            where.append("state = ?")
+            params.append(str(state))
+        if after_op_id is not None:
+            where.append("op_id < ?" if newest_first else "op_id > ?")
+            params.append(after_op_id)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT * FROM ops {clause} ORDER BY op_id {order} LIMIT ?"
+        return [OpRecord.from_row(r) for r in self._rows(sql, [*params, limit])]
+
+    def op(self, op_id: int) -> OpRecord | None:
+        rows = self._rows("SELECT * FROM ops WHERE op_id = ?", (op_id,))
+        return OpRecord.from_row(rows[0]) if rows else None
+
+    def op_by_key(self, op_key: str) -> OpRecord | None:
+        rows = self._rows("SELECT * FROM ops WHERE op_key = ?", (op_key,))
+        return OpRecord.from_row(rows[0]) if rows else None
+
+    def history(self, op_id: int) -> list[Transition]:
+        """Every state change of an operation, oldest first, starting with its intent."""
+        sql = (
+            "SELECT op_id, NULL, 'pending', created_at, 'planned', 0 AS id FROM ops "
+            "WHERE op_id = :op UNION ALL "
+            "SELECT op_id, from_state, to_state, at, detail, id FROM transitions WHERE op_id = :op "
+            "ORDER BY id"
+        )
+        return [Transition(*row[:5]) for row in self._rows(sql, {"op": op_id})]
+
+    def recent_events(self, limit: int = 50) -> list[Event]:
+        """The last `limit` events, oldest first (the order a log tail prints them)."""
+        sql = "SELECT id, at, level, message FROM events ORDER BY id DESC LIMIT ?"
+        return [Event(*row) for row in reversed(self._rows(sql, (limit,)))]
+
+    def recent_samples(self, limit: int = 300) -> list[Sample]:
+        sql = (
+            "SELECT at, done, failed, in_flight, rate_limit, throttled, retries FROM samples "
+            "ORDER BY id DESC LIMIT ?"
+        )
+        return [Sample(*row) for row in reversed(self._rows(sql, (limit,)))]
+
+    def pending_commands(self) -> list[Command]:
+        sql = "SELECT * FROM control WHERE acknowledged_at IS NULL ORDER BY id"
+        return [Command(*row) for row in self._rows(sql)]
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: a watcher's cheap "anything new?"."""
+        return int(self._rows("PRAGMA data_version")[0][0])
+
+    def integrity_check(self) -> str:
+        return "; ".join(str(row[0]) for row in self._rows("PRAGMA integrity_check"))
+
+    def writer_pid(self) -> int | None:
+        """The pid of the live writer, if one holds the lock (same host only)."""
+        pid = read_lock_pid(self._lock_path)
+        if pid is None:
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass  # it exists; it just is not ours to signal
+        return pid
+
+    def request_control(self, command: str) -> int:
+        """Ask the writer to pause, resume or cancel; returns the request's id. Allowed
+        without the writer lock: one tiny write on its own short-lived connection."""
+        return write_control(self._path, command)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def write_control(db: Path, command: str) -> int:
+    try:
+        cmd = ControlCommand(command)
+    except ValueError:
+        raise JournalError(f"{command!r} is not pause, resume or cancel") from None
+    conn = connect(db, "rw")
+    try:
+        with sql_errors(db, "write a control request to"):
+            conn.execute("BEGIN IMMEDIATE")
+            cursor = conn.execute(
+                "INSERT INTO control (command, requested_at, requested_by) VALUES (?, ?, ?)",
+                (str(cmd), now_iso(), os.getpid()),
+            )
+            conn.execute("COMMIT")
+            return int(cursor.lastrowid or 0)
+    finally:
+        conn.close()

@@ -1,0 +1,546 @@
+"""The journal of one apply run: one SQLite file, one writer, any number of read-only watchers.
+
+Durability: WAL + synchronous=FULL, so a committed intent survives kill -9 and (on storage that
+honours fsync) power loss. Every state change is one short `BEGIN IMMEDIATE` transaction that
+updates the operation and appends its audit row together. Batches (`add_ops`, `start`, `skip`)
+are one transaction each, so fsync cost is per batch, not per operation.
+
+One writer: `Journal` holds an advisory `flock` on `<run_id>.lock` for its lifetime. The OS
+drops it when the process dies, so a resume after kill -9 just works. `JournalReader` opens the
+file `mode=ro`, never takes the lock, and runs only single-statement reads (fully fetched), so
+it never holds a read transaction that would stall the writer's checkpoints.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bulkx.errors import JournalError, JournalLocked
+from bulkx.journal.schema import (
+    SCHEMA_VERSION,
+    JournalView,
+    apply_migrations,
+    clip_text,
+    connect,
+    now_iso,
+    read_lock_pid,
+    schema_version,
+    sql_errors,
+    tighten_modes,
+    write_control,
+)
+from bulkx.journal.states import (
+    FINISHED_RUNS,
+    TERMINAL,
+    ControlCommand,
+    EventLevel,
+    NewOp,
+    OpState,
+    RunSummary,
+    check_transition,
+    run_state,
+)
+
+DEFAULT_ROOT = Path(".bulkx")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_CHUNK = 500  # ids per `IN (...)`: far below SQLite's variable limit
+_SECRET_KEY = re.compile(
+    r"^(proxy[-_]?)?authori[sz]ation$|^(x[-_]?)?api[-_]?key$"
+    r"|^(access[-_]?|auth[-_]?|bearer[-_]?|refresh[-_]?)?token$|^(client[-_]?)?secret$",
+    re.IGNORECASE,
+)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable and readable: UTC time plus 4 random hex digits, e.g. 20261127-221503-ab12."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+def runs_dir(root: str | Path = DEFAULT_ROOT) -> Path:
+    return Path(root) / "runs"
+
+
+def run_paths(root: str | Path, run_id: str) -> tuple[Path, Path]:
+    """(database, lock file) of a run; the run id is checked so it cannot name another path."""
+    if not _RUN_ID.match(run_id):
+        raise JournalError(f"{run_id!r} is not a run id", hint="`bulkx runs` lists runs")
+    directory = runs_dir(root)
+    return directory / f"{run_id}.db", directory / f"{run_id}.lock"
+
+
+def _mkdir_private(path: Path) -> None:
+    for directory in (path.parent, path):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise JournalError(f"cannot create {directory}: {exc.strerror}") from None
+
+
+class _WriterLock:
+    """An exclusive, non-blocking flock. flock locks belong to the open file, so a second open
+    in the same process is refused too, and the kernel releases the lock when the process dies."""
+
+    def __init__(self, path: Path, run_id: str) -> None:
+        try:
+            # Python opens files non-inheritable, so a child process never keeps our lock alive.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise JournalError(f"cannot open the lock file {path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            pid = read_lock_pid(path)
+            by = f"another process (pid {pid})" if pid else "another process"
+            raise JournalLocked(
+                f"run {run_id} is being applied by {by}",
+                run_id=run_id,
+                pid=pid,
+                hint=f"watch it with `bulkx watch {run_id}`",
+            ) from None
+        os.fchmod(fd, 0o600)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            # Forget our pid first, so a watcher never names a process that has finished.
+            os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)  # closing the last descriptor releases the flock
+
+
+# One encoder for every row: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+#: Every credential-like key or value the exact check refuses contains one of these.
+_SUSPECT = ("authori", "key", "token", "secret", "bearer")
+
+
+def _refuse_secrets(value: Any, where: str) -> None:
+    """The journal never stores credentials: refuse Authorization-like keys anywhere in a
+    request (body, headers, query) and bearer tokens in any string."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if _SECRET_KEY.match(str(key).strip()):
+                raise JournalError(f"{where} contains a credential field {key!r}; not journaled")
+            _refuse_secrets(item, where)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_secrets(item, where)
+    elif isinstance(value, str):
+        lowered = value.lower()
+        if lowered.startswith(("bearer ", "authorization:")):
+            raise JournalError(f"{where} contains a credential value; not journaled")
+        if "?" in value:
+            for pair in re.split(r"[?&]", value.split("?", 1)[1]):
+                if _SECRET_KEY.match(pair.split("=", 1)[0]):
+                    raise JournalError(f"{where} has a credential in its query; not journaled")
+
+
+def _dumps(value: Any, what: object) -> str:
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError) as exc:
+        if isinstance(what, NewOp):
+            what = f"the request of operation {what.op_key} ({what.position})"
+        raise JournalError(f"{what} is not plain JSON data: {exc}") from None
+
+
+def request_control(root: str | Path, run_id: str, command: str) -> int:
+    """`bulkx pause|resume|cancel RUN_ID` from another terminal."""
+    db, _ = run_paths(root, run_id)
+    if not db.exists():
+        raise JournalError(f"no run {run_id} under {runs_dir(root)}")
+    return write_control(db, command)
+
+
+class JournalReader(JournalView):
+    """A read-only view of a run, for `status`, `watch`, `report` and the TUI."""
+
+    @classmethod
+    def open(cls, root: str | Path, run_id: str) -> JournalReader:
+        db, _ = run_paths(root, run_id)
+        if not db.exists():
+            raise JournalError(f"no run {run_id} under {runs_dir(root)}", hint="see `bulkx runs`")
+        conn = connect(db, "ro")
+        with sql_errors(db, "read"):
+            version = schema_version(conn)
+        if version != SCHEMA_VERSION:
+            conn.close()
+            raise JournalError(
+                f"the journal {db} has schema version {version}; this bulkx reads "
+                f"{SCHEMA_VERSION}" + (" (it is still being created)" if version == 0 else "")
+            )
+        return cls(conn, db, run_id)
+
+
+class Journal(JournalView):
+    """The one writer of a run's journal."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, run_id: str, lock: _WriterLock):
+        super().__init__(conn, path, run_id)
+        self._lock = lock
+
+    @classmethod
+    def create(
+        cls,
+        root: str | Path,
+        *,
+        plan_path: str,
+        plan_digest: str,
+        target_label: str,
+        is_sandbox: bool,
+        options: Mapping[str, Any],
+        changeset_json: str,
+        run_id: str | None = None,
+    ) -> Journal:
+        """A new run in state `planned`; raises JournalError if `run_id` is taken."""
+        _mkdir_private(runs_dir(root))
+        try:
+            json.loads(changeset_json)
+        except ValueError as exc:
+            raise JournalError(f"the changeset to journal is not JSON: {exc}") from None
+        options_json = _dumps(options, "the options")
+        for _ in range(5):  # a fresh id collides only within the same second: try another
+            rid = run_id or new_run_id()
+            db, lock_path = run_paths(root, rid)
+            lock = _WriterLock(lock_path, rid)
+            try:
+                os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                break
+            except FileExistsError:
+                lock.release()
+                if run_id is not None:
+                    raise JournalError(f"run {rid} already exists in {db.parent}") from None
+            except OSError as exc:
+                lock.release()
+                raise JournalError(f"cannot create the journal {db}: {exc.strerror}") from None
+        else:
+            raise JournalError(f"could not find a free run id in {runs_dir(root)}")
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = connect(db, "rw")
+            journal = cls(conn, db, rid, lock)
+            with journal._write("initialise"):
+                apply_migrations(conn, db)
+                conn.execute(
+                    "INSERT INTO run (id, run_id, created_at, plan_path, plan_digest, "
+                    "target_label, is_sandbox, state, options, changeset) "
+                    "VALUES (1, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
+                    (
+                        rid,
+                        now_iso(),
+                        plan_path,
+                        plan_digest,
+                        target_label,
+                        int(is_sandbox),
+                        options_json,
+                        changeset_json,
+                    ),
+                )
+            tighten_modes(db)
+            return journal
+        except BaseException:
+            # A journal that never got its run row is noise in `bulkx runs`: remove it whole.
+            if conn is not None:
+                conn.close()
+            for leftover in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+            lock.release()
+            raise
+
+    @classmethod
+    def open(cls, root: str | Path, run_id: str) -> Journal:
+        """Reopen a run to resume it. Every `in_flight` operation becomes `unknown`: it may
+        have been sent before the last writer stopped, so it must be reconciled, not resent."""
+        db, lock_path = run_paths(root, run_id)
+        if not db.exists():
+            raise JournalError(f"no run {run_id} under {runs_dir(root)}", hint="see `bulkx runs`")
+        lock = _WriterLock(lock_path, run_id)
+        try:
+            conn = connect(db, "rw")
+        except BaseException:
+            lock.release()
+            raise
+        journal = cls(conn, db, run_id, lock)
+        try:
+            now = now_iso()
+            with journal._write("reopen"):
+                if apply_migrations(conn, db) == 0:
+                    raise JournalError(f"the journal {db} was never initialised")
+                sql = "SELECT op_id FROM ops WHERE state = 'in_flight'"
+                crashed = [row[0] for row in conn.execute(sql)]
+                detail = "the writer stopped while this was in flight; reconcile before resending"
+                journal._set_states(crashed, {}, OpState.IN_FLIGHT, OpState.UNKNOWN, now, detail)
+                message = f"reopened by pid {os.getpid()}"
+                if crashed:
+                    message += f"; {len(crashed)} in-flight operations are now unknown"
+                conn.execute(
+                    "INSERT INTO events (at, level, message) VALUES (?, 'info', ?)", (now, message)
+                )
+            tighten_modes(db)
+        except BaseException:
+            journal.close()
+            raise
+        return journal
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; rolled back whole on any error."""
+        conn = self._conn
+        with sql_errors(self._path, doing):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    # The original error is the one worth reporting, not a failed rollback.
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+
+    def _set_states(
+        self,
+        op_ids: Sequence[int],
+        columns: Mapping[str, Any],
+        source: str,
+        target: OpState,
+        now: str,
+        detail: str | None,
+        *,
+        attempt: bool = False,
+    ) -> None:
+        """Move ops (already checked to be in `source`) to `target`, with their audit rows."""
+        sets = ["state = ?", "updated_at = ?", *(f"{c} = ?" for c in columns)]
+        if attempt:
+            sets += ["attempts = attempts + 1", "sent_at = ?"]
+        if target in TERMINAL:
+            sets.append("finished_at = ?")
+        extra = ([now] if attempt else []) + ([now] if target in TERMINAL else [])
+        values = [str(target), now, *columns.values(), *extra]
+        self._conn.executemany(
+            f"UPDATE ops SET {', '.join(sets)} WHERE op_id = ? AND state = ?",
+            [(*values, op_id, str(source)) for op_id in op_ids],
+        )
+        self._conn.executemany(
+            "INSERT INTO transitions (op_id, from_state, to_state, at, detail) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(op_id, str(source), str(target), now, detail) for op_id in op_ids],
+        )
+
+    def _move(
+        self,
+        op_ids: Sequence[int],
+        target: OpState,
+        detail: str | None,
+        columns: Mapping[str, Any] | None = None,
+        *,
+        only_from: OpState | None = None,  # narrower than the table: which method may move it
+        attempt: bool = False,
+    ) -> None:
+        ids = list(op_ids)
+        if len(set(ids)) != len(ids):
+            raise JournalError(f"the same operation is listed twice in one {target} batch")
+        if not ids:
+            return
+        now = now_iso()
+        with self._write(f"record {target} in") as conn:
+            current: dict[int, str] = {}
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT op_id, state FROM ops WHERE op_id IN ({marks})"
+                current.update((r[0], r[1]) for r in conn.execute(sql, chunk))
+            by_source: dict[str, list[int]] = {}
+            for op_id in ids:
+                if op_id not in current:
+                    raise JournalError(f"run {self.run_id} has no operation {op_id}")
+                if only_from is not None and current[op_id] != only_from:
+                    raise JournalError(f"operation {op_id} is {current[op_id]}, not {only_from}")
+                check_transition(op_id, current[op_id], target)
+                by_source.setdefault(current[op_id], []).append(op_id)
+            for source, group in by_source.items():
+                self._set_states(group, columns or {}, source, target, now, detail, attempt=attempt)
+
+    def add_ops(self, ops: Iterable[NewOp]) -> list[int]:
+        """Write a batch of intents (state `pending`) in ONE transaction; returns their op_ids
+        in order. A duplicate op_key, or a request carrying a credential, refuses the batch."""
+        now = now_iso()
+        rows = []
+        for op in ops:
+            request = _dumps(dict(op.request), op)
+            # Cheap screen on the encoded text first: the exact walk runs only for the rare
+            # request that mentions anything credential-like (100,000 intents stay fast).
+            lowered = request.lower()
+            if any(word in lowered for word in _SUSPECT):
+                _refuse_secrets(op.request, f"the request of operation {op.op_key} ({op.position})")
+            depends_on = _dumps(list(op.depends_on), op) if op.depends_on else "[]"
+            rows.append((op.op_key, op.step, op.kind, op.key, op.action, op.position, depends_on,
+                         request, now, now))  # fmt: skip
+        if not rows:
+            return []
+        with self._write("add operations to") as conn:
+            first = int(conn.execute("SELECT coalesce(max(op_id), 0) FROM ops").fetchone()[0])
+            try:
+                conn.executemany(
+                    "INSERT INTO ops (op_key, step, kind, key, action, position, depends_on, "
+                    "request, state, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    rows,
+                )
+            except sqlite3.IntegrityError:
+                raise JournalError(
+                    f"an operation key in this batch is already in run {self.run_id}"
+                ) from None
+        # We hold the only write lock and nothing deletes ops, so the new ids are dense.
+        return list(range(first + 1, first + 1 + len(rows)))
+
+    def start(self, op_ids: Sequence[int]) -> None:
+        """pending -> in_flight for a batch, before any of their requests is sent."""
+        self._move(op_ids, OpState.IN_FLIGHT, "sent", attempt=True)
+
+    def succeed(self, op_id: int, remote_sid: str | None, result: Any = None) -> None:
+        columns = {"remote_sid": remote_sid, "result": _dumps(result, "the result"), "error": None}
+        # From unknown, success is a finding of reconciliation: `reconcile` records it.
+        self._move([op_id], OpState.SUCCEEDED, None, columns, only_from=OpState.IN_FLIGHT)
+
+    def fail(self, op_id: int, error: str) -> None:
+        self._move([op_id], OpState.FAILED, clip_text(error), {"error": clip_text(error)})
+
+    def unknown(self, op_id: int, error: str) -> None:
+        self._move([op_id], OpState.UNKNOWN, clip_text(error), {"error": clip_text(error)})
+
+    def retry(self, op_id: int, error: str) -> None:
+        """in_flight -> pending: it will be sent again (same op_key). An unknown outcome is
+        never simply retried: `reconcile` must look for it first."""
+        error = clip_text(error) or ""
+        self._move([op_id], OpState.PENDING, error, {"error": error}, only_from=OpState.IN_FLIGHT)
+
+    def skip(self, op_ids: Sequence[int], reason: str) -> None:
+        self._move(op_ids, OpState.SKIPPED, clip_text(reason), {"error": clip_text(reason)})
+
+    def cancel(self, op_ids: Sequence[int], reason: str = "the run was cancelled") -> None:
+        self._move(op_ids, OpState.CANCELLED, clip_text(reason), {"error": clip_text(reason)})
+
+    def reconcile(self, op_id: int, found_sid: str | None) -> None:
+        """An unknown outcome, checked against live state: found -> succeeded with its sid;
+        absent -> pending, to be resent under the same op_key."""
+        if found_sid is not None:
+            detail = f"reconciled: found {found_sid}"
+            columns: dict[str, Any] = {"remote_sid": found_sid, "error": None}
+            self._move([op_id], OpState.SUCCEEDED, detail, columns, only_from=OpState.UNKNOWN)
+        else:
+            detail = "reconciled: not found live; resend under the same op_key"
+            self._move([op_id], OpState.PENDING, detail, only_from=OpState.UNKNOWN)
+
+    def set_run_state(self, state: str, exit_code: int | None = None) -> None:
+        target = run_state(state)
+        now = now_iso()
+        finished = now if target in FINISHED_RUNS else None
+        with self._write("update the run in") as conn:
+            conn.execute(
+                "UPDATE run SET state = ?, exit_code = coalesce(?, exit_code), finished_at = ? "
+                "WHERE id = 1",
+                (str(target), exit_code, finished),
+            )
+
+    def event(self, level: str, message: str) -> None:
+        try:
+            lvl = EventLevel(level)
+        except ValueError:
+            raise JournalError(f"{level!r} is not a log level") from None
+        with self._write("log to") as conn:
+            conn.execute(
+                "INSERT INTO events (at, level, message) VALUES (?, ?, ?)",
+                (now_iso(), str(lvl), clip_text(message)),
+            )
+
+    def sample(
+        self,
+        *,
+        done: int,
+        failed: int,
+        in_flight: int,
+        rate_limit: float | None = None,
+        throttled: int = 0,
+        retries: int = 0,
+    ) -> None:
+        with self._write("sample progress in") as conn:
+            conn.execute(
+                "INSERT INTO samples (at, done, failed, in_flight, rate_limit, throttled, "
+                "retries) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now_iso(), done, failed, in_flight, rate_limit, throttled, retries),
+            )
+
+    def acknowledge(self, command_id: int) -> None:
+        with self._write("acknowledge a command in") as conn:
+            conn.execute(
+                "UPDATE control SET acknowledged_at = ? WHERE id = ? AND acknowledged_at IS NULL",
+                (now_iso(), command_id),
+            )
+
+    def request_control(self, command: str) -> int:
+        # The writer already has a connection; a second one would only add a writer to the file.
+        try:
+            cmd = ControlCommand(command)
+        except ValueError:
+            raise JournalError(f"{command!r} is not pause, resume or cancel") from None
+        with self._write("write a control request to") as conn:
+            cursor = conn.execute(
+                "INSERT INTO control (command, requested_at, requested_by) VALUES (?, ?, ?)",
+                (str(cmd), now_iso(), os.getpid()),
+            )
+        return int(cursor.lastrowid or 0)
+
+
+def list_runs(root: str | Path = DEFAULT_ROOT) -> list[RunSummary]:
+    """Every run under `root`, oldest first (run ids sort by time)."""
+    directory = runs_dir(root)
+    if not directory.is_dir():
+        return []
+    summaries = []
+    for db in sorted(directory.glob("*.db")):
+        run_id = db.stem
+        try:
+            with JournalReader.open(root, run_id) as reader:
+                info, counts = reader.run(), reader.counts()
+        except JournalError as exc:
+            summaries.append(RunSummary(run_id, str(db), error=str(exc)))
+            continue
+        summaries.append(
+            RunSummary(
+                run_id,
+                str(db),
+                info.created_at,
+                info.state,
+                info.target_label,
+                info.is_sandbox,
+                info.plan_path,
+                counts,
+            )
+        )
+    return summaries
