@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 from pathlib import Path
@@ -13,16 +14,28 @@ import typer
 
 from bulkx.api import CarrierX, RetryPolicy
 from bulkx.cli import exit_codes
-from bulkx.cli.diff_commands import _load_valid
+from bulkx.cli.diff_commands import load_valid_plan
 from bulkx.cli.progress import ProgressLine
 from bulkx.cli.render import summary_table
 from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
+from bulkx.diff.changes import Changeset, change_from_dict
+from bulkx.diff.read import read_live_state
 from bulkx.engine.executor import AuthStopped, Executor, Progress
 from bulkx.engine.journal_ledger import JournalLedger, create_run, journal_root
+from bulkx.engine.operations import Operation
 from bulkx.engine.plan_run import Prepared, is_saved_changeset, prepare, read_saved
 from bulkx.engine.requests import Resolver
 from bulkx.engine.throttle import AdaptiveLimiter
-from bulkx.errors import ApiError, AuthError, BulkxError, ConfigError, PlanError
+from bulkx.errors import (
+    ApiError,
+    AuthError,
+    BulkxError,
+    ConfigError,
+    JournalError,
+    JournalLocked,
+    PlanError,
+)
+from bulkx.journal import Journal, JournalReader, OpRecord, list_runs
 
 
 def _err(message: str) -> None:
@@ -80,6 +93,7 @@ async def _execute(
     rate: float | None,
     max_failures: int | None,
     on_progress: ProgressLine,
+    unknown: frozenset[str] = frozenset(),
 ) -> Progress:
     executor = Executor(
         writer,
@@ -105,7 +119,7 @@ async def _execute(
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGINT, interrupt)
     try:
-        return await executor.run(prepared.ops, prepared.changes_by_op)
+        return await executor.run(prepared.ops, prepared.changes_by_op, unknown=unknown)
     finally:
         with contextlib.suppress(NotImplementedError):
             loop.remove_signal_handler(signal.SIGINT)
@@ -134,7 +148,7 @@ def apply_command(
     except PlanError as error:
         _err(str(error))
         raise typer.Exit(exit_codes.USAGE) from None
-    plan = _load_valid(plan_path, kind)
+    plan = load_valid_plan(plan_path, kind)
 
     async def main() -> tuple[Progress, str]:
         async with open_client(options) as reader:
@@ -193,8 +207,170 @@ def _finish(progress: Progress, run_id: str) -> int:
     return exit_codes.OK
 
 
+def _open_journal(run_id: str) -> Journal:
+    try:
+        return Journal.open(journal_root(), run_id)
+    except JournalLocked as error:
+        _err(f"{error}" + (f"\n  hint: {error.hint}" if error.hint else ""))
+        raise typer.Exit(exit_codes.ENVIRONMENT) from None
+    except JournalError as error:
+        _err(str(error))
+        raise typer.Exit(exit_codes.USAGE) from None
+
+
+def _remaining(journal: Journal) -> list[OpRecord]:
+    remaining: list[OpRecord] = []
+    for state in ("pending", "unknown"):
+        after: int | None = None
+        while True:
+            page = journal.ops(state, limit=5000, after_op_id=after)
+            remaining.extend(page)
+            if len(page) < 5000:
+                break
+            after = page[-1].op_id
+    return sorted(remaining, key=lambda r: r.op_id)
+
+
+def resume_command(
+    run_id: str = typer.Argument(..., help="A run id from `bulkx runs`."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Resume without asking."),
+    concurrency: int = typer.Option(16, "--concurrency", min=1, max=256),
+    rate: float | None = typer.Option(None, "--rate", help="Requests/s ceiling (default: adapt)."),
+    token_file: Path | None = TOKEN_FILE,
+) -> None:
+    """Continue a stopped run: operations whose outcome is unknown are looked up first."""
+    journal = _open_journal(run_id)
+    info = journal.run()
+    options = TargetOptions(
+        info.options.get("base_url"),
+        token_file,
+        Path(info.options.get("sandbox_db") or SANDBOX_DB.default),
+    )
+    records = _remaining(journal)
+    unknown = frozenset(r.op_key for r in records if r.state == "unknown")
+    typer.echo(
+        f"run {run_id} on {info.target_label}: {len(records)} operation(s) left"
+        f" ({len(unknown)} with an unknown outcome, checked against live state first)",
+        err=True,
+    )
+    if not records:
+        journal.set_run_state("completed")
+        journal.close()
+        typer.echo("Nothing left to do.", err=True)
+        raise typer.Exit(exit_codes.OK)
+    if not yes:
+        if not sys.stdin.isatty():
+            journal.close()
+            _err("not a terminal, so nothing is resumed without --yes")
+            raise typer.Exit(exit_codes.USAGE)
+        if not typer.confirm(f"Resume {len(records)} operation(s)?", default=False, err=True):
+            journal.close()
+            raise typer.Exit(exit_codes.OK)
+    plan = load_valid_plan(info.plan_path, None)
+    if plan.digest != info.plan_digest:
+        typer.echo("warning: the plan file changed since this run started; resuming the"
+                   " journaled operations as they were planned", err=True)  # fmt: skip
+    ops = [
+        Operation(r.op_key, r.step, r.kind, r.key, r.action, r.position, r.depends_on, r.request)
+        for r in records
+    ]
+    changes = {r.op_key: change_from_dict(r.request) for r in records}
+    ledger = JournalLedger(journal, {r.op_key: r.op_id for r in records})
+    journal.set_run_state("running")
+
+    async def main() -> Progress:
+        async with open_client(options) as reader:
+            live = await read_live_state(reader, plan)
+            line = ProgressLine()
+            prepared = Prepared(Changeset(plan.path, plan.digest, info.target_label, ()), live,
+                                ops, changes, [])  # fmt: skip
+            try:
+                return await _execute(
+                    prepared, reader.with_retry(RetryPolicy.never()), ledger,
+                    concurrency=concurrency, rate=rate, max_failures=None, on_progress=line,
+                    unknown=unknown,
+                )  # fmt: skip
+            finally:
+                line.close()
+
+    try:
+        progress = asyncio.run(main())
+    except (AuthError, AuthStopped) as error:
+        journal.set_run_state("interrupted")
+        _err(f"{error} — check the token; `bulkx resume {run_id}` continues the run")
+        raise typer.Exit(exit_codes.AUTH) from None
+    except (ApiError, BulkxError) as error:
+        journal.set_run_state("interrupted")
+        _err(str(error))
+        raise typer.Exit(exit_codes.ERROR) from None
+    ledger.finish(progress)
+    raise typer.Exit(_finish(progress, run_id))
+
+
+def runs_command() -> None:
+    """The runs journaled in this directory (.bulkx/runs), newest last."""
+    runs = list_runs(journal_root())
+    if not runs:
+        typer.echo("no runs yet (bulkx apply starts one)", err=True)
+        return
+    for run in runs:
+        if run.error:
+            sys.stdout.write(f"{run.run_id}  unreadable: {run.error}\n")
+            continue
+        counts = run.counts or {}
+        done = counts.get("succeeded", 0)
+        total = sum(counts.values())
+        left = counts.get("pending", 0) + counts.get("unknown", 0) + counts.get("in_flight", 0)
+        sys.stdout.write(
+            f"{run.run_id}  {run.state:<11} {done}/{total} done, {counts.get('failed', 0)} failed,"
+            f" {left} left  {run.plan_path}  [{run.target_label}]\n"
+        )
+
+
+def status_command(
+    run_id: str = typer.Argument(...),
+    output: str = typer.Option("text", "-o", "--output", help="text or json"),
+) -> None:
+    """A run's state and counts, per step (read-only: safe while the run goes on)."""
+    try:
+        reader = JournalReader.open(journal_root(), run_id)
+    except JournalError as error:
+        _err(str(error))
+        raise typer.Exit(exit_codes.USAGE) from None
+    with reader:
+        info = reader.run()
+        counts = reader.counts()
+        by_step = reader.counts_by_step()
+        events = reader.recent_events(5)
+    if output == "json":
+        document = {
+            "schema_version": 1, "run_id": info.run_id, "state": info.state,
+            "plan": info.plan_path, "target": info.target_label, "created_at": info.created_at,
+            "finished_at": info.finished_at, "counts": counts, "steps": by_step,
+        }  # fmt: skip
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return
+    sys.stdout.write(
+        f"run {info.run_id}: {info.state}\n  plan   {info.plan_path}\n"
+        f"  target {info.target_label}\n  started {info.created_at}"
+        + (f", finished {info.finished_at}" if info.finished_at else "")
+        + "\n\n"
+    )
+    states = [s for s in ("succeeded", "failed", "skipped", "unknown", "in_flight", "pending",
+                          "cancelled") if counts.get(s)]  # fmt: skip
+    sys.stdout.write("  " + "step".ljust(24) + "".join(s.rjust(11) for s in states) + "\n")
+    for step, per in by_step.items():
+        cells = "".join(str(per.get(state, 0)).rjust(11) for state in states)
+        sys.stdout.write("  " + step[:23].ljust(24) + cells + "\n")
+    for event in events:
+        sys.stdout.write(f"  {event.at} {event.level}: {event.message}\n")
+
+
 def register(app: typer.Typer) -> None:
     app.command("apply")(apply_command)
+    app.command("resume")(resume_command)
+    app.command("runs")(runs_command)
+    app.command("status")(status_command)
 
 
 __all__: list[Any] = ["register"]

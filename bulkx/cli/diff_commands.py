@@ -39,7 +39,7 @@ def _err(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
 
 
-def _load_valid(path: str, kind: str | None) -> Plan:
+def load_valid_plan(path: str, kind: str | None) -> Plan:
     plan, diagnostics = load_plan(path, kind=kind)
     if plan is not None:
         diagnostics = diagnostics + validate(plan)
@@ -96,7 +96,7 @@ def plan_command(
 ) -> None:
     """Show what applying PLAN would change, against live state. Changes nothing."""
     try:
-        plan = _load_valid(plan_path, kind)
+        plan = load_valid_plan(plan_path, kind)
     except typer.Exit as stop:
         raise typer.Exit(exit_codes.ERROR if detailed_exitcode else stop.exit_code) from None
     options = TargetOptions(base_url, token_file, sandbox_db)
@@ -127,7 +127,7 @@ def audit_command(
     sandbox_db: Path = SANDBOX_DB,
 ) -> None:
     """Read-only drift check: exit 0 when live state matches PLAN, 2 when it drifted."""
-    plan = _load_valid(plan_path, kind)
+    plan = load_valid_plan(plan_path, kind)
     changeset = _run(plan, TargetOptions(base_url, token_file, sandbox_db), allow_release=False)
     render(changeset, output.value, sys.stdout)
     if changeset.has_changes:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 
-from bulkx.api import CarrierX, Target, load_token
+from bulkx.api import CarrierX, Target, is_loopback, load_token
 from bulkx.api.auth import Secret
 from bulkx.sandbox.app import DEFAULT_DB, SandboxConfig, create_app
 from bulkx.sandbox.controls import SandboxTransport
@@ -49,6 +50,9 @@ class TargetOptions:
     def describe(self) -> str:
         if self.base_url is None:
             return f"the embedded sandbox ({self.sandbox_db})"
+        host = urllib.parse.urlsplit(self.base_url).hostname or ""
+        if is_loopback(host):
+            return f"a local API at {self.base_url}"
         return f"LIVE API {self.base_url}"
 
 

@@ -124,12 +124,21 @@ class Executor:
     sleep: Callable[[float], Any] = asyncio.sleep
     progress: Progress = field(default_factory=Progress)
     _pools: dict[str, deque[str]] = field(default_factory=dict)
+    _unknown: set[str] = field(default_factory=set)
     _stop: bool = False
     _auth_error: ApiError | None = None
 
-    async def run(self, ops: list[Operation], changes: Mapping[str, Change]) -> Progress:
-        """Run `ops` (dependencies first); `changes` maps each op_key to its change."""
+    async def run(
+        self,
+        ops: list[Operation],
+        changes: Mapping[str, Change],
+        *,
+        unknown: frozenset[str] = frozenset(),
+    ) -> Progress:
+        """Run `ops` (dependencies first); `changes` maps each op_key to its change. Ops in
+        `unknown` (a resumed run's in-flight ones) are reconciled before anything is sent."""
         self.progress = Progress(total=len(ops))
+        self._unknown = set(unknown)
         waiting: dict[str, set[str]] = {}
         dependents: dict[str, list[str]] = {}
         keys = {op.op_key for op in ops}
@@ -250,6 +259,16 @@ class Executor:
 
     async def _execute(self, op: Operation, change: Change) -> bool | None:
         attempts = 0
+        if op.op_key in self._unknown:
+            # It may have been sent before the last process stopped: look before resending.
+            self._unknown.discard(op.op_key)
+            self.progress.unknown += 1
+            sid = await self._reconcile_patiently(op, change)
+            self.ledger.reconciled(op.op_key, sid)
+            if sid is not None:
+                self._remember(op, change, sid)
+                self.progress.done += 1
+                return True
         while True:
             if self._stop:
                 return None
