@@ -1,0 +1,153 @@
+"""`bulkx apply`, `resume`, `runs`, `status` as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bulkx.journal import Journal, JournalReader
+from bulkx.sandbox.app import SandboxConfig, create_app
+from bulkx.sandbox.resources.numbers import seed_ported
+from bulkx.sandbox.seeding import read_ported_csv
+from bulkx.sandbox.server import serve_in_thread
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "plans", tmp_path / "plans")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    return tmp_path
+
+
+def bulkx(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
+        timeout=180, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def seed(cwd: Path) -> None:
+    assert bulkx(cwd, "sandbox", "seed", "--ported", "samples/ported-numbers.csv").returncode == 0
+
+
+def run_id_of(result: subprocess.CompletedProcess[str]) -> str:
+    line = next(x for x in result.stderr.splitlines() if x.startswith("run id: "))
+    return line.removeprefix("run id: ")
+
+
+def test_apply_refuses_without_a_terminal_or_yes(workdir: Path) -> None:
+    seed(workdir)
+    result = bulkx(workdir, "apply", "plans/port-in.yaml")
+    assert result.returncode == 2
+    assert "--yes" in result.stderr
+    assert not (workdir / ".bulkx" / "runs").exists()
+
+
+def test_apply_then_nothing_left_to_do(workdir: Path) -> None:
+    seed(workdir)
+    first = bulkx(workdir, "apply", "plans/port-in.yaml", "--yes")
+    assert first.returncode == 0, first.stderr
+    assert "123 succeeded, 0 failed, 0 skipped of 123" in first.stderr
+    run_id = run_id_of(first)
+    assert bulkx(workdir, "audit", "plans/port-in.yaml").returncode == 0
+    again = bulkx(workdir, "apply", "plans/port-in.yaml", "--yes")
+    assert again.returncode == 0
+    assert "Nothing to do" in again.stderr
+    status = json.loads(bulkx(workdir, "status", run_id, "-o", "json").stdout)
+    assert status["state"] == "completed"
+    assert status["counts"]["succeeded"] == 123
+    assert run_id in bulkx(workdir, "runs").stdout
+    db = workdir / ".bulkx" / "runs" / f"{run_id}.db"
+    assert oct(db.stat().st_mode & 0o777) == "0o600"
+    assert b"sandbox-token" not in db.read_bytes()
+
+
+def test_a_saved_changeset_applies_only_what_has_not_drifted(workdir: Path) -> None:
+    seed(workdir)
+    saved = workdir / "port-in.json"
+    assert (
+        bulkx(workdir, "plan", "plans/e911-correction.yaml", "--save", str(saved)).returncode == 0
+    )
+    document = json.loads(saved.read_text())
+    drifted_number = document["changes"][0]["key"]
+    app = create_app(SandboxConfig(db=workdir / ".bulkx" / "sandbox.db"))
+    with (
+        serve_in_thread(app) as server,
+        httpx.Client(
+            base_url=f"{server.url}/core/v2", headers={"Authorization": "Bearer sandbox-token"}
+        ) as core,
+    ):
+        did = core.get("/phonenumber/dids", params={"filter": f'phonenumber eq "{drifted_number}"'})
+        sid = did.json()["items"][0]["did_sid"]
+        location = {"address_1": "9 Elsewhere Rd", "city": "Albany", "state": "NY", "zip": "12207",
+                    "country_code": "USA"}  # fmt: skip
+        moved = core.patch(f"/phonenumber/dids/{sid}/emergency", json={"locations": [location]})
+        assert moved.status_code == 200
+    app.world.store.close()
+    result = bulkx(workdir, "apply", str(saved), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "1 saved change(s) drifted since planning and will NOT be applied" in result.stderr
+    assert f"did_emergency {drifted_number}" in result.stderr
+    assert "11 succeeded" in result.stderr
+
+
+def test_a_killed_apply_resumes_without_repeating_work(workdir: Path) -> None:
+    app = create_app(SandboxConfig(db=workdir / "served.db", seed=2, faults="latency=40ms"))
+    numbers, _ = read_ported_csv(workdir / "samples" / "ported-numbers.csv")
+    seed_ported(app.world, numbers)
+    env = {"CARRIERX_TOKEN": "sandbox-token"}
+    with serve_in_thread(app) as server:
+        base = f"{server.url}/core/v2"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bulkx", "apply", "plans/port-in.yaml", "--yes",
+             "--concurrency", "2", "--base-url", base],
+            cwd=workdir, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+        )  # fmt: skip
+        runs = workdir / ".bulkx" / "runs"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            dbs = list(runs.glob("*.db")) if runs.exists() else []
+            if dbs:
+                with JournalReader.open(workdir / ".bulkx", dbs[0].stem) as reader:
+                    if reader.counts().get("succeeded", 0) >= 20:
+                        break
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        run_id = next(iter(runs.glob("*.db"))).stem
+        resumed = bulkx(workdir, "resume", run_id, "--yes", env=env)
+        assert resumed.returncode == 0, resumed.stderr
+        assert "0 failed" in resumed.stderr
+        check = bulkx(workdir, "audit", "plans/port-in.yaml", "--base-url", base, env=env)
+        assert check.returncode == 0, check.stdout
+        log = app.controls.log.entries(0, 100_000)
+    creates = [e for e in log if e["method"] == "POST" and e["status"] == 200]
+    # One endpoint, one trunk group, one trunk: never created twice across the kill.
+    assert len(creates) == 3
+    with JournalReader.open(workdir / ".bulkx", run_id) as reader:
+        assert reader.counts()["succeeded"] == 123
+        assert reader.integrity_check() == "ok"
+
+
+def test_a_second_process_cannot_drive_the_same_run(workdir: Path) -> None:
+    seed(workdir)
+    first = bulkx(workdir, "apply", "plans/e911-correction.yaml", "--yes")
+    run_id = run_id_of(first)
+    with Journal.open(workdir / ".bulkx", run_id):
+        refused = bulkx(workdir, "resume", run_id, "--yes")
+    assert refused.returncode == 6
+    assert f"bulkx watch {run_id}" in refused.stderr
