@@ -42,11 +42,13 @@ def test_demo_runs_end_to_end_and_prints_a_summary(tmp_path: Path) -> None:
                  str(REPO / "samples" / "ported-numbers.csv"))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Summary" in result.stdout
-    assert "routed to trunk group acme-sip 40" in result.stdout
-    assert "meeting rooms created          3" in result.stdout
-    assert "failures                       0" in result.stdout
+    assert "plans/port-in.yaml        123 succeeded, 0 failed" in result.stdout
+    assert "plans/new-site.yaml       522 succeeded, 0 failed" in result.stdout
+    assert "meeting rooms              20" in result.stdout
+    assert result.stderr.count("planned again: 0 change(s) left") == 2
     assert "Traceback" not in result.stderr
     assert "demo-token" not in result.stdout + result.stderr
+    assert len(list((tmp_path / "demo" / "runs").glob("*.db"))) == 2
 
 
 def test_seed_puts_ported_numbers_on_the_account_once(tmp_path: Path) -> None:
