@@ -151,3 +151,23 @@ def test_a_second_process_cannot_drive_the_same_run(workdir: Path) -> None:
         refused = bulkx(workdir, "resume", run_id, "--yes")
     assert refused.returncode == 6
     assert f"bulkx watch {run_id}" in refused.stderr
+
+
+def test_failures_are_reported_and_retry_as_a_plan(workdir: Path) -> None:
+    plan = workdir / "numbers.csv"
+    plan.write_text("# kind: did\nphonenumber,name\n+1 (212) 555-0199,fax\n")
+    result = bulkx(workdir, "apply", str(plan), "--yes")
+    assert result.returncode == 3
+    run_id = run_id_of(result)
+    everything = bulkx(workdir, "report", run_id).stdout.splitlines()
+    assert everything[0] == "step,kind,key,action,state,sid,position,error"
+    assert "12125550199,create,failed" in everything[1]
+    failed = bulkx(workdir, "report", run_id, "--failed").stdout.splitlines()
+    assert failed[:2] == ["# kind: did", "phonenumber,name,error"]
+    assert failed[2].startswith("12125550199,fax,") and "not in the inventory" in failed[2]
+    retry = workdir / "retry.csv"
+    retry.write_text(bulkx(workdir, "report", run_id, "--retry").stdout)
+    assert retry.read_text() == "# kind: did\nphonenumber,name\n12125550199,fax\n"
+    assert bulkx(workdir, "validate", str(retry)).returncode == 0
+    as_json = json.loads(bulkx(workdir, "report", run_id, "-o", "json").stdout)
+    assert as_json["items"][0]["state"] == "failed"

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from bulkx import __version__
-from bulkx.cli import apply_commands, demo, diff_commands, plan_commands, sandbox
+from bulkx.cli import apply_commands, demo, diff_commands, plan_commands, report_commands, sandbox
 
 app = typer.Typer(
     name="bulkx",
@@ -21,6 +21,7 @@ app.command("demo")(demo.demo)
 plan_commands.register(app)
 diff_commands.register(app)
 apply_commands.register(app)
+report_commands.register(app)
 
 
 def _version(value: bool) -> None:
