@@ -335,6 +335,7 @@ class Executor:
                 return self._failed(op, error)
             finally:
                 self.progress.in_flight -= 1
+            self.limiter.on_success()
             sid = created_sid(change.kind, response) or getattr(change, "sid", None)
             self._remember(op, change, sid)
             self.ledger.succeed(op.op_key, sid)

@@ -1,9 +1,10 @@
-"""Client-side pacing: a token bucket under a ceiling that adapts to 429s (AIMD with a learned
-limit) and honours Retry-After for every request of the credential.
+"""Client-side pacing: a token bucket whose rate is learned from 429s, honouring Retry-After.
 
-A plain halve-on-429 sawtooth averages ~75% of the server's limit. Here a 429 marks the rate
-that was too high; the pace settles just under it (`backoff`), probes upward slowly, and only
-a Retry-After pauses everything.
+A halve-on-429 sawtooth averages ~75% of a server's limit and keeps drawing 429s. Instead, a
+429 marks the server as saturated, so the rate it admitted over the last second is its limit:
+pace at 97% of that and stop drawing 429s. One 429 episode changes the rate once (the other
+429s of the same burst only extend the Retry-After pause), and a slow probe upward (never past
+the estimate) lets a raised limit be found again.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+#: Pace at this share of the estimated server limit.
+HEADROOM = 0.97
+
 
 class AdaptiveLimiter:
     def __init__(
         self,
         ceiling: float | None = None,
         *,
-        burst: int | None = None,
-        backoff: float = 0.94,
-        probe_every: float = 5.0,
-        probe_step: float = 0.02,
+        burst: int = 1,
+        probe_every: float = 10.0,
+        probe_step: float = 0.01,
         min_rate: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -30,8 +33,8 @@ class AdaptiveLimiter:
         """`ceiling`: requests/s never exceeded (None: unlimited until the server objects)."""
         self.ceiling = ceiling
         self.rate: float | None = ceiling
-        self.burst = burst if burst is not None else max(1, int((ceiling or 10) / 10))
-        self.backoff = backoff
+        self.estimate: float | None = None
+        self.burst = max(1, burst)
         self.probe_every = probe_every
         self.probe_step = probe_step
         self.min_rate = min_rate
@@ -39,17 +42,14 @@ class AdaptiveLimiter:
         self._sleep = sleep
         self._tokens = float(self.burst)
         self._stamp = clock()
+        self._first: float | None = None
         self._paused_until = 0.0
+        self._episode_until = 0.0
+        self._resumed_at = 0.0
         self._last_change = clock()
-        self._sent: deque[float] = deque()
+        self._admitted: deque[float] = deque()
         self._lock = asyncio.Lock()
         self.throttled = 0
-
-    def recent_rate(self, window: float = 2.0) -> float:
-        now = self._clock()
-        while self._sent and self._sent[0] < now - window:
-            self._sent.popleft()
-        return len(self._sent) / window
 
     async def acquire(self) -> None:
         """Wait for a pause to end and for a token; then the caller may send one request."""
@@ -68,24 +68,47 @@ class AdaptiveLimiter:
                     self._tokens -= 1.0
                     break
                 await self._sleep((1.0 - self._tokens) / self.rate)
-            self._sent.append(self._clock())
+            if self._first is None:
+                self._first = self._clock()
+
+    def on_success(self) -> None:
+        """An answer that was not a 429: the server admitted the request."""
+        now = self._clock()
+        if self._first is None:
+            self._first = now
+        self._admitted.append(now)
+        while self._admitted and self._admitted[0] < now - 1.0:
+            self._admitted.popleft()
 
     def _probe(self, now: float) -> None:
-        """After a quiet spell, try a little faster (never above the ceiling)."""
+        """After a quiet spell, a little faster: never above the estimate or the ceiling."""
         if self.rate is None or now - self._last_change < self.probe_every:
             return
-        faster = self.rate * (1 + self.probe_step)
-        self.rate = min(faster, self.ceiling) if self.ceiling else faster
+        limit = min(x for x in (self.estimate, self.ceiling, float("inf")) if x is not None)
+        self.rate = min(self.rate * (1 + self.probe_step), limit)
         self._last_change = now
 
     def on_throttled(self, retry_after: float | None) -> None:
-        """A 429: settle under the rate that drew it, and pause for Retry-After."""
+        """A 429: pause for Retry-After; the first of an episode sets the rate."""
         self.throttled += 1
         now = self._clock()
-        observed = self.recent_rate() or (self.rate or self.min_rate)
-        current = min(self.rate, observed) if self.rate else observed
-        self.rate = max(self.min_rate, current * self.backoff)
-        self._last_change = now
+        pause_end = now + (retry_after or 0.0)
+        self._paused_until = max(self._paused_until, pause_end)
+        if now < self._episode_until:
+            return
+        # Count only time spent sending: a Retry-After pause admits nothing and would make the
+        # server's limit look lower than it is.
+        since = max(self._first or now, self._resumed_at)
+        window = min(1.0, max(0.05, now - since))
+        admitted = sum(1 for t in self._admitted if t >= now - window) / window
+        if admitted > 0:
+            self.estimate = admitted
+        else:
+            self.estimate = (self.rate or 10.0) * 0.5
+        rate = max(self.min_rate, self.estimate * HEADROOM)
+        self.rate = min(rate, self.ceiling) if self.ceiling else rate
         self._tokens = 0.0
-        if retry_after:
-            self._paused_until = max(self._paused_until, now + retry_after)
+        self._stamp = now
+        self._last_change = now
+        self._episode_until = max(pause_end, now + 0.5)
+        self._resumed_at = self._paused_until
