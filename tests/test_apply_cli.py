@@ -171,3 +171,40 @@ def test_failures_are_reported_and_retry_as_a_plan(workdir: Path) -> None:
     assert bulkx(workdir, "validate", str(retry)).returncode == 0
     as_json = json.loads(bulkx(workdir, "report", run_id, "-o", "json").stdout)
     assert as_json["items"][0]["state"] == "failed"
+
+
+def test_sigterm_stops_gracefully_and_the_run_resumes(workdir: Path) -> None:
+    app = create_app(SandboxConfig(db=workdir / "served.db", seed=2, faults="latency=30ms"))
+    numbers, _ = read_ported_csv(workdir / "samples" / "ported-numbers.csv")
+    seed_ported(app.world, numbers)
+    env = {"CARRIERX_TOKEN": "sandbox-token"}
+    with serve_in_thread(app) as server:
+        base = f"{server.url}/core/v2"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bulkx", "apply", "plans/port-in.yaml", "--yes",
+             "--concurrency", "2", "--base-url", base],
+            cwd=workdir, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        runs = workdir / ".bulkx" / "runs"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            dbs = list(runs.glob("*.db")) if runs.exists() else []
+            if dbs:
+                with JournalReader.open(workdir / ".bulkx", dbs[0].stem) as reader:
+                    if reader.counts().get("succeeded", 0) >= 10:
+                        break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "bulkx resume" in err
+        run_id = next(iter(runs.glob("*.db"))).stem
+        with JournalReader.open(workdir / ".bulkx", run_id) as reader:
+            counts = reader.counts()
+            assert counts["in_flight"] == 0  # everything sent was journaled before exiting
+            assert counts["pending"] > 0
+        resumed = bulkx(workdir, "resume", run_id, "--yes", env=env)
+        assert resumed.returncode == 0, resumed.stderr
+        again = bulkx(workdir, "resume", run_id, "--yes", env=env)
+        assert "Nothing left to do" in again.stderr

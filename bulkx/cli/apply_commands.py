@@ -116,13 +116,17 @@ async def _execute(
                    " (Ctrl-C again to quit at once)", err=True)  # fmt: skip
         executor.stop()
 
-    with contextlib.suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGINT, interrupt)
+    # The first Ctrl-C or SIGTERM stops dispatching (in-flight requests finish and are journaled);
+    # a second one quits at once. Either way the journal stays consistent: resume picks it up.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, interrupt)
     try:
         return await executor.run(prepared.ops, prepared.changes_by_op, unknown=unknown)
     finally:
-        with contextlib.suppress(NotImplementedError):
-            loop.remove_signal_handler(signal.SIGINT)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(signum)
 
 
 def apply_command(

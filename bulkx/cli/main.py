@@ -15,6 +15,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    epilog=(
+        "Exit codes: 0 done (or nothing to do); 1 unexpected error; 2 usage or invalid plan;"
+        " 3 finished, some items failed; 4 authentication; 5 stopped, resumable;"
+        " 6 environment (port in use, run locked, unsafe token file); 130 interrupted."
+    ),
 )
 app.add_typer(sandbox.app, name="sandbox")
 app.command("demo")(demo.demo)
