@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bulkx.errors import JournalError
 from bulkx.journal import Journal, JournalReader
 from bulkx.sandbox.app import SandboxConfig, create_app
 from bulkx.sandbox.resources.numbers import seed_ported
@@ -41,6 +42,15 @@ def bulkx(
 
 def seed(cwd: Path) -> None:
     assert bulkx(cwd, "sandbox", "seed", "--ported", "samples/ported-numbers.csv").returncode == 0
+
+
+def _succeeded(workdir: Path, run_id: str) -> int:
+    """Operations done so far, or 0 while the journal is still being created."""
+    try:
+        with JournalReader.open(workdir / ".bulkx", run_id) as reader:
+            return reader.counts().get("succeeded", 0)
+    except JournalError:
+        return 0
 
 
 def run_id_of(result: subprocess.CompletedProcess[str]) -> str:
@@ -121,10 +131,8 @@ def test_a_killed_apply_resumes_without_repeating_work(workdir: Path) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             dbs = list(runs.glob("*.db")) if runs.exists() else []
-            if dbs:
-                with JournalReader.open(workdir / ".bulkx", dbs[0].stem) as reader:
-                    if reader.counts().get("succeeded", 0) >= 20:
-                        break
+            if dbs and _succeeded(workdir, dbs[0].stem) >= 20:
+                break
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -190,10 +198,8 @@ def test_sigterm_stops_gracefully_and_the_run_resumes(workdir: Path) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             dbs = list(runs.glob("*.db")) if runs.exists() else []
-            if dbs:
-                with JournalReader.open(workdir / ".bulkx", dbs[0].stem) as reader:
-                    if reader.counts().get("succeeded", 0) >= 10:
-                        break
+            if dbs and _succeeded(workdir, dbs[0].stem) >= 10:
+                break
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
