@@ -24,25 +24,12 @@ from bulkx.diff.read import read_live_state
 from bulkx.plan.load import load_plan
 from bulkx.plan.validate import validate
 from bulkx.sandbox.app import SandboxConfig, create_app
+from bulkx.sandbox.resources.numbers import seed_rented
 from bulkx.sandbox.server import serve_in_thread
 
 
 def populate(app, count: int) -> list[str]:  # type: ignore[no-untyped-def]
-    world = app.world
-    rows, numbers = [], []
-    for block in world.inventory.blocks:
-        for line in range(0, 10_000, 2):
-            if len(rows) >= count:
-                break
-            number = f"{block.prefix}{line:04d}"
-            did = world.inventory.describe(number, block)
-            did.update(status="assigned", partner_sid=world.partner_sid)
-            rows.append((did["did_sid"], world.partner_sid, did))
-            numbers.append(number)
-    with world.store.transaction():
-        for i in range(0, len(rows), 20_000):
-            world.store.insert_many("dids", rows[i : i + 20_000])
-    return numbers
+    return seed_rented(app.world, count, every=2)
 
 
 async def measure(url: str, plan_path: Path, sample: list[str]) -> dict[str, float]:

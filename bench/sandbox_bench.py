@@ -21,26 +21,15 @@ from pathlib import Path
 import httpx
 
 from bulkx.sandbox.app import SandboxConfig, create_app
+from bulkx.sandbox.resources.numbers import seed_rented
 from bulkx.sandbox.server import serve_in_thread
 
 TARGET_MS = 100.0
 
 
 def populate(app, count: int) -> float:  # type: ignore[no-untyped-def]
-    world = app.world
     started = time.perf_counter()
-    rows = []
-    for block in world.inventory.blocks:
-        for line in range(0, 10_000, 2):
-            if len(rows) >= count:
-                break
-            number = f"{block.prefix}{line:04d}"
-            did = world.inventory.describe(number, block)
-            did.update(status="assigned", partner_sid=world.partner_sid)
-            rows.append((did["did_sid"], world.partner_sid, did))
-    with world.store.transaction():
-        for i in range(0, len(rows), 20_000):
-            world.store.insert_many("dids", rows[i : i + 20_000])
+    seed_rented(app.world, count, every=2)
     return time.perf_counter() - started
 
 

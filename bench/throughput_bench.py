@@ -28,23 +28,12 @@ from bulkx.engine.throttle import AdaptiveLimiter
 from bulkx.plan.load import load_plan
 from bulkx.plan.validate import validate
 from bulkx.sandbox.app import SandboxConfig, create_app
+from bulkx.sandbox.resources.numbers import seed_rented
 from bulkx.sandbox.server import serve_in_thread
 
 
 def populate(app, count: int) -> list[str]:  # type: ignore[no-untyped-def]
-    world, rows, numbers = app.world, [], []
-    for block in world.inventory.blocks:
-        for line in range(10_000):
-            if len(rows) >= count:
-                break
-            number = f"{block.prefix}{line:04d}"
-            did = world.inventory.describe(number, block)
-            did.update(status="assigned", partner_sid=world.partner_sid)
-            rows.append((did["did_sid"], world.partner_sid, did))
-            numbers.append(number)
-    with world.store.transaction():
-        world.store.insert_many("dids", rows)
-    return numbers
+    return seed_rented(app.world, count)
 
 
 async def run_once(rate: int, ops_count: int, tmp: Path) -> dict[str, float]:

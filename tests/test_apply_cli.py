@@ -53,6 +53,31 @@ def _succeeded(workdir: Path, run_id: str) -> int:
         return 0
 
 
+TOKEN_ENV = {"CARRIERX_TOKEN": "sandbox-token"}
+
+
+def start_apply(workdir: Path, base: str, stderr: int | None) -> subprocess.Popen[str]:
+    """`bulkx apply plans/port-in.yaml` in the background against `base`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bulkx", "apply", "plans/port-in.yaml", "--yes",
+         "--concurrency", "2", "--base-url", base],
+        cwd=workdir, env={**os.environ, **TOKEN_ENV}, stdout=subprocess.DEVNULL,
+        stderr=stderr, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def wait_for_progress(workdir: Path, done: int) -> str:
+    """The run id, once its journal shows `done` operations succeeded."""
+    runs = workdir / ".bulkx" / "runs"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        dbs = list(runs.glob("*.db")) if runs.exists() else []
+        if dbs and _succeeded(workdir, dbs[0].stem) >= done:
+            return dbs[0].stem
+        time.sleep(0.05)
+    raise AssertionError(f"the run did not reach {done} operations in 60 s")
+
+
 def run_id_of(result: subprocess.CompletedProcess[str]) -> str:
     line = next(x for x in result.stderr.splitlines() if x.startswith("run id: "))
     return line.removeprefix("run id: ")
@@ -118,25 +143,13 @@ def test_a_killed_apply_resumes_without_repeating_work(workdir: Path) -> None:
     app = create_app(SandboxConfig(db=workdir / "served.db", seed=2, faults="latency=40ms"))
     numbers, _ = read_ported_csv(workdir / "samples" / "ported-numbers.csv")
     seed_ported(app.world, numbers)
-    env = {"CARRIERX_TOKEN": "sandbox-token"}
+    env = TOKEN_ENV
     with serve_in_thread(app) as server:
         base = f"{server.url}/core/v2"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bulkx", "apply", "plans/port-in.yaml", "--yes",
-             "--concurrency", "2", "--base-url", base],
-            cwd=workdir, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-        )  # fmt: skip
-        runs = workdir / ".bulkx" / "runs"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            dbs = list(runs.glob("*.db")) if runs.exists() else []
-            if dbs and _succeeded(workdir, dbs[0].stem) >= 20:
-                break
-            time.sleep(0.05)
+        proc = start_apply(workdir, base, subprocess.DEVNULL)
+        run_id = wait_for_progress(workdir, 20)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        run_id = next(iter(runs.glob("*.db"))).stem
         resumed = bulkx(workdir, "resume", run_id, "--yes", env=env)
         assert resumed.returncode == 0, resumed.stderr
         assert "0 failed" in resumed.stderr
@@ -185,27 +198,15 @@ def test_sigterm_stops_gracefully_and_the_run_resumes(workdir: Path) -> None:
     app = create_app(SandboxConfig(db=workdir / "served.db", seed=2, faults="latency=30ms"))
     numbers, _ = read_ported_csv(workdir / "samples" / "ported-numbers.csv")
     seed_ported(app.world, numbers)
-    env = {"CARRIERX_TOKEN": "sandbox-token"}
+    env = TOKEN_ENV
     with serve_in_thread(app) as server:
         base = f"{server.url}/core/v2"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bulkx", "apply", "plans/port-in.yaml", "--yes",
-             "--concurrency", "2", "--base-url", base],
-            cwd=workdir, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        runs = workdir / ".bulkx" / "runs"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            dbs = list(runs.glob("*.db")) if runs.exists() else []
-            if dbs and _succeeded(workdir, dbs[0].stem) >= 10:
-                break
-            time.sleep(0.05)
+        proc = start_apply(workdir, base, subprocess.PIPE)
+        run_id = wait_for_progress(workdir, 10)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
         assert "bulkx resume" in err
-        run_id = next(iter(runs.glob("*.db"))).stem
         with JournalReader.open(workdir / ".bulkx", run_id) as reader:
             counts = reader.counts()
             assert counts["in_flight"] == 0  # everything sent was journaled before exiting

@@ -262,22 +262,12 @@ class Store:
         offset: int,
         want_total: bool = True,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        clauses = [c for c in (where, "owner=?" if owner is not None else "") if c]
-        where_sql = (" WHERE " + " AND ".join(f"({c})" for c in clauses)) if clauses else ""
-        args = [*params, *([owner] if owner is not None else [])]
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT data FROM t_{collection}{where_sql} ORDER BY {order_by} LIMIT ? OFFSET ?",
-                [*args, limit, offset],
-            ).fetchall()
-            total = None
-            if want_total:
-                total = int(
-                    self._conn.execute(
-                        f"SELECT count(*) FROM t_{collection}{where_sql}", args
-                    ).fetchone()[0]
-                )
-        return [json.loads(r[0]) for r in rows], total
+        """A page of documents (decoded) and, if wanted, how many match in all."""
+        raw, total = self.page_raw(
+            collection, owner=owner, where=where, params=params, order_by=order_by,
+            limit=limit, offset=offset, want_total=want_total,
+        )  # fmt: skip
+        return [json.loads(text) for text in raw], total
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._lock:

@@ -11,6 +11,7 @@ import pytest
 
 from bulkx.api import CarrierX, Filter, RetryBudget, RetryPolicy, Secret, Target
 from bulkx.errors import ConfigError, NotFound, OutcomeUnknown, TransportError
+from bulkx.sandbox.resources.numbers import seed_rented
 from bulkx.sandbox.server import quiet_dropped_connections
 from bulkx.sandbox.world import World
 from tests.api.conftest import RecordingSleep
@@ -28,16 +29,7 @@ async def live(sandbox: Sandbox, policy: RetryPolicy) -> AsyncIterator[CarrierX]
 
 def _rent_directly(world: World, count: int) -> None:
     """Rent `count` numbers straight into the store: far faster than `count` POSTs."""
-    rows = []
-    for block in world.inventory.blocks:
-        for line in range(0, 10_000, 2):
-            if len(rows) == count:
-                break
-            did = world.inventory.describe(f"{block.prefix}{line:04d}", block)
-            did.update(status="assigned", partner_sid=world.partner_sid)
-            rows.append((did["did_sid"], world.partner_sid, did))
-    with world.store.transaction():
-        world.store.insert_many("dids", rows)
+    seed_rented(world, count, every=2)
 
 
 async def _requests(sandbox: Sandbox) -> list[dict[str, Any]]:

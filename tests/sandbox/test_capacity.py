@@ -13,21 +13,12 @@ import httpx
 import pytest
 
 from bulkx.sandbox.app import SandboxApp, SandboxConfig, create_app
+from bulkx.sandbox.resources.numbers import seed_rented
 from bulkx.sandbox.server import serve_in_thread
 
 
 def _populate(app: SandboxApp, count: int) -> None:
-    world = app.world
-    rows = []
-    for block in world.inventory.blocks:
-        for line in range(0, 10_000, 2):
-            if len(rows) == count:
-                break
-            did = world.inventory.describe(f"{block.prefix}{line:04d}", block)
-            did.update(status="assigned", partner_sid=world.partner_sid)
-            rows.append((did["did_sid"], world.partner_sid, did))
-    with world.store.transaction():
-        world.store.insert_many("dids", rows)
+    seed_rented(app.world, count, every=2)
 
 
 def _check(client: httpx.Client, count: int) -> None:
