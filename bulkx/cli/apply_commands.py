@@ -171,6 +171,10 @@ def apply_command(
                     prepared, writer, ledger, concurrency=concurrency, rate=rate,
                     max_failures=limit, on_progress=line,
                 )  # fmt: skip
+            except AuthStopped as stop:
+                ledger.journal.set_run_state("interrupted", exit_codes.AUTH)
+                ledger.journal.close()
+                raise AuthStopped(f"{stop}\nfix the token, then: bulkx resume {run_id}") from None
             finally:
                 line.close()
             ledger.finish(progress)
@@ -178,8 +182,11 @@ def apply_command(
 
     try:
         progress, run_id = asyncio.run(main())
-    except (AuthError, AuthStopped) as error:
-        _err(f"{error} — check the token; `bulkx resume` continues the run")
+    except AuthStopped as error:
+        _err(f"the API stopped accepting the credentials mid-run: {error}")
+        raise typer.Exit(exit_codes.AUTH) from None
+    except AuthError as error:
+        _err(f"{error} — check the token ($CARRIERX_TOKEN or --token-file)")
         raise typer.Exit(exit_codes.AUTH) from None
     except ConfigError as error:
         _err(str(error) + (f"\n  hint: {error.hint}" if error.hint else ""))

@@ -227,11 +227,13 @@ class _Loader:
         )
         if bad.height:
             frame = frame.filter(~pl.col(SOURCE_LINE).is_in(bad["i"] + header_line))
-        data_cols = [c for c in frame.columns if c not in (SOURCE_FILE, SOURCE_LINE)]
+        # By position, not by name: a header cell such as `*` or `^x$` is a wildcard or a
+        # regex to pl.col().
+        data_cols = [i for i, c in enumerate(frame.columns) if c not in (SOURCE_FILE, SOURCE_LINE)]
         if not data_cols:
             return frame
         blank = pl.all_horizontal(
-            [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols]
+            [pl.nth(i).is_null() | (pl.nth(i).str.strip_chars() == "") for i in data_cols]
         )
         return frame.filter(~blank)
 

@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -87,3 +88,15 @@ def test_csv_like_text(text: str) -> None:
 @given(st.text(max_size=300))
 def test_any_text_as_csv(text: str) -> None:
     _load(text.encode("utf-8", "replace"), "plan.csv", kind="did_emergency")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "*",  # found by hypothesis: a column named `*` is a wildcard to pl.col()
+        "*\nx\n",
+        "^a$,phonenumber\nx,15162065575\n",  # and `^...$` a regex
+    ],
+)
+def test_column_names_polars_would_misread(text: str) -> None:
+    _load(text.encode(), "plan.csv", kind="did")
