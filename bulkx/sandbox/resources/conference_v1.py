@@ -25,9 +25,9 @@ from bulkx.sandbox.crud import (
 )
 from bulkx.sandbox.errors import ApiError, FieldError, invalid, not_found
 from bulkx.sandbox.http import Api, Operation, require_object
+from bulkx.sandbox.resources.app_views import account_endpoint
 from bulkx.sandbox.resources.conference_v2 import (
     ACCESS_CODE,
-    account_endpoint,
     claim_access_codes,
     code_in_use,
     dtmf,

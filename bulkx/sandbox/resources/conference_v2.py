@@ -16,13 +16,12 @@ from typing import Any
 
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx, Principal
-from bulkx.sandbox.crud import load, render, update_object
+from bulkx.sandbox.crud import load, render
 from bulkx.sandbox.errors import ApiError, FieldError, invalid
-from bulkx.sandbox.http import Api, Operation, require_object
-from bulkx.sandbox.resources.numbers import DID as CORE_DID
-from bulkx.sandbox.resources.routing import ENDPOINT, TRUNK_GROUP
+from bulkx.sandbox.http import Api
+from bulkx.sandbox.resources.app_views import account_endpoint, sync_did_view, view_update
+from bulkx.sandbox.resources.routing import ENDPOINT
 from bulkx.sandbox.schema import Check, Hooks, Resource, each_object, hidden, pattern, ro, rw
-from bulkx.sandbox.store import Store
 from bulkx.sandbox.world import World, now_iso
 
 PREFIX = "/conference/v2"
@@ -98,16 +97,6 @@ def must_exist(ctx: Ctx, obj: Mapping[str, Any], field: str, resource: Resource,
         and ctx.world.store.get(resource.collection, str(sid), owner=ctx.owner) is None
     ):
         raise invalid([FieldError(field, f"no {what} with this id on the account", str(sid))])
-
-
-def account_endpoint(world: World, account_sid: str) -> dict[str, Any]:
-    """The Core endpoint behind an app account."""
-    found = world.store.find(
-        ENDPOINT.collection, "json_extract(data, '$._account_sid')=?", [account_sid]
-    )
-    if not found:
-        raise ApiError(401, "Bad credentials", [FieldError(None, "the endpoint is gone")])
-    return found[0]
 
 
 # --- call flows (seeded per account) and the account ----------------------------------------------
@@ -298,55 +287,10 @@ MEETING_ROOM = Resource(
 
 # --- DIDs: a view of the Core DIDs routed to the endpoint -----------------------------------------
 
-#: Read-only fields copied from the Core DID (a DID's number never changes, so once is enough).
-COPIED_FROM_CORE = ("country_code", "in_country_format", "international_format", "phonenumber")
-
-
-def _routed_and_shown(ctx: Ctx) -> tuple[list[str], set[str]]:
-    """The sids of the Core DIDs routed to the endpoint (in Core order), and those in the view."""
-    store = ctx.world.store
-    endpoint_sid = load(ctx, ACCOUNT, ctx.owner)["_endpoint_sid"]
-    groups = [
-        str(row[0])
-        for row in store.rows(
-            f"SELECT DISTINCT g.sid FROM t_{TRUNK_GROUP.collection} g,"
-            " json_each(g.data, '$.trunks') t"
-            " WHERE g.owner=? AND json_extract(t.value, '$.endpoint_sid')=?",
-            (ctx.principal.partner_sid, endpoint_sid),
-        )
-    ]
-    routed: list[str] = []
-    if groups:
-        marks = ", ".join("?" * len(groups))
-        routed = [
-            str(row[0])
-            for row in store.rows(
-                f"SELECT sid FROM t_{CORE_DID.collection} WHERE owner=?"
-                f" AND {Store.column('trunk_group_sid')} IN ({marks}) ORDER BY seq",
-                (ctx.principal.partner_sid, *groups),
-            )
-        ]
-    shown = store.rows(f"SELECT sid FROM t_{DID.collection} WHERE owner=?", (ctx.owner,))
-    return routed, {str(row[0]) for row in shown}
-
 
 def sync_dids(ctx: Ctx) -> None:
     """Bring the account's DID view up to date with Core routing."""
-    routed, shown = _routed_and_shown(ctx)
-    if set(routed) == shown:
-        return
-    store = ctx.world.store
-    with store.transaction():
-        routed, shown = _routed_and_shown(ctx)  # again, under the write lock
-        for sid in shown.difference(routed):
-            store.delete(DID.collection, sid)
-        for sid in routed:
-            if sid in shown or store.owner_of(DID.collection, sid) is not None:
-                continue  # shown already, here or (CONFERENCE_V2_SHARED_DID_OWNER) elsewhere
-            core = store.get(CORE_DID.collection, sid) or {}
-            did = {**DID.defaults(), "account_sid": ctx.owner, "did_sid": sid}
-            did.update({name: core.get(name) for name in COPIED_FROM_CORE})
-            store.insert(DID.collection, sid, ctx.owner, did)
+    sync_did_view(ctx, DID, ACCOUNT)
 
 
 def _did_references(ctx: Ctx, _current: dict[str, Any], did: dict[str, Any]) -> None:
@@ -379,14 +323,6 @@ DID = Resource(
 )
 
 
-def _update_did(replace: bool) -> Operation:
-    def operation(ctx: Ctx, params: Mapping[str, str], body: Any) -> dict[str, Any]:
-        sync_dids(ctx)
-        return update_object(ctx, DID, params["sid"], require_object(body), replace=replace)
-
-    return operation
-
-
 # --- the mount ------------------------------------------------------------------------------------
 
 
@@ -404,8 +340,8 @@ def build(world: World) -> Api:
         ["GET"],
         lambda c, _p, _b: render(c, ACCOUNT, load(c, ACCOUNT, c.owner)),
     )
-    api.add(world, "/dids/{sid}", ["PATCH"], _update_did(replace=False))
-    api.add(world, "/dids/{sid}", ["PUT"], _update_did(replace=True))
+    api.add(world, "/dids/{sid}", ["PATCH"], view_update(DID, ACCOUNT, replace=False))
+    api.add(world, "/dids/{sid}", ["PUT"], view_update(DID, ACCOUNT, replace=True))
     for resource in (ACCOUNT, CALL_FLOW, DID_GROUP, MEETING_ROOM, DID):
         api.add_resource(world, resource)
     return api

@@ -25,13 +25,8 @@ from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import create_object, render
 from bulkx.sandbox.errors import ApiError, FieldError, invalid
 from bulkx.sandbox.http import Api, Authenticate, Operation, error_response, require_object
-from bulkx.sandbox.resources.flexml import (
-    app_authenticator,
-    bare,
-    did_resource,
-    number_check,
-    view_dids,
-)
+from bulkx.sandbox.resources.app_views import app_authenticator, view_dids
+from bulkx.sandbox.resources.flexml import bare, did_resource, number_check
 from bulkx.sandbox.schema import Check, Hooks, Resource, pattern, ro, rw, validate_create
 from bulkx.sandbox.store import Store
 from bulkx.sandbox.world import World, now_iso
