@@ -44,3 +44,14 @@ def test_no_sandbox_module_imports_the_client_side_in_its_source() -> None:
         offenders += [f"{path.name}: {name}" for name in CLIENT_SIDE if f"import {name}" in text
                       or f"from {name}" in text]  # fmt: skip
     assert offenders == []
+
+
+def test_nothing_outside_the_cli_imports_it() -> None:
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if "cli" in path.relative_to(PACKAGE).parts or path.name == "__main__.py":
+            continue  # `python -m bulkx` is the CLI's entry point
+        text = path.read_text()
+        if "from bulkx.cli" in text or "import bulkx.cli" in text:
+            offenders.append(str(path.relative_to(PACKAGE)))
+    assert offenders == []

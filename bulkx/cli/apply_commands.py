@@ -84,7 +84,7 @@ def _confirm(prepared: Prepared, yes: bool, target: str) -> None:
         raise typer.Exit(exit_codes.OK)
 
 
-async def _execute(
+async def execute_prepared(
     prepared: Prepared,
     writer: CarrierX,
     ledger: JournalLedger,
@@ -160,14 +160,17 @@ def apply_command(
                 reader, plan, target=options.describe(), allow_release=allow_release, saved=saved
             )
             _confirm(prepared, yes, options.describe())
-            run_id, ledger = create_run(journal_root(), prepared, options)
+            run_id, ledger = create_run(
+                journal_root(), prepared, target_label=options.describe(),
+                is_sandbox=options.base_url is None, options=options.journaled,
+            )  # fmt: skip
             typer.echo(f"run {run_id}: {len(prepared.ops)} operations on {options.describe()}",
                        err=True)  # fmt: skip
             limit = 0 if fail_fast else _parse_max_failures(max_failures, len(prepared.ops))
             line = ProgressLine()
             writer = reader.with_retry(RetryPolicy.never())
             try:
-                progress = await _execute(
+                progress = await execute_prepared(
                     prepared, writer, ledger, concurrency=concurrency, rate=rate,
                     max_failures=limit, on_progress=line,
                 )  # fmt: skip
@@ -296,7 +299,7 @@ def resume_command(
             prepared = Prepared(Changeset(plan.path, plan.digest, info.target_label, ()), live,
                                 ops, changes, [])  # fmt: skip
             try:
-                return await _execute(
+                return await execute_prepared(
                     prepared, reader.with_retry(RetryPolicy.never()), ledger,
                     concurrency=concurrency, rate=rate, max_failures=None, on_progress=line,
                     unknown=unknown,

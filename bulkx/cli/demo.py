@@ -17,7 +17,7 @@ import typer
 
 from bulkx.api import CarrierX, RetryPolicy, Secret, Target
 from bulkx.cli import exit_codes
-from bulkx.cli.apply_commands import _execute
+from bulkx.cli.apply_commands import execute_prepared
 from bulkx.cli.progress import ProgressLine
 from bulkx.cli.render import summary_table
 from bulkx.cli.target import TargetOptions
@@ -74,11 +74,14 @@ async def _rehearse(base_url: str, workdir: Path) -> list[tuple[str, str, Progre
             cost = prepared.changeset.monthly_cost()
             if cost:
                 say(f"  monthly cost of new rentals: ${cost:,.2f}")
-            run_id, ledger = create_run(workdir, prepared, options)
+            run_id, ledger = create_run(
+                workdir, prepared, target_label=target.label, is_sandbox=True,
+                options=options.journaled,
+            )  # fmt: skip
             say(f"  applying {len(prepared.ops)} operations (run {run_id})")
             line = ProgressLine()
             try:
-                progress = await _execute(
+                progress = await execute_prepared(
                     prepared, client.with_retry(RetryPolicy.never()), ledger,
                     concurrency=16, rate=None, max_failures=None, on_progress=line,
                 )  # fmt: skip

@@ -12,6 +12,7 @@ import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -46,6 +47,11 @@ class TargetOptions:
     base_url: str | None
     token_file: Path | None
     sandbox_db: Path
+
+    @property
+    def journaled(self) -> dict[str, Any]:
+        """What a run's journal keeps of the target, so `resume` reaches the same one."""
+        return {"base_url": self.base_url, "sandbox_db": str(self.sandbox_db)}
 
     def describe(self) -> str:
         if self.base_url is None:

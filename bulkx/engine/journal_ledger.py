@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bulkx.engine.executor import Progress
 from bulkx.journal import Journal, NewOp
 
 if TYPE_CHECKING:
-    from bulkx.cli.target import TargetOptions
     from bulkx.engine.plan_run import Prepared
 
 #: How often the running process looks for pause/resume/cancel written by a monitor.
@@ -87,15 +87,22 @@ class JournalLedger:
         self.journal.close()
 
 
-def create_run(root: Path, prepared: Prepared, options: TargetOptions) -> tuple[str, JournalLedger]:
+def create_run(
+    root: Path,
+    prepared: Prepared,
+    *,
+    target_label: str,
+    is_sandbox: bool,
+    options: Mapping[str, Any],
+) -> tuple[str, JournalLedger]:
     """A new journal holding the changeset and every operation's intent, before any request."""
     journal = Journal.create(
         root,
         plan_path=prepared.changeset.plan_path,
         plan_digest=prepared.changeset.plan_digest,
-        target_label=options.describe(),
-        is_sandbox=options.base_url is None,
-        options={"base_url": options.base_url, "sandbox_db": str(options.sandbox_db)},
+        target_label=target_label,
+        is_sandbox=is_sandbox,
+        options=options,
         changeset_json=json.dumps(prepared.changeset.as_dict(), default=str),
     )
     new = [

@@ -11,7 +11,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bulkx.diff.changes import Blocked, Change, Create, NoOp, RentByCriteria, Update
+from bulkx.diff.changes import (
+    Blocked,
+    Change,
+    Create,
+    NoOp,
+    RentByCriteria,
+    Update,
+    change_as_dict,
+)
 from bulkx.diff.state import natural_key, scope_field
 from bulkx.resources import KINDS
 
@@ -58,8 +66,6 @@ def _references(change: Change) -> list[tuple[str, str]]:
 
 def operations(changes: Iterable[Change], plan_digest: str) -> list[Operation]:
     """Operations in dependency order; each depends on the creates of this run it names."""
-    from bulkx.diff.changes import change_as_dict
-
     created: dict[tuple[str, str], str] = {}
     out: list[Operation] = []
     for change in changes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,6 @@ async def prepare(
             elif planned.action not in ("noop", "blocked"):
                 drifted.append(planned)
         changes = kept
-    from datetime import UTC, datetime
-
     changeset = Changeset(
         plan.path, plan.digest, target, tuple(changes),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkx.diff.changes import Blocked, Change, Create, NoOp, Release, RentByCriteria, Update
-from bulkx.diff.state import LiveState, scope_field
+from bulkx.diff.state import STEP_TAG, LiveState, scope_field
 from bulkx.errors import BulkxError
 from bulkx.resources import KINDS, Kind
 
@@ -136,8 +136,6 @@ def rent_request(
 ) -> Request:
     """Rent `number` for a rent-by-criteria step, tagged with the step (so a re-plan counts it)
     and with the operation (so an unknown outcome can be reconciled)."""
-    from bulkx.diff.state import STEP_TAG
-
     kind = KINDS["did"]
     template = _resolved(kind, change.template, resolver)
     body = {k: v for k, v in kind.to_api(template).items() if v is not None}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.errors import ApiError, FieldError, bad_request, not_found
-from bulkx.sandbox.filters import Condition, FieldType, SqlField, compile_sql
+from bulkx.sandbox.filters import Condition, FieldType, SqlField, compile_sql, matches
 from bulkx.sandbox.listing import (
     EncodedItems,
     ListQuery,
@@ -283,8 +284,6 @@ def list_from_objects(
     ctx: Ctx, resource: Resource, objects: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """The list envelope over objects held in memory (nested arrays, computed views)."""
-    from bulkx.sandbox.filters import matches
-
     q = parse_list_query(ctx.query, cursors=False)
     for cond in q.conditions:
         spec = resource.by_name.get(cond.field)
@@ -300,8 +299,6 @@ def list_from_objects(
         name = q.order_field
         selected.sort(key=lambda o: _sort_key(o.get(name)), reverse=q.descending)
     elif q.shuffle:
-        import random
-
         random.shuffle(selected)
     page = selected[q.offset : q.offset + q.limit]
     items = [render(ctx, resource, o) for o in page]

@@ -13,7 +13,7 @@ from phonenumbers import geocoder
 
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
-from bulkx.sandbox.crud import field_type_of, load, render, renders_as_stored
+from bulkx.sandbox.crud import field_type_of, list_objects, load, render, renders_as_stored
 from bulkx.sandbox.errors import ApiError, FieldError, conflict, invalid, not_found
 from bulkx.sandbox.filters import Condition
 from bulkx.sandbox.http import Api, require_object
@@ -192,8 +192,6 @@ DID = Resource(
 
 def list_dids(ctx: Ctx) -> dict[str, Any]:
     """`trunk_group_sid` is also a query argument of Get DIDs; it narrows like a filter does."""
-    from bulkx.sandbox.crud import list_objects
-
     tg = ctx.query.get("trunk_group_sid")
     if tg:
         return list_objects(ctx, DID, scope_where="c_trunk_group_sid = ?", scope_params=[tg])
