@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,6 +41,19 @@ class Sandbox:
         return httpx.Client(base_url=f"{self.url}{api_prefix}", auth=(login, password), timeout=10)
 
 
+def serve_sandbox(config: SandboxConfig) -> Iterator[Sandbox]:
+    """A sandbox for `config` on a real socket, for as long as the generator runs."""
+    app = create_app(config)
+    with serve_in_thread(app) as server:
+        yield Sandbox(server.url, app.world)
+
+
+def module_sandbox(factory: pytest.TempPathFactory, name: str, **config: Any) -> Iterator[Sandbox]:
+    """For a module-scoped `sandbox` fixture: one server shared by a module's tests."""
+    settings = {"seed": 7, "token": TOKEN, **config}
+    yield from serve_sandbox(SandboxConfig(db=factory.mktemp(name) / "sandbox.db", **settings))
+
+
 @pytest.fixture
 def sandbox_config(tmp_path: Path) -> SandboxConfig:
     return SandboxConfig(db=tmp_path / "sandbox.db", seed=7, token=TOKEN)
@@ -47,9 +61,7 @@ def sandbox_config(tmp_path: Path) -> SandboxConfig:
 
 @pytest.fixture
 def sandbox(sandbox_config: SandboxConfig) -> Iterator[Sandbox]:
-    app = create_app(sandbox_config)
-    with serve_in_thread(app) as server:
-        yield Sandbox(server.url, app.world)
+    yield from serve_sandbox(sandbox_config)
 
 
 @pytest.fixture

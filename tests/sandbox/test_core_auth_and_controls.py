@@ -12,18 +12,16 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from bulkx.sandbox import assumptions
-from bulkx.sandbox.app import SandboxConfig, create_app
 from bulkx.sandbox.faults import HTTP_5XX_STATUSES
-from bulkx.sandbox.server import quiet_dropped_connections, serve_in_thread
+from bulkx.sandbox.server import quiet_dropped_connections
 from bulkx.sandbox.world import DEFAULT_LOGIN, DEFAULT_PASSWORD
-from tests.conftest import TOKEN, Sandbox
+from tests.conftest import TOKEN, Sandbox, module_sandbox
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,15 +34,9 @@ def _quiet_uvicorn() -> None:
     quiet_dropped_connections()
 
 
-def _serve(tmp: Path, **config: Any) -> Iterator[Sandbox]:
-    app = create_app(SandboxConfig(db=tmp / "sandbox.db", seed=5, token=TOKEN, **config))
-    with serve_in_thread(app) as server:
-        yield Sandbox(server.url, app.world)
-
-
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    yield from _serve(tmp_path_factory.mktemp("core_auth"))
+    yield from module_sandbox(tmp_path_factory, "core_auth", seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +218,7 @@ def test_whoami(sandbox: Sandbox, core: httpx.Client) -> None:
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    yield from _serve(tmp_path_factory.mktemp("core_limited"), rate_limit=20, burst=5)
+    yield from module_sandbox(tmp_path_factory, "core_limited", seed=5, rate_limit=20, burst=5)
 
 
 def test_rate_limit_burst_gets_429_with_retry_after(limited: Sandbox) -> None:

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from bulkx.sandbox import assumptions
-from bulkx.sandbox.app import SandboxConfig, create_app
 from bulkx.sandbox.inventory import Block
 from bulkx.sandbox.resources.numbers import DID
-from bulkx.sandbox.server import serve_in_thread
-from tests.conftest import TOKEN, Sandbox
+from tests.conftest import Sandbox, module_sandbox
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,10 +41,7 @@ DOCUMENTED_RW = frozenset(
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    db: Path = tmp_path_factory.mktemp("core_dids") / "sandbox.db"
-    app = create_app(SandboxConfig(db=db, seed=7, token=TOKEN))
-    with serve_in_thread(app) as server:
-        yield Sandbox(server.url, app.world)
+    yield from module_sandbox(tmp_path_factory, "core_dids", seed=7)
 
 
 @pytest.fixture(scope="module")

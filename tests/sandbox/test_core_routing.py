@@ -7,16 +7,13 @@ One sandbox serves the module; each test creates the objects it reads.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from bulkx.sandbox import assumptions
-from bulkx.sandbox.app import SandboxConfig, create_app
-from bulkx.sandbox.server import serve_in_thread
-from tests.conftest import TOKEN, Sandbox
+from tests.conftest import Sandbox, module_sandbox
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -74,10 +71,7 @@ DOCUMENTED_ENDPOINT_TYPES = (
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    db: Path = tmp_path_factory.mktemp("core_routing") / "sandbox.db"
-    app = create_app(SandboxConfig(db=db, seed=3, token=TOKEN))
-    with serve_in_thread(app) as server:
-        yield Sandbox(server.url, app.world)
+    yield from module_sandbox(tmp_path_factory, "core_routing", seed=3)
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,11 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bulkx.sandbox.app import SandboxConfig, create_app
-from bulkx.sandbox.server import serve_in_thread
-from tests.conftest import TOKEN, Sandbox
+from tests.conftest import Sandbox, module_sandbox
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -141,10 +138,7 @@ def main(pattern="1516%", quantity=12):
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    db: Path = tmp_path_factory.mktemp("docs_script") / "sandbox.db"
-    app = create_app(SandboxConfig(db=db, seed=7, token=TOKEN))
-    with serve_in_thread(app) as server:
-        yield Sandbox(server.url, app.world)
+    yield from module_sandbox(tmp_path_factory, "docs_script", seed=7)
 
 
 def run_script(
