@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,9 @@ from bulkx.cli.render import summary_table
 from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
 from bulkx.diff.changes import Changeset, change_from_dict
 from bulkx.diff.read import read_live_state
-from bulkx.engine.executor import AuthStopped, Executor, Progress
-from bulkx.engine.journal_ledger import JournalLedger, create_run, journal_root
+from bulkx.engine.events import JsonLinesReporter, Progress, Reporter, Reporters
+from bulkx.engine.executor import AuthStopped, Executor, JournalStopped, OutageBreaker
+from bulkx.engine.journal_ledger import JournalLedger, JournalReporter, create_run, journal_root
 from bulkx.engine.operations import Operation
 from bulkx.engine.plan_run import Prepared, is_saved_changeset, prepare, read_saved
 from bulkx.engine.requests import Resolver
@@ -36,6 +39,18 @@ from bulkx.errors import (
     PlanError,
 )
 from bulkx.journal import Journal, JournalReader, OpRecord, list_runs
+
+#: Seconds of nothing but transient errors (5xx, resets, timeouts) before a run stops, resumable.
+DEFAULT_OUTAGE_SECONDS = 60.0
+
+EVENTS = typer.Option(
+    None, "--events", metavar="FILE|-",
+    help="Also write every event of the run as JSON lines to FILE (or stdout with -).",
+)  # fmt: skip
+OUTAGE_AFTER = typer.Option(
+    DEFAULT_OUTAGE_SECONDS, "--stop-after-outage", metavar="SECONDS", min=1.0,
+    help="Stop (resumable, exit 5) when the API has answered only errors this long.",
+)  # fmt: skip
 
 
 def _err(message: str) -> None:
@@ -92,9 +107,11 @@ async def execute_prepared(
     concurrency: int,
     rate: float | None,
     max_failures: int | None,
-    on_progress: ProgressLine,
+    reporter: Reporter,
     unknown: frozenset[str] = frozenset(),
+    outage_after: float = DEFAULT_OUTAGE_SECONDS,
 ) -> Progress:
+    """Execute a prepared run, its journal and the reporters watching; Ctrl-C stops it gently."""
     executor = Executor(
         writer,
         ledger,
@@ -102,7 +119,8 @@ async def execute_prepared(
         limiter=AdaptiveLimiter(rate),
         concurrency=concurrency,
         max_failures=max_failures,
-        on_progress=on_progress,
+        reporter=Reporters(reporter, JournalReporter(ledger.journal)),
+        breaker=OutageBreaker(open_after=outage_after),
     )
     loop = asyncio.get_running_loop()
     stops = 0
@@ -129,6 +147,52 @@ async def execute_prepared(
                 loop.remove_signal_handler(signum)
 
 
+@contextlib.contextmanager
+def event_stream(path: str | None) -> Iterator[Reporter | None]:
+    """`--events FILE|-`: JSON lines to a file (created 0600) or to stdout."""
+    if path is None:
+        yield None
+        return
+    if path == "-":
+        yield JsonLinesReporter(sys.stdout)
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as error:
+        _err(f"cannot write the event file {path}: {error.strerror}")
+        raise typer.Exit(exit_codes.USAGE) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        yield JsonLinesReporter(stream)
+
+
+async def run_to_end(
+    prepared: Prepared,
+    writer: CarrierX,
+    ledger: JournalLedger,
+    run_id: str,
+    *,
+    reporter: Reporter,
+    **execute: Any,
+) -> int:
+    """Execute, record how the run ended in its journal, print the summary: the exit code."""
+    try:
+        progress = await execute_prepared(prepared, writer, ledger, reporter=reporter, **execute)
+    except AuthStopped as stop:
+        ledger.flush()
+        ledger.journal.set_run_state("interrupted", exit_codes.AUTH)
+        _err(f"the API stopped accepting the credentials mid-run: {stop}"
+             f"\n  fix the token, then: bulkx resume {run_id}")  # fmt: skip
+        return exit_codes.AUTH
+    except JournalStopped as stop:
+        _err(f"{stop}\n  nothing more was sent; once the journal can be written again"
+             f" (disk space, permissions): bulkx resume {run_id}")  # fmt: skip
+        return exit_codes.RESUMABLE
+    code = _exit_code(progress)
+    ledger.finish(progress, code)
+    _summarise(progress, run_id, code)
+    return code
+
+
 def apply_command(
     plan_path: str = typer.Argument(..., metavar="PLAN|SAVED_CHANGESET"),
     kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
@@ -138,6 +202,8 @@ def apply_command(
     max_failures: str | None = typer.Option(None, "--max-failures", help="Stop after N or P%."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
     allow_release: bool = typer.Option(False, "--allow-release"),
+    events_path: str | None = EVENTS,
+    outage_after: float = OUTAGE_AFTER,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -154,7 +220,7 @@ def apply_command(
         raise typer.Exit(exit_codes.USAGE) from None
     plan = load_valid_plan(plan_path, kind)
 
-    async def main() -> tuple[Progress, str]:
+    async def main(events_reporter: Reporter | None) -> int:
         async with open_client(options) as reader:
             prepared = await prepare(
                 reader, plan, target=options.describe(), allow_release=allow_release, saved=saved
@@ -168,42 +234,48 @@ def apply_command(
                        err=True)  # fmt: skip
             limit = 0 if fail_fast else _parse_max_failures(max_failures, len(prepared.ops))
             line = ProgressLine()
-            writer = reader.with_retry(RetryPolicy.never())
             try:
-                progress = await execute_prepared(
-                    prepared, writer, ledger, concurrency=concurrency, rate=rate,
-                    max_failures=limit, on_progress=line,
+                return await run_to_end(
+                    prepared, reader.with_retry(RetryPolicy.never()), ledger, run_id,
+                    reporter=Reporters(line, *([events_reporter] if events_reporter else [])),
+                    concurrency=concurrency, rate=rate, max_failures=limit,
+                    outage_after=outage_after,
                 )  # fmt: skip
-            except AuthStopped as stop:
-                ledger.journal.set_run_state("interrupted", exit_codes.AUTH)
-                ledger.journal.close()
-                raise AuthStopped(f"{stop}\nfix the token, then: bulkx resume {run_id}") from None
             finally:
                 line.close()
-            ledger.finish(progress)
-            return progress, run_id
 
+    with event_stream(events_path) as events_reporter:
+        code = _guarded(lambda: asyncio.run(main(events_reporter)))
+    raise typer.Exit(code)
+
+
+def _guarded(job: Callable[[], int]) -> int:
+    """Run `job`, turning the errors a person can act on into a message and an exit code."""
     try:
-        progress, run_id = asyncio.run(main())
-    except AuthStopped as error:
-        _err(f"the API stopped accepting the credentials mid-run: {error}")
-        raise typer.Exit(exit_codes.AUTH) from None
+        return job()
     except AuthError as error:
         _err(f"{error} — check the token ($CARRIERX_TOKEN or --token-file)")
-        raise typer.Exit(exit_codes.AUTH) from None
+        return exit_codes.AUTH
     except ConfigError as error:
         _err(str(error) + (f"\n  hint: {error.hint}" if error.hint else ""))
-        raise typer.Exit(exit_codes.ENVIRONMENT) from None
+        return exit_codes.ENVIRONMENT
     except (ApiError, BulkxError) as error:
         _err(str(error))
-        raise typer.Exit(exit_codes.ERROR) from None
+        return exit_codes.ERROR
     except KeyboardInterrupt:
         _err("interrupted; `bulkx runs` shows the run to resume")
-        raise typer.Exit(exit_codes.INTERRUPTED) from None
-    raise typer.Exit(_finish(progress, run_id))
+        return exit_codes.INTERRUPTED
 
 
-def _finish(progress: Progress, run_id: str) -> int:
+def _exit_code(progress: Progress) -> int:
+    if progress.finished < progress.total:
+        return exit_codes.INTERRUPTED if progress.cancelled else exit_codes.RESUMABLE
+    if progress.failed or progress.skipped:
+        return exit_codes.PARTIAL
+    return exit_codes.OK
+
+
+def _summarise(progress: Progress, run_id: str, code: int) -> None:
     typer.echo(
         f"\n{progress.done} succeeded, {progress.failed} failed, {progress.skipped} skipped"
         f" of {progress.total}; {progress.retries} retries, {progress.throttled} throttled,"
@@ -211,14 +283,11 @@ def _finish(progress: Progress, run_id: str) -> int:
         err=True,
     )
     typer.echo(f"run id: {run_id}", err=True)
-    finished = progress.done + progress.failed + progress.skipped
-    if progress.cancelled or finished < progress.total:
-        typer.echo(f"stopped before the end: bulkx resume {run_id}", err=True)
-        return exit_codes.INTERRUPTED if progress.cancelled else exit_codes.RESUMABLE
-    if progress.failed or progress.skipped:
+    if code in (exit_codes.RESUMABLE, exit_codes.INTERRUPTED):
+        why = f" ({progress.stopped_because})" if progress.stopped_because else ""
+        typer.echo(f"stopped before the end{why}: bulkx resume {run_id}", err=True)
+    elif code == exit_codes.PARTIAL:
         typer.echo(f"failures: bulkx report {run_id} --failed -o csv", err=True)
-        return exit_codes.PARTIAL
-    return exit_codes.OK
 
 
 def _open_journal(run_id: str) -> Journal:
@@ -250,6 +319,8 @@ def resume_command(
     yes: bool = typer.Option(False, "--yes", "-y", help="Resume without asking."),
     concurrency: int = typer.Option(16, "--concurrency", min=1, max=256),
     rate: float | None = typer.Option(None, "--rate", help="Requests/s ceiling (default: adapt)."),
+    events_path: str | None = EVENTS,
+    outage_after: float = OUTAGE_AFTER,
     token_file: Path | None = TOKEN_FILE,
 ) -> None:
     """Continue a stopped run: operations whose outcome is unknown are looked up first."""
@@ -292,33 +363,28 @@ def resume_command(
     ledger = JournalLedger(journal, {r.op_key: r.op_id for r in records})
     journal.set_run_state("running")
 
-    async def main() -> Progress:
+    async def main(events_reporter: Reporter | None) -> int:
         async with open_client(options) as reader:
             live = await read_live_state(reader, plan)
-            line = ProgressLine()
             prepared = Prepared(Changeset(plan.path, plan.digest, info.target_label, ()), live,
                                 ops, changes, [])  # fmt: skip
+            line = ProgressLine()
             try:
-                return await execute_prepared(
-                    prepared, reader.with_retry(RetryPolicy.never()), ledger,
-                    concurrency=concurrency, rate=rate, max_failures=None, on_progress=line,
-                    unknown=unknown,
+                return await run_to_end(
+                    prepared, reader.with_retry(RetryPolicy.never()), ledger, run_id,
+                    reporter=Reporters(line, *([events_reporter] if events_reporter else [])),
+                    concurrency=concurrency, rate=rate, max_failures=None, unknown=unknown,
+                    outage_after=outage_after,
                 )  # fmt: skip
             finally:
                 line.close()
 
-    try:
-        progress = asyncio.run(main())
-    except (AuthError, AuthStopped) as error:
-        journal.set_run_state("interrupted")
-        _err(f"{error} — check the token; `bulkx resume {run_id}` continues the run")
-        raise typer.Exit(exit_codes.AUTH) from None
-    except (ApiError, BulkxError) as error:
-        journal.set_run_state("interrupted")
-        _err(str(error))
-        raise typer.Exit(exit_codes.ERROR) from None
-    ledger.finish(progress)
-    raise typer.Exit(_finish(progress, run_id))
+    with event_stream(events_path) as events_reporter:
+        code = _guarded(lambda: asyncio.run(main(events_reporter)))
+    if not journal.closed:  # it stopped on an error before recording how it ended
+        with contextlib.suppress(JournalError):
+            journal.set_run_state("interrupted")
+    raise typer.Exit(code)
 
 
 def runs_command() -> None:

@@ -23,7 +23,7 @@ from bulkx.cli.render import summary_table
 from bulkx.cli.target import TargetOptions
 from bulkx.diff.engine import diff
 from bulkx.diff.read import read_live_state
-from bulkx.engine.executor import Progress
+from bulkx.engine.events import Progress
 from bulkx.engine.journal_ledger import create_run
 from bulkx.engine.plan_run import prepare
 from bulkx.errors import BulkxError
@@ -83,7 +83,7 @@ async def _rehearse(base_url: str, workdir: Path) -> list[tuple[str, str, Progre
             try:
                 progress = await execute_prepared(
                     prepared, client.with_retry(RetryPolicy.never()), ledger,
-                    concurrency=16, rate=None, max_failures=None, on_progress=line,
+                    concurrency=16, rate=None, max_failures=None, reporter=line,
                 )  # fmt: skip
             finally:
                 line.close()

@@ -6,30 +6,45 @@ import sys
 import time
 from typing import TextIO
 
-from bulkx.engine.executor import Progress
+from bulkx.engine import events
+from bulkx.engine.events import Event
 
 
 class ProgressLine:
+    """A reporter: draws the `progress` events, and says when the run stops on its own."""
+
     def __init__(self, stream: TextIO = sys.stderr, every: float = 0.25) -> None:
         self.stream = stream
         self.tty = stream.isatty()
         self.every = every if self.tty else 5.0
-        self.started = time.monotonic()
         self._last = 0.0
         self._drawn = False
 
-    def __call__(self, progress: Progress) -> None:
+    def __call__(self, event: Event) -> None:
+        if event.type == events.OUTAGE:
+            self._say(f"the API looks down: {event.data['reason']}")
+            return
+        if event.type == events.PAUSED:
+            self._say("paused (from a monitor); waiting for resume")
+            return
+        if event.type != events.PROGRESS or event.progress is None:
+            return
+        progress = event.progress
         now = time.monotonic()
         if now - self._last < self.every and progress.queued + progress.in_flight > 0:
             return
         self._last = now
-        elapsed = max(1e-6, now - self.started)
-        finished = progress.done + progress.failed + progress.skipped
-        rate = progress.done / elapsed
-        left = progress.total - finished
+        rate = progress.rate(now)
+        left = progress.total - progress.finished
         eta = f"{left / rate:.0f}s" if rate > 0 and left else "-"
         limit = f" limit {progress.rate_limit:.0f}/s" if progress.rate_limit else ""
-        state = " PAUSED" if progress.paused else " stopping" if progress.cancelled else ""
+        state = (
+            " PAUSED"
+            if progress.paused
+            else " stopping"
+            if progress.cancelled or progress.stopped_because
+            else ""
+        )
         line = (
             f"done {progress.done}/{progress.total}  in flight {progress.in_flight}"
             f"  queued {max(0, progress.queued)}  failed {progress.failed}"
@@ -40,6 +55,13 @@ class ProgressLine:
             self._drawn = True
         else:
             self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def _say(self, message: str) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self._drawn = False
+        self.stream.write(message + "\n")
         self.stream.flush()
 
     def close(self) -> None:

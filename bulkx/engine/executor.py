@@ -2,23 +2,30 @@
 reconciliation of unknown outcomes against live state before anything is resent.
 
 Every state change goes through a `Ledger` (the run journal, or an in-memory one for
-benchmarks) *before* the next step: an operation is started in the ledger before its request is
-sent, so a crash leaves at most "in flight", which a resume treats as unknown.
+benchmarks). An operation's start is durable *before* its request is sent (`await
+ledger.start`), so a crash leaves at most "in flight", which a resume treats as unknown. Outcomes
+are recorded without waiting: one lost in a crash leaves the operation in flight, and the resume
+looks it up. Everything that happens is also an `Event` for the reporters (progress line, journal
+samples, `--events`, the monitor).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bulkx.api import CarrierX
 from bulkx.diff.changes import Change, Create, Release, RentByCriteria, Update
 from bulkx.diff.read import criteria_filter, quote
 from bulkx.diff.state import natural_key, scope_field
+from bulkx.engine import events
+from bulkx.engine.crashpoints import crash_point
+from bulkx.engine.events import Event, Progress, Reporter
 from bulkx.engine.operations import Operation
 from bulkx.engine.requests import (
     OP_TAG,
@@ -34,6 +41,7 @@ from bulkx.errors import (
     ApiError,
     AuthError,
     Conflict,
+    JournalError,
     NotFound,
     OutcomeUnknown,
     RateLimited,
@@ -46,23 +54,26 @@ from bulkx.resources import KINDS
 class Ledger(Protocol):
     """Where the executor records each operation's state, in order, before acting on it."""
 
-    def start(self, op_key: str) -> None: ...
+    async def start(self, op_key: str) -> None:
+        """Durable before it returns: the request may be sent after this."""
+
     def succeed(self, op_key: str, sid: str | None) -> None: ...
     def fail(self, op_key: str, error: str) -> None: ...
     def unknown(self, op_key: str, error: str) -> None: ...
     def retry(self, op_key: str, error: str) -> None: ...
     def reconciled(self, op_key: str, sid: str | None) -> None: ...
     def skip(self, op_keys: list[str], reason: str) -> None: ...
+    def flush(self) -> None: ...
     def commands(self) -> list[str]: ...
 
 
 @dataclass
 class MemoryLedger:
-    """A ledger that only counts: for benchmarks of the executor without a journal."""
+    """A ledger that only counts: for tests and for benchmarks of the executor without a journal."""
 
     states: dict[str, str] = field(default_factory=dict)
 
-    def start(self, op_key: str) -> None:
+    async def start(self, op_key: str) -> None:
         self.states[op_key] = "in_flight"
 
     def succeed(self, op_key: str, sid: str | None) -> None:
@@ -84,31 +95,44 @@ class MemoryLedger:
         for key in op_keys:
             self.states[key] = "skipped"
 
+    def flush(self) -> None:
+        pass
+
     def commands(self) -> list[str]:
         return []
 
 
 @dataclass
-class Progress:
-    total: int = 0
-    done: int = 0
-    failed: int = 0
-    skipped: int = 0
-    in_flight: int = 0
-    retries: int = 0
-    throttled: int = 0
-    unknown: int = 0
-    paused: bool = False
-    cancelled: bool = False
-    rate_limit: float | None = None
+class OutageBreaker:
+    """Tells an API outage from a few transient errors: when nothing but transient errors has
+    come back for `open_after` seconds (and at least `min_errors` of them), the run stops,
+    resumable, instead of failing operations one by one or spinning on retries."""
 
-    @property
-    def queued(self) -> int:
-        return self.total - self.done - self.failed - self.skipped - self.in_flight
+    open_after: float = 60.0
+    min_errors: int = 5
+    clock: Callable[[], float] = time.monotonic
+    _last_success: float | None = None
+    _errors: int = 0
+
+    def success(self) -> None:
+        self._last_success = self.clock()
+        self._errors = 0
+
+    def failure(self) -> bool:
+        """One more transient error; True when the API now counts as down."""
+        now = self.clock()
+        if self._last_success is None:
+            self._last_success = now
+        self._errors += 1
+        return self._errors >= self.min_errors and now - self._last_success >= self.open_after
 
 
 class AuthStopped(Exception):
     """The credentials stopped working mid-run: stop dispatching (resumable)."""
+
+
+class JournalStopped(Exception):
+    """The journal could not record a change (disk full, I/O error): nothing more is sent."""
 
 
 @dataclass
@@ -120,13 +144,17 @@ class Executor:
     concurrency: int = 16
     max_failures: int | None = None
     max_attempts: int = 6
-    on_progress: Callable[[Progress], None] | None = None
+    reporter: Reporter | None = None
+    breaker: OutageBreaker = field(default_factory=OutageBreaker)
     sleep: Callable[[float], Any] = asyncio.sleep
+    #: How often a `progress` event goes out while the run goes on.
+    progress_every: float = 0.25
     progress: Progress = field(default_factory=Progress)
     _pools: dict[str, deque[str]] = field(default_factory=dict)
     _unknown: set[str] = field(default_factory=set)
     _stop: bool = False
     _auth_error: ApiError | None = None
+    _journal_error: JournalError | None = None
 
     async def run(
         self,
@@ -139,6 +167,7 @@ class Executor:
         `unknown` (a resumed run's in-flight ones) are reconciled before anything is sent."""
         self.progress = Progress(total=len(ops))
         self._unknown = set(unknown)
+        self._emit(events.RUN_STARTED, total=len(ops), unknown=len(unknown))
         waiting: dict[str, set[str]] = {}
         dependents: dict[str, list[str]] = {}
         keys = {op.op_key for op in ops}
@@ -165,14 +194,15 @@ class Executor:
             else:
                 doomed = self._descendants(op_key, dependents)
                 if doomed:
-                    self.ledger.skip(doomed, f"a dependency failed: {by_key[op_key].key}")
+                    reason = f"a dependency failed: {by_key[op_key].key}"
+                    self.ledger.skip(doomed, reason)
                     self.progress.skipped += len(doomed)
                     outstanding -= len(doomed)
                     for key in doomed:
                         waiting[key] = {"<skipped>"}
+                        self._emit(events.OP_SKIPPED, by_key[key], reason=reason)
             if outstanding <= 0:
                 finished.set()
-            self._report()
 
         async def worker() -> None:
             while not finished.is_set() and not self.stopping():
@@ -192,16 +222,24 @@ class Executor:
                     and (self.progress.failed > self.max_failures)
                 ):
                     self._stop = True
+                    self.progress.stopped_because = (
+                        f"more than {self.max_failures} operation(s) failed"
+                    )
 
-        if not ops:
-            return self.progress
-        workers = [asyncio.create_task(worker()) for _ in range(self.concurrency)]
-        done_or_stopped = asyncio.create_task(self._wait(finished))
-        await done_or_stopped
-        for _ in workers:
-            ready.put_nowait(None)
-        await asyncio.gather(*workers, return_exceptions=True)
+        if ops:
+            workers = [asyncio.create_task(worker()) for _ in range(self.concurrency)]
+            await self._wait(finished)
+            for _ in workers:
+                ready.put_nowait(None)
+            await asyncio.gather(*workers, return_exceptions=True)
         self.progress.rate_limit = self.limiter.rate
+        try:
+            self.ledger.flush()
+        except JournalError as error:
+            self._journal_error = self._journal_error or error
+        self._emit(events.PROGRESS)
+        if self._journal_error is not None:
+            raise JournalStopped(str(self._journal_error))
         if self._auth_error is not None:
             raise AuthStopped(str(self._auth_error))
         return self.progress
@@ -209,40 +247,52 @@ class Executor:
     async def _wait(self, finished: asyncio.Event) -> None:
         while not finished.is_set() and not self._stop:
             try:
-                await asyncio.wait_for(finished.wait(), 0.2)
+                await asyncio.wait_for(finished.wait(), self.progress_every)
             except TimeoutError:
                 await self._obey_controls(block=False)
+            self._emit(events.PROGRESS)
 
     def stopping(self) -> bool:
         return self._stop
 
-    def stop(self) -> None:
+    def stop(self, reason: str | None = None) -> None:
         """Graceful stop (Ctrl-C, cancel): no new operation starts; in-flight ones finish."""
+        if not self._stop:
+            self._emit(events.STOPPING, reason=reason or "stop requested")
         self._stop = True
-        self.progress.cancelled = True
+        if reason is None:
+            self.progress.cancelled = True
+        elif self.progress.stopped_because is None:
+            self.progress.stopped_because = reason
 
     async def _obey_controls(self, *, block: bool = True) -> None:
+        self._apply_commands()
+        while block and self.progress.paused and not self._stop:
+            self._emit(events.PROGRESS)
+            await self.sleep(self.progress_every)
+            self._apply_commands()
+
+    def _apply_commands(self) -> None:
         for command in self.ledger.commands():
-            if command == "pause":
+            if command == "pause" and not self.progress.paused:
                 self.progress.paused = True
-            elif command == "resume":
+                self._emit(events.PAUSED)
+            elif command == "resume" and self.progress.paused:
                 self.progress.paused = False
+                self._emit(events.RESUMED)
             elif command == "cancel":
                 self.stop()
-        while block and self.progress.paused and not self._stop:
-            self._report()
-            await self.sleep(0.2)
-            for command in self.ledger.commands():
-                if command == "resume":
-                    self.progress.paused = False
-                elif command == "cancel":
-                    self.stop()
 
-    def _report(self) -> None:
-        self.progress.throttled = self.limiter.throttled
-        self.progress.rate_limit = self.limiter.rate
-        if self.on_progress is not None:
-            self.on_progress(self.progress)
+    def _emit(self, kind: str, op: Operation | None = None, **data: Any) -> None:
+        if kind == events.PROGRESS:
+            self.progress.throttled = self.limiter.throttled
+            self.progress.rate_limit = self.limiter.rate
+        if self.reporter is None:
+            return
+        if op is not None:
+            data = {"op_key": op.op_key, "step": op.step, "kind": op.kind, "key": op.key,
+                    "action": op.action, "position": op.position, **data}  # fmt: skip
+        self.reporter(Event(kind, time.time(), data, self.progress))
 
     @staticmethod
     def _descendants(op_key: str, dependents: Mapping[str, list[str]]) -> list[str]:
@@ -262,11 +312,11 @@ class Executor:
         if op.op_key in self._unknown:
             # It may have been sent before the last process stopped: look before resending.
             self._unknown.discard(op.op_key)
-            self.progress.unknown += 1
-            sid = await self._reconcile_patiently(op, change)
-            self.ledger.reconciled(op.op_key, sid)
-            if sid is not None:
-                self._remember(op, change, sid)
+            found = await self._reconcile_patiently(op, change)
+            if found is None:
+                return None
+            if found:
+                self._remember(op, change, found)
                 self.progress.done += 1
                 return True
         while True:
@@ -275,22 +325,24 @@ class Executor:
             try:
                 request = await self._request(op, change)
             except UnresolvedReference as error:
-                self.ledger.fail(op.op_key, str(error))
-                self.progress.failed += 1
-                return False
+                return self._failed(op, error)
             except TransientError as error:  # fetching candidate numbers failed; try again
                 attempts += 1
-                if attempts >= self.max_attempts:
-                    return self._failed(op, error)
+                if self._outage(error) or attempts >= self.max_attempts:
+                    return None if self._stop else self._failed(op, error)
                 await self._backoff(attempts, error)
                 continue
+            if not await self._start(op):
+                return None
             if request is None:
-                self.ledger.start(op.op_key)
-                self.ledger.succeed(op.op_key, None)
-                self.progress.done += 1
+                self._succeeded(op, change, None)
                 return True
             await self.limiter.acquire()
-            self.ledger.start(op.op_key)
+            # A 429 may have arrived while this one waited for the journal: honour its pause.
+            await self.limiter.wait_out_pause()
+            if self.stopping():
+                self.ledger.retry(op.op_key, "the run stopped before this was sent")
+                return None
             self.progress.in_flight += 1
             attempts += 1
             try:
@@ -300,68 +352,122 @@ class Executor:
                 )  # fmt: skip
             except RateLimited as error:
                 self.limiter.on_throttled(error.retry_after)
-                self.ledger.retry(op.op_key, str(error))
-                self.progress.retries += 1
+                self._retrying(op, error, throttled=True)
                 continue
             except OutcomeUnknown as error:
                 self.ledger.unknown(op.op_key, str(error))
+                self._emit(events.OP_UNKNOWN, op, error=str(error))
                 self.progress.unknown += 1
-                sid = await self._reconcile_patiently(op, change)
-                self.ledger.reconciled(op.op_key, sid)
-                if sid is not None or isinstance(change, Update):
-                    if sid is None:
-                        continue  # an update is resent: it sends the desired state again
-                    self._remember(op, change, sid)
+                self._outage(error)
+                found = await self._reconcile_patiently(op, change)
+                if found is None:
+                    return None
+                if found:
+                    self._remember(op, change, found)
                     self.progress.done += 1
                     return True
-                continue
+                continue  # not found (or an update, safe to send again): resend
             except Conflict as error:
                 if op.action == "rent":
-                    self.ledger.retry(op.op_key, f"{error}; trying another number")
+                    self._retrying(op, Exception(f"{error}; trying another number"))
                     continue
                 return self._failed(op, error)
             except AuthError as error:
                 self._auth_error = error
                 self.ledger.retry(op.op_key, str(error))
-                self.stop()
+                self.stop(f"the API refused the credentials: {error}")
                 return None
             except TransientError as error:
+                if self._outage(error):
+                    self.ledger.retry(op.op_key, str(error))
+                    return None
                 if attempts >= self.max_attempts:
                     return self._failed(op, error)
-                self.ledger.retry(op.op_key, str(error))
+                self._retrying(op, error)
                 await self._backoff(attempts, error)
                 continue
             except (TerminalError, ApiError) as error:
                 return self._failed(op, error)
             finally:
                 self.progress.in_flight -= 1
+            crash_point("after_send_before_response")
             self.limiter.on_success()
+            self.breaker.success()
             sid = created_sid(change.kind, response) or getattr(change, "sid", None)
-            self._remember(op, change, sid)
-            self.ledger.succeed(op.op_key, sid)
-            self.progress.done += 1
+            self._succeeded(op, change, sid)
+            crash_point("after_response_before_commit")
             return True
 
-    async def _backoff(self, attempts: int, error: ApiError) -> None:
+    async def _start(self, op: Operation) -> bool:
+        try:
+            await self.ledger.start(op.op_key)
+        except JournalError as error:
+            self._journal_error = error
+            self.stop(f"the journal could not record the next operation: {error}")
+            return False
+        self._emit(events.OP_STARTED, op)
+        return True
+
+    def _succeeded(self, op: Operation, change: Change, sid: str | None) -> None:
+        self._remember(op, change, sid)
+        self.ledger.succeed(op.op_key, sid)
+        self.progress.done += 1
+        self._emit(events.OP_SUCCEEDED, op, sid=sid)
+
+    def _retrying(self, op: Operation, error: Exception, *, throttled: bool = False) -> None:
+        self.ledger.retry(op.op_key, str(error))
         self.progress.retries += 1
+        if throttled:
+            retry_after = getattr(error, "retry_after", None)
+            self._emit(events.THROTTLED, op, retry_after=retry_after, rate_limit=self.limiter.rate)
+        else:
+            self._emit(events.OP_RETRYING, op, error=str(error))
+
+    def _outage(self, error: Exception) -> bool:
+        """Count a transient error; when the API looks down, stop the run (resumable)."""
+        if self._stop:
+            return True
+        if not self.breaker.failure():
+            return False
+        reason = (f"the API answered nothing but errors for {self.breaker.open_after:g} s"
+                  f" (last: {error})")  # fmt: skip
+        self._emit(events.OUTAGE, reason=reason)
+        self.stop(reason)
+        return True
+
+    async def _backoff(self, attempts: int, error: ApiError) -> None:
         if isinstance(error, RateLimited):
             self.limiter.on_throttled(error.retry_after)
             return
         await self.sleep(min(30.0, 0.25 * 2**attempts) * random.uniform(0.5, 1.0))
 
-    async def _reconcile_patiently(self, op: Operation, change: Change) -> str | None:
-        """Look the outcome up until the lookup itself gets an answer."""
+    async def _reconcile_patiently(
+        self, op: Operation, change: Change
+    ) -> str | Literal[False] | None:
+        """Look the outcome up until the lookup itself gets an answer, and record it: the sid
+        (or True for an update/release with nothing to name) when it happened, False when it
+        did not (send it again), None when the run stopped first."""
         attempts = 0
         while True:
+            crash_point("during_reconcile")
             try:
-                return await self._reconcile(op, change)
+                sid = await self._reconcile(op, change)
+                break
             except TransientError as error:
                 attempts += 1
+                if self._outage(error):
+                    return None
+                self.progress.retries += 1
                 await self._backoff(attempts, error)
+        self.breaker.success()
+        self.ledger.reconciled(op.op_key, sid)
+        self._emit(events.OP_RECONCILED, op, found=sid is not None, sid=sid)
+        return sid if sid is not None else False
 
     def _failed(self, op: Operation, error: Exception) -> bool:
         self.ledger.fail(op.op_key, str(error))
         self.progress.failed += 1
+        self._emit(events.OP_FAILED, op, error=str(error))
         return False
 
     def _remember(self, op: Operation, change: Change, sid: str | None) -> None:

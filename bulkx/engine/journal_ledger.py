@@ -1,7 +1,14 @@
-"""The executor's ledger backed by the run journal (one SQLite file per run)."""
+"""The executor's ledger backed by the run journal (one SQLite file per run), with group commit.
+
+Starts are what must be durable before a request goes out, so `start` waits for its commit;
+everything else is buffered. All that is buffered within `window` seconds is written in one
+transaction: one fsync for many operations instead of two per operation.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import time
@@ -9,7 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bulkx.engine.executor import Progress
+from bulkx.engine import events
+from bulkx.engine.crashpoints import crash_point
+from bulkx.engine.events import Event, Progress
+from bulkx.errors import JournalError
 from bulkx.journal import Journal, NewOp
 
 if TYPE_CHECKING:
@@ -17,6 +27,8 @@ if TYPE_CHECKING:
 
 #: How often the running process looks for pause/resume/cancel written by a monitor.
 CONTROL_POLL_SECONDS = 0.5
+#: How long a change may wait for others to share its commit.
+GROUP_COMMIT_WINDOW = 0.003
 
 
 def journal_root() -> Path:
@@ -25,35 +37,116 @@ def journal_root() -> Path:
 
 
 class JournalLedger:
-    def __init__(self, journal: Journal, ids: dict[str, int]) -> None:
+    def __init__(
+        self, journal: Journal, ids: dict[str, int], *, window: float = GROUP_COMMIT_WINDOW
+    ) -> None:
         self.journal = journal
         self.ids = ids
+        self.window = window
         self._polled = 0.0
+        self._buffer: list[tuple[str, tuple[Any, ...]]] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._scheduled: asyncio.TimerHandle | None = None
+        self._error: JournalError | None = None
 
     @property
     def run_id(self) -> str:
         return self.journal.run().run_id
 
-    def start(self, op_key: str) -> None:
-        self.journal.start([self.ids[op_key]])
+    async def start(self, op_key: str) -> None:
+        if self._error is not None:
+            raise self._error
+        self._buffer.append(("start", (self.ids[op_key],)))
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._schedule()
+        await waiter
 
     def succeed(self, op_key: str, sid: str | None) -> None:
-        self.journal.succeed(self.ids[op_key], sid)
+        self._later("succeed", self.ids[op_key], sid)
 
     def fail(self, op_key: str, error: str) -> None:
-        self.journal.fail(self.ids[op_key], error)
+        self._later("fail", self.ids[op_key], error)
 
     def unknown(self, op_key: str, error: str) -> None:
-        self.journal.unknown(self.ids[op_key], error)
+        self._later("unknown", self.ids[op_key], error)
 
     def retry(self, op_key: str, error: str) -> None:
-        self.journal.retry(self.ids[op_key], error)
+        self._later("retry", self.ids[op_key], error)
 
     def reconciled(self, op_key: str, sid: str | None) -> None:
-        self.journal.reconcile(self.ids[op_key], sid)
+        self._later("reconcile", self.ids[op_key], sid)
 
     def skip(self, op_keys: list[str], reason: str) -> None:
-        self.journal.skip([self.ids[k] for k in op_keys], reason)
+        self._later("skip", [self.ids[k] for k in op_keys], reason)
+
+    def _later(self, method: str, *args: Any) -> None:
+        self._buffer.append((method, args))
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._scheduled is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # outside a loop (finishing up): write at once
+                self.flush()
+                return
+            self._scheduled = loop.call_later(self.window, self._flush_scheduled)
+
+    def _flush_scheduled(self) -> None:
+        self._scheduled = None
+        # A failure is kept in self._error: the next start, and the end of the run, raise it.
+        with contextlib.suppress(JournalError):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write everything buffered in one transaction, then release the waiting starts."""
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        buffer, waiters = self._buffer, self._waiters
+        self._buffer, self._waiters = [], []
+        if not buffer:
+            return
+        if self._error is not None:
+            self._fail_waiters(waiters, self._error)
+            raise self._error
+        starting = any(method == "start" for method, _ in buffer)
+        if starting:
+            crash_point("before_intent_commit")
+        try:
+            with self.journal.batch():
+                self._write(buffer)
+                if not starting:
+                    crash_point("inside_result_txn")
+        except JournalError as error:
+            self._error = error
+            self._fail_waiters(waiters, error)
+            raise
+        if starting:
+            crash_point("after_intent_commit")
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _write(self, buffer: list[tuple[str, tuple[Any, ...]]]) -> None:
+        starts: list[int] = []
+        for method, args in buffer:
+            if method == "start":
+                starts.append(args[0])
+                continue
+            if starts:  # consecutive starts go in as one batch, in order with the rest
+                self.journal.start(starts)
+                starts = []
+            getattr(self.journal, method)(*args)
+        if starts:
+            self.journal.start(starts)
+
+    @staticmethod
+    def _fail_waiters(waiters: list[asyncio.Future[None]], error: JournalError) -> None:
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
 
     def commands(self) -> list[str]:
         now = time.monotonic()
@@ -67,7 +160,8 @@ class JournalLedger:
             found.append(command.command)
         return found
 
-    def finish(self, progress: Progress) -> None:
+    def finish(self, progress: Progress, exit_code: int | None = None) -> None:
+        self.flush()
         self.journal.sample(
             done=progress.done,
             failed=progress.failed,
@@ -76,15 +170,61 @@ class JournalLedger:
             throttled=progress.throttled,
             retries=progress.retries,
         )
-        finished = progress.done + progress.failed + progress.skipped
         if progress.cancelled:
-            state = "cancelled" if finished < progress.total else "completed"
-        elif finished < progress.total:
+            state = "cancelled" if progress.finished < progress.total else "completed"
+        elif progress.finished < progress.total:
             state = "interrupted"
         else:
             state = "failed" if progress.failed else "completed"
-        self.journal.set_run_state(state)
+        if progress.stopped_because:
+            self.journal.event("warning", f"stopped: {progress.stopped_because}")
+        self.journal.set_run_state(state, exit_code)
         self.journal.close()
+
+
+class JournalReporter:
+    """Writes what a monitor in another process needs: a progress sample about once a second,
+    and a log line for what a person should notice (failures, throttling, pauses, outages)."""
+
+    #: At most this many throttling lines per minute: a 429 storm must not flood the log.
+    THROTTLE_LINES_PER_MINUTE = 6
+
+    def __init__(self, journal: Journal, *, sample_every: float = 1.0) -> None:
+        self.journal = journal
+        self.sample_every = sample_every
+        self._sampled = 0.0
+        self._throttle_lines: list[float] = []
+
+    def __call__(self, event: Event) -> None:
+        kind, data = event.type, event.data
+        if kind == events.PROGRESS and event.progress is not None:
+            now = time.monotonic()
+            if now - self._sampled >= self.sample_every:
+                self._sampled = now
+                p = event.progress
+                self.journal.sample(done=p.done, failed=p.failed, in_flight=p.in_flight,
+                                    rate_limit=p.rate_limit, throttled=p.throttled,
+                                    retries=p.retries)  # fmt: skip
+        elif kind == events.OP_FAILED:
+            self.journal.event("error", f"{data['kind']} {data['key']}: {data['error']}")
+        elif kind == events.THROTTLED:
+            now = time.monotonic()
+            self._throttle_lines = [t for t in self._throttle_lines if t > now - 60]
+            if len(self._throttle_lines) < self.THROTTLE_LINES_PER_MINUTE:
+                self._throttle_lines.append(now)
+                limit = data.get("rate_limit")
+                pace = f"; pacing at {limit:.1f}/s" if limit else ""
+                self.journal.event(
+                    "warning", f"429 from the API, Retry-After {data.get('retry_after')} s{pace}"
+                )
+        elif kind == events.OUTAGE:
+            self.journal.event("error", str(data["reason"]))
+        elif kind == events.STOPPING:
+            self.journal.event("warning", f"stopping: {data['reason']}")
+        elif kind in (events.PAUSED, events.RESUMED):
+            self.journal.event("info", "paused" if kind == events.PAUSED else "resumed")
+        elif kind == events.RUN_STARTED:
+            self.journal.event("info", f"executing {data['total']} operation(s), pid {os.getpid()}")
 
 
 def create_run(

@@ -71,6 +71,11 @@ class AdaptiveLimiter:
             if self._first is None:
                 self._first = self._clock()
 
+    async def wait_out_pause(self) -> None:
+        """Sleep until a Retry-After pause that began after `acquire` returned is over."""
+        while (left := self._paused_until - self._clock()) > 0:
+            await self._sleep(left)
+
     def on_success(self) -> None:
         """An answer that was not a 429: the server admitted the request."""
         now = self._clock()

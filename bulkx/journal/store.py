@@ -197,6 +197,8 @@ class Journal(JournalView):
     def __init__(self, conn: sqlite3.Connection, path: Path, run_id: str, lock: _WriterLock):
         super().__init__(conn, path, run_id)
         self._lock = lock
+        self._in_batch = False
+        self._closed = False
 
     @classmethod
     def create(
@@ -301,16 +303,37 @@ class Journal(JournalView):
             raise
         return journal
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             self._conn.close()
         finally:
             self._lock.release()
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit: every change made inside is one transaction, so one fsync for the lot.
+        An error inside rolls the whole batch back."""
+        with self._write("record a batch in"):
+            self._in_batch = True
+            try:
+                yield
+            finally:
+                self._in_batch = False
+
+    @contextmanager
     def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
         """One short write transaction; rolled back whole on any error."""
         conn = self._conn
+        if self._in_batch:
+            yield conn
+            return
         with sql_errors(self._path, doing):
             conn.execute("BEGIN IMMEDIATE")
             try:
