@@ -206,6 +206,13 @@ def _loggable_query(raw: bytes) -> str:
 
 
 _RATE_LIMITED_BODY: Final = _dumps(ApiError(429).body())
+
+
+def _retry_after_text(seconds: float) -> str:
+    """Delay-seconds is a whole number (RFC 9110): round up so a client never comes back early."""
+    return str(max(0, math.ceil(seconds)))
+
+
 _OUTAGE_BODY: Final = _dumps(ApiError(503).body())
 _UNAUTHORIZED_BODY: Final = _dumps(ApiError(401).body())
 _5XX_MESSAGES: Final = {
@@ -345,6 +352,12 @@ class SandboxControls:
 
             decision = self.faults.decide(credential)
             kind = decision.kind
+            if kind is FaultKind.THROTTLE:
+                status, fault = 429, "throttle"
+                seconds = self.faults.spec.retry_after_s
+                header = (b"retry-after", _retry_after_text(seconds).encode())
+                await _send_body(send, 429, self._shaped(scope, 429, _RATE_LIMITED_BODY), (header,))
+                return
             if kind is FaultKind.OUTAGE:
                 status, fault = 503, "outage"
                 await _send_body(send, 503, self._shaped(scope, 503, _OUTAGE_BODY))

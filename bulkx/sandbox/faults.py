@@ -25,9 +25,11 @@ FAULT_NAMES: Final = (
     "reset",
     "execute_then_reset",
     "outage",
+    "throttle",
+    "retry_after",
     "unauthorized_after",
 )
-_REPEATABLE: Final = frozenset({"outage"})
+_REPEATABLE: Final = frozenset({"outage", "throttle"})
 _VALID_NAMES_TEXT: Final = ", ".join(FAULT_NAMES)
 
 #: Statuses a `http_5xx` fault picks from, uniformly.
@@ -51,6 +53,10 @@ class FaultSpec:
     execute_then_reset: float = 0.0
     #: (start_s, duration_s) windows, relative to when the spec was activated.
     outages: tuple[tuple[float, float], ...] = ()
+    #: (start_s, duration_s) windows of a 429 storm: every request is answered 429 with
+    #: `Retry-After: retry_after_s`, whatever the rate limit.
+    throttles: tuple[tuple[float, float], ...] = ()
+    retry_after_s: float = 2.0
     #: After this many requests by one credential, that credential is answered 401. Requests
     #: refused earlier (rate limit, outage) do not count: they never reached authentication.
     unauthorized_after: int | None = None
@@ -68,9 +74,10 @@ class FaultSpec:
                     f"{name}={value!r}: a probability must be between 0 and 1; "
                     f"valid names: {_VALID_NAMES_TEXT}"
                 )
-        for start, duration in self.outages:
-            _check_duration("outage start", start)
-            _check_duration("outage duration", duration)
+        for start, duration in (*self.outages, *self.throttles):
+            _check_duration("window start", start)
+            _check_duration("window duration", duration)
+        _check_duration("retry_after", self.retry_after_s)
         if self.unauthorized_after is not None and self.unauthorized_after < 0:
             raise FaultSpecError(
                 f"unauthorized_after={self.unauthorized_after}: must be a whole number >= 0; "
@@ -97,6 +104,10 @@ class FaultSpec:
                 items.append(f"{name}={value!r}")
         for start, duration in self.outages:
             items.append(f"outage={_format_duration(duration)}@{_format_duration(start)}")
+        for start, duration in self.throttles:
+            items.append(f"throttle={_format_duration(duration)}@{_format_duration(start)}")
+        if self.retry_after_s != _NO_FAULTS.retry_after_s:
+            items.append(f"retry_after={_format_duration(self.retry_after_s)}")
         if self.unauthorized_after is not None:
             items.append(f"unauthorized_after={self.unauthorized_after}")
         return ",".join(items)
@@ -159,6 +170,7 @@ def parse_fault_spec(text: str) -> FaultSpec:
     seen: set[str] = set()
     values: dict[str, float] = {}
     outages: list[tuple[float, float]] = []
+    throttles: list[tuple[float, float]] = []
     unauthorized_after: int | None = None
     for raw_item in text.split(","):
         item = raw_item.strip()
@@ -177,18 +189,20 @@ def parse_fault_spec(text: str) -> FaultSpec:
             )
         if name in seen and name not in _REPEATABLE:
             raise FaultSpecError(
-                f"duplicate fault {item!r}: {name} may be given once (only outage repeats); "
+                f"duplicate fault {item!r}: {name} may be given once (only outage and"
+                f" throttle repeat); "
                 f"valid names: {_VALID_NAMES_TEXT}"
             )
         seen.add(name)
         try:
-            if name in ("latency", "jitter"):
+            if name in ("latency", "jitter", "retry_after"):
                 values[name] = _parse_duration(value)
-            elif name == "outage":
+            elif name in ("outage", "throttle"):
                 duration, at, start = value.partition("@")
                 if not at:
                     raise ValueError(value)
-                outages.append((_parse_duration(start), _parse_duration(duration)))
+                windows = outages if name == "outage" else throttles
+                windows.append((_parse_duration(start), _parse_duration(duration)))
             elif name == "unauthorized_after":
                 count = int(value.strip())
                 if count < 0:
@@ -201,6 +215,8 @@ def parse_fault_spec(text: str) -> FaultSpec:
                 "latency": _DURATION_HINT,
                 "jitter": _DURATION_HINT,
                 "outage": "DURATION@START, such as 10s@30s (a 10 s outage 30 s in)",
+                "throttle": "DURATION@START, such as 10s@5s (10 s of 429s, 5 s in)",
+                "retry_after": _DURATION_HINT,
                 "unauthorized_after": "a whole number of requests >= 0",
             }.get(name, _PROBABILITY_HINT)
             raise _bad(item, hint) from None
@@ -211,6 +227,8 @@ def parse_fault_spec(text: str) -> FaultSpec:
         reset=values.get("reset", 0.0),
         execute_then_reset=values.get("execute_then_reset", 0.0),
         outages=tuple(outages),
+        throttles=tuple(throttles),
+        retry_after_s=values.get("retry_after", 2.0),
         unauthorized_after=unauthorized_after,
     )
 
@@ -218,6 +236,7 @@ def parse_fault_spec(text: str) -> FaultSpec:
 class FaultKind(StrEnum):
     NONE = "none"
     OUTAGE = "outage"
+    THROTTLE = "throttle"
     UNAUTHORIZED = "unauthorized"
     HTTP_5XX = "http_5xx"
     RESET = "reset"
@@ -276,11 +295,14 @@ class FaultInjector:
         rnd = self._random.random
         jitter_draw, p_5xx, status_draw, p_reset, p_execute = rnd(), rnd(), rnd(), rnd(), rnd()
 
-        if spec.outages:
+        if spec.outages or spec.throttles:
             elapsed = self._clock() - self._activated_at
             for start, duration in spec.outages:
                 if start <= elapsed < start + duration:
                     return FaultDecision(FaultKind.OUTAGE)
+            for start, duration in spec.throttles:
+                if start <= elapsed < start + duration:
+                    return FaultDecision(FaultKind.THROTTLE)
 
         if spec.unauthorized_after is not None and credential_id is not None:
             count = self._requests_by_credential.get(credential_id, 0) + 1

@@ -186,6 +186,7 @@ def test_empty_spec_means_no_faults() -> None:
         "latency=1.5s,outage=250ms@0s,outage=1s@2.125s",
         "latency=0.1234567s,http_5xx=1,reset=0.3333333333333333",
         "jitter=3ms,unauthorized_after=0",
+        "throttle=10s@5s,throttle=1s@30s,retry_after=3s",
     ],
 )
 def test_to_text_round_trips(text: str) -> None:
@@ -471,6 +472,22 @@ async def test_outage_window(harness: Harness) -> None:
         assert (await client.post("/items")).status_code == 200
     assert harness.counter.value == 2
     assert [e["fault"] for e in harness.controls.log.entries()] == [None, "outage", None]
+
+
+@pytest.mark.anyio
+async def test_throttle_window_is_a_429_storm_with_its_retry_after(harness: Harness) -> None:
+    harness.controls.set_faults("throttle=10s@5s,retry_after=1.5s", seed=1)
+    async with harness.client() as client:
+        assert (await client.post("/items")).status_code == 200
+        harness.clock.now += 6
+        during = await client.post("/items")
+        assert during.status_code == 429
+        assert during.headers["retry-after"] == "2"  # whole seconds, rounded up
+        assert set(during.json()) == set(assumptions.ERROR_BODY_KEYS)
+        harness.clock.now += 10
+        assert (await client.post("/items")).status_code == 200
+    assert harness.counter.value == 2
+    assert [e["fault"] for e in harness.controls.log.entries()] == [None, "throttle", None]
 
 
 @pytest.mark.anyio
