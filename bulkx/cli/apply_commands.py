@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ from bulkx.cli.render import summary_table
 from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
 from bulkx.diff.changes import Changeset, change_from_dict
 from bulkx.diff.read import read_live_state
-from bulkx.engine.events import JsonLinesReporter, Progress, Reporter, Reporters
+from bulkx.engine.events import (
+    RUN_FINISHED,
+    Event,
+    JsonLinesReporter,
+    Progress,
+    Reporter,
+    Reporters,
+)
 from bulkx.engine.executor import AuthStopped, Executor, JournalStopped, OutageBreaker
 from bulkx.engine.journal_ledger import JournalLedger, JournalReporter, create_run, journal_root
 from bulkx.engine.operations import Operation
@@ -189,6 +197,7 @@ async def run_to_end(
         return exit_codes.RESUMABLE
     code = _exit_code(progress)
     ledger.finish(progress, code)
+    reporter(Event(RUN_FINISHED, time.time(), {"run_id": run_id, "exit_code": code}, progress))
     _summarise(progress, run_id, code)
     return code
 
