@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 
 #: Pace at this share of the estimated server limit.
 HEADROOM = 0.97
+#: Pacing may catch up on this much time lost to late wake-ups (at 500/s: 10 requests).
+CATCH_UP_SECONDS = 0.02
 
 
 class AdaptiveLimiter:
@@ -62,7 +64,10 @@ class AdaptiveLimiter:
                 self._probe(now)
                 if self.rate is None:
                     break
-                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+                # A bucket of one token loses every sleep's overshoot for good; a few
+                # milliseconds' worth lets pacing catch up without bursting at the server.
+                burst = max(self.burst, self.rate * CATCH_UP_SECONDS)
+                self._tokens = min(burst, self._tokens + (now - self._stamp) * self.rate)
                 self._stamp = now
                 if self._tokens >= 1.0:
                     self._tokens -= 1.0
