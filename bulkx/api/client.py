@@ -280,14 +280,13 @@ class CarrierX:
 
     async def _send(self, api: str, client: httpx.AsyncClient, request: httpx.Request) -> Any:
         method = request.method
-        url = _display_url(request.url)
         try:
             response = await client.send(request)
         except (httpx.TransportError, aiohttp.ClientError) as exc:
-            raise self._transport_failure(exc, method, url) from exc
+            raise self._transport_failure(exc, method, _display_url(request.url)) from exc
         status = response.status_code
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s -> %d", method, url, status)
+            log.debug("%s %s -> %d", method, _display_url(request.url), status)
         if 200 <= status < 300:
             if status == 204 or not response.content:
                 return None
@@ -296,10 +295,13 @@ class CarrierX:
             except ValueError:
                 cls = OutcomeUnknown if method not in IDEMPOTENT_METHODS else TransportError
                 raise cls(
-                    "the response body is not valid JSON (truncated?)", status, method, url
+                    "the response body is not valid JSON (truncated?)",
+                    status,
+                    method,
+                    _display_url(request.url),
                 ) from None
             return self._unwrap(api, data)
-        raise self._error_for(api, response, method, url)
+        raise self._error_for(api, response, method, _display_url(request.url))
 
     def _unwrap(self, api: str, data: Any) -> Any:
         if api == "mediator" and isinstance(data, dict) and data.keys() == {"body", "status"}:

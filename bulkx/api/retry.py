@@ -170,6 +170,10 @@ class RetryPolicy:
 
     async def call(self, method: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run `attempt()` (one HTTP exchange), retrying it as these rules allow."""
+        if self.attempts <= 1:  # the executor's writes: skip tenacity's per-call set-up
+            result_once: T = await attempt()
+            self.budget.record_success()
+            return result_once
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda exc: self.should_retry(method, exc)),
             stop=stop_after_attempt(self.attempts) | _StopWhenBudgetEmpty(self.budget),
