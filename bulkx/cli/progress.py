@@ -19,6 +19,7 @@ class ProgressLine:
         self.every = every if self.tty else 5.0
         self._last = 0.0
         self._drawn = False
+        self._line = ""
 
     def __call__(self, event: Event) -> None:
         if event.type == events.OUTAGE:
@@ -50,6 +51,9 @@ class ProgressLine:
             f"  queued {max(0, progress.queued)}  failed {progress.failed}"
             f"  skipped {progress.skipped}  {rate:.1f}/s{limit}  ETA {eta}{state}"
         )
+        if line == self._line:
+            return
+        self._line = line
         if self.tty:
             self.stream.write("\r\x1b[2K" + line[:200])
             self._drawn = True
