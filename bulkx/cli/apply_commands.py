@@ -23,6 +23,7 @@ from bulkx.cli.render import summary_table
 from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
 from bulkx.diff.changes import Changeset, change_from_dict
 from bulkx.diff.read import read_live_state
+from bulkx.engine.batch_backend import Batcher
 from bulkx.engine.events import (
     RUN_FINISHED,
     Event,
@@ -118,6 +119,7 @@ async def execute_prepared(
     reporter: Reporter,
     unknown: frozenset[str] = frozenset(),
     outage_after: float = DEFAULT_OUTAGE_SECONDS,
+    via: str = "api",
 ) -> Progress:
     """Execute a prepared run, its journal and the reporters watching; Ctrl-C stops it gently."""
     executor = Executor(
@@ -130,6 +132,8 @@ async def execute_prepared(
         reporter=Reporters(reporter, JournalReporter(ledger.journal)),
         breaker=OutageBreaker(open_after=outage_after),
     )
+    if via == "batch":
+        executor.batcher = Batcher(writer, executor.resolver, executor.emit)
     loop = asyncio.get_running_loop()
     stops = 0
 
@@ -211,6 +215,13 @@ def apply_command(
     max_failures: str | None = typer.Option(None, "--max-failures", help="Stop after N or P%."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
     allow_release: bool = typer.Option(False, "--allow-release"),
+    via: str = typer.Option(
+        "api",
+        "--via",
+        metavar="api|batch",
+        help="batch: rent, update and release DIDs and prefixes through CarrierX Batch tasks"
+        " (reviewed, approved, followed to the end); everything else as usual.",
+    ),
     events_path: str | None = EVENTS,
     outage_after: float = OUTAGE_AFTER,
     base_url: str | None = BASE_URL,
@@ -227,6 +238,9 @@ def apply_command(
     except PlanError as error:
         _err(str(error))
         raise typer.Exit(exit_codes.USAGE) from None
+    if via not in ("api", "batch"):
+        _err(f"--via takes api or batch, not {via!r}")
+        raise typer.Exit(exit_codes.USAGE)
     plan = load_valid_plan(plan_path, kind)
 
     async def main(events_reporter: Reporter | None) -> int:
@@ -248,7 +262,7 @@ def apply_command(
                     prepared, reader.with_retry(RetryPolicy.never()), ledger, run_id,
                     reporter=Reporters(line, *([events_reporter] if events_reporter else [])),
                     concurrency=concurrency, rate=rate, max_failures=limit,
-                    outage_after=outage_after,
+                    outage_after=outage_after, via=via,
                 )  # fmt: skip
             finally:
                 line.close()

@@ -25,6 +25,15 @@ class ProgressLine:
         if event.type == events.OUTAGE:
             self._say(f"the API looks down: {event.data['reason']}")
             return
+        if event.type == events.BATCH_REVIEW:
+            data = event.data
+            self._say(
+                f"batch task {data['task_sid']}: {data['method']} of {data['entries']}"
+                f" {data['object_type']} entries; review: {data['review_items']} item(s)"
+            )
+            for line in data["sample"]:
+                self._say(f"  {line}")
+            return
         if event.type == events.PAUSED:
             self._say("paused (from a monitor); waiting for resume")
             return

@@ -27,6 +27,8 @@ PAUSED = "paused"
 RESUMED = "resumed"
 STOPPING = "stopping"
 OUTAGE = "outage"
+BATCH_REVIEW = "batch_review"
+BATCH_PROGRESS = "batch_progress"
 PROGRESS = "progress"
 RUN_FINISHED = "run_finished"
 

@@ -24,6 +24,7 @@ from bulkx.diff.changes import Change, Create, Release, RentByCriteria, Update
 from bulkx.diff.read import criteria_filter, quote
 from bulkx.diff.state import natural_key, scope_field
 from bulkx.engine import events
+from bulkx.engine.batch_backend import Batcher, batchable
 from bulkx.engine.crashpoints import crash_point
 from bulkx.engine.events import Event, Progress, Reporter
 from bulkx.engine.operations import Operation
@@ -155,6 +156,8 @@ class Executor:
     _stop: bool = False
     _auth_error: ApiError | None = None
     _journal_error: JournalError | None = None
+    #: With `--via batch`: who carries out the operations the Batch API can do.
+    batcher: Batcher | None = None
 
     async def run(
         self,
@@ -167,19 +170,27 @@ class Executor:
         `unknown` (a resumed run's in-flight ones) are reconciled before anything is sent."""
         self.progress = Progress(total=len(ops))
         self._unknown = set(unknown)
-        self._emit(events.RUN_STARTED, total=len(ops), unknown=len(unknown))
+        self.emit(events.RUN_STARTED, total=len(ops), unknown=len(unknown))
         waiting: dict[str, set[str]] = {}
         dependents: dict[str, list[str]] = {}
         keys = {op.op_key for op in ops}
         by_key = {op.op_key: op for op in ops}
         ready: asyncio.Queue[Operation | None] = asyncio.Queue()
+
+        def dispatch(op: Operation) -> None:
+            change = changes[op.op_key]
+            if self.batcher is not None and op.op_key not in self._unknown and batchable(change):
+                self.batcher.add(op, change)
+            else:
+                ready.put_nowait(op)
+
         for op in ops:
             deps = {d for d in op.depends_on if d in keys}
             waiting[op.op_key] = deps
             for dep in deps:
                 dependents.setdefault(dep, []).append(op.op_key)
             if not deps:
-                ready.put_nowait(op)
+                dispatch(op)
         finished = asyncio.Event()
         outstanding = len(ops)
 
@@ -190,7 +201,7 @@ class Executor:
                 for child in dependents.get(op_key, []):
                     waiting[child].discard(op_key)
                     if not waiting[child]:
-                        ready.put_nowait(by_key[child])
+                        dispatch(by_key[child])
             else:
                 doomed = self._descendants(op_key, dependents)
                 if doomed:
@@ -200,7 +211,7 @@ class Executor:
                     outstanding -= len(doomed)
                     for key in doomed:
                         waiting[key] = {"<skipped>"}
-                        self._emit(events.OP_SKIPPED, by_key[key], reason=reason)
+                        self.emit(events.OP_SKIPPED, by_key[key], reason=reason)
             if outstanding <= 0:
                 finished.set()
 
@@ -226,18 +237,65 @@ class Executor:
                         f"more than {self.max_failures} operation(s) failed"
                     )
 
+        async def batches(batcher: Batcher) -> None:
+            def quit_waiting() -> bool:
+                return finished.is_set() or self.stopping()
+
+            while not quit_waiting():
+                items = await batcher.next_groups(quit_waiting)
+                groups, unresolved = batcher.group(items)
+                for op, error in unresolved:
+                    settle(op.op_key, self._failed(op, UnresolvedReference(error)))
+                for group in groups:
+                    if self.stopping():
+                        return  # never started: they stay pending for a resume
+                    started = await asyncio.gather(*(self._start(op) for op in group.ops))
+                    if not all(started):
+                        return
+                    self.progress.in_flight += len(group.ops)
+                    try:
+                        outcomes = await batcher.run_task(group, self.stopping)
+                    except (OutcomeUnknown, TransientError) as error:
+                        # The task may exist: each operation is looked up before a resend.
+                        for op in group.ops:
+                            self.ledger.unknown(op.op_key, str(error))
+                            self._unknown.add(op.op_key)
+                            ready.put_nowait(op)
+                        continue
+                    except ApiError as error:
+                        for op in group.ops:
+                            settle(op.op_key, self._failed(op, error))
+                        continue
+                    finally:
+                        self.progress.in_flight -= len(group.ops)
+                    for outcome in outcomes:
+                        change = changes[outcome.op.op_key]
+                        if outcome.error is None:
+                            self._succeeded(outcome.op, change, outcome.sid or change_sid(change))
+                            settle(outcome.op.op_key, True)
+                        else:
+                            settle(outcome.op.op_key, self._failed(outcome.op, outcome.error))
+
         if ops:
             workers = [asyncio.create_task(worker()) for _ in range(self.concurrency)]
+            batching = (
+                asyncio.create_task(batches(self.batcher)) if self.batcher is not None else None
+            )
             await self._wait(finished)
             for _ in workers:
                 ready.put_nowait(None)
             await asyncio.gather(*workers, return_exceptions=True)
+            if batching is not None:
+                # Stopped while a task runs on the server: its operations stay in flight, and
+                # a resume looks each one up.
+                batching.cancel()
+                await asyncio.gather(batching, return_exceptions=True)
         self.progress.rate_limit = self.limiter.rate
         try:
             self.ledger.flush()
         except JournalError as error:
             self._journal_error = self._journal_error or error
-        self._emit(events.PROGRESS)
+        self.emit(events.PROGRESS)
         if self._journal_error is not None:
             raise JournalStopped(str(self._journal_error))
         if self._auth_error is not None:
@@ -250,7 +308,7 @@ class Executor:
                 await asyncio.wait_for(finished.wait(), self.progress_every)
             except TimeoutError:
                 await self._obey_controls(block=False)
-            self._emit(events.PROGRESS)
+            self.emit(events.PROGRESS)
 
     def stopping(self) -> bool:
         return self._stop
@@ -258,7 +316,7 @@ class Executor:
     def stop(self, reason: str | None = None) -> None:
         """Graceful stop (Ctrl-C, cancel): no new operation starts; in-flight ones finish."""
         if not self._stop:
-            self._emit(events.STOPPING, reason=reason or "stop requested")
+            self.emit(events.STOPPING, reason=reason or "stop requested")
         self._stop = True
         if reason is None:
             self.progress.cancelled = True
@@ -268,7 +326,7 @@ class Executor:
     async def _obey_controls(self, *, block: bool = True) -> None:
         self._apply_commands()
         while block and self.progress.paused and not self._stop:
-            self._emit(events.PROGRESS)
+            self.emit(events.PROGRESS)
             await self.sleep(self.progress_every)
             self._apply_commands()
 
@@ -276,14 +334,14 @@ class Executor:
         for command in self.ledger.commands():
             if command == "pause" and not self.progress.paused:
                 self.progress.paused = True
-                self._emit(events.PAUSED)
+                self.emit(events.PAUSED)
             elif command == "resume" and self.progress.paused:
                 self.progress.paused = False
-                self._emit(events.RESUMED)
+                self.emit(events.RESUMED)
             elif command == "cancel":
                 self.stop()
 
-    def _emit(self, kind: str, op: Operation | None = None, **data: Any) -> None:
+    def emit(self, kind: str, op: Operation | None = None, **data: Any) -> None:
         if kind == events.PROGRESS:
             self.progress.throttled = self.limiter.throttled
             self.progress.rate_limit = self.limiter.rate
@@ -356,7 +414,7 @@ class Executor:
                 continue
             except OutcomeUnknown as error:
                 self.ledger.unknown(op.op_key, str(error))
-                self._emit(events.OP_UNKNOWN, op, error=str(error))
+                self.emit(events.OP_UNKNOWN, op, error=str(error))
                 self.progress.unknown += 1
                 self._outage(error)
                 found = await self._reconcile_patiently(op, change)
@@ -405,23 +463,23 @@ class Executor:
             self._journal_error = error
             self.stop(f"the journal could not record the next operation: {error}")
             return False
-        self._emit(events.OP_STARTED, op)
+        self.emit(events.OP_STARTED, op)
         return True
 
     def _succeeded(self, op: Operation, change: Change, sid: str | None) -> None:
         self._remember(op, change, sid)
         self.ledger.succeed(op.op_key, sid)
         self.progress.done += 1
-        self._emit(events.OP_SUCCEEDED, op, sid=sid)
+        self.emit(events.OP_SUCCEEDED, op, sid=sid)
 
     def _retrying(self, op: Operation, error: Exception, *, throttled: bool = False) -> None:
         self.ledger.retry(op.op_key, str(error))
         self.progress.retries += 1
         if throttled:
             retry_after = getattr(error, "retry_after", None)
-            self._emit(events.THROTTLED, op, retry_after=retry_after, rate_limit=self.limiter.rate)
+            self.emit(events.THROTTLED, op, retry_after=retry_after, rate_limit=self.limiter.rate)
         else:
-            self._emit(events.OP_RETRYING, op, error=str(error))
+            self.emit(events.OP_RETRYING, op, error=str(error))
 
     def _outage(self, error: Exception) -> bool:
         """Count a transient error; when the API looks down, stop the run (resumable)."""
@@ -431,7 +489,7 @@ class Executor:
             return False
         reason = (f"the API answered nothing but errors for {self.breaker.open_after:g} s"
                   f" (last: {error})")  # fmt: skip
-        self._emit(events.OUTAGE, reason=reason)
+        self.emit(events.OUTAGE, reason=reason)
         self.stop(reason)
         return True
 
@@ -461,13 +519,13 @@ class Executor:
                 await self._backoff(attempts, error)
         self.breaker.success()
         self.ledger.reconciled(op.op_key, sid)
-        self._emit(events.OP_RECONCILED, op, found=sid is not None, sid=sid)
+        self.emit(events.OP_RECONCILED, op, found=sid is not None, sid=sid)
         return sid if sid is not None else False
 
-    def _failed(self, op: Operation, error: Exception) -> bool:
+    def _failed(self, op: Operation, error: Exception | str) -> bool:
         self.ledger.fail(op.op_key, str(error))
         self.progress.failed += 1
-        self._emit(events.OP_FAILED, op, error=str(error))
+        self.emit(events.OP_FAILED, op, error=str(error))
         return False
 
     def _remember(self, op: Operation, change: Change, sid: str | None) -> None:
@@ -531,3 +589,8 @@ class Executor:
             endpoint=endpoint,
         )  # fmt: skip
         return str(found[0][kind.sid_field]) if found else None
+
+
+def change_sid(change: Change) -> str | None:
+    sid = getattr(change, "sid", None)
+    return str(sid) if sid else None

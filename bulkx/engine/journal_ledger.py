@@ -223,6 +223,14 @@ class JournalReporter:
             self.journal.event("warning", f"stopping: {data['reason']}")
         elif kind in (events.PAUSED, events.RESUMED):
             self.journal.event("info", "paused" if kind == events.PAUSED else "resumed")
+        elif kind == events.BATCH_REVIEW:
+            sample = "; ".join(data["sample"][:3])
+            self.journal.event(
+                "info",
+                f"batch task {data['task_sid']}: {data['method']} {data['entries']}"
+                f" {data['object_type']} entries, {data['review_items']} review items ({sample}),"
+                " approved",
+            )
         elif kind == events.RUN_STARTED:
             self.journal.event("info", f"executing {data['total']} operation(s), pid {os.getpid()}")
 

@@ -1,0 +1,116 @@
+"""`bulkx apply --via batch` against a served sandbox: tasks created, reviewed, approved, followed,
+and every entry's result journaled like any other operation."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from bulkx.journal import JournalReader
+from bulkx.sandbox.resources.numbers import seed_ported
+from bulkx.sandbox.seeding import read_ported_csv
+from tests.conftest import TOKEN, Sandbox
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _bulkx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CARRIERX_TOKEN": TOKEN, "BULKX_HOME": str(cwd / ".bulkx")}
+    return subprocess.run(
+        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
+        env=env, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _events(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _tasks(core: httpx.Client) -> list[dict[str, object]]:
+    items: list[dict[str, object]] = core.get("/batch/tasks", params={"limit": 100}).json()["items"]
+    return items
+
+
+def test_rentals_and_updates_go_through_reviewed_batch_tasks(
+    sandbox: Sandbox, core: httpx.Client, tmp_path: Path
+) -> None:
+    free = core.get("/phonenumber/available_dids", params={"limit": 6}).json()["items"]
+    numbers = [str(d["phonenumber"]) for d in free]
+    taken = numbers.pop()  # someone else rents it between plan and apply: its entry fails
+    plan = tmp_path / "rent.yaml"
+    plan.write_text(
+        "steps:\n"
+        "  - name: groups\n    kind: trunk_group\n    items:\n      - name: batch-tg\n"
+        "  - name: numbers\n    kind: did\n    items:\n"
+        + "".join(
+            f"      - phonenumber: '+{n}'\n        trunk_group: batch-tg\n"
+            for n in [*numbers, taken]
+        )
+        + "  - name: e911\n    kind: did_emergency\n    items:\n"
+        + "".join(
+            f"      - phonenumber: '+{n}'\n        address_1: 1 Main St\n        city: Albany\n"
+            "        state: NY\n        zip: '12207'\n"
+            for n in [*numbers, taken]
+        )
+    )
+    base = ["--base-url", sandbox.core_url]
+    planned = _bulkx(tmp_path, "plan", str(plan), *base)
+    assert planned.returncode == 0, planned.stderr
+    other_partner = {**sandbox.world.partner(sandbox.world.partner_sid),
+                     "partner_sid": "other-partner", "login": "other"}  # fmt: skip
+    sandbox.world.store.insert("partners", "other-partner", "other-partner", other_partner)
+    other = sandbox.world.issue_token("other-partner")["access_token"]
+    rented = httpx.post(f"{sandbox.core_url}/phonenumber/dids", json={"phonenumber": taken},
+                        headers={"Authorization": f"Bearer {other}"})  # fmt: skip
+    assert rented.status_code == 200, rented.text
+
+    events = tmp_path / "events.jsonl"
+    run = _bulkx(tmp_path, "apply", str(plan), "--yes", "--via", "batch", "--events",
+                 str(events), *base)  # fmt: skip
+    assert run.returncode == 3, run.stderr  # finished, one rental (and its E911) failed
+    assert "review: 6 item(s)" in run.stderr
+
+    reviews = [e for e in _events(events) if e["type"] == "batch_review"]
+    assert [(r["method"], r["object_type"], r["entries"]) for r in reviews] == [
+        ("POST", "phonenumber", 6)
+    ]
+    tasks = _tasks(core)
+    assert [(t["method"], t["status"], t["success"], t["failure"]) for t in tasks] == [
+        ("POST", "completed", 5, 1)
+    ]
+
+    run_id = next(str(e["run_id"]) for e in _events(events) if e["type"] == "run_finished")
+    with JournalReader.open(tmp_path / ".bulkx", run_id) as journal:
+        assert journal.counts()["succeeded"] == 1 + 5 + 5  # trunk group, rentals, E911
+        failed = journal.ops("failed")
+        skipped = journal.ops("skipped")
+    assert [(r.kind, r.key) for r in failed] == [("did", taken)]
+    assert [(r.kind, r.key) for r in skipped] == [("did_emergency", taken)]
+    for number in numbers:
+        did = core.get("/phonenumber/dids", params={"filter": f'phonenumber eq "{number}"'})
+        (item,) = did.json()["items"]
+        assert item["trunk_group_sid"]
+        emergency = core.get(f"/phonenumber/dids/{item['did_sid']}/emergency").json()
+        assert emergency["locations"][0]["city"] == "Albany"
+
+
+def test_a_bulk_repoint_is_one_task_and_nothing_is_left_to_do(
+    sandbox: Sandbox, core: httpx.Client, tmp_path: Path
+) -> None:
+    shutil.copytree(REPO / "plans", tmp_path / "plans")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    numbers, _ = read_ported_csv(REPO / "samples" / "ported-numbers.csv")
+    seed_ported(sandbox.world, numbers)
+    base = ["--base-url", sandbox.core_url]
+    run = _bulkx(tmp_path, "apply", "plans/port-in.yaml", "--yes", "--via", "batch", *base)
+    assert run.returncode == 0, run.stderr
+    patches = [t for t in _tasks(core) if t["method"] == "PATCH"]
+    assert len(patches) == 1 and patches[0]["success"] == len(numbers)
+    again = _bulkx(tmp_path, "plan", "plans/port-in.yaml", *base)
+    assert "0 to create, 0 to rent, 0 to update, 0 to release" in again.stdout + again.stderr
