@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 
@@ -48,6 +48,9 @@ from bulkx.errors import (
     PlanError,
 )
 from bulkx.journal import Journal, JournalReader, OpRecord, list_runs
+from bulkx.tui import run_monitor
+
+T = TypeVar("T")
 
 #: Seconds of nothing but transient errors (5xx, resets, timeouts) before a run stops, resumable.
 DEFAULT_OUTAGE_SECONDS = 60.0
@@ -184,25 +187,29 @@ async def run_to_end(
     run_id: str,
     *,
     reporter: Reporter,
+    announce: Callable[[str], None] = lambda line: typer.echo(line, err=True),
     **execute: Any,
 ) -> int:
-    """Execute, record how the run ended in its journal, print the summary: the exit code."""
+    """Execute, record how the run ended in its journal, tell the summary: the exit code.
+    `announce` receives the summary lines (stderr, or a list kept until a full-screen monitor
+    has given the terminal back)."""
     try:
         progress = await execute_prepared(prepared, writer, ledger, reporter=reporter, **execute)
     except AuthStopped as stop:
         ledger.flush()
         ledger.journal.set_run_state("interrupted", exit_codes.AUTH)
-        _err(f"the API stopped accepting the credentials mid-run: {stop}"
-             f"\n  fix the token, then: bulkx resume {run_id}")  # fmt: skip
+        announce(f"error: the API stopped accepting the credentials mid-run: {stop}"
+                 f"\n  fix the token, then: bulkx resume {run_id}")  # fmt: skip
         return exit_codes.AUTH
     except JournalStopped as stop:
-        _err(f"{stop}\n  nothing more was sent; once the journal can be written again"
-             f" (disk space, permissions): bulkx resume {run_id}")  # fmt: skip
+        announce(f"error: {stop}\n  nothing more was sent; once the journal can be written"
+                 f" again (disk space, permissions): bulkx resume {run_id}")  # fmt: skip
         return exit_codes.RESUMABLE
     code = _exit_code(progress)
     ledger.finish(progress, code)
     reporter(Event(RUN_FINISHED, time.time(), {"run_id": run_id, "exit_code": code}, progress))
-    _summarise(progress, run_id, code)
+    for line in _summary(progress, run_id, code):
+        announce(line)
     return code
 
 
@@ -224,6 +231,12 @@ def apply_command(
     ),
     events_path: str | None = EVENTS,
     outage_after: float = OUTAGE_AFTER,
+    tui: bool = typer.Option(
+        False,
+        "--tui",
+        help="Watch and steer the run in the terminal monitor (p pause,"
+        " r resume, c cancel, q quit).",
+    ),
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -243,51 +256,74 @@ def apply_command(
         raise typer.Exit(exit_codes.USAGE)
     plan = load_valid_plan(plan_path, kind)
 
-    async def main(events_reporter: Reporter | None) -> int:
+    async def start() -> tuple[Prepared, str, JournalLedger]:
         async with open_client(options) as reader:
             prepared = await prepare(
                 reader, plan, target=options.describe(), allow_release=allow_release, saved=saved
             )
-            _confirm(prepared, yes, options.describe())
-            run_id, ledger = create_run(
-                journal_root(), prepared, target_label=options.describe(),
-                is_sandbox=options.base_url is None, options=options.journaled,
+        _confirm(prepared, yes, options.describe())
+        run_id, ledger = create_run(
+            journal_root(), prepared, target_label=options.describe(),
+            is_sandbox=options.base_url is None, options=options.journaled,
+        )  # fmt: skip
+        typer.echo(f"run {run_id}: {len(prepared.ops)} operations on {options.describe()}",
+                   err=True)  # fmt: skip
+        return prepared, run_id, ledger
+
+    async def execute(
+        prepared: Prepared, run_id: str, ledger: JournalLedger, reporter: Reporter,
+        announce: Callable[[str], None] | None = None,
+    ) -> int:  # fmt: skip
+        limit = 0 if fail_fast else _parse_max_failures(max_failures, len(prepared.ops))
+        async with open_client(options) as client:
+            return await run_to_end(
+                prepared, client.with_retry(RetryPolicy.never()), ledger, run_id,
+                reporter=reporter, concurrency=concurrency, rate=rate, max_failures=limit,
+                outage_after=outage_after, via=via,
+                **({"announce": announce} if announce else {}),
             )  # fmt: skip
-            typer.echo(f"run {run_id}: {len(prepared.ops)} operations on {options.describe()}",
-                       err=True)  # fmt: skip
-            limit = 0 if fail_fast else _parse_max_failures(max_failures, len(prepared.ops))
-            line = ProgressLine()
-            try:
-                return await run_to_end(
-                    prepared, reader.with_retry(RetryPolicy.never()), ledger, run_id,
-                    reporter=Reporters(line, *([events_reporter] if events_reporter else [])),
-                    concurrency=concurrency, rate=rate, max_failures=limit,
-                    outage_after=outage_after, via=via,
-                )  # fmt: skip
-            finally:
-                line.close()
 
     with event_stream(events_path) as events_reporter:
-        code = _guarded(lambda: asyncio.run(main(events_reporter)))
+        extra = [events_reporter] if events_reporter else []
+        prepared, run_id, ledger = _guarded(lambda: asyncio.run(start()))
+        if tui:
+            said: list[str] = []
+
+            async def job() -> int:
+                return await execute(prepared, run_id, ledger, Reporters(*extra), said.append)
+
+            code = _guarded(lambda: run_monitor(journal_root(), run_id, job=job))
+            for text in said:
+                typer.echo(text, err=True)
+            if code is None:  # the monitor stopped before the run ended
+                code = exit_codes.INTERRUPTED
+        else:
+            line = ProgressLine()
+            try:
+                code = _guarded(
+                    lambda: asyncio.run(execute(prepared, run_id, ledger, Reporters(line, *extra)))
+                )
+            finally:
+                line.close()
     raise typer.Exit(code)
 
 
-def _guarded(job: Callable[[], int]) -> int:
-    """Run `job`, turning the errors a person can act on into a message and an exit code."""
+def _guarded(job: Callable[[], T]) -> T:
+    """Run `job`; the errors a person can act on become a message and an exit code."""
     try:
         return job()
     except AuthError as error:
         _err(f"{error} — check the token ($CARRIERX_TOKEN or --token-file)")
-        return exit_codes.AUTH
+        raise typer.Exit(exit_codes.AUTH) from None
     except ConfigError as error:
         _err(str(error) + (f"\n  hint: {error.hint}" if error.hint else ""))
-        return exit_codes.ENVIRONMENT
+        raise typer.Exit(exit_codes.ENVIRONMENT) from None
     except (ApiError, BulkxError) as error:
         _err(str(error))
-        return exit_codes.ERROR
+        raise typer.Exit(exit_codes.ERROR) from None
     except KeyboardInterrupt:
         _err("interrupted; `bulkx runs` shows the run to resume")
-        return exit_codes.INTERRUPTED
+        raise typer.Exit(exit_codes.INTERRUPTED) from None
 
 
 def _exit_code(progress: Progress) -> int:
@@ -298,19 +334,19 @@ def _exit_code(progress: Progress) -> int:
     return exit_codes.OK
 
 
-def _summarise(progress: Progress, run_id: str, code: int) -> None:
-    typer.echo(
+def _summary(progress: Progress, run_id: str, code: int) -> list[str]:
+    lines = [
         f"\n{progress.done} succeeded, {progress.failed} failed, {progress.skipped} skipped"
         f" of {progress.total}; {progress.retries} retries, {progress.throttled} throttled,"
         f" {progress.unknown} reconciled after a lost answer.",
-        err=True,
-    )
-    typer.echo(f"run id: {run_id}", err=True)
+        f"run id: {run_id}",
+    ]
     if code in (exit_codes.RESUMABLE, exit_codes.INTERRUPTED):
         why = f" ({progress.stopped_because})" if progress.stopped_because else ""
-        typer.echo(f"stopped before the end{why}: bulkx resume {run_id}", err=True)
+        lines.append(f"stopped before the end{why}: bulkx resume {run_id}")
     elif code == exit_codes.PARTIAL:
-        typer.echo(f"failures: bulkx report {run_id} --failed -o csv", err=True)
+        lines.append(f"failures: bulkx report {run_id} --failed -o csv")
+    return lines
 
 
 def _open_journal(run_id: str) -> Journal:
@@ -402,11 +438,13 @@ def resume_command(
             finally:
                 line.close()
 
-    with event_stream(events_path) as events_reporter:
-        code = _guarded(lambda: asyncio.run(main(events_reporter)))
-    if not journal.closed:  # it stopped on an error before recording how it ended
-        with contextlib.suppress(JournalError):
-            journal.set_run_state("interrupted")
+    try:
+        with event_stream(events_path) as events_reporter:
+            code = _guarded(lambda: asyncio.run(main(events_reporter)))
+    finally:
+        if not journal.closed:  # it stopped on an error before recording how it ended
+            with contextlib.suppress(JournalError):
+                journal.set_run_state("interrupted")
     raise typer.Exit(code)
 
 
