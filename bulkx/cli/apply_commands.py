@@ -21,6 +21,7 @@ from bulkx.cli.diff_commands import load_valid_plan
 from bulkx.cli.progress import ProgressLine
 from bulkx.cli.render import summary_table
 from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
+from bulkx.cli.watch_commands import watch_status
 from bulkx.diff.changes import Changeset, change_from_dict
 from bulkx.diff.read import read_live_state
 from bulkx.engine.batch_backend import Batcher
@@ -471,8 +472,23 @@ def runs_command() -> None:
 def status_command(
     run_id: str = typer.Argument(...),
     output: str = typer.Option("text", "-o", "--output", help="text or json"),
+    watch: bool = typer.Option(
+        False,
+        "--watch",
+        help="Keep printing the key figures until the run ends; exit with"
+        " the run's exit code (for CI logs and terminals without the full-screen monitor).",
+    ),
 ) -> None:
     """A run's state and counts, per step (read-only: safe while the run goes on)."""
+    if watch:
+        try:
+            code = watch_status(journal_root(), run_id, sys.stdout)
+        except JournalError as error:
+            _err(str(error))
+            raise typer.Exit(exit_codes.USAGE) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(exit_codes.INTERRUPTED) from None
+        raise typer.Exit(code)
     try:
         reader = JournalReader.open(journal_root(), run_id)
     except JournalError as error:
