@@ -15,6 +15,7 @@ from bulkx.sandbox.app import DEFAULT_DB, SandboxConfig, create_app, open_world
 from bulkx.sandbox.assumption_table import assumptions_table
 from bulkx.sandbox.faults import FaultSpecError, parse_fault_spec
 from bulkx.sandbox.resources.numbers import seed_ported
+from bulkx.sandbox.resources.records import seed_records
 from bulkx.sandbox.seeding import read_ported_csv
 from bulkx.sandbox.server import is_loopback, quiet_dropped_connections, serve_forever
 
@@ -114,16 +115,26 @@ def serve(
 
 @app.command("seed")
 def seed_command(
-    ported: Path = typer.Option(
-        ...,
+    ported: Path | None = typer.Option(
+        None,
         "--ported",
         help="CSV of numbers that finished porting in (a phonenumber column, optional name).",
     ),
     db: Path = typer.Option(DEFAULT_DB, help="SQLite file holding the sandbox's world."),
     seed: int | None = typer.Option(None, help="Inventory seed, when this creates the db."),
+    cdrs: int = typer.Option(0, "--cdrs", min=0, help="Add this many call detail records."),
+    mdrs: int = typer.Option(0, "--mdrs", min=0, help="Add this many message detail records."),
+    app_records: int = typer.Option(
+        0, "--app-records", min=0, help="Add this many conference meetings and mediator calls."
+    ),
 ) -> None:
-    """Put already-ported numbers on the partner's account: assigned, no trunk group, no E911."""
-    numbers, problems = read_ported_csv(ported)
+    """Put already-ported numbers on the partner's account (assigned, no trunk group, no E911),
+    and/or add detail records (CDRs, MDRs, app records) for exports to read."""
+    if ported is None and not (cdrs or mdrs or app_records):
+        raise _fail(
+            "nothing to seed: give --ported and/or --cdrs/--mdrs/--app-records", exit_codes.USAGE
+        )
+    numbers, problems = read_ported_csv(ported) if ported is not None else ([], [])
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:
@@ -132,13 +143,18 @@ def seed_command(
         world = open_world(SandboxConfig(db=db, seed=seed))
     except ValueError as error:
         raise _fail(str(error), exit_codes.ENVIRONMENT) from None
-    added, existing = seed_ported(world, numbers)
+    if ported is not None:
+        added, existing = seed_ported(world, numbers)
+        typer.echo(
+            f"seeded {added} ported number(s) into {db}"
+            + (f"; {existing} were there already" if existing else ""),
+            err=True,
+        )
+    if cdrs or mdrs or app_records:
+        counts = seed_records(world, calls=cdrs, messages=mdrs, app_records=app_records)
+        listed = ", ".join(f"{count} {name}" for name, count in counts.items())
+        typer.echo(f"seeded {listed} into {db}", err=True)
     world.store.close()
-    typer.echo(
-        f"seeded {added} ported number(s) into {db}"
-        + (f"; {existing} were there already" if existing else ""),
-        err=True,
-    )
 
 
 @app.command()

@@ -295,3 +295,222 @@ MEDIATOR_DIALOUT_AUTO_REDIRECT_DID: Final = True
 MEDIATOR_DIALOUT_NUMBERS_DISTINCT: Final = True
 MEDIATOR_DIALOUT_NUMBER_TAKEN_STATUS: Final = 409
 # --- end flexml and mediator (helper) -----------------------------------------------------
+
+# --- accounts and content (helper) ----------------------------------------------------------
+#: GET /partners answers the caller and its sub-partners at any depth (the docs' sample lists one
+#: partner carrying a parent_sid: the caller itself). Other partners are 404 by sid.
+PARTNERS_VISIBLE: Final = "self_and_descendants"
+#: The docs: a new partner is "unverified" and hidden from GET until its email is verified. The
+#: sandbox sends no email, so a sub-partner is active and visible at once.
+SUB_PARTNER_STATUS: Final = "active"
+#: A sub-partner's available_scopes are its parent's (the create sample answers [], which would
+#: leave it unable to call anything), and it starts with this balance.
+SUB_PARTNER_SCOPES_FROM_PARENT: Final = True
+SUB_PARTNER_BALANCE: Final = "0"
+#: Fields a Create Partner body must carry (the docs' sample sends many; these two are the ones
+#: a partner cannot work without).
+PARTNER_REQUIRED_FIELDS: Final = ("login", "password")
+PARTNER_PAYMENT_TYPES: Final = ("prepay", "postpay")
+#: A login already used by a partner or a partner login (logins are global: Basic auth and the
+#: password grant look them up before the partner is known).
+LOGIN_TAKEN_STATUS: Final = 409
+#: Deleting oneself, a partner with sub-partners, or one that still holds DIDs or endpoints (whose
+#: logins would outlive it). A deleted partner's tokens, logins and billing method go with it.
+PARTNER_DELETE_REFUSED_STATUS: Final = 409
+#: A partner sets its own `acls`; only its parent sets its `parent_assigned_acls` (documented).
+#: Changing the other one answers this status.
+PARTNER_ACL_OWNER_STATUS: Final = 422
+#: Registering a billing method again replaces the partner's one billing method.
+BILLING_METHOD_POST_REPLACES: Final = True
+#: cc_number (documented) and ec_account_number (assumed) are kept redacted to their last digits;
+#: cc_cid is never stored (documented hidden).
+BILLING_METHOD_KEPT_DIGITS: Final = 4
+BILLING_METHOD_CARD_TYPES: Final = (
+    "american_express",
+    "diners_club",
+    "discover_card",
+    "international_maestro",
+    "jcb",
+    "master_card",
+    "visa",
+)
+#: The docs' Get / Get by SID / Update token samples return access_token and refresh_token, so
+#: reads show them. False omits them from every answer but the one that creates the token (and
+#: refuses filtering or ordering by them, which would leak them a character at a time).
+OAUTH_TOKEN_VALUES_IN_READS: Final = True
+#: "Get All Active OAuth Tokens": expired tokens are left out of the list (by sid they answer).
+OAUTH_TOKENS_LIST_ACTIVE_ONLY: Final = True
+#: Token fields PATCH/PUT may change (the update sample changes `name`; scopes stay a subset of the
+#: partner's available_scopes).
+OAUTH_TOKEN_WRITABLE_FIELDS: Final = ("name", "scopes", "date_expiration_access_token")
+#: POST /oauth/token/{partner_sid} accepts the caller itself as well as its sub-partners.
+OAUTH_SUB_PARTNER_TOKEN_FOR_SELF: Final = True
+#: A partner login must read "<partner.login>_<sub-login>" (documented); otherwise 422. Logins are
+#: records only: they do not authenticate API requests ("only used with the portal").
+OAUTH_LOGIN_NAME_RULE: Final = "partner_login_prefix"
+
+# --- phone number extras (helper) ---------------------------------------------------------
+#: Short codes are made by support, never through the API; each partner starts with this many
+#: (made on its first short-code read, the same for a given seed and partner).
+SHORT_CODES_PER_PARTNER: Final = 3
+#: `group_by` values of Browse Coverage (the docs' list was cut off; these are its filter fields).
+#: Groups come ordered by key; a missing or unknown group_by is a 400.
+COVERAGE_GROUP_BY: Final = ("country_code", "locality", "npa", "npa_nxx", "state")
+#: The DID tier rates every partner sees: the docs' sample tier (one per classification), plan
+#: name and effective date.
+DID_RATE_TIER: Final = {
+    "price_0": "0.15", "price_1": "0.12", "price_2": "0.1", "price_3": "0.07",
+    "price_4": "0.05", "price_5": "0.02", "price_6": "0.01",
+    "quantity_0": 0, "quantity_1": 3, "quantity_2": 5, "quantity_3": 6,
+    "quantity_4": 8, "quantity_5": 9, "quantity_6": 11,
+}  # fmt: skip
+DID_RATES_PLAN_NAME: Final = "did_retail-2017-08-03.txt"
+DID_RATES_EFFECTIVE_DATE: Final = "2017-08-03T00:00:00.000Z"
+#: /phonenumber/rates/csv: a header row of the item fields in alphabetical order, then one row per
+#: tier, for the same filter/order/limit/offset as the JSON list.
+DID_RATES_CSV: Final = "item_fields_sorted"
+
+# --- effective ACLs (helper) ----------------------------------------------------------------
+#: Layer N of an effective ACL answer is the N-th of these (from the most top-level object); an
+#: empty layer is left out. SMS has only the partner layers (trunks carry voice only).
+EFFECTIVE_ACL_LAYERS: Final = ("parent_assigned_acls", "acls", "trunk_group", "trunk")
+#: An ACL with direction "any" applies to whatever `direction` is asked for; asking for "any"
+#: returns every ACL.
+EFFECTIVE_ACL_ANY_MATCHES_ALL: Final = True
+#: Calls show only ACLs with a voice action, SMS only ACLs with an SMS action.
+EFFECTIVE_ACL_ONLY_ACTING: Final = True
+
+# --- push (helper) --------------------------------------------------------------------------
+#: Empty strings sent for application credentials are stored as null (the create sample sends ""
+#: and answers null).
+PUSH_EMPTY_STRINGS_ARE_NULL: Final = True
+#: The docs list device_sid (read only) as required to create a device, a slip: these are.
+PUSH_DEVICE_REQUIRED: Final = ("application_sid", "token", "type")
+#: `reuse` (default true) answers an existing device with the same values of these fields.
+PUSH_DEVICE_REUSE_MATCH: Final = ("token", "type", "environment")
+#: Deleting an application that still has devices.
+PUSH_APPLICATION_IN_USE_STATUS: Final = 409
+
+# --- shortener (helper) ---------------------------------------------------------------------
+#: Domain and link modes (the docs' lists were cut off; proxy_pass and redirect_temporary are
+#: documented), and `secure` values (disabled and required are documented).
+SHORTENER_MODES: Final = ("proxy_pass", "redirect_permanent", "redirect_temporary")
+SHORTENER_SECURE_VALUES: Final = ("disabled", "optional", "required")
+#: A domain_name is unique across all partners; a short_name is unique within its domain.
+SHORTENER_NAME_TAKEN_STATUS: Final = 409
+#: Deleting a domain that still has links.
+SHORTENER_DOMAIN_IN_USE_STATUS: Final = 409
+#: A generated short_name: this many letters and digits, or the domain's minimum_length if longer.
+SHORTENER_GENERATED_NAME_LENGTH: Final = 6
+#: A link's url is "https://<domain_name>/<short_name>" when the domain's secure is "required",
+#: "http://..." otherwise. `reuse=true` matches a link by domain_sid and destination_url.
+SHORTENER_LINK_REUSE_MATCH: Final = ("domain_sid", "destination_url")
+
+# --- storage (helper) -----------------------------------------------------------------------
+#: "By default, CarrierX allows the partners to have only two containers per account" (documented);
+#: a third answers this status.
+STORAGE_CONTAINERS_PER_PARTNER: Final = 2
+STORAGE_CONTAINER_LIMIT_STATUS: Final = 409
+#: An upload (or a PATCH moving a file) past the container's quota_files or quota_bytes. The docs
+#: name no status; 409 is their "depends on the conflict source".
+STORAGE_QUOTA_EXCEEDED_STATUS: Final = 409
+#: quota_bytes / quota_files may be changed by the partner (the docs do not mark them read only).
+STORAGE_QUOTAS_WRITABLE: Final = True
+#: A file whose classification the container does not allow ("will be rejected").
+STORAGE_CLASSIFICATION_REJECTED_STATUS: Final = 422
+#: Deleting a container that still holds files.
+STORAGE_CONTAINER_IN_USE_STATUS: Final = 409
+#: The File object documents no checksum; the sandbox adds this read-only field (hex MD5 of the
+#: bytes) so a diff can compare content without downloading. The real API may lack it.
+STORAGE_FILE_CHECKSUM_FIELD: Final = "file_md5"
+#: The largest upload the sandbox accepts (bytes); a bigger one answers 413.
+STORAGE_MAX_UPLOAD_BYTES: Final = 64 * 1024 * 1024
+#: content_classification from the file's MIME type (itself guessed from its name): audio, video
+#: and image are media; text, PDF and office types document; zip/tar/gzip/7z/rar archive;
+#: executables and scripts executable; anything else unknown.
+STORAGE_CLASSIFY_BY: Final = "mime_type_from_name"
+# --- end accounts and content (helper) ------------------------------------------------------
+
+# --- records, messaging, rates and lookups (helper) ---------------------------------------
+#: Calls, rating, invoices, lookups, countries, TTS, verification and app records are not scope
+#: checked: their scopes (calls.*, rating.*, invoices.*, lookup.*, ...) are not among the token
+#: scopes the sandbox knows. SMS methods check sms.* (so does the SMS a verification sends), push
+#: notifications push.*, a TTS file saved to storage storage.*.
+UNSCOPED_AREAS: Final = (
+    "app", "calls", "countries", "invoices", "lookup", "rating", "tts", "verification",
+)  # fmt: skip
+#: CDR and app record numbers (duration, duration_billing, price, rate) are strings, as in the
+#: docs' samples, though the field tables say "number"; filters on them compare as strings.
+RECORD_NUMBERS_ARE_STRINGS: Final = True
+#: Fields of a conference meeting record (`/app/conference/meetings`); the docs give none.
+CONFERENCE_MEETING_DR_FIELDS: Final = (
+    "date_insert", "date_start", "date_stop", "duration", "endpoint_sid", "meeting_room_sid",
+    "meeting_sid", "participants", "partner_sid",
+)  # fmt: skip
+#: Seeded records: the share of inbound calls, of unanswered calls (no talk, price 0), of inbound
+#: messages (status "received") and of MMS among messages.
+SEEDED_CDR_INBOUND_SHARE: Final = 0.6
+SEEDED_CDR_UNANSWERED_SHARE: Final = 0.1
+SEEDED_MDR_INBOUND_SHARE: Final = 0.3
+SEEDED_MDR_MMS_SHARE: Final = 0.1
+#: Seeded calls and messages are with this many outside numbers (each seeding draws its own).
+SEEDED_CONTACTS: Final = 500
+#: A message's delivery: the send answers the first status, and each later read of the SMS API
+#: (messages or detail records, list or get) moves every message in flight one step on. The docs
+#: name `queued` (the send sample) and `sent`/`delivered` (later samples); time plays no part.
+SMS_STATUS_STEPS: Final = ("queued", "sent", "delivered")
+#: `from` must be a DID assigned to the caller's account. The docs' "enable messaging on the DID
+#: first" is not enforced (a sandbox DID's active_capabilities cannot be changed).
+SMS_FROM_NOT_ON_ACCOUNT_STATUS: Final = 422
+SMS_REQUIRES_MESSAGING_CAPABILITY: Final = False
+#: Message text limit (the MMS limit, documented; assumed for SMS too) and user_data length.
+SMS_MAX_MESSAGE_CHARS: Final = 1600
+SMS_USER_DATA_MAX_LENGTH: Final = 1024
+#: MMS limits (documented): 10 media items, 10 DIDs in a group chat counting the sender.
+MMS_MAX_MEDIA_URLS: Final = 10
+MMS_MAX_GROUP_DIDS: Final = 10
+#: Numbers in messages are stored without a leading "+"; legacy `from_did` / `to_did` in a send
+#: body are read as `from` / `to`.
+SMS_LEGACY_FIELD_NAMES: Final = {"from_did": "from", "to_did": "to"}
+#: `provider` of a message detail record (the sample shows "tsg").
+MDR_PROVIDER: Final = "carrierx"
+#: Message prices per segment: outbound from the SMS rate of the destination's network (sub_type
+#: "toll", times these factors for the other sub_types); inbound flat; an MMS costs this many SMS.
+SMS_SUB_TYPE_PRICE_FACTORS: Final = {"short_code": "0.8", "toll": "1", "toll_free": "1.2"}
+SMS_INBOUND_RATE: Final = "0.0025"
+MMS_INBOUND_RATE: Final = "0.005"
+MMS_PRICE_FACTOR: Final = "2.5"
+#: Per-minute VoIP rates by endpoint type (both directions); the rating sub_types include
+#: conference_v2 and peering_*, so the rate lists accept them too.
+VOIP_RATES: Final = {
+    "conference": "0", "conference_playback": "0", "conference_v2": "0", "flexml": "0.001",
+    "mediator": "0.001", "peering_receiver": "0", "peering_sender": "0", "third_party": "0.002",
+    "voicemail": "0",
+}  # fmt: skip
+#: A rate list for an unknown sub_type; a rating request no rate covers.
+RATE_UNKNOWN_SUB_TYPE_STATUS: Final = 404
+RATING_NO_RATE_STATUS: Final = 422
+#: The verification SMS: the default code length (the sample's code has 4 digits) and text.
+VERIFICATION_CODE_LENGTH: Final = 4
+VERIFICATION_MESSAGE: Final = "Your verification code is"
+#: The verification email defaults: base_url (the sample's) and template (the sample's sid).
+VERIFICATION_BASE_URL: Final = "https://www.carrierx.com/confirmed"
+VERIFICATION_EMAIL_TEMPLATE_SID: Final = "3e9e8c56-e1ee-4dcf-9e2b-abbd101139ba"
+#: Push notifications: at most 100 recipients (documented); a recipient that is not one of the
+#: caller's devices gets this result and counts as a failure (the whole send still answers 200).
+PUSH_MAX_RECIPIENTS: Final = 100
+PUSH_UNKNOWN_DEVICE_RESULT: Final = "not_found"
+#: Invoices: one per calendar month (UTC); tax is this share of the charges. The docs give the
+#: current paths as /billing/invoices and the quick reference /invoices: both are served.
+INVOICE_TAX_RATE: Final = "0.1"
+INVOICE_PATHS: Final = ("/invoices", "/billing/invoices")
+#: Phone number lookups: an unparsable number; the CNAM of a mobile number not on the account.
+LOOKUP_INVALID_NUMBER_STATUS: Final = 400
+LOOKUP_CNAM_MOBILE: Final = "WIRELESS CALLER"
+#: TTS: response_format values (only "file" is documented; "stream", the default, answers the
+#: audio itself), the default voice, the text limit and the (silent) audio's length per character.
+TTS_RESPONSE_FORMATS: Final = ("stream", "file")
+TTS_DEFAULT_VOICE: Final = "woman"
+TTS_MAX_TEXT_CHARS: Final = 3000
+TTS_SECONDS_PER_CHARACTER: Final = 0.06
+# --- end records, messaging, rates and lookups (helper) -----------------------------------

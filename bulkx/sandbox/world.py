@@ -25,7 +25,8 @@ DEFAULT_PASSWORD = "sandbox-password"
 #: Every scope the sandbox knows; the default token has them all.
 ALL_SCOPES = (
     "accesscontrol.manage", "batch.manage", "endpoints.manage", "oauth.manage",
-    "oauth.manage_all_tokens", "partners.manage", "phonenumber.manage",
+    "oauth.manage_all_tokens", "partners.manage", "partners.billing_method.manage",
+    "phonenumber.manage",
     "phonenumber.emergency.manage", "phonenumber.line_information.manage", "push.manage",
     "shortener.manage", "sms.manage", "storage.manage", "trunk_groups.manage",
     "trunk_groups.trunks.manage",

@@ -6,11 +6,40 @@ from collections.abc import Mapping
 
 from bulkx.sandbox.context import Principal
 from bulkx.sandbox.http import Api
-from bulkx.sandbox.resources import batch, numbers, oauth, routing
+from bulkx.sandbox.resources import (
+    accounts,
+    batch,
+    content,
+    effective_acl,
+    invoices,
+    lookups,
+    messaging,
+    numbers,
+    oauth,
+    oauth_tokens,
+    phone_extras,
+    rates,
+    records,
+    routing,
+    storage,
+)
 from bulkx.sandbox.world import World
 
 PREFIX = "/core/v2"
-RESOURCES = (*numbers.RESOURCES, *routing.RESOURCES, *batch.RESOURCES)
+RESOURCES = (
+    *numbers.RESOURCES,
+    *routing.RESOURCES,
+    *batch.RESOURCES,
+    *accounts.RESOURCES,
+    *oauth_tokens.RESOURCES,
+    *phone_extras.RESOURCES,
+    *content.RESOURCES,
+    *storage.RESOURCES,
+    *lookups.RESOURCES,
+    *messaging.RESOURCES,
+    *records.RESOURCES,
+    *invoices.RESOURCES,
+)
 
 
 def _authenticate(world: World, headers: Mapping[str, str]) -> Principal:
@@ -23,4 +52,8 @@ def build(world: World) -> Api:
     numbers.mount(api, world)
     routing.mount(api, world)
     batch.mount(api, world)
+    for extra in (accounts, oauth_tokens, phone_extras, effective_acl, content, storage):
+        extra.mount(api, world)
+    for records_and_messaging in (lookups, rates, messaging, records, invoices):
+        records_and_messaging.mount(api, world)
     return api

@@ -1,0 +1,42 @@
+"""What the records, messaging, rates and lookups tests share: response checks and world peeks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from bulkx.sandbox import assumptions
+from tests.conftest import Sandbox
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The documented error shape, with `status`."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert set(body) == set(assumptions.ERROR_BODY_KEYS), body
+    for item in body["errors"]:
+        assert set(item) == set(assumptions.ERROR_ITEM_KEYS), item
+    return body
+
+
+def error_fields(response: httpx.Response, status: int) -> set[str | None]:
+    return {e["field"] for e in error_of(response, status)["errors"]}
+
+
+def stored(sandbox: Sandbox, collection: str) -> list[dict[str, Any]]:
+    """Every row of a collection, internal fields included, as a checker sees the world."""
+    with httpx.Client(base_url=sandbox.url, timeout=10) as admin:
+        body = ok(admin.get("/_sandbox/state", params={"collection": collection, "limit": 100000}))
+    items: list[dict[str, Any]] = body["items"]
+    return items
+
+
+def rent(core: httpx.Client, count: int) -> list[str]:
+    """Rent `count` numbers; their phonenumbers."""
+    return [ok(core.post("/phonenumber/dids", json={}))["phonenumber"] for _ in range(count)]
