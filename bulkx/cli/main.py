@@ -7,7 +7,15 @@ import sys
 import typer
 
 from bulkx import __version__
-from bulkx.cli import apply_commands, demo, diff_commands, plan_commands, report_commands, sandbox
+from bulkx.cli import (
+    apply_commands,
+    demo,
+    diff_commands,
+    plan_commands,
+    report_commands,
+    sandbox,
+    watch_commands,
+)
 
 app = typer.Typer(
     name="bulkx",
@@ -27,6 +35,7 @@ plan_commands.register(app)
 diff_commands.register(app)
 apply_commands.register(app)
 report_commands.register(app)
+watch_commands.register(app)
 
 
 def _version(value: bool) -> None:

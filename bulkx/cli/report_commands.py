@@ -10,35 +10,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterator
-from typing import Any
 
 import typer
 
 from bulkx.cli import exit_codes
 from bulkx.engine.journal_ledger import journal_root
 from bulkx.errors import JournalError
-from bulkx.journal import JournalReader, OpRecord
-from bulkx.resources import KINDS
-
-
-def _all_ops(reader: JournalReader, state: str | None) -> Iterator[OpRecord]:
-    after: int | None = None
-    while True:
-        page = reader.ops(state, limit=5000, after_op_id=after)
-        yield from page
-        if len(page) < 5000:
-            return
-        after = page[-1].op_id
-
-
-def _plan_values(record: OpRecord) -> dict[str, Any]:
-    change = record.request
-    values = dict(change.get("values") or change.get("template") or {})
-    kind = KINDS[record.kind]
-    if kind.key not in values and record.action not in ("rent",):
-        values[kind.key] = record.key
-    return values
+from bulkx.journal import JournalReader
+from bulkx.report import NOT_SUCCEEDED, all_ops, failed_csv, plan_values
 
 
 def report_command(
@@ -54,11 +33,7 @@ def report_command(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(exit_codes.USAGE) from None
     with reader:
-        records = [
-            r
-            for r in _all_ops(reader, None)
-            if not (failed or retry) or r.state in ("failed", "skipped", "unknown", "pending")
-        ]
+        records = [r for r in all_ops(reader) if not (failed or retry) or r.state in NOT_SUCCEEDED]
     if output == "json":
         document = {
             "schema_version": 1,
@@ -66,7 +41,7 @@ def report_command(
             "items": [
                 {"step": r.step, "kind": r.kind, "key": r.key, "action": r.action,
                  "state": r.state, "sid": r.remote_sid, "error": r.error,
-                 "position": r.position, "attempts": r.attempts, "values": _plan_values(r)}
+                 "position": r.position, "attempts": r.attempts, "values": plan_values(r)}
                 for r in records
             ],
         }  # fmt: skip
@@ -90,19 +65,7 @@ def report_command(
             err=True,
         )
         raise typer.Exit(exit_codes.USAGE)
-    kind = KINDS[kinds.pop()]
-    rows = [_plan_values(r) for r in records]
-    columns = [f.name for f in kind.fields if any(f.name in row for row in rows)]
-    sys.stdout.write(f"# kind: {kind.name}\n")
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(columns if retry else [*columns, "error"])
-    for r, row in zip(records, rows, strict=True):
-        cells = ["" if row.get(c) is None else _cell(row[c]) for c in columns]
-        writer.writerow(cells if retry else [*cells, (r.error or r.state).replace("\n", " ")])
-
-
-def _cell(value: Any) -> str:
-    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
+    sys.stdout.write(failed_csv(records, retry=retry))
 
 
 def register(app: typer.Typer) -> None:

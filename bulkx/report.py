@@ -1,0 +1,77 @@
+"""What a run did, read back from its journal as rows and CSV (so reports never disagree with it).
+
+Shared by `bulkx report` and the monitor's export key: both write the same failure CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from bulkx.journal import JournalView, OpRecord
+from bulkx.resources import KINDS
+
+#: What `report --failed` lists: everything that did not succeed (unfinished items too, so a
+#: retry plan made from a stopped run covers what it never reached).
+NOT_SUCCEEDED = frozenset({"failed", "skipped", "unknown", "pending"})
+_PAGE = 5000
+
+
+def all_ops(reader: JournalView, state: str | None = None) -> Iterator[OpRecord]:
+    """Every operation (in one state, or all), in op_id order, a page at a time."""
+    after: int | None = None
+    while True:
+        page = reader.ops(state, limit=_PAGE, after_op_id=after)
+        yield from page
+        if len(page) < _PAGE:
+            return
+        after = page[-1].op_id
+
+
+def not_succeeded(reader: JournalView) -> list[OpRecord]:
+    return [r for r in all_ops(reader) if r.state in NOT_SUCCEEDED]
+
+
+def plan_values(record: OpRecord) -> dict[str, Any]:
+    """The item's columns as a plan would write them."""
+    change = record.request
+    values = dict(change.get("values") or change.get("template") or {})
+    kind = KINDS[record.kind]
+    if kind.key not in values and record.action not in ("rent",):
+        values[kind.key] = record.key
+    return values
+
+
+def failed_csv(records: Iterable[OpRecord], *, retry: bool = False) -> str:
+    """`report --failed` (`retry=True`: `--retry`) for records of ONE kind: a plan CSV with a
+    `# kind:` first line, plus the error column unless it is meant to be applied again."""
+    items = list(records)
+    kinds = {r.kind for r in items}
+    if len(kinds) != 1:
+        raise ValueError(f"a failure CSV holds one kind, not {len(kinds)}")
+    kind = KINDS[kinds.pop()]
+    rows = [plan_values(r) for r in items]
+    columns = [f.name for f in kind.fields if any(f.name in row for row in rows)]
+    out = io.StringIO()
+    out.write(f"# kind: {kind.name}\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns if retry else [*columns, "error"])
+    for r, row in zip(items, rows, strict=True):
+        cells = ["" if row.get(c) is None else _cell(row[c]) for c in columns]
+        writer.writerow(cells if retry else [*cells, (r.error or r.state).replace("\n", " ")])
+    return out.getvalue()
+
+
+def failed_csv_by_kind(records: Iterable[OpRecord]) -> dict[str, str]:
+    """One `report --failed` CSV per kind (a plan CSV names one kind), in first-seen order."""
+    by_kind: dict[str, list[OpRecord]] = {}
+    for record in records:
+        by_kind.setdefault(record.kind, []).append(record)
+    return {kind: failed_csv(items) for kind, items in by_kind.items()}
+
+
+def _cell(value: Any) -> str:
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
