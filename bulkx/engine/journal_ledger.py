@@ -222,7 +222,9 @@ class JournalReporter:
         elif kind == events.STOPPING:
             self.journal.event("warning", f"stopping: {data['reason']}")
         elif kind in (events.PAUSED, events.RESUMED):
-            self.journal.event("info", "paused" if kind == events.PAUSED else "resumed")
+            paused = kind == events.PAUSED
+            self.journal.event("info", "paused" if paused else "resumed")
+            self.journal.set_run_state("paused" if paused else "running")
         elif kind == events.BATCH_REVIEW:
             sample = "; ".join(data["sample"][:3])
             self.journal.event(
