@@ -11,6 +11,7 @@ from bulkx.cli import (
     apply_commands,
     demo,
     diff_commands,
+    lookup_commands,
     plan_commands,
     report_commands,
     sandbox,
@@ -36,6 +37,7 @@ diff_commands.register(app)
 apply_commands.register(app)
 report_commands.register(app)
 watch_commands.register(app)
+lookup_commands.register(app)
 
 
 def _version(value: bool) -> None:

@@ -67,13 +67,16 @@ class NoOp:
 
 @dataclass(frozen=True)
 class Release:
-    """Release a number the plan says must be absent (never implicit: `ensure: absent`)."""
+    """Release a number (delete any other object) the plan says must be absent (never
+    implicit: `ensure: absent`)."""
 
     kind: str
     key: str
     step: str
     position: Position
     sid: str
+    #: The item's plan values: they name the endpoint (app APIs) and parent the request needs.
+    values: Mapping[str, Any] = field(default_factory=dict)
     action: str = "release"
 
 
@@ -133,6 +136,7 @@ def change_as_dict(change: Change) -> dict[str, Any]:
             out["sid"] = change.sid
         case Release():
             out["sid"] = change.sid
+            out["values"] = dict(change.values)
         case RentByCriteria():
             out.update(
                 count=change.count,
@@ -217,7 +221,7 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
         return Update(sid=data.get("sid"), changes=changes, values=data.get("values") or {},
                       **common)  # fmt: skip
     if action == "release":
-        return Release(sid=data["sid"], **common)
+        return Release(sid=data["sid"], values=data.get("values") or {}, **common)
     if action == "rent":
         return RentByCriteria(
             count=int(data["count"]), criteria=data["criteria"], template=data["template"],

@@ -15,7 +15,7 @@ from bulkx.diff.changes import (
     RentByCriteria,
     Update,
 )
-from bulkx.diff.state import LiveState, natural_key, scope_field
+from bulkx.diff.state import LiveState, natural_key, reference_key, scope_field
 from bulkx.plan.model import Item, Plan, Position, Step
 from bulkx.resources import KINDS, Kind
 
@@ -31,7 +31,8 @@ def kind_order(kinds: Iterable[str]) -> list[str]:
             return  # a cycle is reported by validation; here any order will do
         visiting.add(name)
         kind = KINDS[name]
-        needs = [f.reference for f in kind.fields if f.reference] + [kind.parent or ""]
+        needs = [f.reference for f in kind.fields if f.reference]
+        needs += [kind.parent or "", kind.same_sid_as or ""]
         for need in needs:
             if need and need in KINDS and need != name:
                 visit(need)
@@ -65,7 +66,9 @@ def same(desired: Any, live: Any) -> bool:
     return bool(desired == live)
 
 
-def _live_reference(live: LiveState, kind: Kind, field: str, sid: Any, scope: Any) -> Any:
+def _live_reference(
+    live: LiveState, kind: Kind, field: str, sid: Any, values: Mapping[str, Any]
+) -> Any:
     """A live reference (a sid) as the natural key a plan would write, for comparison."""
     if _blank(sid):
         return None
@@ -73,9 +76,68 @@ def _live_reference(live: LiveState, kind: Kind, field: str, sid: Any, scope: An
     key = live.key_of_sid(ref_kind.name, str(sid))
     if key is None:
         return f"<{sid}>"  # an object the plan does not know: shown by sid
-    if scope_field(ref_kind) and scope is not None and key.startswith(f"{scope}/"):
-        return key[len(str(scope)) + 1 :]
-    return key
+    prefix = reference_key(ref_kind, "", values)
+    return key[len(prefix) :] if prefix and key.startswith(prefix) else key
+
+
+def _owner(kind: Kind, values: Mapping[str, Any]) -> tuple[Kind, str] | None:
+    """What a singleton exists with: a sub-record's DID, an account's endpoint."""
+    if kind.parent:
+        return KINDS[kind.parent], str(values.get(kind.parent_field or kind.key, ""))
+    if kind.per_endpoint:
+        return KINDS["endpoint"], str(values.get("endpoint", ""))
+    return None
+
+
+def _noun(kind: Kind) -> str:
+    return "number" if kind.name == "did" else kind.name
+
+
+def _missing(
+    kind: Kind,
+    values: Mapping[str, Any],
+    ensure: str,
+    live: LiveState,
+    planned: Mapping[str, set[str]],
+    made: set[tuple[str, str]],
+    common: _Common,
+) -> Change:
+    """The change for an item with no live object."""
+    if ensure == "absent":
+        return NoOp(sid=None, **common)
+    if ensure == "adopted":
+        return Blocked(
+            reason="not on the account, and ensure: adopted never rents",
+            hint="check the port-in completed, or use ensure: present to rent it",
+            **common,
+        )
+    if kind.singleton and "update" in kind.operations:
+        # A sub-record exists with its owner: set it if the owner is live or planned.
+        owner = _owner(kind, values)
+        if owner is not None:
+            parent, parent_key = owner
+            if live.get(parent.name, parent_key) is None and parent_key not in planned.get(
+                parent.name, set()
+            ):
+                return Blocked(
+                    reason=f"its {parent.name} {parent_key} is not on the account",
+                    hint=f"add a {parent.name} step for it (it is then set after it is made)",
+                    **common,
+                )
+        set_all = tuple(FieldChange(n, None, v) for n, v in values.items() if _managed(kind, n))
+        return Update(sid=None, changes=set_all, values=dict(values), **common)
+    if kind.same_sid_as and (kind.same_sid_as, str(values.get(kind.key))) in made:
+        # A read-only view (a mediator DID) of an object this plan creates or changes (routes):
+        # nothing to send for it; the next plan checks it appeared.
+        return NoOp(sid=None, **common)
+    if "create" not in kind.operations or kind.singleton:
+        return Blocked(
+            reason=f"no such {kind.name}, and the API cannot create one",
+            hint=kind.missing_hint or None,
+            **common,
+        )
+    price = live.available.get(str(values.get("phonenumber"))) if kind.name == "did" else None
+    return Create(values=dict(values), monthly_price=price, **common)
 
 
 def _diff_item(
@@ -84,6 +146,7 @@ def _diff_item(
     item: Item,
     live: LiveState,
     planned: Mapping[str, set[str]],
+    made: set[tuple[str, str]],
     *,
     allow_release: bool,
 ) -> Change:
@@ -91,61 +154,42 @@ def _diff_item(
     key = natural_key(kind, values)
     found = live.get(kind.name, key)
     common = _Common(kind=kind.name, key=key, step=step.name, position=item.position)
-    ensure = values.get("ensure", "present") if kind.name == "did" else "present"
+    ensure = values.get("ensure", "present") if "ensure" in kind.by_name else "present"
 
     if found is None:
-        if ensure == "absent":
-            return NoOp(sid=None, **common)
-        if ensure == "adopted":
-            return Blocked(
-                reason="not on the account, and ensure: adopted never rents",
-                hint="check the port-in completed, or use ensure: present to rent it",
-                **common,
-            )
-        if kind.singleton:
-            # A sub-record exists with its parent: set it if the parent is live or planned.
-            parent = KINDS[kind.parent] if kind.parent else None
-            parent_key = str(values.get(kind.parent_field or kind.key, ""))
-            if (
-                parent is not None
-                and live.get(parent.name, parent_key) is None
-                and parent_key not in planned.get(parent.name, set())
-            ):
-                return Blocked(
-                    reason=f"its {parent.name} {parent_key} is not on the account",
-                    hint=f"add a {parent.name} step for it (it is then set after the rent)",
-                    **common,
-                )
-            set_all = tuple(FieldChange(n, None, v) for n, v in values.items() if _managed(kind, n))
-            return Update(sid=None, changes=set_all, values=dict(values), **common)
-        price = live.available.get(str(values.get("phonenumber"))) if kind.name == "did" else None
-        return Create(values=dict(values), monthly_price=price, **common)
+        return _missing(kind, values, ensure, live, planned, made, common)
 
     if ensure == "absent":
         if not allow_release:
+            verb = "release" if kind.name == "did" else "delete"
             return Blocked(
-                reason="ensure: absent would release this number",
-                hint="releasing is not reversible through the API; pass --allow-release",
+                reason=f"ensure: absent would {verb} this {_noun(kind)}",
+                hint=f"{verb}ing is not reversible through the API; pass --allow-release",
                 **common,
             )
-        return Release(sid=found.sid or "", **common)
+        return Release(sid=found.sid or "", values=dict(values), **common)
 
     changes: list[FieldChange] = []
     blocked: list[str] = []
-    scope = values.get(scope_field(kind) or "")
     for name, desired in values.items():
         if not _managed(kind, name):
             continue
         spec = kind.by_name[name]
         current = found.values.get(name)
-        if spec.reference:
-            current = _live_reference(live, kind, name, current, scope)
+        if spec.reference and not spec.sends_key:
+            current = _live_reference(live, kind, name, current, values)
         if same(desired, current):
             continue
-        if spec.create_only:
+        if spec.create_only or "update" not in kind.operations:
             blocked.append(f"{name} is {current!r}, the plan says {desired!r}")
             continue
         changes.append(FieldChange(name, current, desired))
+    if blocked and "update" not in kind.operations:
+        return Blocked(
+            reason=f"a {kind.name} is read only through the API: " + "; ".join(blocked),
+            hint=kind.missing_hint or None,
+            **common,
+        )
     if blocked:
         return Blocked(
             reason="cannot change on an existing object: " + "; ".join(blocked),
@@ -177,6 +221,7 @@ def diff(plan: Plan, live: LiveState, *, allow_release: bool = False) -> list[Ch
             if item.values.get("ensure", "present") != "absent":
                 planned.setdefault(kind.name, set()).add(natural_key(kind, item.values))
     changes: list[Change] = []
+    made: set[tuple[str, str]] = set()
     steps_by_kind: dict[str, list[Step]] = {}
     for step in plan.steps:
         steps_by_kind.setdefault(step.kind, []).append(step)
@@ -206,9 +251,12 @@ def diff(plan: Plan, live: LiveState, *, allow_release: bool = False) -> list[Ch
                         )
                     )
             for item in step.items():
-                changes.append(
-                    _diff_item(kind, step, item, live, planned, allow_release=allow_release)
+                change = _diff_item(
+                    kind, step, item, live, planned, made, allow_release=allow_release
                 )
+                if isinstance(change, Create | Update):
+                    made.add((change.kind, change.key))
+                changes.append(change)
     return changes
 
 

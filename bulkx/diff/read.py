@@ -7,7 +7,6 @@ the only way, and they run concurrently.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import partial
 from typing import Any, Protocol
@@ -89,11 +88,15 @@ def _add_all(
 ) -> None:
     for obj in objects:
         values = kind.from_api(obj)
+        if kind.per_endpoint:
+            values[kind.key] = scope  # an endpoint's own account: keyed by the endpoint
         values.setdefault(kind.key, obj.get(kind.key_field))
         field = scope_field(kind)
         if field:
             values[field] = scope
-        live.add(kind, natural_key(kind, values), LiveObject(obj.get(kind.sid_field), values))
+        # Conference v1's integer ids are kept as text, like every other sid.
+        sid = None if obj.get(kind.sid_field) is None else str(obj[kind.sid_field])
+        live.add(kind, natural_key(kind, values), LiveObject(sid, values))
 
 
 async def read_live_state(reader: ApiReader, plan: Plan) -> LiveState:
@@ -109,7 +112,7 @@ async def read_live_state(reader: ApiReader, plan: Plan) -> LiveState:
         kind = KINDS[step.kind]
         if step.rows.height == 0 or kind.key not in step.rows.columns:
             continue
-        field = scope_field(kind)
+        field = "endpoint" if kind.per_endpoint else scope_field(kind)
         column = step.rows[kind.key].cast(str).to_list()
         if field and field in step.rows.columns and kind.api != "core":
             for scope, key in zip(step.rows[field].cast(str).to_list(), column, strict=True):
@@ -131,9 +134,10 @@ async def read_live_state(reader: ApiReader, plan: Plan) -> LiveState:
         else:
             _add_all(live, kind, await reader.list_all("core", kind.path))
 
-    for name in ("trunk_group", "endpoint", "did_group", "prefix"):
-        if name in keys and name not in referenced:
-            kind = KINDS[name]
+    # Other Core kinds with a list of their own (DIDs, their records and trunks come below).
+    for name in sorted(keys.keys() - referenced - {"did"}):
+        kind = KINDS[name]
+        if kind.api == "core" and not kind.singleton and not kind.parent:
             params = {"with_trunks": "true"} if name == "trunk_group" else None
             _add_all(live, kind, await reader.list_all("core", kind.path, params=params))
 
@@ -158,20 +162,25 @@ async def read_live_state(reader: ApiReader, plan: Plan) -> LiveState:
             shortfall = max(0, step.count - len(tagged))
             live.criteria[step.name] = await _count_available(reader, step.criteria, shortfall)
 
-    # App API objects, per endpoint (each endpoint is its own account).
+    # App API objects, per endpoint (each endpoint is its own account), with the objects of
+    # the same API they name (a room's DID group, an account's call flow).
+    read: set[tuple[str, str]] = set()
     for (name, endpoint), _ in sorted(scoped.items()):
         kind = KINDS[name]
-        try:
-            objects = await reader.list_all(kind.api, kind.path, endpoint=endpoint)
-        except NotFound:
-            objects = []  # the endpoint itself is created by this plan
-        _add_all(live, kind, objects, scope=endpoint)
-        for ref in {f.reference for f in kind.fields if f.reference} - {"endpoint", None}:
-            ref_kind = KINDS[str(ref)]
-            if ref_kind.api == kind.api and ref_kind.name != kind.name:
-                with contextlib.suppress(NotFound):
-                    found = await reader.list_all(ref_kind.api, ref_kind.path, endpoint=endpoint)
-                    _add_all(live, ref_kind, found, scope=endpoint)
+        wanted = [kind] + [
+            KINDS[str(f.reference)]
+            for f in kind.fields
+            if f.reference and KINDS[str(f.reference)].api == kind.api
+        ]
+        for each in wanted:
+            if (each.name, endpoint) in read:
+                continue
+            read.add((each.name, endpoint))
+            try:
+                objects = await reader.list_all(each.api, each.path, endpoint=endpoint)
+            except NotFound:
+                objects = []  # the endpoint itself is created by this plan
+            _add_all(live, each, objects, scope=endpoint)
     return live
 
 

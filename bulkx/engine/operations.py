@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bulkx.diff.changes import (
@@ -16,11 +16,12 @@ from bulkx.diff.changes import (
     Change,
     Create,
     NoOp,
+    Release,
     RentByCriteria,
     Update,
     change_as_dict,
 )
-from bulkx.diff.state import natural_key, scope_field
+from bulkx.diff.state import natural_key, reference_key
 from bulkx.resources import KINDS
 
 
@@ -46,17 +47,15 @@ def _references(change: Change) -> list[tuple[str, str]]:
     """(kind, natural key) of every object the change names, its parent included."""
     kind = KINDS[change.kind]
     values: Mapping[str, Any] = {}
-    if isinstance(change, Create | Update):
+    if isinstance(change, Create | Update | Release):
         values = change.values
     elif isinstance(change, RentByCriteria):
         values = change.template
-    scope = values.get(scope_field(kind) or "")
     found = []
     for spec in kind.fields:
         if spec.reference and values.get(spec.name) not in (None, ""):
             ref = KINDS[spec.reference]
-            name = str(values[spec.name])
-            found.append((ref.name, f"{scope}/{name}" if scope_field(ref) and scope else name))
+            found.append((ref.name, reference_key(ref, values[spec.name], values)))
     if kind.parent and kind.parent_field and values.get(kind.parent_field) is not None:
         found.append((kind.parent, str(values[kind.parent_field])))
     if kind.same_sid_as and values.get(kind.key) is not None:
@@ -65,13 +64,18 @@ def _references(change: Change) -> list[tuple[str, str]]:
 
 
 def operations(changes: Iterable[Change], plan_digest: str) -> list[Operation]:
-    """Operations in dependency order; each depends on the creates of this run it names."""
-    created: dict[tuple[str, str], str] = {}
+    """Operations in dependency order; each depends on the creates and updates of this run it
+    names (a mediator binding waits for its redirect_did to be routed to the endpoint).
+
+    Releases come last, dependants first: a release waits for the releases of the objects that
+    name the released one (a v1 DID group goes after the rooms and DIDs in it)."""
+    made: dict[tuple[str, str], str] = {}
     out: list[Operation] = []
+    releases: list[tuple[Release, Operation]] = []
     for change in changes:
         if isinstance(change, NoOp | Blocked):
             continue
-        deps = tuple(dict.fromkeys(created[ref] for ref in _references(change) if ref in created))
+        deps = tuple(dict.fromkeys(made[ref] for ref in _references(change) if ref in made))
         base = change_as_dict(change)
         where = f"{change.position.file}:{change.position.line}"
         if isinstance(change, RentByCriteria):
@@ -86,9 +90,21 @@ def operations(changes: Iterable[Change], plan_digest: str) -> list[Operation]:
             op_key(plan_digest, change.step, change.kind, change.key, change.action),
             change.step, change.kind, change.key, change.action, where, deps, base,
         )  # fmt: skip
-        if isinstance(change, Create):
-            created[(change.kind, natural_key(KINDS[change.kind], change.values))] = (
-                operation.op_key
-            )
+        if isinstance(change, Create | Update):
+            made[(change.kind, natural_key(KINDS[change.kind], change.values))] = operation.op_key
+        if isinstance(change, Release):
+            releases.append((change, operation))
+            continue
         out.append(operation)
+    released = {(c.kind, natural_key(KINDS[c.kind], c.values)): op for c, op in releases}
+    waits: dict[str, list[str]] = {}
+    for change, operation in releases:
+        for ref in _references(change):
+            if ref in released and released[ref] is not operation:
+                waits.setdefault(released[ref].op_key, []).append(operation.op_key)
+    for _, operation in reversed(releases):
+        extra = tuple(waits.get(operation.op_key, ()))
+        out.append(
+            replace(operation, depends_on=tuple(dict.fromkeys(operation.depends_on + extra)))
+        )
     return out

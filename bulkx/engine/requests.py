@@ -6,12 +6,13 @@ here sends anything.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bulkx.diff.changes import Blocked, Change, Create, NoOp, Release, RentByCriteria, Update
-from bulkx.diff.state import STEP_TAG, LiveState, scope_field
+from bulkx.diff.state import STEP_TAG, LiveState, reference_key
 from bulkx.errors import BulkxError
 from bulkx.resources import KINDS, Kind
 
@@ -59,27 +60,44 @@ class Resolver:
 def _resolved(kind: Kind, values: Mapping[str, Any], resolver: Resolver) -> dict[str, Any]:
     """Plan values with every reference turned into the referenced object's sid."""
     out = dict(values)
-    scope = values.get(scope_field(kind) or "")
     for spec in kind.fields:
-        if not spec.reference or spec.name not in values or values[spec.name] in (None, ""):
+        if not spec.reference or spec.sends_key or values.get(spec.name) in (None, ""):
             continue
         ref_kind = KINDS[spec.reference]
-        name = str(values[spec.name])
-        key = f"{scope}/{name}" if scope_field(ref_kind) and scope is not None else name
-        out[spec.name] = resolver.sid(ref_kind.name, key)
+        sid = resolver.sid(ref_kind.name, reference_key(ref_kind, values[spec.name], values))
+        out[spec.name] = int(sid) if ref_kind.numeric_sid and sid.isdigit() else sid
     return out
 
 
-def _path(kind: Kind, values: Mapping[str, Any], resolver: Resolver) -> str:
-    if "{parent_sid}" not in kind.path:
-        return kind.path
-    parent = KINDS[kind.parent or ""]
-    parent_name = str(values[kind.parent_field or kind.key])
-    return kind.path.format(parent_sid=resolver.sid(parent.name, parent_name))
+def _path(
+    kind: Kind,
+    template: str,
+    values: Mapping[str, Any],
+    resolved: Mapping[str, Any],
+    resolver: Resolver,
+) -> str:
+    """`template` filled in: `{parent_sid}` with the parent's sid, `{field}` with the sid the
+    reference field resolved to."""
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    if not names:
+        return template
+    fill = {name: resolved[name] for name in names - {"parent_sid"}}
+    if "parent_sid" in names:
+        parent = KINDS[kind.parent or ""]
+        fill["parent_sid"] = resolver.sid(parent.name, str(values[kind.parent_field or kind.key]))
+    return template.format(**fill)
 
 
 def _endpoint(kind: Kind, values: Mapping[str, Any]) -> str | None:
     return str(values["endpoint"]) if kind.api != "core" and "endpoint" in values else None
+
+
+def _sid(kind: Kind, change: Update, resolver: Resolver) -> str:
+    if change.sid:
+        return change.sid
+    if kind.same_sid_as:
+        return resolver.sid(kind.same_sid_as, str(change.values[kind.key]))
+    return resolver.sid(kind.name, change.key)
 
 
 def request_for(change: Change, resolver: Resolver) -> Request | None:
@@ -88,12 +106,13 @@ def request_for(change: Change, resolver: Resolver) -> Request | None:
     match change:
         case Create():
             values = _resolved(kind, change.values, resolver)
-            body = kind.to_api(values)
+            # A field the path carries (a v1 room's subscriber) is not in the body.
+            body = kind.to_api({k: v for k, v in values.items() if k not in kind.path_fields})
             if kind.name == "did":
                 # Renting takes the number plus writable fields in one request.
                 body = {k: v for k, v in body.items() if v is not None}
-            return Request(kind.api, "POST", _path(kind, change.values, resolver), body,
-                           _endpoint(kind, change.values))  # fmt: skip
+            path = _path(kind, kind.create_path or kind.path, change.values, values, resolver)
+            return Request(kind.api, "POST", path, body, _endpoint(kind, change.values))
         case Update():
             values = _resolved(kind, change.values, resolver)
             managed = {
@@ -103,20 +122,45 @@ def request_for(change: Change, resolver: Resolver) -> Request | None:
                 and name != kind.key and not kind.by_name[name].create_only
             }  # fmt: skip
             body = kind.to_api(managed)
+            base = _path(kind, kind.path, change.values, values, resolver)
             if kind.singleton and kind.parent:
-                return Request(kind.api, "PATCH", _path(kind, change.values, resolver), body)
-            if change.sid:
-                sid = change.sid
-            elif kind.same_sid_as:
-                sid = resolver.sid(kind.same_sid_as, str(change.values[kind.key]))
-            else:
-                sid = resolver.sid(kind.name, change.key)
-            base = _path(kind, change.values, resolver)
-            return Request(kind.api, "PATCH", f"{base}/{sid}", body, _endpoint(kind, change.values))
+                return Request(kind.api, kind.update_method, base, body)
+            return Request(kind.api, kind.update_method, f"{base}/{_sid(kind, change, resolver)}",
+                           body, _endpoint(kind, change.values))  # fmt: skip
         case Release():
-            return Request(kind.api, "DELETE", f"{kind.path}/{change.sid}")
+            base = _path(kind, kind.path, change.values, {}, resolver)
+            return Request(kind.api, "DELETE", f"{base}/{change.sid}", None,
+                           _endpoint(kind, change.values))  # fmt: skip
         case NoOp() | Blocked() | RentByCriteria():
             return None
+
+
+def object_request(change: Release, resolver: Resolver) -> Request:
+    """The GET of the object a release deletes: after a lost answer, a 404 means it is gone."""
+    delete = request_for(change, resolver)
+    assert delete is not None
+    return Request(delete.api, "GET", delete.path, None, delete.endpoint)
+
+
+def sid_lookup_request(change: Update, resolver: Resolver) -> Request | None:
+    """For an update of an object whose sid the run cannot know in advance (the account of an
+    endpoint the same run creates): the list request whose one item is that object
+    (`sid_from_lookup` reads its sid). None when the sid is known or comes from another kind."""
+    kind = KINDS[change.kind]
+    if change.sid or kind.same_sid_as or not kind.per_endpoint:
+        return None
+    if (kind.name, change.key) in resolver.sids:
+        return None
+    return Request(kind.api, "GET", kind.path, None, _endpoint(kind, change.values))
+
+
+def sid_from_lookup(change: Update, response: Any) -> str | None:
+    """The sid in the answer to `sid_lookup_request` (a list envelope), if it holds one."""
+    items = response.get("items") if isinstance(response, dict) else None
+    if not items:
+        return None
+    sid = items[0].get(KINDS[change.kind].sid_field)
+    return None if sid is None else str(sid)
 
 
 def created_sid(kind_name: str, response: Any) -> str | None:

@@ -22,6 +22,7 @@ _TYPES: dict[str, dict[str, Any]] = {
     "alpha3": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
     "digits": {"type": ["string", "integer"], "pattern": r"^\d+$"},
     "object": {"type": "object"},
+    "list": {"type": ["array", "string"], "items": {"type": ["string", "number"]}},
     "enum": {"type": "string"},
 }
 

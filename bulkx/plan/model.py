@@ -88,11 +88,12 @@ class Step:
         return self.rows.height
 
     def items(self) -> Iterator[Item]:
-        """Each item's values; object fields (kept as canonical JSON text in the frame) decoded."""
+        """Each item's values; object and list fields (canonical JSON text in the frame)
+        decoded."""
         from bulkx.resources import KINDS
 
         kind = KINDS.get(self.kind)
-        objects = {f.name for f in kind.fields if f.type == "object"} if kind else set()
+        objects = {f.name for f in kind.fields if f.type in ("object", "list")} if kind else set()
         names = self.fields
         for row in self.rows.iter_rows(named=True):
             values = {n: row[n] for n in names if row[n] is not None}

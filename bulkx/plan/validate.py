@@ -114,6 +114,18 @@ def _type_check(spec: PlanField) -> _Check | None:
     return _Check(s, pl.lit(False), "", "", "")
 
 
+def _absent(step: Step) -> pl.Series:
+    """Per row: the item says `ensure: absent` (it is to be deleted)."""
+    if "ensure" not in step.rows.columns:
+        return pl.Series([False] * step.rows.height, dtype=pl.Boolean)
+    return (step.rows["ensure"].cast(pl.String).str.strip_chars() == "absent").fill_null(False)
+
+
+def _identifies(kind: Kind, name: str) -> bool:
+    """The field is part of what names an object (its key or the key's scope)."""
+    return name in (kind.key, kind.scope_field)
+
+
 class _Validator:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -163,8 +175,13 @@ class _Validator:
         frame = step.rows.with_row_index(_ROW)
         present = set(step.fields)
         if step.count is None:
+            deleting = bool(step.rows.height) and bool(_absent(step).all())
             for spec in kind.fields:
-                if spec.required and spec.name not in present:
+                if (
+                    spec.required
+                    and spec.name not in present
+                    and not (deleting and not _identifies(kind, spec.name))
+                ):
                     self.add(
                         step.position,
                         f"step {step.name}: required field {spec.name!r} is missing",
@@ -186,6 +203,9 @@ class _Validator:
         base = frame.select(_ROW, SOURCE_FILE, SOURCE_LINE, raw.alias(name))
         if spec.required:
             missing = base.filter(_empty(pl.col(name)))
+            if not _identifies(KINDS[step.kind], name):
+                # An item to delete is named by its key; its other fields do not matter.
+                missing = missing.filter(~_absent(step).gather(missing[_ROW]))
             self.report_rows(
                 step,
                 missing,
@@ -206,6 +226,8 @@ class _Validator:
             return pl.lit(value)
         if spec.type == "object":
             return self.check_object(step, base, name)
+        if spec.type == "list":
+            return self.check_list(step, base, name)
         check = _type_check(spec)
         assert check is not None
         checked = base.with_columns(check.bad.alias("__bad"))
@@ -253,6 +275,44 @@ class _Validator:
                     bad,
                     name,
                     lambda _r: (f"{name} is not a JSON object", "BX113", 'e.g. {"key": "value"}'),
+                )
+        return (
+            pl.col(name)
+            .cast(pl.String)
+            .str.strip_chars()
+            .replace_strict(canonical, default=None, return_dtype=pl.String)
+            .alias(name)
+        )
+
+    def check_list(self, step: Step, base: pl.DataFrame, name: str) -> pl.Expr:
+        """A YAML list (JSON text by now) or a CSV cell of `;`-separated values, as JSON text."""
+        canonical: dict[str, str | None] = {}
+        for text in base[name].drop_nulls().unique().to_list():
+            parsed: Any = None
+            if text.startswith("["):
+                try:
+                    parsed = json.loads(text)
+                except ValueError:
+                    parsed = ...
+            elif text:
+                parsed = [part.strip() for part in text.split(";") if part.strip()]
+            ok = parsed is None or (
+                isinstance(parsed, list)
+                and all(isinstance(v, str | int | float) and not isinstance(v, bool)
+                        for v in parsed)
+            )  # fmt: skip
+            canonical[text] = json.dumps([str(v) for v in parsed]) if ok and parsed else None
+            if not ok:
+                bad = base.filter(pl.col(name) == text)
+                self.report_rows(
+                    step,
+                    bad,
+                    name,
+                    lambda _r: (
+                        f"{name} is not a list of values",
+                        "BX114",
+                        'e.g. ["1800", "1888"], or in a CSV cell 1800;1888',
+                    ),
                 )
         return (
             pl.col(name)
@@ -318,10 +378,7 @@ class _Validator:
 
     def scope(self, kind: Kind) -> list[str]:
         """Fields that, with the key, identify an object (trunks are per trunk group...)."""
-        scope = [kind.parent_field] if kind.parent and kind.parent_field != kind.key else []
-        if kind.api == "conference_v2" and "endpoint" in kind.by_name:
-            scope.append("endpoint")
-        return [s for s in scope if s]
+        return [kind.scope_field] if kind.scope_field else []
 
     def keyed(self, kind: Kind, columns: list[str]) -> pl.DataFrame | None:
         frames = []
@@ -452,25 +509,27 @@ class _Validator:
                 "break the cycle: split a step in two",
             )
 
-    def check_access_codes(self) -> None:
+    def check_access_codes(self, kind: Kind) -> None:
+        """Values of `kind.unique_across` fields are unique across a scope's objects (a
+        conference endpoint's access codes), whichever of the fields holds them."""
+        scope, key = kind.scope_field, kind.key
         frames = []
         for index, step in enumerate(self.plan.steps):
-            if step.kind != "conference_v2.meeting_room":
+            if step.kind != kind.name or scope is None or scope not in step.rows.columns:
                 continue
-            for role in ("host", "participant", "listener"):
-                col = f"{role}_code"
-                if col in step.rows.columns and "endpoint" in step.rows.columns:
+            for col in kind.unique_across:
+                if col in step.rows.columns:
                     frames.append(
                         step.rows.with_row_index(_ROW).select(
                             pl.lit(index, dtype=pl.Int64).alias("__step"),
                             _ROW,
                             SOURCE_FILE,
                             SOURCE_LINE,
-                            pl.col("endpoint").cast(pl.String),
+                            pl.col(scope).cast(pl.String).alias("endpoint"),
                             pl.col(col).cast(pl.String).alias("code"),
                             pl.lit(col).alias("field"),
-                            pl.col("name").cast(pl.String)
-                            if "name" in step.rows.columns
+                            pl.col(key).cast(pl.String).alias("name")
+                            if key in step.rows.columns
                             else pl.lit(None, dtype=pl.String).alias("name"),
                         )
                     )
@@ -502,7 +561,9 @@ class _Validator:
         for kind in {KINDS[s.kind].name: KINDS[s.kind] for s in self.plan.steps}.values():
             self.check_duplicates(kind)
         self.check_cycles(self.check_references())
-        self.check_access_codes()
+        for kind in {KINDS[s.kind].name: KINDS[s.kind] for s in self.plan.steps}.values():
+            if kind.unique_across:
+                self.check_access_codes(kind)
         return self.out
 
 

@@ -1,278 +1,16 @@
-"""Every kind a plan can name. One entry per kind; add a kind by adding an entry."""
+"""Every kind a plan can name, assembled from one module per API. Add a kind by adding one
+declarative `Kind` to its API's module (and to that module's KINDS)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from bulkx.resources.model import Kind, PlanField
-
-F = PlanField
-
-# --- Core phone numbers ----------------------------------------------------------------------
-
-DID = Kind(
-    name="did",
-    api="core",
-    path="/phonenumber/dids",
-    sid_field="did_sid",
-    key="phonenumber",
-    doc="A phone number on the account: rent it, adopt a ported one, or release it.",
-    fields=(
-        F("phonenumber", "e164", required=True, doc="E.164; '+1 (516) 206-5575' is accepted"),
-        F("ensure", "enum", api=None, choices=("present", "adopted", "absent"), default="present",
-          doc="present: rent if missing; adopted: must be on the account already (ported);"
-              " absent: release (needs --allow-release)"),
-        F("name", max_length=255),
-        F("trunk_group", api="trunk_group_sid", reference="trunk_group"),
-        F("did_group", api="did_group_sid", reference="did_group"),
-        F("callback_url", "url"),
-        F("string_key_1"),
-        F("string_key_2"),
-        F("attributes", "object"),
-    ),
-)  # fmt: skip
-
-_ADDRESS = ("address_1", "address_2", "city", "state", "zip", "country_code")
-
-
-def _emergency_to_api(values: Mapping[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: values[k] for k in ("caller_name", "enabled") if k in values}
-    if any(k in values for k in _ADDRESS):
-        location = {k: values[k] for k in _ADDRESS if values.get(k) not in (None, "")}
-        location.setdefault("country_code", "USA")
-        body["locations"] = [location]
-    return body
-
-
-def _emergency_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {k: obj[k] for k in ("caller_name", "enabled") if k in obj}
-    locations = obj.get("locations") or []
-    first = locations[0] if locations else {}
-    out.update({k: first.get(k) for k in _ADDRESS})
-    return out
-
-
-DID_EMERGENCY = Kind(
-    name="did_emergency",
-    api="core",
-    path="/phonenumber/dids/{parent_sid}/emergency",
-    sid_field="did_sid",
-    key="phonenumber",
-    parent="did",
-    parent_field="phonenumber",
-    singleton=True,
-    doc="The E911 record of a DID: caller name and one dispatchable address.",
-    to_api_hook=_emergency_to_api,
-    from_api_hook=_emergency_from_api,
-    fields=(
-        F("phonenumber", "e164", required=True),
-        F("caller_name", max_length=32),
-        F("enabled", "bool", default=True),
-        F("address_1", required=True, max_length=60),
-        F("address_2", max_length=60),
-        F("city", required=True, max_length=40),
-        F("state", "state", required=True),
-        F("zip", "zip", required=True),
-        F("country_code", "alpha3", default="USA"),
-    ),
-)
-
-DID_LINE_INFORMATION = Kind(
-    name="did_line_information",
-    api="core",
-    path="/phonenumber/dids/{parent_sid}/line_information",
-    sid_field="did_sid",
-    key="phonenumber",
-    parent="did",
-    parent_field="phonenumber",
-    singleton=True,
-    doc="Line information (CNAM and directory listing) of a DID.",
-    fields=(
-        F("phonenumber", "e164", required=True),
-        F("caller_name", max_length=15),
-        F("class_of_service", "enum", choices=("business", "none", "residential")),
-        F("enabled", "bool", default=True),
-        F("extended_business_name"),
-        F("extended_first_name"),
-        F("extended_last_name"),
-        F("privacy", "enum", choices=("public", "private")),
-        F("screening", "enum", choices=("allow_all", "block_collect", "block_third_number",
-                                        "block_third_number_collect")),
-    ),
-)  # fmt: skip
-
-DID_GROUP = Kind(
-    name="did_group",
-    api="core",
-    path="/phonenumber/did_groups",
-    sid_field="did_group_sid",
-    key="name",
-    doc="A Core DID group.",
-    fields=(F("name", required=True, max_length=255), F("callback_url", "url")),
-)
-
-PREFIX = Kind(
-    name="prefix",
-    api="core",
-    path="/phonenumber/prefixes",
-    sid_field="prefix_sid",
-    key="prefix",
-    doc="An outbound routing prefix.",
-    fields=(
-        F("prefix", "digits", required=True, create_only=True),
-        F("name"),
-        F("trunk_group", api="trunk_group_sid", reference="trunk_group"),
-        F("source_trunk_group", api="source_trunk_group_sid", reference="trunk_group"),
-        F("callback_url", "url"),
-    ),
-)
-
-# --- Core routing ------------------------------------------------------------------------------
-
-TRUNK_GROUP = Kind(
-    name="trunk_group",
-    api="core",
-    path="/trunk_groups",
-    sid_field="trunk_group_sid",
-    key="name",
-    doc="A trunk group: where calls to its DIDs go.",
-    fields=(
-        F("name", required=True, max_length=255),
-        F("routing_type"),
-        F("hard_failure_codes"),
-        F("hard_failure_cooldown", "int"),
-        F("hard_failure_interval", "int"),
-        F("hard_failure_last_resort", "enum", choices=("first", "reject502", "reject503")),
-        F("hard_failure_threshold", "int"),
-        F("soft_failure_codes"),
-        F("sip_options_threshold", "int"),
-    ),
-)
-
-TRUNK = Kind(
-    name="trunk",
-    api="core",
-    path="/trunk_groups/{parent_sid}/trunks",
-    sid_field="trunk_sid",
-    key="name",
-    parent="trunk_group",
-    parent_field="trunk_group",
-    doc="A trunk of a trunk group.",
-    fields=(
-        F("trunk_group", api=None, required=True, reference="trunk_group"),
-        F("name", required=True),
-        F("endpoint", api="endpoint_sid", reference="endpoint"),
-        F("priority", "int"),
-        F("weight", "int"),
-        F("in_capacity", "int"),
-        F("out_capacity", "int"),
-        F("codec", "enum", choices=("alaw", "g722", "g723", "g729", "gsm", "opus8", "opus12",
-                                    "opus16", "opus24", "opus48", "ulaw")),
-        F("allow_forward", "enum", choices=("direct", "direct_uri", "disabled", "protected",
-                                            "reroute")),
-        F("asn_mode", "enum", choices=("disable", "read", "write", "read_write")),
-    ),
-)  # fmt: skip
-
-ENDPOINT = Kind(
-    name="endpoint",
-    api="core",
-    path="/endpoints",
-    sid_field="endpoint_sid",
-    key="name",
-    doc="An endpoint: a SIP device or a hosted app (conference_v2, flexml, mediator, ...).",
-    fields=(
-        F("name", required=True, max_length=255),
-        F("type", "enum", create_only=True, default="third_party",
-          choices=("system_gateway", "third_party", "conference", "conference_playback",
-                   "conference_v2", "flexml", "mediator", "voicemail")),
-        F("capacity", "int"),
-        F("attributes", "object"),
-    ),
-)  # fmt: skip
-
-# --- Conference v2 (reached with the named conference_v2 endpoint's credentials) -------------
-
-
-def _room_to_api(values: Mapping[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: values[k] for k in ("name",) if k in values}
-    if "did_group" in values:
-        body["did_group_sid"] = values["did_group"]
-    codes = [
-        {"access_code": str(values[f"{role}_code"]), "role": role}
-        for role in ("host", "participant", "listener")
-        if values.get(f"{role}_code") not in (None, "")
-    ]
-    if any(f"{role}_code" in values for role in ("host", "participant", "listener")):
-        body["access_codes"] = codes
-    return body
-
-
-def _room_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": obj.get("name"), "did_group": obj.get("did_group_sid")}
-    for code in obj.get("access_codes") or []:
-        out.setdefault(f"{code.get('role')}_code", code.get("access_code"))
-    for role in ("host", "participant", "listener"):
-        out.setdefault(f"{role}_code", None)
-    return out
-
-
-CONFERENCE_V2_DID_GROUP = Kind(
-    name="conference_v2.did_group",
-    api="conference_v2",
-    path="/did_groups",
-    sid_field="did_group_sid",
-    key="name",
-    doc="A DID group of a conference_v2 endpoint.",
-    fields=(
-        F("endpoint", api=None, required=True, reference="endpoint"),
-        F("name", required=True),
-    ),
-)
-
-CONFERENCE_V2_MEETING_ROOM = Kind(
-    name="conference_v2.meeting_room",
-    api="conference_v2",
-    path="/meeting_rooms",
-    sid_field="meeting_room_sid",
-    key="name",
-    doc="A meeting room with its access codes (unique across the endpoint's rooms).",
-    to_api_hook=_room_to_api,
-    from_api_hook=_room_from_api,
-    fields=(
-        F("endpoint", api=None, required=True, reference="endpoint"),
-        F("name", required=True),
-        F("did_group", api="did_group_sid", reference="conference_v2.did_group"),
-        F("host_code", "digits"),
-        F("participant_code", "digits"),
-        F("listener_code", "digits"),
-    ),
-)
-
-CONFERENCE_V2_DID = Kind(
-    name="conference_v2.did",
-    api="conference_v2",
-    path="/dids",
-    sid_field="did_sid",
-    key="phonenumber",
-    singleton=True,
-    same_sid_as="did",
-    doc="A Core DID routed to a conference_v2 endpoint: its DID group.",
-    fields=(
-        F("endpoint", api=None, required=True, reference="endpoint"),
-        F("phonenumber", "e164", required=True),
-        F("did_group", api="did_group_sid", reference="conference_v2.did_group"),
-    ),
-)
+from bulkx.resources import conference, core_kinds, flexml, mediator
+from bulkx.resources.model import Kind
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
-    for kind in (
-        DID, DID_EMERGENCY, DID_LINE_INFORMATION, DID_GROUP, PREFIX, TRUNK_GROUP, TRUNK, ENDPOINT,
-        CONFERENCE_V2_DID_GROUP, CONFERENCE_V2_MEETING_ROOM, CONFERENCE_V2_DID,
-    )
-}  # fmt: skip
+    for module in (core_kinds, conference, flexml, mediator)
+    for kind in module.KINDS
+}
 
 
 def kind_named(name: str) -> Kind:
@@ -281,3 +19,14 @@ def kind_named(name: str) -> Kind:
         return KINDS[name]
     except KeyError:
         raise KeyError(f"unknown kind {name!r}; known kinds: {', '.join(sorted(KINDS))}") from None
+
+
+def _check_references() -> None:
+    for kind in KINDS.values():
+        named = [f.reference for f in kind.fields if f.reference] + [kind.parent, kind.same_sid_as]
+        unknown = [n for n in named if n is not None and n not in KINDS]
+        if unknown:
+            raise ValueError(f"kind {kind.name} names unknown kinds: {', '.join(unknown)}")
+
+
+_check_references()

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-#: Value types a plan field can have. `e164` is normalised to digits without '+'.
+#: Value types a plan field can have. `e164` is normalised to digits without '+'; `list` is a
+#: list of strings (a YAML list, or a CSV cell of JSON or of `;`-separated values).
 FieldType = Literal[
-    "str", "int", "bool", "e164", "url", "state", "zip", "alpha3", "digits", "object", "enum"
+    "str", "int", "bool", "e164", "url", "state", "zip", "alpha3", "digits", "object", "enum",
+    "list",
 ]  # fmt: skip
 Api = Literal["core", "conference_v2", "conference", "flexml", "mediator"]
+#: What bulkx may do to an object of a kind through its API.
+Operation = Literal["create", "update", "delete"]
+CREATE_UPDATE: frozenset[Operation] = frozenset({"create", "update"})
+ALL_OPERATIONS: frozenset[Operation] = frozenset({"create", "update", "delete"})
+UPDATE_ONLY: frozenset[Operation] = frozenset({"update"})
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,9 @@ class PlanField:
     required: bool = False
     #: The kind this field names an object of, by natural key; resolved to that object's sid.
     reference: str | None = None
+    #: The reference is sent as the natural key itself (a mediator binding's redirect_did is a
+    #: phone number), not as a sid: it orders the work and is checked, but never resolved.
+    sends_key: bool = False
     #: Settable only when the object is created (a change of it on a live object is drift that
     #: the plan cannot fix, e.g. an endpoint's type).
     create_only: bool = False
@@ -39,18 +50,39 @@ class PlanField:
         return self.api
 
 
+def ensure_field(*, release: bool = False) -> PlanField:
+    """The plan-only `ensure` field of a kind bulkx may delete: `absent` deletes (a DID:
+    releases), and only with --allow-release."""
+    if release:
+        return PlanField(
+            "ensure", "enum", api=None, choices=("present", "adopted", "absent"),
+            default="present",
+            doc="present: rent if missing; adopted: must be on the account already (ported);"
+                " absent: release (needs --allow-release)",
+        )  # fmt: skip
+    return PlanField(
+        "ensure", "enum", api=None, choices=("present", "absent"), default="present",
+        doc="present: create if missing; absent: delete (needs --allow-release)",
+    )  # fmt: skip
+
+
 ToApi = Callable[[Mapping[str, Any]], dict[str, Any]]
 FromApi = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Kind:
+    """One kind of object a plan can name, as data: where it lives, how it is keyed, its fields,
+    and what the API lets bulkx do to it. Every layer (validation, diff, requests) reads this;
+    none has a branch per kind."""
+
     name: str
     api: Api
     #: Collection path under the API base; `{parent_sid}` is the parent object's sid.
     path: str
     sid_field: str
     #: The plan field that identifies an object (its natural key), and the API field holding it.
+    #: An app kind keyed by `endpoint` is the endpoint's own account: one object per endpoint.
     key: str
     fields: tuple[PlanField, ...]
     doc: str
@@ -65,9 +97,42 @@ class Kind:
     #: A view of another kind's object with the same sid (a conference_v2 DID is a Core DID
     #: routed to the endpoint): its sid is known from that kind before the view shows it.
     same_sid_as: str | None = None
+    #: What the API lets bulkx do. Without "create", a missing object is blocked (it comes into
+    #: being some other way; a singleton is updated into being); without "update", a differing
+    #: one is blocked; "delete" comes with an `ensure` field (`ensure_field()`).
+    operations: frozenset[Operation] = CREATE_UPDATE
+    #: How an update is sent: PATCH, or PUT where the API has no PATCH (Conference v1's PUT is a
+    #: partial update).
+    update_method: Literal["PATCH", "PUT"] = "PATCH"
+    #: Where creates are POSTed when not to `path`: `{field}` is the sid of the object that
+    #: reference field names (a v1 meeting room is created under its subscriber). A field in the
+    #: path is not sent in the body.
+    create_path: str | None = None
+    #: The API's sids of this kind are integers (Conference v1): references send them as such.
+    numeric_sid: bool = False
+    #: Plan fields whose values are unique together across a scope's objects (a conference
+    #: endpoint's access codes), checked offline by validation.
+    unique_across: tuple[str, ...] = ()
+    #: Why a missing object cannot be created, and what to do instead (kinds without "create").
+    missing_hint: str = ""
     #: Custom mapping for kinds whose API shape differs from the plan's flat columns.
     to_api_hook: ToApi | None = field(default=None, repr=False)
     from_api_hook: FromApi | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.fields]
+        problems = []
+        if len(set(names)) != len(names):
+            problems.append("a field is defined twice")
+        if self.key not in names:
+            problems.append(f"the key {self.key!r} is not a field")
+        if ("delete" in self.operations) != ("ensure" in names):
+            problems.append("a kind has an `ensure` field exactly when it can be deleted")
+        for name in self.path_fields:
+            if name not in names or self.by_name[name].reference is None:
+                problems.append(f"create_path names {name!r}, which is no reference field")
+        if problems:
+            raise ValueError(f"kind {self.name}: " + "; ".join(problems))
 
     @property
     def by_name(self) -> dict[str, PlanField]:
@@ -76,6 +141,28 @@ class Kind:
     @property
     def key_field(self) -> str:
         return self.key_api or self.key
+
+    @property
+    def per_endpoint(self) -> bool:
+        """One object per app endpoint (its account), keyed by the endpoint's name."""
+        return self.api != "core" and self.key == "endpoint"
+
+    @property
+    def scope_field(self) -> str | None:
+        """What scopes the natural key: a trunk's trunk group, an app object's endpoint."""
+        if self.parent_field and self.parent_field != self.key:
+            return self.parent_field
+        endpoint = self.by_name.get("endpoint")
+        if endpoint is not None and endpoint.api is None and self.key != "endpoint":
+            return "endpoint"
+        return None
+
+    @property
+    def path_fields(self) -> tuple[str, ...]:
+        """The reference fields `create_path` places in the URL."""
+        if self.create_path is None:
+            return ()
+        return tuple(n for _, n, _, _ in string.Formatter().parse(self.create_path) if n)
 
     def to_api(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """API body fields for plan values (references must already be resolved to sids)."""

@@ -1,0 +1,113 @@
+"""`bulkx lookup FILE.csv`: a port-in pre-check report, one row per number of the file."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import sys
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import typer
+
+from bulkx.cli import exit_codes
+from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
+from bulkx.errors import AuthError, BulkxError
+from bulkx.lookups import COLUMNS, LookupRow, Lookups
+
+
+def _err(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+
+
+def read_numbers(path: Path, column: str | None) -> list[tuple[int, str]]:
+    """(line, text) of each number in the file; a plan CSV's `# kind:` line is skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise typer.BadParameter(f"cannot read {path}: {error}") from None
+    skipped = 1 if lines and lines[0].startswith("#") else 0
+    body = "\n".join(lines[skipped:])
+    if not body.strip():
+        raise typer.BadParameter(f"{path} has no rows")
+    frame = pl.read_csv(body.encode(), infer_schema=False)
+    name = column or ("phonenumber" if "phonenumber" in frame.columns else frame.columns[0])
+    if name not in frame.columns:
+        raise typer.BadParameter(f"{path} has no column {name!r} (it has {frame.columns})")
+    first_row_line = skipped + 2  # the header takes a line
+    return [
+        (first_row_line + i, value or "")
+        for i, value in enumerate(frame.get_column(name).to_list())
+    ]
+
+
+def lookup_command(
+    file: Path = typer.Argument(..., help="A CSV of numbers (a plan CSV works too)."),
+    column: str | None = typer.Option(
+        None,
+        "--column",
+        help="The column holding the numbers (default: phonenumber, else the first).",
+    ),
+    rates: bool = typer.Option(
+        False, "--rates", help="Also rate a minute of inbound and outbound calling."
+    ),
+    output: Path | None = typer.Option(None, "-o", "--output", help="CSV report (default stdout)."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, max=64),
+    base_url: str | None = BASE_URL,
+    token_file: Path | None = TOKEN_FILE,
+    sandbox_db: Path = SANDBOX_DB,
+) -> None:
+    """Look every number of FILE up before a port-in: valid, already on the account, carrier and
+    line type, CNAM, LRN, toll-free RespOrg, and with --rates the per-minute rates."""
+    inputs = read_numbers(file, column)
+    options = TargetOptions(base_url, token_file, sandbox_db)
+
+    async def run() -> list[LookupRow]:
+        async with open_client(options) as client:
+            return await Lookups(client, concurrency=concurrency, rates=rates).run(inputs)
+
+    try:
+        rows = asyncio.run(run())
+    except AuthError as error:
+        _err(f"{error} — check the token ($CARRIERX_TOKEN or --token-file)")
+        raise typer.Exit(exit_codes.AUTH) from None
+    except BulkxError as error:
+        _err(str(error))
+        raise typer.Exit(exit_codes.ERROR) from None
+    stream = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    try:
+        writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row.as_dict())
+    finally:
+        if output:
+            stream.close()
+    _summarise(rows, file)
+    raise typer.Exit(exit_codes.PARTIAL if any(r.error for r in rows) else exit_codes.OK)
+
+
+def _summarise(rows: list[LookupRow], file: Path) -> None:
+    invalid = sum(1 for r in rows if not r.valid)
+    owned = sum(1 for r in rows if r.on_account)
+    unknown = sum(1 for r in rows if r.valid and r.error)
+    typer.echo(
+        f"{len(rows)} number(s) in {file}: {invalid} invalid, {owned} already on the account,"
+        f" {unknown} the lookup could not answer",
+        err=True,
+    )
+    carriers = Counter(f"{r.carrier} ({r.line_type})" for r in rows if r.carrier)
+    for name, count in carriers.most_common(5):
+        typer.echo(f"  {count:>6}  {name}", err=True)
+    toll_free = [r for r in rows if r.resporg]
+    if toll_free:
+        orgs = Counter(r.resporg for r in toll_free)
+        listed = ", ".join(f"{org} x{n}" for org, n in orgs.most_common(5))
+        typer.echo(f"  toll-free: {len(toll_free)} (RespOrg {listed})", err=True)
+    for row in [r for r in rows if r.error][:10]:
+        typer.echo(f"{file}:{row.line}: {row.input!r}: {row.error}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("lookup")(lookup_command)

@@ -1,0 +1,505 @@
+"""docs/coverage.md: every method of the CarrierX API quick reference, and for each whether the
+sandbox serves it, which bulkx kind or command uses it, which tests exercise it, and why a
+method has no place in a bulk tool.
+
+Run from the checkout:  .venv/bin/python docs/coverage_table.py          (rewrites the file)
+                        .venv/bin/python docs/coverage_table.py --check  (exit 1 when stale)
+
+It lives outside the package on purpose: it reads both sides (the sandbox's route table and the
+client's kinds), which must not import each other.
+
+Where each column comes from:
+- served: the routes of the sandbox app (built on a throwaway database), per API mount.
+- used by bulkx: the kinds' paths and operations (`bulkx.resources.KINDS`: read, create,
+  update, delete, export), plus the few requests no kind makes (`OTHER_USES`, each checked
+  against the client's source by the test that keeps this file current).
+- tested: a scan of tests/: a test whose code names the path with the method (and, for a path
+  several APIs share, that API), or that applies a plan naming a kind that uses the method
+  (marked "via <kind>"). A scan of the source, not a measurement.
+- notes: `NOT_FOR_BULK`, one table of the reasons a method makes no sense for a bulk tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bulkx.resources import KINDS, Kind  # noqa: E402
+from bulkx.sandbox.app import SandboxConfig, create_app  # noqa: E402
+
+#: A copy of the CarrierX API quick reference (its method tables are what this covers).
+REFERENCE = ROOT / "docs" / "carrierx-api-quick-reference.txt"
+TARGET = ROOT / "docs" / "coverage.md"
+TESTS = ROOT / "tests"
+PLANS = ROOT / "plans"
+
+#: Quick-reference section heading -> (bulkx API name, base path).
+SECTIONS = {
+    "Core API": ("core", "/core/v2"),
+    "Conference API": ("conference", "/conference/v1"),
+    "Conference v2 API": ("conference_v2", "/conference/v2"),
+    "FlexML API": ("flexml", "/flexml/v1"),
+    "Mediator API": ("mediator", "/mediator/v1"),
+}
+TITLES = {
+    "core": "Core",
+    "conference": "Conference (v1)",
+    "conference_v2": "Conference v2",
+    "flexml": "FlexML",
+    "mediator": "Mediator",
+}
+VERBS = (
+    "Create", "Get", "Update", "Delete", "Rent", "Release", "Browse", "Look up", "Download",
+    "Send", "Revoke", "Generate", "Register", "Upload", "Verify", "Log Out",
+)  # fmt: skip
+METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
+
+#: Requests the client makes that no kind's path explains: (api, method, path) -> what uses it.
+OTHER_USES: dict[tuple[str, str, str], str] = {
+    ("core", "GET", "/phonenumber/available_dids"): "did (prices, rent by criteria)",
+    ("core", "GET", "/endpoints"): "app API credentials (every app kind)",
+}
+
+#: Why a method has no place in bulkx: (api, methods or None for all, path regex, reason). The
+#: first match wins; a method bulkx uses gets no note.
+NOT_FOR_BULK: tuple[tuple[str, frozenset[str] | None, str, str], ...] = (
+    ("core", None, r"^/oauth/", "authentication: the client's concern, not a plan's"),
+    ("core", None, r"^/partners", "account administration, done once by hand"),
+    ("core", None, r"^/invoices", "billing documents: read, never planned"),
+    ("core", None, r"^/(calls|sms)/rates|^/phonenumber/rates|^/rating/",
+     "price lists and quotes: reference data, not state"),
+    ("core", None, r"^/calls/call_drs|^/sms/message_drs|^/app/",
+     "detail records: history to report on, not state to plan"),
+    ("core", None, r"^/countries", "reference data"),
+    ("core", None, r"^/lookup/", "per-number lookups: a query (often billed), not state"),
+    ("core", None, r"^/verification/", "one-off verification messages: events, not state"),
+    ("core", None, r"^/accesscontrol/effective_acl", "a computed view of the ACLs: read only"),
+    ("core", None, r"^/batch/",
+     "CarrierX's own batch engine; bulkx applies changes itself, journaled and resumable"),
+    ("core", frozenset({"POST"}), r"^/sms/messages$", "sending a message is an event"),
+    ("core", frozenset({"POST"}), r"^/push/notifications$", "sending a notification is an event"),
+    ("core", frozenset({"POST"}), r"^/tts/texts$", "one-off speech synthesis"),
+    ("core", None, r"^/tts/voices", "reference data"),
+    ("core", None, r"^/phonenumber/classifications|^/phonenumber/coverage",
+     "reference data about the inventory"),
+    ("core", frozenset({"GET"}), r"^/phonenumber/available_dids/\{",
+     "one available number by sid; plans browse by filter"),
+    ("conference", None, r"^/calls|^/meetings", "live calls and meetings: transient"),
+    ("conference", None, r"^/callFlows", "reference data of the endpoint"),
+    ("conference", None, r"/files", "media uploads: files, not records"),
+    ("conference", None, r"^/subscribers/(whoami|logout)", "the session's own subscriber"),
+    ("conference", None, r"/keychain",
+     "a room's keys are planned with the room (its *_code columns)"),
+    ("conference_v2", None, r"^/calls|^/meetings", "live calls and meetings: transient"),
+    ("flexml", None, r"^/calls", "placing and steering calls: events, not state"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Method:
+    api: str
+    method: str
+    path: str
+    action: str
+
+    @property
+    def shape(self) -> str:
+        return shape(self.path)
+
+
+def shape(path: str) -> str:
+    """A path with every parameter written `{}`, so differently named parameters match."""
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+# --- the quick reference -----------------------------------------------------------------------
+
+_ROW = re.compile(
+    r"^(?P<text>.*?)\s*(?:\b(?P<method>GET|POST|PUT|PATCH|DELETE|PATCH/PUT)\s+)?(?P<path>/\S*)$"
+)
+
+
+def _action(text: str) -> str:
+    starts = [m.start() for verb in VERBS for m in re.finditer(rf"\b{verb}\b", text)]
+    return text[min(starts) :].strip() if starts else text.strip()
+
+
+def reference_methods(text: str) -> list[Method]:
+    """Every method of the quick reference; `PATCH/PUT` is two, a method left out is POST."""
+    found: list[Method] = []
+    api: str | None = None
+    for line in text.splitlines():
+        heading = line.strip()
+        if heading in SECTIONS:
+            api = SECTIONS[heading][0]
+            continue
+        match = _ROW.match(line.rstrip())
+        if api is None or match is None:
+            continue
+        verbs = (match["method"] or "POST").split("/")
+        found += [Method(api, verb, match["path"], _action(match["text"])) for verb in verbs]
+    return found
+
+
+# --- the sandbox's routes ----------------------------------------------------------------------
+
+
+def sandbox_routes() -> set[tuple[str, str, str]]:
+    """(api, method, path shape) of every route the sandbox app serves."""
+    from starlette.routing import Mount, Route
+
+    bases = {base: api for api, base in SECTIONS.values()}
+    with tempfile.TemporaryDirectory() as scratch:
+        app = create_app(SandboxConfig(db=Path(scratch) / "coverage.db", seed=0))
+        try:
+            served: set[tuple[str, str, str]] = set()
+            for mount in app.inner.routes:
+                if not isinstance(mount, Mount) or mount.path not in bases:
+                    continue
+                for route in mount.routes:
+                    # Catch-alls (Mediator answers unknown paths in its wrapper) serve nothing.
+                    if isinstance(route, Route) and ":path}" not in route.path:
+                        for verb in (route.methods or set()) - {"HEAD"}:
+                            served.add((bases[mount.path], verb, shape(route.path)))
+            return served
+        finally:
+            app.world.store.close()
+
+
+# --- what bulkx uses ---------------------------------------------------------------------------
+
+
+def kind_uses(kind: Kind) -> Iterator[tuple[str, str, str, str]]:
+    """(method, path shape, kind name, what for) of every request a kind makes."""
+    path = shape(kind.path)
+    if kind.parent and not kind.singleton:
+        parent = KINDS[kind.parent]
+        yield "GET", shape(parent.path), kind.name, "read"  # nested in its parent's list
+    else:
+        yield "GET", path, kind.name, "read"
+    item = path if kind.singleton and kind.parent else f"{path}/{{}}"
+    if "create" in kind.operations and not kind.singleton:
+        yield "POST", shape(kind.create_path or kind.path), kind.name, "create"
+    if "update" in kind.operations:
+        yield kind.update_method, item, kind.name, "update"
+    if "delete" in kind.operations:
+        yield "DELETE", item, kind.name, "release" if kind.name == "did" else "delete"
+        yield "GET", item, kind.name, "reconcile a lost delete"
+    if kind.api == "core" and not kind.singleton and not kind.scope_field:
+        yield "GET", path, f"export {kind.name}", ""
+
+
+def bulkx_uses() -> dict[tuple[str, str, str], list[str]]:
+    """(api, method, path shape) -> the kinds and commands that send it."""
+    by_kind: dict[tuple[str, str, str], dict[str, list[str]]] = {}
+    for kind in KINDS.values():
+        for method, path, who, why in kind_uses(kind):
+            whats = by_kind.setdefault((kind.api, method, path), {}).setdefault(who, [])
+            if why and why not in whats:
+                whats.append(why)
+    uses = {
+        key: [f"{who} ({', '.join(whats)})" if whats else who for who, whats in sorted(w.items())]
+        for key, w in by_kind.items()
+    }
+    for (api, method, path), what in OTHER_USES.items():
+        uses.setdefault((api, method, shape(path)), []).append(what)
+    return uses
+
+
+# --- what the tests exercise -------------------------------------------------------------------
+
+_METHOD_HINTS = {
+    "GET": (".get(", "list_all(", "iter_pages(", '"GET"'),
+    "POST": (".post(", '"POST"'),
+    "PATCH": (".patch(", '"PATCH"'),
+    "PUT": (".put(", '"PUT"'),
+    "DELETE": (".delete(", '"DELETE"'),
+}
+#: How a test names an API next to a path: its base path or its client name.
+_API_HINTS = {api: (base, f'"{api}"', f"'{api}'") for api, base in SECTIONS.values()}
+#: A test module about one app API (tests/sandbox/test_flexml.py) talks to that API by default.
+_MODULE_API = {
+    "conference_v1": "conference",
+    "conference_v2": "conference_v2",
+    "flexml": "flexml",
+    "mediator": "mediator",
+}
+_KIND_IN_PLAN = re.compile(r"kind:\s*([a-z_0-9.]+)")
+#: Signs that a test applies a plan (library, test helper, or the command).
+_APPLIES = ("apply(", "apply_in_order(", ', "apply"')
+_SEGMENT = r"(?:\{[^{}]*\}|[\w.\-])+"
+#: A path in a test's source: "/phonenumber/dids", f"/trunk_groups/{tg}/trunks", ...
+_MENTION = re.compile(rf"(?<![\w/.:])/{_SEGMENT}(?:/{_SEGMENT})*")
+
+
+@dataclass
+class ScannedTest:
+    name: str
+    text: str
+    default_api: str
+    #: Kinds of the plans the test applies.
+    kinds: set[str] = field(default_factory=set)
+
+
+def _segment(source: list[str], node: ast.stmt) -> str:
+    return "\n".join(source[node.lineno - 1 : node.end_lineno])
+
+
+def scan_tests(tests: Path = TESTS) -> list[ScannedTest]:
+    """Each test function's code, with the module constants (plans, paths) it names."""
+    found: list[ScannedTest] = []
+    plan_kinds = {
+        plan.name: set(_KIND_IN_PLAN.findall(plan.read_text())) for plan in PLANS.glob("*.yaml")
+    }
+    for path in sorted(tests.rglob("test_*.py")):
+        source = path.read_text()
+        if "coverage_table" in source:
+            continue  # the tests of this table name methods without calling them
+        lines = source.splitlines()
+        tree = ast.parse(source)
+        constants = {
+            target.id: _segment(lines, node)
+            for node in tree.body
+            if isinstance(node, ast.Assign | ast.AnnAssign)
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name)
+        }
+        default = next((api for word, api in _MODULE_API.items() if word in path.stem), "core")
+        module_plans = {name for name in plan_kinds if name in source}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if not node.name.startswith("test_"):
+                continue
+            body = _segment(lines, node)
+            named = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            text = "\n".join([body, *(constants[n] for n in sorted(named) if n in constants)])
+            code = ScannedTest(
+                f"{path.relative_to(tests).with_suffix('')}::{node.name}", text, default
+            )
+            if any(hint in body for hint in _APPLIES):
+                code.kinds = set(_KIND_IN_PLAN.findall(text))
+                for plan in module_plans:
+                    code.kinds |= plan_kinds[plan]
+            found.append(code)
+    return found
+
+
+def _api_of(text: str, start: int, end: int, default: str) -> str:
+    """The API a path mention talks to: a base or client name right around it, else the
+    module's."""
+    around = text[max(0, start - 48) : end + 48]
+    for api, hints in _API_HINTS.items():
+        if any(hint in around for hint in hints):
+            return api
+    return default
+
+
+def _method_of(text: str, start: int) -> str | None:
+    """The HTTP method of the call a path mention is in: the nearest hint before it."""
+    before = text[max(0, start - 64) : start]
+    best: tuple[int, str] | None = None
+    for method, hints in _METHOD_HINTS.items():
+        for hint in hints:
+            at = before.rfind(hint)
+            # The hint must open the call the path is in: no call closes between them.
+            if at >= 0 and ")" not in before[at + len(hint) :] and (best is None or at > best[0]):
+                best = (at, method)
+    if best is None or "Request(" in before[: best[0]].rsplit(")", 1)[-1]:
+        return None  # a request bulkx would build, asserted on: not one sent to an API
+    return best[1]
+
+
+def _shapes_matching(mention: str, shapes: dict[int, list[str]]) -> list[str]:
+    """The path shapes a mention can be: `{...}` placeholders match parameters, and so does
+    a literal sid; a literal match beats a parameter match."""
+    parts = mention.strip("/").split("/")
+    scored: list[tuple[int, str]] = []
+    for candidate in shapes.get(len(parts), []):
+        score = 0
+        for mine, theirs in zip(parts, candidate.strip("/").split("/"), strict=True):
+            placeholder = mine.startswith("{") and mine.endswith("}")
+            if theirs == "{}":
+                continue
+            if placeholder or mine != theirs:
+                break
+            score += 1
+        else:
+            scored.append((score, candidate))
+    if not scored:
+        return []
+    best = max(score for score, _ in scored)
+    return [candidate for score, candidate in scored if score == best]
+
+
+#: Which of a kind's requests applying a plan with it shows: by what the request is for.
+def _applied(why: str, kind: Kind, text: str) -> bool:
+    if why in ("read", "create"):
+        return True
+    if why == "update":
+        return kind.operations == {"update"} or f'"update", "{kind.name}"' in text
+    if why in ("delete", "release"):
+        return "absent" in text
+    return False  # reconciliation and export are not what applying shows
+
+
+def tested(methods: Iterable[Method], code: list[ScannedTest]) -> dict[Method, list[str]]:
+    """Per method, the tests that exercise it (directly, or "via <kind>")."""
+    wanted = {(m.api, m.method, m.shape): m for m in methods}
+    shapes: dict[int, list[str]] = {}
+    for shape_ in sorted({m.shape for m in wanted.values()}):
+        shapes.setdefault(len(shape_.strip("/").split("/")), []).append(shape_)
+    bases = {base: api for api, base in SECTIONS.values()}
+    found: dict[tuple[str, str, str], list[str]] = {key: [] for key in wanted}
+    for test in code:
+        direct: set[tuple[str, str, str]] = set()
+        for match in _MENTION.finditer(test.text):
+            mention, api = match.group(), None
+            for base, base_api in bases.items():
+                if mention.startswith(base + "/"):
+                    mention, api = mention[len(base) :], base_api
+            method = _method_of(test.text, match.start())
+            if method is None:
+                continue
+            api = api or _api_of(test.text, match.start(), match.end(), test.default_api)
+            for candidate in _shapes_matching(mention, shapes):
+                direct.add((api, method, candidate))
+        for key in sorted(direct & found.keys()):
+            found[key].append(test.name)
+        for name in sorted(test.kinds & KINDS.keys()):
+            kind = KINDS[name]
+            for verb, path, _, why in kind_uses(kind):
+                key = (kind.api, verb, path)
+                if key in found and key not in direct and _applied(why, kind, test.text):
+                    label = f"{test.name} (via {name})"
+                    if not any(n.startswith(test.name) for n in found[key]):
+                        found[key].append(label)
+    return {method: found[key] for key, method in wanted.items()}
+
+
+# --- the document ------------------------------------------------------------------------------
+
+
+#: Why bulkx leaves out a method it has an equivalent of.
+SAME_AS_PATCH = "bulkx sends the PATCH: the same update, of only the fields a plan names"
+SAME_AS_LIST = "bulkx reads the list (filtered), not one object at a time"
+
+
+def note_for(method: Method, uses: dict[tuple[str, str, str], list[str]]) -> str:
+    if method.method == "PUT" and (method.api, "PATCH", method.shape) in uses:
+        return SAME_AS_PATCH
+    parent = method.shape.rsplit("/", 1)[0]
+    if (
+        method.method == "GET"
+        and method.shape.endswith("/{}")
+        and (method.api, "GET", parent) in uses
+    ):
+        return SAME_AS_LIST
+    for api, verbs, pattern, reason in NOT_FOR_BULK:
+        matches = api == method.api and (verbs is None or method.method in verbs)
+        if matches and re.search(pattern, method.path):
+            return reason
+    return ""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _tests_cell(names: list[str], shown: int = 2) -> str:
+    if not names:
+        return "no"
+    more = f" +{len(names) - shown} more" if len(names) > shown else ""
+    return "<br>".join(f"`{n}`" for n in names[:shown]) + more
+
+
+def render(reference: str, tests: Path = TESTS) -> str:
+    methods = reference_methods(reference)
+    served = sandbox_routes()
+    uses = bulkx_uses()
+    exercised = tested(methods, scan_tests(tests))
+    listed = {(m.api, m.method, m.shape) for m in methods}
+    lines = [
+        "# Coverage of the CarrierX API",
+        "",
+        "<!-- Generated by docs/coverage_table.py from the API quick reference, the sandbox's",
+        "     routes, bulkx's kinds and a scan of tests/. Do not edit: run",
+        "     .venv/bin/python docs/coverage_table.py -->",
+        "",
+        "Every method of the CarrierX API quick reference: whether the embedded sandbox serves",
+        "it, which bulkx kind or command sends it, which tests exercise it, and why a method has",
+        "no place in a bulk tool. *tested* is a scan of the tests' source (a test naming the",
+        "path with the method, or applying a plan with a kind that sends it: *via kind*), not",
+        "a measurement.",
+        "",
+        "| API | methods | served by the sandbox | used by bulkx | tested |",
+        "|---|---|---|---|---|",
+    ]
+    for api, title in TITLES.items():
+        rows = [m for m in methods if m.api == api]
+        lines.append(
+            f"| {title} | {len(rows)} "
+            f"| {sum((m.api, m.method, m.shape) in served for m in rows)} "
+            f"| {sum((m.api, m.method, m.shape) in uses for m in rows)} "
+            f"| {sum(bool(exercised[m]) for m in rows)} |"
+        )
+    for api, title in TITLES.items():
+        lines += [
+            "",
+            f"## {title} (`{SECTIONS[next(k for k, v in SECTIONS.items() if v[0] == api)][1]}`)",
+            "",
+            "| method | path | action | served | used by bulkx | tested | notes |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for m in (m for m in methods if m.api == api):
+            key = (m.api, m.method, m.shape)
+            cells = (
+                m.method,
+                f"`{m.path}`",
+                m.action,
+                "yes" if key in served else "no",
+                "; ".join(uses.get(key, [])),
+                _tests_cell(exercised[m]),
+                note_for(m, uses) if key not in uses else "",
+            )
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    extras = sorted(k for k in served if k not in listed)
+    if extras:
+        lines += [
+            "",
+            "## Served by the sandbox, not in the quick reference",
+            "",
+            "| API | method | path |",
+            "|---|---|---|",
+            *(f"| {TITLES[api]} | {verb} | `{path}` |" for api, verb, path in extras),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if docs/coverage.md is stale")
+    args = parser.parse_args()
+    text = render(REFERENCE.read_text())
+    if args.check:
+        current = TARGET.read_text() if TARGET.exists() else ""
+        if current != text:
+            print(f"{TARGET} is stale: run .venv/bin/python docs/coverage_table.py")
+            return 1
+        return 0
+    TARGET.write_text(text)
+    print(f"wrote {TARGET}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
