@@ -20,6 +20,7 @@ class ProgressLine:
         self._last = 0.0
         self._drawn = False
         self._line = ""
+        self._settled = False
 
     def __call__(self, event: Event) -> None:
         if event.type == events.OUTAGE:
@@ -60,9 +61,10 @@ class ProgressLine:
             f"  queued {max(0, progress.queued)}  failed {progress.failed}"
             f"  skipped {progress.skipped}  {rate:.1f}/s{limit}  ETA {eta}{state}"
         )
-        if line == self._line:
-            return
-        self._line = line
+        settled = progress.queued + progress.in_flight <= 0
+        if line == self._line or (settled and self._settled):
+            return  # the end is drawn once
+        self._line, self._settled = line, settled
         if self.tty:
             self.stream.write("\r\x1b[2K" + line[:200])
             self._drawn = True

@@ -34,8 +34,11 @@ from bulkx.engine.requests import (
     Resolver,
     UnresolvedReference,
     created_sid,
+    object_request,
     rent_request,
     request_for,
+    sid_from_lookup,
+    sid_lookup_request,
 )
 from bulkx.engine.throttle import AdaptiveLimiter
 from bulkx.errors import (
@@ -536,6 +539,15 @@ class Executor:
         if isinstance(change, RentByCriteria):
             number = await self._next_number(change)
             return rent_request(change, number, self.resolver, op.op_key)
+        if isinstance(change, Update):
+            lookup = sid_lookup_request(change, self.resolver)
+            if lookup is not None:  # e.g. the account of an endpoint this run created
+                answer = await self.client.request(
+                    lookup.api, lookup.method, lookup.path, endpoint=lookup.endpoint
+                )
+                sid = sid_from_lookup(change, answer)
+                if sid is not None:
+                    self.resolver.remember(change.kind, change.key, sid)
         return request_for(change, self.resolver)
 
     async def _next_number(self, change: RentByCriteria) -> str:
@@ -558,8 +570,11 @@ class Executor:
         """After a lost answer: did the change happen? The sid if so, None if not."""
         kind = KINDS[change.kind]
         if isinstance(change, Release):
+            lookup = object_request(change, self.resolver)
             try:
-                await self.client.get("core", f"{kind.path}/{change.sid}")
+                await self.client.request(
+                    lookup.api, lookup.method, lookup.path, endpoint=lookup.endpoint
+                )
             except NotFound:
                 return change.sid
             return None
