@@ -51,8 +51,10 @@ def test_sharded_export_to_parquet_holds_every_record_once(
     async def run() -> Any:
         async with _client(records_sandbox) as client:
             # `until` is exclusive: reach just past the newest record.
-            return await export_records(client, RECORD_KINDS["cdr"], out, since=since,
-                                        until=until.replace(year=until.year + 1), shards=3)  # fmt: skip
+            end = until.replace(year=until.year + 1)
+            return await export_records(
+                client, RECORD_KINDS["cdr"], out, since=since, until=end, shards=3
+            )
 
     result = asyncio.run(run())
     frame = pl.read_parquet(out)
