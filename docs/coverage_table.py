@@ -181,7 +181,7 @@ def sandbox_routes() -> set[tuple[str, str, str]]:
 def kind_uses(kind: Kind) -> Iterator[tuple[str, str, str, str]]:
     """(method, path shape, kind name, what for) of every request a kind makes."""
     path = shape(kind.path)
-    if kind.parent and not kind.singleton:
+    if kind.parent and not kind.singleton and "{parent_sid}" in kind.path:
         parent = KINDS[kind.parent]
         yield "GET", shape(parent.path), kind.name, "read"  # nested in its parent's list
     else:

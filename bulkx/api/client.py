@@ -251,22 +251,30 @@ class CarrierX:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         endpoint: str | None = None,
+        content: bytes | None = None,
     ) -> Any:
         """Send one request (retried as `self.retry` allows) and return the parsed JSON.
 
         `path` is relative to the API's base (`/phonenumber/dids`). For app APIs, `endpoint`
         (sid or name) chooses whose credentials to use; without it the one endpoint of the
         API's type is used. Mediator's `{"body", "status"}` wrapper is removed. Returns None
-        for an empty answer (204). Raises a `bulkx.errors.ApiError` subclass on failure.
+        for an empty answer (204). `content`: a raw body sent instead of JSON (a storage
+        upload's bytes). Raises a `bulkx.errors.ApiError` subclass on failure.
         """
         method = method.upper()
         client = self._client(api)
         headers: dict[str, str] | None = None
         if api != "core":
             headers = {"Authorization": (await self.credentials_for(api, endpoint)).header()}
-        if json is None and method in _BODY_METHODS:
-            json = {}  # CarrierX requires a body on POST/PUT/PATCH, `{}` when there is nothing
-        request = client.build_request(method, path, params=params, json=json, headers=headers)
+        if content is not None:
+            headers = {**(headers or {}), "Content-Type": "application/octet-stream"}
+            request = client.build_request(
+                method, path, params=params, content=content, headers=headers
+            )
+        else:
+            if json is None and method in _BODY_METHODS:
+                json = {}  # CarrierX requires a body on POST/PUT/PATCH, `{}` when there is none
+            request = client.build_request(method, path, params=params, json=json, headers=headers)
 
         async def attempt() -> Any:
             return await self._send(api, client, request)

@@ -17,7 +17,7 @@ import typer
 
 from bulkx.api import CarrierX, RetryPolicy
 from bulkx.cli import exit_codes
-from bulkx.cli.diff_commands import load_valid_plan
+from bulkx.cli.diff_commands import ALLOW_PARTNERS, confirmed_flags, load_valid_plan
 from bulkx.cli.progress import ProgressLine
 from bulkx.cli.render import summary_table
 from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
@@ -223,6 +223,7 @@ def apply_command(
     max_failures: str | None = typer.Option(None, "--max-failures", help="Stop after N or P%."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
     allow_release: bool = typer.Option(False, "--allow-release"),
+    allow_partners: bool = ALLOW_PARTNERS,
     via: str = typer.Option(
         "api",
         "--via",
@@ -260,8 +261,9 @@ def apply_command(
     async def start() -> tuple[Prepared, str, JournalLedger]:
         async with open_client(options) as reader:
             prepared = await prepare(
-                reader, plan, target=options.describe(), allow_release=allow_release, saved=saved
-            )
+                reader, plan, target=options.describe(), allow_release=allow_release, saved=saved,
+                confirmed=confirmed_flags(allow_partners=allow_partners),
+            )  # fmt: skip
         _confirm(prepared, yes, options.describe())
         run_id, ledger = create_run(
             journal_root(), prepared, target_label=options.describe(),

@@ -40,6 +40,16 @@ def _err(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
 
 
+ALLOW_PARTNERS = typer.Option(
+    False, "--allow-partners", help="Let the plan create and delete sub-partners."
+)
+
+
+def confirmed_flags(*, allow_partners: bool) -> frozenset[str]:
+    """The confirmation flags given, as kinds' `confirm_flag` names them."""
+    return frozenset({"--allow-partners"} if allow_partners else ())
+
+
 def load_valid_plan(path: str, kind: str | None) -> Plan:
     plan, diagnostics = load_plan(path, kind=kind)
     if plan is not None:
@@ -53,10 +63,12 @@ def load_valid_plan(path: str, kind: str | None) -> Plan:
     return plan
 
 
-async def _changeset(plan: Plan, options: TargetOptions, allow_release: bool) -> Changeset:
+async def _changeset(
+    plan: Plan, options: TargetOptions, allow_release: bool, confirmed: frozenset[str]
+) -> Changeset:
     async with open_client(options) as client:
         live = await read_live_state(client, plan)
-    changes = diff(plan, live, allow_release=allow_release)
+    changes = diff(plan, live, allow_release=allow_release, confirmed=confirmed)
     return Changeset(
         plan_path=plan.path,
         plan_digest=plan.digest,
@@ -66,9 +78,14 @@ async def _changeset(plan: Plan, options: TargetOptions, allow_release: bool) ->
     )
 
 
-def _run(plan: Plan, options: TargetOptions, allow_release: bool) -> Changeset:
+def _run(
+    plan: Plan,
+    options: TargetOptions,
+    allow_release: bool,
+    confirmed: frozenset[str] = frozenset(),
+) -> Changeset:
     try:
-        return asyncio.run(_changeset(plan, options, allow_release))
+        return asyncio.run(_changeset(plan, options, allow_release, confirmed))
     except AuthError as error:
         _err(f"{error} — check the token ($CARRIERX_TOKEN or --token-file)")
         raise typer.Exit(exit_codes.AUTH) from None
@@ -91,6 +108,7 @@ def plan_command(
     allow_release: bool = typer.Option(
         False, "--allow-release", help="Let `ensure: absent` release numbers (not reversible)."
     ),
+    allow_partners: bool = ALLOW_PARTNERS,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -101,7 +119,7 @@ def plan_command(
     except typer.Exit as stop:
         raise typer.Exit(exit_codes.ERROR if detailed_exitcode else stop.exit_code) from None
     options = TargetOptions(base_url, token_file, sandbox_db)
-    changeset = _run(plan, options, allow_release)
+    changeset = _run(plan, options, allow_release, confirmed_flags(allow_partners=allow_partners))
     render(changeset, output.value, sys.stdout)
     if save is not None:
         _save(changeset, save)

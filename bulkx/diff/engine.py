@@ -18,6 +18,7 @@ from bulkx.diff.changes import (
 from bulkx.diff.state import LiveState, natural_key, reference_key, scope_field
 from bulkx.plan.model import Item, Plan, Position, Step
 from bulkx.resources import KINDS, Kind
+from bulkx.resources.model import file_md5, local_file
 
 
 def kind_order(kinds: Iterable[str]) -> list[str]:
@@ -149,6 +150,7 @@ def _diff_item(
     made: set[tuple[str, str]],
     *,
     allow_release: bool,
+    confirmed: frozenset[str],
 ) -> Change:
     values = item.values
     key = natural_key(kind, values)
@@ -156,8 +158,20 @@ def _diff_item(
     common = _Common(kind=kind.name, key=key, step=step.name, position=item.position)
     ensure = values.get("ensure", "present") if "ensure" in kind.by_name else "present"
 
+    unreadable = [
+        str(values[f.name]) for f in kind.fields
+        if f.type == "file" and f.name in values and ensure != "absent"
+        and not local_file(values[f.name], item.position.file).is_file()
+    ]  # fmt: skip
+    if unreadable:
+        return Blocked(
+            reason=f"no local file {unreadable[0]!r}",
+            hint="a file's path is relative to the plan file that names it",
+            **common,
+        )
     if found is None:
-        return _missing(kind, values, ensure, live, planned, made, common)
+        change = _missing(kind, values, ensure, live, planned, made, common)
+        return _confirmed(kind, change, confirmed)
 
     if ensure == "absent":
         if not allow_release:
@@ -167,7 +181,8 @@ def _diff_item(
                 hint=f"{verb}ing is not reversible through the API; pass --allow-release",
                 **common,
             )
-        return Release(sid=found.sid or "", values=dict(values), **common)
+        return _confirmed(kind, Release(sid=found.sid or "", values=dict(values), **common),
+                          confirmed)  # fmt: skip
 
     changes: list[FieldChange] = []
     blocked: list[str] = []
@@ -178,6 +193,11 @@ def _diff_item(
         current = found.values.get(name)
         if spec.reference and not spec.sends_key:
             current = _live_reference(live, kind, name, current, values)
+        if spec.type == "file":  # compared by content: the local file's MD5 with the live one
+            local = file_md5(local_file(desired, item.position.file))
+            if local == current:
+                continue
+            desired = f"{desired} (md5 {local})"
         if same(desired, current):
             continue
         if spec.create_only or "update" not in kind.operations:
@@ -202,6 +222,19 @@ def _diff_item(
     return NoOp(sid=found.sid, **common)
 
 
+def _confirmed(kind: Kind, change: Change, confirmed: frozenset[str]) -> Change:
+    """`change`, unless it creates or deletes an object of a kind that needs a flag not given."""
+    flag = kind.confirm_flag
+    if flag is None or flag in confirmed or not isinstance(change, Create | Release):
+        return change
+    verb = "create" if isinstance(change, Create) else "delete"
+    return Blocked(
+        kind=change.kind, key=change.key, step=change.step, position=change.position,
+        reason=f"the plan would {verb} this {kind.name}",
+        hint=f"a {kind.name} is created or deleted only with {flag}",
+    )  # fmt: skip
+
+
 def _managed(kind: Kind, name: str) -> bool:
     """Fields compared with live state: those the plan names that map to the API (not the key,
     not plan-only fields such as `ensure`, not the scope that selects the endpoint)."""
@@ -211,8 +244,15 @@ def _managed(kind: Kind, name: str) -> bool:
     return name != kind.key and name != scope_field(kind)
 
 
-def diff(plan: Plan, live: LiveState, *, allow_release: bool = False) -> list[Change]:
-    """The changes that make live state match the plan, dependencies first."""
+def diff(
+    plan: Plan,
+    live: LiveState,
+    *,
+    allow_release: bool = False,
+    confirmed: frozenset[str] = frozenset(),
+) -> list[Change]:
+    """The changes that make live state match the plan, dependencies first. `confirmed`: the
+    flags given (e.g. --allow-partners) that kinds with a `confirm_flag` need."""
     # What the plan itself will create counts as present for the sub-records that follow.
     planned: dict[str, set[str]] = {}
     for step in plan.steps:
@@ -252,8 +292,9 @@ def diff(plan: Plan, live: LiveState, *, allow_release: bool = False) -> list[Ch
                     )
             for item in step.items():
                 change = _diff_item(
-                    kind, step, item, live, planned, made, allow_release=allow_release
-                )
+                    kind, step, item, live, planned, made, allow_release=allow_release,
+                    confirmed=confirmed,
+                )  # fmt: skip
                 if isinstance(change, Create | Update):
                     made.add((change.kind, change.key))
                 changes.append(change)

@@ -141,6 +141,17 @@ async def read_live_state(reader: ApiReader, plan: Plan) -> LiveState:
             params = {"with_trunks": "true"} if name == "trunk_group" else None
             _add_all(live, kind, await reader.list_all("core", kind.path, params=params))
 
+    # Core kinds listed on their own but scoped by the object they live in (a link by its
+    # domain, a file by its container, both read whole above): the scope is its natural key.
+    for name in sorted(keys.keys()):
+        kind = KINDS[name]
+        if kind.api == "core" and kind.parent and "{parent_sid}" not in kind.path:
+            parents = live.sid_index(kind.parent)
+            parent_sid_field = kind.by_name[kind.parent_field or ""].api_name or ""
+            for obj in await reader.list_all("core", kind.path):
+                sid = str(obj.get(parent_sid_field))
+                _add_all(live, kind, [obj], scope=parents.get(sid, f"<{sid}>"))
+
     # DIDs, and the sub-records of the DIDs that exist.
     did_keys = sorted(
         set(keys.get("did", []))

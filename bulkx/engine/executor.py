@@ -409,7 +409,7 @@ class Executor:
             try:
                 response = await self.client.request(
                     request.api, request.method, request.path, json=request.body,
-                    endpoint=request.endpoint, params=request.params,
+                    endpoint=request.endpoint, params=request.params, content=request.content,
                 )  # fmt: skip
             except RateLimited as error:
                 self.limiter.on_throttled(error.retry_after)
@@ -588,7 +588,7 @@ class Executor:
         assert isinstance(change, Create)
         values = change.values
         scope = scope_field(kind)
-        if kind.parent and scope:  # a trunk: look inside its trunk group
+        if kind.parent and scope and "{parent_sid}" in kind.path:  # a trunk: in its group
             groups = await self.client.list_all(
                 "core", KINDS[kind.parent].path, params={"with_trunks": "true"},
                 filter=f"name eq {quote(str(values[scope]))}",
@@ -599,10 +599,13 @@ class Executor:
                         return str(trunk[kind.sid_field])
             return None
         endpoint = str(values["endpoint"]) if kind.api != "core" and "endpoint" in values else None
-        found = await self.client.list_all(
-            kind.api, kind.path, filter=f"{kind.key_field} eq {quote(str(values[kind.key]))}",
-            endpoint=endpoint,
-        )  # fmt: skip
+        where = f"{kind.key_field} eq {quote(str(values[kind.key]))}"
+        parent_field = kind.by_name.get(kind.parent_field or "")
+        if kind.parent and parent_field is not None and parent_field.api_name:
+            # A link is named within its domain, a file within its container.
+            parent_sid = self.resolver.sid(kind.parent, str(values[parent_field.name]))
+            where += f" and {parent_field.api_name} eq {quote(parent_sid)}"
+        found = await self.client.list_all(kind.api, kind.path, filter=where, endpoint=endpoint)
         return str(found[0][kind.sid_field]) if found else None
 
 

@@ -61,10 +61,11 @@ async def prepare(
     target: str,
     allow_release: bool,
     saved: Mapping[str, Any] | None = None,
+    confirmed: frozenset[str] = frozenset(),
 ) -> Prepared:
     """Read live state, diff, and (for a saved changeset) keep only what still holds."""
     live = await read_live_state(reader, plan)
-    changes = diff(plan, live, allow_release=allow_release)
+    changes = diff(plan, live, allow_release=allow_release, confirmed=confirmed)
     drifted: list[Change] = []
     if saved is not None:
         if saved.get("plan_digest") != plan.digest:

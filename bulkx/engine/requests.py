@@ -14,7 +14,8 @@ from typing import Any
 from bulkx.diff.changes import Blocked, Change, Create, NoOp, Release, RentByCriteria, Update
 from bulkx.diff.state import STEP_TAG, LiveState, reference_key
 from bulkx.errors import BulkxError
-from bulkx.resources import KINDS, Kind
+from bulkx.resources import KINDS, Kind, PlanField
+from bulkx.resources.model import local_file
 
 
 class UnresolvedReference(BulkxError):
@@ -30,6 +31,8 @@ class Request:
     #: For app APIs: which endpoint's credentials (by name).
     endpoint: str | None = None
     params: dict[str, str] | None = None
+    #: A raw body (an upload's bytes) sent instead of `body`, whose fields go in `params`.
+    content: bytes | None = None
 
 
 @dataclass
@@ -112,6 +115,9 @@ def request_for(change: Change, resolver: Resolver) -> Request | None:
                 # Renting takes the number plus writable fields in one request.
                 body = {k: v for k, v in body.items() if v is not None}
             path = _path(kind, kind.create_path or kind.path, change.values, values, resolver)
+            upload = next((f for f in kind.fields if f.type == "file" and f.name in values), None)
+            if upload is not None:
+                return _upload(kind, path, body, upload, change)
             return Request(kind.api, "POST", path, body, _endpoint(kind, change.values))
         case Update():
             values = _resolved(kind, change.values, resolver)
@@ -133,6 +139,24 @@ def request_for(change: Change, resolver: Resolver) -> Request | None:
                            _endpoint(kind, change.values))  # fmt: skip
         case NoOp() | Blocked() | RentByCriteria():
             return None
+
+
+def _upload(
+    kind: Kind, path: str, body: dict[str, Any], spec: PlanField, change: Create
+) -> Request:
+    """A create whose body is a local file's bytes, its other fields as query arguments (the
+    upload form that needs no multipart encoding)."""
+    source = local_file(change.values[spec.name], change.position.file)
+    try:
+        data = source.read_bytes()
+    except OSError as error:  # gone since the plan was made: this operation fails, no other
+        raise UnresolvedReference(f"cannot read the local file {str(source)!r}: {error}") from None
+    params = {
+        name: str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in body.items()
+        if name != spec.api_name and value is not None
+    }
+    return Request(kind.api, "POST", path, None, _endpoint(kind, change.values), params, data)
 
 
 def object_request(change: Release, resolver: Resolver) -> Request:

@@ -24,6 +24,7 @@ _TYPES: dict[str, dict[str, Any]] = {
     "object": {"type": "object"},
     "list": {"type": ["array", "string"], "items": {"type": ["string", "number"]}},
     "enum": {"type": "string"},
+    "file": {"type": "string"},
 }
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 #: Value types a plan field can have. `e164` is normalised to digits without '+'; `list` is a
-#: list of strings (a YAML list, or a CSV cell of JSON or of `;`-separated values).
+#: list of strings (a YAML list, or a CSV cell of JSON or of `;`-separated values); `file` is a
+#: local file's path, relative to the plan: compared by MD5 with its API field, and its bytes
+#: are the body of the create (an upload).
 FieldType = Literal[
     "str", "int", "bool", "e164", "url", "state", "zip", "alpha3", "digits", "object", "enum",
-    "list",
+    "list", "file",
 ]  # fmt: skip
 Api = Literal["core", "conference_v2", "conference", "flexml", "mediator"]
 #: What bulkx may do to an object of a kind through its API.
@@ -66,6 +70,15 @@ def ensure_field(*, release: bool = False) -> PlanField:
     )  # fmt: skip
 
 
+def local_file(value: Any, plan_file: str) -> Path:
+    """The local file a `file` field names: relative to the plan file that names it."""
+    return Path(plan_file).parent / str(value)
+
+
+def file_md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
 ToApi = Callable[[Mapping[str, Any]], dict[str, Any]]
 FromApi = Callable[[Mapping[str, Any]], dict[str, Any]]
 
@@ -115,6 +128,8 @@ class Kind:
     unique_across: tuple[str, ...] = ()
     #: Why a missing object cannot be created, and what to do instead (kinds without "create").
     missing_hint: str = ""
+    #: Creating or deleting one also needs this CLI flag (sub-partners: --allow-partners).
+    confirm_flag: str | None = None
     #: Custom mapping for kinds whose API shape differs from the plan's flat columns.
     to_api_hook: ToApi | None = field(default=None, repr=False)
     from_api_hook: FromApi | None = field(default=None, repr=False)

@@ -108,3 +108,20 @@ def test_a_rate_limited_sandbox_still_completes_every_change(tmp_path: Path) -> 
     )
     assert progress.failed == 0  # type: ignore[attr-defined]
     assert leftover == []
+
+
+def test_lost_answers_on_links_and_uploads_find_the_object_in_its_parent(tmp_path: Path) -> None:
+    """A link is named within its domain and a file within its container: after a lost answer
+    the lookup must look there (not among trunk groups), or the create is sent twice."""
+    app = _sandbox(tmp_path)
+    _, (progress, leftover) = asyncio.run(
+        _apply(app, _plan("content.yaml"), "execute_then_reset=0.4", concurrency=4,
+               sleep=_no_sleep)
+    )  # fmt: skip
+    assert progress.failed == 0  # type: ignore[attr-defined]
+    assert leftover == []
+    counts = app.world.store.counts()
+    assert counts["shortener_links"] == 2
+    assert counts["storage_files"] == 1
+    log = app.controls.log.entries(0, 10_000)
+    assert any(e["fault"] == "execute_then_reset" for e in log)

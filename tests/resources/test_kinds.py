@@ -21,6 +21,7 @@ SAMPLE: dict[str, Any] = {
     "digits": "1234",
     "object": {"site": "hq"},
     "list": ["1900", "1976"],
+    "file": "samples/hello.txt",
 }
 
 
