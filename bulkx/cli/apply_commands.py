@@ -17,7 +17,12 @@ import typer
 
 from bulkx.api import CarrierX, RetryPolicy
 from bulkx.cli import exit_codes
-from bulkx.cli.diff_commands import ALLOW_PARTNERS, confirmed_flags, load_valid_plan
+from bulkx.cli.diff_commands import (
+    ALLOW_PARTNERS,
+    ALLOW_SEND,
+    confirmed_flags,
+    load_valid_plan,
+)
 from bulkx.cli.progress import ProgressLine
 from bulkx.cli.render import summary_table
 from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
@@ -38,7 +43,7 @@ from bulkx.engine.journal_ledger import JournalLedger, JournalReporter, create_r
 from bulkx.engine.operations import Operation
 from bulkx.engine.plan_run import Prepared, is_saved_changeset, prepare, read_saved
 from bulkx.engine.requests import Resolver
-from bulkx.engine.throttle import AdaptiveLimiter
+from bulkx.engine.throttle import AdaptiveLimiter, KeyedPacer
 from bulkx.errors import (
     ApiError,
     AuthError,
@@ -124,6 +129,7 @@ async def execute_prepared(
     unknown: frozenset[str] = frozenset(),
     outage_after: float = DEFAULT_OUTAGE_SECONDS,
     via: str = "api",
+    send_rate: float = 1.0,
 ) -> Progress:
     """Execute a prepared run, its journal and the reporters watching; Ctrl-C stops it gently."""
     executor = Executor(
@@ -135,6 +141,7 @@ async def execute_prepared(
         max_failures=max_failures,
         reporter=Reporters(reporter, JournalReporter(ledger.journal)),
         breaker=OutageBreaker(open_after=outage_after),
+        pacer=KeyedPacer(send_rate),
     )
     if via == "batch":
         executor.batcher = Batcher(writer, executor.resolver, executor.emit)
@@ -224,6 +231,14 @@ def apply_command(
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
     allow_release: bool = typer.Option(False, "--allow-release"),
     allow_partners: bool = ALLOW_PARTNERS,
+    allow_send: bool = ALLOW_SEND,
+    send_rate: float = typer.Option(
+        1.0,
+        "--send-rate",
+        min=0.01,
+        metavar="PER_S",
+        help="Messages per second from any one sending number.",
+    ),
     via: str = typer.Option(
         "api",
         "--via",
@@ -262,7 +277,7 @@ def apply_command(
         async with open_client(options) as reader:
             prepared = await prepare(
                 reader, plan, target=options.describe(), allow_release=allow_release, saved=saved,
-                confirmed=confirmed_flags(allow_partners=allow_partners),
+                confirmed=confirmed_flags(allow_partners=allow_partners, allow_send=allow_send),
             )  # fmt: skip
         _confirm(prepared, yes, options.describe())
         run_id, ledger = create_run(
@@ -282,7 +297,7 @@ def apply_command(
             return await run_to_end(
                 prepared, client.with_retry(RetryPolicy.never()), ledger, run_id,
                 reporter=reporter, concurrency=concurrency, rate=rate, max_failures=limit,
-                outage_after=outage_after, via=via,
+                outage_after=outage_after, via=via, send_rate=send_rate,
                 **({"announce": announce} if announce else {}),
             )  # fmt: skip
 

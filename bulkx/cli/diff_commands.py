@@ -45,9 +45,15 @@ ALLOW_PARTNERS = typer.Option(
 )
 
 
-def confirmed_flags(*, allow_partners: bool) -> frozenset[str]:
+ALLOW_SEND = typer.Option(
+    False, "--allow-send", help="Let the plan send (text messages): each item exactly once."
+)
+
+
+def confirmed_flags(*, allow_partners: bool, allow_send: bool = False) -> frozenset[str]:
     """The confirmation flags given, as kinds' `confirm_flag` names them."""
-    return frozenset({"--allow-partners"} if allow_partners else ())
+    given = {"--allow-partners": allow_partners, "--allow-send": allow_send}
+    return frozenset(flag for flag, on in given.items() if on)
 
 
 def load_valid_plan(path: str, kind: str | None) -> Plan:
@@ -109,6 +115,7 @@ def plan_command(
         False, "--allow-release", help="Let `ensure: absent` release numbers (not reversible)."
     ),
     allow_partners: bool = ALLOW_PARTNERS,
+    allow_send: bool = ALLOW_SEND,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -119,7 +126,12 @@ def plan_command(
     except typer.Exit as stop:
         raise typer.Exit(exit_codes.ERROR if detailed_exitcode else stop.exit_code) from None
     options = TargetOptions(base_url, token_file, sandbox_db)
-    changeset = _run(plan, options, allow_release, confirmed_flags(allow_partners=allow_partners))
+    changeset = _run(
+        plan,
+        options,
+        allow_release,
+        confirmed_flags(allow_partners=allow_partners, allow_send=allow_send),
+    )
     render(changeset, output.value, sys.stdout)
     if save is not None:
         _save(changeset, save)

@@ -173,6 +173,8 @@ def _diff_item(
         change = _missing(kind, values, ensure, live, planned, made, common)
         return _confirmed(kind, change, confirmed)
 
+    if kind.sends:  # sent already (an earlier run, or before a crash): never again
+        return NoOp(sid=found.sid, **common)
     if ensure == "absent":
         if not allow_release:
             verb = "release" if kind.name == "did" else "delete"
@@ -228,6 +230,11 @@ def _confirmed(kind: Kind, change: Change, confirmed: frozenset[str]) -> Change:
     if flag is None or flag in confirmed or not isinstance(change, Create | Release):
         return change
     verb = "create" if isinstance(change, Create) else "delete"
+    if kind.sends:
+        return Blocked(
+            kind=change.kind, key=change.key, step=change.step, position=change.position,
+            reason=f"the plan would send this {kind.name}", hint=f"nothing is sent without {flag}",
+        )  # fmt: skip
     return Blocked(
         kind=change.kind, key=change.key, step=change.step, position=change.position,
         reason=f"the plan would {verb} this {kind.name}",

@@ -137,6 +137,9 @@ async def read_live_state(reader: ApiReader, plan: Plan) -> LiveState:
     # Other Core kinds with a list of their own (DIDs, their records and trunks come below).
     for name in sorted(keys.keys() - referenced - {"did"}):
         kind = KINDS[name]
+        if kind.sends:  # messages sent are many: look up only the ones the plan names
+            _add_all(live, kind, await _read_by_keys(reader, kind, keys[name]))
+            continue
         if kind.api == "core" and not kind.singleton and not kind.parent:
             params = {"with_trunks": "true"} if name == "trunk_group" else None
             _add_all(live, kind, await reader.list_all("core", kind.path, params=params))

@@ -40,7 +40,7 @@ from bulkx.engine.requests import (
     sid_from_lookup,
     sid_lookup_request,
 )
-from bulkx.engine.throttle import AdaptiveLimiter
+from bulkx.engine.throttle import AdaptiveLimiter, KeyedPacer
 from bulkx.errors import (
     ApiError,
     AuthError,
@@ -161,6 +161,8 @@ class Executor:
     _journal_error: JournalError | None = None
     #: With `--via batch`: who carries out the operations the Batch API can do.
     batcher: Batcher | None = None
+    #: Sending kinds: each sending number at its own pace (`Kind.paced_by`).
+    pacer: KeyedPacer = field(default_factory=lambda: KeyedPacer(1.0))
 
     async def run(
         self,
@@ -398,6 +400,9 @@ class Executor:
             if request is None:
                 self._succeeded(op, change, None)
                 return True
+            paced_by = KINDS[change.kind].paced_by
+            if paced_by and isinstance(change, Create):
+                await self.pacer.acquire(str(change.values.get(paced_by)))
             await self.limiter.acquire()
             # A 429 may have arrived while this one waited for the journal: honour its pause.
             await self.limiter.wait_out_pause()

@@ -122,3 +122,29 @@ class AdaptiveLimiter:
         self._last_change = now
         self._episode_until = max(pause_end, now + 0.5)
         self._resumed_at = self._paused_until
+
+
+class KeyedPacer:
+    """At most `rate` requests per second for each key (a sending number), keys independent.
+
+    Each caller reserves the key's next free slot before it sleeps, so concurrent callers
+    line up one interval apart instead of waking together."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.interval = 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next: dict[str, float] = {}
+
+    async def acquire(self, key: str) -> None:
+        now = self._clock()
+        slot = max(now, self._next.get(key, now))
+        self._next[key] = slot + self.interval
+        if slot > now:
+            await self._sleep(slot - now)

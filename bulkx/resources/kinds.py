@@ -3,12 +3,28 @@ declarative `Kind` to its API's module (and to that module's KINDS)."""
 
 from __future__ import annotations
 
-from bulkx.resources import account_kinds, conference, content_kinds, core_kinds, flexml, mediator
+from bulkx.resources import (
+    account_kinds,
+    conference,
+    content_kinds,
+    core_kinds,
+    flexml,
+    mediator,
+    sending_kinds,
+)
 from bulkx.resources.model import Kind
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
-    for module in (core_kinds, content_kinds, account_kinds, conference, flexml, mediator)
+    for module in (
+        core_kinds,
+        content_kinds,
+        account_kinds,
+        sending_kinds,
+        conference,
+        flexml,
+        mediator,
+    )
     for kind in module.KINDS
 }
 

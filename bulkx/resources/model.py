@@ -130,6 +130,12 @@ class Kind:
     missing_hint: str = ""
     #: Creating or deleting one also needs this CLI flag (sub-partners: --allow-partners).
     confirm_flag: str | None = None
+    #: Something sent, not kept in shape (a text message): created once, never compared or
+    #: updated; its key, stored on the object, is how a re-run or a resume knows it went out.
+    sends: bool = False
+    #: For sending kinds: the field whose value is paced on its own (a message's sending
+    #: number), so that no one number sends faster than the carrier allows.
+    paced_by: str | None = None
     #: Custom mapping for kinds whose API shape differs from the plan's flat columns.
     to_api_hook: ToApi | None = field(default=None, repr=False)
     from_api_hook: FromApi | None = field(default=None, repr=False)
@@ -143,6 +149,10 @@ class Kind:
             problems.append(f"the key {self.key!r} is not a field")
         if ("delete" in self.operations) != ("ensure" in names):
             problems.append("a kind has an `ensure` field exactly when it can be deleted")
+        if self.sends and (self.operations != {"create"} or self.confirm_flag is None):
+            problems.append("a sending kind is create-only and needs a confirm_flag")
+        if self.paced_by is not None and self.paced_by not in names:
+            problems.append(f"paced_by names {self.paced_by!r}, which is no field")
         for name in self.path_fields:
             if name not in names or self.by_name[name].reference is None:
                 problems.append(f"create_path names {name!r}, which is no reference field")

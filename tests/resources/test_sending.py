@@ -1,0 +1,85 @@
+"""Sending kinds: nothing goes out without --allow-send, each message exactly once (lost answers
+and re-runs included), and each sending number at its own pace."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bulkx.engine.throttle import KeyedPacer
+from bulkx.resources import KINDS
+from bulkx.resources.model import Kind, PlanField
+from bulkx.sandbox.resources.numbers import seed_ported
+from bulkx.sandbox.seeding import read_ported_csv
+from tests.conftest import TOKEN, Sandbox
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _bulkx(cwd: Path, sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CARRIERX_TOKEN": TOKEN, "BULKX_HOME": str(cwd / ".bulkx")}
+    return subprocess.run(
+        [sys.executable, "-m", "bulkx", *args, "--base-url", sandbox.core_url],
+        capture_output=True, text=True, cwd=cwd, env=env, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_messages_go_out_once_each_and_only_when_allowed(sandbox: Sandbox, tmp_path: Path) -> None:
+    shutil.copytree(REPO / "plans", tmp_path / "plans")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    numbers, _ = read_ported_csv(REPO / "samples" / "ported-numbers.csv")
+    seed_ported(sandbox.world, numbers)
+    plan = "plans/sms-notice.yaml"
+    store = sandbox.world.store
+
+    refused = _bulkx(tmp_path, sandbox, "apply", plan, "--yes")
+    assert refused.returncode == 2, refused.stderr
+    assert "the plan would send this sms.message" in refused.stderr
+    assert store.counts().get("sms_messages", 0) == 0
+
+    faults = f"{sandbox.url}/_sandbox/faults"
+    assert httpx.put(faults, json={"spec": "execute_then_reset=0.5", "seed": 3}).is_success
+    sent = _bulkx(tmp_path, sandbox, "apply", plan, "--yes", "--allow-send", "--send-rate", "20")
+    assert httpx.delete(faults).is_success
+    assert sent.returncode == 0, sent.stderr
+    assert "reconciled" in sent.stderr
+    refs = store.scalar(
+        "SELECT count(DISTINCT json_extract(data, '$.user_data')) FROM t_sms_messages"
+    )
+    assert store.counts()["sms_messages"] == refs == 6  # lost answers were looked up, not resent
+
+    again = _bulkx(tmp_path, sandbox, "apply", plan, "--yes", "--allow-send")
+    assert again.returncode == 0 and "Nothing to do" in again.stderr
+    assert store.counts()["sms_messages"] == 6
+
+
+def test_one_sending_number_is_paced_on_its_own() -> None:
+    now = 0.0
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        nonlocal now
+        slept.append(seconds)
+
+    pacer = KeyedPacer(2.0, clock=lambda: now, sleep=sleep)
+
+    async def scenario() -> None:
+        await asyncio.gather(*(pacer.acquire("15550001") for _ in range(3)))
+        await pacer.acquire("15550002")  # another number is not held back
+
+    asyncio.run(scenario())
+    assert slept == [0.5, 1.0]
+
+
+def test_a_sending_kind_must_be_create_only_and_confirmed() -> None:
+    assert KINDS["sms.message"].sends and KINDS["sms.message"].confirm_flag == "--allow-send"
+    with pytest.raises(ValueError, match="sending kind"):
+        Kind(name="x.send", api="core", path="/x", sid_field="x_sid", key="ref", doc="",
+             fields=(PlanField("ref"),), sends=True)  # fmt: skip
