@@ -21,6 +21,7 @@ from bulkx.diff.changes import Changeset
 from bulkx.diff.engine import diff
 from bulkx.diff.read import read_live_state
 from bulkx.diff.state import scope_field
+from bulkx.engine.batch_backend import planned_tasks
 from bulkx.errors import ApiError, AuthError, BulkxError, ConfigError
 from bulkx.plan.load import load_plan
 from bulkx.plan.model import Plan
@@ -116,6 +117,13 @@ def plan_command(
     ),
     allow_partners: bool = ALLOW_PARTNERS,
     allow_send: bool = ALLOW_SEND,
+    via: str = typer.Option(
+        "api",
+        "--via",
+        metavar="api|batch",
+        help="batch: also list the Batch tasks that"
+        " `apply --via batch` would create for the DID and prefix changes.",
+    ),
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -133,6 +141,8 @@ def plan_command(
         confirmed_flags(allow_partners=allow_partners, allow_send=allow_send),
     )
     render(changeset, output.value, sys.stdout)
+    if via == "batch":
+        _show_batch_tasks(changeset)
     if save is not None:
         _save(changeset, save)
         typer.echo(f"saved the changeset to {save}", err=True)
@@ -310,3 +320,14 @@ def _export_records(
     resumed = f", {result.resumed_shards} shard(s) resumed" if result.resumed_shards else ""
     typer.echo(f"\n{result.rows} {kind.name} record(s) in {result.shards} shard(s){resumed}"
                f" -> {result.path}", err=True)  # fmt: skip
+
+
+def _show_batch_tasks(changeset: Changeset) -> None:
+    """On stderr, so that -o json/csv on stdout stays one document."""
+    tasks = planned_tasks(changeset.changes)
+    typer.echo(f"\nwith --via batch: {len(tasks)} Batch task(s), each reviewed and approved"
+               " by apply:", err=True)  # fmt: skip
+    for task in tasks:
+        sets = ", ".join(f"{name}={value}" for name, value in task.sets)
+        typer.echo(f"  {task.method} {task.entries} {task.type} entries"
+                   + (f" setting {sets}" if sets else ""), err=True)  # fmt: skip

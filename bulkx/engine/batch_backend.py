@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -45,6 +45,41 @@ DONE_STATES = ("completed", "cancelled")
 
 def batchable(change: Change) -> bool:
     return change.kind in BATCH_TYPES and isinstance(change, Create | Update | Release)
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    """What `--via batch` would hand to one Batch task (before references become sids)."""
+
+    method: str
+    type: str
+    entries: int
+    #: For PATCH: the fields every entry gets, as the plan writes them.
+    sets: tuple[tuple[str, Any], ...] = ()
+
+
+def planned_tasks(changes: Iterable[Change]) -> list[PlannedTask]:
+    """The tasks `apply --via batch` would create for `changes`, in the order it would, so
+    `bulkx plan --via batch` can show them before anything is sent."""
+    counts: dict[tuple[str, str, tuple[tuple[str, Any], ...]], int] = {}
+    for change in changes:
+        if not batchable(change):
+            continue
+        kind_type = BATCH_TYPES[change.kind][0]
+        if isinstance(change, Create):
+            shape: tuple[str, str, tuple[tuple[str, Any], ...]] = ("POST", kind_type, ())
+        elif isinstance(change, Release):
+            shape = ("DELETE", kind_type, ())
+        else:
+            assert isinstance(change, Update)
+            sets = tuple(sorted((c.field, json.dumps(c.new)) for c in change.changes))
+            shape = ("PATCH", kind_type, sets)
+        counts[shape] = counts.get(shape, 0) + 1
+    tasks = []
+    for (method, kind_type, sets), count in counts.items():
+        for start in range(0, count, MAX_ENTRIES):
+            tasks.append(PlannedTask(method, kind_type, min(MAX_ENTRIES, count - start), sets))
+    return tasks
 
 
 @dataclass

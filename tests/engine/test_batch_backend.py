@@ -108,6 +108,9 @@ def test_a_bulk_repoint_is_one_task_and_nothing_is_left_to_do(
     numbers, _ = read_ported_csv(REPO / "samples" / "ported-numbers.csv")
     seed_ported(sandbox.world, numbers)
     base = ["--base-url", sandbox.core_url]
+    preview = _bulkx(tmp_path, "plan", "plans/port-in.yaml", "--via", "batch", *base)
+    assert f"PATCH {len(numbers)} phonenumber entries setting trunk_group=" in preview.stderr
+    assert "1 Batch task(s)" in preview.stderr
     run = _bulkx(tmp_path, "apply", "plans/port-in.yaml", "--yes", "--via", "batch", *base)
     assert run.returncode == 0, run.stderr
     patches = [t for t in _tasks(core) if t["method"] == "PATCH"]
