@@ -83,3 +83,28 @@ def test_a_sending_kind_must_be_create_only_and_confirmed() -> None:
     with pytest.raises(ValueError, match="sending kind"):
         Kind(name="x.send", api="core", path="/x", sid_field="x_sid", key="ref", doc="",
              fields=(PlanField("ref"),), sends=True)  # fmt: skip
+
+
+def test_dial_outs_are_placed_once_each(sandbox: Sandbox, tmp_path: Path) -> None:
+    shutil.copytree(REPO / "plans", tmp_path / "plans")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    numbers, _ = read_ported_csv(REPO / "samples" / "app-numbers.csv")
+    seed_ported(sandbox.world, numbers)
+    ivr = _bulkx(tmp_path, sandbox, "apply", "plans/flexml.yaml", "--yes")
+    assert ivr.returncode == 0, ivr.stderr
+    calls = tmp_path / "calls.yaml"
+    calls.write_text(
+        "version: 1\nsteps:\n  - kind: flexml.call\n    name: reminders\n    defaults:\n"
+        "      endpoint: acme-ivr\n      calling_did: 212-555-0101\n"
+        "      url: https://ivr.acme.example/reminder\n      ref: 'reminder-{called_did}'\n"
+        "    items:\n" + "".join(f"      - called_did: '+1646555{n:04d}'\n" for n in range(3))
+    )
+    faults = f"{sandbox.url}/_sandbox/faults"
+    assert httpx.put(faults, json={"spec": "execute_then_reset=0.5", "seed": 5}).is_success
+    placed = _bulkx(tmp_path, sandbox, "apply", str(calls), "--yes", "--allow-send",
+                    "--send-rate", "50")  # fmt: skip
+    assert httpx.delete(faults).is_success
+    assert placed.returncode == 0, placed.stderr
+    again = _bulkx(tmp_path, sandbox, "plan", str(calls), "--allow-send")
+    assert "0 to create" in again.stdout and "3 unchanged" in again.stdout
+    assert sandbox.world.store.counts()["flexml_calls"] == 3
