@@ -14,6 +14,7 @@ import pytest
 
 from bulkx.sandbox import assumptions
 from tests.conftest import Sandbox, module_sandbox
+from tests.sandbox.support import error_of, ok
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -78,20 +79,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 def core(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with sandbox.core() as client:
         yield client
-
-
-def ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == set(assumptions.ERROR_BODY_KEYS), body
-    for item in body["errors"]:
-        assert set(item) == set(assumptions.ERROR_ITEM_KEYS), item
-    return body
 
 
 def error_fields(body: dict[str, Any]) -> dict[str, str]:

@@ -16,6 +16,7 @@ import pytest
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.inventory import CLASSIFICATION_SID, NUMBERS_PER_BLOCK
 from tests.conftest import Sandbox, module_sandbox
+from tests.sandbox.support import error_of, fields_of, ok
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -31,24 +32,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 def core(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with sandbox.core() as client:
         yield client
-
-
-def ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == set(assumptions.ERROR_BODY_KEYS), body
-    for item in body["errors"]:
-        assert set(item) == set(assumptions.ERROR_ITEM_KEYS), item
-    return body
-
-
-def fields_of(body: dict[str, Any]) -> set[str | None]:
-    return {e["field"] for e in body["errors"]}
 
 
 # --- available DIDs, coverage, classifications, rates ------------------------------------------

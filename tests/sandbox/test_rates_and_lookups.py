@@ -13,7 +13,7 @@ import pytest
 
 from bulkx.sandbox import assumptions
 from tests.conftest import Sandbox, module_sandbox
-from tests.sandbox.records_support import error_fields, error_of, ok, rent, stored
+from tests.sandbox.support import error_fields, error_of, ok, rent, stored
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -17,7 +17,7 @@ from bulkx.cli.main import app as cli
 from bulkx.sandbox.app import SandboxConfig, open_world
 from bulkx.sandbox.resources.records import CALL_DR, seed_records
 from tests.conftest import Sandbox, module_sandbox
-from tests.sandbox.records_support import error_fields, error_of, ok, rent, stored
+from tests.sandbox.support import error_fields, error_of, ok, rent, stored
 
 pytestmark = pytest.mark.timeout(60)
 

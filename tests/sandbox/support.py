@@ -1,4 +1,4 @@
-"""What the records, messaging, rates and lookups tests share: response checks and world peeks."""
+"""What the sandbox tests share: response checks in the documented shapes, and world peeks."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
     for item in body["errors"]:
         assert set(item) == set(assumptions.ERROR_ITEM_KEYS), item
     return body
+
+
+def fields_of(body: dict[str, Any]) -> set[str | None]:
+    return {e["field"] for e in body["errors"]}
 
 
 def error_fields(response: httpx.Response, status: int) -> set[str | None]:
