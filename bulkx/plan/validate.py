@@ -214,11 +214,13 @@ class _Validator:
             )
         if spec.type == "e164":
             result = numbers.normalise_e164(frame[name])
-            checked = pl.concat([base, result], how="horizontal")
-            bad = checked.filter(pl.col("problem").is_not_null())
+            # Prefixed, so that a field called `number` or `problem` cannot clash with them.
+            problem = result["problem"].alias("__e164_problem")
+            checked = pl.concat([base, problem.to_frame()], how="horizontal")
+            bad = checked.filter(pl.col("__e164_problem").is_not_null())
 
             def e164(row: dict[str, Any]) -> tuple[str, str, str]:
-                message, hint = numbers.MESSAGES[row["problem"]]
+                message, hint = numbers.MESSAGES[row["__e164_problem"]]
                 return f"{name} {row[name]!r} {message}", "BX101", hint
 
             self.report_rows(step, bad, name, e164)

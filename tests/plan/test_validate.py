@@ -274,3 +274,18 @@ def test_bad_default_points_at_the_defaults_key(check: Check) -> None:
     _, diagnostics = check(text, n_csv="phonenumber\n5162065575\n5162065576\n")
     # One problem in the defaults is one diagnostic, however many rows it fills.
     assert where(diagnostics) == [("plan.yaml", 4, 24, "BX102")]
+
+
+def test_a_number_field_named_like_the_normaliser_s_own_columns(
+    check: Check, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `number` and `problem` are the columns phone number normalisation works with.
+    caller = Kind("caller", "core", "/callers", "sid", "number",
+                  (PlanField("number", "e164"), PlanField("problem")), "test")  # fmt: skip
+    monkeypatch.setitem(kinds.KINDS, "caller", caller)
+    plan, diagnostics = check(
+        "number,problem\n+1 (516) 206-5575,none\n12,bad\n", name="c.csv", kind="caller"
+    )
+    assert plan is not None
+    assert [(d.code, d.position.line) for d in diagnostics] == [("BX101", 3)]
+    assert plan.steps[0].rows["number"].to_list() == ["15162065575", None]
