@@ -13,9 +13,12 @@ Where each column comes from:
 - used by bulkx: the kinds' paths and operations (`bulkx.resources.KINDS`: read, create,
   update, delete, export), plus the few requests no kind makes (`OTHER_USES`, each checked
   against the client's source by the test that keeps this file current).
-- tested: a scan of tests/: a test whose code names the path with the method (and, for a path
-  several APIs share, that API), or that applies a plan naming a kind that uses the method
-  (marked "via <kind>"). A scan of the source, not a measurement.
+- tested: a scan of tests/ (each test with the module helpers and constants it uses): a test
+  whose code names the path with the method (and, for a path several APIs share, that API), or
+  that applies a plan naming a kind that uses the method (marked "via <kind>"): its update when
+  the test expects one (`("update", "<kind>", ...)`), its delete when the plan marks the kind
+  `ensure: absent`, and the GET that reconciles a lost delete when the sandbox also loses
+  answers (`execute_then_reset`). A scan of the source, not a measurement.
 - notes: `NOT_FOR_BULK`, one table of the reasons a method makes no sense for a bulk tool.
 """
 
@@ -93,14 +96,31 @@ NOT_FOR_BULK: tuple[tuple[str, frozenset[str] | None, str, str], ...] = (
      "reference data about the inventory"),
     ("core", frozenset({"GET"}), r"^/phonenumber/available_dids/\{",
      "one available number by sid; plans browse by filter"),
+    ("core", frozenset({"DELETE"}), r"^/phonenumber/dids/\{[^}]+\}/(emergency|line_information)$",
+     "the record exists with its DID: a plan sets it (enabled: false turns it off), never"
+     " deletes it"),
+    ("core", frozenset({"PATCH", "PUT"}), r"^/sms/messages/\{",
+     "a message is sent once (sms.message is create-only), never kept in shape"),
+    ("core", frozenset({"GET"}), r"^/storage/files/\{[^}]+\}/data$",
+     "a file's bytes: bulkx compares a file by its MD5, never downloads it"),
+    ("core", frozenset({"GET"}), r"^/trunk_groups/\{[^}]+\}/trunks$",
+     "bulkx reads the trunks with their groups (GET /trunk_groups?with_trunks=true)"),
     ("conference", None, r"^/calls|^/meetings", "live calls and meetings: transient"),
     ("conference", None, r"^/callFlows", "reference data of the endpoint"),
     ("conference", None, r"/files", "media uploads: files, not records"),
     ("conference", None, r"^/subscribers/(whoami|logout)", "the session's own subscriber"),
     ("conference", None, r"/keychain",
      "a room's keys are planned with the room (its *_code columns)"),
+    ("conference", frozenset({"POST"}), r"^/meetingRooms$",
+     "bulkx creates a room under its subscriber (POST /subscribers/{sid}/meetingRooms)"),
+    ("conference", frozenset({"GET", "PUT", "DELETE"}), r"^/subscribers/\{[^}]+\}/meetingRooms",
+     "the same rooms as /meetingRooms, where bulkx reads, updates and deletes them"),
+    ("conference_v2", frozenset({"GET"}), r"^/accounts/whoami$",
+     "the session's own account: bulkx reads it from /accounts"),
     ("conference_v2", None, r"^/calls|^/meetings", "live calls and meetings: transient"),
     ("flexml", None, r"^/calls", "placing and steering calls: events, not state"),
+    ("mediator", None, r"^/accounts",
+     "read-only information about the endpoint's partner: nothing to plan"),
 )  # fmt: skip
 
 
@@ -192,7 +212,9 @@ def kind_uses(kind: Kind) -> Iterator[tuple[str, str, str, str]]:
     if "update" in kind.operations:
         yield kind.update_method, item, kind.name, "update"
     if "delete" in kind.operations:
-        yield "DELETE", item, kind.name, "release" if kind.name == "did" else "delete"
+        # A kind may end its objects with an update (a Conference v2 call: state disconnected).
+        method = "DELETE" if kind.release_body is None else kind.update_method
+        yield method, item, kind.name, "release" if kind.name == "did" else "delete"
         yield "GET", item, kind.name, "reconcile a lost delete"
     if kind.api == "core" and not kind.singleton and not kind.scope_field:
         yield "GET", path, f"export {kind.name}", ""
@@ -234,8 +256,8 @@ _MODULE_API = {
     "mediator": "mediator",
 }
 _KIND_IN_PLAN = re.compile(r"kind:\s*([a-z_0-9.]+)")
-#: Signs that a test applies a plan (library, test helper, or the command).
-_APPLIES = ("apply(", "apply_in_order(", ', "apply"')
+#: Signs that a test applies a plan (library, test helper, executor, or the command).
+_APPLIES = ("apply(", "apply_in_order(", "Executor(", ', "apply"')
 _SEGMENT = r"(?:\{[^{}]*\}|[\w.\-])+"
 #: A path in a test's source: "/phonenumber/dids", f"/trunk_groups/{tg}/trunks", ...
 _MENTION = re.compile(rf"(?<![\w/.:])/{_SEGMENT}(?:/{_SEGMENT})*")
@@ -246,16 +268,44 @@ class ScannedTest:
     name: str
     text: str
     default_api: str
-    #: Kinds of the plans the test applies.
+    #: Kinds of the plans the test applies, and those of them it names with `ensure: absent`.
     kinds: set[str] = field(default_factory=set)
+    absent: set[str] = field(default_factory=set)
 
 
 def _segment(source: list[str], node: ast.stmt) -> str:
     return "\n".join(source[node.lineno - 1 : node.end_lineno])
 
 
+def _absent_kinds(plan_text: str) -> set[str]:
+    """Kinds whose items a plan's text (YAML in a test) marks `ensure: absent`: each `kind:` up
+    to the next one or the end of its string."""
+    found = set()
+    for match in _KIND_IN_PLAN.finditer(plan_text):
+        rest = plan_text[match.end() :]
+        after = _KIND_IN_PLAN.search(rest)
+        items = rest[: after.start() if after else len(rest)].split('"""')[0]  # this plan's
+        if "absent" in items:
+            found.add(match[1])
+    return found
+
+
+def _closure(node: ast.AST, definitions: dict[str, str], trees: dict[str, ast.stmt]) -> list[str]:
+    """The source of the module's constants, helpers and classes a test names, and of those
+    they name in turn: what the test runs."""
+    seen: list[str] = []
+    todo: list[ast.AST] = [node]
+    while todo:
+        for name in sorted({n.id for n in ast.walk(todo.pop()) if isinstance(n, ast.Name)}):
+            if name in definitions and name not in seen:
+                seen.append(name)
+                todo.append(trees[name])
+    return [definitions[name] for name in seen]
+
+
 def scan_tests(tests: Path = TESTS) -> list[ScannedTest]:
-    """Each test function's code, with the module constants (plans, paths) it names."""
+    """Each test function's code, with the module constants (plans, paths), helpers and
+    classes it names."""
     found: list[ScannedTest] = []
     plan_kinds = {
         plan.name: set(_KIND_IN_PLAN.findall(plan.read_text())) for plan in PLANS.glob("*.yaml")
@@ -266,28 +316,30 @@ def scan_tests(tests: Path = TESTS) -> list[ScannedTest]:
             continue  # the tests of this table name methods without calling them
         lines = source.splitlines()
         tree = ast.parse(source)
-        constants = {
-            target.id: _segment(lines, node)
-            for node in tree.body
-            if isinstance(node, ast.Assign | ast.AnnAssign)
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-            if isinstance(target, ast.Name)
-        }
+        trees: dict[str, ast.stmt] = {}
+        for node in tree.body:
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                trees.update((t.id, node) for t in targets if isinstance(t, ast.Name))
+            elif isinstance(
+                node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+            ) and not node.name.startswith("test_"):
+                trees[node.name] = node
+        definitions = {name: _segment(lines, node) for name, node in trees.items()}
         default = next((api for word, api in _MODULE_API.items() if word in path.stem), "core")
         module_plans = {name for name in plan_kinds if name in source}
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        for test in ast.walk(tree):
+            if not isinstance(test, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
-            if not node.name.startswith("test_"):
+            if not test.name.startswith("test_"):
                 continue
-            body = _segment(lines, node)
-            named = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-            text = "\n".join([body, *(constants[n] for n in sorted(named) if n in constants)])
+            text = "\n".join([_segment(lines, test), *_closure(test, definitions, trees)])
             code = ScannedTest(
-                f"{path.relative_to(tests).with_suffix('')}::{node.name}", text, default
+                f"{path.relative_to(tests).with_suffix('')}::{test.name}", text, default
             )
-            if any(hint in body for hint in _APPLIES):
+            if any(hint in text for hint in _APPLIES):
                 code.kinds = set(_KIND_IN_PLAN.findall(text))
+                code.absent = _absent_kinds(text)
                 for plan in module_plans:
                     code.kinds |= plan_kinds[plan]
             found.append(code)
@@ -341,15 +393,31 @@ def _shapes_matching(mention: str, shapes: dict[int, list[str]]) -> list[str]:
     return [candidate for score, candidate in scored if score == best]
 
 
+_UPDATE_OF = re.compile(r'\("update", "([a-z_.0-9]+)"')
+#: `("update", kind, key) for kind, key in [("push.device", "tok-1"), ...]`
+_UPDATES_OF = re.compile(r'\("update", (\w+), \w+\) for \1, \w+ in \[(.*?)\]\]', re.DOTALL)
+
+
+def _updates_expected(text: str) -> set[str]:
+    """Kinds a test expects a plan to update: `("update", "trunk", ...)`, one by one or as a
+    list of (kind, key) pairs."""
+    found = set(_UPDATE_OF.findall(text))
+    for _, pairs in _UPDATES_OF.findall(text):
+        found |= set(re.findall(r'\(\s*"([a-z_.0-9]+)"', pairs))
+    return found
+
+
 #: Which of a kind's requests applying a plan with it shows: by what the request is for.
-def _applied(why: str, kind: Kind, text: str) -> bool:
+def _applied(why: str, kind: Kind, test: ScannedTest) -> bool:
     if why in ("read", "create"):
         return True
     if why == "update":
-        return kind.operations == {"update"} or f'"update", "{kind.name}"' in text
+        return kind.operations == {"update"} or kind.name in _updates_expected(test.text)
     if why in ("delete", "release"):
-        return "absent" in text
-    return False  # reconciliation and export are not what applying shows
+        return kind.name in test.absent
+    if why == "reconcile a lost delete":  # deletes whose answers the sandbox loses
+        return kind.name in test.absent and "execute_then_reset" in test.text
+    return False  # export is not what applying shows
 
 
 def tested(methods: Iterable[Method], code: list[ScannedTest]) -> dict[Method, list[str]]:
@@ -379,7 +447,7 @@ def tested(methods: Iterable[Method], code: list[ScannedTest]) -> dict[Method, l
             kind = KINDS[name]
             for verb, path, _, why in kind_uses(kind):
                 key = (kind.api, verb, path)
-                if key in found and key not in direct and _applied(why, kind, test.text):
+                if key in found and key not in direct and _applied(why, kind, test):
                     label = f"{test.name} (via {name})"
                     if not any(n.startswith(test.name) for n in found[key]):
                         found[key].append(label)

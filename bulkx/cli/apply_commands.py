@@ -18,6 +18,7 @@ import typer
 from bulkx.api import CarrierX, RetryPolicy
 from bulkx.cli import exit_codes
 from bulkx.cli.diff_commands import (
+    ALLOW_CALLS,
     ALLOW_PARTNERS,
     ALLOW_SEND,
     confirmed_flags,
@@ -232,6 +233,7 @@ def apply_command(
     allow_release: bool = typer.Option(False, "--allow-release"),
     allow_partners: bool = ALLOW_PARTNERS,
     allow_send: bool = ALLOW_SEND,
+    allow_calls: bool = ALLOW_CALLS,
     send_rate: float = typer.Option(
         1.0,
         "--send-rate",
@@ -277,7 +279,8 @@ def apply_command(
         async with open_client(options) as reader:
             prepared = await prepare(
                 reader, plan, target=options.describe(), allow_release=allow_release, saved=saved,
-                confirmed=confirmed_flags(allow_partners=allow_partners, allow_send=allow_send),
+                confirmed=confirmed_flags(allow_partners=allow_partners, allow_send=allow_send,
+                                          allow_calls=allow_calls),
             )  # fmt: skip
         _confirm(prepared, yes, options.describe())
         run_id, ledger = create_run(

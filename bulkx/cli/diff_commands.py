@@ -51,9 +51,20 @@ ALLOW_SEND = typer.Option(
 )
 
 
-def confirmed_flags(*, allow_partners: bool, allow_send: bool = False) -> frozenset[str]:
+ALLOW_CALLS = typer.Option(
+    False, "--allow-calls", help="Let the plan change live conference calls (mute, hang up)."
+)
+
+
+def confirmed_flags(
+    *, allow_partners: bool, allow_send: bool = False, allow_calls: bool = False
+) -> frozenset[str]:
     """The confirmation flags given, as kinds' `confirm_flag` names them."""
-    given = {"--allow-partners": allow_partners, "--allow-send": allow_send}
+    given = {
+        "--allow-partners": allow_partners,
+        "--allow-send": allow_send,
+        "--allow-calls": allow_calls,
+    }
     return frozenset(flag for flag, on in given.items() if on)
 
 
@@ -117,6 +128,7 @@ def plan_command(
     ),
     allow_partners: bool = ALLOW_PARTNERS,
     allow_send: bool = ALLOW_SEND,
+    allow_calls: bool = ALLOW_CALLS,
     via: str = typer.Option(
         "api",
         "--via",
@@ -138,7 +150,9 @@ def plan_command(
         plan,
         options,
         allow_release,
-        confirmed_flags(allow_partners=allow_partners, allow_send=allow_send),
+        confirmed_flags(
+            allow_partners=allow_partners, allow_send=allow_send, allow_calls=allow_calls
+        ),
     )
     render(changeset, output.value, sys.stdout)
     if via == "batch":

@@ -14,6 +14,7 @@ from bulkx.cli import exit_codes
 from bulkx.sandbox.app import DEFAULT_DB, SandboxConfig, create_app, open_world
 from bulkx.sandbox.assumption_table import assumptions_table
 from bulkx.sandbox.faults import FaultSpecError, parse_fault_spec
+from bulkx.sandbox.resources.live_meetings import seed_live_meetings
 from bulkx.sandbox.resources.numbers import seed_ported
 from bulkx.sandbox.resources.records import seed_records
 from bulkx.sandbox.seeding import read_ported_csv
@@ -127,12 +128,21 @@ def seed_command(
     app_records: int = typer.Option(
         0, "--app-records", min=0, help="Add this many conference meetings and mediator calls."
     ),
+    live_meetings: int = typer.Option(
+        0,
+        "--live-meetings",
+        min=0,
+        help="Start a live meeting (a few callers) in this many idle meeting rooms of each"
+        " conference endpoint; the rooms must exist.",
+    ),
 ) -> None:
     """Put already-ported numbers on the partner's account (assigned, no trunk group, no E911),
-    and/or add detail records (CDRs, MDRs, app records) for exports to read."""
-    if ported is None and not (cdrs or mdrs or app_records):
+    and/or add detail records (CDRs, MDRs, app records) for exports to read, and/or start live
+    conference meetings."""
+    if ported is None and not (cdrs or mdrs or app_records or live_meetings):
         raise _fail(
-            "nothing to seed: give --ported and/or --cdrs/--mdrs/--app-records", exit_codes.USAGE
+            "nothing to seed: give --ported and/or --cdrs/--mdrs/--app-records/--live-meetings",
+            exit_codes.USAGE,
         )
     numbers, problems = read_ported_csv(ported) if ported is not None else ([], [])
     for problem in problems:
@@ -154,6 +164,13 @@ def seed_command(
         counts = seed_records(world, calls=cdrs, messages=mdrs, app_records=app_records)
         listed = ", ".join(f"{count} {name}" for name, count in counts.items())
         typer.echo(f"seeded {listed} into {db}", err=True)
+    if live_meetings:
+        started = seed_live_meetings(world, live_meetings)
+        typer.echo(
+            f"started {started['meetings']} live meeting(s) with {started['calls']} call(s) in {db}"
+            + ("" if started["meetings"] else "; no idle meeting room: create rooms first"),
+            err=True,
+        )
     world.store.close()
 
 

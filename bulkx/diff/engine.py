@@ -220,16 +220,22 @@ def _diff_item(
             **common,
         )
     if changes:
-        return Update(sid=found.sid, changes=tuple(changes), values=dict(values), **common)
+        update = Update(sid=found.sid, changes=tuple(changes), values=dict(values), **common)
+        return _confirmed(kind, update, confirmed)
     return NoOp(sid=found.sid, **common)
 
 
 def _confirmed(kind: Kind, change: Change, confirmed: frozenset[str]) -> Change:
-    """`change`, unless it creates or deletes an object of a kind that needs a flag not given."""
+    """`change`, unless it creates or deletes (or, for some kinds, updates) an object of a kind
+    that needs a flag not given."""
     flag = kind.confirm_flag
-    if flag is None or flag in confirmed or not isinstance(change, Create | Release):
+    gated = isinstance(change, Create | Release) or (
+        kind.confirm_updates and isinstance(change, Update)
+    )
+    if flag is None or flag in confirmed or not gated:
         return change
-    verb = "create" if isinstance(change, Create) else "delete"
+    verb = "create" if isinstance(change, Create) else "change"
+    verb = "delete" if isinstance(change, Release) else verb
     if kind.sends:
         return Blocked(
             kind=change.kind, key=change.key, step=change.step, position=change.position,
@@ -238,7 +244,8 @@ def _confirmed(kind: Kind, change: Change, confirmed: frozenset[str]) -> Change:
     return Blocked(
         kind=change.kind, key=change.key, step=change.step, position=change.position,
         reason=f"the plan would {verb} this {kind.name}",
-        hint=f"a {kind.name} is created or deleted only with {flag}",
+        hint=f"a {kind.name} is {'changed' if kind.confirm_updates else 'created or deleted'}"
+        f" only with {flag}",
     )  # fmt: skip
 
 

@@ -433,6 +433,13 @@ class Executor:
                     self.progress.done += 1
                     return True
                 continue  # not found (or an update, safe to send again): resend
+            except NotFound as error:
+                if not isinstance(change, Release):
+                    return self._failed(op, error)
+                # Gone already: an earlier attempt's answer was lost, or someone else deleted
+                # it. Either way what the plan wants (absent) holds.
+                self._succeeded(op, change, change.sid)
+                return True
             except Conflict as error:
                 if op.action == "rent":
                     self._retrying(op, Exception(f"{error}; trying another number"))

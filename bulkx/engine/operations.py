@@ -63,13 +63,30 @@ def _references(change: Change) -> list[tuple[str, str]]:
     return found
 
 
+def _vacated(change: Update) -> list[tuple[str, str]]:
+    """(kind, natural key) of every object an update moves a reference away from."""
+    kind = KINDS[change.kind]
+    found = []
+    for field_change in change.changes:
+        spec = kind.by_name.get(field_change.field)
+        old = field_change.old
+        # An old value the plan does not know is shown as "<sid>": no release can name it.
+        if spec is None or not spec.reference or old in (None, "") or str(old).startswith("<"):
+            continue
+        ref = KINDS[spec.reference]
+        found.append((ref.name, reference_key(ref, old, change.values)))
+    return found
+
+
 def operations(changes: Iterable[Change], plan_digest: str) -> list[Operation]:
     """Operations in dependency order; each depends on the creates and updates of this run it
     names (a mediator binding waits for its redirect_did to be routed to the endpoint).
 
     Releases come last, dependants first: a release waits for the releases of the objects that
-    name the released one (a v1 DID group goes after the rooms and DIDs in it)."""
+    name the released one (a v1 DID group goes after the rooms and DIDs in it), and for the
+    updates that move an object off it (a trunk group goes after its DIDs are re-pointed)."""
     made: dict[tuple[str, str], str] = {}
+    vacated: dict[tuple[str, str], list[str]] = {}
     out: list[Operation] = []
     releases: list[tuple[Release, Operation]] = []
     for change in changes:
@@ -92,6 +109,9 @@ def operations(changes: Iterable[Change], plan_digest: str) -> list[Operation]:
         )  # fmt: skip
         if isinstance(change, Create | Update):
             made[(change.kind, natural_key(KINDS[change.kind], change.values))] = operation.op_key
+        if isinstance(change, Update):
+            for ref in _vacated(change):
+                vacated.setdefault(ref, []).append(operation.op_key)
         if isinstance(change, Release):
             releases.append((change, operation))
             continue
@@ -102,6 +122,9 @@ def operations(changes: Iterable[Change], plan_digest: str) -> list[Operation]:
         for ref in _references(change):
             if ref in released and released[ref] is not operation:
                 waits.setdefault(released[ref].op_key, []).append(operation.op_key)
+    for change, operation in releases:
+        released_key = (change.kind, natural_key(KINDS[change.kind], change.values))
+        waits.setdefault(operation.op_key, []).extend(vacated.get(released_key, []))
     for _, operation in reversed(releases):
         extra = tuple(waits.get(operation.op_key, ()))
         out.append(

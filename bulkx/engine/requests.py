@@ -135,6 +135,9 @@ def request_for(change: Change, resolver: Resolver) -> Request | None:
                            body, _endpoint(kind, change.values))  # fmt: skip
         case Release():
             base = _path(kind, kind.path, change.values, {}, resolver)
+            if kind.release_body is not None:
+                return Request(kind.api, kind.update_method, f"{base}/{change.sid}",
+                               dict(kind.release_body), _endpoint(kind, change.values))  # fmt: skip
             return Request(kind.api, "DELETE", f"{base}/{change.sid}", None,
                            _endpoint(kind, change.values))  # fmt: skip
         case NoOp() | Blocked() | RentByCriteria():

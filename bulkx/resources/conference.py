@@ -102,8 +102,9 @@ CONFERENCE_V2_DID_GROUP = Kind(
     path="/did_groups",
     sid_field="did_group_sid",
     key="name",
+    operations=ALL_OPERATIONS,
     doc="A DID group of a conference_v2 endpoint.",
-    fields=(_endpoint("conference_v2"), F("name", required=True)),
+    fields=(_endpoint("conference_v2"), F("name", required=True), ensure_field()),
 )
 
 CONFERENCE_V2_MEETING_ROOM = Kind(
@@ -113,12 +114,14 @@ CONFERENCE_V2_MEETING_ROOM = Kind(
     sid_field="meeting_room_sid",
     key="name",
     unique_across=CODE_FIELDS,
+    operations=ALL_OPERATIONS,
     doc="A meeting room with its access codes (unique across the endpoint's rooms).",
     to_api_hook=_room_to_api,
     from_api_hook=_room_from_api,
     fields=(
         _endpoint("conference_v2"),
         F("name", required=True),
+        ensure_field(),
         F("did_group", api="did_group_sid", reference="conference_v2.did_group"),
         *_code_fields(),
     ),
@@ -140,6 +143,40 @@ CONFERENCE_V2_DID = Kind(
         F("did_group", api="did_group_sid", reference="conference_v2.did_group"),
     ),
 )
+
+#: Changing a live call (muting it, hanging it up) needs this flag: it acts on a meeting under way.
+CALLS_FLAG = "--allow-calls"
+
+CONFERENCE_V2_CALL = Kind(
+    name="conference_v2.call",
+    api="conference_v2",
+    path="/calls",
+    sid_field="call_sid",
+    key="call_sid",
+    operations=frozenset({"update", "delete"}),
+    confirm_flag=CALLS_FLAG,
+    confirm_updates=True,
+    # The API has no DELETE for a call: a PATCH of its state hangs it up.
+    release_body={"state": "disconnected"},
+    missing_hint="a call exists only while its caller is on the line: this one has ended"
+    " (`bulkx export conference_v2.call --endpoint NAME` lists the live ones)",
+    doc="A live call in a meeting of a conference_v2 endpoint (`bulkx export` lists them): mute"
+    " or hold it, or hang it up with ensure: absent. Any change needs --allow-calls (hanging up,"
+    " like every delete, also --allow-release).",
+    fields=(
+        _endpoint("conference_v2"),
+        F("call_sid", required=True, doc="the live call's sid"),
+        F("ensure", "enum", api=None, choices=("present", "absent"), default="present",
+          doc="absent: hang the call up (needs --allow-calls and --allow-release)"),
+        F("meeting_room", api="meeting_room_sid", reference="conference_v2.meeting_room",
+          create_only=True, doc="the room whose meeting the call is in (shown, not changed)"),
+        F("caller", "e164", api="number_src", create_only=True,
+          doc="the caller's number (shown, not changed)"),
+        F("role", "enum", choices=ROLES, create_only=True, doc="shown, not changed"),
+        F("muted", "bool"),
+        F("on_hold", "bool"),
+    ),
+)  # fmt: skip
 
 # --- Conference v1 (camelCase, integer ids, PUT is a partial update) -------------------------
 
@@ -257,6 +294,6 @@ CONFERENCE_DID = Kind(
 
 KINDS = (
     CONFERENCE_V2_CALL_FLOW, CONFERENCE_V2_ACCOUNT, CONFERENCE_V2_DID_GROUP,
-    CONFERENCE_V2_MEETING_ROOM, CONFERENCE_V2_DID,
+    CONFERENCE_V2_MEETING_ROOM, CONFERENCE_V2_DID, CONFERENCE_V2_CALL,
     CONFERENCE_SUBSCRIBER, CONFERENCE_DID_GROUP, CONFERENCE_MEETING_ROOM, CONFERENCE_DID,
 )  # fmt: skip

@@ -109,8 +109,9 @@ DID_GROUP = Kind(
     path="/phonenumber/did_groups",
     sid_field="did_group_sid",
     key="name",
+    operations=ALL_OPERATIONS,
     doc="A Core DID group.",
-    fields=(F("name", required=True, max_length=255), F("callback_url", "url")),
+    fields=(F("name", required=True, max_length=255), ensure_field(), F("callback_url", "url")),
 )
 
 SHORT_CODE = Kind(
@@ -151,8 +152,9 @@ PREFIX = Kind(
     path="/phonenumber/prefixes",
     sid_field="prefix_sid",
     key="prefix",
+    operations=ALL_OPERATIONS,
     doc="An outbound routing prefix.",
-    fields=_PREFIX_FIELDS,
+    fields=(*_PREFIX_FIELDS[:1], ensure_field(), *_PREFIX_FIELDS[1:]),
 )
 
 LRN_PREFIX = Kind(
@@ -174,9 +176,11 @@ TRUNK_GROUP = Kind(
     path="/trunk_groups",
     sid_field="trunk_group_sid",
     key="name",
+    operations=ALL_OPERATIONS,
     doc="A trunk group: where calls to its DIDs go.",
     fields=(
         F("name", required=True, max_length=255),
+        ensure_field(),
         F("routing_type"),
         F("hard_failure_codes"),
         F("hard_failure_cooldown", "int"),
@@ -196,10 +200,12 @@ TRUNK = Kind(
     key="name",
     parent="trunk_group",
     parent_field="trunk_group",
+    operations=ALL_OPERATIONS,
     doc="A trunk of a trunk group.",
     fields=(
         F("trunk_group", api=None, required=True, reference="trunk_group"),
         F("name", required=True),
+        ensure_field(),
         F("endpoint", api="endpoint_sid", reference="endpoint"),
         F("priority", "int"),
         F("weight", "int"),
@@ -219,9 +225,11 @@ ENDPOINT = Kind(
     path="/endpoints",
     sid_field="endpoint_sid",
     key="name",
+    operations=ALL_OPERATIONS,
     doc="An endpoint: a SIP device or a hosted app (conference_v2, flexml, mediator, ...).",
     fields=(
         F("name", required=True, max_length=255),
+        ensure_field(),
         F("type", "enum", create_only=True, default="third_party",
           choices=("system_gateway", "third_party", "conference", "conference_playback",
                    "conference_v2", "flexml", "mediator", "voicemail")),

@@ -130,6 +130,11 @@ class Kind:
     missing_hint: str = ""
     #: Creating or deleting one also needs this CLI flag (sub-partners: --allow-partners).
     confirm_flag: str | None = None
+    #: Updating one needs `confirm_flag` too (a live call: muting it changes a meeting under way).
+    confirm_updates: bool = False
+    #: For a kind the API cannot DELETE: the update body that ends one instead (a Conference v2
+    #: call is hung up by a PATCH of its state).
+    release_body: Mapping[str, Any] | None = field(default=None, compare=False)
     #: Something sent, not kept in shape (a text message): created once, never compared or
     #: updated; its key, stored on the object, is how a re-run or a resume knows it went out.
     sends: bool = False

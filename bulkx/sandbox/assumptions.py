@@ -514,3 +514,47 @@ TTS_DEFAULT_VOICE: Final = "woman"
 TTS_MAX_TEXT_CHARS: Final = 3000
 TTS_SECONDS_PER_CHARACTER: Final = 0.06
 # --- end records, messaging, rates and lookups (helper) -----------------------------------
+
+# --- live meetings (helper) ---------------------------------------------------------------
+#: Live calls and meetings (Conference v2 `/calls`, `/meetings`; v1 `/calls`, `/meetings`): the
+#: docs list their methods but no field of either object. These field lists are assumed.
+CONFERENCE_V2_CALL_FIELDS: Final = (
+    "account_sid", "call_sid", "date_joined", "meeting_room_sid", "meeting_sid", "muted",
+    "number_src", "on_hold", "role", "state",
+)  # fmt: skip
+CONFERENCE_V2_MEETING_FIELDS: Final = (
+    "account_sid", "date_start", "locked", "meeting_room_sid", "meeting_sid", "participants",
+    "properties",
+)  # fmt: skip
+CONFERENCE_V1_CALL_FIELDS: Final = (
+    "id", "joined", "meetingNumber", "muted", "onHold", "phoneNumber", "role",
+)  # fmt: skip
+CONFERENCE_V1_MEETING_FIELDS: Final = (
+    "attributes", "meetingNumber", "participants", "started", "subscriberSid",
+)  # fmt: skip
+#: What a PATCH (v2) or PUT (v1) of a call may change: its mute and hold state; on v2, which has
+#: no DELETE for a call, also its state, and CONFERENCE_V2_CALL_END_STATE hangs the call up.
+CONFERENCE_V2_CALL_WRITABLE: Final = ("muted", "on_hold", "state")
+CONFERENCE_V1_CALL_WRITABLE: Final = ("muted", "onHold")
+CONFERENCE_V2_CALL_STATES: Final = ("connected", "disconnected")
+CONFERENCE_V2_CALL_END_STATE: Final = "disconnected"
+#: What a PATCH of a v2 meeting may change: whether newcomers are kept out, and its properties.
+CONFERENCE_V2_MEETING_WRITABLE: Final = ("locked", "properties")
+#: A meeting ends when its last call does (the docs: it exists "as long as the meeting is
+#: occurring"); an ended call or meeting is gone at once (GET answers 404).
+CONFERENCE_MEETING_ENDS_WITH_LAST_CALL: Final = True
+#: A v1 meeting is named by its room's meetingNumber (the paths say so), so a room holds at most
+#: one live meeting at a time.
+CONFERENCE_V1_ONE_MEETING_PER_ROOM: Final = True
+#: A v1 call's role is numbered like a meeting key's: 1 host, 2 participant, 3 listener.
+CONFERENCE_V1_CALL_ROLE_NUMBERS: Final = {"host": 1, "participant": 2, "listener": 3}
+#: A v1 meeting's attributes (Attribute objects, type 5 = choice, group 4 = meeting room): name ->
+#: (initial value, enumValues). PUT .../attributes/{name} sets `value`; another value is refused.
+CONFERENCE_V1_MEETING_ATTRIBUTES: Final = {
+    "locked": ("false", ("false", "true")),
+    "recording": ("false", ("false", "true")),
+}
+CONFERENCE_V1_MEETING_ATTRIBUTE_TYPE: Final = 5
+CONFERENCE_V1_MEETING_ATTRIBUTE_GROUP: Final = 4
+CONFERENCE_V1_ATTRIBUTE_VALUE_STATUS: Final = 422
+# --- end live meetings (helper) -----------------------------------------------------------

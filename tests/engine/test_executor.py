@@ -39,7 +39,12 @@ def _sandbox(tmp_path: Path, **config: object) -> SandboxApp:
 
 
 async def _apply(
-    app: SandboxApp, plan: Plan, faults: str = "", **executor: object
+    app: SandboxApp,
+    plan: Plan,
+    faults: str = "",
+    *,
+    allow_release: bool = False,
+    **executor: object,
 ) -> tuple[MemoryLedger, object]:
     target = Target("http://127.0.0.1/core/v2", is_sandbox=True, label="sandbox")
     transport = SandboxTransport(app)
@@ -49,7 +54,7 @@ async def _apply(
         CarrierX(target, Secret("t"), transport=transport, retry=RetryPolicy.never()) as client,
     ):
         live = await read_live_state(reader, plan)
-        changes = diff(plan, live)
+        changes = diff(plan, live, allow_release=allow_release)
         ops = operations(changes, plan.digest)
         by_key = {}
         for op in ops:
@@ -63,7 +68,7 @@ async def _apply(
             app.controls.set_faults(faults, seed=11)
         progress = await runner.run(ops, by_key)
         app.controls.clear_faults()
-        again = diff(plan, await read_live_state(reader, plan))
+        again = diff(plan, await read_live_state(reader, plan), allow_release=allow_release)
         return ledger, (progress, [c for c in again if not isinstance(c, NoOp)])
 
 
@@ -125,3 +130,30 @@ def test_lost_answers_on_links_and_uploads_find_the_object_in_its_parent(tmp_pat
     assert counts["storage_files"] == 1
     log = app.controls.log.entries(0, 10_000)
     assert any(e["fault"] == "execute_then_reset" for e in log)
+
+
+def test_a_delete_whose_answer_was_lost_is_done_not_failed(tmp_path: Path) -> None:
+    """DELETE is safe to repeat, so a lost answer is retried; the object is gone by then, and
+    the 404 that comes back means what the plan asked for holds."""
+    app = _sandbox(tmp_path)
+    plan_path = tmp_path / "groups.csv"
+    plan_path.write_text("# kind: did_group\nname\n" + "".join(f"g{i}\n" for i in range(12)))
+    loaded, _ = load_plan(plan_path)
+    assert loaded is not None
+    validate(loaded)
+    asyncio.run(_apply(app, loaded))
+    assert app.world.store.counts()["did_groups"] == 12
+    plan_path.write_text(
+        "# kind: did_group\nname,ensure\n" + "".join(f"g{i},absent\n" for i in range(12))
+    )
+    loaded, _ = load_plan(plan_path)
+    assert loaded is not None
+    validate(loaded)
+    _, (progress, leftover) = asyncio.run(
+        _apply(app, loaded, "execute_then_reset=0.5", allow_release=True, sleep=_no_sleep)
+    )
+    assert (progress.done, progress.failed) == (12, 0)  # type: ignore[attr-defined]
+    assert leftover == []
+    assert app.world.store.counts().get("did_groups", 0) == 0
+    log = app.controls.log.entries(0, 10_000)
+    assert any(e["fault"] == "execute_then_reset" and e["method"] == "DELETE" for e in log)

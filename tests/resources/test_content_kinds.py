@@ -45,7 +45,8 @@ def test_every_new_kind_can_be_created_updated_and_deleted() -> None:
     for name in ("shortener.domain", "shortener.link", "push.application", "push.device",
                  "storage.container", "storage.file", "partner", "oauth.login"):  # fmt: skip
         assert KINDS[name].operations == {"create", "update", "delete"}, name
-    assert [n for n, k in KINDS.items() if k.confirm_flag and not k.sends] == ["partner"]
+    assert KINDS["partner"].confirm_flag == "--allow-partners"
+    assert all(KINDS[n].confirm_flag is None for n in ("shortener.domain", "storage.file"))
 
 
 @pytest.mark.parametrize("name", ["partner", "oauth.login"])

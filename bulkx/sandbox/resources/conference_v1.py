@@ -25,6 +25,7 @@ from bulkx.sandbox.crud import (
 )
 from bulkx.sandbox.errors import ApiError, FieldError, invalid, not_found
 from bulkx.sandbox.http import Api, Operation, require_object
+from bulkx.sandbox.resources import live_meetings
 from bulkx.sandbox.resources.app_views import account_endpoint
 from bulkx.sandbox.resources.conference_v2 import (
     ACCESS_CODE,
@@ -484,7 +485,8 @@ def build(world: World) -> Api:
         api.add(world, keychain + "/{meetingKeyId}", [method], _keychain(method))
     for resource in (SUBSCRIBER, MEETING_ROOM, DID_GROUP, DID):
         mount_v1(api, world, resource)
+    live_meetings.mount_v1(api, world)
     return api
 
 
-RESOURCES = (ACCESS_CODE, SUBSCRIBER, MEETING_ROOM, DID_GROUP, DID)
+RESOURCES = (ACCESS_CODE, SUBSCRIBER, MEETING_ROOM, DID_GROUP, DID, *live_meetings.RESOURCES_V1)

@@ -19,6 +19,7 @@ from bulkx.sandbox.context import Ctx, Principal
 from bulkx.sandbox.crud import load, render
 from bulkx.sandbox.errors import ApiError, FieldError, invalid
 from bulkx.sandbox.http import Api
+from bulkx.sandbox.resources import live_meetings
 from bulkx.sandbox.resources.app_views import account_endpoint, sync_did_view, view_update
 from bulkx.sandbox.resources.routing import ENDPOINT
 from bulkx.sandbox.schema import Check, Hooks, Resource, each_object, hidden, pattern, ro, rw
@@ -344,7 +345,16 @@ def build(world: World) -> Api:
     api.add(world, "/dids/{sid}", ["PUT"], view_update(DID, ACCOUNT, replace=True))
     for resource in (ACCOUNT, CALL_FLOW, DID_GROUP, MEETING_ROOM, DID):
         api.add_resource(world, resource)
+    live_meetings.mount_v2(api, world)
     return api
 
 
-RESOURCES = (ACCESS_CODE, ACCOUNT, CALL_FLOW, DID_GROUP, MEETING_ROOM, DID)
+RESOURCES = (
+    ACCESS_CODE,
+    ACCOUNT,
+    CALL_FLOW,
+    DID_GROUP,
+    MEETING_ROOM,
+    DID,
+    *live_meetings.RESOURCES_V2,
+)

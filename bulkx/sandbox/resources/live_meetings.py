@@ -1,0 +1,369 @@
+"""Live meetings and their calls, on both conference mounts: what a bridge shows while people are
+on the line.
+
+- Conference v2: GET /calls, GET/PATCH /calls/{call_sid}; GET /meetings, GET/PATCH/DELETE
+  /meetings/{meeting_sid}. A call has no DELETE: a PATCH of its state hangs it up.
+- Conference v1: GET /calls, GET/PUT/DELETE /calls/{id}; GET /meetings, GET/DELETE
+  /meetings/{meetingNumber}, GET .../attributes, PUT .../attributes/{name}.
+
+Nobody dials into a sandbox, so meetings start only through `seed_live_meetings` (`bulkx sandbox
+seed --live-meetings N`). An ended call is gone at once; a meeting ends with its last call, or
+when deleted, taking its calls with it. The docs give no field of either object: see the
+`live meetings` section of assumptions.py.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bulkx.sandbox import assumptions
+from bulkx.sandbox.context import Ctx
+from bulkx.sandbox.crud import list_from_objects, load, render, update_object
+from bulkx.sandbox.errors import ApiError, FieldError, not_found
+from bulkx.sandbox.filters import FieldType
+from bulkx.sandbox.http import Api, Operation, require_object
+from bulkx.sandbox.schema import Field, Hooks, Resource, ro, rw, validate_update
+from bulkx.sandbox.store import Store
+from bulkx.sandbox.world import World, now_iso
+
+#: The callers of a seeded meeting, by role: its host first.
+SEEDED_ROLES = ("host", "participant", "participant")
+_READ: frozenset[Any] = frozenset({"list", "get"})
+
+
+def _fields(
+    names: Iterable[str],
+    writable: Iterable[str],
+    types: Mapping[str, FieldType],
+    choices: Mapping[str, tuple[Any, ...]] | None = None,
+) -> tuple[Field, ...]:
+    """Fields from an assumed name list: the `writable` ones read-write (never null), others
+    server-managed."""
+    can_write, choices = set(writable), choices or {}
+    return tuple(
+        Field(
+            name,
+            types.get(name, "str"),
+            access="rw" if name in can_write else "ro",
+            nullable=name not in can_write,
+            choices=choices.get(name),
+        )
+        for name in names
+    )
+
+
+@dataclass(frozen=True)
+class Live:
+    """One API's live objects: its call and meeting resources, and the call field naming the
+    meeting."""
+
+    call: Resource
+    meeting: Resource
+    meeting_field: str
+
+    def calls_of(self, store: Store, owner: str, meeting_sid: str) -> list[dict[str, Any]]:
+        value: Any = int(meeting_sid) if self.meeting.sid_kind == "int" else meeting_sid
+        column = Store.column(self.meeting_field)
+        return store.find(self.call.collection, f"{column}=?", [value], owner=owner)
+
+    def end_call(self, ctx: Ctx, call: Mapping[str, Any]) -> None:
+        store = ctx.world.store
+        store.delete(self.call.collection, str(call[self.call.sid_field]))
+        meeting_sid = str(call[self.meeting_field])
+        if assumptions.CONFERENCE_MEETING_ENDS_WITH_LAST_CALL and not self.calls_of(
+            store, ctx.owner, meeting_sid
+        ):
+            store.delete(self.meeting.collection, meeting_sid)
+
+    def end_meeting(self, ctx: Ctx, params: Mapping[str, str], _body: Any) -> None:
+        store = ctx.world.store
+        with store.transaction():
+            meeting = load(ctx, self.meeting, params["sid"])
+            sid = str(meeting[self.meeting.sid_field])
+            for call in self.calls_of(store, ctx.owner, sid):
+                store.delete(self.call.collection, str(call[self.call.sid_field]))
+            store.delete(self.meeting.collection, sid)
+
+    def with_participants(self, ctx: Ctx, meeting: dict[str, Any]) -> dict[str, Any]:
+        sid = str(meeting[self.meeting.sid_field])
+        return {**meeting, "participants": len(self.calls_of(ctx.world.store, ctx.owner, sid))}
+
+
+# --- Conference v2 --------------------------------------------------------------------------------
+
+V2_CALL = Resource(
+    name="conference_v2_call",
+    api="conference_v2",
+    path="/calls",
+    sid_field="call_sid",
+    collection="conf2_calls",
+    indexed=("meeting_sid",),
+    owner="account",
+    operations=_READ,  # PATCH is mounted by hand: it may hang the call up
+    fields=_fields(
+        assumptions.CONFERENCE_V2_CALL_FIELDS,
+        assumptions.CONFERENCE_V2_CALL_WRITABLE,
+        {"muted": "bool", "on_hold": "bool"},
+        {"state": assumptions.CONFERENCE_V2_CALL_STATES},
+    ),
+)
+
+V2_MEETING = Resource(
+    name="conference_v2_meeting",
+    api="conference_v2",
+    path="/meetings",
+    sid_field="meeting_sid",
+    collection="conf2_meetings",
+    indexed=("meeting_room_sid",),
+    owner="account",
+    operations=_READ,
+    fields=_fields(
+        assumptions.CONFERENCE_V2_MEETING_FIELDS,
+        assumptions.CONFERENCE_V2_MEETING_WRITABLE,
+        {"locked": "bool", "participants": "int", "properties": "object"},
+    ),
+    hooks=Hooks(render=lambda ctx, meeting: _v2_participants(ctx, meeting)),
+)
+
+V2 = Live(V2_CALL, V2_MEETING, "meeting_sid")
+
+
+def _v2_participants(ctx: Ctx, meeting: dict[str, Any]) -> dict[str, Any]:
+    return V2.with_participants(ctx, meeting)
+
+
+def _patch_v2_call(ctx: Ctx, params: Mapping[str, str], body: Any) -> dict[str, Any]:
+    with ctx.world.store.transaction():
+        call = update_object(ctx, V2_CALL, params["sid"], require_object(body), replace=False)
+        if call["state"] == assumptions.CONFERENCE_V2_CALL_END_STATE:
+            V2.end_call(ctx, call)
+    return call
+
+
+def mount_v2(api: Api, world: World) -> None:
+    for resource in (V2_CALL, V2_MEETING):
+        api.add_resource(world, resource)
+    api.add(world, "/calls/{sid}", ["PATCH"], _patch_v2_call)
+    api.add(
+        world,
+        "/meetings/{sid}",
+        ["PATCH"],
+        lambda c, p, b: update_object(c, V2_MEETING, p["sid"], require_object(b), replace=False),
+    )
+    api.add(world, "/meetings/{sid}", ["DELETE"], V2.end_meeting)
+
+
+# --- Conference v1 (camelCase, integer ids, PUT is a partial update) ------------------------------
+
+V1_CALL = Resource(
+    name="conference_v1_call",
+    api="conference_v1",
+    path="/calls",
+    sid_field="id",
+    collection="conf1_calls",
+    indexed=("meetingNumber",),
+    owner="account",
+    sid_kind="int",
+    operations=_READ,
+    fields=_fields(
+        assumptions.CONFERENCE_V1_CALL_FIELDS,
+        assumptions.CONFERENCE_V1_CALL_WRITABLE,
+        {
+            "id": "int",
+            "joined": "int",
+            "meetingNumber": "int",
+            "muted": "bool",
+            "onHold": "bool",
+            "role": "int",
+        },
+    ),
+)
+
+V1_MEETING = Resource(
+    name="conference_v1_meeting",
+    api="conference_v1",
+    path="/meetings",
+    sid_field="meetingNumber",
+    collection="conf1_meetings",
+    owner="account",
+    sid_kind="int",
+    operations=_READ,
+    fields=_fields(
+        assumptions.CONFERENCE_V1_MEETING_FIELDS,
+        (),
+        {"attributes": "array", "meetingNumber": "int", "participants": "int", "started": "int"},
+    ),
+    hooks=Hooks(render=lambda ctx, meeting: _v1_participants(ctx, meeting)),
+)
+
+#: A meeting's attribute: lives in its meeting's `attributes`; only `value` changes.
+V1_ATTRIBUTE = Resource(
+    name="conference_v1_meeting_attribute",
+    api="conference_v1",
+    path="/meetings/{sid}/attributes",
+    sid_field="name",
+    collection="conf1_meetings",
+    operations=frozenset(),
+    fields=(
+        ro("description"),
+        ro("enumValues", "array"),
+        ro("group", "int"),
+        ro("name"),
+        ro("type", "int"),
+        rw("value", nullable=False),
+    ),
+)
+
+V1 = Live(V1_CALL, V1_MEETING, "meetingNumber")
+
+
+def _v1_participants(ctx: Ctx, meeting: dict[str, Any]) -> dict[str, Any]:
+    return V1.with_participants(ctx, meeting)
+
+
+def _put_v1_call(ctx: Ctx, params: Mapping[str, str], body: Any) -> dict[str, Any]:
+    return update_object(ctx, V1_CALL, params["sid"], require_object(body), replace=False)
+
+
+def _delete_v1_call(ctx: Ctx, params: Mapping[str, str], _body: Any) -> None:
+    with ctx.world.store.transaction():
+        V1.end_call(ctx, load(ctx, V1_CALL, params["sid"]))
+
+
+def _attributes(ctx: Ctx, params: Mapping[str, str], _body: Any) -> dict[str, Any]:
+    meeting = load(ctx, V1_MEETING, params["sid"])
+    return list_from_objects(ctx, V1_ATTRIBUTE, list(meeting["attributes"]))
+
+
+def _put_attribute(ctx: Ctx, params: Mapping[str, str], body: Any) -> dict[str, Any]:
+    store = ctx.world.store
+    with store.transaction():
+        meeting = load(ctx, V1_MEETING, params["sid"])
+        attributes: list[dict[str, Any]] = list(meeting["attributes"])
+        index = next((i for i, a in enumerate(attributes) if a["name"] == params["name"]), None)
+        if index is None:
+            raise not_found(V1_ATTRIBUTE.name, params["name"])
+        updated = validate_update(V1_ATTRIBUTE, attributes[index], require_object(body),
+                                  replace=False)  # fmt: skip
+        allowed = updated["enumValues"]
+        if allowed and updated["value"] not in allowed:
+            raise ApiError(
+                assumptions.CONFERENCE_V1_ATTRIBUTE_VALUE_STATUS,
+                assumptions.MESSAGE_BY_STATUS[422],
+                [FieldError("value", "must be one of " + ", ".join(map(str, allowed)))],
+            )
+        attributes[index] = updated
+        store.replace(V1_MEETING.collection, params["sid"], {**meeting, "attributes": attributes})
+    return render(ctx, V1_ATTRIBUTE, updated)
+
+
+def mount_v1(api: Api, world: World) -> None:
+    routes: tuple[tuple[str, str, Operation], ...] = (
+        ("/calls/{sid}", "PUT", _put_v1_call),
+        ("/calls/{sid}", "DELETE", _delete_v1_call),
+        ("/meetings/{sid}", "DELETE", V1.end_meeting),
+        ("/meetings/{sid}/attributes", "GET", _attributes),
+        ("/meetings/{sid}/attributes/{name}", "PUT", _put_attribute),
+    )
+    for resource in (V1_CALL, V1_MEETING):
+        api.add_resource(world, resource)
+    for path, method, operation in routes:
+        api.add(world, path, [method], operation)
+
+
+RESOURCES_V2 = (V2_CALL, V2_MEETING)
+RESOURCES_V1 = (V1_CALL, V1_MEETING)
+
+# --- seeding --------------------------------------------------------------------------------------
+
+
+#: Area codes of seeded callers; each number is in the 555-01XX range kept for fiction.
+_CALLER_NPAS = ("212", "312", "415", "516", "617", "718")
+
+
+def _caller(rng: random.Random) -> str:
+    return f"1{rng.choice(_CALLER_NPAS)}555{rng.randint(100, 199):04d}"
+
+
+def _start_v2(store: Store, owner: str, room: Mapping[str, Any], rng: random.Random) -> int:
+    if store.find(V2_MEETING.collection, "c_meeting_room_sid=?", [room["meeting_room_sid"]]):
+        return 0
+    meeting_sid, started = str(uuid.UUID(int=rng.getrandbits(128), version=4)), now_iso()
+    meeting = {"account_sid": owner, "date_start": started, "locked": False,
+               "meeting_room_sid": room["meeting_room_sid"], "meeting_sid": meeting_sid,
+               "properties": {}}  # fmt: skip
+    store.insert(V2_MEETING.collection, meeting_sid, owner, meeting)
+    for role in SEEDED_ROLES:
+        call_sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        call = {"account_sid": owner, "call_sid": call_sid, "date_joined": started,
+                "meeting_room_sid": room["meeting_room_sid"], "meeting_sid": meeting_sid,
+                "muted": False, "number_src": _caller(rng), "on_hold": False, "role": role,
+                "state": "connected"}  # fmt: skip
+        store.insert(V2_CALL.collection, call_sid, owner, call)
+    return 1
+
+
+def _start_v1(store: Store, owner: str, room: Mapping[str, Any], rng: random.Random) -> int:
+    number = int(room["meetingNumber"])
+    if store.get(V1_MEETING.collection, str(number)) is not None:
+        return 0  # assumptions.CONFERENCE_V1_ONE_MEETING_PER_ROOM
+    started = int(time.time() * 1000)
+    attributes = [
+        {"description": f"the meeting's {name} setting", "enumValues": list(allowed),
+         "group": assumptions.CONFERENCE_V1_MEETING_ATTRIBUTE_GROUP, "name": name,
+         "type": assumptions.CONFERENCE_V1_MEETING_ATTRIBUTE_TYPE, "value": initial}
+        for name, (initial, allowed) in assumptions.CONFERENCE_V1_MEETING_ATTRIBUTES.items()
+    ]  # fmt: skip
+    meeting = {"attributes": attributes, "meetingNumber": number, "started": started,
+               "subscriberSid": room.get("subscriberSid")}  # fmt: skip
+    store.insert(V1_MEETING.collection, str(number), owner, meeting)
+    for role in SEEDED_ROLES:
+        # The AUTOINCREMENT counter, as the generic create does: an ended call's id is not reused.
+        last = store.scalar(
+            "SELECT seq FROM sqlite_sequence WHERE name=?", (f"t_{V1_CALL.collection}",)
+        )
+        call_id = int(last or 0) + 1
+        call = {"id": call_id, "joined": started, "meetingNumber": number, "muted": False,
+                "onHold": False, "phoneNumber": _caller(rng),
+                "role": assumptions.CONFERENCE_V1_CALL_ROLE_NUMBERS[role]}  # fmt: skip
+        store.insert(V1_CALL.collection, str(call_id), owner, call)
+    return 1
+
+
+def seed_live_meetings(world: World, per_endpoint: int) -> dict[str, int]:
+    """Start a meeting, with a caller per SEEDED_ROLES, in each of the first `per_endpoint`
+    meeting rooms of every conference endpoint (v2 and v1) that has no live meeting yet; rooms
+    must exist. Returns how many meetings and calls started."""
+    # Imported here: those modules mount this one.
+    from bulkx.sandbox.resources import conference_v1, conference_v2
+
+    store = world.store
+    started = {"meetings": 0, "calls": 0}
+    sources = ((conference_v2.MEETING_ROOM, _start_v2), (conference_v1.MEETING_ROOM, _start_v1))
+    with store.transaction():
+        seen = sum(
+            int(store.scalar(f"SELECT count(*) FROM t_{r.collection}"))
+            for r in RESOURCES_V2 + RESOURCES_V1
+        )
+        rng = random.Random(f"bulkx-live-meetings-{world.seed}-{seen}")
+        for rooms, start in sources:
+            by_owner: dict[str, list[dict[str, Any]]] = {}
+            for owner, data in store.rows(
+                f"SELECT owner, data FROM t_{rooms.collection} ORDER BY seq"
+            ):
+                by_owner.setdefault(str(owner), []).append(json.loads(data))
+            for owner, owned in by_owner.items():
+                made = 0
+                for room in owned:
+                    if made == per_endpoint:
+                        break
+                    made += start(store, owner, room, rng)
+                started["meetings"] += made
+                started["calls"] += made * len(SEEDED_ROLES)
+    return started
