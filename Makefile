@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint types pytest sandbox clean
+.PHONY: demo test lint types pytest sandbox clean bench bench-quick chaos chaos-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,21 @@ types: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 -m "not slow"
+
+## benchmarks: every row of bench/README.md, one table (full: < 10 min; quick: < 2 min)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --full
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.run --quick
+
+## the fault campaign on 127.0.0.1 (tests/chaos): a table of runs, faults and checker classes
+CHAOS_SEED ?= 1
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos.campaign --full --seed $(CHAOS_SEED)
+
+chaos-quick: $(STAMP)
+	$(BIN)/python -m tests.chaos.campaign --quick --seed $(CHAOS_SEED)
 
 ## a long-running sandbox on 127.0.0.1:8765 for rehearsals
 sandbox: $(STAMP)

@@ -22,7 +22,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from tenacity.stop import stop_base
 
 from bulkx.errors import (
@@ -40,6 +40,8 @@ T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+#: 429s one request may meet before giving up: a rate-limited API is slow, not broken.
+MAX_THROTTLED_RETRIES: Final = 100
 log = logging.getLogger("bulkx.api")
 
 
@@ -95,12 +97,26 @@ class RetryBudget:
         return f"RetryBudget(remaining={self._tokens:.1f}/{self.capacity:g}, spent={self.spent})"
 
 
-class _StopWhenBudgetEmpty(stop_base):
-    # Evaluated last in the stop chain, so a token is spent only for a retry that will happen.
-    def __init__(self, budget: RetryBudget) -> None:
+class _StopRetrying(stop_base):
+    """When to give up on one request. A 429 is the server pacing us, not a fault: it neither
+    uses up the request's attempts nor the run's retry budget (Retry-After is honoured in the
+    wait), up to `max_throttled` of them. Any other retry spends both."""
+
+    def __init__(self, attempts: int, budget: RetryBudget, max_throttled: int) -> None:
+        self.attempts = attempts
         self.budget = budget
+        self.max_throttled = max_throttled
+        self.failures = 0
+        self.throttled = 0
 
     def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        if outcome is not None and isinstance(outcome.exception(), RateLimited):
+            self.throttled += 1
+            return self.throttled >= self.max_throttled
+        self.failures += 1
+        if self.failures >= self.attempts:
+            return True
         if self.budget.try_spend():
             return False
         log.warning("retry budget exhausted: not retrying (%r)", self.budget)
@@ -115,6 +131,7 @@ class RetryPolicy:
         scaled by a random factor in [0.5, 1] so concurrent workers do not retry in lockstep.
     max_retry_after: a server asking for a longer wait than this is not retried (the error
         carries `retry_after` for the caller to decide).
+    max_throttled: 429s one request may meet; they spend neither `attempts` nor the budget.
     """
 
     def __init__(
@@ -124,6 +141,7 @@ class RetryPolicy:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         max_retry_after: float = 300.0,
+        max_throttled: int = MAX_THROTTLED_RETRIES,
         budget: RetryBudget | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
@@ -134,6 +152,7 @@ class RetryPolicy:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.max_retry_after = max_retry_after
+        self.max_throttled = max_throttled
         self.budget = budget if budget is not None else RetryBudget()
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -176,7 +195,7 @@ class RetryPolicy:
             return result_once
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda exc: self.should_retry(method, exc)),
-            stop=stop_after_attempt(self.attempts) | _StopWhenBudgetEmpty(self.budget),
+            stop=_StopRetrying(self.attempts, self.budget, self.max_throttled),
             wait=self._wait,
             sleep=self._sleep,
             before_sleep=self._before_sleep,

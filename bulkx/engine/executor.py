@@ -122,6 +122,10 @@ class OutageBreaker:
         self._last_success = self.clock()
         self._errors = 0
 
+    def suspect(self) -> bool:
+        """Nothing but errors lately: the API itself may be down (not yet long enough to stop)."""
+        return self._errors >= self.min_errors
+
     def failure(self) -> bool:
         """One more transient error; True when the API now counts as down."""
         now = self.clock()
@@ -391,8 +395,10 @@ class Executor:
                 return self._failed(op, error)
             except TransientError as error:  # fetching candidate numbers failed; try again
                 attempts += 1
-                if self._outage(error) or attempts >= self.max_attempts:
-                    return None if self._stop else self._failed(op, error)
+                if self._outage(error):
+                    return None
+                if attempts >= self.max_attempts and not self.breaker.suspect():
+                    return self._failed(op, error)
                 await self._backoff(attempts, error)
                 continue
             if not await self._start(op):
@@ -454,7 +460,9 @@ class Executor:
                 if self._outage(error):
                     self.ledger.retry(op.op_key, str(error))
                     return None
-                if attempts >= self.max_attempts:
+                # While the whole API is failing, an operation's own attempts do not run out:
+                # it waits for the API to come back, or for the breaker to stop the run.
+                if attempts >= self.max_attempts and not self.breaker.suspect():
                     return self._failed(op, error)
                 self._retrying(op, error)
                 await self._backoff(attempts, error)

@@ -193,6 +193,18 @@ class _Validator:
             spec = kind.by_name[name]
             new_columns.append(self.check_field(step, frame, spec))
         rows = frame.with_columns(new_columns).drop(_ROW) if new_columns else step.rows
+        # A field the kind gives a default (an E911 record is enabled) is part of what the
+        # plan wants even where the plan does not write it, so the diff sees a live record
+        # that differs. Create-only ones are left out: naming them would make live objects
+        # made another way look like drift.
+        defaults = [
+            pl.lit(spec.default).alias(spec.name)
+            for spec in kind.fields
+            if spec.default is not None and spec.api_name is not None
+            and not spec.create_only and spec.name not in rows.columns
+        ]  # fmt: skip
+        if defaults and rows.height:
+            rows = rows.with_columns(defaults)
         object.__setattr__(step, "rows", rows)  # normalised values are part of the contract
         if step.count is not None:
             self.check_template(step, kind)

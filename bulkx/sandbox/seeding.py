@@ -58,7 +58,8 @@ def read_ported_csv(path: Path) -> tuple[list[tuple[str, str]], list[SeedProblem
         return [], [SeedProblem(where, line, 0, "not UTF-8 text (save the file as UTF-8)")]
     if "\x00" in text:
         return [], [SeedProblem(where, 1, 1, "binary data, not a CSV file")]
-    reader = csv.reader(io.StringIO(text))
+    # newline="": the csv module handles \r, \n and \r\n itself (a lone \r raised csv.Error).
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header:
         return [], [SeedProblem(where, 1, 1, "the file is empty; expected a header row")]

@@ -89,6 +89,8 @@ async def test_429_honours_retry_after_through_the_injected_sleep(
 ) -> None:
     r = await admin.put("/rate_limit", json={"rate": 0.05, "burst": 1})
     assert r.status_code == 200, r.text
+    cx.retry.max_throttled = 3  # a 429 spends no attempt and no budget: cap them here
+    spent_before = cx.retry.budget.spent
     await cx.get("core", "/trunk_groups")  # spends the burst
     with pytest.raises(RateLimited) as info:
         await cx.post("core", "/trunk_groups", json={"name": "x"})  # POST: 429 is safe to repeat
@@ -98,6 +100,7 @@ async def test_429_honours_retry_after_through_the_injected_sleep(
     assert all(delay >= retry_after for delay in sleeps.delays)
     statuses = [r["status"] for r in await logged_requests(admin) if r["method"] == "POST"]
     assert statuses == [429, 429, 429]
+    assert cx.retry.budget.spent == spent_before
 
 
 async def test_401_with_a_wrong_token(app: SandboxApp, policy: RetryPolicy) -> None:

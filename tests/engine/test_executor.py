@@ -9,7 +9,7 @@ from bulkx.api import CarrierX, RetryPolicy, Secret, Target
 from bulkx.diff.changes import NoOp
 from bulkx.diff.engine import diff
 from bulkx.diff.read import read_live_state
-from bulkx.engine.executor import Executor, MemoryLedger
+from bulkx.engine.executor import Executor, MemoryLedger, OutageBreaker
 from bulkx.engine.operations import operations
 from bulkx.engine.requests import Resolver
 from bulkx.engine.throttle import AdaptiveLimiter
@@ -157,3 +157,18 @@ def test_a_delete_whose_answer_was_lost_is_done_not_failed(tmp_path: Path) -> No
     assert app.world.store.counts().get("did_groups", 0) == 0
     log = app.controls.log.entries(0, 10_000)
     assert any(e["fault"] == "execute_then_reset" and e["method"] == "DELETE" for e in log)
+
+
+def test_an_outage_shorter_than_the_breaker_fails_nothing(tmp_path: Path) -> None:
+    """An operation's own attempts run out quickly; while the whole API is down it waits for
+    the API (or for the breaker to stop the run) instead of being marked failed."""
+    app = _sandbox(tmp_path)
+    breaker = OutageBreaker(open_after=60.0, min_errors=3)
+    _, (progress, leftover) = asyncio.run(
+        _apply(app, _plan("e911-correction.yaml"), "outage=2s@0s", concurrency=4,
+               max_attempts=2, breaker=breaker)
+    )  # fmt: skip
+    assert (progress.failed, progress.stopped_because) == (0, None)  # type: ignore[attr-defined]
+    assert leftover == []
+    log = app.controls.log.entries(0, 10_000)
+    assert sum(e["fault"] == "outage" for e in log) > 4 * 2  # far more than 2 tries each

@@ -289,3 +289,15 @@ def test_a_number_field_named_like_the_normaliser_s_own_columns(
     assert plan is not None
     assert [(d.code, d.position.line) for d in diagnostics] == [("BX101", 3)]
     assert plan.steps[0].rows["number"].to_list() == ["15162065575", None]
+
+
+def test_a_kind_s_defaults_are_part_of_what_the_plan_wants(check: Check) -> None:
+    plan, diagnostics = check(
+        "phonenumber,address_1,city,state,zip\n+15162065575,1 Main St,Albany,NY,12207\n",
+        name="e911.csv",
+        kind="did_emergency",
+    )
+    assert plan is not None and not diagnostics
+    (item,) = list(plan.steps[0].items())
+    # An E911 record the plan does not switch off is enabled, in the USA.
+    assert item.values["enabled"] is True and item.values["country_code"] == "USA"

@@ -1,0 +1,1 @@
+"""bulkx benchmarks: `python -m bench.run --quick|--full` runs every row and prints one table."""

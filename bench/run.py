@@ -1,0 +1,143 @@
+"""Every benchmark row in one run: one table, JSON in bench/results/, the table in bench/README.md.
+
+    python -m bench.run --quick        # every row, smaller (under 2 minutes): make bench-quick
+    python -m bench.run --full         # the sizes the targets are stated for: make bench
+    python -m bench.run --quick --rows 1,5    # some rows only (README and JSON left alone)
+    python -m bench.run --profile      # cProfile of the client at R=500 and of a resume's start
+
+Each row measures bulkx and a baseline in the same run (see each module's docstring). Throughput
+rows run the sandbox as its own process (`bulkx sandbox serve`), so client and server each have
+a core, as they would for real. Nothing here asserts: a missed target is reported, with its note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import data_rows, resume, throughput
+from bench.harness import dump, machine
+from bench.rows import FULL, QUICK, Row, Sizes
+
+HERE = Path(__file__).resolve().parent
+README = HERE / "README.md"
+
+RowMaker = Callable[[Sizes, Path], list[Row]]
+
+ROWS: dict[int, RowMaker] = {
+    1: lambda s, t: [throughput.at_rate_limit(s, t, 50), throughput.at_rate_limit(s, t, 500)],
+    2: lambda s, t: [throughput.with_latency(s, t)],
+    3: lambda s, t: [data_rows.validation(s, t)],
+    4: lambda s, t: [data_rows.live_diff(s, t)],
+    5: lambda s, t: [throughput.journal_cost(s, t)],
+    6: lambda s, t: resume.resume_and_memory(s, t),  # rows 6 and 7 share one experiment
+}
+
+COLUMNS = ("#", "row", "bulkx", "baseline", "ratio", "peak RSS", "target", "met")
+
+
+def _cells(row: Row) -> list[str]:
+    met = {True: "yes", False: "NO", None: "-"}[row.met]
+    rss = f"{row.peak_rss_mb:,.0f} MB" if row.peak_rss_mb is not None else "-"
+    return [str(row.number), row.title, row.bulkx, row.baseline, row.ratio, rss, row.target, met]
+
+
+def text_table(rows: list[Row]) -> str:
+    cells = [list(COLUMNS), *(_cells(r) for r in rows)]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = [f"  {r.number}: {r.note}" for r in rows if r.note]
+    return "\n".join(lines + (["notes:", *notes] if notes else []))
+
+
+def markdown_table(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in rows]
+    notes = [f"- row {r.number}: {r.note}" for r in rows if r.note]
+    return "\n".join(lines + (["", *notes] if notes else []))
+
+
+def update_readme(mode: str, rows: list[Row], info: dict[str, str], seconds: float) -> None:
+    """Replace the table between this mode's markers in bench/README.md."""
+    start, end = f"<!-- bench:{mode} -->", f"<!-- /bench:{mode} -->"
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    body = (
+        f"{start}\n`make bench{'' if mode == 'full' else '-quick'}` on {when}, {seconds:.0f} s;"
+        f" machine: {info['cpu']}, {info['memory']}, Python {info['python']}, {info['os']};"
+        f" load average before the run {info['load_before']}.\n\n{markdown_table(rows)}\n{end}"
+    )
+    text = README.read_text()
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: body, text)
+    else:
+        text = text.rstrip("\n") + f"\n\n{body}\n"
+    README.write_text(text)
+
+
+def profile(tmp: Path) -> None:
+    out = tmp / "profiles"
+    out.mkdir()
+    throughput.at_rate_limit(QUICK, tmp, 500, profile=out)
+    resume.resume_and_memory(QUICK, tmp, profile=out)
+    for name in ("apply-r500.prof", "resume.prof"):
+        print(f"\n{name}: the client's own CPU time by component")
+        print("\n".join(throughput.profile_summary(out / name)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--quick", action="store_true", help="every row, smaller (< 2 minutes)")
+    mode.add_argument("--full", action="store_true", help="the sizes the targets are for")
+    mode.add_argument("--profile", action="store_true", help="profile the client, print hot spots")
+    parser.add_argument("--rows", help="comma-separated row numbers (default: all)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bulkx-bench-") as tmp:
+        if args.profile:
+            profile(Path(tmp))
+            return
+        sizes = FULL if args.full else QUICK
+        wanted = sorted(int(n) for n in args.rows.split(",")) if args.rows else sorted(ROWS)
+        info = machine()
+        print(
+            f"bulkx bench ({sizes.name}) on {info['cpu']}, load {info['load_before']}", flush=True
+        )
+        started = time.perf_counter()
+        rows: list[Row] = []
+        for number in wanted:
+            began = time.perf_counter()
+            made = ROWS[number](sizes, Path(tmp))
+            rows += made
+            for row in made:
+                print(
+                    f"  row {row.number} {row.title}: {row.bulkx} | {row.baseline}"
+                    f" ({time.perf_counter() - began:.0f} s)",
+                    flush=True,
+                )
+        seconds = time.perf_counter() - started
+    print()
+    print(text_table(rows))
+    print(f"\n{len(rows)} rows in {seconds:.0f} s")
+    if args.rows:
+        return  # a partial run does not replace the recorded table
+    document = {
+        "mode": sizes.name,
+        "machine": info,
+        "seconds": round(seconds),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rows": [r.as_dict() for r in rows],
+    }
+    dump(HERE / "results" / f"{sizes.name}.json", document)
+    update_readme(sizes.name, rows, info, seconds)
+    print(f"written: bench/results/{sizes.name}.json, bench/README.md")
+
+
+if __name__ == "__main__":
+    main()

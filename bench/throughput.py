@@ -1,0 +1,342 @@
+"""Rows 1, 2 and 5: how fast bulkx applies, against a sandbox in its own process.
+
+1. At a rate limit R (the limiter is not told R; it learns it from 429s): ops/s after the
+   first 5 s, over R, and the share of 429s after 5 s.
+2. Unthrottled with 20 ms of latency per request: bulkx against a sequential client (one
+   request after another, as CarrierX's own bulk script works) and against concurrency/latency.
+5. The same executor with its journal and with an in-memory ledger, at R = 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pstats
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.harness import (
+    TOKEN,
+    Sandbox,
+    bulkx_env,
+    run_bulkx,
+    sandbox_process,
+    seed_dids,
+    start_bulkx,
+    write_rename_plan,
+)
+from bench.rows import Row, Sizes, rate
+
+#: The executor's default window (`bulkx apply --concurrency`).
+CONCURRENCY = 16
+LATENCY_S = 0.020
+WARMUP_S = 5.0
+
+
+def _patches(sandbox: Sandbox, since: int) -> list[dict[str, Any]]:
+    return [e for e in sandbox.requests(since) if e["method"] == "PATCH"]
+
+
+def paced_figures(patches: list[dict[str, Any]], limit: float) -> dict[str, float]:
+    """Achieved rate and 429 share after the first WARMUP_S seconds of sending."""
+    first = min(e["time"] for e in patches)
+    last = max(e["time"] for e in patches)
+    late = [e for e in patches if e["time"] >= first + WARMUP_S]
+    late_ok = sum(1 for e in late if e["status"] == 200)
+    window = last - (first + WARMUP_S)
+    achieved = rate(late_ok, window)
+    return {
+        "seconds_sending": round(last - first, 2),
+        "achieved_after_5s": round(achieved, 1),
+        "ratio": round(achieved / limit, 3),
+        "share_429_after_5s": round(
+            sum(1 for e in late if e["status"] == 429) / max(1, len(late)), 4
+        ),
+        "throttled_total": sum(1 for e in patches if e["status"] == 429),
+    }
+
+
+def _profiled(args: list[str], out: Path) -> list[str]:
+    return ["-m", "cProfile", "-o", str(out), "-m", "bulkx", *args]
+
+
+def at_rate_limit(sizes: Sizes, tmp: Path, limit: int, *, profile: Path | None = None) -> Row:
+    ops = sizes.ops_at_50 if limit <= 50 else sizes.ops_at_500
+    work = tmp / f"rate{limit}"
+    work.mkdir()
+    numbers = seed_dids(work / "sandbox.db", ops)
+    plan = write_rename_plan(work / "plan.csv", numbers)
+    with sandbox_process(work / "sandbox.db", rate_limit=limit, burst=max(1, limit // 10)) as sb:
+        since = sb.clear_log()
+        args = ["apply", str(plan), "--yes", "--base-url", sb.core_url]
+        env = bulkx_env(work / "home")
+        if profile is not None:
+            import subprocess
+            import sys
+
+            out = profile / f"apply-r{limit}.prof"
+            subprocess.run(
+                [sys.executable, *_profiled(args, out)],
+                cwd=work,
+                env=env,
+                capture_output=True,
+                check=True,
+            )
+            finished = None
+        else:
+            finished = run_bulkx(args, cwd=work, env=env)
+            if finished.code != 0:
+                raise RuntimeError(f"bulkx apply exited {finished.code}: {finished.stderr[-2000:]}")
+        patches = _patches(sb, since)
+        figures = paced_figures(patches, limit)
+        note = ""
+        if finished is not None and finished.watch is not None:
+            note = _who_is_busy(figures, patches, finished.watch.busy, sb.watch.busy)
+    figures.update(ops=ops, rate_limit=limit)
+    if finished is not None:
+        figures.update(cpu_s=round(finished.cpu_s, 1), wall_s=round(finished.seconds, 1))
+    met = figures["ratio"] >= 0.95 and figures["share_429_after_5s"] < 0.01
+    return Row(
+        1,
+        f"throughput at R={limit} ({ops:,} ops)",
+        bulkx=f"{figures['achieved_after_5s']:,.0f} ops/s, 429 {figures['share_429_after_5s']:.2%}",
+        baseline=f"R = {limit}/s",
+        ratio=f"{figures['ratio']:.2f} R",
+        target=">= 0.95 R, 429 < 1%",
+        met=met,
+        peak_rss_mb=round(finished.peak_rss_mb) if finished else None,
+        note=note,
+        figures=figures,
+    )
+
+
+def _who_is_busy(
+    figures: dict[str, Any],
+    patches: list[dict[str, Any]],
+    client: Callable[[float, float], float],
+    server: Callable[[float, float], float],
+) -> str:
+    """How busy client and sandbox were while the operations went out (shares of one core),
+    and the client's CPU per operation: which of the two limits the rate."""
+    first, last = min(e["time"] for e in patches), max(e["time"] for e in patches)
+    start = min(first + WARMUP_S, (first + last) / 2)
+    sent = sum(1 for e in patches if start <= e["time"] <= last)
+    client_busy, server_busy = client(start, last), server(start, last)
+    per_op = client_busy * (last - start) * 1000 / max(1, sent)
+    figures.update(
+        client_core_share=round(client_busy, 2),
+        sandbox_core_share=round(server_busy, 2),
+        client_cpu_ms_per_op=round(per_op, 2),
+    )
+    return (
+        f"while sending, bulkx used {client_busy:.0%} of a core ({per_op:.2f} ms CPU per"
+        f" op), the sandbox {server_busy:.0%}"
+    )
+
+
+def sequential_client(url: str, sids: list[str]) -> float:
+    """One PATCH after another on one keep-alive connection: how CarrierX's bulk script works."""
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+    ) as client:
+        started = time.perf_counter()
+        for i, sid in enumerate(sids):
+            client.patch(f"/phonenumber/dids/{sid}", json={"name": f"seq {i}"}).raise_for_status()
+        return rate(len(sids), time.perf_counter() - started)
+
+
+def with_latency(sizes: Sizes, tmp: Path) -> Row:
+    work = tmp / "latency"
+    work.mkdir()
+    numbers = seed_dids(work / "sandbox.db", sizes.latency_ops + sizes.sequential_ops)
+    plan = write_rename_plan(work / "plan.csv", numbers[: sizes.latency_ops])
+    limit = CONCURRENCY / LATENCY_S
+    with sandbox_process(work / "sandbox.db", faults=f"latency={LATENCY_S * 1000:g}ms") as sb:
+        since = sb.clear_log()
+        finished = run_bulkx(
+            [
+                "apply",
+                str(plan),
+                "--yes",
+                "--base-url",
+                sb.core_url,
+                "--concurrency",
+                str(CONCURRENCY),
+            ],
+            cwd=work,
+            env=bulkx_env(work / "home"),
+        )
+        if finished.code != 0:
+            raise RuntimeError(f"bulkx apply exited {finished.code}: {finished.stderr[-2000:]}")
+        patches = _patches(sb, since)
+        first, last = min(e["time"] for e in patches), max(e["time"] for e in patches)
+        achieved = rate(sum(1 for e in patches if e["status"] == 200), last - first)
+        note = (
+            _who_is_busy({}, patches, finished.watch.busy, sb.watch.busy)
+            if finished.watch is not None
+            else ""
+        )
+        taken = {d["phonenumber"]: d["did_sid"] for d in sb.collection("dids")}
+        baseline_sids = [taken[n] for n in numbers[sizes.latency_ops :]]
+        sequential = sequential_client(sb.core_url, baseline_sids)
+    figures = {
+        "ops": sizes.latency_ops,
+        "latency_ms": LATENCY_S * 1000,
+        "concurrency": CONCURRENCY,
+        "bulkx_ops_per_s": round(achieved, 1),
+        "sequential_ops_per_s": round(sequential, 1),
+        "sequential_ops": sizes.sequential_ops,
+        "limit_ops_per_s": limit,
+        "x_sequential": round(achieved / sequential, 2),
+        "x_limit": round(achieved / limit, 3),
+    }
+    return Row(
+        2,
+        f"unthrottled, 20 ms latency ({sizes.latency_ops:,} ops)",
+        bulkx=f"{achieved:,.0f} ops/s",
+        baseline=f"sequential {sequential:,.0f}/s; limit {limit:,.0f}/s",
+        ratio=f"{achieved / sequential:.1f}x seq; {achieved / limit:.2f} limit",
+        target="report both ratios",
+        met=None,
+        peak_rss_mb=round(finished.peak_rss_mb),
+        note=note,
+        figures=figures,
+    )
+
+
+async def _execute(
+    url: str, plan_path: Path, journal_root: Path | None, pace: float | None
+) -> None:
+    from bulkx.api import CarrierX, RetryPolicy, Secret, Target
+    from bulkx.engine.executor import Executor, Ledger, MemoryLedger
+    from bulkx.engine.journal_ledger import JournalLedger, create_run
+    from bulkx.engine.plan_run import prepare
+    from bulkx.engine.requests import Resolver
+    from bulkx.engine.throttle import AdaptiveLimiter
+    from bulkx.plan.load import load_plan
+
+    plan, diagnostics = load_plan(plan_path)
+    assert plan is not None, diagnostics[:3]
+    target = Target(f"{url}/core/v2", is_sandbox=True, label="bench")
+    async with CarrierX(target, Secret(TOKEN)) as reader:
+        prepared = await prepare(reader, plan, target="bench", allow_release=False)
+        ledger: Ledger
+        journal: JournalLedger | None = None
+        if journal_root is not None:
+            _, journal = create_run(
+                journal_root, prepared, target_label="bench", is_sandbox=True, options={}
+            )
+            ledger = journal
+        else:
+            ledger = MemoryLedger()
+        executor = Executor(
+            reader.with_retry(RetryPolicy.never()),
+            ledger,
+            Resolver.from_live(prepared.live),
+            limiter=AdaptiveLimiter(pace),
+            concurrency=CONCURRENCY,
+        )
+        progress = await executor.run(prepared.ops, prepared.changes_by_op)
+        if journal is not None:
+            journal.finish(progress, 0)
+        assert progress.done == len(prepared.ops), progress
+
+
+def journal_cost(sizes: Sizes, tmp: Path, limit: int = 500) -> Row:
+    """The executor with its journal, then with an in-memory ledger, each paced at `limit`
+    (`--rate`) and then unpaced: the paced pair is the target; the unpaced pair and the CPU
+    per operation show the journal's cost when the client is the bottleneck.
+
+    Pacing is the client's ceiling, not a sandbox limit, so that both runs pace alike: the
+    adaptive limiter learning a limit from 429s varies from run to run more than the journal
+    costs (see row 1)."""
+    work = tmp / "journal"
+    work.mkdir()
+    ops = sizes.journal_ops
+    runs = [(mode, pace) for pace in (float(limit), None) for mode in ("journal", "memory")]
+    numbers = seed_dids(work / "sandbox.db", len(runs) * ops)
+    achieved: dict[tuple[str, float | None], float] = {}
+    cpu_ms: dict[tuple[str, float | None], float] = {}
+    with sandbox_process(work / "sandbox.db") as sb:
+        for i, (mode, pace) in enumerate(runs):
+            plan = write_rename_plan(work / f"plan{i}.csv", numbers[i * ops : (i + 1) * ops])
+            since = sb.clear_log()
+            root = work / f"home{i}" if mode == "journal" else None
+            cpu = time.process_time()
+            asyncio.run(_execute(sb.url, plan, root, pace))
+            cpu_ms[(mode, pace)] = (time.process_time() - cpu) * 1000 / ops
+            patches = _patches(sb, since)
+            first, last = min(e["time"] for e in patches), max(e["time"] for e in patches)
+            achieved[(mode, pace)] = rate(
+                sum(1 for e in patches if e["status"] == 200), last - first
+            )
+    paced = float(limit)
+    loss = 1 - achieved[("journal", paced)] / achieved[("memory", paced)]
+    unpaced_loss = 1 - achieved[("journal", None)] / achieved[("memory", None)]
+    figures = {
+        "ops": ops,
+        "pace": limit,
+        "paced_journal_ops_per_s": round(achieved[("journal", paced)], 1),
+        "paced_memory_ops_per_s": round(achieved[("memory", paced)], 1),
+        "paced_loss": round(loss, 3),
+        "unpaced_journal_ops_per_s": round(achieved[("journal", None)], 1),
+        "unpaced_memory_ops_per_s": round(achieved[("memory", None)], 1),
+        "unpaced_loss": round(unpaced_loss, 3),
+        "cpu_ms_per_op": {f"{m} {p or 'unpaced'}": round(v, 2) for (m, p), v in cpu_ms.items()},
+    }
+    return Row(
+        5,
+        f"journal cost at R={limit} ({ops:,} ops each)",
+        bulkx=f"{achieved[('journal', paced)]:,.0f} ops/s journaled",
+        baseline=f"{achieved[('memory', paced)]:,.0f} ops/s no journal",
+        ratio=f"{loss:.1%} loss",
+        target="< 10% loss",
+        met=loss < 0.10,
+        note=(
+            f"unpaced: {achieved[('journal', None)]:,.0f} vs {achieved[('memory', None)]:,.0f}"
+            f" ops/s ({unpaced_loss:.1%} loss); client CPU per op journaled"
+            f" {cpu_ms[('journal', None)]:.2f} ms, without {cpu_ms[('memory', None)]:.2f} ms"
+        ),
+        figures=figures,
+    )
+
+
+#: (component, what a profile entry's file or name contains), first match wins.
+COMPONENTS = (
+    ("waiting (epoll: idle or waiting for the network)", ("select.epoll",)),
+    ("SQLite (journal writes and reads)", ("sqlite3.",)),
+    ("imports (startup)", ("<frozen importlib", "marshal.loads", "builtins.compile")),
+    ("socket send/recv", ("_socket.socket",)),
+    ("httpx (request building, URL parsing, models)", ("/httpx/",)),
+    ("aiohttp + httpx-aiohttp transport", ("/aiohttp/", "/httpx_aiohttp/")),
+    ("asyncio event loop", ("/asyncio/",)),
+    ("json", ("/json/",)),
+    ("bulkx.journal", ("/bulkx/journal/",)),
+    ("bulkx.engine", ("/bulkx/engine/",)),
+    ("bulkx.api", ("/bulkx/api/",)),
+    ("bulkx (plan, diff, cli, other)", ("/bulkx/",)),
+)
+
+
+def profile_summary(path: Path) -> list[str]:
+    """Own time per component of a cProfile file: where the client's time goes."""
+    stats = pstats.Stats(str(path))
+    totals: dict[str, float] = {}
+    for (file, _line, name), row in stats.stats.items():  # type: ignore[attr-defined]
+        own = row[2]
+        where = f"{file} {name}"
+        component = next(
+            (label for label, marks in COMPONENTS if any(m in where for m in marks)), "other"
+        )
+        totals[component] = totals.get(component, 0.0) + own
+    total = sum(totals.values())
+    lines = [f"{'own s':>7} {'share':>6}  component"]
+    for component, own in sorted(totals.items(), key=lambda kv: -kv[1]):
+        lines.append(f"{own:7.2f} {own / total:6.1%}  {component}")
+    return lines
+
+
+__all__ = ["at_rate_limit", "journal_cost", "profile_summary", "start_bulkx", "with_latency"]
