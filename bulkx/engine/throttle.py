@@ -111,10 +111,17 @@ class AdaptiveLimiter:
         since = max(self._first or now, self._resumed_at)
         window = min(1.0, max(0.05, now - since))
         admitted = sum(1 for t in self._admitted if t >= now - window) / window
-        if admitted > 0:
-            self.estimate = admitted
-        else:
-            self.estimate = (self.rate or 10.0) * 0.5
+        if admitted <= 0:
+            # Nothing got through since the last pause: a 429 that says nothing about a rate
+            # (a storm, a server catching its breath). Wait it out; keep the pace.
+            self._episode_until = max(pause_end, now + 0.5)
+            self._resumed_at = self._paused_until
+            return
+        if self.rate is not None:
+            # Paced at `rate` and still refused: the limit is below it, whatever the server's
+            # refilled burst let through right after the last pause.
+            admitted = min(admitted, self.rate * HEADROOM)
+        self.estimate = admitted
         rate = max(self.min_rate, self.estimate * HEADROOM)
         self.rate = min(rate, self.ceiling) if self.ceiling else rate
         self._tokens = 0.0

@@ -12,7 +12,8 @@ from tests.chaos import scenarios
 
 
 def test_killed_at_random_moments_with_faults_on_then_resumed(tmp_path: Path, seed: int) -> None:
-    outcome = scenarios.kill_and_resume(tmp_path, items=120, kills=2, seed=seed, thorough=False)
+    # Issue 4 asks for at least ten kills in CI; `make chaos` does twenty on 2,000 items.
+    outcome = scenarios.kill_and_resume(tmp_path, items=200, kills=10, seed=seed, thorough=False)
     assert outcome.ok, str(outcome)
     assert outcome.verdict is not None and outcome.verdict.counts["ok"] > 0
 

@@ -90,3 +90,30 @@ def test_probing_never_passes_the_estimate_or_the_ceiling() -> None:
     asyncio.run(scenario())
     assert limiter.rate is not None and estimate is not None
     assert limiter.rate <= min(estimate, 200.0)
+
+
+def test_refused_while_paced_means_the_limit_is_below_the_pace() -> None:
+    time = FakeTime()
+    limiter = _limiter(time, ceiling=None)
+    limiter.rate = 500.0
+    for _ in range(300):  # a refilled burst let 600/s through right after a pause
+        limiter.on_success()
+        time.now += 1 / 600
+    limiter.on_throttled(retry_after=1.0)
+    assert limiter.rate is not None and limiter.rate < 500.0
+
+
+def test_a_429_with_nothing_admitted_keeps_the_pace() -> None:
+    time = FakeTime()
+    limiter = _limiter(time)
+    limiter.rate = 120.0
+    limiter.on_throttled(retry_after=3.0)  # a storm: nothing got through at all
+    assert limiter.rate == 120.0
+    assert limiter.throttled == 1
+
+    async def scenario() -> None:
+        before = time.now
+        await limiter.acquire()
+        assert time.now - before >= 3.0  # but its Retry-After is honoured
+
+    asyncio.run(scenario())
