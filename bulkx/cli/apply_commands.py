@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
@@ -24,6 +24,7 @@ from bulkx.cli.diff_commands import (
     confirmed_flags,
     load_valid_plan,
 )
+from bulkx.cli.failures import err, guarded
 from bulkx.cli.progress import ProgressLine
 from bulkx.cli.render import summary_table
 from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
@@ -46,18 +47,12 @@ from bulkx.engine.plan_run import Prepared, is_saved_changeset, prepare, read_sa
 from bulkx.engine.requests import Resolver
 from bulkx.engine.throttle import AdaptiveLimiter, KeyedPacer
 from bulkx.errors import (
-    ApiError,
-    AuthError,
-    BulkxError,
-    ConfigError,
     JournalError,
     JournalLocked,
     PlanError,
 )
 from bulkx.journal import Journal, JournalReader, OpRecord, list_runs
 from bulkx.tui import run_monitor
-
-T = TypeVar("T")
 
 #: Seconds of nothing but transient errors (5xx, resets, timeouts) before a run stops, resumable.
 DEFAULT_OUTAGE_SECONDS = 60.0
@@ -70,10 +65,6 @@ OUTAGE_AFTER = typer.Option(
     DEFAULT_OUTAGE_SECONDS, "--stop-after-outage", metavar="SECONDS", min=1.0,
     help="Stop (resumable, exit 5) when the API has answered only errors this long.",
 )  # fmt: skip
-
-
-def _err(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
 
 
 def _parse_max_failures(text: str | None, total: int) -> int | None:
@@ -102,7 +93,7 @@ def _confirm(prepared: Prepared, yes: bool, target: str) -> None:
     if blocked:
         for change in blocked[:20]:
             typer.echo(f"blocked: {change.kind} {change.key}: {change.reason}", err=True)
-        _err(f"{len(blocked)} change(s) are blocked; fix the plan (`bulkx plan` explains them)")
+        err(f"{len(blocked)} change(s) are blocked; fix the plan (`bulkx plan` explains them)")
         raise typer.Exit(exit_codes.USAGE)
     if not prepared.ops:
         typer.echo("\nNothing to do: live state already matches the plan.", err=True)
@@ -111,7 +102,7 @@ def _confirm(prepared: Prepared, yes: bool, target: str) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        _err("not a terminal, so nothing is applied without --yes")
+        err("not a terminal, so nothing is applied without --yes")
         raise typer.Exit(exit_codes.USAGE)
     if not typer.confirm(question, default=False, err=True):
         typer.echo("Nothing applied.", err=True)
@@ -183,7 +174,7 @@ def event_stream(path: str | None) -> Iterator[Reporter | None]:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as error:
-        _err(f"cannot write the event file {path}: {error.strerror}")
+        err(f"cannot write the event file {path}: {error.strerror}")
         raise typer.Exit(exit_codes.USAGE) from None
     with os.fdopen(fd, "w", encoding="utf-8") as stream:
         yield JsonLinesReporter(stream)
@@ -268,10 +259,10 @@ def apply_command(
             saved = read_saved(Path(plan_path))
             plan_path = str(saved["plan"])
     except PlanError as error:
-        _err(str(error))
+        err(str(error))
         raise typer.Exit(exit_codes.USAGE) from None
     if via not in ("api", "batch"):
-        _err(f"--via takes api or batch, not {via!r}")
+        err(f"--via takes api or batch, not {via!r}")
         raise typer.Exit(exit_codes.USAGE)
     plan = load_valid_plan(plan_path, kind)
 
@@ -306,14 +297,14 @@ def apply_command(
 
     with event_stream(events_path) as events_reporter:
         extra = [events_reporter] if events_reporter else []
-        prepared, run_id, ledger = _guarded(lambda: asyncio.run(start()))
+        prepared, run_id, ledger = guarded(lambda: asyncio.run(start()))
         if tui:
             said: list[str] = []
 
             async def job() -> int:
                 return await execute(prepared, run_id, ledger, Reporters(*extra), said.append)
 
-            code = _guarded(lambda: run_monitor(journal_root(), run_id, job=job))
+            code = guarded(lambda: run_monitor(journal_root(), run_id, job=job))
             for text in said:
                 typer.echo(text, err=True)
             if code is None:  # the monitor stopped before the run ended
@@ -321,30 +312,12 @@ def apply_command(
         else:
             line = ProgressLine()
             try:
-                code = _guarded(
+                code = guarded(
                     lambda: asyncio.run(execute(prepared, run_id, ledger, Reporters(line, *extra)))
                 )
             finally:
                 line.close()
     raise typer.Exit(code)
-
-
-def _guarded(job: Callable[[], T]) -> T:
-    """Run `job`; the errors a person can act on become a message and an exit code."""
-    try:
-        return job()
-    except AuthError as error:
-        _err(f"{error} — check the token ($CARRIERX_TOKEN or --token-file)")
-        raise typer.Exit(exit_codes.AUTH) from None
-    except ConfigError as error:
-        _err(str(error) + (f"\n  hint: {error.hint}" if error.hint else ""))
-        raise typer.Exit(exit_codes.ENVIRONMENT) from None
-    except (ApiError, BulkxError) as error:
-        _err(str(error))
-        raise typer.Exit(exit_codes.ERROR) from None
-    except KeyboardInterrupt:
-        _err("interrupted; `bulkx runs` shows the run to resume")
-        raise typer.Exit(exit_codes.INTERRUPTED) from None
 
 
 def _exit_code(progress: Progress) -> int:
@@ -374,10 +347,10 @@ def _open_journal(run_id: str) -> Journal:
     try:
         return Journal.open(journal_root(), run_id)
     except JournalLocked as error:
-        _err(f"{error}" + (f"\n  hint: {error.hint}" if error.hint else ""))
+        err(f"{error}" + (f"\n  hint: {error.hint}" if error.hint else ""))
         raise typer.Exit(exit_codes.ENVIRONMENT) from None
     except JournalError as error:
-        _err(str(error))
+        err(str(error))
         raise typer.Exit(exit_codes.USAGE) from None
 
 
@@ -426,7 +399,7 @@ def resume_command(
     if not yes:
         if not sys.stdin.isatty():
             journal.close()
-            _err("not a terminal, so nothing is resumed without --yes")
+            err("not a terminal, so nothing is resumed without --yes")
             raise typer.Exit(exit_codes.USAGE)
         if not typer.confirm(f"Resume {len(records)} operation(s)?", default=False, err=True):
             journal.close()
@@ -461,7 +434,7 @@ def resume_command(
 
     try:
         with event_stream(events_path) as events_reporter:
-            code = _guarded(lambda: asyncio.run(main(events_reporter)))
+            code = guarded(lambda: asyncio.run(main(events_reporter)))
     finally:
         if not journal.closed:  # it stopped on an error before recording how it ended
             with contextlib.suppress(JournalError):
@@ -504,7 +477,7 @@ def status_command(
         try:
             code = watch_status(journal_root(), run_id, sys.stdout)
         except JournalError as error:
-            _err(str(error))
+            err(str(error))
             raise typer.Exit(exit_codes.USAGE) from None
         except KeyboardInterrupt:
             raise typer.Exit(exit_codes.INTERRUPTED) from None
@@ -512,7 +485,7 @@ def status_command(
     try:
         reader = JournalReader.open(journal_root(), run_id)
     except JournalError as error:
-        _err(str(error))
+        err(str(error))
         raise typer.Exit(exit_codes.USAGE) from None
     with reader:
         info = reader.run()

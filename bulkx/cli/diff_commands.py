@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from bulkx.cli import exit_codes
+from bulkx.cli.failures import err, guarded
 from bulkx.cli.render import render
 from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
 from bulkx.diff.changes import Changeset
@@ -22,7 +23,7 @@ from bulkx.diff.engine import diff
 from bulkx.diff.read import read_live_state
 from bulkx.diff.state import scope_field
 from bulkx.engine.batch_backend import planned_tasks
-from bulkx.errors import ApiError, AuthError, BulkxError, ConfigError
+from bulkx.errors import ApiError, BulkxError
 from bulkx.plan.load import load_plan
 from bulkx.plan.model import Plan
 from bulkx.plan.validate import sort_diagnostics, validate
@@ -35,10 +36,6 @@ class PlanOutput(StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
-
-
-def _err(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
 
 
 ALLOW_PARTNERS = typer.Option(
@@ -76,7 +73,7 @@ def load_valid_plan(path: str, kind: str | None) -> Plan:
     for problem in errors:
         typer.echo(str(problem), err=True)
     if plan is None or errors:
-        _err(f"{len(errors)} problem(s) in the plan; `bulkx validate {path}` explains each")
+        err(f"{len(errors)} problem(s) in the plan; `bulkx validate {path}` explains each")
         raise typer.Exit(exit_codes.USAGE)
     return plan
 
@@ -102,17 +99,10 @@ def _run(
     allow_release: bool,
     confirmed: frozenset[str] = frozenset(),
 ) -> Changeset:
-    try:
-        return asyncio.run(_changeset(plan, options, allow_release, confirmed))
-    except AuthError as error:
-        _err(f"{error} — check the token ($CARRIERX_TOKEN or --token-file)")
-        raise typer.Exit(exit_codes.AUTH) from None
-    except ConfigError as error:
-        _err(str(error) + (f"\n  hint: {error.hint}" if error.hint else ""))
-        raise typer.Exit(exit_codes.ENVIRONMENT) from None
-    except (ApiError, BulkxError) as error:
-        _err(f"reading live state failed: {error}")
-        raise typer.Exit(exit_codes.ERROR) from None
+    return guarded(
+        lambda: asyncio.run(_changeset(plan, options, allow_release, confirmed)),
+        doing="reading live state",
+    )
 
 
 def plan_command(
@@ -223,14 +213,14 @@ def export_command(
         )  # fmt: skip
         return
     if kind not in KINDS:
-        _err(f"unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+        err(f"unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")
         raise typer.Exit(exit_codes.USAGE)
     spec = KINDS[kind]
     if spec.parent or spec.per_endpoint or (spec.api == "core" and scope_field(spec)):
-        _err(f"export supports kinds with their own list: not {kind}")
+        err(f"export supports kinds with their own list: not {kind}")
         raise typer.Exit(exit_codes.USAGE)
     if (spec.api != "core") != (endpoint is not None):
-        _err("--endpoint names the endpoint of an app API kind (and is only for those)")
+        err("--endpoint names the endpoint of an app API kind (and is only for those)")
         raise typer.Exit(exit_codes.USAGE)
     options = TargetOptions(base_url, token_file, sandbox_db)
 
@@ -251,7 +241,7 @@ def export_command(
     try:
         objects, names = asyncio.run(fetch())
     except BulkxError as error:
-        _err(str(error))
+        err(str(error))
         raise typer.Exit(exit_codes.ERROR) from None
     columns = [f.name for f in spec.fields if f.api_name is not None and f.type != "object"]
     if kind == "did":
@@ -297,10 +287,10 @@ def _export_records(
     options: TargetOptions,
 ) -> None:
     if output is None:
-        _err("record exports go to a file: -o records.csv or -o records.parquet")
+        err("record exports go to a file: -o records.csv or -o records.parquet")
         raise typer.Exit(exit_codes.USAGE)
     if since is not None and until is not None and until <= since:
-        _err(f"--until ({until:%Y-%m-%d %H:%M}) must be after --since ({since:%Y-%m-%d %H:%M})")
+        err(f"--until ({until:%Y-%m-%d %H:%M}) must be after --since ({since:%Y-%m-%d %H:%M})")
         raise typer.Exit(exit_codes.USAGE)
     seen = 0
 
@@ -322,14 +312,14 @@ def _export_records(
         result = asyncio.run(run())
     except BulkxError as error:
         hint = getattr(error, "hint", None)
-        _err(str(error) + (f"\n  hint: {hint}" if hint else ""))
+        err(str(error) + (f"\n  hint: {hint}" if hint else ""))
         if output.with_name(output.name + ".parts").exists():
-            _err("the export stopped; run the same command again to finish it")
+            err("the export stopped; run the same command again to finish it")
         raise typer.Exit(
             exit_codes.RESUMABLE if isinstance(error, ApiError) else exit_codes.ERROR
         ) from None
     except KeyboardInterrupt:
-        _err("interrupted; run the same command again to finish the export")
+        err("interrupted; run the same command again to finish the export")
         raise typer.Exit(exit_codes.INTERRUPTED) from None
     resumed = f", {result.resumed_shards} shard(s) resumed" if result.resumed_shards else ""
     typer.echo(f"\n{result.rows} {kind.name} record(s) in {result.shards} shard(s){resumed}"

@@ -12,13 +12,9 @@ import polars as pl
 import typer
 
 from bulkx.cli import exit_codes
+from bulkx.cli.failures import guarded
 from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
-from bulkx.errors import AuthError, BulkxError
 from bulkx.lookups import COLUMNS, LookupRow, Lookups
-
-
-def _err(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
 
 
 def read_numbers(path: Path, column: str | None) -> list[tuple[int, str]]:
@@ -67,14 +63,7 @@ def lookup_command(
         async with open_client(options) as client:
             return await Lookups(client, concurrency=concurrency, rates=rates).run(inputs)
 
-    try:
-        rows = asyncio.run(run())
-    except AuthError as error:
-        _err(f"{error} — check the token ($CARRIERX_TOKEN or --token-file)")
-        raise typer.Exit(exit_codes.AUTH) from None
-    except BulkxError as error:
-        _err(str(error))
-        raise typer.Exit(exit_codes.ERROR) from None
+    rows = guarded(lambda: asyncio.run(run()))
     stream = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
     try:
         writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")

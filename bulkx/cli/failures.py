@@ -1,0 +1,36 @@
+"""How every command reports an error a person can act on: one line on stderr, one exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
+
+from bulkx.cli import exit_codes
+from bulkx.errors import ApiError, AuthError, BulkxError, ConfigError
+
+T = TypeVar("T")
+
+
+def err(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+
+
+def guarded(job: Callable[[], T], *, doing: str = "") -> T:
+    """Run `job`; the errors a person can act on become a message and an exit code.
+    `doing` ("reading live state") prefixes API errors with what failed."""
+    try:
+        return job()
+    except AuthError as error:
+        err(f"{error} — check the token ($CARRIERX_TOKEN or --token-file)")
+        raise typer.Exit(exit_codes.AUTH) from None
+    except ConfigError as error:
+        err(str(error) + (f"\n  hint: {error.hint}" if error.hint else ""))
+        raise typer.Exit(exit_codes.ENVIRONMENT) from None
+    except (ApiError, BulkxError) as error:
+        err(f"{doing} failed: {error}" if doing else str(error))
+        raise typer.Exit(exit_codes.ERROR) from None
+    except KeyboardInterrupt:
+        err("interrupted; `bulkx runs` shows a run to resume")
+        raise typer.Exit(exit_codes.INTERRUPTED) from None
