@@ -41,6 +41,7 @@ from bulkx.errors import (
     FieldProblem,
     NotFound,
     OutcomeUnknown,
+    ServerError,
     TransportError,
     error_for_status,
 )
@@ -339,6 +340,9 @@ class CarrierX:
                     )
                 )
         cls = error_for_status(response.status_code)
+        if cls is ServerError and response.status_code != 503 and method not in IDEMPOTENT_METHODS:
+            # A 500 after a POST says nothing about whether it ran: look before resending.
+            cls = OutcomeUnknown
         return cls(
             message=self._scrub(message),
             status=response.status_code,
