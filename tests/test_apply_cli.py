@@ -181,7 +181,7 @@ def test_failures_are_reported_and_retry_as_a_plan(workdir: Path) -> None:
     assert result.returncode == 3
     run_id = run_id_of(result)
     everything = bulkx(workdir, "report", run_id).stdout.splitlines()
-    assert everything[0] == "step,kind,key,action,state,sid,position,error"
+    assert everything[0] == "step,kind,key,action,state,sid,position,error,result"
     assert "12125550199,create,failed" in everything[1]
     failed = bulkx(workdir, "report", run_id, "--failed").stdout.splitlines()
     assert failed[:2] == ["# kind: did", "phonenumber,name,error"]

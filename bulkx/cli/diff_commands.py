@@ -23,6 +23,7 @@ from bulkx.diff.engine import diff
 from bulkx.diff.read import read_live_state
 from bulkx.diff.state import scope_field
 from bulkx.engine.batch_backend import planned_tasks
+from bulkx.engine.plan_run import journal_sends
 from bulkx.errors import ApiError, BulkxError
 from bulkx.plan.load import load_plan
 from bulkx.plan.model import Plan
@@ -82,7 +83,7 @@ async def _changeset(
     plan: Plan, options: TargetOptions, allow_release: bool, confirmed: frozenset[str]
 ) -> Changeset:
     async with open_client(options) as client:
-        live = await read_live_state(client, plan)
+        live = await read_live_state(client, plan, sent_before=journal_sends(client))
     changes = diff(plan, live, allow_release=allow_release, confirmed=confirmed)
     return Changeset(
         plan_path=plan.path,
@@ -216,6 +217,9 @@ def export_command(
         err(f"unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")
         raise typer.Exit(exit_codes.USAGE)
     spec = KINDS[kind]
+    if not spec.traceable:
+        err(f"the API keeps no list of {kind}; `bulkx report RUN_ID` shows what a run sent")
+        raise typer.Exit(exit_codes.USAGE)
     if spec.parent or spec.per_endpoint or (spec.api == "core" and scope_field(spec)):
         err(f"export supports kinds with their own list: not {kind}")
         raise typer.Exit(exit_codes.USAGE)

@@ -1,6 +1,7 @@
 """`bulkx report RUN_ID`: what a run did, from its journal (so reports never disagree with it).
 
-`-o csv`: every item with its outcome and created sid. `--failed`: the failed items with their
+`-o csv`: every item with its outcome, created sid and what its answer said that a sending kind
+keeps (a verification's code, a TTS file's URI). `--failed`: the failed items with their
 plan columns and the error. `--retry`: the same items as a plan CSV (`# kind:` first line) to
 apply again once the cause is fixed: exactly those items, nothing else.
 """
@@ -41,7 +42,8 @@ def report_command(
             "items": [
                 {"step": r.step, "kind": r.kind, "key": r.key, "action": r.action,
                  "state": r.state, "sid": r.remote_sid, "error": r.error,
-                 "position": r.position, "attempts": r.attempts, "values": plan_values(r)}
+                 "position": r.position, "attempts": r.attempts, "values": plan_values(r),
+                 "result": r.result}
                 for r in records
             ],
         }  # fmt: skip
@@ -49,10 +51,13 @@ def report_command(
         return
     if not (failed or retry):
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["step", "kind", "key", "action", "state", "sid", "position", "error"])
+        writer.writerow(
+            ["step", "kind", "key", "action", "state", "sid", "position", "error", "result"]
+        )
         for r in records:
+            result = json.dumps(r.result, sort_keys=True) if r.result is not None else ""
             writer.writerow([r.step, r.kind, r.key, r.action, r.state, r.remote_sid or "",
-                             r.position, r.error or ""])  # fmt: skip
+                             r.position, r.error or "", result])  # fmt: skip
         return
     kinds = {r.kind for r in records}
     if not records:

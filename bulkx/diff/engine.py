@@ -169,6 +169,14 @@ def _diff_item(
             hint="a file's path is relative to the plan file that names it",
             **common,
         )
+    run_id = live.maybe_sent.get((kind.name, key)) if not kind.traceable else None
+    if run_id is not None:
+        return Blocked(
+            reason=f"run {run_id} may have sent it: its answer was lost, and the API keeps"
+            " nothing to look it up by",
+            hint="check whether it arrived; to send it anyway, give it a new ref",
+            **common,
+        )
     if found is None:
         change = _missing(kind, values, ensure, live, planned, made, common)
         return _confirmed(kind, change, confirmed)

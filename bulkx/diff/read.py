@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from bulkx.diff.state import STEP_TAG, LiveObject, LiveState, natural_key, scope_field
 from bulkx.errors import NotFound
+from bulkx.journal.sent import EarlierSend
 from bulkx.plan.model import Plan
 from bulkx.resources import KINDS, Kind
 
@@ -99,8 +100,16 @@ def _add_all(
         live.add(kind, natural_key(kind, values), LiveObject(sid, values))
 
 
-async def read_live_state(reader: ApiReader, plan: Plan) -> LiveState:
-    """Live state for everything the plan names, plus every object its references may name."""
+#: What earlier runs sent of an untraceable kind: (kind, keys) -> key -> the earlier send.
+SentBefore = Callable[[str, list[str]], Mapping[str, EarlierSend]]
+
+
+async def read_live_state(
+    reader: ApiReader, plan: Plan, *, sent_before: SentBefore | None = None
+) -> LiveState:
+    """Live state for everything the plan names, plus every object its references may name.
+    `sent_before` answers for the sends the API keeps no trace of (the run journals); without
+    it, none is known to have been sent."""
     live = LiveState()
     kinds = {s.kind for s in plan.steps}
     referenced: set[str] = {
@@ -137,6 +146,13 @@ async def read_live_state(reader: ApiReader, plan: Plan) -> LiveState:
     # Other Core kinds with a list of their own (DIDs, their records and trunks come below).
     for name in sorted(keys.keys() - referenced - {"did"}):
         kind = KINDS[name]
+        if not kind.traceable:
+            for key, send in (sent_before(name, keys[name]) if sent_before else {}).items():
+                if send.certain:
+                    live.add(kind, key, LiveObject(send.sid, {kind.key: key}))
+                else:
+                    live.maybe_sent[(name, key)] = send.run_id
+            continue
         if kind.sends:  # messages sent are many: look up only the ones the plan names
             _add_all(live, kind, await _read_by_keys(reader, kind, keys[name]))
             continue

@@ -53,6 +53,9 @@ class LiveState:
     #: Rent-by-criteria steps: step name -> DIDs already rented by that step (by their tag), so
     #: planning again rents only the shortfall.
     rented_by_step: dict[str, int] = field(default_factory=dict)
+    #: Untraceable sends (`Kind.traceable`) an earlier run may have made, its answer lost:
+    #: (kind, key) -> that run's id. Never sent again.
+    maybe_sent: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def add(self, kind: Kind, key: str, obj: LiveObject) -> None:
         self.objects.setdefault(kind.name, {})[key] = obj

@@ -33,6 +33,7 @@ from bulkx.engine.requests import (
     Request,
     Resolver,
     UnresolvedReference,
+    answer_result,
     created_sid,
     object_request,
     rent_request,
@@ -54,6 +55,13 @@ from bulkx.errors import (
 )
 from bulkx.resources import KINDS
 
+#: Why an untraceable send whose answer was lost is not sent again (see `Kind.traceable`).
+MAYBE_SENT = (
+    "outcome unknown: it may have been sent, and the API keeps nothing to look it up by;"
+    " not sent again (at most once). Check whether it arrived; to send it anyway, give it a"
+    " new ref"
+)
+
 
 class Ledger(Protocol):
     """Where the executor records each operation's state, in order, before acting on it."""
@@ -61,7 +69,7 @@ class Ledger(Protocol):
     async def start(self, op_key: str) -> None:
         """Durable before it returns: the request may be sent after this."""
 
-    def succeed(self, op_key: str, sid: str | None) -> None: ...
+    def succeed(self, op_key: str, sid: str | None, result: Any = None) -> None: ...
     def fail(self, op_key: str, error: str) -> None: ...
     def unknown(self, op_key: str, error: str) -> None: ...
     def retry(self, op_key: str, error: str) -> None: ...
@@ -80,7 +88,7 @@ class MemoryLedger:
     async def start(self, op_key: str) -> None:
         self.states[op_key] = "in_flight"
 
-    def succeed(self, op_key: str, sid: str | None) -> None:
+    def succeed(self, op_key: str, sid: str | None, result: Any = None) -> None:
         self.states[op_key] = "succeeded"
 
     def fail(self, op_key: str, error: str) -> None:
@@ -379,6 +387,8 @@ class Executor:
         if op.op_key in self._unknown:
             # It may have been sent before the last process stopped: look before resending.
             self._unknown.discard(op.op_key)
+            if not KINDS[change.kind].traceable:
+                return self._failed(op, MAYBE_SENT)
             found = await self._reconcile_patiently(op, change)
             if found is None:
                 return None
@@ -401,15 +411,18 @@ class Executor:
                     return self._failed(op, error)
                 await self._backoff(attempts, error)
                 continue
+            # A send the API cannot look up is paced before its intent is written: a crash
+            # then leaves only what was really about to go out as "may have been sent".
+            blind = not KINDS[change.kind].traceable
+            if blind:
+                await self._pace(change)
             if not await self._start(op):
                 return None
             if request is None:
                 self._succeeded(op, change, None)
                 return True
-            paced_by = KINDS[change.kind].paced_by
-            if paced_by and isinstance(change, Create):
-                await self.pacer.acquire(str(change.values.get(paced_by)))
-            await self.limiter.acquire()
+            if not blind:
+                await self._pace(change)
             # A 429 may have arrived while this one waited for the journal: honour its pause.
             await self.limiter.wait_out_pause()
             if self.stopping():
@@ -429,8 +442,10 @@ class Executor:
             except OutcomeUnknown as error:
                 self.ledger.unknown(op.op_key, str(error))
                 self.emit(events.OP_UNKNOWN, op, error=str(error))
-                self.progress.unknown += 1
                 self._outage(error)
+                if not KINDS[change.kind].traceable:
+                    return self._failed(op, f"{MAYBE_SENT} ({error})")
+                self.progress.unknown += 1
                 found = await self._reconcile_patiently(op, change)
                 if found is None:
                     return None
@@ -474,10 +489,21 @@ class Executor:
             crash_point("after_send_before_response")
             self.limiter.on_success()
             self.breaker.success()
+            kind = KINDS[change.kind]
+            problem = kind.answer_problem(response) if kind.answer_problem and response else None
+            if problem is not None:
+                return self._failed(op, problem)
             sid = created_sid(change.kind, response) or getattr(change, "sid", None)
-            self._succeeded(op, change, sid)
+            self._succeeded(op, change, sid, answer_result(change.kind, response))
             crash_point("after_response_before_commit")
             return True
+
+    async def _pace(self, change: Change) -> None:
+        """Wait for the sending number's pace (sending kinds) and the run's rate limit."""
+        paced_by = KINDS[change.kind].paced_by
+        if paced_by and isinstance(change, Create):
+            await self.pacer.acquire(str(change.values.get(paced_by)))
+        await self.limiter.acquire()
 
     async def _start(self, op: Operation) -> bool:
         try:
@@ -489,9 +515,11 @@ class Executor:
         self.emit(events.OP_STARTED, op)
         return True
 
-    def _succeeded(self, op: Operation, change: Change, sid: str | None) -> None:
+    def _succeeded(
+        self, op: Operation, change: Change, sid: str | None, result: Any = None
+    ) -> None:
         self._remember(op, change, sid)
-        self.ledger.succeed(op.op_key, sid)
+        self.ledger.succeed(op.op_key, sid, result)
         self.progress.done += 1
         self.emit(events.OP_SUCCEEDED, op, sid=sid)
 

@@ -62,8 +62,8 @@ class JournalLedger:
         self._schedule()
         await waiter
 
-    def succeed(self, op_key: str, sid: str | None) -> None:
-        self._later("succeed", self.ids[op_key], sid)
+    def succeed(self, op_key: str, sid: str | None, result: Any = None) -> None:
+        self._later("succeed", self.ids[op_key], sid, result)
 
     def fail(self, op_key: str, error: str) -> None:
         self._later("fail", self.ids[op_key], error)

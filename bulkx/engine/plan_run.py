@@ -6,16 +6,19 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bulkx.api import CarrierX
 from bulkx.diff.changes import Change, Changeset, change_as_dict, change_from_dict
 from bulkx.diff.engine import diff
-from bulkx.diff.read import read_live_state
+from bulkx.diff.read import SentBefore, read_live_state
 from bulkx.diff.state import LiveState
+from bulkx.engine.journal_ledger import journal_root
 from bulkx.engine.operations import Operation, operations
 from bulkx.errors import PlanError
+from bulkx.journal.sent import earlier_sends
 from bulkx.plan.model import Plan
 
 
@@ -54,6 +57,11 @@ def _match_ops(changes: list[Change], ops: list[Operation]) -> dict[str, Change]
     return out
 
 
+def journal_sends(reader: CarrierX) -> SentBefore:
+    """What the runs in this workspace sent to `reader`'s target, for the untraceable kinds."""
+    return partial(earlier_sends, journal_root(), reader.target.label)
+
+
 async def prepare(
     reader: CarrierX,
     plan: Plan,
@@ -64,7 +72,7 @@ async def prepare(
     confirmed: frozenset[str] = frozenset(),
 ) -> Prepared:
     """Read live state, diff, and (for a saved changeset) keep only what still holds."""
-    live = await read_live_state(reader, plan)
+    live = await read_live_state(reader, plan, sent_before=journal_sends(reader))
     changes = diff(plan, live, allow_release=allow_release, confirmed=confirmed)
     drifted: list[Change] = []
     if saved is not None:

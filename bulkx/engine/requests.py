@@ -118,6 +118,8 @@ def request_for(change: Change, resolver: Resolver) -> Request | None:
             upload = next((f for f in kind.fields if f.type == "file" and f.name in values), None)
             if upload is not None:
                 return _upload(kind, path, body, upload, change)
+            if kind.query_fields or kind.create_params:
+                return _with_query(kind, path, body, change)
             return Request(kind.api, "POST", path, body, _endpoint(kind, change.values))
         case Update():
             values = _resolved(kind, change.values, resolver)
@@ -190,12 +192,31 @@ def sid_from_lookup(change: Update, response: Any) -> str | None:
     return None if sid is None else str(sid)
 
 
+def _with_query(kind: Kind, path: str, body: dict[str, Any], change: Create) -> Request:
+    """A create whose API takes (some of) its fields as query arguments (a verification SMS)."""
+    params = dict(kind.create_params)
+    for name in kind.query_fields:
+        api_name = kind.by_name[name].api_name or name
+        value = body.pop(api_name, None)
+        if value not in (None, ""):
+            params[api_name] = str(value)
+    return Request(kind.api, "POST", path, body or None, _endpoint(kind, change.values), params)
+
+
 def created_sid(kind_name: str, response: Any) -> str | None:
     """The sid a create answered with."""
     if isinstance(response, dict):
         value = response.get(KINDS[kind_name].sid_field)
         return None if value is None else str(value)
     return None
+
+
+def answer_result(kind_name: str, response: Any) -> dict[str, Any] | None:
+    """What of a create's answer the kind keeps for the report (a verification's code)."""
+    kind = KINDS[kind_name]
+    if not kind.answer_fields or not isinstance(response, dict):
+        return None
+    return {name: response.get(name) for name in kind.answer_fields}
 
 
 #: The attribute naming the operation that rented a number: finds it again after a lost answer.

@@ -279,6 +279,16 @@ class JournalView:
             counts[row["state"]] = row["n"]
         return counts
 
+    def creates_of(self, kind: str) -> list[sqlite3.Row]:
+        """Each create of `kind`: key, state, remote_sid, and whether its outcome was ever
+        unknown (sent, answer lost)."""
+        return self._rows(
+            "SELECT o.key, o.state, o.remote_sid, EXISTS (SELECT 1 FROM transitions t"
+            " WHERE t.op_id = o.op_id AND t.to_state = 'unknown') AS was_unknown"
+            " FROM ops o WHERE o.kind = ? AND o.action = 'create'",
+            (kind,),
+        )
+
     def counts_by_step(self) -> dict[str, dict[str, int]]:
         table: dict[str, dict[str, int]] = {}
         # Steps in plan order: the first operation of each step says where it stands.

@@ -81,6 +81,9 @@ def file_md5(path: Path) -> str:
 
 ToApi = Callable[[Mapping[str, Any]], dict[str, Any]]
 FromApi = Callable[[Mapping[str, Any]], dict[str, Any]]
+#: What in a create's answer says it did not work although the API accepted it (a push
+#: notification whose device was not found), or None.
+AnswerProblem = Callable[[Mapping[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,18 @@ class Kind:
     #: For sending kinds: the field whose value is paced on its own (a message's sending
     #: number), so that no one number sends faster than the carrier allows.
     paced_by: str | None = None
+    #: For sending kinds: whether the API keeps the key on what was sent (an SMS's user_data, a
+    #: call's attributes), so a lost answer is looked up. Without it (a push notification, a
+    #: verification SMS) the run journals are the only record: each item is sent at most
+    #: once, and one whose answer was lost is reported as such, never sent again.
+    traceable: bool = True
+    #: Plan fields a create sends as query arguments (by API name) rather than in the body, and
+    #: fixed query arguments every create carries.
+    query_fields: tuple[str, ...] = ()
+    create_params: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: Answer fields kept as the operation's result (a verification's code), for the report.
+    answer_fields: tuple[str, ...] = ()
+    answer_problem: AnswerProblem | None = field(default=None, repr=False)
     #: Custom mapping for kinds whose API shape differs from the plan's flat columns.
     to_api_hook: ToApi | None = field(default=None, repr=False)
     from_api_hook: FromApi | None = field(default=None, repr=False)
@@ -156,6 +171,12 @@ class Kind:
             problems.append("a kind has an `ensure` field exactly when it can be deleted")
         if self.sends and (self.operations != {"create"} or self.confirm_flag is None):
             problems.append("a sending kind is create-only and needs a confirm_flag")
+        if not self.traceable and not self.sends:
+            problems.append("only a sending kind can be untraceable")
+        if not self.traceable and self.key in names and self.by_name[self.key].api_name is not None:
+            problems.append("an untraceable kind's key is plan-only (api=None)")
+        if any(n not in names for n in self.query_fields):
+            problems.append("query_fields names a field that is not one")
         if self.paced_by is not None and self.paced_by not in names:
             problems.append(f"paced_by names {self.paced_by!r}, which is no field")
         for name in self.path_fields:

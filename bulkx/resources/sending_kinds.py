@@ -1,8 +1,11 @@
-"""Kinds that send something: each item goes out exactly once, and only with --allow-send.
+"""Kinds that send something: each item goes out once, and only with --allow-send.
 
-There is no diff to speak of: an item whose `ref` is found on a live object was sent already
-(by an earlier run or before a crash) and is left alone; any other is sent. The `ref` travels
-in the object's own `user_data`, so finding it again needs no state outside the API.
+There is no diff to speak of: an item whose `ref` is found was sent already (by an earlier run
+or before a crash) and is left alone; any other is sent. Where the API keeps the `ref` on what
+was sent (an SMS's user_data, a call's attributes) it is found there, and a lost answer is
+looked up: exactly once. Where it keeps nothing to find it by (a push notification, a
+verification SMS, a TTS text) the run journals are the record (`bulkx.journal.sent`): at most
+once, and an item whose answer was lost is reported as such and never sent again on its own.
 """
 
 from __future__ import annotations
@@ -87,4 +90,107 @@ FLEXML_CALL = Kind(
     ),
 )  # fmt: skip
 
-KINDS = (SMS_MESSAGE, FLEXML_CALL)
+_REF_DOC = "Unique per item and stable across runs: bulkx's journals remember it was sent"
+
+
+def _ref() -> PlanField:
+    return F("ref", required=True, api=None, max_length=128, doc=_REF_DOC)
+
+
+def _push_to_api(values: Mapping[str, Any]) -> dict[str, Any]:
+    body = {k: values[k] for k in ("title", "body", "data", "priority", "ttl")
+            if values.get(k) not in (None, "")}  # fmt: skip
+    body["recipients"] = [values["device"]]
+    return body
+
+
+def _push_undelivered(answer: Mapping[str, Any]) -> str | None:
+    if not answer.get("failure"):
+        return None
+    results = answer.get("results") or {}
+    return "the API did not deliver it: " + ", ".join(f"{k}: {v}" for k, v in results.items())
+
+
+PUSH_NOTIFICATION = Kind(
+    name="push.notification",
+    api="core",
+    path="/push/notifications",
+    sid_field="notification_sid",
+    key="ref",
+    operations=frozenset({"create"}),
+    confirm_flag=SEND_FLAG,
+    sends=True,
+    traceable=False,
+    to_api_hook=_push_to_api,
+    answer_fields=("success", "failure"),
+    answer_problem=_push_undelivered,
+    doc="A push notification to one registered device, sent at most once (needs --allow-send)."
+    " The API keeps nothing to find a notification by, so bulkx's run journals remember each"
+    " `ref` sent: a re-run skips it, and one whose answer was lost is reported, not resent.",
+    fields=(
+        _ref(),
+        F("device", required=True, api=None, reference="push.device",
+          doc="the device's token (a push.device on the account)"),
+        F("title", max_length=255),
+        F("body", max_length=4000),
+        F("data", "object", doc="custom key/value data for the app"),
+        F("priority", "enum", choices=("normal", "high")),
+        F("ttl", "int", doc="seconds the push service keeps trying"),
+    ),
+)  # fmt: skip
+
+VERIFICATION_SMS = Kind(
+    name="verification.sms",
+    api="core",
+    path="/verification/sms",
+    sid_field="message_sid",
+    key="ref",
+    operations=frozenset({"create"}),
+    confirm_flag=SEND_FLAG,
+    sends=True,
+    traceable=False,
+    paced_by="from",
+    query_fields=("from", "to", "message", "code_length", "code_type"),
+    answer_fields=("code",),
+    doc="A verification code by SMS, sent at most once (needs --allow-send). The API makes the"
+    " code and answers with it; the report (-o json) gives it per item, with the message sid."
+    " `ref` is remembered by bulkx's journals, as the API keeps nothing to find it by.",
+    fields=(
+        _ref(),
+        F("from", "e164", required=True, doc="A number on the account that sends it"),
+        F("to", "e164", required=True),
+        F("message", max_length=1000, doc="The text before the code"),
+        F("code_length", "int", doc="Characters in the code (1 to 32)"),
+        F("code_type", "enum", choices=(
+            "numeric", "alphabetical", "alphabetical_lower", "alphabetical_upper",
+            "alphanumeric", "alphanumeric_lower", "alphanumeric_upper")),
+    ),
+)  # fmt: skip
+
+TTS_TEXT = Kind(
+    name="tts.text",
+    api="core",
+    path="/tts/texts",
+    sid_field="file_sid",
+    key="ref",
+    operations=frozenset({"create"}),
+    confirm_flag=SEND_FLAG,
+    sends=True,
+    traceable=False,
+    query_fields=("container",),
+    create_params={"response_format": "file"},
+    answer_fields=("name", "publish_uri"),
+    doc="Speech made from text, saved as an audio file in a storage container (e.g. IVR"
+    " prompts a FlexML app plays), made at most once (needs --allow-send: it is billed)."
+    " The report gives each file's sid and public URI.",
+    fields=(
+        _ref(),
+        F("container", required=True, api="response_container_sid",
+          reference="storage.container", doc="the storage container the audio file goes to"),
+        F("text", required=True, max_length=3000),
+        F("voice", api="voice_sid", doc="a voice sid of GET /tts/voices (default: the API's)"),
+        F("language", max_length=16, doc="one of the voice's languages"),
+    ),
+)  # fmt: skip
+
+KINDS = (SMS_MESSAGE, FLEXML_CALL, PUSH_NOTIFICATION, VERIFICATION_SMS, TTS_TEXT)

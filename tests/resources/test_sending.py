@@ -4,11 +4,13 @@ and re-runs included), and each sending number at its own pace."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -108,3 +110,106 @@ def test_dial_outs_are_placed_once_each(sandbox: Sandbox, tmp_path: Path) -> Non
     again = _bulkx(tmp_path, sandbox, "plan", str(calls), "--allow-send")
     assert "0 to create" in again.stdout and "3 unchanged" in again.stdout
     assert sandbox.world.store.counts()["flexml_calls"] == 3
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`bulkx ARGS` for commands that take no target (report, resume)."""
+    env = {**os.environ, "CARRIERX_TOKEN": TOKEN, "BULKX_HOME": str(cwd / ".bulkx")}
+    return subprocess.run([sys.executable, "-m", "bulkx", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=120, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def _run_id(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stderr.split("run id: ")[1].split()[0]
+
+
+def _sent(store: Any) -> dict[str, int]:
+    counts = store.counts()
+    return {name: counts.get(name, 0) for name in ("push_notifications", "verifications",
+                                                     "tts_texts")}  # fmt: skip
+
+
+NOTICES = {"push_notifications": 2, "verifications": 6, "tts_texts": 2}
+
+
+def _notices_ready(sandbox: Sandbox, tmp_path: Path) -> None:
+    shutil.copytree(REPO / "plans", tmp_path / "plans")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    numbers, _ = read_ported_csv(REPO / "samples" / "ported-numbers.csv")
+    seed_ported(sandbox.world, numbers)
+
+
+def test_untraceable_sends_go_out_at_most_once_lost_answers_included(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Push notifications, verification SMS and TTS texts leave nothing to look up: a lost
+    answer (the request ran) is reported, never resent; a re-run sends none of them again."""
+    _notices_ready(sandbox, tmp_path)
+    plan = "plans/notices.yaml"
+    store = sandbox.world.store
+    refused = _bulkx(tmp_path, sandbox, "apply", plan, "--yes")
+    assert (
+        refused.returncode == 2 and "the plan would send this push.notification" in refused.stderr
+    )
+    assert _sent(store) == {name: 0 for name in NOTICES}
+
+    faults = f"{sandbox.url}/_sandbox/faults"
+    assert httpx.put(faults, json={"spec": "execute_then_reset=0.4", "seed": 11}).is_success
+    sent = _bulkx(tmp_path, sandbox, "apply", plan, "--yes", "--allow-send", "--send-rate", "50")
+    assert httpx.delete(faults).is_success
+    assert _sent(store) == NOTICES  # every request ran exactly once: none was resent
+    report = _run(tmp_path, "report", _run_id(sent), "-o", "json")
+    items = json.loads(report.stdout)["items"]
+    lost = [i for i in items if i["state"] == "failed"]
+    assert lost, "the seed is chosen so that some answers are lost"
+    assert sent.returncode == 3, sent.stderr
+    assert all("may have been sent" in i["error"] and "at most once" in i["error"] for i in lost)
+    assert all(i["state"] == "succeeded" for i in items if i not in lost)
+    codes = [i["result"]["code"] for i in items
+             if i["kind"] == "verification.sms" and i["state"] == "succeeded"]  # fmt: skip
+    assert all(len(code) == 6 and code.isdigit() for code in codes)
+    stored = store.rows("SELECT json_extract(data, '$.code') FROM t_verifications")
+    assert {code for (code,) in stored} >= set(codes)
+
+    again = _bulkx(tmp_path, sandbox, "plan", plan, "--allow-send", "-o", "json")
+    changes = json.loads(again.stdout)["changes"]
+    blocked = {c["key"] for c in changes if c["action"] == "blocked"}
+    assert blocked == {i["key"] for i in lost}
+    assert all("may have sent it" in c["reason"] for c in changes if c["action"] == "blocked")
+    assert {c["action"] for c in changes} <= {"noop", "blocked"}
+    resent = _bulkx(tmp_path, sandbox, "apply", plan, "--yes", "--allow-send")
+    assert resent.returncode == 2
+    assert _sent(store) == NOTICES
+
+
+def test_a_send_cut_off_by_a_crash_is_reported_by_the_resume_not_resent(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    _notices_ready(sandbox, tmp_path)
+    env = {**os.environ, "BULKX_CRASHPOINT": "after_send_before_response:3"}
+    crashed = subprocess.run(
+        [sys.executable, "-m", "bulkx", "apply", "plans/notices.yaml", "--yes", "--allow-send",
+         "--base-url", sandbox.core_url],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120, stdin=subprocess.DEVNULL,
+        env={**env, "CARRIERX_TOKEN": TOKEN, "BULKX_HOME": str(tmp_path / ".bulkx")},
+    )  # fmt: skip
+    assert crashed.returncode == -9
+    run_id = max((tmp_path / ".bulkx" / "runs").glob("*.db")).stem
+    resumed = _run(tmp_path, "resume", run_id, "--yes")
+    assert resumed.returncode == 3, resumed.stderr
+    report = json.loads(_run(tmp_path, "report", run_id, "-o", "json").stdout)
+    sends = [i for i in report["items"] if KINDS[i["kind"]].sends]
+    done = [i for i in sends if i["state"] == "succeeded"]
+    maybe = [i for i in sends if i["state"] != "succeeded"]
+    assert all(i["state"] == "succeeded" for i in report["items"] if i not in sends)
+    # The crash cut off the third send (and any others under way): reported, never resent.
+    assert maybe and all("may have been sent" in i["error"] for i in maybe)
+    store = sandbox.world.store
+    assert len(done) <= sum(_sent(store).values()) <= len(done) + len(maybe)
+    recipients = [
+        to for (to,) in store.rows("SELECT json_extract(data, '$.to') FROM t_verifications")
+    ]
+    assert len(recipients) == len(set(recipients))  # nobody got a second code
+    again = _run(tmp_path, "resume", run_id, "--yes")
+    assert again.returncode == 0 and "Nothing left to do" in again.stderr
+    assert len(done) <= sum(_sent(store).values()) <= len(done) + len(maybe)
