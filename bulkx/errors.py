@@ -10,7 +10,8 @@ BulkxError
     │   ├── RateLimited       429, with retry_after seconds
     │   ├── ServerError       500, 502, 503, 504
     │   └── TransportError    connection refused/reset before a response, timeouts
-    │       └── OutcomeUnknown  the request may have been executed (reset after send, timeout)
+    │       └── OutcomeUnknown  the request may have been executed (reset after send, timeout,
+│                           a 5xx other than 503 to a POST)
     └── TerminalError         retrying will not help
         ├── AuthError         401, 403
         ├── NotFound          404

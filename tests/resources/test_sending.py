@@ -85,6 +85,13 @@ def test_a_sending_kind_must_be_create_only_and_confirmed() -> None:
     with pytest.raises(ValueError, match="sending kind"):
         Kind(name="x.send", api="core", path="/x", sid_field="x_sid", key="ref", doc="",
              fields=(PlanField("ref"),), sends=True)  # fmt: skip
+    with pytest.raises(ValueError, match="only a sending kind can be untraceable"):
+        Kind(name="x.thing", api="core", path="/x", sid_field="x_sid", key="ref", doc="",
+             fields=(PlanField("ref", api=None),), traceable=False)  # fmt: skip
+    with pytest.raises(ValueError, match="key is plan-only"):
+        Kind(name="x.send", api="core", path="/x", sid_field="x_sid", key="ref", doc="",
+             fields=(PlanField("ref"),), sends=True, traceable=False,
+             operations=frozenset({"create"}), confirm_flag="--allow-send")  # fmt: skip
 
 
 def test_dial_outs_are_placed_once_each(sandbox: Sandbox, tmp_path: Path) -> None:
