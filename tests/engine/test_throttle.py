@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
 
 import pytest
 
-from bulkx.engine.throttle import HEADROOM, AdaptiveLimiter
+from bulkx.engine.throttle import FITTED_HEADROOM, HEADROOM, AdaptiveLimiter
 
 
 class FakeTime:
@@ -117,3 +119,103 @@ def test_a_429_with_nothing_admitted_keeps_the_pace() -> None:
         assert time.now - before >= 3.0  # but its Retry-After is honoured
 
     asyncio.run(scenario())
+
+
+def _against_a_token_bucket(
+    limit: float, burst: int, client_speed: float, seconds: float
+) -> tuple[AdaptiveLimiter, list[tuple[float, int]]]:
+    """Send as fast as the limiter lets a client of `client_speed` requests/s, for `seconds`,
+    to a server admitting `limit`/s with `burst` (Retry-After in whole seconds, at least 1).
+    The answers: (time, status)."""
+    time = FakeTime()
+    limiter = _limiter(time)
+    tokens, stamp = float(burst), time.now
+    answers: list[tuple[float, int]] = []
+
+    async def scenario() -> None:
+        nonlocal tokens, stamp
+        end = time.now + seconds
+        while time.now < end:
+            await limiter.acquire()
+            await limiter.wait_out_pause()
+            time.now += 1 / client_speed
+            tokens = min(burst, tokens + (time.now - stamp) * limit)
+            stamp = time.now
+            if tokens >= 1:
+                tokens -= 1
+                answers.append((time.now, 200))
+                limiter.on_success()
+            else:
+                answers.append((time.now, 429))
+                limiter.on_throttled(retry_after=max(1, math.ceil((1 - tokens) / limit)))
+
+    asyncio.run(scenario())
+    return limiter, answers
+
+
+@pytest.mark.parametrize(
+    ("limit", "burst", "client_speed"),
+    [(500, 50, 650), (500, 50, 800), (200, 20, 650), (50, 5, 650), (1000, 100, 1300)],
+)
+def test_the_limit_is_learned_within_seconds_and_then_kept(
+    limit: int, burst: int, client_speed: int
+) -> None:
+    limiter, answers = _against_a_token_bucket(limit, burst, client_speed, seconds=20)
+    start = answers[0][0]
+    late = [status for at, status in answers if at >= start + 6]
+    admitted_late = late.count(200) / (answers[-1][0] - start - 6)
+    assert late.count(429) <= 1
+    assert 0.9 * limit <= admitted_late <= limit  # one late 429 costs a second of 14
+    assert limiter.rate is not None and 0.95 * limit <= limiter.rate <= limit
+
+
+def test_spells_of_different_lengths_give_the_limit_without_knowing_the_burst() -> None:
+    time = FakeTime()
+    limiter = _limiter(time)
+    limiter.rate = 600.0
+    for spell, pace in ((0.25, 600.0), (1.0, 525.0)):  # server: 500/s, burst 50
+        limiter.rate = pace
+        admitted = round(50 + 500 * spell)
+        for _ in range(admitted):
+            time.now += spell / admitted
+            limiter.on_success()
+        limiter.on_throttled(retry_after=1.0)
+        time.now += 1.0
+    assert limiter.estimate == pytest.approx(500, rel=0.02)
+    assert limiter.rate == pytest.approx(500 * FITTED_HEADROOM, rel=0.02)
+
+
+def test_a_short_spell_steps_the_pace_down_further_than_a_long_one() -> None:
+    rates = []
+    for spell in (0.1, 2.0):
+        time = FakeTime()
+        limiter = _limiter(time)
+        limiter.rate = 600.0
+        for _ in range(round(600 * spell)):
+            time.now += 1 / 600
+            limiter.on_success()
+        limiter.on_throttled(retry_after=1.0)
+        rates.append(limiter.rate)
+    assert rates[0] is not None and rates[1] is not None
+    assert rates[0] < 0.75 * 600 < rates[1]
+
+
+def test_a_retry_after_pause_is_not_caught_up_in_a_burst() -> None:
+    time = FakeTime()
+    limiter = _limiter(time)
+    limiter.rate = 100.0
+
+    async def scenario() -> list[float]:
+        await limiter.acquire()
+        for _ in range(20):
+            limiter.on_success()
+        limiter.on_throttled(retry_after=1.0)
+        sent = []
+        for _ in range(5):
+            await limiter.acquire()
+            sent.append(time.now)
+        return sent
+
+    sent = asyncio.run(scenario())
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert all(gap >= 0.99 / limiter.rate for gap in gaps)  # type: ignore[operator]
