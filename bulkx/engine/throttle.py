@@ -44,6 +44,12 @@ SPELL_STEPS = ((1.0, HEADROOM), (0.2, 0.85), (0.0, 0.7))
 GUESS_PROBE_EVERY = 2.0
 GUESS_PROBE_STEP = 0.02
 GUESS_PROBES = 2
+#: The first 429's estimate is what a client got through while still cold (connections, the
+#: first burst), and may be far under the limit. If its pace then goes this long without a 429
+#: it was under the limit: probe up by this step each time, to this multiple of it at most.
+COLD_PROBE_EVERY = 2.0
+COLD_PROBE_STEP = 0.1
+COLD_PROBE_CAP = 2.0
 #: Pacing may catch up on this much time lost to stalls (an fsync, a busy loop): at 500/s, 50
 #: requests. Never more than the server refilled meanwhile, and never after a Retry-After
 #: pause (that time is the server's). Measured: at --rate 490, 0.02 s of catch-up got 476/s
@@ -91,6 +97,8 @@ class AdaptiveLimiter:
         self._guess_probes = 0
         self._guess_probes_allowed = 0
         self._probe_cap: float | None = None
+        self._cold = False
+        self._spell_fits = True
         self._lock = asyncio.Lock()
         self.throttled = 0
 
@@ -146,6 +154,15 @@ class AdaptiveLimiter:
         and the fit from it is good."""
         if self.rate is None:
             return
+        if self._cold:
+            if now - self._last_change >= COLD_PROBE_EVERY and self._probe_cap:
+                cap = min(self._probe_cap, self.ceiling or self._probe_cap)
+                self.rate = max(self.rate, min(self.rate * (1 + COLD_PROBE_STEP), cap))
+                self._last_change = now
+                # The pace was under the limit for part of this spell, so the server's bucket
+                # was not drained all along: the spell must not be fitted.
+                self._spell_fits = False
+            return
         guessing = self._guess_probes < self._guess_probes_allowed
         if now - self._last_change < (GUESS_PROBE_EVERY if guessing else self.probe_every):
             return
@@ -182,6 +199,7 @@ class AdaptiveLimiter:
         headroom = HEADROOM
         self._guess_probes = 0
         self._guess_probes_allowed = 0
+        self._cold = paced is None
         if paced is None:
             # The first 429 of a run that was not paced: what got through is the first guess.
             estimate = pace = admitted
@@ -205,10 +223,13 @@ class AdaptiveLimiter:
         rate = max(self.min_rate, pace * headroom)
         # A fitted pace is where to stay: probing above it would only find the limit again.
         self._probe_cap = rate if self._guess_probes_allowed == 0 and paced else estimate
+        if self._cold:
+            self._probe_cap = estimate * COLD_PROBE_CAP
         self.rate = min(rate, self.ceiling) if self.ceiling else rate
         self._tokens = 0.0
         self._stamp = now
-        self._last_change = now
+        # Probes count time spent sending, not the pause.
+        self._last_change = self._paused_until if self._cold else now
 
     def _close_spell(self, now: float) -> tuple[float, int] | None:
         """Close the sending spell a 429 ended and keep it (seconds, answers admitted); None
@@ -221,7 +242,9 @@ class AdaptiveLimiter:
         spell = (now - start, admitted)
         if self.rate is None and spell[0] < FIRST_SPELL_MIN_SECONDS:
             return None
-        self._spells.append(spell)
+        if self._spell_fits:
+            self._spells.append(spell)
+        self._spell_fits = True
         return spell
 
     def _fit(self) -> tuple[float, float] | None:

@@ -122,13 +122,18 @@ def test_a_429_with_nothing_admitted_keeps_the_pace() -> None:
 
 
 def _against_a_token_bucket(
-    limit: float, burst: int, client_speed: float, seconds: float
+    limit: float,
+    burst: int,
+    client_speed: float,
+    seconds: float,
+    warmed: tuple[FakeTime, AdaptiveLimiter] | None = None,
 ) -> tuple[AdaptiveLimiter, list[tuple[float, int]]]:
     """Send as fast as the limiter lets a client of `client_speed` requests/s, for `seconds`,
     to a server admitting `limit`/s with `burst` (Retry-After in whole seconds, at least 1).
     The answers: (time, status)."""
-    time = FakeTime()
-    limiter = _limiter(time)
+    time, limiter = warmed or (FakeTime(), _limiter(FakeTime()))
+    if warmed is None:
+        limiter = _limiter(time)
     tokens, stamp = float(burst), time.now
     answers: list[tuple[float, int]] = []
 
@@ -219,3 +224,19 @@ def test_a_retry_after_pause_is_not_caught_up_in_a_burst() -> None:
     sent = asyncio.run(scenario())
     gaps = [b - a for a, b in itertools.pairwise(sent)]
     assert all(gap >= 0.99 / limiter.rate for gap in gaps)  # type: ignore[operator]
+
+
+def test_a_first_estimate_far_under_the_limit_is_probed_up_to_it() -> None:
+    """A client still cold (connections, imports) got only 300/s through before its first
+    429; at that pace nothing refuses it again, so it must find the limit by probing."""
+    time = FakeTime()
+    limiter = _limiter(time)
+    for _ in range(90):
+        time.now += 1 / 300
+        limiter.on_success()
+    limiter.on_throttled(retry_after=1.0)
+    assert limiter.rate is not None and limiter.rate < 300
+    limiter, answers = _against_a_token_bucket(500, 50, 650, seconds=30, warmed=(time, limiter))
+    # (just over the limit drains the burst only slowly: a 429 in minutes, not seconds)
+    assert limiter.rate is not None and 0.95 * 500 <= limiter.rate <= 1.01 * 500
+    assert sum(1 for _, status in answers if status == 429) <= 4
