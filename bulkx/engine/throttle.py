@@ -12,6 +12,8 @@ learns the limit in a few 429s and then stays just under it:
   spell longer and the fit possible. A stepped pace is probed upward soon, a step or two.
 * One 429 episode changes the rate once (the other 429s of the same burst only extend the
   pause); a storm that admits nothing says nothing about a rate and keeps the pace.
+* The first 429 comes while the client may still be cold, so what it got through can be far
+  under the limit: a pace set by it that then holds 2 s without a 429 is raised 10% at a time.
 * A slow probe upward (never past the estimate) lets a guessed limit be corrected.
 
 `bench/` measures it against the sandbox's limiter (row 1); tests drive it on a fake clock.
@@ -87,9 +89,10 @@ class AdaptiveLimiter:
         self._resumed_at = 0.0
         self._last_change = clock()
         self._admitted: deque[float] = deque()
-        #: Sending spells, each from a resume (a full server bucket) to the 429 that ended it:
-        #: (seconds, requests admitted). A token bucket admits burst + limit * seconds in each,
-        #: so spells of different lengths give the limit without knowing the burst.
+        #: Sending spells, each from its first answer after a pause (a full server bucket) to
+        #: the 429 that ended it: (seconds, requests admitted). A token bucket admits burst +
+        #: limit * seconds in each, so spells of different lengths give the limit without
+        #: knowing the burst.
         self._spells: deque[tuple[float, int]] = deque(maxlen=SPELLS_KEPT)
         self._spell_start: float | None = None
         self._spell_admitted = 0
