@@ -100,8 +100,8 @@ def _add_all(
         live.add(kind, natural_key(kind, values), LiveObject(sid, values))
 
 
-#: What earlier runs sent of an untraceable kind: (kind, keys) -> key -> the earlier send.
-SentBefore = Callable[[str, list[str]], Mapping[str, EarlierSend]]
+#: What earlier runs sent of the untraceable kinds: {kind: keys} -> (kind, key) -> the send.
+SentBefore = Callable[[Mapping[str, list[str]]], Mapping[tuple[str, str], EarlierSend]]
 
 
 async def read_live_state(
@@ -143,16 +143,18 @@ async def read_live_state(
         else:
             _add_all(live, kind, await reader.list_all("core", kind.path))
 
+    # Sends the API keeps no trace of: what the run journals say went out.
+    untraceable = {name: keys[name] for name in keys if not KINDS[name].traceable}
+    if untraceable and sent_before is not None:
+        for (name, key), send in sent_before(untraceable).items():
+            if send.certain:
+                live.add(KINDS[name], key, LiveObject(send.sid, {KINDS[name].key: key}))
+            else:
+                live.maybe_sent[(name, key)] = send.run_id
+
     # Other Core kinds with a list of their own (DIDs, their records and trunks come below).
-    for name in sorted(keys.keys() - referenced - {"did"}):
+    for name in sorted(keys.keys() - referenced - {"did"} - untraceable.keys()):
         kind = KINDS[name]
-        if not kind.traceable:
-            for key, send in (sent_before(name, keys[name]) if sent_before else {}).items():
-                if send.certain:
-                    live.add(kind, key, LiveObject(send.sid, {kind.key: key}))
-                else:
-                    live.maybe_sent[(name, key)] = send.run_id
-            continue
         if kind.sends:  # messages sent are many: look up only the ones the plan names
             _add_all(live, kind, await _read_by_keys(reader, kind, keys[name]))
             continue

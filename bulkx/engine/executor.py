@@ -384,10 +384,11 @@ class Executor:
 
     async def _execute(self, op: Operation, change: Change) -> bool | None:
         attempts = 0
+        kind = KINDS[change.kind]
         if op.op_key in self._unknown:
             # It may have been sent before the last process stopped: look before resending.
             self._unknown.discard(op.op_key)
-            if not KINDS[change.kind].traceable:
+            if not kind.traceable:
                 return self._failed(op, MAYBE_SENT)
             found = await self._reconcile_patiently(op, change)
             if found is None:
@@ -413,7 +414,7 @@ class Executor:
                 continue
             # A send the API cannot look up is paced before its intent is written: a crash
             # then leaves only what was really about to go out as "may have been sent".
-            blind = not KINDS[change.kind].traceable
+            blind = not kind.traceable
             if blind:
                 await self._pace(change)
             if not await self._start(op):
@@ -443,7 +444,7 @@ class Executor:
                 self.ledger.unknown(op.op_key, str(error))
                 self.emit(events.OP_UNKNOWN, op, error=str(error))
                 self._outage(error)
-                if not KINDS[change.kind].traceable:
+                if not kind.traceable:
                     return self._failed(op, f"{MAYBE_SENT} ({error})")
                 self.progress.unknown += 1
                 found = await self._reconcile_patiently(op, change)
@@ -489,7 +490,6 @@ class Executor:
             crash_point("after_send_before_response")
             self.limiter.on_success()
             self.breaker.success()
-            kind = KINDS[change.kind]
             problem = kind.answer_problem(response) if kind.answer_problem and response else None
             if problem is not None:
                 return self._failed(op, problem)

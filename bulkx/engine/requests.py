@@ -157,7 +157,7 @@ def _upload(
     except OSError as error:  # gone since the plan was made: this operation fails, no other
         raise UnresolvedReference(f"cannot read the local file {str(source)!r}: {error}") from None
     params = {
-        name: str(value).lower() if isinstance(value, bool) else str(value)
+        name: _query_value(value)
         for name, value in body.items()
         if name != spec.api_name and value is not None
     }
@@ -199,8 +199,12 @@ def _with_query(kind: Kind, path: str, body: dict[str, Any], change: Create) -> 
         api_name = kind.by_name[name].api_name or name
         value = body.pop(api_name, None)
         if value not in (None, ""):
-            params[api_name] = str(value)
+            params[api_name] = _query_value(value)
     return Request(kind.api, "POST", path, body or None, _endpoint(kind, change.values), params)
+
+
+def _query_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def created_sid(kind_name: str, response: Any) -> str | None:

@@ -9,7 +9,7 @@ either. Deleting `.bulkx/runs/` forgets them; that is the one way to lose this p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,39 +27,39 @@ class EarlierSend:
 
 
 def earlier_sends(
-    root: str | Path, target_label: str, kind: str, keys: Iterable[str]
-) -> dict[str, EarlierSend]:
-    """For each of `keys` of `kind` that a run under `root` against `target_label` sent (or may
-    have sent), the latest such run; a certain send wins over an uncertain one."""
-    wanted = set(keys)
-    found: dict[str, EarlierSend] = {}
+    root: str | Path, target_label: str, wanted: Mapping[str, Iterable[str]]
+) -> dict[tuple[str, str], EarlierSend]:
+    """For each (kind, key) of `wanted` that a run under `root` against `target_label` sent (or
+    may have sent), the latest such run; a certain send wins over an uncertain one. Each
+    journal is opened once, whatever the number of kinds."""
+    keys = {(kind, key) for kind, some in wanted.items() for key in some}
+    found: dict[tuple[str, str], EarlierSend] = {}
     directory = runs_dir(root)
-    if not wanted or not directory.is_dir():
+    if not keys or not directory.is_dir():
         return found
     for db in sorted(directory.glob("*.db")):
         try:
             with JournalReader.open(root, db.stem) as reader:
                 if reader.run().target_label != target_label:
                     continue
-                sends = _sends_in(reader, kind)
+                sends = {(kind, key): send for kind in wanted
+                         for key, send in _sends_in(reader, kind).items()}  # fmt: skip
         except JournalError:
             continue  # a journal being created, or one from another bulkx version
-        for key, send in sends.items():
-            if key in wanted and (send.certain or not found.get(key, send).certain):
-                found[key] = send
+        for item, send in sends.items():
+            if item in keys and (send.certain or not found.get(item, send).certain):
+                found[item] = send
     return found
 
 
 def _sends_in(reader: JournalReader, kind: str) -> dict[str, EarlierSend]:
-    rows = reader.creates_of(kind)
-    run_id = reader.run_id
     out: dict[str, EarlierSend] = {}
-    for row in rows:
+    for row in reader.creates_of(kind):
         state = row["state"]
         if state == OpState.SUCCEEDED:
-            out[row["key"]] = EarlierSend(run_id, row["remote_sid"], certain=True)
+            out[row["key"]] = EarlierSend(reader.run_id, row["remote_sid"], certain=True)
         elif state in (OpState.IN_FLIGHT, OpState.UNKNOWN) or (
             state == OpState.FAILED and row["was_unknown"]
         ):
-            out[row["key"]] = EarlierSend(run_id, None, certain=False)
+            out[row["key"]] = EarlierSend(reader.run_id, None, certain=False)
     return out
