@@ -3,16 +3,21 @@
 Starts are what must be durable before a request goes out, so `start` waits for its commit;
 everything else is buffered. All that is buffered within `window` seconds is written in one
 transaction: one fsync for many operations instead of two per operation.
+
+Inside an event loop the commits run on a writer thread with its own connection to the
+journal, one after another: the loop keeps sending (and a monitor keeps drawing) while SQLite
+writes and fsyncs, which at 500 operations/s took a fifth of the loop's time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import itertools
 import json
 import os
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +53,10 @@ class JournalLedger:
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled: asyncio.TimerHandle | None = None
         self._error: JournalError | None = None
+        #: The commit running on the writer thread, if any; the next waits for it.
+        self._committing: asyncio.Future[None] | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._writer_journal: Journal | None = None
 
     @property
     def run_id(self) -> str:
@@ -85,65 +94,113 @@ class JournalLedger:
         self._schedule()
 
     def _schedule(self) -> None:
-        if self._scheduled is None:
+        if self._scheduled is None and self._committing is None:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # outside a loop (finishing up): write at once
                 self.flush()
                 return
-            self._scheduled = loop.call_later(self.window, self._flush_scheduled)
+            self._scheduled = loop.call_later(self.window, self._commit_on_writer)
 
-    def _flush_scheduled(self) -> None:
+    def _commit_on_writer(self) -> None:
+        """The window is over: commit what it gathered on the writer thread."""
         self._scheduled = None
-        # A failure is kept in self._error: the next start, and the end of the run, raise it.
-        with contextlib.suppress(JournalError):
-            self.flush()
+        try:
+            buffer, waiters = self._take()
+        except JournalError:  # an earlier commit failed: its waiters know, and so will the run
+            return
+        if not buffer:
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="bulkx-journal")
+            self._writer_journal = self.journal.sibling()
+        writer_journal = self._writer_journal
+        assert writer_journal is not None
+        loop = asyncio.get_running_loop()
+        committing = loop.run_in_executor(self._writer, self._commit, writer_journal, buffer)
+        self._committing = committing
+        committing.add_done_callback(lambda done: self._committed(done, waiters))
 
-    def flush(self) -> None:
-        """Write everything buffered in one transaction, then release the waiting starts."""
+    def _committed(self, done: asyncio.Future[None], waiters: list[asyncio.Future[None]]) -> None:
+        self._committing = None
+        if done.cancelled():  # the loop is closing under it; the commit still runs to its end
+            return
+        error = done.exception()
+        if isinstance(error, JournalError):
+            self._error = error
+        if error is not None:
+            # A failure is kept in self._error: the next start, and the end of the run, raise it.
+            self._fail_waiters(waiters, error)
+        else:
+            self._release(waiters)
+        if self._buffer:  # what arrived during that commit
+            self._schedule()
+
+    def _take(self) -> tuple[list[tuple[str, tuple[Any, ...]]], list[asyncio.Future[None]]]:
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
         buffer, waiters = self._buffer, self._waiters
         self._buffer, self._waiters = [], []
-        if not buffer:
-            return
-        if self._error is not None:
+        if buffer and self._error is not None:
             self._fail_waiters(waiters, self._error)
             raise self._error
+        return buffer, waiters
+
+    def flush(self) -> None:
+        """Write everything buffered in one transaction, then release the waiting starts.
+        Blocks until a commit running on the writer thread is done too (it came first)."""
+        buffer, waiters = self._take()
+        try:
+            if self._writer is not None and self._writer_journal is not None:
+                # Queued behind the writer's commit, so the journal gets them in order.
+                self._writer.submit(self._commit, self._writer_journal, buffer).result()
+            elif buffer:
+                self._commit(self.journal, buffer)
+        except BaseException as error:
+            self._fail_waiters(waiters, error)
+            raise
+        self._release(waiters)
+
+    def _commit(self, journal: Journal, buffer: list[tuple[str, tuple[Any, ...]]]) -> None:
+        if not buffer:
+            return
         starting = any(method == "start" for method, _ in buffer)
         if starting:
             crash_point("before_intent_commit")
         try:
-            with self.journal.batch():
-                self._write(buffer)
+            with journal.batch():
+                self._write(journal, buffer)
                 if not starting:
                     crash_point("inside_result_txn")
         except JournalError as error:
             self._error = error
-            self._fail_waiters(waiters, error)
             raise
         if starting:
             crash_point("after_intent_commit")
+
+    @staticmethod
+    def _release(waiters: list[asyncio.Future[None]]) -> None:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _write(self, buffer: list[tuple[str, tuple[Any, ...]]]) -> None:
-        starts: list[int] = []
-        for method, args in buffer:
+    @staticmethod
+    def _write(journal: Journal, buffer: list[tuple[str, tuple[Any, ...]]]) -> None:
+        # Consecutive starts, and consecutive successes, each go in as one batch (a few
+        # statements for all of them), in order with the rest.
+        for method, items in itertools.groupby(buffer, key=lambda item: item[0]):
+            group = [args for _, args in items]
             if method == "start":
-                starts.append(args[0])
-                continue
-            if starts:  # consecutive starts go in as one batch, in order with the rest
-                self.journal.start(starts)
-                starts = []
-            getattr(self.journal, method)(*args)
-        if starts:
-            self.journal.start(starts)
+                journal.start([args[0] for args in group])
+            elif method == "succeed":
+                journal.succeed_many(group)
+            else:
+                for args in group:
+                    getattr(journal, method)(*args)
 
     @staticmethod
-    def _fail_waiters(waiters: list[asyncio.Future[None]], error: JournalError) -> None:
+    def _fail_waiters(waiters: list[asyncio.Future[None]], error: BaseException) -> None:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_exception(error)
@@ -162,6 +219,8 @@ class JournalLedger:
 
     def finish(self, progress: Progress, exit_code: int | None = None) -> None:
         self.flush()
+        if self._writer is not None:
+            self._writer.shutdown()
         self.journal.sample(
             done=progress.done,
             failed=progress.failed,

@@ -200,7 +200,9 @@ def sql_errors(path: Path, doing: str) -> Iterator[None]:
         raise _journal_error(exc, path, doing) from None
 
 
-def connect(db: Path, mode: str) -> sqlite3.Connection:
+def connect(db: Path, mode: str, *, any_thread: bool = False) -> sqlite3.Connection:
+    """`any_thread`: the connection may be used from a thread other than this one (by one
+    thread at a time: its user keeps it so)."""
     with sql_errors(db, "open"):
         # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves (Python 3.11 has no
         # `autocommit` attribute, and its implicit BEGIN is DEFERRED, which ignores busy_timeout).
@@ -209,6 +211,7 @@ def connect(db: Path, mode: str) -> sqlite3.Connection:
             uri=True,
             isolation_level=None,
             timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=not any_thread,
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

@@ -198,6 +198,8 @@ class Journal(JournalView):
         super().__init__(conn, path, run_id)
         self._lock = lock
         self._in_batch = False
+        self._siblings: list[Journal] = []
+        self._is_sibling = False
         self._closed = False
 
     @classmethod
@@ -312,9 +314,23 @@ class Journal(JournalView):
             return
         self._closed = True
         try:
+            for sibling in self._siblings:
+                sibling.close()
             self._conn.close()
         finally:
-            self._lock.release()
+            if not self._is_sibling:
+                self._lock.release()
+
+    def sibling(self) -> Journal:
+        """A second writer connection to this run, for a writer thread (it may be used from
+        any thread, one at a time). It shares this journal's lock, and closes with it. Each
+        connection has its own transactions; SQLite makes them take turns."""
+        twin = Journal(
+            connect(self.path, "rw", any_thread=True), self.path, self.run_id, self._lock
+        )
+        twin._is_sibling = True
+        self._siblings.append(twin)
+        return twin
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -349,7 +365,7 @@ class Journal(JournalView):
     def _set_states(
         self,
         op_ids: Sequence[int],
-        columns: Mapping[str, Any],
+        columns: Mapping[int, Mapping[str, Any]],
         source: str,
         target: OpState,
         now: str,
@@ -357,22 +373,29 @@ class Journal(JournalView):
         *,
         attempt: bool = False,
     ) -> None:
-        """Move ops (already checked to be in `source`) to `target`, with their audit rows."""
-        sets = ["state = ?", "updated_at = ?", *(f"{c} = ?" for c in columns)]
+        """Move ops (already checked to be in `source`) to `target`, with their audit rows.
+        `columns`: what else to set, per op (every op the same names); none when empty."""
+        names = list(next(iter(columns.values()), {}))
+        sets = ["state = ?", "updated_at = ?", *(f"{c} = ?" for c in names)]
         if attempt:
             sets += ["attempts = attempts + 1", "sent_at = ?"]
         if target in TERMINAL:
             sets.append("finished_at = ?")
         extra = ([now] if attempt else []) + ([now] if target in TERMINAL else [])
-        values = [str(target), now, *columns.values(), *extra]
+        state, was = str(target), str(source)
         self._conn.executemany(
             f"UPDATE ops SET {', '.join(sets)} WHERE op_id = ? AND state = ?",
-            [(*values, op_id, str(source)) for op_id in op_ids],
+            [
+                (state, now, *(columns[op_id][c] for c in names), *extra, op_id, was)
+                if names
+                else (state, now, *extra, op_id, was)
+                for op_id in op_ids
+            ],
         )
         self._conn.executemany(
             "INSERT INTO transitions (op_id, from_state, to_state, at, detail) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(op_id, str(source), str(target), now, detail) for op_id in op_ids],
+            [(op_id, was, state, now, detail) for op_id in op_ids],
         )
 
     def _move(
@@ -382,14 +405,18 @@ class Journal(JournalView):
         detail: str | None,
         columns: Mapping[str, Any] | None = None,
         *,
+        per_op: Mapping[int, Mapping[str, Any]] | None = None,
         only_from: OpState | None = None,  # narrower than the table: which method may move it
         attempt: bool = False,
     ) -> None:
+        """Move ops to `target`, setting `columns` on each, or `per_op[op_id]` on each."""
         ids = list(op_ids)
         if len(set(ids)) != len(ids):
             raise JournalError(f"the same operation is listed twice in one {target} batch")
         if not ids:
             return
+        if per_op is None:
+            per_op = dict.fromkeys(ids, columns or {})
         now = now_iso()
         with self._write(f"record {target} in") as conn:
             current: dict[int, str] = {}
@@ -407,7 +434,7 @@ class Journal(JournalView):
                 check_transition(op_id, current[op_id], target)
                 by_source.setdefault(current[op_id], []).append(op_id)
             for source, group in by_source.items():
-                self._set_states(group, columns or {}, source, target, now, detail, attempt=attempt)
+                self._set_states(group, per_op, source, target, now, detail, attempt=attempt)
 
     def add_ops(self, ops: Iterable[NewOp]) -> list[int]:
         """Write a batch of intents (state `pending`) in ONE transaction; returns their op_ids
@@ -447,9 +474,20 @@ class Journal(JournalView):
         self._move(op_ids, OpState.IN_FLIGHT, "sent", attempt=True)
 
     def succeed(self, op_id: int, remote_sid: str | None, result: Any = None) -> None:
-        columns = {"remote_sid": remote_sid, "result": _dumps(result, "the result"), "error": None}
+        self.succeed_many([(op_id, remote_sid, result)])
+
+    def succeed_many(self, outcomes: Sequence[tuple[int, str | None, Any]]) -> None:
+        """in_flight -> succeeded for a batch: (op_id, remote sid, result) each."""
+        per_op = {
+            op_id: {"remote_sid": sid, "result": _dumps(result, "the result"), "error": None}
+            for op_id, sid, result in outcomes
+        }
+        if len(per_op) != len(outcomes):
+            raise JournalError("the same operation is listed twice in one succeeded batch")
         # From unknown, success is a finding of reconciliation: `reconcile` records it.
-        self._move([op_id], OpState.SUCCEEDED, None, columns, only_from=OpState.IN_FLIGHT)
+        self._move(
+            list(per_op), OpState.SUCCEEDED, None, per_op=per_op, only_from=OpState.IN_FLIGHT
+        )
 
     def fail(self, op_id: int, error: str) -> None:
         self._move([op_id], OpState.FAILED, clip_text(error), {"error": clip_text(error)})

@@ -38,17 +38,20 @@ def _states(root: Path, journal: Journal) -> dict[str, int]:
         return {state: n for state, n in reader.counts().items() if n}
 
 
-def test_concurrent_starts_share_one_commit_and_are_durable_when_awaited(tmp_path: Path) -> None:
+def test_concurrent_starts_share_one_commit_and_are_durable_when_awaited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     journal, ledger, keys = _ledger(tmp_path, 20)
     batches = 0
-    real_batch = journal.batch
+    real_batch = Journal.batch
 
-    def counting_batch():  # type: ignore[no-untyped-def]
+    def counting_batch(self: Journal):  # type: ignore[no-untyped-def]
         nonlocal batches
         batches += 1
-        return real_batch()
+        return real_batch(self)
 
-    journal.batch = counting_batch  # type: ignore[method-assign]
+    # Every connection's commits count: inside a loop they run on the writer thread's own.
+    monkeypatch.setattr(Journal, "batch", counting_batch)
 
     async def scenario() -> None:
         await asyncio.gather(*(ledger.start(key) for key in keys))
@@ -89,13 +92,16 @@ def test_a_retry_then_a_restart_are_written_in_order(tmp_path: Path) -> None:
     ]
 
 
-def test_a_journal_that_cannot_be_written_fails_the_waiting_start(tmp_path: Path) -> None:
+def test_a_journal_that_cannot_be_written_fails_the_waiting_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     journal, ledger, keys = _ledger(tmp_path, 2)
 
-    def disk_full(op_ids: object) -> None:
+    def disk_full(self: Journal, op_ids: object) -> None:
         raise JournalError("database or disk is full")
 
-    journal.start = disk_full  # type: ignore[assignment,method-assign]
+    # On every connection: inside a loop, starts are committed by the writer thread's own.
+    monkeypatch.setattr(Journal, "start", disk_full)
 
     async def scenario() -> None:
         with pytest.raises(JournalError, match="disk is full"):
