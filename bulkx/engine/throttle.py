@@ -7,14 +7,18 @@ learns the limit in a few 429s and then stays just under it:
 * Each 429 ends a *spell* of sending that began with the server's bucket full (after a pause).
   A token-bucket server admits `burst + limit * seconds` in a spell, so two spells of
   different lengths give the limit without knowing the burst: a least-squares fit.
+* After the first 429 the pace is well under what got through (COLD_HEADROOM), so that the
+  next spell is clearly longer than the first, and the two fit; or the pace is under the
+  limit, and then, once it has held 3 s, it is raised 10% at a time. Each raise starts a
+  spell (the server's bucket is full), so the raise that is refused gives a fit too; without
+  one the pace goes back to the last that held.
 * Until spells differ enough to fit, the pace steps down: a little after a long spell (the
   pace was nearly right), more after a short one (far too fast), which also makes the next
-  spell longer and the fit possible. A stepped pace is probed upward soon, a step or two.
+  spell longer and the fit possible. A stepped pace is probed upward once, by 1%.
+* A fitted pace is never probed above: that would only find the limit again, and a pace
+  just over the limit drains the server's burst slowly, into a 429 long after the fit.
 * One 429 episode changes the rate once (the other 429s of the same burst only extend the
   pause); a storm that admits nothing says nothing about a rate and keeps the pace.
-* The first 429 comes while the client may still be cold, so what it got through can be far
-  under the limit: a pace set by it that then holds 2 s without a 429 is raised 10% at a time.
-* A slow probe upward (never past the estimate) lets a guessed limit be corrected.
 
 `bench/` measures it against the sandbox's limiter (row 1); tests drive it on a fake clock.
 """
@@ -30,33 +34,34 @@ from collections.abc import Awaitable, Callable
 HEADROOM = 0.97
 #: Pace at this share of a limit fitted from spells (see the module doc).
 FITTED_HEADROOM = 0.985
+#: After the first 429, pace at this share of what got through before it.
+COLD_HEADROOM = 0.7
 #: Spells kept for the fit, and how much their lengths must differ (seconds, and share of the
 #: longest) before the fit is used at all.
 SPELLS_KEPT = 4
-SPELL_SPREAD_SECONDS = 0.1
+SPELL_SPREAD_SECONDS = 0.25
 SPELL_SPREAD_SHARE = 0.25
-#: A fit from spells this far apart in length (seconds) is trusted without probing above it.
-STRONG_FIT_SPREAD = 0.5
 #: A first spell shorter than this is too few answers to count on.
-FIRST_SPELL_MIN_SECONDS = 0.12
+FIRST_SPELL_MIN_SECONDS = 0.1
 #: After a paced spell ended in a 429 with no fit yet: (spell seconds at least, step).
 SPELL_STEPS = ((1.0, HEADROOM), (0.2, 0.85), (0.0, 0.7))
 #: A stepped pace is probed this often, by this step, at most this many times (a guess just
-#: under the limit must not be pushed far over it).
+#: under the limit must not be pushed over it: measured, two 2% probes did, into late 429s).
 GUESS_PROBE_EVERY = 2.0
-GUESS_PROBE_STEP = 0.02
-GUESS_PROBES = 2
-#: The first 429's estimate is what a client got through while still cold (connections, the
-#: first burst), and may be far under the limit. If its pace then goes this long without a 429
-#: it was under the limit: probe up by this step each time, to this multiple of it at most.
-COLD_PROBE_EVERY = 2.0
+GUESS_PROBE_STEP = 0.01
+GUESS_PROBES = 1
+#: The pace set by the first 429 may be under the limit (a client still cold, or one barely
+#: faster than the limit). If it goes this long without a 429 it was: probe up by this step
+#: each time, to this multiple of the first estimate at most.
+COLD_PROBE_EVERY = 3.0
 COLD_PROBE_STEP = 0.1
 COLD_PROBE_CAP = 2.0
-#: Pacing may catch up on this much time lost to stalls (an fsync, a busy loop): at 500/s, 50
-#: requests. Never more than the server refilled meanwhile, and never after a Retry-After
-#: pause (that time is the server's). Measured: at --rate 490, 0.02 s of catch-up got 476/s
-#: through, 0.1 s got 490/s.
-CATCH_UP_SECONDS = 0.1
+#: Pacing may catch up on this much time lost to stalls (a busy loop): at 500/s, 25 requests.
+#: Never after a Retry-After pause (that time is the server's). Measured: 0.02 s of catch-up
+#: got 476/s through at --rate 490 (with the journal's fsyncs on the event loop), 0.1 s got
+#: 490/s but, with the concurrency window's requests queued behind a stalled server, could
+#: exceed a burst of 50 (late 429s at a pace under the limit); 0.05 s did neither.
+CATCH_UP_SECONDS = 0.05
 
 
 class AdaptiveLimiter:
@@ -101,7 +106,8 @@ class AdaptiveLimiter:
         self._guess_probes_allowed = 0
         self._probe_cap: float | None = None
         self._cold = False
-        self._spell_fits = True
+        #: The last cold pace that held COLD_PROBE_EVERY without a 429, once probed above.
+        self._held_rate: float | None = None
         self._lock = asyncio.Lock()
         self.throttled = 0
 
@@ -160,19 +166,18 @@ class AdaptiveLimiter:
         if self._cold:
             if now - self._last_change >= COLD_PROBE_EVERY and self._probe_cap:
                 cap = min(self._probe_cap, self.ceiling or self._probe_cap)
+                self._held_rate = self.rate
                 self.rate = max(self.rate, min(self.rate * (1 + COLD_PROBE_STEP), cap))
                 self._last_change = now
-                # The pace was under the limit for part of this spell, so the server's bucket
-                # was not drained all along: the spell must not be fitted.
-                self._spell_fits = False
+                # The pace held, so it was under the limit and the server's bucket is full: a
+                # new spell starts here (what came before it admitted less than the bucket).
+                self._spell_start, self._spell_admitted = now, 0
             return
         guessing = self._guess_probes < self._guess_probes_allowed
         if now - self._last_change < (GUESS_PROBE_EVERY if guessing else self.probe_every):
             return
         limit = min(x for x in (self._probe_cap, self.ceiling, float("inf")) if x is not None)
-        step = self.probe_step
-        if guessing:  # a weak fit is nearer the limit than a guess: a smaller step
-            step = GUESS_PROBE_STEP if self._guess_probes_allowed > 1 else self.probe_step
+        step = GUESS_PROBE_STEP if guessing else self.probe_step
         self.rate = max(self.rate, min(self.rate * (1 + step), limit))
         self._last_change = now
         self._guess_probes += guessing
@@ -199,13 +204,30 @@ class AdaptiveLimiter:
         spell = self._close_spell(now)
         fit = self._fit()
         paced = self.rate
+        held, self._held_rate = self._held_rate, None
+        if self._cold and held is not None and paced is not None and fit is None:
+            # A cold pace held and a step above it did not: the limit lies between the two.
+            # Go back to the pace that held; creep up from it only slowly (each 429 costs a
+            # whole pause, and the step up is at most COLD_PROBE_STEP away).
+            self._cold = False
+            self.estimate = self.rate = held
+            self._probe_cap = max(held, paced * HEADROOM)
+            self._guess_probes = self._guess_probes_allowed = 0
+            self._tokens, self._stamp, self._last_change = 0.0, now, self._paused_until
+            return
         headroom = HEADROOM
         self._guess_probes = 0
         self._guess_probes_allowed = 0
         self._cold = paced is None
         if paced is None:
-            # The first 429 of a run that was not paced: what got through is the first guess.
-            estimate = pace = admitted
+            # The first 429 of a run that was not paced: what got through is the first guess,
+            # an upper bound when the client was warm. Pace well under it, so that the next
+            # spell is clearly longer than this one (a fit needs spells of different lengths)
+            # or the pace is under the limit (and the cold probe finds it).
+            # What got through in the spell itself is the better measure: the last second
+            # also holds the wait for the first answer.
+            estimate = pace = max(admitted, spell[1] / spell[0] if spell else 0.0)
+            headroom = COLD_HEADROOM
         else:
             # Paced at `paced` and still refused: the limit is below it, whatever the server's
             # refilled burst let through right after the last pause. A short spell means far
@@ -215,13 +237,11 @@ class AdaptiveLimiter:
             pace = min(estimate, paced * _step_for(spell[0] if spell else 0.0))
             self._guess_probes_allowed = GUESS_PROBES
             if fit is not None:  # measured, not guessed: pace closer to it
-                limit, spread = fit
-                strong = spread >= STRONG_FIT_SPREAD
-                # A weak fit rests on one or two short spells; one odd spell must not drag
-                # the pace below what the step alone would have chosen.
-                estimate = min(limit, paced) if strong else max(min(limit, paced), pace)
-                pace, headroom = estimate, FITTED_HEADROOM
-                self._guess_probes_allowed = 0 if strong else 1
+                limit, _ = fit
+                estimate = pace = min(limit, paced)
+                headroom = FITTED_HEADROOM
+                # Measured, even when weakly: probing above a fit only finds the limit again.
+                self._guess_probes_allowed = 0
         self.estimate = estimate
         rate = max(self.min_rate, pace * headroom)
         # A fitted pace is where to stay: probing above it would only find the limit again.
@@ -245,9 +265,7 @@ class AdaptiveLimiter:
         spell = (now - start, admitted)
         if self.rate is None and spell[0] < FIRST_SPELL_MIN_SECONDS:
             return None
-        if self._spell_fits:
-            self._spells.append(spell)
-        self._spell_fits = True
+        self._spells.append(spell)
         return spell
 
     def _fit(self) -> tuple[float, float] | None:

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from bulkx.engine.throttle import FITTED_HEADROOM, HEADROOM, AdaptiveLimiter
+from bulkx.engine.throttle import COLD_HEADROOM, FITTED_HEADROOM, AdaptiveLimiter
 
 
 class FakeTime:
@@ -40,7 +40,7 @@ def test_unlimited_until_the_server_objects_then_paced_under_its_admitted_rate()
         assert time.slept == []
         limiter.on_throttled(retry_after=1.0)
         assert limiter.estimate == pytest.approx(50, rel=0.05)
-        assert limiter.rate == pytest.approx(limiter.estimate * HEADROOM)
+        assert limiter.rate == pytest.approx(limiter.estimate * COLD_HEADROOM)
         before = time.now
         await limiter.acquire()
         assert time.now - before >= 1.0  # Retry-After honoured
@@ -57,13 +57,13 @@ def test_one_burst_of_429s_changes_the_rate_once() -> None:
     for _ in range(30):
         limiter.on_throttled(retry_after=1.0)
     assert limiter.throttled == 30
-    assert limiter.rate == limiter.estimate * HEADROOM  # type: ignore[operator]
+    assert limiter.rate == limiter.estimate * COLD_HEADROOM  # type: ignore[operator]
 
 
 def test_pauses_do_not_count_as_a_slower_server() -> None:
     time = FakeTime()
     limiter = _limiter(time)
-    for _ in range(10):
+    for _ in range(5):  # a first spell too short to fit
         limiter.on_success()
         time.now += 0.01
     limiter.on_throttled(retry_after=1.0)
@@ -237,6 +237,9 @@ def test_a_first_estimate_far_under_the_limit_is_probed_up_to_it() -> None:
     limiter.on_throttled(retry_after=1.0)
     assert limiter.rate is not None and limiter.rate < 300
     limiter, answers = _against_a_token_bucket(500, 50, 650, seconds=30, warmed=(time, limiter))
+    # Probed up 10% at a time until a step is refused, then back to the last pace that held:
+    # within one step of the limit. (Closing that last step by probing cost more than it won
+    # in the benchmark: each refused probe is a whole Retry-After pause.)
     # (just over the limit drains the burst only slowly: a 429 in minutes, not seconds)
-    assert limiter.rate is not None and 0.95 * 500 <= limiter.rate <= 1.01 * 500
+    assert limiter.rate is not None and 0.9 * 500 <= limiter.rate <= 1.01 * 500
     assert sum(1 for _, status in answers if status == 429) <= 4
