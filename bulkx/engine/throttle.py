@@ -158,9 +158,9 @@ class AdaptiveLimiter:
 
     def _probe(self, now: float) -> None:
         """After a quiet spell, a little faster: never above the estimate or the ceiling. A pace
-        stepped down on a guess, or set from a weak fit, is probed sooner, a step or two: if it
-        was low, that wins back the difference; if not, the spell the next 429 ends is long,
-        and the fit from it is good."""
+        stepped down on a guess is probed sooner, once: if it was low, that wins back some of
+        the difference; if not, the spell the next 429 ends is long, and the fit from it is
+        good. A cold pace is probed in bigger steps (see COLD_PROBE_EVERY)."""
         if self.rate is None:
             return
         if self._cold:
@@ -237,8 +237,7 @@ class AdaptiveLimiter:
             pace = min(estimate, paced * _step_for(spell[0] if spell else 0.0))
             self._guess_probes_allowed = GUESS_PROBES
             if fit is not None:  # measured, not guessed: pace closer to it
-                limit, _ = fit
-                estimate = pace = min(limit, paced)
+                estimate = pace = min(fit, paced)
                 headroom = FITTED_HEADROOM
                 # Measured, even when weakly: probing above a fit only finds the limit again.
                 self._guess_probes_allowed = 0
@@ -268,9 +267,9 @@ class AdaptiveLimiter:
         self._spells.append(spell)
         return spell
 
-    def _fit(self) -> tuple[float, float] | None:
-        """The limit the spells imply, with how far apart their lengths are (which is how much
-        to trust it); None while they are too alike to tell the limit from the burst."""
+    def _fit(self) -> float | None:
+        """The limit the spells imply; None while they are too alike in length to tell the
+        limit from the burst."""
         if len(self._spells) < 2:
             return None
         times = [t for t, _ in self._spells]
@@ -283,7 +282,7 @@ class AdaptiveLimiter:
             (t - mean_t) ** 2 for t in times
         )
         burst = mean_n - slope * mean_t
-        return (slope, spread) if slope > 0 and burst >= 0 else None
+        return slope if slope > 0 and burst >= 0 else None
 
 
 def _step_for(spell: float) -> float:
