@@ -38,7 +38,7 @@ FITTED_HEADROOM = 0.985
 #: unless the client is barely faster than it, so the next spell ends soon, longer than the
 #: first, and the two fit. Measured at R = 500 (clients at 700-850/s): 0.7 left the pace just
 #: under the limit, to be found by the cold probe only after 5 s, in 5 of 13 runs; 0.85 gave
-#: >= 0.95 R in 12 of 15 runs.
+#: >= 0.95 R in 18 of 25 runs.
 COLD_HEADROOM = 0.85
 #: Spells kept for the fit, and how much their lengths must differ (seconds, and share of the
 #: longest) before the fit is used at all.
