@@ -140,8 +140,6 @@ class _Route:
     headers: dict[str, str] = field(repr=False)  # Core's carries the token
     transport: httpx.AsyncBaseTransport
     extensions: dict[str, Any]
-    #: Whether `transport` is this route's own (closed with the client) or the caller's.
-    owned: bool
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):  # a pagination link, checked by the caller
@@ -214,7 +212,7 @@ class CarrierX:
         self._closed = True
         routes, self._routes = list(self._routes.values()), {}
         for route in routes:
-            if route.owned:
+            if route.transport is not self._transport:  # its own pool, not the caller's
                 await route.transport.aclose()
         if self._transport is not None:
             await self._transport.aclose()
@@ -239,7 +237,6 @@ class CarrierX:
             # one aiohttp-backed pool per API.
             transport=self._transport or AiohttpTransport(verify=True, limits=self._limits),
             extensions={"timeout": self._timeout.as_dict()},
-            owned=self._transport is None,
         )
         self._routes[api] = route
         return route

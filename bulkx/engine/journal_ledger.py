@@ -126,10 +126,9 @@ class JournalLedger:
         if done.cancelled():  # the loop is closing under it; the commit still runs to its end
             return
         error = done.exception()
-        if isinstance(error, JournalError):
-            self._error = error
         if error is not None:
-            # A failure is kept in self._error: the next start, and the end of the run, raise it.
+            # `_commit` kept a JournalError in self._error: the next start, and the end of the
+            # run, raise it.
             self._fail_waiters(waiters, error)
         else:
             self._release(waiters)

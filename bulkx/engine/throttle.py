@@ -7,8 +7,8 @@ learns the limit in a few 429s and then stays just under it:
 * Each 429 ends a *spell* of sending that began with the server's bucket full (after a pause).
   A token-bucket server admits `burst + limit * seconds` in a spell, so two spells of
   different lengths give the limit without knowing the burst: a least-squares fit.
-* After the first 429 the pace is well under what got through (COLD_HEADROOM), so that the
-  next spell is clearly longer than the first, and the two fit; or the pace is under the
+* After the first 429 the pace is under what got through (COLD_HEADROOM), so that the next
+  spell is clearly longer than the first, and the two fit; or the pace is under the
   limit, and then, once it has held 3 s, it is raised 10% at a time. Each raise starts a
   spell (the server's bucket is full), so the raise that is refused gives a fit too; without
   one the pace goes back to the last that held.
@@ -225,7 +225,7 @@ class AdaptiveLimiter:
         self._cold = paced is None
         if paced is None:
             # The first 429 of a run that was not paced: what got through is the first guess,
-            # an upper bound when the client was warm. Pace well under it, so that the next
+            # an upper bound when the client was warm. Pace under it, so that the next
             # spell is clearly longer than this one (a fit needs spells of different lengths)
             # or the pace is under the limit (and the cold probe finds it).
             # What got through in the spell itself is the better measure: the last second

@@ -387,8 +387,6 @@ class Journal(JournalView):
             f"UPDATE ops SET {', '.join(sets)} WHERE op_id = ? AND state = ?",
             [
                 (state, now, *(columns[op_id][c] for c in names), *extra, op_id, was)
-                if names
-                else (state, now, *extra, op_id, was)
                 for op_id in op_ids
             ],
         )
@@ -478,16 +476,13 @@ class Journal(JournalView):
 
     def succeed_many(self, outcomes: Sequence[tuple[int, str | None, Any]]) -> None:
         """in_flight -> succeeded for a batch: (op_id, remote sid, result) each."""
+        ids = [op_id for op_id, _, _ in outcomes]  # `_move` refuses one listed twice
         per_op = {
             op_id: {"remote_sid": sid, "result": _dumps(result, "the result"), "error": None}
             for op_id, sid, result in outcomes
         }
-        if len(per_op) != len(outcomes):
-            raise JournalError("the same operation is listed twice in one succeeded batch")
         # From unknown, success is a finding of reconciliation: `reconcile` records it.
-        self._move(
-            list(per_op), OpState.SUCCEEDED, None, per_op=per_op, only_from=OpState.IN_FLIGHT
-        )
+        self._move(ids, OpState.SUCCEEDED, None, per_op=per_op, only_from=OpState.IN_FLIGHT)
 
     def fail(self, op_id: int, error: str) -> None:
         self._move([op_id], OpState.FAILED, clip_text(error), {"error": clip_text(error)})
