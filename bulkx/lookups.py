@@ -106,13 +106,13 @@ class Lookups:
 
     async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
         while True:
-            await self.limiter.acquire()
+            sent_at = await self.limiter.acquire()
             try:
                 answer = await self.client.get("core", path, params=params)
             except RateLimited as error:
-                self.limiter.on_throttled(error.retry_after)
+                self.limiter.on_throttled(error.retry_after, sent_at)
                 continue
-            self.limiter.on_success()
+            self.limiter.on_success(sent_at)
             return answer
 
     async def _look_up(self, row: LookupRow) -> None:

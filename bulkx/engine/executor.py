@@ -425,7 +425,7 @@ class Executor:
             if not blind:
                 await self._pace(change)
             # A 429 may have arrived while this one waited for the journal: honour its pause.
-            await self.limiter.wait_out_pause()
+            sent_at = await self.limiter.wait_out_pause()
             if self.stopping():
                 self.ledger.retry(op.op_key, "the run stopped before this was sent")
                 return None
@@ -437,7 +437,7 @@ class Executor:
                     endpoint=request.endpoint, params=request.params, content=request.content,
                 )  # fmt: skip
             except RateLimited as error:
-                self.limiter.on_throttled(error.retry_after)
+                self.limiter.on_throttled(error.retry_after, sent_at)
                 self._retrying(op, error, throttled=True)
                 continue
             except OutcomeUnknown as error:
@@ -488,7 +488,7 @@ class Executor:
             finally:
                 self.progress.in_flight -= 1
             crash_point("after_send_before_response")
-            self.limiter.on_success()
+            self.limiter.on_success(sent_at)
             self.breaker.success()
             problem = kind.answer_problem(response) if kind.answer_problem and response else None
             if problem is not None:

@@ -2,23 +2,31 @@
 
 A halve-on-429 sawtooth averages ~75% of a server's limit and keeps drawing 429s, and every
 429 costs a whole Retry-After pause (at least a second) of sending nothing. So the limiter
-learns the limit in a few 429s and then stays just under it:
+learns the limit from a few 429s and then stays just under it.
 
-* Each 429 ends a *spell* of sending that began with the server's bucket full (after a pause).
-  A token-bucket server admits `burst + limit * seconds` in a spell, so two spells of
-  different lengths give the limit without knowing the burst: a least-squares fit.
-* After the first 429 the pace is under what got through (COLD_HEADROOM), so that the next
-  spell is clearly longer than the first, and the two fit; or the pace is under the
-  limit, and then, once it has held 3 s, it is raised 10% at a time. Each raise starts a
-  spell (the server's bucket is full), so the raise that is refused gives a fit too; without
-  one the pace goes back to the last that held.
-* Until spells differ enough to fit, the pace steps down: a little after a long spell (the
-  pace was nearly right), more after a short one (far too fast), which also makes the next
-  spell longer and the fit possible. A stepped pace is probed upward once, by 1%.
-* A fitted pace is never probed above: that would only find the limit again, and a pace
-  just over the limit drains the server's burst slowly, into a 429 long after the fit.
-* One 429 episode changes the rate once (the other 429s of the same burst only extend the
-  pause); a storm that admits nothing says nothing about a rate and keeps the pace.
+**What a 429 says.** Each 429 ends a *spell*: sending from a full server bucket (after a
+pause) until the bucket ran dry. A token bucket of limit R and burst B, full when the spell
+began, is short of tokens at its end by its backlog: the most, over any earlier moment s, that
+the requests admitted since s exceed R * (end - s) (Lindley's recursion). That backlog is the
+burst. A lull in sending (a stalled client) refills the server's bucket, and the backlog
+counts that as it happened. So for each candidate rate every spell implies a burst, and at the
+server's limit they all imply the same one; spells that drained for different lengths of time
+disagree at every other rate. Where they agree, within TOLERANCE tokens, is the limit. Times
+are when requests were sent, not when their answers were handled: a busy client handles
+answers late, and unevenly.
+
+**How it learns.**
+1. Unpaced until the first 429 (or paced at a given ceiling). One spell cannot tell the limit
+   from the burst, so the first guess assumes a burst of ASSUMED_BURST_SECONDS.
+2. A *learning spell*: the pace ramps up from just under the guess for LEARNING_SECONDS, then
+   runs unpaced until the 429 comes. If the guess was close, the ramp crosses the limit and
+   drains the server's bucket slowly, a long drain that the first spell's was not, so the two
+   agree at one rate only.
+3. Settle just under that rate. If the learning spell said too little, another one starts
+   from a better guess while there is time (LEARN_BY); after that the pace settles under the
+   guess, and is probed upward later.
+4. A 429 while settled ends a long spell: the agreement with it is narrow, and the pace is set
+   from it again.
 
 `bench/` measures it against the sandbox's limiter (row 1); tests drive it on a fake clock.
 """
@@ -26,40 +34,46 @@ learns the limit in a few 429s and then stays just under it:
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
-#: Pace at this share of an estimated server limit.
+#: Pace at this share of a limit the spells agree on.
+FITTED_HEADROOM = 0.98
+#: Pace at this share of a guess.
 HEADROOM = 0.97
-#: Pace at this share of a limit fitted from spells (see the module doc).
-FITTED_HEADROOM = 0.985
-#: After the first 429, pace at this share of what got through before it: over the limit
-#: unless the client is barely faster than it, so the next spell ends soon, longer than the
-#: first, and the two fit. Measured at R = 500 (clients at 700-850/s): 0.7 left the pace just
-#: under the limit, to be found by the cold probe only after 5 s, in 5 of 13 runs; 0.85 gave
-#: >= 0.95 R in 18 of 25 runs.
-COLD_HEADROOM = 0.85
-#: Spells kept for the fit, and how much their lengths must differ (seconds, and share of the
-#: longest) before the fit is used at all.
-SPELLS_KEPT = 4
-SPELL_SPREAD_SECONDS = 0.25
-SPELL_SPREAD_SHARE = 0.25
-#: A first spell shorter than this is too few answers to count on.
-FIRST_SPELL_MIN_SECONDS = 0.1
-#: After a paced spell ended in a 429 with no fit yet: (spell seconds at least, step).
-SPELL_STEPS = ((1.0, HEADROOM), (0.2, 0.85), (0.0, 0.7))
-#: A stepped pace is probed this often, by this step, at most this many times (a guess just
-#: under the limit must not be pushed over it: measured, two 2% probes did, into late 429s).
-GUESS_PROBE_EVERY = 2.0
-GUESS_PROBE_STEP = 0.01
-GUESS_PROBES = 1
-#: The pace set by the first 429 may be under the limit (a client still cold, or one barely
-#: faster than the limit). If it goes this long without a 429 it was: probe up by this step
-#: each time, to this multiple of the first estimate at most.
-COLD_PROBE_EVERY = 3.0
-COLD_PROBE_STEP = 0.1
-COLD_PROBE_CAP = 2.0
+#: Spells agree at a rate when the bursts they imply differ by at most this many tokens, plus
+#: this share of the rate (the jitter of send times, in requests).
+TOLERANCE = 2.0
+TOLERANCE_SHARE = 0.004
+#: Agreement this narrow (share of the rate, plus twice TOLERANCE in requests/s) fixes the pace.
+NARROW_SHARE = 0.04
+#: One spell cannot tell the limit from the burst: the first guess assumes a burst of this many
+#: seconds of the limit (the benchmark's sandbox; a learning spell corrects a wrong guess).
+ASSUMED_BURST_SECONDS = 0.1
+#: A learning spell ramps up from this share of the guess, by this share of it per second, for
+#: this long, then sends unpaced until the 429.
+RAMP_START = 0.94
+RAMP_SLOPE = 0.15
+LEARNING_SECONDS = 1.2
+#: At most this many learning spells; another one starts only if it ends (with its pause)
+#: within LEARN_BY seconds of the first request, or the last one contradicted the guess.
+LEARNING_SPELLS = 4
+LEARN_BY = 5.0
+#: A learning spell whose ramp drained less than this share of the burst before its unpaced
+#: end looks like the first spell: where the two agree then says little.
+RAMPED_SHARE = 0.25
+#: A pace settled on a guess, or on one of several rates the spells agree at, is probed upward
+#: after PROBE_AFTER seconds, then every PROBE_EVERY, by PROBE_STEP doubling to PROBE_MAX.
+PROBE_AFTER = 15.0
+PROBE_EVERY = 3.0
+PROBE_STEP = 0.02
+PROBE_MAX = 0.16
+#: Spells kept for the agreement; sends kept per spell.
+SPELLS_KEPT = 6
+SENDS_KEPT = 50_000
 #: Pacing may catch up on this much time lost to stalls (a busy loop): at 500/s, 25 requests.
 #: Never after a Retry-After pause (that time is the server's). Measured: 0.02 s of catch-up
 #: got 476/s through at --rate 490 (with the journal's fsyncs on the event loop), 0.1 s got
@@ -68,14 +82,139 @@ COLD_PROBE_CAP = 2.0
 CATCH_UP_SECONDS = 0.05
 
 
+class Spell:
+    """Requests admitted from a full server bucket until the 429 that ended it, by send time."""
+
+    def __init__(self, sent: list[float], end: float, unpaced_from: float | None = None) -> None:
+        self.seconds = end - sent[0]
+        self.count = len(sent)
+        self._hull = _backlog_hull(sent, end)
+        #: The part before an unpaced end (a learning spell's ramp), if there was one.
+        self._ramp_hull = (
+            _backlog_hull([t for t in sent if t < unpaced_from], unpaced_from)
+            if unpaced_from is not None and unpaced_from > sent[0]
+            else None
+        )
+        #: The rate of its unpaced part: the server's limit is under it.
+        self.unpaced_rate: float | None = None
+        if unpaced_from is not None:
+            tail = sum(1 for t in sent if t >= unpaced_from)
+            if tail >= 5 and end > unpaced_from:
+                self.unpaced_rate = tail / (end - unpaced_from)
+
+    @property
+    def rate(self) -> float:
+        return self.count / max(self.seconds, 0.05)
+
+    def backlog(self, limit: float) -> float:
+        """What a server admitting `limit`/s owed at the spell's end: its burst."""
+        return max(admitted - limit * seconds for seconds, admitted in self._hull)
+
+    def ramped_share(self, limit: float) -> float:
+        """The share of that burst the ramp drained before the unpaced end (1: no ramp)."""
+        if self._ramp_hull is None:
+            return 1.0
+        burst = self.backlog(limit)
+        ramped = max(admitted - limit * seconds for seconds, admitted in self._ramp_hull)
+        return ramped / burst if burst > 0 else 0.0
+
+
+def _wire_times(
+    admitted: list[tuple[float, float]], refused: tuple[float, float]
+) -> tuple[list[float], float]:
+    """When the admitted requests and the refused one of a run's first spell reached the wire,
+    sorted, from (let go, answered) pairs. The first requests wait for connections after they
+    are let go: each went no earlier than its answer less the spell's quick round trip (its
+    tenth percentile). Measured on the sandbox at 500/s: the burst implied by a first spell
+    was 45 of 50 from the times requests were let go, 49.4 from these."""
+    if not admitted:
+        return [], refused[0]
+    trips = sorted(answered - sent for sent, answered in admitted)
+    quick = trips[len(trips) // 10]
+    times = sorted(max(sent, answered - quick) for sent, answered in admitted)
+    return times, max(refused[0], refused[1] - quick, times[-1])
+
+
+def _backlog_hull(sent: list[float], end: float) -> list[tuple[float, int]]:
+    """(seconds before `end`, requests sent since) for each send, reduced to the upper convex
+    hull: the backlog at any rate is the maximum over these points, which lies on the hull."""
+    points = [(end - at, len(sent) - k) for k, at in enumerate(sent)]
+    points.reverse()
+    hull: list[tuple[float, int]] = [(0.0, 0)]
+    for point in points:
+        while len(hull) >= 2 and _turn(hull[-2], hull[-1], point) >= 0:
+            hull.pop()
+        hull.append(point)
+    return hull
+
+
+def _turn(o: tuple[float, int], a: tuple[float, int], b: tuple[float, int]) -> float:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+class Agreement(NamedTuple):
+    """A range of rates at which the spells imply the same burst, and the rate they agree on
+    best."""
+
+    best: float
+    low: float
+    high: float
+
+    @property
+    def narrow(self) -> bool:
+        return self.high - self.low <= NARROW_SHARE * self.best + 2 * TOLERANCE
+
+
+def agreements(spells: list[Spell], low: float, high: float) -> tuple[list[Agreement], float]:
+    """Where, between `low` and `high` requests/s, the spells agree on the burst; and the rate
+    at which they come closest to agreeing (their agreement at all, if they do not)."""
+    if len(spells) < 2 or not 0 < low < high:
+        return [], 0.0
+    steps = _steps(low, high, 1.002)
+    coarse = [low * (high / low) ** (i / steps) for i in range(steps + 1)]
+    found, closest = _agreeing(spells, coarse)
+    if not found:
+        # A long drain makes the range of agreement narrower than a step: look closer.
+        fine = [closest * (0.996 + 0.00004 * i) for i in range(201)]
+        found, closest = _agreeing(spells, fine)
+    return found, closest
+
+
+def _steps(low: float, high: float, ratio: float) -> int:
+    return max(2, math.ceil(math.log(high / low) / math.log(ratio)))
+
+
+def _agreeing(spells: list[Spell], rates: list[float]) -> tuple[list[Agreement], float]:
+    found: list[Agreement] = []
+    current: Agreement | None = None
+    tightest = closest = math.inf
+    closest_rate = rates[0]
+    for rate in rates:
+        bursts = [spell.backlog(rate) for spell in spells]
+        spread = (max(bursts) - min(bursts)) / (TOLERANCE + TOLERANCE_SHARE * rate)
+        if spread < closest:
+            closest, closest_rate = spread, rate
+        if spread > 1:
+            if current is not None:
+                found.append(current)
+                current = None
+        elif current is None:
+            current, tightest = Agreement(rate, rate, rate), spread
+        elif spread < tightest:
+            current, tightest = Agreement(rate, current.low, rate), spread
+        else:
+            current = current._replace(high=rate)
+    if current is not None:
+        found.append(current)
+    return found, closest_rate
+
+
 class AdaptiveLimiter:
     def __init__(
         self,
         ceiling: float | None = None,
         *,
         burst: int = 1,
-        probe_every: float = 10.0,
-        probe_step: float = 0.01,
         min_rate: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -83,47 +222,49 @@ class AdaptiveLimiter:
         """`ceiling`: requests/s never exceeded (None: unlimited until the server objects)."""
         self.ceiling = ceiling
         self.rate: float | None = ceiling
+        #: The limit the pace is set from (None until the first 429).
         self.estimate: float | None = None
         self.burst = max(1, burst)
-        self.probe_every = probe_every
-        self.probe_step = probe_step
         self.min_rate = min_rate
+        self.throttled = 0
         self._clock = clock
         self._sleep = sleep
+        self._lock = asyncio.Lock()
         self._tokens = float(self.burst)
         self._stamp = clock()
         self._first: float | None = None
-        self._paused_until = 0.0
-        self._episode_until = 0.0
-        self._resumed_at = 0.0
-        self._last_change = clock()
-        self._admitted: deque[float] = deque()
-        #: Sending spells, each from its first answer after a pause (a full server bucket) to
-        #: the 429 that ended it: (seconds, requests admitted). A token bucket admits burst +
-        #: limit * seconds in each, so spells of different lengths give the limit without
-        #: knowing the burst.
-        self._spells: deque[tuple[float, int]] = deque(maxlen=SPELLS_KEPT)
-        self._spell_start: float | None = None
-        self._spell_admitted = 0
-        #: Quick probes above a guessed pace (see `_probe`).
-        self._guess_probes = 0
-        self._guess_probes_allowed = 0
-        self._probe_cap: float | None = None
-        self._cold = False
-        #: The last cold pace that held COLD_PROBE_EVERY without a 429, once probed above.
-        self._held_rate: float | None = None
-        self._lock = asyncio.Lock()
-        self.throttled = 0
+        self._paused_until = -math.inf
+        # The current spell: sends admitted since `_spell_from` (the end of the last pause),
+        # and the earliest refused send once a 429 has ended it.
+        self._spell_from = -math.inf
+        self._sent: deque[tuple[float, float]] = deque(maxlen=SENDS_KEPT)
+        self._refused: tuple[float, float] | None = None
+        self._spells: deque[Spell] = deque(maxlen=SPELLS_KEPT)
+        self._first_spell_seconds: float | None = None
+        self._guess: float | None = None
+        # A learning spell: ramping from `_ramp_from` (set when it starts sending), then
+        # unpaced from `_unpaced_at`.
+        self._ramp_pace: float | None = None
+        self._ramp_from: float | None = None
+        self._unpaced_at: float | None = None
+        self._unpaced_after: float | None = None
+        self._learning_spells = 0
+        self._settled = False
+        self._probe_at = math.inf
+        self._probes = 0
 
-    async def acquire(self) -> None:
-        """Wait for a pause to end and for a token; then the caller may send one request."""
+    async def acquire(self) -> float:
+        """Wait for a pause to end and for a token; then the caller may send one request.
+        Returns the time it may go (pass it to `on_success` / `on_throttled`)."""
         async with self._lock:
             while True:
                 now = self._clock()
                 if now < self._paused_until:
                     await self._sleep(self._paused_until - now)
                     continue
-                self._probe(now)
+                if self._refused is not None:
+                    self._learn(now)
+                self._pace_for(now)
                 if self.rate is None:
                     break
                 # A Retry-After pause is the server's, not time to catch up on.
@@ -137,164 +278,148 @@ class AdaptiveLimiter:
                     self._tokens -= 1.0
                     break
                 await self._sleep((1.0 - self._tokens) / self.rate)
+            now = self._clock()
             if self._first is None:
-                self._first = self._clock()
+                self._first = now
+            return now
 
-    async def wait_out_pause(self) -> None:
-        """Sleep until a Retry-After pause that began after `acquire` returned is over."""
+    async def wait_out_pause(self) -> float:
+        """Sleep until a Retry-After pause that began after `acquire` returned is over; the
+        time the request may go."""
         while (left := self._paused_until - self._clock()) > 0:
             await self._sleep(left)
+        return self._clock()
 
-    def on_success(self) -> None:
-        """An answer that was not a 429: the server admitted the request."""
+    def on_success(self, sent_at: float | None = None) -> None:
+        """An answer that was not a 429 to a request let go at `sent_at` (default: now)."""
         now = self._clock()
-        if self._first is None:
-            self._first = now
-        if self._spell_start is None and now >= self._paused_until:
-            # A spell is timed from its first answer, as it ends at one: what came before it
-            # (a cold start, the journal, waking workers after a pause) admitted nothing.
-            self._spell_start = now
-        if self._spell_start is not None:
-            self._spell_admitted += 1
-        self._admitted.append(now)
-        while self._admitted and self._admitted[0] < now - 1.0:
-            self._admitted.popleft()
+        sent = now if sent_at is None else sent_at
+        if sent < self._spell_from or (self._refused is not None and sent > self._refused[0]):
+            return  # sent before the last pause, or after the 429 that ends this spell
+        self._sent.append((sent, now))
 
-    def _probe(self, now: float) -> None:
-        """After a quiet spell, a little faster: never above the estimate or the ceiling. A pace
-        stepped down on a guess is probed sooner, once: if it was low, that wins back some of
-        the difference; if not, the spell the next 429 ends is long, and the fit from it is
-        good. A cold pace is probed in bigger steps (see COLD_PROBE_EVERY)."""
-        if self.rate is None:
-            return
-        if self._cold:
-            if now - self._last_change >= COLD_PROBE_EVERY and self._probe_cap:
-                cap = min(self._probe_cap, self.ceiling or self._probe_cap)
-                self._held_rate = self.rate
-                self.rate = max(self.rate, min(self.rate * (1 + COLD_PROBE_STEP), cap))
-                self._last_change = now
-                # The pace held, so it was under the limit and the server's bucket is full: a
-                # new spell starts here (what came before it admitted less than the bucket).
-                self._spell_start, self._spell_admitted = now, 0
-            return
-        guessing = self._guess_probes < self._guess_probes_allowed
-        if now - self._last_change < (GUESS_PROBE_EVERY if guessing else self.probe_every):
-            return
-        limit = min(x for x in (self._probe_cap, self.ceiling, float("inf")) if x is not None)
-        step = GUESS_PROBE_STEP if guessing else self.probe_step
-        self.rate = max(self.rate, min(self.rate * (1 + step), limit))
-        self._last_change = now
-        self._guess_probes += guessing
-
-    def on_throttled(self, retry_after: float | None) -> None:
-        """A 429: pause for Retry-After; the first of an episode sets the rate."""
+    def on_throttled(self, retry_after: float | None, sent_at: float | None = None) -> None:
+        """A 429 to a request let go at `sent_at` (default: now): pause for Retry-After. The
+        spell it ends is learned from when the pause is over (by then the answers to what was
+        in flight are in)."""
         self.throttled += 1
         now = self._clock()
-        pause_end = now + (retry_after or 0.0)
-        self._paused_until = max(self._paused_until, pause_end)
-        if now < self._episode_until:
-            return
-        # Count only time spent sending: a Retry-After pause admits nothing and would make the
-        # server's limit look lower than it is.
-        since = max(self._first or now, self._resumed_at)
-        window = min(1.0, max(0.05, now - since))
-        admitted = sum(1 for t in self._admitted if t >= now - window) / window
-        self._episode_until = max(pause_end, now + 0.5)
-        self._resumed_at = self._paused_until
-        if admitted <= 0:
-            # Nothing got through since the last pause: a 429 that says nothing about a rate
-            # (a storm, a server catching its breath). Wait it out; keep the pace.
-            return
-        spell = self._close_spell(now)
-        fit = self._fit()
-        paced = self.rate
-        held, self._held_rate = self._held_rate, None
-        if self._cold and held is not None and paced is not None and fit is None:
-            # A cold pace held and a step above it did not: the limit lies between the two.
-            # Go back to the pace that held; creep up from it only slowly (each 429 costs a
-            # whole pause, and the step up is at most COLD_PROBE_STEP away).
-            self._cold = False
-            self.estimate = self.rate = held
-            self._probe_cap = max(held, paced * HEADROOM)
-            self._guess_probes = self._guess_probes_allowed = 0
-            self._tokens, self._stamp, self._last_change = 0.0, now, self._paused_until
-            return
-        headroom = HEADROOM
-        self._guess_probes = 0
-        self._guess_probes_allowed = 0
-        self._cold = paced is None
-        if paced is None:
-            # The first 429 of a run that was not paced: what got through is the first guess,
-            # an upper bound when the client was warm. Pace under it, so that the next
-            # spell is clearly longer than this one (a fit needs spells of different lengths)
-            # or the pace is under the limit (and the cold probe finds it).
-            # What got through in the spell itself is the better measure: the last second
-            # also holds the wait for the first answer.
-            estimate = pace = max(admitted, spell[1] / spell[0] if spell else 0.0)
-            headroom = COLD_HEADROOM
+        self._paused_until = max(self._paused_until, now + (retry_after or 0.0))
+        sent = now if sent_at is None else sent_at
+        if sent >= self._spell_from and (self._refused is None or sent < self._refused[0]):
+            self._refused = (sent, now)
+
+    def _pace_for(self, now: float) -> None:
+        if self._ramp_pace is not None and self._unpaced_at is None:
+            if self._ramp_from is None:
+                self._ramp_from = now
+            ramped = now - self._ramp_from
+            if ramped < LEARNING_SECONDS:
+                self._set_rate(self._ramp_pace * (1 + RAMP_SLOPE * ramped), reset=False)
+            else:
+                self._unpaced_at, self._unpaced_after = now, self.rate
+                self.rate = self.ceiling
+        elif self.rate is not None and now >= self._probe_at:
+            step = min(PROBE_MAX, PROBE_STEP * 2**self._probes)
+            self._set_rate(self.rate * (1 + step), reset=False)
+            self._probes += 1
+            self._probe_at = now + PROBE_EVERY
+
+    def _learn(self, now: float) -> None:
+        """The pause after a 429 is over: learn from the spell it ended, and set the pace."""
+        refused, self._refused = self._refused, None
+        assert refused is not None
+        first = self._first_spell_seconds is None
+        admitted = [pair for pair in self._sent if pair[0] <= refused[0]]
+        if first:
+            sent, end = _wire_times(admitted, refused)
         else:
-            # Paced at `paced` and still refused: the limit is below it, whatever the server's
-            # refilled burst let through right after the last pause. A short spell means far
-            # too fast: step down further, which also makes the next spell longer, so that a
-            # fit can tell the limit from the burst.
-            estimate = min(admitted, paced * HEADROOM)
-            pace = min(estimate, paced * _step_for(spell[0] if spell else 0.0))
-            self._guess_probes_allowed = GUESS_PROBES
-            if fit is not None:  # measured, not guessed: pace closer to it
-                estimate = pace = min(fit, paced)
-                headroom = FITTED_HEADROOM
-                # Measured, even when weakly: probing above a fit only finds the limit again.
-                self._guess_probes_allowed = 0
-        self.estimate = estimate
-        rate = max(self.min_rate, pace * headroom)
-        # A fitted pace is where to stay: probing above it would only find the limit again.
-        self._probe_cap = rate if self._guess_probes_allowed == 0 and paced else estimate
-        if self._cold:
-            self._probe_cap = estimate * COLD_PROBE_CAP
-        self.rate = min(rate, self.ceiling) if self.ceiling else rate
-        self._tokens = 0.0
-        self._stamp = now
-        # Probes count time spent sending, not the pause.
-        self._last_change = self._paused_until if self._cold else now
-
-    def _close_spell(self, now: float) -> tuple[float, int] | None:
-        """Close the sending spell a 429 ended and keep it (seconds, answers admitted); None
-        for a first spell too short to count on."""
-        start = self._spell_start
-        self._spell_start = None
-        admitted, self._spell_admitted = self._spell_admitted, 0
-        if start is None or now <= start:
-            return None
-        spell = (now - start, admitted)
-        if self.rate is None and spell[0] < FIRST_SPELL_MIN_SECONDS:
-            return None
-        self._spells.append(spell)
-        return spell
-
-    def _fit(self) -> float | None:
-        """The limit the spells imply; None while they are too alike in length to tell the
-        limit from the burst."""
-        if len(self._spells) < 2:
-            return None
-        times = [t for t, _ in self._spells]
-        spread = max(times) - min(times)
-        if spread < SPELL_SPREAD_SECONDS or spread < SPELL_SPREAD_SHARE * max(times):
-            return None
-        mean_t = sum(times) / len(times)
-        mean_n = sum(n for _, n in self._spells) / len(self._spells)
-        slope = sum((t - mean_t) * (n - mean_n) for t, n in self._spells) / sum(
-            (t - mean_t) ** 2 for t in times
+            sent, end = sorted(at for at, _ in admitted), refused[0]
+        self._sent.clear()
+        self._spell_from = self._paused_until
+        ramp_pace, unpaced_at, unpaced_after = (
+            self._ramp_pace,
+            self._unpaced_at,
+            self._unpaced_after,
         )
-        burst = mean_n - slope * mean_t
-        return slope if slope > 0 and burst >= 0 else None
+        self._ramp_pace = self._ramp_from = self._unpaced_at = self._unpaced_after = None
+        if not sent:
+            # Nothing got through since the last pause: a 429 that says nothing about a rate
+            # (a storm, a server catching its breath). Keep the pace; learn again.
+            if ramp_pace is not None:
+                self._start_learning(ramp_pace, now)
+            return
+        spell = Spell(sent, end, sent[0] if first and self.rate is None else unpaced_at)
+        self._spells.append(spell)
+        spells = list(self._spells)
+        top = max(s.rate for s in spells) * 1.05
+        found, closest = agreements(
+            spells, top / 30, min([top, *(s.unpaced_rate or top for s in spells)])
+        )
+        if first:
+            self._first_spell_seconds = spell.seconds
+            # a spell of a few requests is the client's own burst, not a rate
+            if spell.count >= 20 and spell.seconds >= 0.01:
+                guess = spell.count / (spell.seconds + ASSUMED_BURST_SECONDS)
+            else:  # a few requests: the client's own burst, not a rate
+                guess = spell.rate / 2
+        else:
+            guess = self._guess or spell.rate
+            paced = unpaced_after or self.rate
+            if ramp_pace is not None and unpaced_at is None:
+                guess = min(guess, ramp_pace * 0.9)  # refused while ramping: it began over
+            elif ramp_pace is None and paced is not None:
+                guess = min(guess, paced * HEADROOM)  # refused while settled
+        # Refused while paced (not unpaced at its end): the limit is under that pace.
+        under = self.rate if unpaced_at is None and self.rate is not None else math.inf
+        credible = [
+            a
+            for a in found
+            if a.low > a.high / 2 and a.best < under and spell.ramped_share(a.best) >= RAMPED_SHARE
+        ]
+        near = min(credible, key=lambda a: abs(math.log(a.best / guess)), default=None)
+        if near is not None and near.narrow:
+            self._settle(near.best, near.best * FITTED_HEADROOM, now, probe=False)
+            return
+        holds = near is not None and near.low <= guess <= near.high
+        if near is not None and not holds:
+            guess = near.best
+        elif near is None and unpaced_after is not None:
+            guess = max(guess, unpaced_after / RAMP_START)  # the ramp never reached the limit
+        elif not found and closest:
+            guess = closest  # the spells disagree everywhere (noise): where they come closest
+        guess = min(guess, under * HEADROOM)
+        self._guess = guess
+        started = self._first if self._first is not None else sent[0]
+        first_seconds = self._first_spell_seconds or spell.seconds
+        done_by = self._paused_until - started + LEARNING_SECONDS + first_seconds + 1.0
+        if (
+            not self._settled
+            and self._learning_spells < LEARNING_SPELLS
+            and (done_by <= LEARN_BY or not (first or holds))
+        ):
+            self._start_learning(guess * RAMP_START, now)
+        else:
+            self._settle(guess, guess * HEADROOM, now, probe=True)
 
+    def _start_learning(self, pace: float, now: float) -> None:
+        self._learning_spells += 1
+        self._ramp_pace = pace
+        self._set_rate(pace)
 
-def _step_for(spell: float) -> float:
-    """How far to slow down after a paced spell of `spell` seconds ended in a 429."""
-    for at_least, step in SPELL_STEPS:
-        if spell >= at_least:
-            return step
-    return SPELL_STEPS[-1][1]
+    def _settle(self, limit: float, pace: float, now: float, *, probe: bool) -> None:
+        self.estimate = limit
+        self._settled = True
+        self._probes = 0
+        self._probe_at = max(now, self._paused_until) + PROBE_AFTER if probe else math.inf
+        self._set_rate(pace)
+
+    def _set_rate(self, rate: float, *, reset: bool = True) -> None:
+        rate = max(self.min_rate, rate)
+        self.rate = min(rate, self.ceiling) if self.ceiling else rate
+        if reset:
+            self._tokens = 0.0
+            self._stamp = self._clock()
 
 
 class KeyedPacer:
