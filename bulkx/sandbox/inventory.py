@@ -16,7 +16,10 @@ import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import phonenumbers
 
 from bulkx.sandbox.errors import bad_request
 from bulkx.sandbox.filters import Condition, like_prefix, like_to_regex, matches, typed
@@ -121,6 +124,17 @@ def _blocks(seed: int) -> tuple[Block, ...]:
                 )
             )
     return tuple(sorted(blocks, key=lambda b: b.prefix))
+
+
+def geography_of(number: phonenumbers.PhoneNumber) -> str:
+    """What the numbering plan's geography says of a number, in English ("Denver, CO").
+
+    phonenumbers' geocoder loads its tables (~0.45 s) when first imported: only when a number
+    outside the inventory is described, not whenever the sandbox (or the CLI, which embeds it)
+    starts."""
+    from phonenumbers import geocoder
+
+    return str(geocoder.description_for_number(number, "en"))
 
 
 def nanp_formats(number: str) -> tuple[str, str]:

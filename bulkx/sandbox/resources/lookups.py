@@ -17,14 +17,13 @@ from typing import Any
 
 import phonenumbers
 from phonenumbers import carrier as phone_carrier
-from phonenumbers import geocoder
 
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import list_from_objects, render
 from bulkx.sandbox.errors import ApiError, FieldError, bad_request, invalid, not_found
 from bulkx.sandbox.http import Api, Raw, require_object
-from bulkx.sandbox.inventory import nanp_formats
+from bulkx.sandbox.inventory import geography_of, nanp_formats
 from bulkx.sandbox.resources.storage import upload_file
 from bulkx.sandbox.schema import Resource, ro, rw, validate_create
 from bulkx.sandbox.world import World, now_iso
@@ -266,7 +265,7 @@ def _state_of(ctx: Ctx, parsed: phonenumbers.PhoneNumber, number: str) -> str | 
     block = ctx.world.inventory.block_of(number)
     if block is not None:
         return block.state
-    where = geocoder.description_for_number(parsed, "en")
+    where = geography_of(parsed)
     return _US_STATES.get(where.rpartition(", ")[2] or where)
 
 

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import phonenumbers
-from phonenumbers import geocoder
 
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
@@ -17,7 +16,13 @@ from bulkx.sandbox.crud import field_type_of, list_objects, load, render, render
 from bulkx.sandbox.errors import ApiError, FieldError, conflict, invalid, not_found
 from bulkx.sandbox.filters import Condition
 from bulkx.sandbox.http import Api, require_object
-from bulkx.sandbox.inventory import CLASSIFICATION_SID, nanp_formats, number_for_sid, sid_for_number
+from bulkx.sandbox.inventory import (
+    CLASSIFICATION_SID,
+    geography_of,
+    nanp_formats,
+    number_for_sid,
+    sid_for_number,
+)
 from bulkx.sandbox.listing import EncodedItems, envelope, parse_list_query
 from bulkx.sandbox.schema import (
     Field,
@@ -486,7 +491,7 @@ def ported_did(world: World, partner_sid: str, number: str, name: str = "N/A") -
             international = phonenumbers.format_number(
                 parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL
             )
-        where = geocoder.description_for_number(parsed, "en")
+        where = geography_of(parsed)
         city, _, state = where.rpartition(", ")
         did.update(
             country_code=_alpha3(region),
