@@ -358,7 +358,7 @@ class AdaptiveLimiter:
         )
         if first:
             self._first_spell_seconds = spell.seconds
-            # a spell of a few requests is the client's own burst, not a rate
+            # One spell cannot tell the limit from the burst: assume the burst.
             if spell.count >= 20 and spell.seconds >= 0.01:
                 guess = spell.count / (spell.seconds + ASSUMED_BURST_SECONDS)
             else:  # a few requests: the client's own burst, not a rate
