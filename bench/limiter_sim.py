@@ -4,9 +4,9 @@ A real run of row 1 takes 40 s and moves with the machine's load; this runs the 
 (`bulkx.engine.throttle.AdaptiveLimiter`, unchanged) on an event loop whose clock jumps to
 the next timer, against a modelled client (one CPU shared by a window of workers, per-request
 cost for the given speed, jitter, rare stalls) and a token-bucket server (Retry-After in whole
-seconds, at least 1). It prints row 1's figure for each client speed and seed: the rate
-admitted after the first 5 s as a share of the limit, starred when under 0.95 or when any 429
-came after 5 s.
+seconds, at least 1: the sandbox's own `TokenBucketLimiter`). It prints row 1's figure for each
+client speed and seed (`bench.throughput.paced_figures`): the rate admitted after the first
+5 s as a share of the limit, starred when under 0.95 or when any 429 came after 5 s.
 
     python -m bench.limiter_sim [--limit 500] [--burst 0.1] [--speeds 600,700,850] [--seeds 4]
 
@@ -23,9 +23,10 @@ import random
 import selectors
 from typing import Any
 
+from bench.throughput import paced_figures
 from bulkx.engine.throttle import AdaptiveLimiter
+from bulkx.sandbox.ratelimit import TokenBucketLimiter
 
-WARMUP_S = 5.0
 WINDOW = 16
 
 
@@ -53,13 +54,13 @@ class VirtualLoop(asyncio.SelectorEventLoop):
 
 
 class World:
-    """A client CPU shared by the workers, and a token-bucket server with its own CPU."""
+    """A client CPU shared by the workers, and a rate-limited server with its own CPU."""
 
     def __init__(self, rng: random.Random, limit: float, burst: int, speed: float) -> None:
-        self.rng, self.limit, self.burst, self.speed = rng, limit, burst, speed
-        self.tokens, self.stamp = float(burst), 0.0
+        self.rng, self.speed = rng, speed
+        self.bucket = TokenBucketLimiter(limit, burst, clock=lambda: self.server_free)
         self.cpu_free = self.server_free = 0.0
-        self.log: list[tuple[float, int]] = []
+        self.log: list[dict[str, float]] = []
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -74,15 +75,9 @@ class World:
     def serve(self, arrives: float) -> tuple[float, float | None]:
         """(when answered, Retry-After or None if admitted)."""
         self.server_free = max(arrives, self.server_free) + 1 / 2500
-        at = self.server_free
-        self.tokens = min(self.burst, self.tokens + (at - self.stamp) * self.limit)
-        self.stamp = at
-        if self.tokens >= 1:
-            self.tokens -= 1
-            self.log.append((at, 200))
-            return at, None
-        self.log.append((at, 429))
-        return at, max(1, math.ceil((1 - self.tokens) / self.limit))
+        wait = self.bucket.try_acquire("bench")
+        self.log.append({"time": self.server_free, "status": 429 if wait else 200})
+        return self.server_free, max(1, math.ceil(wait)) if wait else None
 
 
 async def _apply(world: World, limiter: AdaptiveLimiter, ops: int) -> None:
@@ -108,8 +103,8 @@ async def _apply(world: World, limiter: AdaptiveLimiter, ops: int) -> None:
     await asyncio.gather(*(worker() for _ in range(WINDOW)))
 
 
-def run(limit: float, burst: float, speed: float, seed: int, ops: int) -> tuple[float, int]:
-    """Row 1's ratio and the 429s after the first 5 s, for one simulated apply."""
+def run(limit: float, burst: float, speed: float, seed: int, ops: int) -> dict[str, float]:
+    """Row 1's figures (`paced_figures`) for one simulated apply."""
     loop = VirtualLoop()
     try:
         world = World(random.Random(seed), limit, max(1, round(limit * burst)), speed)
@@ -117,9 +112,7 @@ def run(limit: float, burst: float, speed: float, seed: int, ops: int) -> tuple[
         loop.run_until_complete(_apply(world, limiter, ops))
     finally:
         loop.close()
-    first, last = world.log[0][0], world.log[-1][0]
-    late = [status for at, status in world.log if at >= first + WARMUP_S]
-    return late.count(200) / (last - first - WARMUP_S) / limit, late.count(429)
+    return paced_figures(world.log, limit)
 
 
 def main() -> None:
@@ -134,8 +127,9 @@ def main() -> None:
     for speed in (float(s) for s in args.speeds.split(",")):
         cells = []
         for seed in range(args.seeds):
-            ratio, late_429 = run(args.limit, args.burst, speed, seed, args.ops)
-            missed = ratio < 0.95 or late_429 > 0
+            figures = run(args.limit, args.burst, speed, seed, args.ops)
+            ratio = figures["ratio"]
+            missed = ratio < 0.95 or figures["share_429_after_5s"] > 0
             misses += missed
             runs += 1
             cells.append(f"{ratio:.3f}{'*' if missed else ' '}")

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import phonenumbers
-
 from bulkx.sandbox.errors import bad_request
 from bulkx.sandbox.filters import Condition, like_prefix, like_to_regex, matches, typed
+
+if TYPE_CHECKING:
+    import phonenumbers
 
 # (NPA, state, locality, LATA, latitude, longitude): real area codes and their main city.
 _AREAS: tuple[tuple[str, str, str, str, float, float], ...] = (
