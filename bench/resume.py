@@ -51,7 +51,7 @@ def _done_sids(home: Path, run_id: str) -> set[str]:
     after: int | None = None
     with JournalReader.open(home, run_id) as reader:
         while page := reader.ops("succeeded", limit=10_000, after_op_id=after):
-            sids.update(str(op.request["sid"]) for op in page)
+            sids.update(str(op.change["sid"]) for op in page)
             after = page[-1].op_id
     return sids
 

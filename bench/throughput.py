@@ -212,9 +212,11 @@ async def _execute(
 ) -> None:
     from bulkx.api import CarrierX, RetryPolicy, Secret, Target
     from bulkx.engine.executor import Executor, Ledger, MemoryLedger
-    from bulkx.engine.journal_ledger import JournalLedger, create_run
+    from bulkx.engine.journal_ledger import JournalLedger
+    from bulkx.engine.operations import change_of
     from bulkx.engine.plan_run import prepare
     from bulkx.engine.requests import Resolver
+    from bulkx.engine.run import RunOptions, start_run
     from bulkx.engine.throttle import AdaptiveLimiter
     from bulkx.plan.load import load_plan
 
@@ -226,22 +228,21 @@ async def _execute(
         ledger: Ledger
         journal: JournalLedger | None = None
         if journal_root is not None:
-            _, journal = create_run(
-                journal_root, prepared, target_label="bench", is_sandbox=True, options={}
-            )
+            journal = start_run(journal_root, plan, prepared, RunOptions()).ledger
             ledger = journal
         else:
             ledger = MemoryLedger()
         executor = Executor(
             reader.with_retry(RetryPolicy.never()),
             ledger,
-            Resolver.from_live(prepared.live),
+            Resolver(dict(prepared.refs)),
             limiter=AdaptiveLimiter(pace),
             concurrency=CONCURRENCY,
         )
-        progress = await executor.run(prepared.ops, prepared.changes_by_op)
+        changes = {op.op_key: change_of(op) for op in prepared.ops}
+        progress = await executor.run(prepared.ops, changes)
         if journal is not None:
-            journal.finish(progress, 0)
+            journal.finish(progress, "completed", 0)
         assert progress.done == len(prepared.ops), progress
 
 

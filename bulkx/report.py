@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from bulkx.journal import JournalView, OpRecord
+from bulkx.journal import JournalView, Operation
 from bulkx.resources import KINDS
 
 #: What `report --failed` lists: everything that did not succeed (unfinished items too, so a
@@ -20,7 +20,7 @@ NOT_SUCCEEDED = frozenset({"failed", "skipped", "unknown", "pending"})
 _PAGE = 5000
 
 
-def all_ops(reader: JournalView, state: str | None = None) -> Iterator[OpRecord]:
+def all_ops(reader: JournalView, state: str | None = None) -> Iterator[Operation]:
     """Every operation (in one state, or all), in op_id order, a page at a time."""
     after: int | None = None
     while True:
@@ -31,13 +31,13 @@ def all_ops(reader: JournalView, state: str | None = None) -> Iterator[OpRecord]
         after = page[-1].op_id
 
 
-def not_succeeded(reader: JournalView) -> list[OpRecord]:
+def not_succeeded(reader: JournalView) -> list[Operation]:
     return [r for r in all_ops(reader) if r.state in NOT_SUCCEEDED]
 
 
-def plan_values(record: OpRecord) -> dict[str, Any]:
+def plan_values(record: Operation) -> dict[str, Any]:
     """The item's columns as a plan would write them."""
-    change = record.request
+    change = record.change
     values = dict(change.get("values") or change.get("template") or {})
     kind = KINDS[record.kind]
     if kind.key not in values and record.action not in ("rent",):
@@ -45,7 +45,7 @@ def plan_values(record: OpRecord) -> dict[str, Any]:
     return values
 
 
-def failed_csv(records: Iterable[OpRecord], *, retry: bool = False) -> str:
+def failed_csv(records: Iterable[Operation], *, retry: bool = False) -> str:
     """`report --failed` (`retry=True`: `--retry`) for records of ONE kind: a plan CSV with a
     `# kind:` first line, plus the error column unless it is meant to be applied again."""
     items = list(records)
@@ -65,9 +65,9 @@ def failed_csv(records: Iterable[OpRecord], *, retry: bool = False) -> str:
     return out.getvalue()
 
 
-def failed_csv_by_kind(records: Iterable[OpRecord]) -> dict[str, str]:
+def failed_csv_by_kind(records: Iterable[Operation]) -> dict[str, str]:
     """One `report --failed` CSV per kind (a plan CSV names one kind), in first-seen order."""
-    by_kind: dict[str, list[OpRecord]] = {}
+    by_kind: dict[str, list[Operation]] = {}
     for record in records:
         by_kind.setdefault(record.kind, []).append(record)
     return {kind: failed_csv(items) for kind, items in by_kind.items()}

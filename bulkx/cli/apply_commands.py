@@ -1,4 +1,8 @@
-"""`bulkx apply`: confirm, journal, execute, summarise. `runs`, `status`, `resume` read journals."""
+"""`bulkx apply`: confirm, journal, execute, summarise. `runs`, `status`, `resume` read journals.
+
+The wiring of a run (journal, executor, limiter, breaker, signals, exit code) is the library's
+front door, `bulkx.engine.run`; this module parses options and talks to the person.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -15,67 +18,41 @@ from typing import Any
 
 import typer
 
-from bulkx.api import CarrierX, RetryPolicy
 from bulkx.cli import exit_codes
-from bulkx.cli.diff_commands import (
-    ALLOW_CALLS,
-    ALLOW_PARTNERS,
-    ALLOW_SEND,
-    confirmed_flags,
-    load_valid_plan,
-)
+from bulkx.cli.diff_commands import ALLOW_CALLS, ALLOW_PARTNERS, ALLOW_SEND, load_valid_plan
 from bulkx.cli.failures import err, guarded
 from bulkx.cli.progress import ProgressLine
 from bulkx.cli.render import summary_table
-from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
+from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE
 from bulkx.cli.watch_commands import watch_status
-from bulkx.diff.changes import Changeset, change_from_dict
-from bulkx.diff.read import read_live_state
-from bulkx.engine.batch_backend import Batcher
-from bulkx.engine.events import (
-    RUN_FINISHED,
-    Event,
-    JsonLinesReporter,
-    Progress,
-    Reporter,
-    Reporters,
+from bulkx.engine.events import RUN_FINISHED, Event, JsonLinesReporter, Reporter, Reporters
+from bulkx.engine.journal_ledger import journal_root
+from bulkx.engine.plan_run import Prepared, is_saved_changeset, read_saved
+from bulkx.engine.run import (
+    DEFAULT_OUTAGE_SECONDS,
+    Outcome,
+    Run,
+    RunOptions,
+    execute,
+    locate_run,
+    open_resume,
+    plan_run,
+    start_run,
 )
-from bulkx.engine.executor import AuthStopped, Executor, JournalStopped, OutageBreaker
-from bulkx.engine.journal_ledger import JournalLedger, JournalReporter, create_run, journal_root
-from bulkx.engine.operations import Operation
-from bulkx.engine.plan_run import Prepared, is_saved_changeset, prepare, read_saved
-from bulkx.engine.requests import Resolver
-from bulkx.engine.throttle import AdaptiveLimiter, KeyedPacer
-from bulkx.errors import (
-    JournalError,
-    JournalLocked,
-    PlanError,
-)
-from bulkx.journal import Journal, JournalReader, OpRecord, list_runs
+from bulkx.errors import ConfigError, JournalError, JournalLocked, PlanError
+from bulkx.journal import Journal, JournalReader, list_runs
 from bulkx.tui import run_monitor
-
-#: Seconds of nothing but transient errors (5xx, resets, timeouts) before a run stops, resumable.
-DEFAULT_OUTAGE_SECONDS = 60.0
 
 EVENTS = typer.Option(
     None, "--events", metavar="FILE|-",
     help="Also write every event of the run as JSON lines to FILE (or stdout with -).",
 )  # fmt: skip
-OUTAGE_AFTER = typer.Option(
-    DEFAULT_OUTAGE_SECONDS, "--stop-after-outage", metavar="SECONDS", min=1.0,
-    help="Stop (resumable, exit 5) when the API has answered only errors this long.",
-)  # fmt: skip
 
 
-def _parse_max_failures(text: str | None, total: int) -> int | None:
-    if text is None:
-        return None
-    try:
-        if text.endswith("%"):
-            return int(total * float(text[:-1]) / 100)
-        return int(text)
-    except ValueError:
-        raise typer.BadParameter(f"--max-failures takes N or P%, not {text!r}") from None
+def _say(line: str) -> None:
+    """A line for the person on stderr; a closed stderr (its pipe gone) costs nothing."""
+    with contextlib.suppress(OSError, ValueError):
+        typer.echo(line, err=True)
 
 
 def _confirm(prepared: Prepared, yes: bool, target: str) -> None:
@@ -109,59 +86,6 @@ def _confirm(prepared: Prepared, yes: bool, target: str) -> None:
         raise typer.Exit(exit_codes.OK)
 
 
-async def execute_prepared(
-    prepared: Prepared,
-    writer: CarrierX,
-    ledger: JournalLedger,
-    *,
-    concurrency: int,
-    rate: float | None,
-    max_failures: int | None,
-    reporter: Reporter,
-    unknown: frozenset[str] = frozenset(),
-    outage_after: float = DEFAULT_OUTAGE_SECONDS,
-    via: str = "api",
-    send_rate: float = 1.0,
-) -> Progress:
-    """Execute a prepared run, its journal and the reporters watching; Ctrl-C stops it gently."""
-    executor = Executor(
-        writer,
-        ledger,
-        Resolver.from_live(prepared.live),
-        limiter=AdaptiveLimiter(rate),
-        concurrency=concurrency,
-        max_failures=max_failures,
-        reporter=Reporters(reporter, JournalReporter(ledger.journal)),
-        breaker=OutageBreaker(open_after=outage_after),
-        pacer=KeyedPacer(send_rate),
-    )
-    if via == "batch":
-        executor.batcher = Batcher(writer, executor.resolver, executor.emit)
-    loop = asyncio.get_running_loop()
-    stops = 0
-
-    def interrupt() -> None:
-        nonlocal stops
-        stops += 1
-        if stops > 1:
-            raise KeyboardInterrupt
-        typer.echo("\nstopping: in-flight operations finish, nothing new starts"
-                   " (Ctrl-C again to quit at once)", err=True)  # fmt: skip
-        executor.stop()
-
-    # The first Ctrl-C or SIGTERM stops dispatching (in-flight requests finish and are journaled);
-    # a second one quits at once. Either way the journal stays consistent: resume picks it up.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, interrupt)
-    try:
-        return await executor.run(prepared.ops, prepared.changes_by_op, unknown=unknown)
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.remove_signal_handler(signum)
-
-
 @contextlib.contextmanager
 def event_stream(path: str | None) -> Iterator[Reporter | None]:
     """`--events FILE|-`: JSON lines to a file (created 0600) or to stdout."""
@@ -181,36 +105,59 @@ def event_stream(path: str | None) -> Iterator[Reporter | None]:
 
 
 async def run_to_end(
-    prepared: Prepared,
-    writer: CarrierX,
-    ledger: JournalLedger,
-    run_id: str,
+    run: Run,
     *,
     reporter: Reporter,
-    announce: Callable[[str], None] = lambda line: typer.echo(line, err=True),
-    **execute: Any,
+    announce: Callable[[str], None] = _say,
 ) -> int:
-    """Execute, record how the run ended in its journal, tell the summary: the exit code.
-    `announce` receives the summary lines (stderr, or a list kept until a full-screen monitor
-    has given the terminal back)."""
-    try:
-        progress = await execute_prepared(prepared, writer, ledger, reporter=reporter, **execute)
-    except AuthStopped as stop:
-        ledger.flush()
-        ledger.journal.set_run_state("interrupted", exit_codes.AUTH)
-        announce(f"error: the API stopped accepting the credentials mid-run: {stop}"
-                 f"\n  fix the token, then: bulkx resume {run_id}")  # fmt: skip
-        return exit_codes.AUTH
-    except JournalStopped as stop:
-        announce(f"error: {stop}\n  nothing more was sent; once the journal can be written"
-                 f" again (disk space, permissions): bulkx resume {run_id}")  # fmt: skip
-        return exit_codes.RESUMABLE
-    code = _exit_code(progress)
-    ledger.finish(progress, code)
-    reporter(Event(RUN_FINISHED, time.time(), {"run_id": run_id, "exit_code": code}, progress))
-    for line in _summary(progress, run_id, code):
+    """Execute, tell the summary: the exit code. `announce` receives the summary lines
+    (stderr, or a list kept until a full-screen monitor has given the terminal back)."""
+    outcome = await execute(run, reporter=reporter, notify=announce)
+    if outcome.exit_code == exit_codes.AUTH:
+        announce(f"error: the API stopped accepting the credentials mid-run: {outcome.stopped}"
+                 f"\n  fix the token, then: bulkx resume {run.run_id}")  # fmt: skip
+        return outcome.exit_code
+    if outcome.stopped is not None:
+        announce(f"error: {outcome.stopped}\n  nothing more was sent; once the journal"
+                 " can be written again (disk space, permissions):"
+                 f" bulkx resume {run.run_id}")  # fmt: skip
+        return outcome.exit_code
+    progress = outcome.progress
+    data = {"run_id": run.run_id, "exit_code": outcome.exit_code}
+    with contextlib.suppress(OSError, ValueError):
+        reporter(Event(RUN_FINISHED, time.time(), data, progress))
+    for line in _summary(outcome, run.run_id):
         announce(line)
-    return code
+    return outcome.exit_code
+
+
+def _drive(run: Run, events_path: str | None, tui: bool) -> int:
+    """Carry `run` out with a progress line (or the monitor) and the `--events` stream."""
+    with event_stream(events_path) as events_reporter:
+        extra = [events_reporter] if events_reporter else []
+        if tui:
+            said: list[str] = []
+
+            async def job() -> int:
+                return await run_to_end(run, reporter=Reporters(*extra), announce=said.append)
+
+            code = guarded(lambda: run_monitor(run.root, run.run_id, job=job))
+            for text in said:
+                _say(text)
+            return exit_codes.INTERRUPTED if code is None else code
+        line = ProgressLine()
+        try:
+            return guarded(lambda: asyncio.run(run_to_end(run, reporter=Reporters(line, *extra))))
+        finally:
+            line.close()
+
+
+def _options(**given: Any) -> RunOptions:
+    try:
+        return RunOptions(**given)
+    except ConfigError as error:
+        err(str(error))
+        raise typer.Exit(exit_codes.USAGE) from None
 
 
 def apply_command(
@@ -226,33 +173,29 @@ def apply_command(
     allow_send: bool = ALLOW_SEND,
     allow_calls: bool = ALLOW_CALLS,
     send_rate: float = typer.Option(
-        1.0,
-        "--send-rate",
-        min=0.01,
-        metavar="PER_S",
+        1.0, "--send-rate", min=0.01, metavar="PER_S",
         help="Messages per second from any one sending number.",
     ),
     via: str = typer.Option(
-        "api",
-        "--via",
-        metavar="api|batch",
+        "api", "--via", metavar="api|batch",
         help="batch: rent, update and release DIDs and prefixes through CarrierX Batch tasks"
         " (reviewed, approved, followed to the end); everything else as usual.",
     ),
     events_path: str | None = EVENTS,
-    outage_after: float = OUTAGE_AFTER,
+    outage_after: float = typer.Option(
+        DEFAULT_OUTAGE_SECONDS, "--stop-after-outage", metavar="SECONDS", min=1.0,
+        help="Stop (resumable, exit 5) when the API has answered only errors this long.",
+    ),
     tui: bool = typer.Option(
-        False,
-        "--tui",
-        help="Watch and steer the run in the terminal monitor (p pause,"
-        " r resume, c cancel, q quit).",
+        False, "--tui",
+        help="Watch and steer the run in the terminal monitor (p pause, r resume, c cancel,"
+        " q quit).",
     ),
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
-) -> None:
+) -> None:  # fmt: skip
     """Apply PLAN (or a changeset saved by `bulkx plan --save`), journaled and resumable."""
-    options = TargetOptions(base_url, token_file, sandbox_db)
     saved = None
     try:
         if is_saved_changeset(plan_path):
@@ -261,74 +204,23 @@ def apply_command(
     except PlanError as error:
         err(str(error))
         raise typer.Exit(exit_codes.USAGE) from None
-    if via not in ("api", "batch"):
-        err(f"--via takes api or batch, not {via!r}")
-        raise typer.Exit(exit_codes.USAGE)
+    options = _options(
+        kind=kind, concurrency=concurrency, rate=rate, send_rate=send_rate, via=via,
+        allow_release=allow_release, allow_partners=allow_partners, allow_send=allow_send,
+        allow_calls=allow_calls, max_failures=max_failures, fail_fast=fail_fast,
+        outage_after=outage_after, base_url=base_url, sandbox_db=str(sandbox_db),
+        token_file=str(token_file) if token_file else None,
+    )  # fmt: skip
     plan = load_valid_plan(plan_path, kind)
-
-    async def start() -> tuple[Prepared, str, JournalLedger]:
-        async with open_client(options) as reader:
-            prepared = await prepare(
-                reader, plan, target=options.describe(), allow_release=allow_release, saved=saved,
-                confirmed=confirmed_flags(allow_partners=allow_partners, allow_send=allow_send,
-                                          allow_calls=allow_calls),
-            )  # fmt: skip
-        _confirm(prepared, yes, options.describe())
-        run_id, ledger = create_run(
-            journal_root(), prepared, target_label=options.describe(),
-            is_sandbox=options.base_url is None, options=options.journaled,
-        )  # fmt: skip
-        typer.echo(f"run {run_id}: {len(prepared.ops)} operations on {options.describe()}",
-                   err=True)  # fmt: skip
-        return prepared, run_id, ledger
-
-    async def execute(
-        prepared: Prepared, run_id: str, ledger: JournalLedger, reporter: Reporter,
-        announce: Callable[[str], None] | None = None,
-    ) -> int:  # fmt: skip
-        limit = 0 if fail_fast else _parse_max_failures(max_failures, len(prepared.ops))
-        async with open_client(options) as client:
-            return await run_to_end(
-                prepared, client.with_retry(RetryPolicy.never()), ledger, run_id,
-                reporter=reporter, concurrency=concurrency, rate=rate, max_failures=limit,
-                outage_after=outage_after, via=via, send_rate=send_rate,
-                **({"announce": announce} if announce else {}),
-            )  # fmt: skip
-
-    with event_stream(events_path) as events_reporter:
-        extra = [events_reporter] if events_reporter else []
-        prepared, run_id, ledger = guarded(lambda: asyncio.run(start()))
-        if tui:
-            said: list[str] = []
-
-            async def job() -> int:
-                return await execute(prepared, run_id, ledger, Reporters(*extra), said.append)
-
-            code = guarded(lambda: run_monitor(journal_root(), run_id, job=job))
-            for text in said:
-                typer.echo(text, err=True)
-            if code is None:  # the monitor stopped before the run ended
-                code = exit_codes.INTERRUPTED
-        else:
-            line = ProgressLine()
-            try:
-                code = guarded(
-                    lambda: asyncio.run(execute(prepared, run_id, ledger, Reporters(line, *extra)))
-                )
-            finally:
-                line.close()
-    raise typer.Exit(code)
+    prepared = guarded(lambda: asyncio.run(plan_run(plan, options, saved=saved)))
+    _confirm(prepared, yes, options.target.describe())
+    run = guarded(lambda: start_run(journal_root(), plan, prepared, options))
+    _say(f"run {run.run_id}: {len(run.ops)} operations on {run.label}")
+    raise typer.Exit(_drive(run, events_path, tui))
 
 
-def _exit_code(progress: Progress) -> int:
-    if progress.finished < progress.total:
-        return exit_codes.INTERRUPTED if progress.cancelled else exit_codes.RESUMABLE
-    if progress.failed or progress.skipped:
-        return exit_codes.PARTIAL
-    return exit_codes.OK
-
-
-def _summary(progress: Progress, run_id: str, code: int) -> list[str]:
+def _summary(outcome: Outcome, run_id: str) -> list[str]:
+    progress, code = outcome.progress, outcome.exit_code
     lines = [
         f"\n{progress.done} succeeded, {progress.failed} failed, {progress.skipped} skipped"
         f" of {progress.total}; {progress.retries} retries, {progress.throttled} throttled,"
@@ -343,102 +235,80 @@ def _summary(progress: Progress, run_id: str, code: int) -> list[str]:
     return lines
 
 
-def _open_journal(run_id: str) -> Journal:
+def _open_journal(name: str) -> Journal:
     try:
-        return Journal.open(journal_root(), run_id)
+        root, run_id = locate_run(name, journal_root())
+        return Journal.open(root, run_id)
     except JournalLocked as error:
         err(f"{error}" + (f"\n  hint: {error.hint}" if error.hint else ""))
         raise typer.Exit(exit_codes.ENVIRONMENT) from None
     except JournalError as error:
-        err(str(error))
+        err(str(error) + (f"\n  hint: {error.hint}" if error.hint else ""))
         raise typer.Exit(exit_codes.USAGE) from None
 
 
-def _remaining(journal: Journal) -> list[OpRecord]:
-    remaining: list[OpRecord] = []
-    for state in ("pending", "unknown"):
-        after: int | None = None
-        while True:
-            page = journal.ops(state, limit=5000, after_op_id=after)
-            remaining.extend(page)
-            if len(page) < 5000:
-                break
-            after = page[-1].op_id
-    return sorted(remaining, key=lambda r: r.op_id)
+def _ask_resume(journal: Journal, run: Run, yes: bool) -> None:
+    unknown = len(run.unknown)
+    _say(f"run {run.run_id} on {run.label}: {len(run.ops)} operation(s) left ({unknown} with an"
+         " unknown outcome, checked against live state first)")  # fmt: skip
+    if not run.ops:
+        failed = journal.failed_ever()
+        state, code = ("failed", exit_codes.PARTIAL) if failed else ("completed", exit_codes.OK)
+        journal.set_run_state(state, code)
+        journal.close()
+        _say("Nothing left to do." + (f" {failed} item(s) failed or were skipped: bulkx report"
+                                      f" {run.run_id} --failed" if failed else ""))  # fmt: skip
+        raise typer.Exit(code)
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        journal.close()
+        err("not a terminal, so nothing is resumed without --yes")
+        raise typer.Exit(exit_codes.USAGE)
+    if not typer.confirm(f"Resume {len(run.ops)} operation(s)?", default=False, err=True):
+        journal.close()
+        raise typer.Exit(exit_codes.OK)
 
 
 def resume_command(
-    run_id: str = typer.Argument(..., help="A run id from `bulkx runs`."),
+    run_name: str = typer.Argument(
+        ..., metavar="RUN_ID|JOURNAL", help="A run id from `bulkx runs`, or a journal's path."
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Resume without asking."),
-    concurrency: int = typer.Option(16, "--concurrency", min=1, max=256),
-    rate: float | None = typer.Option(None, "--rate", help="Requests/s ceiling (default: adapt)."),
+    concurrency: int | None = typer.Option(None, "--concurrency", min=1, max=256,
+                                           help="[default: as the run was applied]"),
+    rate: float | None = typer.Option(None, "--rate",
+                                      help="Requests/s ceiling [default: as applied]."),
+    send_rate: float | None = typer.Option(None, "--send-rate", min=0.01, metavar="PER_S"),
+    max_failures: str | None = typer.Option(None, "--max-failures", help="Stop after N or P%."),
+    fail_fast: bool | None = typer.Option(None, "--fail-fast/--no-fail-fast"),
+    via: str | None = typer.Option(None, "--via", metavar="api|batch"),
     events_path: str | None = EVENTS,
-    outage_after: float = OUTAGE_AFTER,
+    outage_after: float | None = typer.Option(None, "--stop-after-outage", metavar="SECONDS",
+                                              min=1.0),
+    tui: bool = typer.Option(False, "--tui", help="Watch and steer it in the terminal monitor."),
     token_file: Path | None = TOKEN_FILE,
-) -> None:
-    """Continue a stopped run: operations whose outcome is unknown are looked up first."""
-    journal = _open_journal(run_id)
-    info = journal.run()
-    options = TargetOptions(
-        info.options.get("base_url"),
-        token_file,
-        Path(info.options.get("sandbox_db") or SANDBOX_DB.default),
-    )
-    records = _remaining(journal)
-    unknown = frozenset(r.op_key for r in records if r.state == "unknown")
-    typer.echo(
-        f"run {run_id} on {info.target_label}: {len(records)} operation(s) left"
-        f" ({len(unknown)} with an unknown outcome, checked against live state first)",
-        err=True,
-    )
-    if not records:
-        journal.set_run_state("completed")
-        journal.close()
-        typer.echo("Nothing left to do.", err=True)
-        raise typer.Exit(exit_codes.OK)
-    if not yes:
-        if not sys.stdin.isatty():
-            journal.close()
-            err("not a terminal, so nothing is resumed without --yes")
-            raise typer.Exit(exit_codes.USAGE)
-        if not typer.confirm(f"Resume {len(records)} operation(s)?", default=False, err=True):
-            journal.close()
-            raise typer.Exit(exit_codes.OK)
-    plan = load_valid_plan(info.plan_path, None)
-    if plan.digest != info.plan_digest:
-        typer.echo("warning: the plan file changed since this run started; resuming the"
-                   " journaled operations as they were planned", err=True)  # fmt: skip
-    ops = [
-        Operation(r.op_key, r.step, r.kind, r.key, r.action, r.position, r.depends_on, r.request)
-        for r in records
-    ]
-    changes = {r.op_key: change_from_dict(r.request) for r in records}
-    ledger = JournalLedger(journal, {r.op_key: r.op_id for r in records})
-    journal.set_run_state("running")
-
-    async def main(events_reporter: Reporter | None) -> int:
-        async with open_client(options) as reader:
-            live = await read_live_state(reader, plan)
-            prepared = Prepared(Changeset(plan.path, plan.digest, info.target_label, ()), live,
-                                ops, changes, [])  # fmt: skip
-            line = ProgressLine()
-            try:
-                return await run_to_end(
-                    prepared, reader.with_retry(RetryPolicy.never()), ledger, run_id,
-                    reporter=Reporters(line, *([events_reporter] if events_reporter else [])),
-                    concurrency=concurrency, rate=rate, max_failures=None, unknown=unknown,
-                    outage_after=outage_after,
-                )  # fmt: skip
-            finally:
-                line.close()
-
+) -> None:  # fmt: skip
+    """Continue a stopped run from its journal alone (no plan file, any directory): the options
+    it was applied with, unless given again here; unknown outcomes are looked up first."""
+    journal = _open_journal(run_name)
+    given = {
+        "concurrency": concurrency, "rate": rate, "send_rate": send_rate, "via": via,
+        "max_failures": max_failures, "fail_fast": fail_fast, "outage_after": outage_after,
+        "token_file": str(token_file) if token_file else None,
+    }  # fmt: skip
     try:
-        with event_stream(events_path) as events_reporter:
-            code = guarded(lambda: asyncio.run(main(events_reporter)))
+        run = open_resume(journal, given)
+    except (ConfigError, JournalError) as error:
+        journal.close()
+        err(str(error))
+        raise typer.Exit(exit_codes.USAGE) from None
+    _ask_resume(journal, run, yes)
+    journal.set_run_state("running")
+    try:
+        code = _drive(run, events_path, tui)
     finally:
-        if not journal.closed:  # it stopped on an error before recording how it ended
-            with contextlib.suppress(JournalError):
-                journal.set_run_state("interrupted")
+        run.ledger.close()
     raise typer.Exit(code)
 
 
@@ -473,9 +343,14 @@ def status_command(
     ),
 ) -> None:
     """A run's state and counts, per step (read-only: safe while the run goes on)."""
+    try:
+        root, run_id = locate_run(run_id, journal_root())
+    except JournalError as error:
+        err(str(error))
+        raise typer.Exit(exit_codes.USAGE) from None
     if watch:
         try:
-            code = watch_status(journal_root(), run_id, sys.stdout)
+            code = watch_status(root, run_id, sys.stdout)
         except JournalError as error:
             err(str(error))
             raise typer.Exit(exit_codes.USAGE) from None
@@ -483,7 +358,7 @@ def status_command(
             raise typer.Exit(exit_codes.INTERRUPTED) from None
         raise typer.Exit(code)
     try:
-        reader = JournalReader.open(journal_root(), run_id)
+        reader = JournalReader.open(root, run_id)
     except JournalError as error:
         err(str(error))
         raise typer.Exit(exit_codes.USAGE) from None
@@ -496,14 +371,20 @@ def status_command(
         document = {
             "schema_version": 1, "run_id": info.run_id, "state": info.state,
             "plan": info.plan_path, "target": info.target_label, "created_at": info.created_at,
-            "finished_at": info.finished_at, "counts": counts, "steps": by_step,
+            "finished_at": info.finished_at, "exit_code": info.exit_code, "counts": counts,
+            "steps": by_step,
         }  # fmt: skip
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return
+    failed = counts.get("failed", 0) + counts.get("skipped", 0)
+    exit_note = f", exit {info.exit_code}" if info.exit_code is not None else ""
     sys.stdout.write(
-        f"run {info.run_id}: {info.state}\n  plan   {info.plan_path}\n"
+        f"run {info.run_id}: {info.state}{exit_note}\n  plan   {info.plan_path}\n"
         f"  target {info.target_label}\n  started {info.created_at}"
         + (f", finished {info.finished_at}" if info.finished_at else "")
+        + f"\n  {counts.get('succeeded', 0)} succeeded, {counts.get('failed', 0)} failed,"
+        f" {counts.get('skipped', 0)} skipped of {sum(counts.values())}"
+        + (f"  (failures: bulkx report {info.run_id} --failed)" if failed else "")
         + "\n\n"
     )
     states = [s for s in ("succeeded", "failed", "skipped", "unknown", "in_flight", "pending",

@@ -15,17 +15,15 @@ from pathlib import Path
 
 import typer
 
-from bulkx.api import CarrierX, RetryPolicy, Secret, Target
+from bulkx.api import CarrierX, Secret, Target
 from bulkx.cli import exit_codes
-from bulkx.cli.apply_commands import execute_prepared
 from bulkx.cli.progress import ProgressLine
 from bulkx.cli.render import summary_table
-from bulkx.cli.target import TargetOptions
 from bulkx.diff.engine import diff
 from bulkx.diff.read import read_live_state
 from bulkx.engine.events import Progress
-from bulkx.engine.journal_ledger import create_run
 from bulkx.engine.plan_run import prepare
+from bulkx.engine.run import RunOptions, execute, start_run
 from bulkx.errors import BulkxError
 from bulkx.plan.load import load_plan
 from bulkx.plan.model import Plan
@@ -60,7 +58,7 @@ def _valid_plan(path: Path) -> Plan:
 
 async def _rehearse(base_url: str, workdir: Path) -> list[tuple[str, str, Progress]]:
     target = Target(f"{base_url}/core/v2", is_sandbox=True, label=f"sandbox at {base_url}")
-    options = TargetOptions(f"{base_url}/core/v2", None, workdir / "sandbox.db")
+    options = RunOptions(base_url=f"{base_url}/core/v2", sandbox_db=str(workdir / "sandbox.db"))
     results = []
     async with CarrierX(target, Secret(DEMO_TOKEN)) as client:
         me = await client.get("core", "/oauth/whoami")
@@ -74,24 +72,17 @@ async def _rehearse(base_url: str, workdir: Path) -> list[tuple[str, str, Progre
             cost = prepared.changeset.monthly_cost()
             if cost:
                 say(f"  monthly cost of new rentals: ${cost:,.2f}")
-            run_id, ledger = create_run(
-                workdir, prepared, target_label=target.label, is_sandbox=True,
-                options=options.journaled,
-            )  # fmt: skip
-            say(f"  applying {len(prepared.ops)} operations (run {run_id})")
+            run = start_run(workdir, plan, prepared, options)
+            say(f"  applying {len(prepared.ops)} operations (run {run.run_id})")
             line = ProgressLine()
             try:
-                progress = await execute_prepared(
-                    prepared, client.with_retry(RetryPolicy.never()), ledger,
-                    concurrency=16, rate=None, max_failures=None, reporter=line,
-                )  # fmt: skip
+                outcome = await execute(run, reporter=line, notify=say, client=client)
             finally:
                 line.close()
-            ledger.finish(progress)
             leftover = [c for c in diff(plan, await read_live_state(client, plan))
                         if c.action != "noop"]  # fmt: skip
             say(f"  planned again: {len(leftover)} change(s) left")
-            results.append((str(path), run_id, progress))
+            results.append((str(path), run.run_id, outcome.progress))
     return results
 
 

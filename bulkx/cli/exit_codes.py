@@ -1,10 +1,6 @@
-"""Exit codes shared by every command (see `docs/exit-codes.md`)."""
+"""Exit codes shared by every command: defined in `bulkx.exit_codes` (the library's run outcomes
+use them too)."""
 
-OK = 0
-ERROR = 1
-USAGE = 2  # usage or input validation error
-PARTIAL = 3  # completed, some items failed
-AUTH = 4  # authentication or authorization required
-RESUMABLE = 5  # stopped, resumable
-ENVIRONMENT = 6  # config or environment error: port in use, lock held, unsafe permissions
-INTERRUPTED = 130
+from bulkx.exit_codes import AUTH, ENVIRONMENT, ERROR, INTERRUPTED, OK, PARTIAL, RESUMABLE, USAGE
+
+__all__ = ["AUTH", "ENVIRONMENT", "ERROR", "INTERRUPTED", "OK", "PARTIAL", "RESUMABLE", "USAGE"]

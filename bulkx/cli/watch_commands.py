@@ -85,6 +85,8 @@ def watch_status(
         if numbers.finished:
             code = run_exit_code(snapshot.info, dict(snapshot.counts))
             stream.write(f"run {run_id} {snapshot.info.state}: exit {code}\n")
+            if code == exit_codes.RESUMABLE:
+                stream.write(f"`bulkx resume {run_id}` continues it\n")
             return code
         if _stalled(source, snapshot):
             stream.write(f"run {run_id}: no process is driving it any more (stopped without"

@@ -12,23 +12,19 @@ writes and fsyncs, which at 500 operations/s took a fifth of the loop's time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
-import json
 import os
 import time
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bulkx.engine import events
 from bulkx.engine.crashpoints import crash_point
 from bulkx.engine.events import Event, Progress
 from bulkx.errors import JournalError
-from bulkx.journal import Journal, NewOp
-
-if TYPE_CHECKING:
-    from bulkx.engine.plan_run import Prepared
+from bulkx.journal import Journal
 
 #: How often the running process looks for pause/resume/cancel written by a monitor.
 CONTROL_POLL_SECONDS = 0.5
@@ -60,7 +56,7 @@ class JournalLedger:
 
     @property
     def run_id(self) -> str:
-        return self.journal.run().run_id
+        return self.journal.run_id
 
     async def start(self, op_key: str) -> None:
         if self._error is not None:
@@ -216,10 +212,26 @@ class JournalLedger:
             found.append(command.command)
         return found
 
-    def finish(self, progress: Progress, exit_code: int | None = None) -> None:
+    def counts_after(self, progress: Progress) -> dict[str, int]:
+        """Everything written, then the journal's counts (the run's whole history)."""
+        self.flush()
+        return self.journal.counts()
+
+    def close(self) -> None:
+        """Stop the writer thread and close the journal (after a stop that left it as is)."""
+        if self._writer is not None:
+            self._writer.shutdown()
+            self._writer = None
+        if not self.journal.closed:
+            with contextlib.suppress(JournalError):
+                self.journal.close()
+
+    def finish(self, progress: Progress, state: str, exit_code: int | None = None) -> None:
+        """Record how the run ended (`state`, `exit_code`: see `bulkx.engine.run.classify`)."""
         self.flush()
         if self._writer is not None:
             self._writer.shutdown()
+            self._writer = None
         self.journal.sample(
             done=progress.done,
             failed=progress.failed,
@@ -228,12 +240,6 @@ class JournalLedger:
             throttled=progress.throttled,
             retries=progress.retries,
         )
-        if progress.cancelled:
-            state = "cancelled" if progress.finished < progress.total else "completed"
-        elif progress.finished < progress.total:
-            state = "interrupted"
-        else:
-            state = "failed" if progress.failed else "completed"
         if progress.stopped_because:
             self.journal.event("warning", f"stopped: {progress.stopped_because}")
         self.journal.set_run_state(state, exit_code)
@@ -293,42 +299,3 @@ class JournalReporter:
             )
         elif kind == events.RUN_STARTED:
             self.journal.event("info", f"executing {data['total']} operation(s), pid {os.getpid()}")
-
-
-def create_run(
-    root: Path,
-    prepared: Prepared,
-    *,
-    target_label: str,
-    is_sandbox: bool,
-    options: Mapping[str, Any],
-) -> tuple[str, JournalLedger]:
-    """A new journal holding the changeset and every operation's intent, before any request."""
-    journal = Journal.create(
-        root,
-        plan_path=prepared.changeset.plan_path,
-        plan_digest=prepared.changeset.plan_digest,
-        target_label=target_label,
-        is_sandbox=is_sandbox,
-        options=options,
-        changeset_json=json.dumps(prepared.changeset.as_dict(), default=str),
-    )
-    new = [
-        NewOp(
-            op.op_key,
-            op.step,
-            op.kind,
-            op.key,
-            op.action,
-            op.position,
-            dict(op.change),
-            op.depends_on,
-        )
-        for op in prepared.ops
-    ]
-    op_ids = journal.add_ops(new)
-    journal.set_run_state("running")
-    ledger = JournalLedger(
-        journal, {op.op_key: i for op, i in zip(prepared.ops, op_ids, strict=True)}
-    )
-    return journal.run().run_id, ledger

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from bulkx.diff.changes import (
@@ -20,22 +20,13 @@ from bulkx.diff.changes import (
     RentByCriteria,
     Update,
     change_as_dict,
+    change_from_dict,
 )
 from bulkx.diff.state import natural_key, reference_key
+from bulkx.journal.states import Operation
 from bulkx.resources import KINDS
 
-
-@dataclass(frozen=True)
-class Operation:
-    op_key: str
-    step: str
-    kind: str
-    key: str
-    action: str
-    position: str
-    depends_on: tuple[str, ...]
-    #: The change as plain data (`change_as_dict`), enough to rebuild the request on resume.
-    change: Mapping[str, Any]
+__all__ = ["Operation", "change_of", "op_key", "operations", "referenced"]
 
 
 def op_key(plan_digest: str, step: str, kind: str, key: str, action: str) -> str:
@@ -61,6 +52,21 @@ def _references(change: Change) -> list[tuple[str, str]]:
     if kind.same_sid_as and values.get(kind.key) is not None:
         found.append((kind.same_sid_as, str(values[kind.key])))
     return found
+
+
+def change_of(op: Operation) -> Change:
+    """The change an operation carries, as the typed record the request builders take."""
+    return change_from_dict(op.change)
+
+
+def referenced(ops: Iterable[Operation]) -> dict[str, set[str]]:
+    """kind -> natural keys of every object the operations name (parents included): what a
+    run must be able to resolve to sids."""
+    wanted: dict[str, set[str]] = {}
+    for op in ops:
+        for kind, key in _references(change_of(op)):
+            wanted.setdefault(kind, set()).add(key)
+    return wanted
 
 
 def _vacated(change: Update) -> list[tuple[str, str]]:

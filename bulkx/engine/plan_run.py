@@ -16,7 +16,7 @@ from bulkx.diff.engine import diff
 from bulkx.diff.read import SentBefore, read_live_state
 from bulkx.diff.state import LiveState
 from bulkx.engine.journal_ledger import journal_root
-from bulkx.engine.operations import Operation, operations
+from bulkx.engine.operations import Operation, operations, referenced
 from bulkx.errors import PlanError
 from bulkx.journal.sent import earlier_sends
 from bulkx.plan.model import Plan
@@ -25,11 +25,12 @@ from bulkx.plan.model import Plan
 @dataclass(frozen=True)
 class Prepared:
     changeset: Changeset
-    live: LiveState
     ops: list[Operation]
-    changes_by_op: dict[str, Change]
     #: Saved changes whose live state moved since they were planned: reported, not applied.
     drifted: list[Change]
+    #: (kind, natural key) -> sid of every live object the operations name: all the live state
+    #: the run needs to build its requests (its journal keeps them, so a resume reads none).
+    refs: dict[tuple[str, str], str]
 
 
 def is_saved_changeset(path: str) -> bool:
@@ -44,17 +45,6 @@ def read_saved(path: Path) -> Mapping[str, Any]:
     if not isinstance(document, dict) or document.get("schema_version") != 1:
         raise PlanError(f"{path}: not a saved changeset (bulkx plan --save writes them)")
     return document
-
-
-def _match_ops(changes: list[Change], ops: list[Operation]) -> dict[str, Change]:
-    by_identity: dict[tuple[str, str, str], Change] = {}
-    for change in changes:
-        by_identity[(change.step, change.kind, change.key)] = change
-    out: dict[str, Change] = {}
-    for op in ops:
-        key = op.key.rsplit("#", 1)[0] if op.action == "rent" else op.key
-        out[op.op_key] = by_identity[(op.step, op.kind, key)]
-    return out
 
 
 def journal_sends(reader: CarrierX) -> SentBefore:
@@ -100,4 +90,15 @@ async def prepare(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )  # fmt: skip
     ops = operations(changes, plan.digest)
-    return Prepared(changeset, live, ops, _match_ops(changes, ops), drifted)
+    return Prepared(changeset, ops, drifted, live_refs(live, referenced(ops)))
+
+
+def live_refs(live: LiveState, wanted: Mapping[str, set[str]]) -> dict[tuple[str, str], str]:
+    """The sids live state holds for the (kind -> natural keys) wanted."""
+    found: dict[tuple[str, str], str] = {}
+    for kind, keys in wanted.items():
+        for key in keys:
+            obj = live.get(kind, key)
+            if obj is not None and obj.sid:
+                found[(kind, key)] = obj.sid
+    return found

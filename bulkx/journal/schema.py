@@ -16,6 +16,12 @@ One SQLite file per run. Tables:
   transaction as the change (so it can never disagree with `ops.state`). The intent is not a
   row here (ops.created_at records it; `history()` shows it first): that halves the cost of a
   100,000-intent batch.
+- `sources`: the plan's files (path, bytes, sha256) as they were when the run was made, so the
+  run needs no plan file to resume, and shows what it applied.
+- `refs`: (kind, natural key) -> sid of every live object the operations name (a trunk group
+  that numbers are routed to): a resume resolves them without reading live state.
+- `resumes`: one row per resume, with the options it changed (`run.options` holds the options
+  in force: what the last process ran with).
 - `control`: pause/resume/cancel requests written by another process (a monitor) and
   acknowledged by the writer.
 - `events`: the log tail a monitor shows. `samples`: throughput points for the monitor's plot.
@@ -33,6 +39,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -43,9 +50,10 @@ from bulkx.journal.states import (
     Command,
     ControlCommand,
     Event,
-    OpRecord,
+    Operation,
     OpState,
     RunInfo,
+    RunState,
     Sample,
     Transition,
 )
@@ -131,9 +139,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1 -> 2: a monitor asks for the newest failures of a 100,000-operation run several times
     # a second; without this index that is a scan of the whole table.
     ("CREATE INDEX ops_state_id ON ops (state, op_id)",),
+    # 2 -> 3: a run is its journal. `sources` keeps the plan's files as they were applied (a
+    # resume needs no plan file); `refs` the sids of the live objects the operations name (a
+    # resume reads no live state to resolve them); `resumes` the options each resume changed.
+    (
+        """CREATE TABLE sources (
+            path TEXT PRIMARY KEY,
+            content BLOB NOT NULL,
+            sha256 TEXT NOT NULL
+        )""",
+        """CREATE TABLE refs (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            sid TEXT NOT NULL,
+            PRIMARY KEY (kind, key)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE resumes (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            overrides TEXT NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+#: A run in one of these has a process driving it, unless nobody holds its lock.
+_LIVE_RUN_STATES = frozenset({str(RunState.PLANNED), str(RunState.RUNNING), str(RunState.PAUSED)})
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -264,10 +296,52 @@ class JournalView:
             return self._conn.execute(sql, params).fetchall()
 
     def run(self) -> RunInfo:
+        """The run's record. A run that says it is running (or paused, or still being
+        planned) while no process holds its lock was killed: it shows as `interrupted`."""
         rows = self._rows("SELECT * FROM run WHERE id = 1")
         if not rows:
             raise JournalError(f"the journal {self._path} has no run record")
-        return RunInfo.from_row(rows[0])
+        info = RunInfo.from_row(rows[0])
+        if info.state in _LIVE_RUN_STATES and self.writer_pid() is None:
+            info = replace(info, state=str(RunState.INTERRUPTED))
+        return info
+
+    def sources(self) -> list[tuple[str, bytes]]:
+        """The plan's files as the run applied them: (path as given, bytes)."""
+        if not self._has_table("sources"):
+            return []
+        rows = self._rows("SELECT path, content FROM sources ORDER BY rowid")
+        return [(row[0], bytes(row[1])) for row in rows]
+
+    def refs(self) -> dict[tuple[str, str], str]:
+        """(kind, natural key) -> sid of the live objects the operations name."""
+        if not self._has_table("refs"):
+            return {}
+        return {(r[0], r[1]): r[2] for r in self._rows("SELECT kind, key, sid FROM refs")}
+
+    def creates_of_keys(self, wanted: Mapping[str, set[str]]) -> dict[tuple[str, str], str | None]:
+        """This run's creates of the (kind -> natural keys) asked: the sid each got, None for
+        one not (yet) made."""
+        kinds = sorted(wanted)
+        if not kinds:
+            return {}
+        marks = ",".join("?" * len(kinds))
+        sql = (
+            "SELECT kind, key, CASE WHEN state = 'succeeded' THEN remote_sid END FROM ops"
+            f" WHERE action = 'create' AND kind IN ({marks})"
+        )
+        with sql_errors(self._path, "read"):
+            cursor = self._conn.execute(sql, kinds)
+            return {(k, key): sid for k, key, sid in cursor if key in wanted[k]}
+
+    def failed_ever(self) -> int:
+        """Operations that failed or were skipped, over the run's whole history (resumes too)."""
+        sql = "SELECT count(*) FROM ops WHERE state IN ('failed', 'skipped')"
+        return int(self._rows(sql)[0][0])
+
+    def _has_table(self, name: str) -> bool:
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return bool(self._rows(sql, (name,)))
 
     def changeset(self) -> Any:
         """The exact changeset this run applies (parsed JSON); kept out of `run()` because a
@@ -310,7 +384,7 @@ class JournalView:
         limit: int = 100,
         after_op_id: int | None = None,
         newest_first: bool = False,
-    ) -> list[OpRecord]:
+    ) -> list[Operation]:
         """One page of operations in op_id order; pass the last op_id seen as `after_op_id`
         for the next page (keyset paging: cheap at any depth)."""
         where: list[str] = []
@@ -324,15 +398,15 @@ class JournalView:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         order = "DESC" if newest_first else "ASC"
         sql = f"SELECT * FROM ops {clause} ORDER BY op_id {order} LIMIT ?"
-        return [OpRecord.from_row(r) for r in self._rows(sql, [*params, limit])]
+        return [Operation.from_row(r) for r in self._rows(sql, [*params, limit])]
 
-    def op(self, op_id: int) -> OpRecord | None:
+    def op(self, op_id: int) -> Operation | None:
         rows = self._rows("SELECT * FROM ops WHERE op_id = ?", (op_id,))
-        return OpRecord.from_row(rows[0]) if rows else None
+        return Operation.from_row(rows[0]) if rows else None
 
-    def op_by_key(self, op_key: str) -> OpRecord | None:
+    def op_by_key(self, op_key: str) -> Operation | None:
         rows = self._rows("SELECT * FROM ops WHERE op_key = ?", (op_key,))
-        return OpRecord.from_row(rows[0]) if rows else None
+        return Operation.from_row(rows[0]) if rows else None
 
     def history(self, op_id: int) -> list[Transition]:
         """Every state change of an operation, oldest first, starting with its intent."""

@@ -6,6 +6,7 @@ An operation's life (Jepsen's vocabulary: `unknown` is `:info`, an outcome nobod
     pending ──start──> in_flight ──> succeeded | failed | unknown
        │  ^                │
        │  └────retry───────┘            unknown ──reconcile──> succeeded | failed | pending
+       ├──> failed      (it could not be built: nothing to rent, nothing sent)
        ├──> skipped     (a dependency failed)
        └──> cancelled   (the run was cancelled before it was sent)
 
@@ -64,7 +65,9 @@ _S = OpState
 
 #: Every legal move; anything not listed is refused. Terminal states map to nothing.
 TRANSITIONS: Mapping[OpState, frozenset[OpState]] = {
-    _S.PENDING: frozenset({_S.IN_FLIGHT, _S.SKIPPED, _S.CANCELLED}),
+    # pending -> failed: it could not even be built (no number left to rent, a reference that
+    # names nothing), so nothing was sent.
+    _S.PENDING: frozenset({_S.IN_FLIGHT, _S.FAILED, _S.SKIPPED, _S.CANCELLED}),
     _S.IN_FLIGHT: frozenset({_S.SUCCEEDED, _S.FAILED, _S.UNKNOWN, _S.PENDING}),
     _S.UNKNOWN: frozenset({_S.SUCCEEDED, _S.FAILED, _S.PENDING}),
     _S.SUCCEEDED: frozenset(),
@@ -144,22 +147,13 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
-class NewOp:
-    """An operation's intent, as the executor hands it to `Journal.add_ops`."""
+class Operation:
+    """One operation, the same record from the diff to the journal to a resume: what it does
+    (`change`, plain data as `change_as_dict` writes it) and, once journaled, where it stands.
 
-    op_key: str
-    step: str
-    kind: str
-    key: str
-    action: str
-    position: str
-    request: Mapping[str, Any]
-    depends_on: tuple[str, ...] = ()
+    The key is deterministic (plan digest, step, kind, natural key, action), so a resumed run
+    sends each operation under the same key, and a rent can be found again by its tag."""
 
-
-@dataclass(frozen=True)
-class OpRecord:
-    op_id: int
     op_key: str
     step: str
     kind: str
@@ -167,21 +161,23 @@ class OpRecord:
     action: str
     position: str
     depends_on: tuple[str, ...]
-    request: Mapping[str, Any]
-    state: str
-    attempts: int
-    remote_sid: str | None
-    error: str | None
-    result: Any
-    created_at: str
-    sent_at: str | None
-    finished_at: str | None
-    updated_at: str
+    #: The change as plain data, enough to rebuild the request on resume (column `request`).
+    change: Mapping[str, Any]
+    # What the journal knows of it (the defaults: an intent not yet written).
+    op_id: int | None = None
+    state: str = "pending"
+    attempts: int = 0
+    remote_sid: str | None = None
+    error: str | None = None
+    result: Any = None
+    created_at: str | None = None
+    sent_at: str | None = None
+    finished_at: str | None = None
+    updated_at: str | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> OpRecord:
+    def from_row(cls, row: sqlite3.Row) -> Operation:
         return cls(
-            op_id=row["op_id"],
             op_key=row["op_key"],
             step=row["step"],
             kind=row["kind"],
@@ -189,7 +185,8 @@ class OpRecord:
             action=row["action"],
             position=row["position"],
             depends_on=tuple(_json(row["depends_on"]) or ()),
-            request=_json(row["request"]) or {},
+            change=_json(row["request"]) or {},
+            op_id=row["op_id"],
             state=row["state"],
             attempts=row["attempts"],
             remote_sid=row["remote_sid"],

@@ -14,6 +14,7 @@ it never holds a read transaction that would stall the writer's checkpoints.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -44,7 +45,7 @@ from bulkx.journal.states import (
     TERMINAL,
     ControlCommand,
     EventLevel,
-    NewOp,
+    Operation,
     OpState,
     RunSummary,
     check_transition,
@@ -158,7 +159,7 @@ def _dumps(value: Any, what: object) -> str:
     try:
         return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
-        if isinstance(what, NewOp):
+        if isinstance(what, Operation):
             what = f"the request of operation {what.op_key} ({what.position})"
         raise JournalError(f"{what} is not plain JSON data: {exc}") from None
 
@@ -182,7 +183,9 @@ class JournalReader(JournalView):
         conn = connect(db, "ro")
         with sql_errors(db, "read"):
             version = schema_version(conn)
-        if version != SCHEMA_VERSION:
+        # An older journal reads as it is (its missing tables read as empty); resuming it
+        # migrates it.
+        if version == 0 or version > SCHEMA_VERSION:
             conn.close()
             raise JournalError(
                 f"the journal {db} has schema version {version}; this bulkx reads "
@@ -214,8 +217,11 @@ class Journal(JournalView):
         options: Mapping[str, Any],
         changeset_json: str,
         run_id: str | None = None,
+        sources: Sequence[tuple[str, bytes]] = (),
+        refs: Mapping[tuple[str, str], str] | None = None,
     ) -> Journal:
-        """A new run in state `planned`; raises JournalError if `run_id` is taken."""
+        """A new run in state `planned`; raises JournalError if `run_id` is taken. `sources`:
+        the plan's files; `refs`: the sids of the live objects its operations name."""
         _mkdir_private(runs_dir(root))
         try:
             json.loads(changeset_json)
@@ -258,6 +264,14 @@ class Journal(JournalView):
                         options_json,
                         changeset_json,
                     ),
+                )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO sources (path, content, sha256) VALUES (?, ?, ?)",
+                    [(path, data, hashlib.sha256(data).hexdigest()) for path, data in sources],
+                )
+                conn.executemany(
+                    "INSERT INTO refs (kind, key, sid) VALUES (?, ?, ?)",
+                    [(kind, key, sid) for (kind, key), sid in (refs or {}).items()],
                 )
             tighten_modes(db)
             return journal
@@ -434,18 +448,18 @@ class Journal(JournalView):
             for source, group in by_source.items():
                 self._set_states(group, per_op, source, target, now, detail, attempt=attempt)
 
-    def add_ops(self, ops: Iterable[NewOp]) -> list[int]:
+    def add_ops(self, ops: Iterable[Operation]) -> list[int]:
         """Write a batch of intents (state `pending`) in ONE transaction; returns their op_ids
         in order. A duplicate op_key, or a request carrying a credential, refuses the batch."""
         now = now_iso()
         rows = []
         for op in ops:
-            request = _dumps(dict(op.request), op)
+            request = _dumps(dict(op.change), op)
             # Cheap screen on the encoded text first: the exact walk runs only for the rare
             # request that mentions anything credential-like (100,000 intents stay fast).
             lowered = request.lower()
             if any(word in lowered for word in _SUSPECT):
-                _refuse_secrets(op.request, f"the request of operation {op.op_key} ({op.position})")
+                _refuse_secrets(op.change, f"the request of operation {op.op_key} ({op.position})")
             depends_on = _dumps(list(op.depends_on), op) if op.depends_on else "[]"
             rows.append((op.op_key, op.step, op.kind, op.key, op.action, op.position, depends_on,
                          request, now, now))  # fmt: skip
@@ -512,6 +526,23 @@ class Journal(JournalView):
         else:
             detail = "reconciled: not found live; resend under the same op_key"
             self._move([op_id], OpState.PENDING, detail, only_from=OpState.UNKNOWN)
+
+    def record_resume(self, options: Mapping[str, Any], overrides: Mapping[str, Any]) -> None:
+        """A resume: the options now in force, and the ones it changed (kept per resume)."""
+        with self._write("record the resume in") as conn:
+            conn.execute("UPDATE run SET options = ? WHERE id = 1", (_dumps(options, "options"),))
+            conn.execute(
+                "INSERT INTO resumes (at, pid, overrides) VALUES (?, ?, ?)",
+                (now_iso(), os.getpid(), _dumps(overrides, "the options")),
+            )
+
+    def add_refs(self, refs: Mapping[tuple[str, str], str]) -> None:
+        """More sids of live objects the operations name (found when a resume looked)."""
+        with self._write("record references in") as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO refs (kind, key, sid) VALUES (?, ?, ?)",
+                [(kind, key, sid) for (kind, key), sid in refs.items()],
+            )
 
     def set_run_state(self, state: str, exit_code: int | None = None) -> None:
         target = run_state(state)

@@ -91,6 +91,8 @@ class _Loader:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
         self.digest = hashlib.sha256()
+        #: Every file read, as (path shown, bytes): a run's journal keeps them.
+        self.sources: list[tuple[str, bytes]] = []
 
     def error(
         self, pos: Position, message: str, code: str, hint: str | None = None, *, warn: bool = False
@@ -118,6 +120,7 @@ class _Loader:
             self.error(at, f"cannot read {shown}: {exc.strerror or exc}", "BX001")
             return None
         self.digest.update(data)
+        self.sources.append((shown, data))
         return self.decode(data, shown)
 
     def decode(self, data: bytes, shown: str) -> str | None:
@@ -529,7 +532,10 @@ class PlanLoader(_Loader):
             self.load_yaml_plan(text)
         if any(d.severity == "error" for d in self.diagnostics) and not self.steps:
             return None
-        return Plan(self.shown, tuple(self.steps), self.digest.hexdigest())
+        return Plan(
+            self.shown, tuple(self.steps), self.digest.hexdigest(),
+            sources=tuple(self.sources), kind=self.kind_option,
+        )  # fmt: skip
 
     def load_csv_plan(self, text: str, first: str) -> None:
         match = _KIND_LINE.match(first)

@@ -109,6 +109,10 @@ class Plan:
     steps: tuple[Step, ...]
     #: sha256 of the plan's files, so a saved changeset can tell it was made from this plan.
     digest: str = ""
+    #: The files read, as (path shown, bytes): what a run's journal keeps of the plan.
+    sources: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    #: The kind given for a CSV-only plan (`--kind`), if any.
+    kind: str | None = None
 
     def steps_of(self, kind: str) -> list[Step]:
         return [s for s in self.steps if s.kind == kind]

@@ -163,7 +163,7 @@ def item_text(item: ItemHistory) -> Text:
         text.append(f"{source:>9} → {change.to_state:<10}")
         text.append(f"  {change.detail or ''}\n")
     text.append("\nrequest (credentials redacted)\n", style="bold")
-    text.append(_json_block(op.request) + "\n")
+    text.append(_json_block(op.change) + "\n")
     text.append("\nresponse (credentials redacted)\n", style="bold")
     text.append(_json_block(op.result) + "\n")
     return text

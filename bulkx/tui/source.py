@@ -18,7 +18,7 @@ from bulkx.journal import (
     Command,
     Event,
     JournalReader,
-    OpRecord,
+    Operation,
     RunInfo,
     Sample,
     Transition,
@@ -41,7 +41,7 @@ class RunSnapshot:
     counts: Mapping[str, int]
     by_step: Mapping[str, Mapping[str, int]]
     #: The newest failed operations, newest first; `counts["failed"]` says how many in all.
-    failures: tuple[OpRecord, ...]
+    failures: tuple[Operation, ...]
     events: tuple[Event, ...]
     samples: tuple[Sample, ...]
     #: pause/resume/cancel written to the control table and not yet picked up by the writer.
@@ -53,7 +53,7 @@ class RunSnapshot:
 
 @dataclass(frozen=True)
 class ItemHistory:
-    op: OpRecord
+    op: Operation
     history: tuple[Transition, ...]
 
 
@@ -73,7 +73,7 @@ class JournalSource:
         self.run_id = run_id
         self._limits = (failures, events, samples)
         # `failed` is final, so while the count stands the newest failures are the same rows.
-        self._failures: tuple[int, tuple[OpRecord, ...]] | None = None
+        self._failures: tuple[int, tuple[Operation, ...]] | None = None
 
     def read(self, now: datetime) -> RunSnapshot:
         """Safe from any thread (each read has its own connection; the cache is replaced

@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from bulkx.journal import Event, OpRecord
+from bulkx.journal import Event, Operation
 from bulkx.tui.figures import RunFigures, StepFigures, Tone, clock_time, duration, wall_time
 from bulkx.tui.source import RunSnapshot
 
@@ -213,8 +213,8 @@ class FailuresTable(DataTable[str]):
         self.add_column("error", key="error")
         self.add_column("attempts", key="attempts")
 
-    def show(self, failures: Sequence[OpRecord]) -> None:
-        ids = tuple(op.op_id for op in failures)
+    def show(self, failures: Sequence[Operation]) -> None:
+        ids = tuple(op.op_id or 0 for op in failures)
         if ids == self._shown:
             return
         keep = self.cursor_row

@@ -10,21 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from bulkx.journal import Journal, NewOp
+from bulkx.journal import Journal, Operation
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def new_ops(n: int, start: int = 0, step: str = "numbers") -> list[NewOp]:
+def new_ops(n: int, start: int = 0, step: str = "numbers") -> list[Operation]:
     return [
-        NewOp(
+        Operation(
             op_key=f"key-{i:06d}",
             step=step,
             kind="did",
             key=f"+1555{i:07d}",
             action="create",
             position=f"plan.yaml:{i + 1}",
-            request={"method": "POST", "api": "core", "path": "/dids", "body": {"n": i}},
+            change={"method": "POST", "api": "core", "path": "/dids", "body": {"n": i}},
             depends_on=(f"key-{i - 1:06d}",) if i else (),
         )
         for i in range(start, start + n)

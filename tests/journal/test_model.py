@@ -21,7 +21,7 @@ from tests.journal.conftest import create, new_ops
 MOVES: dict[str, tuple[frozenset[str], str]] = {
     "start": (frozenset({"pending"}), "in_flight"),
     "succeed": (frozenset({"in_flight"}), "succeeded"),
-    "fail": (frozenset({"in_flight", "unknown"}), "failed"),
+    "fail": (frozenset({"pending", "in_flight", "unknown"}), "failed"),
     "unknown": (frozenset({"in_flight"}), "unknown"),
     "retry": (frozenset({"in_flight"}), "pending"),
     "skip": (frozenset({"pending"}), "skipped"),

@@ -15,7 +15,7 @@ from bulkx.journal import (
     TRANSITIONS,
     Journal,
     JournalReader,
-    NewOp,
+    Operation,
     OpState,
     list_runs,
     request_control,
@@ -39,14 +39,15 @@ def test_create_reopen_and_read_back(tmp_path: Path) -> None:
 
     with JournalReader.open(tmp_path, run_id) as r:
         info = r.run()
-        assert (info.run_id, info.state, info.is_sandbox) == (run_id, "running", True)
+        # It says running, but its writer has closed it: nobody drives it any more.
+        assert (info.run_id, info.state, info.is_sandbox) == (run_id, "interrupted", True)
         assert info.options == {"concurrency": 4}
         assert r.changeset() == {"changes": []}
         first = r.op(ids[0])
         assert first is not None
         assert (first.state, first.remote_sid, first.attempts) == ("succeeded", "sid-0", 1)
         assert first.result == {"phone_number": "+15550000000"}
-        assert first.request["body"] == {"n": 0}
+        assert first.change["body"] == {"n": 0}
         assert first.sent_at and first.finished_at
         assert r.op_by_key("key-000002") == r.op(ids[2])
         assert r.op(999) is None
@@ -120,7 +121,7 @@ def test_duplicate_keys_refuse_the_whole_batch(journal: Journal) -> None:
     ],
 )
 def test_add_ops_refuses_credentials(journal: Journal, request_: dict[str, object]) -> None:
-    op = NewOp("k", "s", "did", "n", "create", "p:1", request_)
+    op = Operation("k", "s", "did", "n", "create", "p:1", (), request_)
     with pytest.raises(JournalError, match="credential"):
         journal.add_ops([*new_ops(1), op])
     assert sum(journal.counts().values()) == 0
@@ -131,6 +132,7 @@ def test_add_ops_refuses_credentials(journal: Journal, request_: dict[str, objec
 #: The brief's moves, written out again independently of bulkx.journal.states.
 EXPECTED_EDGES = {
     ("pending", "in_flight"), ("pending", "skipped"), ("pending", "cancelled"),
+    ("pending", "failed"),  # could not be built (no number to rent): nothing was sent
     ("in_flight", "succeeded"), ("in_flight", "failed"), ("in_flight", "unknown"),
     ("in_flight", "pending"),
     ("unknown", "succeeded"), ("unknown", "failed"), ("unknown", "pending"),
@@ -158,7 +160,7 @@ METHODS: dict[str, tuple[str, Callable[[Journal, int], None]]] = {
     "absent": ("pending", lambda j, i: j.reconcile(i, None)),
 }
 LEGAL = {
-    ("pending", "start"), ("pending", "skip"), ("pending", "cancel"),
+    ("pending", "start"), ("pending", "skip"), ("pending", "cancel"), ("pending", "fail"),
     ("in_flight", "succeed"), ("in_flight", "fail"), ("in_flight", "unknown"),
     ("in_flight", "retry"),
     ("unknown", "fail"), ("unknown", "found"), ("unknown", "absent"),

@@ -218,5 +218,6 @@ def test_a_send_cut_off_by_a_crash_is_reported_by_the_resume_not_resent(
     ]
     assert len(recipients) == len(set(recipients))  # nobody got a second code
     again = _run(tmp_path, "resume", run_id, "--yes")
-    assert again.returncode == 0 and "Nothing left to do" in again.stderr
+    # Its history holds items that may have been sent: exit 3 however often it is resumed.
+    assert again.returncode == 3 and "Nothing left to do" in again.stderr
     assert len(done) <= sum(_sent(store).values()) <= len(done) + len(maybe)

@@ -18,7 +18,7 @@ import pytest
 from textual.pilot import Pilot
 
 import bulkx.journal.store as store
-from bulkx.journal import Journal, NewOp
+from bulkx.journal import Journal, Operation
 
 RUN_ID = "20261127-221503-ab12"
 STARTED = datetime(2026, 11, 27, 22, 15, 3, tzinfo=UTC)
@@ -54,11 +54,11 @@ def _colour(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _op(i: int, step: str, kind: str, key: str, position: str, request: dict[str, object],
-        depends_on: tuple[str, ...] = ()) -> NewOp:  # fmt: skip
-    return NewOp(f"op-{i:05d}", step, kind, key, "create", position, request, depends_on)
+        depends_on: tuple[str, ...] = ()) -> Operation:  # fmt: skip
+    return Operation(f"op-{i:05d}", step, kind, key, "create", position, depends_on, request)
 
 
-def site_ops() -> list[NewOp]:
+def site_ops() -> list[Operation]:
     """A new site: a trunk group, 120 numbers, a conference endpoint and its 20 rooms."""
     ops = [
         _op(0, "site-sip", "trunk_group", "site-516-sip", "plans/new-site.yaml:4",

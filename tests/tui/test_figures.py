@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bulkx.journal import Journal, NewOp, RunInfo, Sample
+from bulkx.journal import Journal, Operation, RunInfo, Sample
 from bulkx.tui.figures import (
     StepFigures,
     duration,
@@ -121,7 +121,7 @@ def test_a_read_is_bounded_however_large_the_run(
     only the newest rows of each kind."""
     journal = Journal.create(tmp_path, plan_path="p.csv", plan_digest="d", target_label="t",
                              is_sandbox=True, options={}, changeset_json="{}")  # fmt: skip
-    ops = [NewOp(f"k{i}", "numbers", "did", f"1516{i:07d}", "create", f"p.csv:{i + 2}",
+    ops = [Operation(f"k{i}", "numbers", "did", f"1516{i:07d}", "create", f"p.csv:{i + 2}", (),
                  {"values": {"phonenumber": f"1516{i:07d}"}}) for i in range(20_000)]  # fmt: skip
     ids = journal.add_ops(ops)
     with journal.batch():

@@ -1,0 +1,62 @@
+"""Which API a run talks to: the embedded sandbox (default) or a real base URL.
+
+The target's label goes on every screen so nobody mistakes a rehearsal for production (or the
+reverse); it is always derived from what is actually contacted, never stored apart from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import urllib.parse
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bulkx.api import CarrierX, Target, is_loopback, load_token
+from bulkx.api.auth import Secret
+
+#: Where the in-process sandbox is reached; any loopback URL works, nothing listens there.
+SANDBOX_BASE = "http://127.0.0.1/core/v2"
+#: The embedded sandbox's world unless told otherwise (the sandbox's own default).
+DEFAULT_SANDBOX_DB = Path(".bulkx") / "sandbox.db"
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    base_url: str | None
+    token_file: Path | None
+    sandbox_db: Path
+
+    def describe(self) -> str:
+        if self.base_url is None:
+            return f"the embedded sandbox ({self.sandbox_db})"
+        host = urllib.parse.urlsplit(self.base_url).hostname or ""
+        if is_loopback(host):
+            return f"a local API at {self.base_url}"
+        return f"LIVE API {self.base_url}"
+
+
+@contextlib.asynccontextmanager
+async def open_client(options: TargetOptions) -> AsyncIterator[CarrierX]:
+    """A client for the chosen target; the sandbox runs in-process on its SQLite world."""
+    # httpx logs request URLs at INFO; bulkx never puts secrets in URLs, but keep it quiet.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if options.base_url is None:
+        # Imported here: only a run on the embedded sandbox needs it.
+        from bulkx.sandbox.app import SandboxConfig, create_app
+        from bulkx.sandbox.controls import SandboxTransport
+        from bulkx.sandbox.world import DEFAULT_TOKEN
+
+        app = create_app(SandboxConfig(db=options.sandbox_db))
+        target = Target(SANDBOX_BASE, is_sandbox=True, label=options.describe())
+        client = CarrierX(target, Secret(DEFAULT_TOKEN), transport=SandboxTransport(app))
+        try:
+            async with client:
+                yield client
+        finally:
+            app.world.store.close()
+        return
+    target = Target(options.base_url, is_sandbox=False, label=options.describe())
+    async with CarrierX(target, load_token(options.token_file)) as client:
+        yield client
