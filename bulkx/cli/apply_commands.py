@@ -211,12 +211,18 @@ def apply_command(
         outage_after=outage_after, base_url=base_url, sandbox_db=str(sandbox_db),
         token_file=str(token_file) if token_file else None,
     )  # fmt: skip
-    plan = load_valid_plan(plan_path, kind)
-    prepared = guarded(lambda: asyncio.run(plan_run(plan, options, saved=saved)))
-    _confirm(prepared, yes, options.target.describe())
-    run = guarded(lambda: start_run(journal_root(), plan, prepared, options))
+    run = _start(plan_path, options, saved, yes)
     _say(f"run {run.run_id}: {len(run.ops)} operations on {run.label}")
     raise typer.Exit(_drive(run, events_path, tui))
+
+
+def _start(plan_path: str, options: RunOptions, saved: Any, yes: bool) -> Run:
+    """Plan, ask, journal. The plan and its changeset are let go on return: the journal holds
+    them, and memory is for what is left to send."""
+    plan = load_valid_plan(plan_path, options.kind)
+    prepared = guarded(lambda: asyncio.run(plan_run(plan, options, saved=saved)))
+    _confirm(prepared, yes, options.target.describe())
+    return guarded(lambda: start_run(journal_root(), plan, prepared, options))
 
 
 def _summary(outcome: Outcome, run_id: str) -> list[str]:

@@ -168,7 +168,7 @@ def start_run(root: Path, plan: Plan, prepared: Prepared, options: RunOptions) -
         target_label=options.target.describe(),
         is_sandbox=options.base_url is None,
         options=options.as_dict(),
-        changeset_json=json.dumps(prepared.changeset.as_dict(), default=str),
+        changeset_json=json.dumps(_header(prepared), default=str),
         sources=plan.sources,
         refs=prepared.refs,
     )
@@ -177,6 +177,14 @@ def start_run(root: Path, plan: Plan, prepared: Prepared, options: RunOptions) -
     ids = {op.op_key: i for op, i in zip(prepared.ops, op_ids, strict=True)}
     resolver = Resolver(dict(prepared.refs))
     return Run(journal.run_id, JournalLedger(journal, ids), options, prepared.ops, resolver)
+
+
+def _header(prepared: Prepared) -> dict[str, Any]:
+    """What the journal keeps of the changeset as a whole; each change is its operation's."""
+    document = prepared.changeset.as_dict()
+    document.pop("changes")
+    document["drifted"] = len(prepared.drifted)
+    return document
 
 
 def locate_run(name: str, root: Path) -> tuple[Path, str]:

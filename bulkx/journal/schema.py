@@ -5,7 +5,8 @@ One SQLite file per run. Tables:
 
 - `run`: exactly one row (id = 1). run_id, created_at, plan_path, plan_digest, target_label,
   is_sandbox, state (planned|running|paused|completed|failed|cancelled|interrupted),
-  exit_code, options (JSON), changeset (JSON: the exact changeset applied), finished_at.
+  exit_code, options (JSON), changeset (JSON: the changeset's header, counts and cost; its
+  changes are the operations'), finished_at.
 - `ops`: one row per operation. op_id (INTEGER PK, dense and increasing), op_key (UNIQUE,
   deterministic from plan digest, step, kind, natural key and action, so a resend after a
   crash carries the same key), step, kind, key, action, position (file:line), depends_on
@@ -344,8 +345,8 @@ class JournalView:
         return bool(self._rows(sql, (name,)))
 
     def changeset(self) -> Any:
-        """The exact changeset this run applies (parsed JSON); kept out of `run()` because a
-        watcher polls that and a changeset can be megabytes."""
+        """The header of the changeset this run applies (parsed JSON: plan, digest, target,
+        counts per step, monthly cost); each change is in its operation."""
         rows = self._rows("SELECT changeset FROM run WHERE id = 1")
         return json.loads(rows[0]["changeset"]) if rows else None
 
