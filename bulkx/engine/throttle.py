@@ -330,19 +330,12 @@ class AdaptiveLimiter:
         refused, self._refused = self._refused, None
         assert refused is not None
         first = self._first_spell_seconds is None
-        admitted = [pair for pair in self._sent if pair[0] <= refused[0]]
-        if first:
-            sent, end = _wire_times(admitted, refused)
-        else:
-            sent, end = sorted(at for at, _ in admitted), refused[0]
-        self._sent.clear()
-        self._spell_from = self._paused_until
         ramp_pace, unpaced_at, unpaced_after = (
             self._ramp_pace,
             self._unpaced_at,
             self._unpaced_after,
         )
-        self._ramp_pace = self._ramp_from = self._unpaced_at = self._unpaced_after = None
+        sent, end = self._end_spell(refused, first)
         if not sent:
             # Nothing got through since the last pause: a 429 that says nothing about a rate
             # (a storm, a server catching its breath). Keep the pace; learn again.
@@ -356,20 +349,7 @@ class AdaptiveLimiter:
         found, closest = agreements(
             spells, top / 30, min([top, *(s.unpaced_rate or top for s in spells)])
         )
-        if first:
-            self._first_spell_seconds = spell.seconds
-            # One spell cannot tell the limit from the burst: assume the burst.
-            if spell.count >= 20 and spell.seconds >= 0.01:
-                guess = spell.count / (spell.seconds + ASSUMED_BURST_SECONDS)
-            else:  # a few requests: the client's own burst, not a rate
-                guess = spell.rate / 2
-        else:
-            guess = self._guess or spell.rate
-            paced = unpaced_after or self.rate
-            if ramp_pace is not None and unpaced_at is None:
-                guess = min(guess, ramp_pace * 0.9)  # refused while ramping: it began over
-            elif ramp_pace is None and paced is not None:
-                guess = min(guess, paced * HEADROOM)  # refused while settled
+        guess = self._first_guess(spell, first, ramp_pace, unpaced_at, unpaced_after)
         # Refused while paced (not unpaced at its end): the limit is under that pace.
         under = self.rate if unpaced_at is None and self.rate is not None else math.inf
         credible = [
@@ -388,9 +368,49 @@ class AdaptiveLimiter:
             guess = max(guess, unpaced_after / RAMP_START)  # the ramp never reached the limit
         elif not found and closest:
             guess = closest  # the spells disagree everywhere (noise): where they come closest
-        guess = min(guess, under * HEADROOM)
-        self._guess = guess
-        started = self._first if self._first is not None else sent[0]
+        self._guess = min(guess, under * HEADROOM)
+        self._next_pace(spell, sent[0], first, holds, now)
+
+    def _end_spell(self, refused: tuple[float, float], first: bool) -> tuple[list[float], float]:
+        """The send times of the spell a 429 ended, and when it ended; starts the next."""
+        admitted = [pair for pair in self._sent if pair[0] <= refused[0]]
+        if first:
+            sent, end = _wire_times(admitted, refused)
+        else:
+            sent, end = sorted(at for at, _ in admitted), refused[0]
+        self._sent.clear()
+        self._spell_from = self._paused_until
+        self._ramp_pace = self._ramp_from = self._unpaced_at = self._unpaced_after = None
+        return sent, end
+
+    def _first_guess(
+        self,
+        spell: Spell,
+        first: bool,
+        ramp_pace: float | None,
+        unpaced_at: float | None,
+        unpaced_after: float | None,
+    ) -> float:
+        """The limit as guessed before the spells' agreements are read."""
+        if first:
+            self._first_spell_seconds = spell.seconds
+            # One spell cannot tell the limit from the burst: assume the burst.
+            if spell.count >= 20 and spell.seconds >= 0.01:
+                return spell.count / (spell.seconds + ASSUMED_BURST_SECONDS)
+            return spell.rate / 2  # a few requests: the client's own burst, not a rate
+        guess = self._guess or spell.rate
+        paced = unpaced_after or self.rate
+        if ramp_pace is not None and unpaced_at is None:
+            guess = min(guess, ramp_pace * 0.9)  # refused while ramping: it began over
+        elif ramp_pace is None and paced is not None:
+            guess = min(guess, paced * HEADROOM)  # refused while settled
+        return guess
+
+    def _next_pace(self, spell: Spell, first_sent: float, first: bool, holds: bool,
+                   now: float) -> None:  # fmt: skip
+        """Learn once more from the guess (while there is time and spells left), or settle."""
+        guess = self._guess or spell.rate
+        started = self._first if self._first is not None else first_sent
         first_seconds = self._first_spell_seconds or spell.seconds
         done_by = self._paused_until - started + LEARNING_SECONDS + first_seconds + 1.0
         if (
