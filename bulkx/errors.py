@@ -5,6 +5,7 @@ BulkxError
 ├── ConfigError               missing token, unsafe URL, unreadable token file
 ├── JournalError              the run journal cannot be read or written, or a transition is illegal
 │   └── JournalLocked         another process is applying this run (holds its lock)
+├── ReadStopped               reading live state stopped: the API was down (nothing was changed)
 └── ApiError                  the CarrierX API answered with an error, or did not answer
     ├── TransientError        worth retrying (mixin: retry policies test for it)
     │   ├── RateLimited       429, with retry_after seconds
@@ -61,6 +62,17 @@ class JournalLocked(JournalError):
         super().__init__(message, hint)
         self.run_id = run_id
         self.pid = pid
+
+
+class ReadStopped(BulkxError):
+    """Reading live state stopped before it was complete: the API answered nothing but errors
+    for the outage window (or one read kept failing). Nothing was changed; run it again later.
+    `reason` is human words, `last` the last error the API gave (if any)."""
+
+    def __init__(self, reason: str, last: Exception | None = None) -> None:
+        super().__init__(f"reading live state stopped: {reason}")
+        self.reason = reason
+        self.last = last
 
 
 @dataclass(frozen=True)

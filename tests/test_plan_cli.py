@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from bulkx.cli.diff_commands import ReadProgressLine
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -104,3 +106,53 @@ def test_a_real_api_target_needs_https_and_a_token(tmp_path: Path) -> None:
                      "https://api.example.com/core/v2", env={"CARRIERX_TOKEN": ""})  # fmt: skip
     assert no_token.returncode == 6
     assert "CARRIERX_TOKEN" in no_token.stderr
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_read_progress_on_a_pipe_is_a_line_every_few_seconds_and_at_each_end() -> None:
+    out, clock = io.StringIO(), _Clock()
+    line = ReadProgressLine(out, clock=clock)
+    line("DIDs", 0, 2000)
+    clock.now = 1.0
+    line("DIDs", 2000, 2000)
+    for done, at in ((0, 1.0), (400, 3.0), (1200, 6.5), (1300, 7.0), (2000, 9.0)):
+        clock.now = at
+        line("DIDs (E911)", done, 2000)
+    line.close()
+    assert out.getvalue().splitlines() == [
+        "reading live state: 2,000/2,000 DIDs",
+        "reading live state: 1,200/2,000 DIDs (E911)",
+        "reading live state: 2,000/2,000 DIDs (E911)",
+    ]
+
+
+def test_read_progress_on_a_terminal_redraws_one_line() -> None:
+    out, clock = _Terminal(), _Clock()
+    line = ReadProgressLine(out, clock=clock)
+    for done in (0, 1, 2):
+        clock.now += 1
+        line("DIDs (E911)", done, 3)
+    line.close()
+    assert out.getvalue() == (
+        "\r\x1b[2Kreading live state: 0/3 DIDs (E911)"
+        "\r\x1b[2Kreading live state: 1/3 DIDs (E911)"
+        "\r\x1b[2Kreading live state: 2/3 DIDs (E911)\n"
+    )
+    closed = _Terminal()
+    gone = ReadProgressLine(closed, clock=clock)
+    closed.close()
+    clock.now += 1
+    gone("DIDs", 1, 2)  # a closed stderr never stops the read
+    gone.close()

@@ -19,7 +19,13 @@ from typing import Any
 import typer
 
 from bulkx.cli import exit_codes
-from bulkx.cli.diff_commands import ALLOW_CALLS, ALLOW_PARTNERS, ALLOW_SEND, load_valid_plan
+from bulkx.cli.diff_commands import (
+    ALLOW_CALLS,
+    ALLOW_PARTNERS,
+    ALLOW_SEND,
+    ReadProgressLine,
+    load_valid_plan,
+)
 from bulkx.cli.failures import err, guarded
 from bulkx.cli.progress import ProgressLine
 from bulkx.cli.render import summary_table
@@ -220,7 +226,11 @@ def _start(plan_path: str, options: RunOptions, saved: Any, yes: bool) -> Run:
     """Plan, ask, journal. The plan and its changeset are let go on return: the journal holds
     them, and memory is for what is left to send."""
     plan = load_valid_plan(plan_path, options.kind)
-    prepared = guarded(lambda: asyncio.run(plan_run(plan, options, saved=saved)))
+    line = ReadProgressLine()
+    try:
+        prepared = guarded(lambda: asyncio.run(plan_run(plan, options, saved=saved, progress=line)))
+    finally:
+        line.close()
     _confirm(prepared, yes, options.target.describe())
     return guarded(lambda: start_run(journal_root(), plan, prepared, options))
 

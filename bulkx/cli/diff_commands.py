@@ -7,10 +7,12 @@ import csv
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import typer
 
@@ -18,9 +20,9 @@ from bulkx.cli import exit_codes
 from bulkx.cli.failures import err, guarded
 from bulkx.cli.render import render
 from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
-from bulkx.diff.changes import Changeset
+from bulkx.diff.changes import Changeset, RentByCriteria
 from bulkx.diff.engine import diff
-from bulkx.diff.read import read_live_state
+from bulkx.diff.read import DEFAULT_OUTAGE_SECONDS, read_live_state
 from bulkx.diff.state import scope_field
 from bulkx.engine.batch_backend import planned_tasks
 from bulkx.engine.plan_run import journal_sends
@@ -54,6 +56,86 @@ ALLOW_CALLS = typer.Option(
 )
 
 
+READ_OUTAGE_AFTER = typer.Option(
+    DEFAULT_OUTAGE_SECONDS, "--stop-after-outage", metavar="SECONDS", min=1.0,
+    help="Stop reading live state (exit 5) when the API has answered only errors this long.",
+)  # fmt: skip
+
+
+class ReadProgressLine:
+    """`read_live_state`'s progress on stderr: `reading live state: 1,200/2,000 DIDs (E911)`.
+    On a terminal one line, redrawn; else a line every `every` seconds and one at the end of
+    each part. A closed stderr never stops a read."""
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        every: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        try:
+            self.tty = self.stream.isatty()
+        except (OSError, ValueError):
+            self.tty = False
+        self.every = every if every is not None else (0.2 if self.tty else 5.0)
+        self._clock = clock
+        self._last = clock()
+        self._drawn = False
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        now = self._clock()
+        end = done >= total
+        if not end and now - self._last < self.every:
+            return
+        self._last = now
+        line = f"reading live state: {done:,}/{total:,} {what}"
+        try:
+            if self.tty:
+                self.stream.write("\r\x1b[2K" + line + ("\n" if end else ""))
+                self._drawn = not end
+            else:
+                self.stream.write(line + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def close(self) -> None:
+        if self._drawn:
+            self._drawn = False
+            try:
+                self.stream.write("\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass
+
+
+def unmet_counts(changeset: Changeset) -> list[RentByCriteria]:
+    """The `count:` steps the inventory cannot meet: fewer matching numbers than they rent."""
+    return [
+        change
+        for change in changeset.changes
+        if isinstance(change, RentByCriteria)
+        and change.available is not None
+        and change.available < change.count
+    ]
+
+
+def warn_unmet_counts(changeset: Changeset) -> bool:
+    """A warning on stderr for each `count:` step that cannot be met; whether there was one."""
+    unmet = unmet_counts(changeset)
+    for change in unmet:
+        numbers = "1 number" if change.count == 1 else f"{change.count} numbers"
+        are = "is" if change.available == 1 else "are"
+        typer.echo(
+            f"warning: step {change.step} rents {numbers} matching {change.key}"
+            f" but only {change.available} {are} available",
+            err=True,
+        )
+    return bool(unmet)
+
+
 def confirmed_flags(
     *, allow_partners: bool, allow_send: bool = False, allow_calls: bool = False
 ) -> frozenset[str]:
@@ -80,10 +162,21 @@ def load_valid_plan(path: str, kind: str | None) -> Plan:
 
 
 async def _changeset(
-    plan: Plan, options: TargetOptions, allow_release: bool, confirmed: frozenset[str]
+    plan: Plan,
+    options: TargetOptions,
+    allow_release: bool,
+    confirmed: frozenset[str],
+    outage_after: float,
 ) -> Changeset:
-    async with open_client(options) as client:
-        live = await read_live_state(client, plan, sent_before=journal_sends(client))
+    line = ReadProgressLine()
+    try:
+        async with open_client(options) as client:
+            live = await read_live_state(
+                client, plan, sent_before=journal_sends(client), outage_after=outage_after,
+                progress=line,
+            )  # fmt: skip
+    finally:
+        line.close()
     changes = diff(plan, live, allow_release=allow_release, confirmed=confirmed)
     return Changeset(
         plan_path=plan.path,
@@ -99,9 +192,10 @@ def _run(
     options: TargetOptions,
     allow_release: bool,
     confirmed: frozenset[str] = frozenset(),
+    outage_after: float = DEFAULT_OUTAGE_SECONDS,
 ) -> Changeset:
     return guarded(
-        lambda: asyncio.run(_changeset(plan, options, allow_release, confirmed)),
+        lambda: asyncio.run(_changeset(plan, options, allow_release, confirmed, outage_after)),
         doing="reading live state",
     )
 
@@ -112,7 +206,10 @@ def plan_command(
     output: PlanOutput = typer.Option(PlanOutput.text, "-o", "--output", help="Output format."),
     save: Path | None = typer.Option(None, "--save", help="Store the exact changeset as JSON."),
     detailed_exitcode: bool = typer.Option(
-        False, "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error."
+        False,
+        "--detailed-exitcode",
+        help="Exit 0 with no changes, 2 with changes (or a count: step the inventory cannot"
+        " meet), 1 on error.",
     ),
     allow_release: bool = typer.Option(
         False, "--allow-release", help="Let `ensure: absent` release numbers (not reversible)."
@@ -127,6 +224,7 @@ def plan_command(
         help="batch: also list the Batch tasks that"
         " `apply --via batch` would create for the DID and prefix changes.",
     ),
+    outage_after: float = READ_OUTAGE_AFTER,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -144,14 +242,16 @@ def plan_command(
         confirmed_flags(
             allow_partners=allow_partners, allow_send=allow_send, allow_calls=allow_calls
         ),
+        outage_after,
     )
     render(changeset, output.value, sys.stdout)
+    unmet = warn_unmet_counts(changeset)
     if via == "batch":
         _show_batch_tasks(changeset)
     if save is not None:
         _save(changeset, save)
         typer.echo(f"saved the changeset to {save}", err=True)
-    if detailed_exitcode and changeset.has_changes:
+    if detailed_exitcode and (changeset.has_changes or unmet):
         raise typer.Exit(2)
 
 
@@ -168,14 +268,19 @@ def audit_command(
     plan_path: str = typer.Argument(..., metavar="PLAN"),
     kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
     output: PlanOutput = typer.Option(PlanOutput.text, "-o", "--output"),
+    outage_after: float = READ_OUTAGE_AFTER,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
 ) -> None:
     """Read-only drift check: exit 0 when live state matches PLAN, 2 when it drifted."""
     plan = load_valid_plan(plan_path, kind)
-    changeset = _run(plan, TargetOptions(base_url, token_file, sandbox_db), allow_release=False)
+    changeset = _run(
+        plan, TargetOptions(base_url, token_file, sandbox_db), allow_release=False,
+        outage_after=outage_after,
+    )  # fmt: skip
     render(changeset, output.value, sys.stdout)
+    warn_unmet_counts(changeset)
     if changeset.has_changes:
         raise typer.Exit(2)
 

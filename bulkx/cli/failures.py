@@ -8,7 +8,7 @@ from typing import TypeVar
 import typer
 
 from bulkx.cli import exit_codes
-from bulkx.errors import ApiError, AuthError, BulkxError, ConfigError
+from bulkx.errors import ApiError, AuthError, BulkxError, ConfigError, ReadStopped
 
 T = TypeVar("T")
 
@@ -28,6 +28,10 @@ def guarded(job: Callable[[], T], *, doing: str = "") -> T:
     except ConfigError as error:
         err(str(error) + (f"\n  hint: {error.hint}" if error.hint else ""))
         raise typer.Exit(exit_codes.ENVIRONMENT) from None
+    except ReadStopped as error:
+        # The API was down while live state was read: before anything was sent.
+        err(f"{error}; nothing was changed, run it again later")
+        raise typer.Exit(exit_codes.RESUMABLE) from None
     except (ApiError, BulkxError) as error:
         err(f"{doing} failed: {error}" if doing else str(error))
         raise typer.Exit(exit_codes.ERROR) from None

@@ -13,7 +13,12 @@ from typing import Any
 from bulkx.api import CarrierX
 from bulkx.diff.changes import Change, Changeset, change_as_dict, change_from_dict
 from bulkx.diff.engine import diff
-from bulkx.diff.read import SentBefore, read_live_state
+from bulkx.diff.read import (
+    DEFAULT_OUTAGE_SECONDS,
+    ReadProgress,
+    SentBefore,
+    read_live_state,
+)
 from bulkx.diff.state import LiveState
 from bulkx.engine.journal_ledger import journal_root
 from bulkx.engine.operations import Operation, operations, referenced
@@ -60,9 +65,16 @@ async def prepare(
     allow_release: bool,
     saved: Mapping[str, Any] | None = None,
     confirmed: frozenset[str] = frozenset(),
+    rate: float | None = None,
+    outage_after: float = DEFAULT_OUTAGE_SECONDS,
+    progress: ReadProgress | None = None,
 ) -> Prepared:
-    """Read live state, diff, and (for a saved changeset) keep only what still holds."""
-    live = await read_live_state(reader, plan, sent_before=journal_sends(reader))
+    """Read live state (under `rate`, stopping after `outage_after` seconds of nothing but
+    errors), diff, and (for a saved changeset) keep only what still holds."""
+    live = await read_live_state(
+        reader, plan, sent_before=journal_sends(reader), rate=rate, outage_after=outage_after,
+        progress=progress,
+    )  # fmt: skip
     changes = diff(plan, live, allow_release=allow_release, confirmed=confirmed)
     drifted: list[Change] = []
     if saved is not None:

@@ -21,6 +21,7 @@ from typing import Any
 from bulkx import exit_codes
 from bulkx.api import CarrierX, RetryPolicy
 from bulkx.diff.named import read_named
+from bulkx.diff.read import ReadPolicy, ReadProgress, outage_breaker, policed
 from bulkx.engine.batch_backend import Batcher
 from bulkx.engine.events import Progress, Reporter, Reporters
 from bulkx.engine.executor import AuthStopped, Executor, JournalStopped, OutageBreaker
@@ -148,13 +149,19 @@ class Outcome:
 
 
 async def plan_run(
-    plan: Plan, options: RunOptions, *, saved: Mapping[str, Any] | None = None
+    plan: Plan,
+    options: RunOptions,
+    *,
+    saved: Mapping[str, Any] | None = None,
+    progress: ReadProgress | None = None,
 ) -> Prepared:
-    """Read live state and diff: the operations an apply of `plan` would carry out."""
+    """Read live state (with the run's rate and outage policy) and diff: the operations an
+    apply of `plan` would carry out."""
     async with open_client(options.target) as reader:
         return await prepare(
             reader, plan, target=options.target.describe(), allow_release=options.allow_release,
-            saved=saved, confirmed=options.confirmed,
+            saved=saved, confirmed=options.confirmed, rate=options.rate,
+            outage_after=options.outage_after, progress=progress,
         )  # fmt: skip
 
 
@@ -243,7 +250,9 @@ async def resolve_references(run: Run, client: CarrierX) -> None:
         if unknown:
             missing[kind] = unknown
     if missing:
-        found = await read_named(client, missing)
+        options = run.options
+        policy = ReadPolicy(AdaptiveLimiter(options.rate), outage_breaker(options.outage_after))
+        found = await read_named(policed(client, policy), missing)
         if found:
             journal.add_refs(found)
         sids.update(found)
