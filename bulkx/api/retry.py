@@ -7,7 +7,8 @@ The rules follow what is safe for a telephony API with no idempotency keys:
 * POST (rent a number, create a room) is repeated only when the server provably did not run
   it: 429, 503, or a connection that failed before the request was sent. Never on
   `OutcomeUnknown`: the caller must reconcile (look the object up) before sending again;
-* the wait is at least the server's Retry-After, else capped exponential backoff with jitter;
+* the wait is at least the server's Retry-After, else capped exponential backoff with jitter
+  (`Backoff`, the one wait schedule in bulkx: the executor's and the Batch poller's too);
 * a `RetryBudget` shared by the whole run stops a struggling API from being hammered by
   every worker retrying at once.
 
@@ -20,6 +21,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
@@ -34,7 +36,7 @@ from bulkx.errors import (
     TransportError,
 )
 
-__all__ = ["IDEMPOTENT_METHODS", "RetryBudget", "RetryPolicy", "is_safe_to_retry"]
+__all__ = ["IDEMPOTENT_METHODS", "Backoff", "RetryBudget", "RetryPolicy", "is_safe_to_retry"]
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -58,6 +60,34 @@ def is_safe_to_retry(method: str, exc: BaseException) -> bool:
         return exc.status == 503
     # TransportError that is not OutcomeUnknown: the client never finished sending.
     return isinstance(exc, TransportError)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Capped exponential backoff with jitter: how long to wait before retry number `n`.
+
+    The wait is `first * growth**(n-1)`, capped at `cap`, then scaled by a random factor in
+    `[1 - jitter, 1]` so that concurrent workers do not retry in lockstep (`jitter=0`: the
+    schedule exactly, for a single poller). `rng` and `sleep` are injected so tests assert the
+    schedule without sleeping; nothing here touches the global `random` state.
+    """
+
+    first: float = 0.5
+    cap: float = 30.0
+    growth: float = 2.0
+    jitter: float = 0.5
+    rng: random.Random = field(default_factory=random.Random)
+    sleep: Sleep = asyncio.sleep
+
+    def seconds(self, attempt: int) -> float:
+        """The wait before retry number `attempt` (1 = the first retry)."""
+        wait = min(self.cap, self.first * self.growth ** max(0, attempt - 1))
+        if self.jitter:
+            wait *= self.rng.uniform(1.0 - self.jitter, 1.0)
+        return wait
+
+    async def wait(self, attempt: int) -> None:
+        await self.sleep(self.seconds(attempt))
 
 
 class RetryBudget:
@@ -127,8 +157,8 @@ class RetryPolicy:
     """Retry decisions for `CarrierX.request` (one policy per client; budget per run).
 
     attempts: total tries per request, the first included.
-    backoff_base / backoff_max: exponential wait `base * 2**(n-1)` capped at `max`, then
-        scaled by a random factor in [0.5, 1] so concurrent workers do not retry in lockstep.
+    backoff_base / backoff_max: the `Backoff` between tries: `base * 2**(n-1)` capped at
+        `max`, then scaled by a random factor in [0.5, 1] (`rng`), waited out with `sleep`.
     max_retry_after: a server asking for a longer wait than this is not retried (the error
         carries `retry_after` for the caller to decide).
     max_throttled: 429s one request may meet; they spend neither `attempts` nor the budget.
@@ -149,13 +179,17 @@ class RetryPolicy:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         self.attempts = attempts
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        self.backoff = Backoff(
+            first=backoff_base, cap=backoff_max, rng=rng or random.Random(), sleep=sleep
+        )
         self.max_retry_after = max_retry_after
         self.max_throttled = max_throttled
         self.budget = budget if budget is not None else RetryBudget()
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+
+    @property
+    def _sleep(self) -> Sleep:
+        """The injected sleep (a policy that runs its own retry loop waits with it)."""
+        return self.backoff.sleep
 
     @classmethod
     def never(cls) -> RetryPolicy:
@@ -170,10 +204,8 @@ class RetryPolicy:
 
     def wait_seconds(self, attempt: int, exc: BaseException | None) -> float:
         """The wait before retry number `attempt` (1 = the first retry)."""
-        backoff = min(self.backoff_max, self.backoff_base * 2.0 ** max(0, attempt - 1))
-        jittered = backoff * self._rng.uniform(0.5, 1.0)
         retry_after = exc.retry_after if isinstance(exc, ApiError) else None
-        return max(retry_after or 0.0, jittered)
+        return max(retry_after or 0.0, self.backoff.seconds(attempt))
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -197,7 +229,7 @@ class RetryPolicy:
             retry=retry_if_exception(lambda exc: self.should_retry(method, exc)),
             stop=_StopRetrying(self.attempts, self.budget, self.max_throttled),
             wait=self._wait,
-            sleep=self._sleep,
+            sleep=self.backoff.sleep,
             before_sleep=self._before_sleep,
             reraise=True,
         )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bulkx.api import CarrierX
+from bulkx.api.retry import Backoff, Sleep
 from bulkx.diff.changes import Change, Create, Release, Update
 from bulkx.diff.read import quote
 from bulkx.diff.state import natural_key
@@ -38,7 +39,12 @@ BATCH_TYPES: Mapping[str, tuple[str, str]] = {
 MAX_ENTRIES = 1000
 #: A group is sent once no new operation joined it for this long.
 GATHER_SECONDS = 0.25
+#: A task is polled after 0.2 s, then each wait 1.5 times the last, up to 2 s apart (one poller
+#: per task: no jitter, the schedule exactly).
 POLL_SECONDS = (0.2, 2.0)
+POLL_GROWTH = 1.5
+#: Reads of a task that failed in transit: tried this many times, 0.5 s doubling up to 5 s apart.
+READ_ATTEMPTS = 8
 #: Task states that end it.
 DONE_STATES = ("completed", "cancelled")
 
@@ -128,10 +134,16 @@ Emit = Callable[..., None]
 
 
 class Batcher:
-    def __init__(self, client: CarrierX, resolver: Resolver, emit: Emit) -> None:
+    def __init__(
+        self, client: CarrierX, resolver: Resolver, emit: Emit, *, sleep: Sleep = asyncio.sleep
+    ) -> None:
         self.client = client
         self.resolver = resolver
         self.emit = emit
+        self._poll = Backoff(
+            first=POLL_SECONDS[0], cap=POLL_SECONDS[1], growth=POLL_GROWTH, jitter=0.0, sleep=sleep
+        )
+        self._read_retry = Backoff(first=0.5, cap=5.0, jitter=0.0, sleep=sleep)
         self._pending: list[tuple[Operation, Change]] = []
         self._arrived = asyncio.Event()
         self.tasks_created = 0
@@ -206,10 +218,10 @@ class Batcher:
             sample=[str(item.get("description")) for item in items[:5]],
         )  # fmt: skip
         await self._approve(sid)
-        delay = POLL_SECONDS[0]
+        polls = 0
         while task.get("status") not in DONE_STATES:
-            await asyncio.sleep(delay)
-            delay = min(POLL_SECONDS[1], delay * 1.5)
+            polls += 1
+            await self._poll.wait(polls)
             task = await self._get(f"/batch/tasks/{sid}")
             self.emit(events.BATCH_PROGRESS, task_sid=sid, status=task.get("status"),
                       processed=task.get("processed"), total=task.get("total"))  # fmt: skip
@@ -233,9 +245,9 @@ class Batcher:
                 return await self.client.get("core", path)
             except TransportError:
                 attempts += 1
-                if attempts >= 8:
+                if attempts >= READ_ATTEMPTS:
                     raise
-                await asyncio.sleep(min(5.0, 0.25 * 2**attempts))
+                await self._read_retry.wait(attempts)
 
     def _refused(self, group: Group, error: ApiError) -> list[BatchOutcome]:
         """A task refused whole (a 4xx): its entries fail with the reason that names them."""

@@ -7,111 +7,60 @@ ledger.start`), so a crash leaves at most "in flight", which a resume treats as 
 are recorded without waiting: one lost in a crash leaves the operation in flight, and the resume
 looks it up. Everything that happens is also an `Event` for the reporters (progress line, journal
 samples, `--events`, the monitor).
+
+The parts: `scheduler.Scheduler` keeps dependency order; `Executor._attempt` builds one
+operation's request and sends it once; `decide.decide`, a pure table, says what to do about what
+went wrong; `live_reads.LiveReads` makes the reads around a send (candidate numbers, the lookup
+after a lost answer); `bulkx.api.retry.Backoff` is the wait between retries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from enum import Enum
+from typing import Any, Final
 
 from bulkx.api import CarrierX
-from bulkx.diff.changes import Change, Create, Release, RentByCriteria, Update
-from bulkx.diff.read import criteria_filter, quote
-from bulkx.diff.state import natural_key, scope_field
+from bulkx.api.retry import Backoff
+from bulkx.diff.changes import Change, Create, Release
+from bulkx.diff.state import natural_key
 from bulkx.engine import events
-from bulkx.engine.batch_backend import Batcher, batchable
+from bulkx.engine.batch_backend import Batcher, Group, batchable
 from bulkx.engine.crashpoints import crash_point
+from bulkx.engine.decide import (
+    MAYBE_SENT,
+    Context,
+    Decision,
+    Phase,
+    Verdict,
+    counts_toward_outage,
+    decide,
+)
 from bulkx.engine.events import Event, Progress, Reporter
+from bulkx.engine.ledger import Ledger, MemoryLedger
+from bulkx.engine.live_reads import LiveReads
 from bulkx.engine.operations import Operation
-from bulkx.engine.requests import (
-    OP_TAG,
-    Request,
-    Resolver,
-    UnresolvedReference,
-    answer_result,
-    created_sid,
-    object_request,
-    rent_request,
-    request_for,
-    sid_from_lookup,
-    sid_lookup_request,
-)
+from bulkx.engine.requests import Resolver, UnresolvedReference, answer_result, created_sid
+from bulkx.engine.scheduler import Scheduler
 from bulkx.engine.throttle import AdaptiveLimiter, KeyedPacer
-from bulkx.errors import (
-    ApiError,
-    AuthError,
-    Conflict,
-    JournalError,
-    NotFound,
-    OutcomeUnknown,
-    RateLimited,
-    TerminalError,
-    TransientError,
-)
-from bulkx.resources import KINDS
+from bulkx.errors import ApiError, JournalError, OutcomeUnknown, TransientError
+from bulkx.resources import KINDS, Kind
 
-#: Why an untraceable send whose answer was lost is not sent again (see `Kind.traceable`).
-MAYBE_SENT = (
-    "outcome unknown: it may have been sent, and the API keeps nothing to look it up by;"
-    " not sent again (at most once). Check whether it arrived; to send it anyway, give it a"
-    " new ref"
-)
-
-
-class Ledger(Protocol):
-    """Where the executor records each operation's state, in order, before acting on it."""
-
-    async def start(self, op_key: str) -> None:
-        """Durable before it returns: the request may be sent after this."""
-
-    def succeed(self, op_key: str, sid: str | None, result: Any = None) -> None: ...
-    def fail(self, op_key: str, error: str) -> None: ...
-    def unknown(self, op_key: str, error: str) -> None: ...
-    def retry(self, op_key: str, error: str) -> None: ...
-    def reconciled(self, op_key: str, sid: str | None) -> None: ...
-    def skip(self, op_keys: list[str], reason: str) -> None: ...
-    def flush(self) -> None: ...
-    def commands(self) -> list[str]: ...
-
-
-@dataclass
-class MemoryLedger:
-    """A ledger that only counts: for tests and for benchmarks of the executor without a journal."""
-
-    states: dict[str, str] = field(default_factory=dict)
-
-    async def start(self, op_key: str) -> None:
-        self.states[op_key] = "in_flight"
-
-    def succeed(self, op_key: str, sid: str | None, result: Any = None) -> None:
-        self.states[op_key] = "succeeded"
-
-    def fail(self, op_key: str, error: str) -> None:
-        self.states[op_key] = "failed"
-
-    def unknown(self, op_key: str, error: str) -> None:
-        self.states[op_key] = "unknown"
-
-    def retry(self, op_key: str, error: str) -> None:
-        self.states[op_key] = "pending"
-
-    def reconciled(self, op_key: str, sid: str | None) -> None:
-        self.states[op_key] = "succeeded" if sid else "pending"
-
-    def skip(self, op_keys: list[str], reason: str) -> None:
-        for key in op_keys:
-            self.states[key] = "skipped"
-
-    def flush(self) -> None:
-        pass
-
-    def commands(self) -> list[str]:
-        return []
+__all__ = [
+    "MAYBE_SENT",
+    "AuthStopped",
+    "Executor",
+    "JournalStopped",
+    "Ledger",
+    "MemoryLedger",
+    "OutageBreaker",
+    "change_sid",
+]
 
 
 @dataclass
@@ -151,6 +100,29 @@ class JournalStopped(Exception):
     """The journal could not record a change (disk full, I/O error): nothing more is sent."""
 
 
+class _Again(Enum):
+    AGAIN = "again"
+
+
+#: An operation's attempt wants another one (resend, or send after a lookup found nothing).
+AGAIN: Final = _Again.AGAIN
+#: How an operation ended: True done, False failed, None stopped first (left for a resume).
+Settled = bool | None
+
+
+@dataclass
+class _Job:
+    """One operation being carried out, and how many times it was tried."""
+
+    op: Operation
+    change: Change
+    tries: int = 0
+
+    @property
+    def kind(self) -> Kind:
+        return KINDS[self.change.kind]
+
+
 @dataclass
 class Executor:
     client: CarrierX
@@ -166,7 +138,6 @@ class Executor:
     #: How often a `progress` event goes out while the run goes on.
     progress_every: float = 0.25
     progress: Progress = field(default_factory=Progress)
-    _pools: dict[str, deque[str]] = field(default_factory=dict)
     _unknown: set[str] = field(default_factory=set)
     _stop: bool = False
     _auth_error: ApiError | None = None
@@ -175,6 +146,15 @@ class Executor:
     batcher: Batcher | None = None
     #: Sending kinds: each sending number at its own pace (`Kind.paced_by`).
     pacer: KeyedPacer = field(default_factory=lambda: KeyedPacer(1.0))
+    #: The jitter of the backoff between retries (seed it for a repeatable schedule).
+    rng: random.Random = field(default_factory=random.Random)
+    _backoff: Backoff = field(init=False, repr=False)
+    _reads: LiveReads = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # 0.5 s doubling up to 30 s, jittered: the client's own retry schedule.
+        self._backoff = Backoff(first=0.5, cap=30.0, rng=self.rng, sleep=self.sleep)
+        self._reads = LiveReads(self.client, self.resolver)
 
     async def run(
         self,
@@ -188,125 +168,31 @@ class Executor:
         self.progress = Progress(total=len(ops))
         self._unknown = set(unknown)
         self.emit(events.RUN_STARTED, total=len(ops), unknown=len(unknown))
-        waiting: dict[str, set[str]] = {}
-        dependents: dict[str, list[str]] = {}
-        keys = {op.op_key for op in ops}
-        by_key = {op.op_key: op for op in ops}
-        ready: asyncio.Queue[Operation | None] = asyncio.Queue()
-
-        def dispatch(op: Operation) -> None:
-            change = changes[op.op_key]
-            if self.batcher is not None and op.op_key not in self._unknown and batchable(change):
-                self.batcher.add(op, change)
-            else:
-                ready.put_nowait(op)
-
-        for op in ops:
-            deps = {d for d in op.depends_on if d in keys}
-            waiting[op.op_key] = deps
-            for dep in deps:
-                dependents.setdefault(dep, []).append(op.op_key)
-            if not deps:
-                dispatch(op)
-        finished = asyncio.Event()
-        outstanding = len(ops)
-
-        def settle(op_key: str, ok: bool) -> None:
-            nonlocal outstanding
-            outstanding -= 1
-            if ok:
-                for child in dependents.get(op_key, []):
-                    waiting[child].discard(op_key)
-                    if not waiting[child]:
-                        dispatch(by_key[child])
-            else:
-                doomed = self._descendants(op_key, dependents)
-                if doomed:
-                    reason = f"a dependency failed: {by_key[op_key].key}"
-                    self.ledger.skip(doomed, reason)
-                    self.progress.skipped += len(doomed)
-                    outstanding -= len(doomed)
-                    for key in doomed:
-                        waiting[key] = {"<skipped>"}
-                        self.emit(events.OP_SKIPPED, by_key[key], reason=reason)
-            if outstanding <= 0:
-                finished.set()
-
-        async def worker() -> None:
-            while not finished.is_set() and not self.stopping():
-                await self._obey_controls()
-                if self.stopping():
-                    break
-                op = await ready.get()
-                if op is None:
-                    break
-                ok = await self._execute(op, changes[op.op_key])
-                if ok is None:  # stopped before it finished; it stays resumable
-                    continue
-                settle(op.op_key, ok)
-                if (
-                    not ok
-                    and self.max_failures is not None
-                    and (self.progress.failed > self.max_failures)
-                ):
-                    self._stop = True
-                    self.progress.stopped_because = (
-                        f"more than {self.max_failures} operation(s) failed"
-                    )
-
-        async def batches(batcher: Batcher) -> None:
-            def quit_waiting() -> bool:
-                return finished.is_set() or self.stopping()
-
-            while not quit_waiting():
-                items = await batcher.next_groups(quit_waiting)
-                groups, unresolved = batcher.group(items)
-                for op, error in unresolved:
-                    settle(op.op_key, self._failed(op, UnresolvedReference(error)))
-                for group in groups:
-                    if self.stopping():
-                        return  # never started: they stay pending for a resume
-                    started = await asyncio.gather(*(self._start(op) for op in group.ops))
-                    if not all(started):
-                        return
-                    self.progress.in_flight += len(group.ops)
-                    try:
-                        outcomes = await batcher.run_task(group, self.stopping)
-                    except (OutcomeUnknown, TransientError) as error:
-                        # The task may exist: each operation is looked up before a resend.
-                        for op in group.ops:
-                            self.ledger.unknown(op.op_key, str(error))
-                            self._unknown.add(op.op_key)
-                            ready.put_nowait(op)
-                        continue
-                    except ApiError as error:
-                        for op in group.ops:
-                            settle(op.op_key, self._failed(op, error))
-                        continue
-                    finally:
-                        self.progress.in_flight -= len(group.ops)
-                    for outcome in outcomes:
-                        change = changes[outcome.op.op_key]
-                        if outcome.error is None:
-                            self._succeeded(outcome.op, change, outcome.sid or change_sid(change))
-                            settle(outcome.op.op_key, True)
-                        else:
-                            settle(outcome.op.op_key, self._failed(outcome.op, outcome.error))
-
+        schedule = Scheduler(ops, lambda op: changes[op.op_key], divert=self._to_batcher)
+        schedule.start()
         if ops:
-            workers = [asyncio.create_task(worker()) for _ in range(self.concurrency)]
-            batching = (
-                asyncio.create_task(batches(self.batcher)) if self.batcher is not None else None
-            )
-            await self._wait(finished)
-            for _ in workers:
-                ready.put_nowait(None)
-            await asyncio.gather(*workers, return_exceptions=True)
-            if batching is not None:
-                # Stopped while a task runs on the server: its operations stay in flight, and
-                # a resume looks each one up.
-                batching.cancel()
-                await asyncio.gather(batching, return_exceptions=True)
+            await self._drive(schedule)
+        return self._finish()
+
+    async def _drive(self, schedule: Scheduler) -> None:
+        """Workers (and the batcher) take ready operations until all are settled or the run
+        stops."""
+        workers = [asyncio.create_task(self._worker(schedule)) for _ in range(self.concurrency)]
+        batching = (
+            asyncio.create_task(self._run_batches(self.batcher, schedule))
+            if self.batcher is not None
+            else None
+        )
+        await self._wait(schedule.finished)
+        schedule.release_workers(len(workers))
+        await asyncio.gather(*workers, return_exceptions=True)
+        if batching is not None:
+            # Stopped while a task runs on the server: its operations stay in flight, and
+            # a resume looks each one up.
+            batching.cancel()
+            await asyncio.gather(batching, return_exceptions=True)
+
+    def _finish(self) -> Progress:
         self.progress.rate_limit = self.limiter.rate
         try:
             self.ledger.flush()
@@ -318,6 +204,94 @@ class Executor:
         if self._auth_error is not None:
             raise AuthStopped(str(self._auth_error))
         return self.progress
+
+    async def _worker(self, schedule: Scheduler) -> None:
+        while not schedule.finished.is_set() and not self.stopping():
+            await self._obey_controls()
+            if self.stopping():
+                break
+            op = await schedule.next_ready()
+            if op is None:
+                break
+            ok = await self._execute(op, schedule.change_of(op))
+            if ok is None:  # stopped before it finished; it stays resumable
+                continue
+            self._settle(schedule, op, ok)
+            if (
+                not ok
+                and self.max_failures is not None
+                and (self.progress.failed > self.max_failures)
+            ):
+                self._stop = True
+                self.progress.stopped_because = f"more than {self.max_failures} operation(s) failed"
+
+    def _settle(self, schedule: Scheduler, op: Operation, ok: bool) -> None:
+        doomed = schedule.settle(op, ok)
+        if not doomed:
+            return
+        reason = f"a dependency failed: {op.key}"
+        self.ledger.skip([d.op_key for d in doomed], reason)
+        self.progress.skipped += len(doomed)
+        for skipped in doomed:
+            self.emit(events.OP_SKIPPED, skipped, reason=reason)
+
+    def _to_batcher(self, op: Operation, change: Change) -> bool:
+        """Hand a ready operation to the batcher when it can carry it out (not one whose
+        outcome is unknown: that one is looked up on its own first)."""
+        if self.batcher is None or op.op_key in self._unknown or not batchable(change):
+            return False
+        self.batcher.add(op, change)
+        return True
+
+    # --- the Batch API backend ---------------------------------------------------------------
+
+    async def _run_batches(self, batcher: Batcher, schedule: Scheduler) -> None:
+        def quit_waiting() -> bool:
+            return schedule.finished.is_set() or self.stopping()
+
+        while not quit_waiting():
+            items = await batcher.next_groups(quit_waiting)
+            groups, unresolved = batcher.group(items)
+            for op, error in unresolved:
+                self._settle(schedule, op, self._failed(op, UnresolvedReference(error)))
+            for group in groups:
+                if self.stopping():
+                    return  # never started: they stay pending for a resume
+                if not await self._run_batch_task(batcher, group, schedule):
+                    return
+
+    async def _run_batch_task(self, batcher: Batcher, group: Group, schedule: Scheduler) -> bool:
+        """One Batch task for `group`, its outcomes settled; False when the journal could not
+        record the operations' start (the run is stopping)."""
+        started = await asyncio.gather(*(self._start(op) for op in group.ops))
+        if not all(started):
+            return False
+        self.progress.in_flight += len(group.ops)
+        try:
+            outcomes = await batcher.run_task(group, self.stopping)
+        except (OutcomeUnknown, TransientError) as error:
+            # The task may exist: each operation is looked up before a resend.
+            for op in group.ops:
+                self.ledger.unknown(op.op_key, str(error))
+                self._unknown.add(op.op_key)
+                schedule.requeue(op)
+            return True
+        except ApiError as error:
+            for op in group.ops:
+                self._settle(schedule, op, self._failed(op, error))
+            return True
+        finally:
+            self.progress.in_flight -= len(group.ops)
+        for outcome in outcomes:
+            change = schedule.change_of(outcome.op)
+            if outcome.error is None:
+                self._succeeded(outcome.op, change, outcome.sid or change_sid(change))
+                self._settle(schedule, outcome.op, True)
+            else:
+                self._settle(schedule, outcome.op, self._failed(outcome.op, outcome.error))
+        return True
+
+    # --- controls and events -----------------------------------------------------------------
 
     async def _wait(self, finished: asyncio.Event) -> None:
         while not finished.is_set() and not self._stop:
@@ -369,134 +343,184 @@ class Executor:
                     "action": op.action, "position": op.position, **data}  # fmt: skip
         self.reporter(Event(kind, time.time(), data, self.progress))
 
-    @staticmethod
-    def _descendants(op_key: str, dependents: Mapping[str, list[str]]) -> list[str]:
-        seen: list[str] = []
-        stack = list(dependents.get(op_key, []))
-        while stack:
-            key = stack.pop()
-            if key not in seen:
-                seen.append(key)
-                stack.extend(dependents.get(key, []))
-        return seen
-
     # --- one operation -----------------------------------------------------------------------
 
-    async def _execute(self, op: Operation, change: Change) -> bool | None:
-        attempts = 0
-        kind = KINDS[change.kind]
+    async def _execute(self, op: Operation, change: Change) -> Settled:
+        """Carry one operation out, attempt after attempt, until it is settled."""
+        job = _Job(op, change)
         if op.op_key in self._unknown:
             # It may have been sent before the last process stopped: look before resending.
             self._unknown.discard(op.op_key)
-            if not kind.traceable:
+            if not job.kind.traceable:
                 return self._failed(op, MAYBE_SENT)
-            found = await self._reconcile_patiently(op, change)
-            if found is None:
-                return None
-            if found:
-                self._remember(op, change, found)
-                self.progress.done += 1
-                return True
-        while True:
-            if self._stop:
-                return None
-            try:
-                request = await self._request(op, change)
-            except UnresolvedReference as error:
-                return self._failed(op, error)
-            except TransientError as error:  # fetching candidate numbers failed; try again
-                attempts += 1
-                if self._outage(error):
-                    return None
-                if attempts >= self.max_attempts and not self.breaker.suspect():
-                    return self._failed(op, error)
-                await self._backoff(attempts, error)
-                continue
-            # A send the API cannot look up is paced before its intent is written: a crash
-            # then leaves only what was really about to go out as "may have been sent".
-            blind = not kind.traceable
-            if blind:
-                await self._pace(change)
-            if not await self._start(op):
-                return None
-            if request is None:
-                self._succeeded(op, change, None)
-                return True
-            if not blind:
-                await self._pace(change)
-            # A 429 may have arrived while this one waited for the journal: honour its pause.
-            sent_at = await self.limiter.wait_out_pause()
-            if self.stopping():
-                self.ledger.retry(op.op_key, "the run stopped before this was sent")
-                return None
-            self.progress.in_flight += 1
-            attempts += 1
+            looked_up = await self._look_up(job)
+            if looked_up is not AGAIN:
+                return looked_up
+        while not self._stop:
+            attempted = await self._attempt(job)
+            if attempted is not AGAIN:
+                return attempted
+        return None
+
+    async def _attempt(self, job: _Job) -> Settled | _Again:
+        """One attempt: build the request, send it once, and act on what happened."""
+        op, change = job.op, job.change
+        try:
+            request = await self._reads.request(op, change)
+        except (UnresolvedReference, ApiError) as error:
+            job.tries += 1
+            return await self._after_prepare_error(job, error)
+        # A send the API cannot look up is paced before its intent is written: a crash
+        # then leaves only what was really about to go out as "may have been sent".
+        blind = not job.kind.traceable
+        if blind:
+            await self._pace(change)
+        if not await self._start(op):
+            return None
+        if request is None:
+            self._succeeded(op, change, None)
+            return True
+        if not blind:
+            await self._pace(change)
+        # A 429 may have arrived while this one waited for the journal: honour its pause.
+        sent_at = await self.limiter.wait_out_pause()
+        if self.stopping():
+            self.ledger.retry(op.op_key, "the run stopped before this was sent")
+            return None
+        job.tries += 1
+        # In flight until it is settled: while it is looked up or waits for its retry too.
+        with self._in_flight():
             try:
                 response = await self.client.request(
                     request.api, request.method, request.path, json=request.body,
                     endpoint=request.endpoint, params=request.params, content=request.content,
                 )  # fmt: skip
-            except RateLimited as error:
-                self.limiter.on_throttled(error.retry_after, sent_at)
-                self._retrying(op, error, throttled=True)
-                continue
-            except OutcomeUnknown as error:
-                self.ledger.unknown(op.op_key, str(error))
-                self.emit(events.OP_UNKNOWN, op, error=str(error))
-                self._outage(error)
-                if not kind.traceable:
-                    return self._failed(op, f"{MAYBE_SENT} ({error})")
-                self.progress.unknown += 1
-                found = await self._reconcile_patiently(op, change)
-                if found is None:
-                    return None
-                if found:
-                    self._remember(op, change, found)
-                    self.progress.done += 1
-                    return True
-                continue  # not found (or an update, safe to send again): resend
-            except NotFound as error:
-                if not isinstance(change, Release):
-                    return self._failed(op, error)
-                # Gone already: an earlier attempt's answer was lost, or someone else deleted
-                # it. Either way what the plan wants (absent) holds.
-                self._succeeded(op, change, change.sid)
-                return True
-            except Conflict as error:
-                if op.action == "rent":
-                    self._retrying(op, Exception(f"{error}; trying another number"))
-                    continue
-                return self._failed(op, error)
-            except AuthError as error:
-                self._auth_error = error
-                self.ledger.retry(op.op_key, str(error))
-                self.stop(f"the API refused the credentials: {error}")
-                return None
-            except TransientError as error:
-                if self._outage(error):
-                    self.ledger.retry(op.op_key, str(error))
-                    return None
-                # While the whole API is failing, an operation's own attempts do not run out:
-                # it waits for the API to come back, or for the breaker to stop the run.
-                if attempts >= self.max_attempts and not self.breaker.suspect():
-                    return self._failed(op, error)
-                self._retrying(op, error)
-                await self._backoff(attempts, error)
-                continue
-            except (TerminalError, ApiError) as error:
-                return self._failed(op, error)
-            finally:
-                self.progress.in_flight -= 1
-            crash_point("after_send_before_response")
-            self.limiter.on_success(sent_at)
-            self.breaker.success()
-            problem = kind.answer_problem(response) if kind.answer_problem and response else None
-            if problem is not None:
-                return self._failed(op, problem)
-            sid = created_sid(change.kind, response) or getattr(change, "sid", None)
-            self._succeeded(op, change, sid, answer_result(change.kind, response))
-            crash_point("after_response_before_commit")
+            except ApiError as error:
+                return await self._after_send_error(job, error, sent_at)
+        return self._answered(job, response, sent_at)
+
+    def _answered(self, job: _Job, response: Any, sent_at: float) -> bool:
+        crash_point("after_send_before_response")
+        self.limiter.on_success(sent_at)
+        self.breaker.success()
+        kind, change = job.kind, job.change
+        problem = kind.answer_problem(response) if kind.answer_problem and response else None
+        if problem is not None:
+            return self._failed(job.op, problem)
+        sid = created_sid(change.kind, response) or getattr(change, "sid", None)
+        self._succeeded(job.op, change, sid, answer_result(change.kind, response))
+        crash_point("after_response_before_commit")
+        return True
+
+    def _decide(self, job: _Job, error: Exception, phase: Phase, attempts: int) -> Decision:
+        """Count `error` on the outage breaker where it counts, then look up what to do."""
+        api_down = self._outage(error) if counts_toward_outage(error, phase) else False
+        context = Context(
+            phase, job.op.action, isinstance(job.change, Release), job.kind.traceable,
+            attempts, self.max_attempts, api_down=api_down, api_suspect=self.breaker.suspect(),
+        )  # fmt: skip
+        return decide(error, context)
+
+    async def _after_prepare_error(self, job: _Job, error: Exception) -> Settled | _Again:
+        """Building the request failed (nothing was sent, nothing started in the ledger)."""
+        decision = self._decide(job, error, Phase.PREPARE, job.tries)
+        if decision.verdict is Verdict.FAIL:
+            return self._failed(job.op, decision.reason or error)
+        if decision.verdict is Verdict.STOP_OUTAGE:
+            return None
+        if decision.verdict is Verdict.STOP_AUTH:
+            # It never started: it stays pending, and the resume sends it.
+            self._auth_error = error if isinstance(error, ApiError) else None
+            self.stop(f"the API refused the credentials: {error}")
+            return None
+        if decision.verdict not in (Verdict.RETRY_AFTER_BACKOFF, Verdict.RETRY_THROTTLED):
+            # Nothing was sent, so nothing to look up or succeed: it failed to be built.
+            return self._failed(job.op, decision.reason or error)
+        await self._wait_before_retry(decision, job.tries)
+        return AGAIN
+
+    async def _after_send_error(
+        self, job: _Job, error: ApiError, sent_at: float
+    ) -> Settled | _Again:
+        op = job.op
+        if isinstance(error, OutcomeUnknown):
+            self.ledger.unknown(op.op_key, str(error))
+            self.emit(events.OP_UNKNOWN, op, error=str(error))
+        decision = self._decide(job, error, Phase.SEND, job.tries)
+        verdict = decision.verdict
+        if verdict is Verdict.RECONCILE:
+            self.progress.unknown += 1
+            return await self._look_up(job)
+        if verdict is Verdict.SUCCEED:
+            # A release whose object is gone already: the sid it had.
+            self._succeeded(op, job.change, getattr(job.change, "sid", None))
             return True
+        if verdict is Verdict.FAIL:
+            return self._failed(op, decision.reason or error)
+        if verdict is Verdict.STOP_AUTH:
+            self._auth_error = error
+            self.ledger.retry(op.op_key, str(error))
+            self.stop(f"the API refused the credentials: {error}")
+            return None
+        if verdict is Verdict.STOP_OUTAGE:
+            self.ledger.retry(op.op_key, str(error))
+            return None
+        if verdict is Verdict.RETRY_THROTTLED:
+            self.limiter.on_throttled(decision.retry_after, sent_at)
+            self._retrying(op, error, throttled=True, retry_after=decision.retry_after)
+            return AGAIN
+        self._retrying(op, decision.reason or error)
+        await self._wait_before_retry(decision, job.tries)
+        return AGAIN
+
+    async def _wait_before_retry(self, decision: Decision, attempts: int) -> None:
+        """A 429 slows the limiter down (every request waits for it); anything else transient
+        waits out the backoff; a retry at once waits for nothing."""
+        if decision.verdict is Verdict.RETRY_THROTTLED:
+            self.limiter.on_throttled(decision.retry_after)
+        elif decision.verdict is Verdict.RETRY_AFTER_BACKOFF:
+            await self._backoff.wait(attempts)
+
+    async def _look_up(self, job: _Job) -> Settled | _Again:
+        """After a lost answer: did the change happen? Looks until the lookup itself gets an
+        answer and records what it found. True when it happened, AGAIN when it did not (or it
+        is an update, safe to send again), None when the run stopped first."""
+        lookups = 0
+        while True:
+            crash_point("during_reconcile")
+            try:
+                sid = await self._reads.look_up_outcome(job.op, job.change)
+                break
+            except (ApiError, UnresolvedReference) as error:
+                lookups += 1
+                decision = self._decide(job, error, Phase.LOOKUP, lookups)
+                if decision.verdict is Verdict.STOP_OUTAGE:
+                    return None
+                if decision.verdict is Verdict.STOP_AUTH:  # it stays unknown for the resume
+                    self._auth_error = error if isinstance(error, ApiError) else None
+                    self.stop(f"the API refused the credentials: {error}")
+                    return None
+                if decision.verdict not in (Verdict.RETRY_AFTER_BACKOFF, Verdict.RETRY_THROTTLED):
+                    reason = f"could not look up whether it happened: {error}"
+                    return self._failed(job.op, reason)
+                self.progress.retries += 1
+                await self._wait_before_retry(decision, lookups)
+        self.breaker.success()
+        self.ledger.reconciled(job.op.op_key, sid)
+        self.emit(events.OP_RECONCILED, job.op, found=sid is not None, sid=sid)
+        if not sid:
+            return AGAIN
+        self._remember(job.op, job.change, sid)
+        self.progress.done += 1
+        return True
+
+    @contextlib.contextmanager
+    def _in_flight(self) -> Iterator[None]:
+        self.progress.in_flight += 1
+        try:
+            yield
+        finally:
+            self.progress.in_flight -= 1
 
     async def _pace(self, change: Change) -> None:
         """Wait for the sending number's pace (sending kinds) and the run's rate limit."""
@@ -523,11 +547,17 @@ class Executor:
         self.progress.done += 1
         self.emit(events.OP_SUCCEEDED, op, sid=sid)
 
-    def _retrying(self, op: Operation, error: Exception, *, throttled: bool = False) -> None:
+    def _retrying(
+        self,
+        op: Operation,
+        error: Exception | str,
+        *,
+        throttled: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         self.ledger.retry(op.op_key, str(error))
         self.progress.retries += 1
         if throttled:
-            retry_after = getattr(error, "retry_after", None)
             self.emit(events.THROTTLED, op, retry_after=retry_after, rate_limit=self.limiter.rate)
         else:
             self.emit(events.OP_RETRYING, op, error=str(error))
@@ -544,35 +574,6 @@ class Executor:
         self.stop(reason)
         return True
 
-    async def _backoff(self, attempts: int, error: ApiError) -> None:
-        if isinstance(error, RateLimited):
-            self.limiter.on_throttled(error.retry_after)
-            return
-        await self.sleep(min(30.0, 0.25 * 2**attempts) * random.uniform(0.5, 1.0))
-
-    async def _reconcile_patiently(
-        self, op: Operation, change: Change
-    ) -> str | Literal[False] | None:
-        """Look the outcome up until the lookup itself gets an answer, and record it: the sid
-        (or True for an update/release with nothing to name) when it happened, False when it
-        did not (send it again), None when the run stopped first."""
-        attempts = 0
-        while True:
-            crash_point("during_reconcile")
-            try:
-                sid = await self._reconcile(op, change)
-                break
-            except TransientError as error:
-                attempts += 1
-                if self._outage(error):
-                    return None
-                self.progress.retries += 1
-                await self._backoff(attempts, error)
-        self.breaker.success()
-        self.ledger.reconciled(op.op_key, sid)
-        self.emit(events.OP_RECONCILED, op, found=sid is not None, sid=sid)
-        return sid if sid is not None else False
-
     def _failed(self, op: Operation, error: Exception | str) -> bool:
         self.ledger.fail(op.op_key, str(error))
         self.progress.failed += 1
@@ -582,79 +583,6 @@ class Executor:
     def _remember(self, op: Operation, change: Change, sid: str | None) -> None:
         if sid and isinstance(change, Create):
             self.resolver.remember(change.kind, natural_key(KINDS[change.kind], change.values), sid)
-
-    async def _request(self, op: Operation, change: Change) -> Request | None:
-        if isinstance(change, RentByCriteria):
-            number = await self._next_number(change)
-            return rent_request(change, number, self.resolver, op.op_key)
-        if isinstance(change, Update):
-            lookup = sid_lookup_request(change, self.resolver)
-            if lookup is not None:  # e.g. the account of an endpoint this run created
-                answer = await self.client.request(
-                    lookup.api, lookup.method, lookup.path, endpoint=lookup.endpoint
-                )
-                sid = sid_from_lookup(change, answer)
-                if sid is not None:
-                    self.resolver.remember(change.kind, change.key, sid)
-        return request_for(change, self.resolver)
-
-    async def _next_number(self, change: RentByCriteria) -> str:
-        pool = self._pools.setdefault(change.step, deque())
-        if not pool:
-            flt = criteria_filter(change.criteria)
-            params: dict[str, Any] = {"limit": min(1000, max(50, change.count * 2)),
-                                      "order": "shuffle"}  # fmt: skip
-            if flt:
-                params["filter"] = flt
-            page = await self.client.get("core", "/phonenumber/available_dids", params=params)
-            pool.extend(d["phonenumber"] for d in page.get("items") or [])
-            if not pool:
-                raise UnresolvedReference(f"no available number matches {change.key}")
-        return pool.popleft()
-
-    # --- reconciliation ------------------------------------------------------------------
-
-    async def _reconcile(self, op: Operation, change: Change) -> str | None:
-        """After a lost answer: did the change happen? The sid if so, None if not."""
-        kind = KINDS[change.kind]
-        if isinstance(change, Release):
-            lookup = object_request(change, self.resolver)
-            try:
-                await self.client.request(
-                    lookup.api, lookup.method, lookup.path, endpoint=lookup.endpoint
-                )
-            except NotFound:
-                return change.sid
-            return None
-        if isinstance(change, Update):
-            return None  # sending the desired state again is safe
-        if isinstance(change, RentByCriteria):
-            found = await self.client.list_all(
-                "core", kind.path, filter=f"attributes.{OP_TAG} eq {quote(op.op_key)}"
-            )
-            return str(found[0][kind.sid_field]) if found else None
-        assert isinstance(change, Create)
-        values = change.values
-        scope = scope_field(kind)
-        if kind.parent and scope and "{parent_sid}" in kind.path:  # a trunk: in its group
-            groups = await self.client.list_all(
-                "core", KINDS[kind.parent].path, params={"with_trunks": "true"},
-                filter=f"name eq {quote(str(values[scope]))}",
-            )  # fmt: skip
-            for group in groups:
-                for trunk in group.get("trunks") or []:
-                    if trunk.get(kind.key) == values[kind.key]:
-                        return str(trunk[kind.sid_field])
-            return None
-        endpoint = str(values["endpoint"]) if kind.api != "core" and "endpoint" in values else None
-        where = f"{kind.key_field} eq {quote(str(values[kind.key]))}"
-        parent_field = kind.by_name.get(kind.parent_field or "")
-        if kind.parent and parent_field is not None and parent_field.api_name:
-            # A link is named within its domain, a file within its container.
-            parent_sid = self.resolver.sid(kind.parent, str(values[parent_field.name]))
-            where += f" and {parent_field.api_name} eq {quote(parent_sid)}"
-        found = await self.client.list_all(kind.api, kind.path, filter=where, endpoint=endpoint)
-        return str(found[0][kind.sid_field]) if found else None
 
 
 def change_sid(change: Change) -> str | None:

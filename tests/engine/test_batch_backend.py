@@ -3,6 +3,7 @@ and every entry's result journaled like any other operation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -11,7 +12,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
+from bulkx.engine.batch_backend import Batcher, Group
+from bulkx.engine.operations import Operation
+from bulkx.engine.requests import Request, Resolver
+from bulkx.errors import TransportError
 from bulkx.journal import JournalReader
 from bulkx.sandbox.resources.numbers import seed_ported
 from bulkx.sandbox.seeding import read_ported_csv
@@ -117,3 +123,47 @@ def test_a_bulk_repoint_is_one_task_and_nothing_is_left_to_do(
     assert len(patches) == 1 and patches[0]["success"] == len(numbers)
     again = _bulkx(tmp_path, "plan", "plans/port-in.yaml", *base)
     assert "0 to create, 0 to rent, 0 to update, 0 to release" in again.stdout + again.stderr
+
+
+class _TaskApi:
+    """Just enough of the Batch API for one PATCH task: its reads fail twice in transit, then
+    the task is pending three times before it completes."""
+
+    def __init__(self) -> None:
+        self.resets = 2
+        self.statuses = ["pending", "pending", "pending", "completed"]
+
+    async def post(self, api: str, path: str, **kwargs: object) -> dict[str, object]:
+        return {"task_sid": "t1", "status": "created"}
+
+    async def patch(self, api: str, path: str, **kwargs: object) -> dict[str, object]:
+        return {}
+
+    async def get(self, api: str, path: str, **kwargs: object) -> dict[str, object]:
+        if path.endswith("/review_items"):
+            return {"review_items": []}
+        if self.resets:
+            self.resets -= 1
+            raise TransportError("connection reset")
+        return {"task_sid": "t1", "status": self.statuses.pop(0), "error_details": []}
+
+
+def test_a_task_is_polled_and_its_reads_retried_on_the_injected_sleep() -> None:
+    """The poll waits 0.2 s, then 1.5 times longer each time; a read lost in transit is tried
+    again after 0.5 s, then 1 s: no jitter (one poller), and no real sleeping."""
+    waits: list[float] = []
+
+    async def recording_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    op = Operation(
+        op_key="k", step="s", kind="did", key="15550001", action="update",
+        position="p.yaml:1:0", depends_on=(), change={},
+    )  # fmt: skip
+    request = Request("core", "PATCH", "/phonenumber/dids/d1", {"trunk_group_sid": "tg"})
+    group = Group("PATCH", "phonenumber", "phonenumber", [op], [request])
+    batcher = Batcher(_TaskApi(), Resolver(), lambda *a, **k: None, sleep=recording_sleep)  # type: ignore[arg-type]
+    outcomes = asyncio.run(batcher.run_task(group, lambda: False))
+    assert [(o.op.op_key, o.error) for o in outcomes] == [("k", None)]
+    # poll 1 waits 0.2 s; its read is reset twice (0.5 s, 1 s); polls 2-4 wait 0.3, 0.45, 0.675.
+    assert waits == pytest.approx([0.2, 0.5, 1.0, 0.3, 0.45, 0.675])

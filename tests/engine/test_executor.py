@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from pathlib import Path
 
 from bulkx.api import CarrierX, RetryPolicy, Secret, Target
@@ -72,6 +73,18 @@ async def _apply(
         return ledger, (progress, [c for c in again if not isinstance(c, NoOp)])
 
 
+class TopOfRange(random.Random):
+    """Jitter that always picks the top of its range, and counts how often it was asked."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.calls = 0
+
+    def uniform(self, a: float, b: float) -> float:
+        self.calls += 1
+        return b
+
+
 def test_the_port_in_applies_in_dependency_order(tmp_path: Path) -> None:
     app = _sandbox(tmp_path)
     ledger, (progress, leftover) = asyncio.run(_apply(app, _plan("port-in.yaml"), concurrency=8))
@@ -83,12 +96,24 @@ def test_the_port_in_applies_in_dependency_order(tmp_path: Path) -> None:
 
 def test_lost_answers_are_reconciled_never_duplicated(tmp_path: Path) -> None:
     app = _sandbox(tmp_path)
+    waits: list[float] = []
+
+    async def recording_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    rng = TopOfRange()
     _, (progress, leftover) = asyncio.run(
         _apply(app, _plan("new-site.yaml"), "execute_then_reset=0.3,http_5xx=0.05",
-               concurrency=8, sleep=_no_sleep)
+               concurrency=8, sleep=recording_sleep, rng=rng)
     )  # fmt: skip
     assert progress.failed == 0  # type: ignore[attr-defined]
     assert leftover == []
+    # Every wait between retries came from the executor's own rng and sleep (never the global
+    # `random`): 0.5 s doubling up to 30 s, scaled by the jitter (here the top of its range).
+    assert waits, "the faults made nothing retry"
+    assert rng.calls == len(waits)
+    assert set(waits) <= {min(30.0, 0.5 * 2**n) for n in range(10)}
     counts = app.world.store.counts()
     # Exactly the 500 numbers asked for: no rent was sent twice after a lost answer.
     rented = app.world.store.scalar(
