@@ -149,7 +149,9 @@ class _StopRetrying(stop_base):
             return True
         if self.budget.try_spend():
             return False
-        log.warning("retry budget exhausted: not retrying (%r)", self.budget)
+        log.warning(
+            "retry budget exhausted after %d retries this run: not retrying", self.budget.spent
+        )
         return True
 
 

@@ -34,7 +34,7 @@ def kill_and_resume(
         while bench.kills < kills:
             if rng.random() < 0.5:  # when the journal shows some more progress
                 target = bench.counts(run_id).get("succeeded", 0) + rng.randint(
-                    1, max(1, 2 * workload.items // (kills + 1))
+                    1, max(1, workload.items // (kills + 1))
                 )
                 deadline = time.monotonic() + 60
                 while (
@@ -44,7 +44,9 @@ def kill_and_resume(
                 ):
                     time.sleep(rng.uniform(0.005, 0.05))
             else:  # after a random time: often while it starts up, reopens or reconciles
-                time.sleep(rng.uniform(0.05, 2.0))
+                # (a resume reads no live state before it sends, so it gets going in well
+                # under a second: wait at most that, or the run ends before the kills do)
+                time.sleep(rng.uniform(0.05, 1.0))
             if process.poll() is not None:  # it finished between two kills
                 break
             bench.kill(process)
