@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import bulkx
 
 PACKAGE = Path(bulkx.__file__).parent
@@ -55,3 +57,28 @@ def test_nothing_outside_the_cli_imports_it() -> None:
         if "from bulkx.cli" in text or "import bulkx.cli" in text:
             offenders.append(str(path.relative_to(PACKAGE)))
     assert offenders == []
+
+
+#: What every command would pay at start-up if it were imported eagerly (~1 s and ~70 MB).
+HEAVY = ("bulkx.sandbox", "textual", "polars", "aiohttp", "httpx", "rich", "phonenumbers")
+
+
+def _modules_after_command(tmp_path: Path, *args: str) -> set[str]:
+    code = (
+        "import sys\nfrom bulkx.cli.main import app\n"
+        f"try:\n    app({list(args)!r})\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.flush()\nprint('\\n'.join(sorted(sys.modules)), file=sys.__stdout__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout
+    return set(out.split())
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("runs",), ("status", "x")])
+def test_the_light_commands_start_without_the_heavy_libraries(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    loaded = _modules_after_command(tmp_path, *args)
+    assert "bulkx.cli.main" in loaded
+    assert sorted(m for m in loaded if m.split(".")[0] in HEAVY or m.startswith(HEAVY)) == []

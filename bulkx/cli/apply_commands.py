@@ -14,47 +14,33 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from bulkx.cli import exit_codes
-from bulkx.cli.diff_commands import (
+from bulkx.cli.failures import err, guarded
+from bulkx.cli.options import (
     ALLOW_CALLS,
     ALLOW_PARTNERS,
     ALLOW_SEND,
-    ReadProgressLine,
-    load_valid_plan,
+    BASE_URL,
+    EVENTS,
+    OUTAGE_AFTER,
+    SANDBOX_DB,
+    TOKEN_FILE,
 )
-from bulkx.cli.failures import err, guarded
-from bulkx.cli.progress import ProgressLine
-from bulkx.cli.render import summary_table
-from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE
-from bulkx.cli.watch_commands import watch_status
-from bulkx.engine.events import RUN_FINISHED, Event, JsonLinesReporter, Reporter, Reporters
-from bulkx.engine.journal_ledger import journal_root
-from bulkx.engine.plan_run import Prepared, is_saved_changeset, read_saved
-from bulkx.engine.run import (
-    DEFAULT_OUTAGE_SECONDS,
-    Outcome,
-    Run,
-    RunOptions,
-    execute,
-    locate_run,
-    open_resume,
-    plan_run,
-    start_run,
-)
+from bulkx.defaults import journal_root, locate_run
 from bulkx.errors import ConfigError, JournalError, JournalLocked, PlanError
 from bulkx.journal import Journal, JournalReader, list_runs
-from bulkx.tui import run_monitor
 
-EVENTS = typer.Option(
-    None, "--events", metavar="FILE|-",
-    help="Also write every event of the run as JSON lines to FILE (or stdout with -).",
-)  # fmt: skip
+if TYPE_CHECKING:
+    from bulkx.engine.events import Reporter
+    from bulkx.engine.plan_run import Prepared
+    from bulkx.engine.run import Outcome, Run, RunOptions
 
-
+# The engine (the API client, the plan machinery, the monitor) is imported by the commands that
+# run something: `bulkx --help`, `runs` and `status` start without it.
 def _say(line: str) -> None:
     """A line for the person on stderr; a closed stderr (its pipe gone) costs nothing."""
     with contextlib.suppress(OSError, ValueError):
@@ -62,6 +48,8 @@ def _say(line: str) -> None:
 
 
 def _confirm(prepared: Prepared, yes: bool, target: str) -> None:
+    from bulkx.cli.render import summary_table
+
     for line in summary_table(prepared.changeset):
         typer.echo(line, err=True)
     if prepared.drifted:
@@ -95,6 +83,8 @@ def _confirm(prepared: Prepared, yes: bool, target: str) -> None:
 @contextlib.contextmanager
 def event_stream(path: str | None) -> Iterator[Reporter | None]:
     """`--events FILE|-`: JSON lines to a file (created 0600) or to stdout."""
+    from bulkx.engine.events import JsonLinesReporter
+
     if path is None:
         yield None
         return
@@ -118,6 +108,9 @@ async def run_to_end(
 ) -> int:
     """Execute, tell the summary: the exit code. `announce` receives the summary lines
     (stderr, or a list kept until a full-screen monitor has given the terminal back)."""
+    from bulkx.engine.events import RUN_FINISHED, Event
+    from bulkx.engine.run import execute
+
     outcome = await execute(run, reporter=reporter, notify=announce)
     if outcome.exit_code == exit_codes.AUTH:
         announce(f"error: the API stopped accepting the credentials mid-run: {outcome.stopped}"
@@ -139,6 +132,10 @@ async def run_to_end(
 
 def _drive(run: Run, events_path: str | None, tui: bool) -> int:
     """Carry `run` out with a progress line (or the monitor) and the `--events` stream."""
+    from bulkx.cli.progress import ProgressLine
+    from bulkx.engine.events import Reporters
+    from bulkx.tui import run_monitor
+
     with event_stream(events_path) as events_reporter:
         extra = [events_reporter] if events_reporter else []
         if tui:
@@ -159,6 +156,8 @@ def _drive(run: Run, events_path: str | None, tui: bool) -> int:
 
 
 def _options(**given: Any) -> RunOptions:
+    from bulkx.engine.run import RunOptions
+
     try:
         return RunOptions(**given)
     except ConfigError as error:
@@ -188,10 +187,7 @@ def apply_command(
         " (reviewed, approved, followed to the end); everything else as usual.",
     ),
     events_path: str | None = EVENTS,
-    outage_after: float = typer.Option(
-        DEFAULT_OUTAGE_SECONDS, "--stop-after-outage", metavar="SECONDS", min=1.0,
-        help="Stop (resumable, exit 5) when the API has answered only errors this long.",
-    ),
+    outage_after: float = OUTAGE_AFTER,
     tui: bool = typer.Option(
         False, "--tui",
         help="Watch and steer the run in the terminal monitor (p pause, r resume, c cancel,"
@@ -202,6 +198,8 @@ def apply_command(
     sandbox_db: Path = SANDBOX_DB,
 ) -> None:  # fmt: skip
     """Apply PLAN (or a changeset saved by `bulkx plan --save`), journaled and resumable."""
+    from bulkx.engine.plan_run import is_saved_changeset, read_saved
+
     saved = None
     try:
         if is_saved_changeset(plan_path):
@@ -225,6 +223,9 @@ def apply_command(
 def _start(plan_path: str, options: RunOptions, saved: Any, yes: bool) -> Run:
     """Plan, ask, journal. The plan and its changeset are let go on return: the journal holds
     them, and memory is for what is left to send."""
+    from bulkx.cli.diff_commands import ReadProgressLine, load_valid_plan
+    from bulkx.engine.run import plan_run, start_run
+
     plan = load_valid_plan(plan_path, options.kind)
     line = ReadProgressLine()
     try:
@@ -308,6 +309,8 @@ def resume_command(
     """Continue a stopped run from its journal alone (no plan file, any directory): the options
     it was applied with, unless given again here; unknown outcomes are looked up first."""
     journal = _open_journal(run_name)
+    from bulkx.engine.run import open_resume
+
     given = {
         "concurrency": concurrency, "rate": rate, "send_rate": send_rate, "via": via,
         "max_failures": max_failures, "fail_fast": fail_fast, "outage_after": outage_after,
@@ -365,6 +368,8 @@ def status_command(
         err(str(error))
         raise typer.Exit(exit_codes.USAGE) from None
     if watch:
+        from bulkx.cli.watch_commands import watch_status
+
         try:
             code = watch_status(root, run_id, sys.stdout)
         except JournalError as error:

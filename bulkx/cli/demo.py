@@ -12,26 +12,18 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from bulkx.api import CarrierX, Secret, Target
 from bulkx.cli import exit_codes
-from bulkx.cli.progress import ProgressLine
-from bulkx.cli.render import summary_table
-from bulkx.diff.engine import diff
-from bulkx.diff.read import read_live_state
-from bulkx.engine.events import Progress
-from bulkx.engine.plan_run import prepare
-from bulkx.engine.run import RunOptions, execute, start_run
 from bulkx.errors import BulkxError
-from bulkx.plan.load import load_plan
-from bulkx.plan.model import Plan
-from bulkx.plan.validate import validate
-from bulkx.sandbox.app import SandboxConfig, create_app
-from bulkx.sandbox.resources.numbers import seed_ported
-from bulkx.sandbox.seeding import read_ported_csv
-from bulkx.sandbox.server import quiet_dropped_connections, serve_in_thread
+
+if TYPE_CHECKING:
+    from bulkx.engine.events import Progress
+    from bulkx.plan.model import Plan
+
+# The sandbox, the client and the engine are imported when the demo runs, not at start-up.
 
 DEMO_TOKEN = "demo-token-0000"
 PORTED_CSV = Path("samples") / "ported-numbers.csv"
@@ -43,6 +35,9 @@ def say(text: str) -> None:
 
 
 def _valid_plan(path: Path) -> Plan:
+    from bulkx.plan.load import load_plan
+    from bulkx.plan.validate import validate
+
     plan, diagnostics = load_plan(path)
     if plan is not None:
         diagnostics = diagnostics + validate(plan)
@@ -57,6 +52,14 @@ def _valid_plan(path: Path) -> Plan:
 
 
 async def _rehearse(base_url: str, workdir: Path) -> list[tuple[str, str, Progress]]:
+    from bulkx.api import CarrierX, Secret, Target
+    from bulkx.cli.progress import ProgressLine
+    from bulkx.cli.render import summary_table
+    from bulkx.diff.engine import diff
+    from bulkx.diff.read import read_live_state
+    from bulkx.engine.plan_run import prepare
+    from bulkx.engine.run import RunOptions, execute, start_run
+
     target = Target(f"{base_url}/core/v2", is_sandbox=True, label=f"sandbox at {base_url}")
     options = RunOptions(base_url=f"{base_url}/core/v2", sandbox_db=str(workdir / "sandbox.db"))
     results = []
@@ -93,6 +96,11 @@ def demo(
     ported: Path = typer.Option(PORTED_CSV, help="The ported numbers to seed."),
 ) -> None:
     """Port-in rehearsal on a fresh sandbox: seed, validate, plan, apply, verify; a summary."""
+    from bulkx.sandbox.app import SandboxConfig, create_app
+    from bulkx.sandbox.resources.numbers import seed_ported
+    from bulkx.sandbox.seeding import read_ported_csv
+    from bulkx.sandbox.server import quiet_dropped_connections, serve_in_thread
+
     started = time.monotonic()
     numbers, problems = read_ported_csv(ported)
     if problems:

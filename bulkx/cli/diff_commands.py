@@ -12,26 +12,34 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
 
 from bulkx.cli import exit_codes
 from bulkx.cli.failures import err, guarded
+from bulkx.cli.options import (
+    ALLOW_CALLS,
+    ALLOW_PARTNERS,
+    ALLOW_SEND,
+    BASE_URL,
+    OUTAGE_AFTER,
+    SANDBOX_DB,
+    TOKEN_FILE,
+)
 from bulkx.cli.render import render
-from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
+from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
 from bulkx.diff.changes import Changeset, RentByCriteria
-from bulkx.diff.engine import diff
-from bulkx.diff.read import DEFAULT_OUTAGE_SECONDS, read_live_state
-from bulkx.diff.state import scope_field
-from bulkx.engine.batch_backend import planned_tasks
-from bulkx.engine.plan_run import journal_sends
+from bulkx.diff.engine import confirmed_flags
+from bulkx.engine.targets import TargetOptions, open_client
 from bulkx.errors import ApiError, BulkxError
-from bulkx.plan.load import load_plan
-from bulkx.plan.model import Plan
-from bulkx.plan.validate import sort_diagnostics, validate
-from bulkx.records import RECORD_KINDS, ExportResult, RecordKind, export_records
-from bulkx.resources import KINDS
+
+if TYPE_CHECKING:
+    from bulkx.plan.model import Plan
+    from bulkx.records import ExportResult, RecordKind
+
+# What reads plans, live state and records (polars, httpx, the YAML parser) is imported by the
+# commands that use it: `bulkx --help` and the other commands start without it.
 
 
 class PlanOutput(StrEnum):
@@ -39,27 +47,6 @@ class PlanOutput(StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
-
-
-ALLOW_PARTNERS = typer.Option(
-    False, "--allow-partners", help="Let the plan create and delete sub-partners."
-)
-
-
-ALLOW_SEND = typer.Option(
-    False, "--allow-send", help="Let the plan send (text messages): each item exactly once."
-)
-
-
-ALLOW_CALLS = typer.Option(
-    False, "--allow-calls", help="Let the plan change live conference calls (mute, hang up)."
-)
-
-
-READ_OUTAGE_AFTER = typer.Option(
-    DEFAULT_OUTAGE_SECONDS, "--stop-after-outage", metavar="SECONDS", min=1.0,
-    help="Stop reading live state (exit 5) when the API has answered only errors this long.",
-)  # fmt: skip
 
 
 class ReadProgressLine:
@@ -136,19 +123,10 @@ def warn_unmet_counts(changeset: Changeset) -> bool:
     return bool(unmet)
 
 
-def confirmed_flags(
-    *, allow_partners: bool, allow_send: bool = False, allow_calls: bool = False
-) -> frozenset[str]:
-    """The confirmation flags given, as kinds' `confirm_flag` names them."""
-    given = {
-        "--allow-partners": allow_partners,
-        "--allow-send": allow_send,
-        "--allow-calls": allow_calls,
-    }
-    return frozenset(flag for flag, on in given.items() if on)
-
-
 def load_valid_plan(path: str, kind: str | None) -> Plan:
+    from bulkx.plan.load import load_plan
+    from bulkx.plan.validate import sort_diagnostics, validate
+
     plan, diagnostics = load_plan(path, kind=kind)
     if plan is not None:
         diagnostics = diagnostics + validate(plan)
@@ -168,6 +146,10 @@ async def _changeset(
     confirmed: frozenset[str],
     outage_after: float,
 ) -> Changeset:
+    from bulkx.diff.engine import diff
+    from bulkx.diff.read import read_live_state
+    from bulkx.engine.plan_run import journal_sends
+
     line = ReadProgressLine()
     try:
         async with open_client(options) as client:
@@ -224,7 +206,7 @@ def plan_command(
         help="batch: also list the Batch tasks that"
         " `apply --via batch` would create for the DID and prefix changes.",
     ),
-    outage_after: float = READ_OUTAGE_AFTER,
+    outage_after: float = OUTAGE_AFTER,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -268,7 +250,7 @@ def audit_command(
     plan_path: str = typer.Argument(..., metavar="PLAN"),
     kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
     output: PlanOutput = typer.Option(PlanOutput.text, "-o", "--output"),
-    outage_after: float = READ_OUTAGE_AFTER,
+    outage_after: float = OUTAGE_AFTER,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -312,6 +294,10 @@ def export_command(
     Record kinds (cdr, mdr, conference.calls, conference.meetings, mediator.calls, invoice) are
     exported with cursor paging, in parallel time shards, to CSV or Parquet; a stopped export
     resumes where it stopped when run again with the same options."""
+    from bulkx.diff.state import scope_field
+    from bulkx.records import RECORD_KINDS
+    from bulkx.resources import KINDS
+
     if kind in RECORD_KINDS:
         _export_records(
             RECORD_KINDS[kind], output, since, until, shards, filter_,
@@ -409,6 +395,8 @@ def _export_records(
         if sys.stderr.isatty():
             sys.stderr.write(f"\r{seen} {kind.name} record(s)")
 
+    from bulkx.records import export_records
+
     async def run() -> ExportResult:
         async with open_client(options) as client:
             return await export_records(
@@ -437,6 +425,8 @@ def _export_records(
 
 def _show_batch_tasks(changeset: Changeset) -> None:
     """On stderr, so that -o json/csv on stdout stays one document."""
+    from bulkx.engine.batch_backend import planned_tasks
+
     tasks = planned_tasks(changeset.changes)
     typer.echo(f"\nwith --via batch: {len(tasks)} Batch task(s), each reviewed and approved"
                " by apply:", err=True)  # fmt: skip

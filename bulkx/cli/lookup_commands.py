@@ -7,18 +7,23 @@ import csv
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 
 from bulkx.cli import exit_codes
 from bulkx.cli.failures import guarded
-from bulkx.cli.target import BASE_URL, SANDBOX_DB, TOKEN_FILE, TargetOptions, open_client
-from bulkx.lookups import COLUMNS, LookupRow, Lookups
+from bulkx.cli.options import BASE_URL, SANDBOX_DB, TOKEN_FILE
+from bulkx.engine.targets import TargetOptions, open_client
+
+if TYPE_CHECKING:
+    from bulkx.lookups import LookupRow
 
 
 def read_numbers(path: Path, column: str | None) -> list[tuple[int, str]]:
     """(line, text) of each number in the file; a plan CSV's `# kind:` line is skipped."""
+    import polars as pl  # imported by the command that reads a file, not at start-up
+
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as error:
@@ -57,6 +62,8 @@ def lookup_command(
     """Look every number of FILE up before a port-in: valid, already on the account, carrier and
     line type, CNAM, LRN, toll-free RespOrg, and with --rates the per-minute rates."""
     inputs = read_numbers(file, column)
+    from bulkx.lookups import COLUMNS, Lookups
+
     options = TargetOptions(base_url, token_file, sandbox_db)
 
     async def run() -> list[LookupRow]:

@@ -6,16 +6,15 @@ import json
 import sys
 from collections import Counter
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from bulkx.cli import exit_codes
 from bulkx.errors import BulkxError
-from bulkx.plan.jsonschema import plan_schema
-from bulkx.plan.load import load_plan
-from bulkx.plan.model import Diagnostic
-from bulkx.plan.validate import sort_diagnostics, validate
+
+if TYPE_CHECKING:
+    from bulkx.plan.model import Diagnostic
 
 JSON_SCHEMA_VERSION = 1
 
@@ -27,6 +26,11 @@ class Output(StrEnum):
 
 def check_plan(path: str, kind: str | None) -> tuple[list[Diagnostic], int]:
     """Every diagnostic of the plan at `path`, and how many items it has."""
+    # The plan machinery (polars, the YAML parser) is imported when a plan is read, not for
+    # every command's start-up.
+    from bulkx.plan.load import load_plan
+    from bulkx.plan.validate import sort_diagnostics, validate
+
     plan, diagnostics = load_plan(path, kind=kind)
     items = 0
     if plan is not None:
@@ -96,6 +100,8 @@ def validate_command(
 
 def schema_command() -> None:
     """Print the JSON Schema of plan files (for editors: bulkx schema > plan.schema.json)."""
+    from bulkx.plan.jsonschema import plan_schema
+
     typer.echo(json.dumps(plan_schema(), indent=2))
 
 

@@ -13,9 +13,10 @@ from bulkx.engine.events import Event
 class ProgressLine:
     """A reporter: draws the `progress` events, and says when the run stops on its own."""
 
-    def __init__(self, stream: TextIO = sys.stderr, every: float = 0.25) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream: TextIO | None = None, every: float = 0.25) -> None:
+        # sys.stderr when drawn, not when this module was imported: a test runner swaps it.
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
         self.every = every if self.tty else 5.0
         self._last = 0.0
         self._drawn = False

@@ -92,7 +92,8 @@ def change_lines(changeset: Changeset, *, colour: bool, limit: int = MAX_LISTED)
         yield f"  … and {hidden} more changes (-o json or -o csv lists them all)"
 
 
-def render_text(changeset: Changeset, out: TextIO = sys.stdout) -> None:
+def render_text(changeset: Changeset, out: TextIO | None = None) -> None:
+    out = out if out is not None else sys.stdout
     colour = use_colour(out)
     out.write(f"Plan:   {changeset.plan_path}\nTarget: {changeset.target}\n\n")
     for line in summary_table(changeset):
@@ -116,13 +117,15 @@ def render_text(changeset: Changeset, out: TextIO = sys.stdout) -> None:
     out.write(".\n")
 
 
-def render_json(changeset: Changeset, out: TextIO = sys.stdout) -> None:
+def render_json(changeset: Changeset, out: TextIO | None = None) -> None:
+    out = out if out is not None else sys.stdout
     json.dump(changeset.as_dict(), out, indent=2, default=str)
     out.write("\n")
 
 
-def render_jsonl(changeset: Changeset, out: TextIO = sys.stdout) -> None:
+def render_jsonl(changeset: Changeset, out: TextIO | None = None) -> None:
     """A header line, then one change per line: streamable, greppable."""
+    out = out if out is not None else sys.stdout
     head = changeset.as_dict()
     head.pop("changes")
     out.write(json.dumps({"type": "changeset", **head}, default=str) + "\n")
@@ -145,8 +148,9 @@ CSV_COLUMNS = (
 )
 
 
-def render_csv(changeset: Changeset, out: TextIO = sys.stdout) -> None:
+def render_csv(changeset: Changeset, out: TextIO | None = None) -> None:
     """The audit report: one row per changed field, one per other change."""
+    out = out if out is not None else sys.stdout
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
 
@@ -173,7 +177,8 @@ def render_csv(changeset: Changeset, out: TextIO = sys.stdout) -> None:
                 writer.writerow([*base, "count", "", str(change.count), "", *where, ""])
 
 
-def render(changeset: Changeset, fmt: str, out: TextIO = sys.stdout) -> None:
+def render(changeset: Changeset, fmt: str, out: TextIO | None = None) -> None:
+    out = out if out is not None else sys.stdout
     {"text": render_text, "json": render_json, "jsonl": render_jsonl, "csv": render_csv}[fmt](
         changeset, out
     )

@@ -15,7 +15,7 @@ import sys
 import typer
 
 from bulkx.cli import exit_codes
-from bulkx.engine.journal_ledger import journal_root
+from bulkx.defaults import journal_root
 from bulkx.errors import JournalError
 from bulkx.journal import JournalReader
 from bulkx.report import NOT_SUCCEEDED, all_ops, failed_csv, plan_values

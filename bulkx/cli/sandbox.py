@@ -11,18 +11,15 @@ from pathlib import Path
 import typer
 
 from bulkx.cli import exit_codes
-from bulkx.sandbox.app import DEFAULT_DB, SandboxConfig, create_app, open_world
-from bulkx.sandbox.assumption_table import assumptions_table
-from bulkx.sandbox.faults import FaultSpecError, parse_fault_spec
-from bulkx.sandbox.resources.live_meetings import seed_live_meetings
-from bulkx.sandbox.resources.numbers import seed_ported
-from bulkx.sandbox.resources.records import seed_records
-from bulkx.sandbox.seeding import read_ported_csv
-from bulkx.sandbox.server import is_loopback, quiet_dropped_connections, serve_forever
+from bulkx.defaults import DEFAULT_SANDBOX_DB as DEFAULT_DB
+
+# The sandbox itself (uvicorn, starlette, its inventory) is imported by the command that runs:
+# `bulkx --help` and every other command start without it.
 
 app = typer.Typer(
     help="The embedded CarrierX sandbox: a local emulator of the CarrierX REST APIs.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -70,6 +67,10 @@ def serve(
     ),
 ) -> None:
     """Serve the sandbox over HTTP until Ctrl-C."""
+    from bulkx.sandbox.app import SandboxConfig, create_app
+    from bulkx.sandbox.faults import FaultSpecError, parse_fault_spec
+    from bulkx.sandbox.server import is_loopback, quiet_dropped_connections, serve_forever
+
     if not is_loopback(host):
         raise _fail(f"the sandbox binds loopback addresses only (127.0.0.1, ::1), not {host}", 2)
     try:
@@ -139,6 +140,12 @@ def seed_command(
     """Put already-ported numbers on the partner's account (assigned, no trunk group, no E911),
     and/or add detail records (CDRs, MDRs, app records) for exports to read, and/or start live
     conference meetings."""
+    from bulkx.sandbox.app import SandboxConfig, open_world
+    from bulkx.sandbox.resources.live_meetings import seed_live_meetings
+    from bulkx.sandbox.resources.numbers import seed_ported
+    from bulkx.sandbox.resources.records import seed_records
+    from bulkx.sandbox.seeding import read_ported_csv
+
     if ported is None and not (cdrs or mdrs or app_records or live_meetings):
         raise _fail(
             "nothing to seed: give --ported and/or --cdrs/--mdrs/--app-records/--live-meetings",
@@ -179,6 +186,8 @@ def info(
     db: Path = typer.Option(DEFAULT_DB, help="SQLite file holding the sandbox's world."),
 ) -> None:
     """What the sandbox's world holds: seed, inventory size, object counts."""
+    from bulkx.sandbox.app import SandboxConfig, open_world
+
     if not db.exists():
         raise _fail(f"{db} does not exist yet; `bulkx sandbox serve` creates it", exit_codes.USAGE)
     world = open_world(SandboxConfig(db=db))
@@ -193,5 +202,7 @@ def info(
 @app.command()
 def assumptions() -> None:
     """Every behaviour the sandbox assumes where the CarrierX docs are silent."""
+    from bulkx.sandbox.assumption_table import assumptions_table
+
     for row in assumptions_table():
         sys.stdout.write(f"{row.section:<20} {row.name} = {row.value}\n    {row.why}\n")

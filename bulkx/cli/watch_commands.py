@@ -17,7 +17,7 @@ from typing import TextIO
 import typer
 
 from bulkx.cli import exit_codes
-from bulkx.engine.journal_ledger import journal_root
+from bulkx.defaults import journal_root
 from bulkx.errors import JournalError
 from bulkx.journal import JournalReader, RunInfo, list_runs
 from bulkx.tui.figures import figures, status_line

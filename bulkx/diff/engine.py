@@ -233,6 +233,18 @@ def _diff_item(
     return NoOp(sid=found.sid, **common)
 
 
+def confirmed_flags(
+    *, allow_partners: bool, allow_send: bool = False, allow_calls: bool = False
+) -> frozenset[str]:
+    """The confirmation flags given, as kinds' `confirm_flag` names them."""
+    given = {
+        "--allow-partners": allow_partners,
+        "--allow-send": allow_send,
+        "--allow-calls": allow_calls,
+    }
+    return frozenset(flag for flag, on in given.items() if on)
+
+
 def _confirmed(kind: Kind, change: Change, confirmed: frozenset[str]) -> Change:
     """`change`, unless it creates or deletes (or, for some kinds, updates) an object of a kind
     that needs a flag not given."""

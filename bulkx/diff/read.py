@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from bulkx.api.retry import RetryPolicy, Sleep
+from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
 from bulkx.diff.state import STEP_TAG, LiveObject, LiveState, natural_key, scope_field
 from bulkx.engine.throttle import AdaptiveLimiter
 from bulkx.errors import ApiError, NotFound, RateLimited, ReadStopped, TransientError
@@ -38,8 +39,6 @@ CONCURRENCY = 16
 #: Tries of one read while the API is otherwise answering (each a transient error): at 15%
 #: 5xx, 8 in a row fail once in 4 million reads.
 READ_ATTEMPTS = 8
-#: Seconds of nothing but errors before a read counts the API as down (apply's default).
-DEFAULT_OUTAGE_SECONDS = 60.0
 #: The sub-records of a DID (no list endpoint: one GET per DID each), as progress names them.
 SUB_RECORDS = {"did_emergency": "E911", "did_line_information": "line information"}
 

@@ -17,24 +17,21 @@ import itertools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
+from bulkx.defaults import journal_root
 from bulkx.engine import events
 from bulkx.engine.crashpoints import crash_point
 from bulkx.engine.events import Event, Progress
 from bulkx.errors import JournalError
 from bulkx.journal import Journal
 
+__all__ = ["JournalLedger", "JournalReporter", "journal_root"]
+
 #: How often the running process looks for pause/resume/cancel written by a monitor.
 CONTROL_POLL_SECONDS = 0.5
 #: How long a change may wait for others to share its commit.
 GROUP_COMMIT_WINDOW = 0.003
-
-
-def journal_root() -> Path:
-    """`.bulkx` in the current directory, or $BULKX_HOME."""
-    return Path(os.environ.get("BULKX_HOME", ".bulkx"))
 
 
 class JournalLedger:

@@ -11,14 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from bulkx.api import CarrierX
+from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
 from bulkx.diff.changes import Change, Changeset, change_as_dict, change_from_dict
 from bulkx.diff.engine import diff
-from bulkx.diff.read import (
-    DEFAULT_OUTAGE_SECONDS,
-    ReadProgress,
-    SentBefore,
-    read_live_state,
-)
+from bulkx.diff.read import ReadProgress, SentBefore, read_live_state
 from bulkx.diff.state import LiveState
 from bulkx.engine.journal_ledger import journal_root
 from bulkx.engine.operations import Operation, operations, referenced

@@ -20,6 +20,8 @@ from typing import Any
 
 from bulkx import exit_codes
 from bulkx.api import CarrierX, RetryPolicy
+from bulkx.defaults import DEFAULT_OUTAGE_SECONDS, DEFAULT_SANDBOX_DB
+from bulkx.diff.engine import confirmed_flags
 from bulkx.diff.named import read_named
 from bulkx.diff.read import ReadPolicy, ReadProgress, outage_breaker, policed
 from bulkx.engine.batch_backend import Batcher
@@ -29,15 +31,13 @@ from bulkx.engine.journal_ledger import JournalLedger, JournalReporter
 from bulkx.engine.operations import Operation, change_of, referenced
 from bulkx.engine.plan_run import Prepared, prepare
 from bulkx.engine.requests import Resolver
-from bulkx.engine.targets import DEFAULT_SANDBOX_DB, TargetOptions, open_client
+from bulkx.engine.targets import TargetOptions, open_client
 from bulkx.engine.throttle import AdaptiveLimiter, KeyedPacer
-from bulkx.errors import ConfigError, JournalError
+from bulkx.errors import ConfigError
 from bulkx.journal import Journal
 from bulkx.journal.states import RunState
 from bulkx.plan.model import Plan
 
-#: Seconds of nothing but transient errors (5xx, resets, timeouts) before a run stops, resumable.
-DEFAULT_OUTAGE_SECONDS = 60.0
 _PAGE = 5000
 
 
@@ -89,9 +89,8 @@ class RunOptions:
     @property
     def confirmed(self) -> frozenset[str]:
         """The confirmation flags given, as kinds' `confirm_flag` names them."""
-        given = {"--allow-partners": self.allow_partners, "--allow-send": self.allow_send,
-                 "--allow-calls": self.allow_calls}  # fmt: skip
-        return frozenset(flag for flag, on in given.items() if on)
+        return confirmed_flags(allow_partners=self.allow_partners, allow_send=self.allow_send,
+                               allow_calls=self.allow_calls)  # fmt: skip
 
     @property
     def target(self) -> TargetOptions:
@@ -192,18 +191,6 @@ def _header(prepared: Prepared) -> dict[str, Any]:
     document.pop("changes")
     document["drifted"] = len(prepared.drifted)
     return document
-
-
-def locate_run(name: str, root: Path) -> tuple[Path, str]:
-    """(journal root, run id) for a run id under `root`, or a journal's own path."""
-    if not name.endswith(".db"):
-        return root, name
-    path = Path(name)
-    if path.parent.name != "runs":
-        raise JournalError(
-            f"{name} is not a run journal", hint="journals live in <BULKX_HOME>/runs/RUN_ID.db"
-        )
-    return path.parent.parent, path.stem
 
 
 def remaining_ops(journal: Journal) -> list[Operation]:

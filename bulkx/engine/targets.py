@@ -12,14 +12,17 @@ import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bulkx.api import CarrierX, Target, is_loopback, load_token
-from bulkx.api.auth import Secret
+from bulkx.defaults import DEFAULT_SANDBOX_DB
+
+if TYPE_CHECKING:
+    from bulkx.api import CarrierX
 
 #: Where the in-process sandbox is reached; any loopback URL works, nothing listens there.
 SANDBOX_BASE = "http://127.0.0.1/core/v2"
-#: The embedded sandbox's world unless told otherwise (the sandbox's own default).
-DEFAULT_SANDBOX_DB = Path(".bulkx") / "sandbox.db"
+
+__all__ = ["DEFAULT_SANDBOX_DB", "SANDBOX_BASE", "TargetOptions", "open_client"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class TargetOptions:
     sandbox_db: Path
 
     def describe(self) -> str:
+        from bulkx.api.target import is_loopback  # the client is imported when it is used
+
         if self.base_url is None:
             return f"the embedded sandbox ({self.sandbox_db})"
         host = urllib.parse.urlsplit(self.base_url).hostname or ""
@@ -40,6 +45,9 @@ class TargetOptions:
 @contextlib.asynccontextmanager
 async def open_client(options: TargetOptions) -> AsyncIterator[CarrierX]:
     """A client for the chosen target; the sandbox runs in-process on its SQLite world."""
+    from bulkx.api import CarrierX, Target, load_token
+    from bulkx.api.auth import Secret
+
     # httpx logs request URLs at INFO; bulkx never puts secrets in URLs, but keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if options.base_url is None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:  # the frames come from the loader; a plan's record types need no polars
+    import polars as pl
 
 #: Columns every step frame carries besides the plan fields: where each item came from.
 SOURCE_FILE = "__file"

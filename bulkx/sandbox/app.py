@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from bulkx.defaults import DEFAULT_SANDBOX_DB
 from bulkx.sandbox.controls import RequestLog, SandboxControls
 from bulkx.sandbox.errors import ApiError, FieldError
 from bulkx.sandbox.faults import FaultInjector, parse_fault_spec
@@ -26,7 +27,7 @@ from bulkx.sandbox.schema import Registry
 from bulkx.sandbox.world import World
 
 ADMIN_PREFIX = "/_sandbox"
-DEFAULT_DB = Path(".bulkx") / "sandbox.db"
+DEFAULT_DB = DEFAULT_SANDBOX_DB
 
 #: Every API the sandbox serves; each module has RESOURCES and build(world) -> Api.
 API_MODULES: tuple[Any, ...] = (core, conference_v2, conference_v1, flexml, mediator)

@@ -1,0 +1,41 @@
+"""The options several commands share. Only typer and constants here: every command (and
+`bulkx --help`) builds these at start-up."""
+
+from __future__ import annotations
+
+import typer
+
+from bulkx.defaults import DEFAULT_OUTAGE_SECONDS, DEFAULT_SANDBOX_DB
+
+BASE_URL = typer.Option(
+    None,
+    "--base-url",
+    help="Core API base, e.g. https://api.carrierx.com/core/v2 (default: the embedded sandbox).",
+    show_default=False,
+)
+TOKEN_FILE = typer.Option(
+    None,
+    "--token-file",
+    help="File holding the API token (mode 0600); else $CARRIERX_TOKEN. Never a flag value.",
+    show_default=False,
+)
+SANDBOX_DB = typer.Option(
+    DEFAULT_SANDBOX_DB, "--sandbox-db", help="The embedded sandbox's world (with no --base-url)."
+)
+ALLOW_PARTNERS = typer.Option(
+    False, "--allow-partners", help="Let the plan create and delete sub-partners."
+)
+ALLOW_SEND = typer.Option(
+    False, "--allow-send", help="Let the plan send (text messages): each item exactly once."
+)
+ALLOW_CALLS = typer.Option(
+    False, "--allow-calls", help="Let the plan change live conference calls (mute, hang up)."
+)
+OUTAGE_AFTER = typer.Option(
+    DEFAULT_OUTAGE_SECONDS, "--stop-after-outage", metavar="SECONDS", min=1.0,
+    help="Stop (exit 5, nothing lost) when the API has answered only errors this long.",
+)  # fmt: skip
+EVENTS = typer.Option(
+    None, "--events", metavar="FILE|-",
+    help="Also write every event of the run as JSON lines to FILE (or stdout with -).",
+)  # fmt: skip
