@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -63,6 +65,15 @@ def wait_for(workdir: Path, done: int) -> str:
     raise AssertionError(f"the run did not reach {done} operations in 60 s")
 
 
+def killed_apply(cwd: Path, done: int, *args: str) -> str:
+    """`bulkx apply ARGS` in the background, killed (-9) once `done` operations finished."""
+    proc = start(cwd, "apply", *args)
+    run_id = wait_for(cwd, done)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return run_id
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[SandboxApp, str, list[str]]]:
     """A sandbox on 127.0.0.1 holding the ported numbers, each request 60 ms slow."""
@@ -92,11 +103,8 @@ def test_a_killed_kind_csv_run_resumes_from_its_journal_alone(
     workdir = tmp_path / "work"
     workdir.mkdir()
     plan = rename_csv(workdir / "d.csv", numbers)
-    proc = start(workdir, "apply", "d.csv", "--kind", "did", "--yes", "--base-url", base,
-                 "--rate", "25", "--concurrency", "2")  # fmt: skip
-    run_id = wait_for(workdir, 10)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    run_id = killed_apply(workdir, 10, "d.csv", "--kind", "did", "--yes", "--base-url", base,
+                          "--rate", "25", "--concurrency", "2")  # fmt: skip
 
     listed = bulkx(workdir, "runs").stdout
     assert run_id in listed and "interrupted" in listed  # not "running": its process is dead
@@ -129,11 +137,8 @@ def test_options_given_to_resume_override_and_are_recorded(
 ) -> None:
     _, base, numbers = served
     rename_csv(tmp_path / "d.csv", numbers)
-    proc = start(tmp_path, "apply", "d.csv", "--kind", "did", "--yes", "--base-url", base,
-                 "--rate", "20", "--concurrency", "1")  # fmt: skip
-    run_id = wait_for(tmp_path, 5)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    run_id = killed_apply(tmp_path, 5, "d.csv", "--kind", "did", "--yes", "--base-url", base,
+                          "--rate", "20", "--concurrency", "1")  # fmt: skip
     resumed = bulkx(tmp_path, "resume", run_id, "--yes", "--rate", "200")
     assert resumed.returncode == 0, resumed.stderr
     with JournalReader.open(tmp_path / ".bulkx", run_id) as reader:
@@ -164,11 +169,8 @@ def test_a_resumed_run_with_one_failure_exits_3(
 ) -> None:
     _, base, numbers = served
     rename_csv(tmp_path / "d.csv", numbers, bad_first=True)
-    proc = start(tmp_path, "apply", "d.csv", "--kind", "did", "--yes", "--base-url", base,
-                 "--concurrency", "1")  # fmt: skip
-    run_id = wait_for(tmp_path, 8)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    run_id = killed_apply(tmp_path, 8, "d.csv", "--kind", "did", "--yes", "--base-url", base,
+                          "--concurrency", "1")  # fmt: skip
     assert counts(tmp_path, run_id)["failed"] == 1  # the number that is not ours, first
     resumed = bulkx(tmp_path, "resume", run_id, "--yes")
     assert resumed.returncode == 3, resumed.stderr  # the failure before the kill still counts
@@ -194,3 +196,25 @@ def test_ctrl_c_stops_a_run_whose_stderr_pipe_is_gone(
     after = counts(tmp_path, run_id)
     assert after["in_flight"] == 0 and after["pending"] > 0  # it stopped, and cleanly
     assert after["succeeded"] - at_signal <= 4  # what was in flight, nothing new
+
+
+def test_a_journal_without_refs_resolves_them_live_on_resume(
+    tmp_path: Path, served: tuple[SandboxApp, str, list[str]]
+) -> None:
+    """A journal written before runs kept `refs` (schema 2): the resume reads the objects its
+    remaining operations name live (`read_named`), then finishes the run."""
+    _, base, _ = served
+    shutil.copytree(REPO / "plans", tmp_path / "plans")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    run_id = killed_apply(tmp_path, 20, "plans/port-in.yaml", "--yes", "--base-url", base,
+                          "--concurrency", "2")  # fmt: skip
+    with sqlite3.connect(tmp_path / ".bulkx" / "runs" / f"{run_id}.db") as db:
+        assert db.execute("DELETE FROM refs").rowcount > 0
+    resumed = bulkx(tmp_path, "resume", run_id, "--yes")
+    assert resumed.returncode == 0, resumed.stderr
+    assert bulkx(tmp_path, "audit", "plans/port-in.yaml", "--base-url", base).returncode == 0
+    with JournalReader.open(tmp_path / ".bulkx", run_id) as reader:
+        refs = reader.refs()
+    # The ported DIDs the remaining E911 records name were found live, and kept; the trunk
+    # group was this run's own create, resolved from its journal.
+    assert refs and {kind for kind, _ in refs} == {"did"}

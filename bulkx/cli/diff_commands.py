@@ -149,14 +149,15 @@ async def _changeset(
     from bulkx.diff.engine import diff
     from bulkx.diff.read import read_live_state
     from bulkx.engine.plan_run import journal_sends
+    from bulkx.engine.read_policy import for_run
 
     line = ReadProgressLine()
     try:
         async with open_client(options) as client:
+            reader = for_run(client, outage_after=outage_after)
             live = await read_live_state(
-                client, plan, sent_before=journal_sends(client), outage_after=outage_after,
-                progress=line,
-            )  # fmt: skip
+                reader, plan, sent_before=journal_sends(client), progress=line
+            )
     finally:
         line.close()
     changes = diff(plan, live, allow_release=allow_release, confirmed=confirmed)

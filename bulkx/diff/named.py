@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bulkx.diff.read import ApiReader, in_filter
+from bulkx.diff.read import ApiReader, read_by_keys
 from bulkx.errors import NotFound
 from bulkx.resources import KINDS, Kind
-
-#: Keys per `in (...)` filter: keeps URLs well under the 8 KB many servers accept.
-_CHUNK = 200
 
 
 async def read_named(
@@ -42,25 +39,15 @@ async def read_named(
                 by_endpoint.setdefault(endpoint, []).append(own)
             for endpoint, own_keys in sorted(by_endpoint.items()):
                 try:
-                    objects = await _by_keys(reader, kind, own_keys, endpoint)
+                    objects = await read_by_keys(reader, kind, own_keys, endpoint=endpoint)
                 except NotFound:
                     continue
                 for obj in objects:
                     found[(name, f"{endpoint}/{obj[kind.key_field]}")] = str(obj[kind.sid_field])
         elif not kind.scope_field and not kind.singleton:
-            for obj in await _by_keys(reader, kind, sorted(keys), None):
+            for obj in await read_by_keys(reader, kind, sorted(keys)):
                 found[(name, str(obj[kind.key_field]))] = str(obj[kind.sid_field])
     return found
-
-
-async def _by_keys(
-    reader: ApiReader, kind: Kind, keys: list[str], endpoint: str | None
-) -> list[dict[str, object]]:
-    objects = []
-    for start in range(0, len(keys), _CHUNK):
-        flt = in_filter(kind.key_field, keys[start : start + _CHUNK])
-        objects += await reader.list_all(kind.api, kind.path, filter=flt, endpoint=endpoint)
-    return [o for o in objects if o.get(kind.sid_field) is not None]
 
 
 async def _nested(reader: ApiReader, kind: Kind, keys: set[str]) -> dict[tuple[str, str], str]:

@@ -1,33 +1,23 @@
 """Reading live state for a plan: bulk lists with filters, not one GET per row.
 
 Where the API has no list (a DID's E911 and line information records), one GET per item is
-the only way: they are read concurrently, only for the DIDs that exist, under a rate limiter.
+the only way: they are read concurrently, and only for the DIDs that exist.
 
-Every read follows apply's policy (`ReadPolicy`): a 429 pauses for its Retry-After and teaches
-the limiter the server's rate, transient errors (5xx, resets, timeouts) are retried, and when
-the API has answered nothing but errors for `outage_after` seconds the read stops with
-`ReadStopped` (nothing was changed: run it again later).
+A run reads through `bulkx.engine.read_policy`: apply's limiter, retries and outage breaker.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
-import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import partial
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol
 
-from bulkx.api.retry import RetryPolicy, Sleep
-from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
 from bulkx.diff.state import STEP_TAG, LiveObject, LiveState, natural_key, scope_field
-from bulkx.engine.throttle import AdaptiveLimiter
-from bulkx.errors import ApiError, NotFound, RateLimited, ReadStopped, TransientError
+from bulkx.errors import NotFound
 from bulkx.journal.sent import EarlierSend
 from bulkx.plan.model import Plan
 from bulkx.resources import KINDS, Kind
-
-T = TypeVar("T")
 
 #: Above this many keys a kind's whole list is cheaper than `in (...)` filters.
 LIST_ALL_ABOVE = 5_000
@@ -36,9 +26,6 @@ IN_CHUNK = 200
 #: Reads in flight at once. The limiter paces them; this only has to cover the round trip:
 #: 16 in flight at 100 ms each is 160 requests/s, well over a 50/s account's limit.
 CONCURRENCY = 16
-#: Tries of one read while the API is otherwise answering (each a transient error): at 15%
-#: 5xx, 8 in a row fail once in 4 million reads.
-READ_ATTEMPTS = 8
 #: The sub-records of a DID (no list endpoint: one GET per DID each), as progress names them.
 SUB_RECORDS = {"did_emergency": "E911", "did_line_information": "line information"}
 
@@ -67,155 +54,6 @@ class ApiReader(Protocol):
         params: Mapping[str, Any] | None = None,
         endpoint: str | None = None,
     ) -> Any: ...
-
-
-@runtime_checkable
-class RetryingReader(ApiReader, Protocol):
-    """A reader whose retry policy can be swapped (`CarrierX.with_retry`)."""
-
-    def with_retry(self, retry: RetryPolicy) -> ApiReader: ...
-
-
-class Breaker(Protocol):
-    """Tells an outage from a few errors (`bulkx.engine.executor.OutageBreaker`)."""
-
-    open_after: float
-
-    def success(self) -> None: ...
-    def failure(self) -> bool: ...
-    def suspect(self) -> bool: ...
-
-
-def outage_breaker(open_after: float = DEFAULT_OUTAGE_SECONDS) -> Breaker:
-    """Apply's outage breaker (imported here: `bulkx.engine` imports this module)."""
-    from bulkx.engine.executor import OutageBreaker
-
-    return OutageBreaker(open_after=open_after)
-
-
-class ReadPolicy(RetryPolicy):
-    """Apply's retry, 429 and outage policy, for reads (`CarrierX.request` calls `call`).
-
-    Every request waits for the limiter. A 429 pauses the limiter for its Retry-After and
-    teaches it the server's rate; it spends no attempt. A transient error (5xx, reset,
-    timeout) is retried after a backoff; while the whole API is failing a read's attempts do
-    not run out: it waits for the API to come back, or for the breaker to call it an outage,
-    which stops the read (`ReadStopped`). Backoffs are capped at a quarter of the outage
-    window so that an outage is called soon after the window, not a long backoff later."""
-
-    def __init__(
-        self,
-        limiter: AdaptiveLimiter,
-        breaker: Breaker,
-        *,
-        attempts: int = READ_ATTEMPTS,
-        sleep: Sleep = asyncio.sleep,
-        rng: random.Random | None = None,
-    ) -> None:
-        super().__init__(
-            attempts=attempts,
-            backoff_max=min(30.0, max(1.0, breaker.open_after / 4)),
-            sleep=sleep,
-            rng=rng,
-        )
-        self.limiter = limiter
-        self.breaker = breaker
-
-    async def call(self, method: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        failures = throttled = 0
-        while True:
-            await self.limiter.acquire()
-            sent_at = await self.limiter.wait_out_pause()  # a 429 may have come meanwhile
-            try:
-                result = await attempt()
-            except RateLimited as error:
-                throttled += 1
-                if not self.should_retry(method, error):
-                    raise ReadStopped(
-                        f"the API asked to wait {error.retry_after or 0:g} s before the next read"
-                        f" (last: {briefly(error)})",
-                        error,
-                    ) from error
-                if throttled >= self.max_throttled:
-                    raise ReadStopped(
-                        f"one read was answered 429 {throttled} times (last: {briefly(error)})",
-                        error,
-                    ) from error
-                self.limiter.on_throttled(error.retry_after, sent_at)
-                continue
-            except TransientError as error:
-                if not self.should_retry(method, error):
-                    raise
-                failures += 1
-                if self.breaker.failure():
-                    raise ReadStopped(
-                        f"the API answered nothing but errors for {self.breaker.open_after:g} s"
-                        f" (last: {briefly(error)})",
-                        error,
-                    ) from error
-                if failures >= self.attempts and not self.breaker.suspect():
-                    raise ReadStopped(
-                        f"one read failed {failures} times in a row (last: {briefly(error)})", error
-                    ) from error
-                await self._sleep(self.wait_seconds(failures, error))
-                continue
-            self.limiter.on_success(sent_at)
-            self.breaker.success()
-            return result
-
-
-def briefly(error: Exception) -> str:
-    """An error in a few words for a one-line message: its status and message, and the
-    request's method and path (a filter's query string can be kilobytes long)."""
-    if not isinstance(error, ApiError):
-        return str(error) or type(error).__name__
-    text = " ".join(str(part) for part in (error.status, error.message) if part)
-    if error.method and error.url:
-        text += f", {error.method} {urllib.parse.urlsplit(error.url).path}"
-    return text
-
-
-class _PolicedReader:
-    """A reader without a swappable retry policy (a test's fake), each call under `policy`."""
-
-    def __init__(self, reader: ApiReader, policy: RetryPolicy) -> None:
-        self._reader = reader
-        self._policy = policy
-
-    async def list_all(
-        self,
-        api: str,
-        path: str,
-        *,
-        filter: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        endpoint: str | None = None,
-    ) -> list[dict[str, Any]]:
-        return await self._policy.call(
-            "GET",
-            partial(
-                self._reader.list_all, api, path, filter=filter, params=params, endpoint=endpoint
-            ),
-        )
-
-    async def get(
-        self,
-        api: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        endpoint: str | None = None,
-    ) -> Any:
-        return await self._policy.call(
-            "GET", partial(self._reader.get, api, path, params=params, endpoint=endpoint)
-        )
-
-
-def policed(reader: ApiReader, policy: RetryPolicy) -> ApiReader:
-    """`reader` with every request under `policy`."""
-    if isinstance(reader, RetryingReader):
-        return reader.with_retry(policy)
-    return _PolicedReader(reader, policy)
 
 
 def quote(value: str) -> str:
@@ -253,7 +91,7 @@ def _chunks(values: list[str], size: int) -> list[list[str]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-async def _read_by_keys(
+async def read_by_keys(
     reader: ApiReader,
     kind: Kind,
     keys: list[str],
@@ -314,10 +152,6 @@ async def read_live_state(
     plan: Plan,
     *,
     sent_before: SentBefore | None = None,
-    limiter: AdaptiveLimiter | None = None,
-    rate: float | None = None,
-    breaker: Breaker | None = None,
-    outage_after: float = DEFAULT_OUTAGE_SECONDS,
     concurrency: int = CONCURRENCY,
     progress: ReadProgress | None = None,
 ) -> LiveState:
@@ -325,16 +159,10 @@ async def read_live_state(
     `sent_before` answers for the sends the API keeps no trace of (the run journals); without
     it, none is known to have been sent.
 
-    Every request goes through `limiter` (the run's, so that apply goes on at the pace the
-    read learned; else a new one with `rate` as its ceiling, None: learned from 429s) and
-    `breaker` (else apply's, opening after `outage_after` seconds of nothing but errors), at
-    most `concurrency` at once. Raises `ReadStopped` when the API is down. `progress(what,
-    done, total)` hears how the long parts go: ("DIDs", ...), then ("DIDs (E911)", ...)."""
-    policy = ReadPolicy(
-        limiter if limiter is not None else AdaptiveLimiter(rate),
-        breaker if breaker is not None else outage_breaker(outage_after),
-    )
-    reader = policed(reader, policy)
+    At most `concurrency` requests at once; each under `reader`'s own retry policy (a run
+    reads through `bulkx.engine.read_policy.policed`: apply's limiter, retries and outage
+    breaker). `progress(what, done, total)` hears how the long parts go: ("DIDs", ...), then
+    ("DIDs (E911)", ...)."""
     live = LiveState()
     kinds = {s.kind for s in plan.steps}
     referenced: set[str] = {
@@ -382,7 +210,7 @@ async def read_live_state(
         kind = KINDS[name]
         if kind.sends:  # messages sent are many: look up only the ones the plan names
             _add_all(
-                live, kind, await _read_by_keys(reader, kind, keys[name], concurrency=concurrency)
+                live, kind, await read_by_keys(reader, kind, keys[name], concurrency=concurrency)
             )
             continue
         if kind.api == "core" and not kind.singleton and not kind.parent:
@@ -407,7 +235,7 @@ async def read_live_state(
     )
     if did_keys:
         said = partial(progress, "DIDs") if progress is not None else None
-        dids = await _read_by_keys(
+        dids = await read_by_keys(
             reader, KINDS["did"], did_keys, concurrency=concurrency, progress=said
         )
         _add_all(live, KINDS["did"], dids)

@@ -18,6 +18,7 @@ from bulkx.diff.read import ReadProgress, SentBefore, read_live_state
 from bulkx.diff.state import LiveState
 from bulkx.engine.journal_ledger import journal_root
 from bulkx.engine.operations import Operation, operations, referenced
+from bulkx.engine.read_policy import for_run
 from bulkx.errors import PlanError
 from bulkx.journal.sent import earlier_sends
 from bulkx.plan.model import Plan
@@ -67,10 +68,10 @@ async def prepare(
 ) -> Prepared:
     """Read live state (under `rate`, stopping after `outage_after` seconds of nothing but
     errors), diff, and (for a saved changeset) keep only what still holds."""
+    policed = for_run(reader, rate=rate, outage_after=outage_after)
     live = await read_live_state(
-        reader, plan, sent_before=journal_sends(reader), rate=rate, outage_after=outage_after,
-        progress=progress,
-    )  # fmt: skip
+        policed, plan, sent_before=journal_sends(reader), progress=progress
+    )
     changes = diff(plan, live, allow_release=allow_release, confirmed=confirmed)
     drifted: list[Change] = []
     if saved is not None:

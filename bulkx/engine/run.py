@@ -23,13 +23,14 @@ from bulkx.api import CarrierX, RetryPolicy
 from bulkx.defaults import DEFAULT_OUTAGE_SECONDS, DEFAULT_SANDBOX_DB
 from bulkx.diff.engine import confirmed_flags
 from bulkx.diff.named import read_named
-from bulkx.diff.read import ReadPolicy, ReadProgress, outage_breaker, policed
+from bulkx.diff.read import ReadProgress
 from bulkx.engine.batch_backend import Batcher
 from bulkx.engine.events import Progress, Reporter, Reporters
 from bulkx.engine.executor import AuthStopped, Executor, JournalStopped, OutageBreaker
 from bulkx.engine.journal_ledger import JournalLedger, JournalReporter
 from bulkx.engine.operations import Operation, change_of, referenced
 from bulkx.engine.plan_run import Prepared, prepare
+from bulkx.engine.read_policy import for_run
 from bulkx.engine.requests import Resolver
 from bulkx.engine.targets import TargetOptions, open_client
 from bulkx.engine.throttle import AdaptiveLimiter, KeyedPacer
@@ -237,9 +238,8 @@ async def resolve_references(run: Run, client: CarrierX) -> None:
         if unknown:
             missing[kind] = unknown
     if missing:
-        options = run.options
-        policy = ReadPolicy(AdaptiveLimiter(options.rate), outage_breaker(options.outage_after))
-        found = await read_named(policed(client, policy), missing)
+        reader = for_run(client, rate=run.options.rate, outage_after=run.options.outage_after)
+        found = await read_named(reader, missing)
         if found:
             journal.add_refs(found)
         sids.update(found)

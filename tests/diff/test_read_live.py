@@ -1,7 +1,8 @@
 """Reading live state: apply's retry, 429 and outage policy for reads, sub-records read once
 each and only for DIDs that exist, a bounded window, and progress.
 
-`ReadPolicy` is driven on a fake clock; `read_live_state` against the in-process sandbox."""
+`ReadPolicy` (bulkx.engine.read_policy) is driven on a fake clock; `read_live_state` against
+the in-process sandbox, read through it as a run reads."""
 
 from __future__ import annotations
 
@@ -16,15 +17,10 @@ import httpx
 import pytest
 
 from bulkx.api import CarrierX, Secret, Target
-from bulkx.diff.read import (
-    DEFAULT_OUTAGE_SECONDS,
-    ApiReader,
-    ReadPolicy,
-    _gather_bounded,
-    briefly,
-    read_live_state,
-)
+from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
+from bulkx.diff.read import ApiReader, _gather_bounded, read_live_state
 from bulkx.engine.executor import OutageBreaker
+from bulkx.engine.read_policy import ReadPolicy, briefly, for_run, policed
 from bulkx.engine.throttle import AdaptiveLimiter
 from bulkx.errors import (
     AuthError,
@@ -290,7 +286,7 @@ def test_a_read_under_5xx_faults_is_retried_to_the_same_state(
 
     async def read() -> Any:
         async with _client(SandboxTransport(app)) as client:
-            return await read_live_state(client, plan)
+            return await read_live_state(for_run(client), plan)
 
     clean = asyncio.run(read())
     app.controls.set_faults("http_5xx=0.2,reset=0.05", seed=4)
@@ -306,7 +302,7 @@ def test_an_outage_stops_read_live_state_with_read_stopped(app: SandboxApp, tmp_
 
     async def read() -> Any:
         async with _client(SandboxTransport(app)) as client:
-            return await read_live_state(client, plan, outage_after=1.0)
+            return await read_live_state(for_run(client, outage_after=1.0), plan)
 
     with pytest.raises(ReadStopped, match=r"nothing but errors for 1 s \(last: 503 "):
         asyncio.run(asyncio.wait_for(read(), 20))
@@ -320,7 +316,8 @@ def test_the_run_limiter_paces_the_reads(app: SandboxApp, tmp_path: Path) -> Non
     async def read() -> Any:
         async with _client(SandboxTransport(app)) as client:
             loop_time.append(asyncio.get_running_loop().time())
-            live = await read_live_state(client, plan, limiter=limiter)
+            reader = policed(client, ReadPolicy(limiter, OutageBreaker()))
+            live = await read_live_state(reader, plan)
             loop_time.append(asyncio.get_running_loop().time())
             return live
 
@@ -366,5 +363,5 @@ def test_a_plain_reader_is_read_under_the_policy_too(tmp_path: Path) -> None:
     plan = _plan(tmp_path / "t.csv", "# kind: trunk_group\nname\nacme\n")
     reader = PlainReader(failures=2)
     typed: ApiReader = reader
-    asyncio.run(read_live_state(typed, plan))
+    asyncio.run(read_live_state(for_run(typed), plan))
     assert reader.calls >= 3

@@ -1,0 +1,171 @@
+"""Apply's retry, 429 and outage policy, for the reads of live state (the diff's, and a
+resume's look-ups of what its journal does not know).
+
+`bulkx.diff.read` reads through any `ApiReader`; a run hands it one `policed` here, so that a
+read honours 429s and teaches the run's limiter, retries transient errors, and stops with
+`ReadStopped` (exit 5, nothing changed) when the API is down, as apply does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import urllib.parse
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from bulkx.api.retry import RetryPolicy, Sleep
+from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
+from bulkx.diff.read import ApiReader
+from bulkx.engine.executor import OutageBreaker
+from bulkx.engine.throttle import AdaptiveLimiter
+from bulkx.errors import ApiError, RateLimited, ReadStopped, TransientError
+
+T = TypeVar("T")
+
+#: Tries of one read while the API is otherwise answering (each a transient error): at 15%
+#: 5xx, 8 in a row fail once in 4 million reads.
+READ_ATTEMPTS = 8
+
+
+@runtime_checkable
+class RetryingReader(ApiReader, Protocol):
+    """A reader whose retry policy can be swapped (`CarrierX.with_retry`)."""
+
+    def with_retry(self, retry: RetryPolicy) -> ApiReader: ...
+
+
+class ReadPolicy(RetryPolicy):
+    """Apply's retry, 429 and outage policy, for reads (`CarrierX.request` calls `call`).
+
+    Every request waits for the limiter. A 429 pauses the limiter for its Retry-After and
+    teaches it the server's rate; it spends no attempt. A transient error (5xx, reset,
+    timeout) is retried after a backoff; while the whole API is failing a read's attempts do
+    not run out: it waits for the API to come back, or for the breaker to call it an outage,
+    which stops the read (`ReadStopped`). Backoffs are capped at a quarter of the outage
+    window so that an outage is called soon after the window, not a long backoff later."""
+
+    def __init__(
+        self,
+        limiter: AdaptiveLimiter,
+        breaker: OutageBreaker,
+        *,
+        attempts: int = READ_ATTEMPTS,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(
+            attempts=attempts,
+            backoff_max=min(30.0, max(1.0, breaker.open_after / 4)),
+            sleep=sleep,
+            rng=rng,
+        )
+        self.limiter = limiter
+        self.breaker = breaker
+
+    async def call(self, method: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        failures = throttled = 0
+        while True:
+            await self.limiter.acquire()
+            sent_at = await self.limiter.wait_out_pause()  # a 429 may have come meanwhile
+            try:
+                result = await attempt()
+            except RateLimited as error:
+                throttled += 1
+                if not self.should_retry(method, error):
+                    raise ReadStopped(
+                        f"the API asked to wait {error.retry_after or 0:g} s before the next read"
+                        f" (last: {briefly(error)})",
+                        error,
+                    ) from error
+                if throttled >= self.max_throttled:
+                    raise ReadStopped(
+                        f"one read was answered 429 {throttled} times (last: {briefly(error)})",
+                        error,
+                    ) from error
+                self.limiter.on_throttled(error.retry_after, sent_at)
+                continue
+            except TransientError as error:
+                if not self.should_retry(method, error):
+                    raise
+                failures += 1
+                if self.breaker.failure():
+                    raise ReadStopped(
+                        f"the API answered nothing but errors for {self.breaker.open_after:g} s"
+                        f" (last: {briefly(error)})",
+                        error,
+                    ) from error
+                if failures >= self.attempts and not self.breaker.suspect():
+                    raise ReadStopped(
+                        f"one read failed {failures} times in a row (last: {briefly(error)})", error
+                    ) from error
+                await self._sleep(self.wait_seconds(failures, error))
+                continue
+            self.limiter.on_success(sent_at)
+            self.breaker.success()
+            return result
+
+
+def briefly(error: Exception) -> str:
+    """An error in a few words for a one-line message: its status and message, and the
+    request's method and path (a filter's query string can be kilobytes long)."""
+    if not isinstance(error, ApiError):
+        return str(error) or type(error).__name__
+    text = " ".join(str(part) for part in (error.status, error.message) if part)
+    if error.method and error.url:
+        text += f", {error.method} {urllib.parse.urlsplit(error.url).path}"
+    return text
+
+
+class _PolicedReader:
+    """A reader without a swappable retry policy (a test's fake), each call under `policy`."""
+
+    def __init__(self, reader: ApiReader, policy: RetryPolicy) -> None:
+        self._reader = reader
+        self._policy = policy
+
+    async def list_all(
+        self,
+        api: str,
+        path: str,
+        *,
+        filter: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        endpoint: str | None = None,
+    ) -> list[dict[str, Any]]:
+        return await self._policy.call(
+            "GET",
+            partial(
+                self._reader.list_all, api, path, filter=filter, params=params, endpoint=endpoint
+            ),
+        )
+
+    async def get(
+        self,
+        api: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        endpoint: str | None = None,
+    ) -> Any:
+        return await self._policy.call(
+            "GET", partial(self._reader.get, api, path, params=params, endpoint=endpoint)
+        )
+
+
+def policed(reader: ApiReader, policy: RetryPolicy) -> ApiReader:
+    """`reader` with every request under `policy`."""
+    if isinstance(reader, RetryingReader):
+        return reader.with_retry(policy)
+    return _PolicedReader(reader, policy)
+
+
+def for_run(
+    reader: ApiReader, *, rate: float | None = None, outage_after: float = DEFAULT_OUTAGE_SECONDS
+) -> ApiReader:
+    """`reader` under a run's read policy: a limiter with `rate` as its ceiling (None: learned
+    from 429s), and an outage breaker opening after `outage_after` seconds of errors."""
+    return policed(
+        reader, ReadPolicy(AdaptiveLimiter(rate), OutageBreaker(open_after=outage_after))
+    )
