@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from bulkx.engine.plan_run import Prepared
     from bulkx.engine.run import Outcome, Run, RunOptions
 
+
 # The engine (the API client, the plan machinery, the monitor) is imported by the commands that
 # run something: `bulkx --help`, `runs` and `status` start without it.
 def _say(line: str) -> None:
@@ -269,8 +270,12 @@ def _ask_resume(journal: Journal, run: Run, yes: bool) -> None:
     _say(f"run {run.run_id} on {run.label}: {len(run.ops)} operation(s) left ({unknown} with an"
          " unknown outcome, checked against live state first)")  # fmt: skip
     if not run.ops:
-        failed = journal.failed_ever()
-        state, code = ("failed", exit_codes.PARTIAL) if failed else ("completed", exit_codes.OK)
+        from bulkx.engine.events import Progress
+        from bulkx.engine.run import classify
+
+        counts = journal.counts()
+        failed = counts["failed"] + counts["skipped"]
+        state, code = classify(counts, Progress())
         journal.set_run_state(state, code)
         journal.close()
         _say("Nothing left to do." + (f" {failed} item(s) failed or were skipped: bulkx report"

@@ -192,7 +192,8 @@ class Changeset:
                 total += float(change.monthly_price) * change.count
         return round(total, 2)
 
-    def as_dict(self) -> dict[str, Any]:
+    def header(self) -> dict[str, Any]:
+        """Everything but the changes themselves: plan, target, counts per step, cost."""
         return {
             "schema_version": CHANGESET_SCHEMA_VERSION,
             "plan": self.plan_path,
@@ -201,8 +202,10 @@ class Changeset:
             "created_at": self.created_at,
             "summary": self.counts(),
             "monthly_cost": self.monthly_cost(),
-            "changes": [change_as_dict(c) for c in self.changes],
         }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.header(), "changes": [change_as_dict(c) for c in self.changes]}
 
 
 def change_from_dict(data: Mapping[str, Any]) -> Change:

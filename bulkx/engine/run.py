@@ -3,8 +3,8 @@
 The CLI, `bulkx demo`, the bench and the in-process monitor all call these; none of them wires
 an executor, a limiter or a journal by hand. A run is its journal: `start_run` writes into it
 everything a resume needs (the plan's files, every option that shapes the run, each operation's
-change and the sids of the live objects the operations name), so `resume_run` needs no plan file,
-no working directory and no option typed again.
+change and the sids of the live objects the operations name), so a resume (`open_resume`)
+needs no plan file, no working directory and no option typed again.
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ from bulkx.errors import ConfigError
 from bulkx.journal import Journal
 from bulkx.journal.states import RunState
 from bulkx.plan.model import Plan
-
-_PAGE = 5000
+from bulkx.report import all_ops
 
 
 @dataclass(frozen=True)
@@ -188,24 +187,13 @@ def start_run(root: Path, plan: Plan, prepared: Prepared, options: RunOptions) -
 
 def _header(prepared: Prepared) -> dict[str, Any]:
     """What the journal keeps of the changeset as a whole; each change is its operation's."""
-    document = prepared.changeset.as_dict()
-    document.pop("changes")
-    document["drifted"] = len(prepared.drifted)
-    return document
+    return {**prepared.changeset.header(), "drifted": len(prepared.drifted)}
 
 
 def remaining_ops(journal: Journal) -> list[Operation]:
     """The operations not yet finished (pending, or outcome unknown), in op_id order."""
-    remaining: list[Operation] = []
-    for state in ("pending", "unknown"):
-        after: int | None = None
-        while True:
-            page = journal.ops(state, limit=_PAGE, after_op_id=after)
-            remaining.extend(page)
-            if len(page) < _PAGE:
-                break
-            after = page[-1].op_id
-    return sorted(remaining, key=lambda op: op.op_id or 0)
+    left = [*all_ops(journal, "pending"), *all_ops(journal, "unknown")]
+    return sorted(left, key=lambda op: op.op_id or 0)
 
 
 def open_resume(journal: Journal, given: Mapping[str, Any]) -> Run:

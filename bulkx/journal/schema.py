@@ -335,11 +335,6 @@ class JournalView:
             cursor = self._conn.execute(sql, kinds)
             return {(k, key): sid for k, key, sid in cursor if key in wanted[k]}
 
-    def failed_ever(self) -> int:
-        """Operations that failed or were skipped, over the run's whole history (resumes too)."""
-        sql = "SELECT count(*) FROM ops WHERE state IN ('failed', 'skipped')"
-        return int(self._rows(sql)[0][0])
-
     def _has_table(self, name: str) -> bool:
         sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
         return bool(self._rows(sql, (name,)))
