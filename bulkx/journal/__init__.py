@@ -4,6 +4,8 @@
 finds them. States and their legal moves are data in `bulkx.journal.states`.
 """
 
+from bulkx.journal.reader import JournalReader, list_runs, request_control
+from bulkx.journal.run_files import DEFAULT_ROOT, new_run_id, run_paths
 from bulkx.journal.schema import SCHEMA_VERSION, JournalView
 from bulkx.journal.states import (
     TERMINAL,
@@ -19,15 +21,7 @@ from bulkx.journal.states import (
     Sample,
     Transition,
 )
-from bulkx.journal.store import (
-    DEFAULT_ROOT,
-    Journal,
-    JournalReader,
-    list_runs,
-    new_run_id,
-    request_control,
-    run_paths,
-)
+from bulkx.journal.store import Journal
 
 __all__ = [
     "DEFAULT_ROOT",

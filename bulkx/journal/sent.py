@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bulkx.errors import JournalError
+from bulkx.journal.reader import JournalReader
+from bulkx.journal.run_files import runs_dir
 from bulkx.journal.states import OpState
-from bulkx.journal.store import JournalReader, runs_dir
 
 
 @dataclass(frozen=True)

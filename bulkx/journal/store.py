@@ -1,44 +1,46 @@
-"""The journal of one apply run: one SQLite file, one writer, any number of read-only watchers.
+"""The writer of one apply run's journal: one SQLite file, one writer, any number of watchers.
 
 Durability: WAL + synchronous=FULL, so a committed intent survives kill -9 and (on storage that
 honours fsync) power loss. Every state change is one short `BEGIN IMMEDIATE` transaction that
 updates the operation and appends its audit row together. Batches (`add_ops`, `start`, `skip`)
 are one transaction each, so fsync cost is per batch, not per operation.
 
-One writer: `Journal` holds an advisory `flock` on `<run_id>.lock` for its lifetime. The OS
-drops it when the process dies, so a resume after kill -9 just works. `JournalReader` opens the
-file `mode=ro`, never takes the lock, and runs only single-statement reads (fully fetched), so
-it never holds a read transaction that would stall the writer's checkpoints.
+One writer: `Journal` holds the run's lock (`bulkx.journal.run_files`) for its lifetime.
+Watchers read through `JournalReader` (`bulkx.journal.reader`), never taking the lock; what a
+row may hold (plain JSON, never a credential) is `bulkx.journal.payloads`. Their public names
+are importable from here too.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-import re
-import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bulkx.errors import JournalError, JournalLocked
+from bulkx.errors import JournalError
+from bulkx.journal.payloads import SUSPECT, dumps, refuse_secrets
+from bulkx.journal.reader import JournalReader, list_runs, request_control
+from bulkx.journal.run_files import (
+    DEFAULT_ROOT,
+    WriterLock,
+    mkdir_private,
+    new_run_id,
+    run_paths,
+    runs_dir,
+)
 from bulkx.journal.schema import (
-    SCHEMA_VERSION,
     JournalView,
     apply_migrations,
     clip_text,
     connect,
     now_iso,
-    read_lock_pid,
-    schema_version,
     sql_errors,
     tighten_modes,
-    write_control,
 )
 from bulkx.journal.states import (
     FINISHED_RUNS,
@@ -47,157 +49,28 @@ from bulkx.journal.states import (
     EventLevel,
     Operation,
     OpState,
-    RunSummary,
     check_transition,
     run_state,
 )
 
-DEFAULT_ROOT = Path(".bulkx")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+__all__ = [
+    "DEFAULT_ROOT",
+    "Journal",
+    "JournalReader",
+    "list_runs",
+    "new_run_id",
+    "request_control",
+    "run_paths",
+    "runs_dir",
+]
+
 _CHUNK = 500  # ids per `IN (...)`: far below SQLite's variable limit
-_SECRET_KEY = re.compile(
-    r"^(proxy[-_]?)?authori[sz]ation$|^(x[-_]?)?api[-_]?key$"
-    r"|^(access[-_]?|auth[-_]?|bearer[-_]?|refresh[-_]?)?token$|^(client[-_]?)?secret$",
-    re.IGNORECASE,
-)
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    """Sortable and readable: UTC time plus 4 random hex digits, e.g. 20261127-221503-ab12."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{secrets.token_hex(2)}"
-
-
-def runs_dir(root: str | Path = DEFAULT_ROOT) -> Path:
-    return Path(root) / "runs"
-
-
-def run_paths(root: str | Path, run_id: str) -> tuple[Path, Path]:
-    """(database, lock file) of a run; the run id is checked so it cannot name another path."""
-    if not _RUN_ID.match(run_id):
-        raise JournalError(f"{run_id!r} is not a run id", hint="`bulkx runs` lists runs")
-    directory = runs_dir(root)
-    return directory / f"{run_id}.db", directory / f"{run_id}.lock"
-
-
-def _mkdir_private(path: Path) -> None:
-    for directory in (path.parent, path):
-        try:
-            directory.mkdir(mode=0o700)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise JournalError(f"cannot create {directory}: {exc.strerror}") from None
-
-
-class _WriterLock:
-    """An exclusive, non-blocking flock. flock locks belong to the open file, so a second open
-    in the same process is refused too, and the kernel releases the lock when the process dies."""
-
-    def __init__(self, path: Path, run_id: str) -> None:
-        try:
-            # Python opens files non-inheritable, so a child process never keeps our lock alive.
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise JournalError(f"cannot open the lock file {path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            pid = read_lock_pid(path)
-            by = f"another process (pid {pid})" if pid else "another process"
-            raise JournalLocked(
-                f"run {run_id} is being applied by {by}",
-                run_id=run_id,
-                pid=pid,
-                hint=f"watch it with `bulkx watch {run_id}`",
-            ) from None
-        os.fchmod(fd, 0o600)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd: int | None = fd
-
-    def release(self) -> None:
-        if self._fd is None:
-            return
-        fd, self._fd = self._fd, None
-        try:
-            # Forget our pid first, so a watcher never names a process that has finished.
-            os.ftruncate(fd, 0)
-        finally:
-            os.close(fd)  # closing the last descriptor releases the flock
-
-
-# One encoder for every row: json.dumps with options builds a new one per call.
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-#: Every credential-like key or value the exact check refuses contains one of these.
-_SUSPECT = ("authori", "key", "token", "secret", "bearer")
-
-
-def _refuse_secrets(value: Any, where: str) -> None:
-    """The journal never stores credentials: refuse Authorization-like keys anywhere in a
-    request (body, headers, query) and bearer tokens in any string."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if _SECRET_KEY.match(str(key).strip()):
-                raise JournalError(f"{where} contains a credential field {key!r}; not journaled")
-            _refuse_secrets(item, where)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _refuse_secrets(item, where)
-    elif isinstance(value, str):
-        lowered = value.lower()
-        if lowered.startswith(("bearer ", "authorization:")):
-            raise JournalError(f"{where} contains a credential value; not journaled")
-        if "?" in value:
-            for pair in re.split(r"[?&]", value.split("?", 1)[1]):
-                if _SECRET_KEY.match(pair.split("=", 1)[0]):
-                    raise JournalError(f"{where} has a credential in its query; not journaled")
-
-
-def _dumps(value: Any, what: object) -> str:
-    try:
-        return _ENCODER.encode(value)
-    except (TypeError, ValueError) as exc:
-        if isinstance(what, Operation):
-            what = f"the request of operation {what.op_key} ({what.position})"
-        raise JournalError(f"{what} is not plain JSON data: {exc}") from None
-
-
-def request_control(root: str | Path, run_id: str, command: str) -> int:
-    """`bulkx pause|resume|cancel RUN_ID` from another terminal."""
-    db, _ = run_paths(root, run_id)
-    if not db.exists():
-        raise JournalError(f"no run {run_id} under {runs_dir(root)}")
-    return write_control(db, command)
-
-
-class JournalReader(JournalView):
-    """A read-only view of a run, for `status`, `watch`, `report` and the TUI."""
-
-    @classmethod
-    def open(cls, root: str | Path, run_id: str) -> JournalReader:
-        db, _ = run_paths(root, run_id)
-        if not db.exists():
-            raise JournalError(f"no run {run_id} under {runs_dir(root)}", hint="see `bulkx runs`")
-        conn = connect(db, "ro")
-        with sql_errors(db, "read"):
-            version = schema_version(conn)
-        # An older journal reads as it is (its missing tables read as empty); resuming it
-        # migrates it.
-        if version == 0 or version > SCHEMA_VERSION:
-            conn.close()
-            raise JournalError(
-                f"the journal {db} has schema version {version}; this bulkx reads "
-                f"{SCHEMA_VERSION}" + (" (it is still being created)" if version == 0 else "")
-            )
-        return cls(conn, db, run_id)
 
 
 class Journal(JournalView):
     """The one writer of a run's journal."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, run_id: str, lock: _WriterLock):
+    def __init__(self, conn: sqlite3.Connection, path: Path, run_id: str, lock: WriterLock):
         super().__init__(conn, path, run_id)
         self._lock = lock
         self._in_batch = False
@@ -222,16 +95,16 @@ class Journal(JournalView):
     ) -> Journal:
         """A new run in state `planned`; raises JournalError if `run_id` is taken. `sources`:
         the plan's files; `refs`: the sids of the live objects its operations name."""
-        _mkdir_private(runs_dir(root))
+        mkdir_private(runs_dir(root))
         try:
             json.loads(changeset_json)
         except ValueError as exc:
             raise JournalError(f"the changeset to journal is not JSON: {exc}") from None
-        options_json = _dumps(options, "the options")
+        options_json = dumps(options, "the options")
         for _ in range(5):  # a fresh id collides only within the same second: try another
             rid = run_id or new_run_id()
             db, lock_path = run_paths(root, rid)
-            lock = _WriterLock(lock_path, rid)
+            lock = WriterLock(lock_path, rid)
             try:
                 os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
                 break
@@ -291,7 +164,7 @@ class Journal(JournalView):
         db, lock_path = run_paths(root, run_id)
         if not db.exists():
             raise JournalError(f"no run {run_id} under {runs_dir(root)}", hint="see `bulkx runs`")
-        lock = _WriterLock(lock_path, run_id)
+        lock = WriterLock(lock_path, run_id)
         try:
             conn = connect(db, "rw")
         except BaseException:
@@ -454,13 +327,13 @@ class Journal(JournalView):
         now = now_iso()
         rows = []
         for op in ops:
-            request = _dumps(dict(op.change), op)
+            request = dumps(dict(op.change), op)
             # Cheap screen on the encoded text first: the exact walk runs only for the rare
             # request that mentions anything credential-like (100,000 intents stay fast).
             lowered = request.lower()
-            if any(word in lowered for word in _SUSPECT):
-                _refuse_secrets(op.change, f"the request of operation {op.op_key} ({op.position})")
-            depends_on = _dumps(list(op.depends_on), op) if op.depends_on else "[]"
+            if any(word in lowered for word in SUSPECT):
+                refuse_secrets(op.change, f"the request of operation {op.op_key} ({op.position})")
+            depends_on = dumps(list(op.depends_on), op) if op.depends_on else "[]"
             rows.append((op.op_key, op.step, op.kind, op.key, op.action, op.position, depends_on,
                          request, now, now))  # fmt: skip
         if not rows:
@@ -492,7 +365,7 @@ class Journal(JournalView):
         """in_flight -> succeeded for a batch: (op_id, remote sid, result) each."""
         ids = [op_id for op_id, _, _ in outcomes]  # `_move` refuses one listed twice
         per_op = {
-            op_id: {"remote_sid": sid, "result": _dumps(result, "the result"), "error": None}
+            op_id: {"remote_sid": sid, "result": dumps(result, "the result"), "error": None}
             for op_id, sid, result in outcomes
         }
         # From unknown, success is a finding of reconciliation: `reconcile` records it.
@@ -530,10 +403,10 @@ class Journal(JournalView):
     def record_resume(self, options: Mapping[str, Any], overrides: Mapping[str, Any]) -> None:
         """A resume: the options now in force, and the ones it changed (kept per resume)."""
         with self._write("record the resume in") as conn:
-            conn.execute("UPDATE run SET options = ? WHERE id = 1", (_dumps(options, "options"),))
+            conn.execute("UPDATE run SET options = ? WHERE id = 1", (dumps(options, "options"),))
             conn.execute(
                 "INSERT INTO resumes (at, pid, overrides) VALUES (?, ?, ?)",
-                (now_iso(), os.getpid(), _dumps(overrides, "the options")),
+                (now_iso(), os.getpid(), dumps(overrides, "the options")),
             )
 
     def add_refs(self, refs: Mapping[tuple[str, str], str]) -> None:
@@ -602,32 +475,3 @@ class Journal(JournalView):
                 (str(cmd), now_iso(), os.getpid()),
             )
         return int(cursor.lastrowid or 0)
-
-
-def list_runs(root: str | Path = DEFAULT_ROOT) -> list[RunSummary]:
-    """Every run under `root`, oldest first (run ids sort by time)."""
-    directory = runs_dir(root)
-    if not directory.is_dir():
-        return []
-    summaries = []
-    for db in sorted(directory.glob("*.db")):
-        run_id = db.stem
-        try:
-            with JournalReader.open(root, run_id) as reader:
-                info, counts = reader.run(), reader.counts()
-        except JournalError as exc:
-            summaries.append(RunSummary(run_id, str(db), error=str(exc)))
-            continue
-        summaries.append(
-            RunSummary(
-                run_id,
-                str(db),
-                info.created_at,
-                info.state,
-                info.target_label,
-                info.is_sandbox,
-                info.plan_path,
-                counts,
-            )
-        )
-    return summaries

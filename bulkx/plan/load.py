@@ -4,26 +4,19 @@ Loading checks structure only: readable files, known kinds, keys and columns. Va
 (numbers, enums, references, duplicates) belong to `bulkx.plan.validate`. Rows are kept as
 strings here; `validate` writes the normalised, typed values back.
 
-Positions: YAML lines/columns come from ruamel's round-trip nodes. CSV positions are
-`file:line:field` where `line` is the physical line (header = line 1, or 2 after a `# kind:`
-line) and `field` the 1-based field number. A quoted cell spanning lines is supported through a
-slower pure-Python path, so line numbers stay physical.
+This module reads the plan itself: a CSV plan of one kind, or a YAML plan's top-level keys and
+steps (step keys, `count:`/`criteria:`/`template:`). Reading files and parsing CSV (with its
+`file:line:field` positions) is `bulkx.plan.csv_source`; building one step's rows from items,
+CSV sources and defaults is `bulkx.plan.step_builder`. YAML lines/columns come from ruamel's
+round-trip nodes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import difflib
-import hashlib
-import io
-import json
 import os
-import re
 import string
-import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +24,30 @@ import polars as pl
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from bulkx.plan.csv_source import KIND_LINE, MAX_ROW_DIAGNOSTICS, SourceReader
 from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Diagnostic, Plan, Position, Step
+from bulkx.plan.step_builder import (
+    StepBuilder,
+    StepSource,
+    did_you_mean,
+    plain,
+    remember,
+    scalar,
+    source_of,
+)
 from bulkx.resources.kinds import KINDS
-from bulkx.resources.model import Kind
+
+__all__ = [
+    "CRITERIA_KEYS",
+    "MAX_ROW_DIAGNOSTICS",
+    "STEP_KEYS",
+    "TOP_KEYS",
+    "PlanLoader",
+    "StepSource",
+    "did_you_mean",
+    "load_plan",
+    "source_of",
+]
 
 TOP_KEYS = ("version", "steps")
 STEP_KEYS = (
@@ -49,443 +63,6 @@ STEP_KEYS = (
     "template",
 )
 CRITERIA_KEYS = ("state", "npa", "nxx", "locality", "country_code")
-#: Cap per-check diagnostics so a million bad rows do not print a million lines.
-MAX_ROW_DIAGNOSTICS = 50
-_KIND_LINE = re.compile(r"^#\s*kind\s*:\s*(\S+)\s*$")
-
-
-@dataclass
-class StepSource:
-    """Where a step's cells came from, for positioned diagnostics after loading."""
-
-    #: (row index, field) -> (line, column) of YAML item values.
-    cells: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
-    #: file -> plan field -> 1-based CSV field number.
-    csv_columns: dict[str, dict[str, int]] = field(default_factory=dict)
-    #: Step-level keys ("count", "criteria.state", "template.trunk_group") -> position.
-    keys: dict[str, Position] = field(default_factory=dict)
-
-
-# Step is a frozen contract type; positions live beside it rather than in it.
-_SOURCES: dict[int, StepSource] = {}
-
-
-def source_of(step: Step) -> StepSource:
-    return _SOURCES.get(id(step)) or StepSource()
-
-
-def _remember(step: Step, source: StepSource) -> None:
-    _SOURCES[id(step)] = source
-    weakref.finalize(step, _SOURCES.pop, id(step), None)
-
-
-def did_you_mean(word: str, choices: Any) -> str | None:
-    for choice in choices:
-        if str(choice).lower() == str(word).lower():
-            return f"did you mean {str(choice)!r}?"
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else None
-
-
-class _Loader:
-    def __init__(self) -> None:
-        self.diagnostics: list[Diagnostic] = []
-        self.digest = hashlib.sha256()
-        #: Every file read, as (path shown, bytes): a run's journal keeps them.
-        self.sources: list[tuple[str, bytes]] = []
-
-    def error(
-        self, pos: Position, message: str, code: str, hint: str | None = None, *, warn: bool = False
-    ) -> None:
-        self.diagnostics.append(
-            Diagnostic(pos, message, code, hint, "warning" if warn else "error")
-        )
-
-    # --- files -------------------------------------------------------------------------------
-
-    def read_text(self, path: Path, shown: str, at: Position) -> str | None:
-        if not path.exists():
-            self.error(
-                at, f"no such file: {shown}", "BX001", "check the path (relative to the plan)"
-            )
-            return None
-        if path.is_dir():
-            self.error(
-                at, f"{shown} is a directory, not a plan file", "BX001", "name a .yaml or .csv file"
-            )
-            return None
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            self.error(at, f"cannot read {shown}: {exc.strerror or exc}", "BX001")
-            return None
-        self.digest.update(data)
-        self.sources.append((shown, data))
-        return self.decode(data, shown)
-
-    def decode(self, data: bytes, shown: str) -> str | None:
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-        if b"\x00" in data[:8192]:
-            line = data[: data.index(b"\x00")].count(b"\n") + 1
-            self.error(
-                Position(shown, line),
-                "binary data (NUL byte), not a text plan",
-                "BX002",
-                "plans are UTF-8 YAML or CSV files",
-            )
-            return None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-            self.error(
-                Position(shown, line, column),
-                f"invalid UTF-8 (byte 0x{data[exc.start]:02x})",
-                "BX002",
-                "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
-            )
-            return None
-        if not text.strip():
-            self.error(Position(shown, 1), "empty file", "BX003", "a plan needs at least one step")
-            return None
-        return text
-
-    # --- CSV ---------------------------------------------------------------------------------
-
-    def read_csv(self, text: str, shown: str) -> tuple[pl.DataFrame, int] | None:
-        """Rows as strings plus __file/__line, and the header's line number."""
-        lines_before = 0
-        while True:
-            end = text.find("\n")
-            first = text if end < 0 else text[:end]
-            if first.strip() == "" or _KIND_LINE.match(first.strip()):
-                lines_before += 1
-                text = "" if end < 0 else text[end + 1 :]
-                if end < 0:
-                    break
-                continue
-            break
-        header_line = lines_before + 1
-        if not text.strip():
-            self.error(
-                Position(shown, header_line),
-                "CSV has no header line",
-                "BX003",
-                "the first line names the columns, e.g. phonenumber,name",
-            )
-            return None
-        stripped = re.sub(r'"[^"]*"?', '""', text)
-        if stripped.count("\n") == text.count("\n"):
-            frame = self._csv_fast(text, stripped, shown, header_line)
-        else:
-            frame = self._csv_slow(text, shown, header_line)
-        return None if frame is None else (frame, header_line)
-
-    def _ragged(self, shown: str, bad: list[tuple[int, int]], total: int, width: int) -> None:
-        # Ragged rows are reported and left out; the rest of the file is still checked.
-        for line, n in bad[:MAX_ROW_DIAGNOSTICS]:
-            self.error(
-                Position(shown, line),
-                f"row has {n} fields, the header has {width}",
-                "BX004",
-                "check for a missing or extra comma, or quote cells with commas",
-            )
-        if total > MAX_ROW_DIAGNOSTICS:
-            self.error(
-                Position(shown, bad[MAX_ROW_DIAGNOSTICS][0]),
-                f"... and {total - MAX_ROW_DIAGNOSTICS} more ragged rows",
-                "BX004",
-            )
-
-    def _csv_fast(
-        self, text: str, stripped: str, shown: str, header_line: int
-    ) -> pl.DataFrame | None:
-        # No quoted newline: record i is physical line header_line + 1 + i, and field counts
-        # can be taken from the quote-stripped text without a CSV parser.
-        lines = pl.Series("l", stripped.split("\n"), dtype=pl.String).str.strip_suffix("\r")
-        counts = lines.str.count_matches(",") + 1
-        width = int(counts[0])
-        numbered = pl.DataFrame({"n": counts, "blank": lines.str.strip_chars() == ""})
-        numbered = numbered.with_row_index("i").slice(1)
-        bad = numbered.filter((pl.col("n") != width) & ~pl.col("blank"))
-        first_bad = bad.head(MAX_ROW_DIAGNOSTICS + 1).iter_rows()
-        self._ragged(shown, [(header_line + i, n) for i, n, _ in first_bad], bad.height, width)
-        try:
-            frame = pl.read_csv(
-                io.BytesIO(text.encode()),
-                infer_schema=False,
-                raise_if_empty=False,
-                truncate_ragged_lines=True,
-            )
-        except Exception as exc:  # polars' CSV errors have no common base worth naming
-            self.error(
-                Position(shown, header_line), f"cannot parse CSV: {exc}".splitlines()[0], "BX004"
-            )
-            return None
-        frame = frame.with_columns(
-            pl.lit(shown).alias(SOURCE_FILE),
-            (pl.int_range(pl.len(), dtype=pl.Int64) + header_line + 1).alias(SOURCE_LINE),
-        )
-        if bad.height:
-            frame = frame.filter(~pl.col(SOURCE_LINE).is_in(bad["i"] + header_line))
-        # By position, not by name: a header cell such as `*` or `^x$` is a wildcard or a
-        # regex to pl.col().
-        data_cols = [i for i, c in enumerate(frame.columns) if c not in (SOURCE_FILE, SOURCE_LINE)]
-        if not data_cols:
-            return frame
-        blank = pl.all_horizontal(
-            [pl.nth(i).is_null() | (pl.nth(i).str.strip_chars() == "") for i in data_cols]
-        )
-        return frame.filter(~blank)
-
-    def _csv_slow(self, text: str, shown: str, header_line: int) -> pl.DataFrame | None:
-        reader = csv.reader(io.StringIO(text, newline=""))
-        rows: list[list[str]] = []
-        lines: list[int] = []
-        bad: list[tuple[int, int]] = []
-        header: list[str] | None = None
-        start = 1
-        try:
-            for record in reader:
-                at = header_line - 1 + start
-                start = reader.line_num + 1
-                if header is None:
-                    header = record
-                    continue
-                if not record or all(not c.strip() for c in record):
-                    continue
-                if len(record) != len(header):
-                    bad.append((at, len(record)))
-                    continue
-                rows.append(record)
-                lines.append(at)
-        except csv.Error as exc:
-            self.error(
-                Position(shown, header_line - 1 + reader.line_num), f"bad CSV: {exc}", "BX004"
-            )
-            return None
-        if header is None:
-            return None
-        self._ragged(shown, bad, len(bad), len(header))
-        names = _dedupe(header)
-        columns = {n: [r[i] for r in rows] for i, n in enumerate(names)}
-        frame = pl.DataFrame(columns, schema=dict.fromkeys(names, pl.String))
-        return frame.with_columns(
-            pl.lit(shown).alias(SOURCE_FILE), pl.Series(SOURCE_LINE, lines, dtype=pl.Int64)
-        )
-
-
-def _dedupe(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        seen[n] = seen.get(n, -1) + 1
-        out.append(n if seen[n] == 0 else f"{n}_duplicated_{seen[n] - 1}")
-    return out
-
-
-def _scalar(value: Any) -> str | None:
-    """An item value as the string a CSV cell would hold (validate types it later)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(_plain(value), sort_keys=True)
-    return str(value)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
-
-
-class _StepBuilder:
-    """One step: inline items, CSV source, renames and defaults, into one string frame."""
-
-    def __init__(self, loader: _Loader, kind: Kind) -> None:
-        self.loader = loader
-        self.kind = kind
-        self.source = StepSource()
-        self.frames: list[pl.DataFrame] = []
-        self.rows = 0
-        #: A source could not be read: the step is left out (its error is reported).
-        self.failed = False
-
-    def unknown_field(self, name: str, pos: Position, what: str = "field") -> None:
-        hint = did_you_mean(name, self.kind.by_name) or (
-            f"fields of {self.kind.name}: {', '.join(self.kind.by_name)}"
-        )
-        self.loader.error(pos, f"unknown {what} {name!r} for kind {self.kind.name}", "BX010", hint)
-
-    def add_items(self, items: Any, shown: str, pos: Position) -> None:
-        if not isinstance(items, CommentedSeq):
-            self.loader.error(
-                pos,
-                "items must be a list of mappings",
-                "BX011",
-                "write items: as '- field: value' entries",
-            )
-            return
-        records: list[dict[str, str | None]] = []
-        lines: list[int] = []
-        for i, item in enumerate(items):
-            line, col = items.lc.item(i)
-            if not isinstance(item, CommentedMap):
-                self.loader.error(
-                    Position(shown, line + 1, col + 1),
-                    "an item must be a mapping",
-                    "BX011",
-                    "e.g. - {phonenumber: '+15162065575'}",
-                )
-                continue
-            record: dict[str, str | None] = {}
-            row = self.rows + len(records)
-            for key, value in item.items():
-                kline, kcol = item.lc.key(key)
-                name = str(key)
-                if name not in self.kind.by_name:
-                    self.unknown_field(name, Position(shown, kline + 1, kcol + 1))
-                    continue
-                vline, vcol = item.lc.value(key)
-                self.source.cells[(row, name)] = (vline + 1, vcol + 1)
-                record[name] = _scalar(value)
-            records.append(record)
-            lines.append(item.lc.line + 1)
-        if records:
-            names = list(dict.fromkeys(k for r in records for k in r))
-            frame = pl.DataFrame(
-                {n: [r.get(n) for r in records] for n in names},
-                schema=dict.fromkeys(names, pl.String),
-            ).with_columns(
-                pl.lit(shown).alias(SOURCE_FILE), pl.Series(SOURCE_LINE, lines, dtype=pl.Int64)
-            )
-            self.frames.append(frame)
-            self.rows += frame.height
-
-    def add_csv(
-        self,
-        frame: pl.DataFrame,
-        shown: str,
-        header_line: int,
-        renames: Mapping[str, str],
-        wanted: set[str],
-    ) -> None:
-        header = [c for c in frame.columns if c not in (SOURCE_FILE, SOURCE_LINE)]
-        by_csv = {csv_name: plan for plan, csv_name in renames.items()}
-        for plan_name, csv_name in renames.items():
-            if csv_name not in header:
-                self.loader.error(
-                    self.source.keys.get(f"columns.{plan_name}", Position(shown, 1)),
-                    f"column {csv_name!r} is not in {shown}",
-                    "BX012",
-                    did_you_mean(csv_name, header),
-                )
-        columns: dict[str, int] = {}
-        keep: list[pl.Expr] = []
-        for number, name in enumerate(header, start=1):
-            plan_name = by_csv.get(name, name)
-            if "_duplicated_" in name:
-                self.loader.error(
-                    Position(shown, header_line, number),
-                    "duplicate column header",
-                    "BX012",
-                    "each column name must appear once",
-                )
-                continue
-            if plan_name in self.kind.by_name:
-                columns[plan_name] = number
-                keep.append(pl.col(name).alias(plan_name))
-            elif name in wanted:
-                keep.append(pl.col(name).alias(f"__tpl_{name}"))
-            else:
-                self.unknown_field(name, Position(shown, header_line, number), "column")
-        self.source.csv_columns[shown] = columns
-        self.frames.append(frame.select([*keep, pl.col(SOURCE_FILE), pl.col(SOURCE_LINE)]))
-        self.rows += frame.height
-
-    def frame(self) -> pl.DataFrame:
-        if not self.frames:
-            return pl.DataFrame(schema={SOURCE_FILE: pl.String, SOURCE_LINE: pl.Int64})
-        return pl.concat(self.frames, how="diagonal_relaxed")
-
-    def apply_defaults(
-        self, frame: pl.DataFrame, defaults: Mapping[str, Any], shown: str
-    ) -> pl.DataFrame:
-        exprs: list[pl.Expr] = []
-        for name, value in defaults.items():
-            pos = self.source.keys.get(f"defaults.{name}", Position(shown, 1))
-            if name not in self.kind.by_name:
-                self.unknown_field(str(name), pos)
-                continue
-            text = _scalar(value)
-            if text is None:
-                continue
-            expr = self.template(text, frame, pos)
-            if expr is None:
-                continue
-            if name in frame.columns:
-                current = pl.col(name)
-                expr = pl.when(current.is_null() | (current == "")).then(expr).otherwise(current)
-            exprs.append(expr.alias(str(name)))
-        if exprs and frame.height:
-            frame = frame.with_columns(exprs)
-        elif exprs:
-            frame = frame.with_columns([e.cast(pl.String) for e in exprs])
-        return frame
-
-    def template(self, text: str, frame: pl.DataFrame, pos: Position) -> pl.Expr | None:
-        """`"{name} line"` as a vectorised concatenation of literals and row columns."""
-        try:
-            parts = list(string.Formatter().parse(text))
-        except ValueError as exc:
-            self.loader.error(
-                pos,
-                f"bad template {text!r}: {exc}",
-                "BX013",
-                "write {column} to insert a column; {{ and }} for braces",
-            )
-            return None
-        pieces: list[pl.Expr] = []
-        ok = True
-        for literal, name, spec, conversion in parts:
-            if literal:
-                pieces.append(pl.lit(literal))
-            if name is None:
-                continue
-            if spec or conversion:
-                self.loader.error(
-                    pos,
-                    f"template field {{{name}}}: format specs are not supported",
-                    "BX013",
-                    "use plain {column} placeholders",
-                )
-                ok = False
-                continue
-            column = name if name in frame.columns else f"__tpl_{name}"
-            if column not in frame.columns:
-                known = [c for c in frame.columns if not c.startswith("__")]
-                self.loader.error(
-                    pos,
-                    f"template names unknown column {{{name}}}",
-                    "BX013",
-                    did_you_mean(name, known) or f"columns: {', '.join(known)}",
-                )
-                ok = False
-                continue
-            pieces.append(pl.col(column).fill_null(""))
-        if not ok:
-            return None
-        if not pieces:
-            return pl.lit("")
-        return pl.concat_str(pieces)
 
 
 def _pos(shown: str, lc: tuple[int, int]) -> Position:
@@ -502,7 +79,7 @@ def _template_columns(defaults: Any) -> set[str]:
     return wanted
 
 
-class PlanLoader(_Loader):
+class PlanLoader(SourceReader):
     def __init__(self, path: Path, kind: str | None) -> None:
         super().__init__()
         self.path = path
@@ -523,7 +100,7 @@ class PlanLoader(_Loader):
         if text is None:
             return None
         first = text.lstrip("\ufeff").split("\n", 1)[0].strip()
-        is_csv = self.path.suffix.lower() in (".csv", ".txt") or bool(_KIND_LINE.match(first))
+        is_csv = self.path.suffix.lower() in (".csv", ".txt") or bool(KIND_LINE.match(first))
         if self.kind_option is not None and self.path.suffix.lower() not in (".yaml", ".yml"):
             is_csv = True
         if is_csv:
@@ -538,7 +115,7 @@ class PlanLoader(_Loader):
         )  # fmt: skip
 
     def load_csv_plan(self, text: str, first: str) -> None:
-        match = _KIND_LINE.match(first)
+        match = KIND_LINE.match(first)
         name = self.kind_option or (match.group(1) if match else None)
         if name is None:
             self.error(
@@ -560,7 +137,7 @@ class PlanLoader(_Loader):
         read = self.read_csv(text, self.shown)
         if read is None:
             return
-        builder = _StepBuilder(self, kind)
+        builder = StepBuilder(self, kind)
         builder.add_csv(read[0], self.shown, read[1], {}, set())
         self.finish(builder, kind.name, Position(self.shown, 1))
 
@@ -642,7 +219,7 @@ class PlanLoader(_Loader):
                 did_you_mean(kind_name, KINDS) or _kinds_hint(),
             )
             return
-        builder = _StepBuilder(self, kind)
+        builder = StepBuilder(self, kind)
         for key in ("defaults", "columns", "criteria", "template"):
             sub = node.get(key)
             if isinstance(sub, CommentedMap):
@@ -723,17 +300,17 @@ class PlanLoader(_Loader):
             at,
             frame=frame,
             count=count if "count" in node else None,
-            criteria={str(k): _plain(v) for k, v in dict(criteria).items()}
+            criteria={str(k): plain(v) for k, v in dict(criteria).items()}
             if isinstance(criteria, Mapping)
             else {},
-            template={str(k): _scalar(v) for k, v in dict(template).items()}
+            template={str(k): scalar(v) for k, v in dict(template).items()}
             if isinstance(template, Mapping)
             else {},
         )
 
     def add_source(
         self,
-        builder: _StepBuilder,
+        builder: StepBuilder,
         value: Any,
         at: Position,
         renames: Mapping[str, Any],
@@ -763,7 +340,7 @@ class PlanLoader(_Loader):
 
     def finish(
         self,
-        builder: _StepBuilder,
+        builder: StepBuilder,
         name: str,
         at: Position,
         *,
@@ -779,7 +356,7 @@ class PlanLoader(_Loader):
         ordered = [f.name for f in builder.kind.fields if f.name in rows.columns]
         rows = rows.select([*ordered, SOURCE_FILE, SOURCE_LINE])
         step = Step(builder.kind.name, name, at, rows, count, criteria or {}, template or {})
-        _remember(step, builder.source)
+        remember(step, builder.source)
         self.steps.append(step)
 
 

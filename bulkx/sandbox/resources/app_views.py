@@ -13,7 +13,7 @@ from bulkx.sandbox.context import Ctx, Principal
 from bulkx.sandbox.crud import load, update_object
 from bulkx.sandbox.errors import ApiError, FieldError
 from bulkx.sandbox.http import Authenticate, Operation, require_object
-from bulkx.sandbox.resources.numbers import DID as CORE_DID
+from bulkx.sandbox.resources.dids import DID as CORE_DID
 from bulkx.sandbox.resources.routing import ENDPOINT, TRUNK_GROUP
 from bulkx.sandbox.schema import Resource
 from bulkx.sandbox.store import Store

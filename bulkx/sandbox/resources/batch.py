@@ -37,7 +37,8 @@ from bulkx.sandbox.context import Ctx, Principal
 from bulkx.sandbox.errors import ApiError, FieldError, invalid
 from bulkx.sandbox.http import Api, Operation, Raw, require_object
 from bulkx.sandbox.inventory import sid_for_number
-from bulkx.sandbox.resources.numbers import DID, PREFIX
+from bulkx.sandbox.resources.dids import DID
+from bulkx.sandbox.resources.number_groups import PREFIX
 from bulkx.sandbox.schema import Hooks, Resource, create_only, ro, rw
 from bulkx.sandbox.store import Store
 from bulkx.sandbox.world import World, now_iso

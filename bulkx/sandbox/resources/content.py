@@ -18,7 +18,7 @@ from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import create_object, render
 from bulkx.sandbox.errors import ApiError, FieldError, invalid
 from bulkx.sandbox.http import Api, require_object
-from bulkx.sandbox.resources.numbers import check_reference
+from bulkx.sandbox.resources.dids import check_reference
 from bulkx.sandbox.schema import Hooks, Resource, create_only, pattern, ro, rw
 from bulkx.sandbox.world import World, now_iso
 

@@ -15,7 +15,7 @@ from bulkx.sandbox.filters import matches
 from bulkx.sandbox.http import Api, Raw
 from bulkx.sandbox.inventory import CLASSIFICATION_SID, NUMBERS_PER_BLOCK
 from bulkx.sandbox.listing import envelope, parse_list_query
-from bulkx.sandbox.resources.numbers import check_reference
+from bulkx.sandbox.resources.dids import check_reference
 from bulkx.sandbox.schema import Hooks, Resource, ro, rw
 from bulkx.sandbox.world import World
 

@@ -1,0 +1,227 @@
+"""A plan's files and CSV sources: reading and decoding them, and parsing a CSV into rows.
+
+`SourceReader` is what every loader builds on: it collects the diagnostics, hashes every file
+it reads into the plan's digest and keeps the bytes (a run's journal keeps them). Rows are kept
+as strings; `bulkx.plan.validate` types them later.
+
+CSV positions are `file:line:field` where `line` is the physical line (header = line 1, or 2
+after a `# kind:` line) and `field` the 1-based field number. A quoted cell spanning lines is
+supported through a slower pure-Python path, so line numbers stay physical.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from pathlib import Path
+
+import polars as pl
+
+from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Diagnostic, Position
+
+#: Cap per-check diagnostics so a million bad rows do not print a million lines.
+MAX_ROW_DIAGNOSTICS = 50
+KIND_LINE = re.compile(r"^#\s*kind\s*:\s*(\S+)\s*$")
+
+
+class SourceReader:
+    """The base of a plan loader: its diagnostics, and the files it reads (CSV into rows)."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+        self.digest = hashlib.sha256()
+        #: Every file read, as (path shown, bytes): a run's journal keeps them.
+        self.sources: list[tuple[str, bytes]] = []
+
+    def error(
+        self, pos: Position, message: str, code: str, hint: str | None = None, *, warn: bool = False
+    ) -> None:
+        self.diagnostics.append(
+            Diagnostic(pos, message, code, hint, "warning" if warn else "error")
+        )
+
+    # --- files -------------------------------------------------------------------------------
+
+    def read_text(self, path: Path, shown: str, at: Position) -> str | None:
+        if not path.exists():
+            self.error(
+                at, f"no such file: {shown}", "BX001", "check the path (relative to the plan)"
+            )
+            return None
+        if path.is_dir():
+            self.error(
+                at, f"{shown} is a directory, not a plan file", "BX001", "name a .yaml or .csv file"
+            )
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            self.error(at, f"cannot read {shown}: {exc.strerror or exc}", "BX001")
+            return None
+        self.digest.update(data)
+        self.sources.append((shown, data))
+        return self.decode(data, shown)
+
+    def decode(self, data: bytes, shown: str) -> str | None:
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        if b"\x00" in data[:8192]:
+            line = data[: data.index(b"\x00")].count(b"\n") + 1
+            self.error(
+                Position(shown, line),
+                "binary data (NUL byte), not a text plan",
+                "BX002",
+                "plans are UTF-8 YAML or CSV files",
+            )
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            self.error(
+                Position(shown, line, column),
+                f"invalid UTF-8 (byte 0x{data[exc.start]:02x})",
+                "BX002",
+                "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+            )
+            return None
+        if not text.strip():
+            self.error(Position(shown, 1), "empty file", "BX003", "a plan needs at least one step")
+            return None
+        return text
+
+    # --- CSV ---------------------------------------------------------------------------------
+
+    def read_csv(self, text: str, shown: str) -> tuple[pl.DataFrame, int] | None:
+        """Rows as strings plus __file/__line, and the header's line number."""
+        lines_before = 0
+        while True:
+            end = text.find("\n")
+            first = text if end < 0 else text[:end]
+            if first.strip() == "" or KIND_LINE.match(first.strip()):
+                lines_before += 1
+                text = "" if end < 0 else text[end + 1 :]
+                if end < 0:
+                    break
+                continue
+            break
+        header_line = lines_before + 1
+        if not text.strip():
+            self.error(
+                Position(shown, header_line),
+                "CSV has no header line",
+                "BX003",
+                "the first line names the columns, e.g. phonenumber,name",
+            )
+            return None
+        stripped = re.sub(r'"[^"]*"?', '""', text)
+        if stripped.count("\n") == text.count("\n"):
+            frame = self._csv_fast(text, stripped, shown, header_line)
+        else:
+            frame = self._csv_slow(text, shown, header_line)
+        return None if frame is None else (frame, header_line)
+
+    def _ragged(self, shown: str, bad: list[tuple[int, int]], total: int, width: int) -> None:
+        # Ragged rows are reported and left out; the rest of the file is still checked.
+        for line, n in bad[:MAX_ROW_DIAGNOSTICS]:
+            self.error(
+                Position(shown, line),
+                f"row has {n} fields, the header has {width}",
+                "BX004",
+                "check for a missing or extra comma, or quote cells with commas",
+            )
+        if total > MAX_ROW_DIAGNOSTICS:
+            self.error(
+                Position(shown, bad[MAX_ROW_DIAGNOSTICS][0]),
+                f"... and {total - MAX_ROW_DIAGNOSTICS} more ragged rows",
+                "BX004",
+            )
+
+    def _csv_fast(
+        self, text: str, stripped: str, shown: str, header_line: int
+    ) -> pl.DataFrame | None:
+        # No quoted newline: record i is physical line header_line + 1 + i, and field counts
+        # can be taken from the quote-stripped text without a CSV parser.
+        lines = pl.Series("l", stripped.split("\n"), dtype=pl.String).str.strip_suffix("\r")
+        counts = lines.str.count_matches(",") + 1
+        width = int(counts[0])
+        numbered = pl.DataFrame({"n": counts, "blank": lines.str.strip_chars() == ""})
+        numbered = numbered.with_row_index("i").slice(1)
+        bad = numbered.filter((pl.col("n") != width) & ~pl.col("blank"))
+        first_bad = bad.head(MAX_ROW_DIAGNOSTICS + 1).iter_rows()
+        self._ragged(shown, [(header_line + i, n) for i, n, _ in first_bad], bad.height, width)
+        try:
+            frame = pl.read_csv(
+                io.BytesIO(text.encode()),
+                infer_schema=False,
+                raise_if_empty=False,
+                truncate_ragged_lines=True,
+            )
+        except Exception as exc:  # polars' CSV errors have no common base worth naming
+            self.error(
+                Position(shown, header_line), f"cannot parse CSV: {exc}".splitlines()[0], "BX004"
+            )
+            return None
+        frame = frame.with_columns(
+            pl.lit(shown).alias(SOURCE_FILE),
+            (pl.int_range(pl.len(), dtype=pl.Int64) + header_line + 1).alias(SOURCE_LINE),
+        )
+        if bad.height:
+            frame = frame.filter(~pl.col(SOURCE_LINE).is_in(bad["i"] + header_line))
+        # By position, not by name: a header cell such as `*` or `^x$` is a wildcard or a
+        # regex to pl.col().
+        data_cols = [i for i, c in enumerate(frame.columns) if c not in (SOURCE_FILE, SOURCE_LINE)]
+        if not data_cols:
+            return frame
+        blank = pl.all_horizontal(
+            [pl.nth(i).is_null() | (pl.nth(i).str.strip_chars() == "") for i in data_cols]
+        )
+        return frame.filter(~blank)
+
+    def _csv_slow(self, text: str, shown: str, header_line: int) -> pl.DataFrame | None:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        bad: list[tuple[int, int]] = []
+        header: list[str] | None = None
+        start = 1
+        try:
+            for record in reader:
+                at = header_line - 1 + start
+                start = reader.line_num + 1
+                if header is None:
+                    header = record
+                    continue
+                if not record or all(not c.strip() for c in record):
+                    continue
+                if len(record) != len(header):
+                    bad.append((at, len(record)))
+                    continue
+                rows.append(record)
+                lines.append(at)
+        except csv.Error as exc:
+            self.error(
+                Position(shown, header_line - 1 + reader.line_num), f"bad CSV: {exc}", "BX004"
+            )
+            return None
+        if header is None:
+            return None
+        self._ragged(shown, bad, len(bad), len(header))
+        names = _dedupe(header)
+        columns = {n: [r[i] for r in rows] for i, n in enumerate(names)}
+        frame = pl.DataFrame(columns, schema=dict.fromkeys(names, pl.String))
+        return frame.with_columns(
+            pl.lit(shown).alias(SOURCE_FILE), pl.Series(SOURCE_LINE, lines, dtype=pl.Int64)
+        )
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, -1) + 1
+        out.append(n if seen[n] == 0 else f"{n}_duplicated_{seen[n] - 1}")
+    return out

@@ -1,0 +1,259 @@
+"""One step's rows, built from a YAML step: inline items, CSV sources (with column renames),
+and defaults (with `{column}` templates), into one string frame.
+
+Where each cell came from is kept beside the frozen `Step` (`source_of(step)`), so that
+`bulkx.plan.validate` can point at the cell of every problem it finds; `did_you_mean` is the
+hint both offer for a misspelt name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import string
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from bulkx.plan.csv_source import SourceReader
+from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Position, Step
+from bulkx.resources.model import Kind
+
+
+@dataclass
+class StepSource:
+    """Where a step's cells came from, for positioned diagnostics after loading."""
+
+    #: (row index, field) -> (line, column) of YAML item values.
+    cells: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
+    #: file -> plan field -> 1-based CSV field number.
+    csv_columns: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Step-level keys ("count", "criteria.state", "template.trunk_group") -> position.
+    keys: dict[str, Position] = field(default_factory=dict)
+
+
+# Step is a frozen contract type; positions live beside it rather than in it.
+_SOURCES: dict[int, StepSource] = {}
+
+
+def source_of(step: Step) -> StepSource:
+    return _SOURCES.get(id(step)) or StepSource()
+
+
+def remember(step: Step, source: StepSource) -> None:
+    _SOURCES[id(step)] = source
+    weakref.finalize(step, _SOURCES.pop, id(step), None)
+
+
+def did_you_mean(word: str, choices: Any) -> str | None:
+    for choice in choices:
+        if str(choice).lower() == str(word).lower():
+            return f"did you mean {str(choice)!r}?"
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def scalar(value: Any) -> str | None:
+    """An item value as the string a CSV cell would hold (validate types it later)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(plain(value), sort_keys=True)
+    return str(value)
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+class StepBuilder:
+    """One step: inline items, CSV source, renames and defaults, into one string frame."""
+
+    def __init__(self, loader: SourceReader, kind: Kind) -> None:
+        self.loader = loader
+        self.kind = kind
+        self.source = StepSource()
+        self.frames: list[pl.DataFrame] = []
+        self.rows = 0
+        #: A source could not be read: the step is left out (its error is reported).
+        self.failed = False
+
+    def unknown_field(self, name: str, pos: Position, what: str = "field") -> None:
+        hint = did_you_mean(name, self.kind.by_name) or (
+            f"fields of {self.kind.name}: {', '.join(self.kind.by_name)}"
+        )
+        self.loader.error(pos, f"unknown {what} {name!r} for kind {self.kind.name}", "BX010", hint)
+
+    def add_items(self, items: Any, shown: str, pos: Position) -> None:
+        if not isinstance(items, CommentedSeq):
+            self.loader.error(
+                pos,
+                "items must be a list of mappings",
+                "BX011",
+                "write items: as '- field: value' entries",
+            )
+            return
+        records: list[dict[str, str | None]] = []
+        lines: list[int] = []
+        for i, item in enumerate(items):
+            line, col = items.lc.item(i)
+            if not isinstance(item, CommentedMap):
+                self.loader.error(
+                    Position(shown, line + 1, col + 1),
+                    "an item must be a mapping",
+                    "BX011",
+                    "e.g. - {phonenumber: '+15162065575'}",
+                )
+                continue
+            record: dict[str, str | None] = {}
+            row = self.rows + len(records)
+            for key, value in item.items():
+                kline, kcol = item.lc.key(key)
+                name = str(key)
+                if name not in self.kind.by_name:
+                    self.unknown_field(name, Position(shown, kline + 1, kcol + 1))
+                    continue
+                vline, vcol = item.lc.value(key)
+                self.source.cells[(row, name)] = (vline + 1, vcol + 1)
+                record[name] = scalar(value)
+            records.append(record)
+            lines.append(item.lc.line + 1)
+        if records:
+            names = list(dict.fromkeys(k for r in records for k in r))
+            frame = pl.DataFrame(
+                {n: [r.get(n) for r in records] for n in names},
+                schema=dict.fromkeys(names, pl.String),
+            ).with_columns(
+                pl.lit(shown).alias(SOURCE_FILE), pl.Series(SOURCE_LINE, lines, dtype=pl.Int64)
+            )
+            self.frames.append(frame)
+            self.rows += frame.height
+
+    def add_csv(
+        self,
+        frame: pl.DataFrame,
+        shown: str,
+        header_line: int,
+        renames: Mapping[str, str],
+        wanted: set[str],
+    ) -> None:
+        header = [c for c in frame.columns if c not in (SOURCE_FILE, SOURCE_LINE)]
+        by_csv = {csv_name: plan for plan, csv_name in renames.items()}
+        for plan_name, csv_name in renames.items():
+            if csv_name not in header:
+                self.loader.error(
+                    self.source.keys.get(f"columns.{plan_name}", Position(shown, 1)),
+                    f"column {csv_name!r} is not in {shown}",
+                    "BX012",
+                    did_you_mean(csv_name, header),
+                )
+        columns: dict[str, int] = {}
+        keep: list[pl.Expr] = []
+        for number, name in enumerate(header, start=1):
+            plan_name = by_csv.get(name, name)
+            if "_duplicated_" in name:
+                self.loader.error(
+                    Position(shown, header_line, number),
+                    "duplicate column header",
+                    "BX012",
+                    "each column name must appear once",
+                )
+                continue
+            if plan_name in self.kind.by_name:
+                columns[plan_name] = number
+                keep.append(pl.col(name).alias(plan_name))
+            elif name in wanted:
+                keep.append(pl.col(name).alias(f"__tpl_{name}"))
+            else:
+                self.unknown_field(name, Position(shown, header_line, number), "column")
+        self.source.csv_columns[shown] = columns
+        self.frames.append(frame.select([*keep, pl.col(SOURCE_FILE), pl.col(SOURCE_LINE)]))
+        self.rows += frame.height
+
+    def frame(self) -> pl.DataFrame:
+        if not self.frames:
+            return pl.DataFrame(schema={SOURCE_FILE: pl.String, SOURCE_LINE: pl.Int64})
+        return pl.concat(self.frames, how="diagonal_relaxed")
+
+    def apply_defaults(
+        self, frame: pl.DataFrame, defaults: Mapping[str, Any], shown: str
+    ) -> pl.DataFrame:
+        exprs: list[pl.Expr] = []
+        for name, value in defaults.items():
+            pos = self.source.keys.get(f"defaults.{name}", Position(shown, 1))
+            if name not in self.kind.by_name:
+                self.unknown_field(str(name), pos)
+                continue
+            text = scalar(value)
+            if text is None:
+                continue
+            expr = self.template(text, frame, pos)
+            if expr is None:
+                continue
+            if name in frame.columns:
+                current = pl.col(name)
+                expr = pl.when(current.is_null() | (current == "")).then(expr).otherwise(current)
+            exprs.append(expr.alias(str(name)))
+        if exprs and frame.height:
+            frame = frame.with_columns(exprs)
+        elif exprs:
+            frame = frame.with_columns([e.cast(pl.String) for e in exprs])
+        return frame
+
+    def template(self, text: str, frame: pl.DataFrame, pos: Position) -> pl.Expr | None:
+        """`"{name} line"` as a vectorised concatenation of literals and row columns."""
+        try:
+            parts = list(string.Formatter().parse(text))
+        except ValueError as exc:
+            self.loader.error(
+                pos,
+                f"bad template {text!r}: {exc}",
+                "BX013",
+                "write {column} to insert a column; {{ and }} for braces",
+            )
+            return None
+        pieces: list[pl.Expr] = []
+        ok = True
+        for literal, name, spec, conversion in parts:
+            if literal:
+                pieces.append(pl.lit(literal))
+            if name is None:
+                continue
+            if spec or conversion:
+                self.loader.error(
+                    pos,
+                    f"template field {{{name}}}: format specs are not supported",
+                    "BX013",
+                    "use plain {column} placeholders",
+                )
+                ok = False
+                continue
+            column = name if name in frame.columns else f"__tpl_{name}"
+            if column not in frame.columns:
+                known = [c for c in frame.columns if not c.startswith("__")]
+                self.loader.error(
+                    pos,
+                    f"template names unknown column {{{name}}}",
+                    "BX013",
+                    did_you_mean(name, known) or f"columns: {', '.join(known)}",
+                )
+                ok = False
+                continue
+            pieces.append(pl.col(column).fill_null(""))
+        if not ok:
+            return None
+        if not pieces:
+            return pl.lit("")
+        return pl.concat_str(pieces)
