@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import data_rows, resume, throughput
+from bench import data_rows, resume, startup, throughput
 from bench.harness import dump, machine
 from bench.rows import FULL, QUICK, Row, Sizes
 
@@ -36,6 +36,7 @@ ROWS: dict[int, RowMaker] = {
     4: lambda s, t: [data_rows.live_diff(s, t)],
     5: lambda s, t: [throughput.journal_cost(s, t)],
     6: lambda s, t: resume.resume_and_memory(s, t),  # rows 6 and 7 share one experiment
+    8: lambda s, t: startup.startup(s, t),
 }
 #: Rows measured by another row's experiment.
 MEASURED_WITH = {7: 6}
