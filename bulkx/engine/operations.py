@@ -59,12 +59,12 @@ def change_of(op: Operation) -> Change:
     return change_from_dict(op.change)
 
 
-def referenced(ops: Iterable[Operation]) -> dict[str, set[str]]:
-    """kind -> natural keys of every object the operations name (parents included): what a
-    run must be able to resolve to sids."""
+def referenced(changes: Iterable[Change]) -> dict[str, set[str]]:
+    """kind -> natural keys of every object the changes name (parents included): what a run
+    must be able to resolve to sids."""
     wanted: dict[str, set[str]] = {}
-    for op in ops:
-        for kind, key in _references(change_of(op)):
+    for change in changes:
+        for kind, key in _references(change):
             wanted.setdefault(kind, set()).add(key)
     return wanted
 

@@ -99,7 +99,7 @@ async def prepare(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )  # fmt: skip
     ops = operations(changes, plan.digest)
-    return Prepared(changeset, ops, drifted, live_refs(live, referenced(ops)))
+    return Prepared(changeset, ops, drifted, live_refs(live, referenced(changes)))
 
 
 def live_refs(live: LiveState, wanted: Mapping[str, set[str]]) -> dict[tuple[str, str], str]:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from bulkx import exit_codes
 from bulkx.api import CarrierX, RetryPolicy
 from bulkx.defaults import DEFAULT_OUTAGE_SECONDS, DEFAULT_SANDBOX_DB
+from bulkx.diff.changes import Change
 from bulkx.diff.engine import confirmed_flags
 from bulkx.diff.named import read_named
 from bulkx.diff.read import ReadProgress
@@ -211,11 +212,11 @@ def open_resume(journal: Journal, given: Mapping[str, Any]) -> Run:
     return Run(info.run_id, ledger, options, ops, Resolver(), unknown, resumed=True)
 
 
-async def resolve_references(run: Run, client: CarrierX) -> None:
+async def resolve_references(run: Run, client: CarrierX, changes: Iterable[Change]) -> None:
     """Fill a resumed run's resolver: the journaled refs and this run's own creates. Only what
     the journal does not know is read live (a journal written before runs kept refs)."""
     journal = run.ledger.journal
-    wanted = referenced(run.ops)
+    wanted = referenced(changes)
     sids = {ref: sid for ref, sid in journal.refs().items() if ref[1] in wanted.get(ref[0], ())}
     created = journal.creates_of_keys(wanted)
     sids.update({ref: sid for ref, sid in created.items() if sid is not None})
@@ -318,10 +319,11 @@ async def _execute(
     notify: Callable[[str], None],
     signals: bool,
 ) -> Outcome:
-    if run.resumed:
-        await resolve_references(run, client)
-    executor = _executor(run, client, reporter)
+    # Each change parsed once: the references, the scheduler and the requests share it.
     changes = {op.op_key: change_of(op) for op in run.ops}
+    if run.resumed:
+        await resolve_references(run, client, changes.values())
+    executor = _executor(run, client, reporter)
     guard = stop_on_signals(executor, notify) if signals else contextlib.nullcontext()
     try:
         with guard:
