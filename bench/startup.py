@@ -3,19 +3,19 @@
 Each command runs as a user runs it (`bulkx ...` in a child process, in a directory with one
 finished run and a two-row plan), several times in a row, beside `python -c pass` (the
 interpreter's own start-up) timed in the same run. The median is the figure; the spread (min
-to max) says how noisy the machine was. Peak RSS comes from the kernel (`wait4`).
+to max) says how noisy the machine was. Peak RSS is the child's own VmHWM (`PeakWatch`:
+a forked child's rusage would carry the bench process's memory).
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.harness import PYTHON, bulkx_env
+from bench.harness import PYTHON, bulkx_env, finish, start_bulkx
 from bench.rows import Row, Sizes
 
 #: Command, and its start-up target in seconds (issue 17).
@@ -28,17 +28,18 @@ COMMANDS: tuple[tuple[tuple[str, ...], float], ...] = (
 )
 
 
-def _timed(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """(seconds from spawn to exit, peak RSS in MB) of one child."""
+def _python_pass(cwd: Path) -> float:
+    """Seconds from spawn to exit of `python -c pass`: the interpreter's own start-up."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return seconds, usage.ru_maxrss / 1024
+    subprocess.run([PYTHON, "-c", "pass"], cwd=cwd, check=True)
+    return time.perf_counter() - started
+
+
+def _timed(args: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(seconds from spawn to exit, peak RSS in MB) of one `bulkx ARGS`."""
+    started = time.perf_counter()
+    done = finish(start_bulkx(args, cwd=cwd, env=env), started)
+    return done.seconds, done.peak_rss_mb
 
 
 def _a_finished_run(work: Path, env: dict[str, str]) -> str:
@@ -57,11 +58,11 @@ def startup(sizes: Sizes, tmp: Path) -> list[Row]:
     env = bulkx_env(work / ".bulkx")
     run_id = _a_finished_run(work, env)
     repeats = 7 if sizes.name == "full" else 3
-    base = [_timed([PYTHON, "-c", "pass"], work, env)[0] for _ in range(repeats)]
+    base = [_python_pass(work) for _ in range(repeats)]
     baseline = statistics.median(base)
     rows = []
     for args, target in COMMANDS:
-        argv = [PYTHON, "-m", "bulkx", *(run_id if a == "RUN" else a for a in args)]
+        argv = [run_id if a == "RUN" else a for a in args]
         timings = [_timed(argv, work, env) for _ in range(repeats)]
         seconds = [t for t, _ in timings]
         median = statistics.median(seconds)

@@ -29,12 +29,11 @@ from bulkx.cli.options import (
 )
 from bulkx.cli.render import render
 from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
-from bulkx.diff.changes import Changeset, RentByCriteria
-from bulkx.diff.engine import confirmed_flags
 from bulkx.engine.targets import TargetOptions, open_client
 from bulkx.errors import ApiError, BulkxError
 
 if TYPE_CHECKING:
+    from bulkx.diff.changes import Changeset, RentByCriteria
     from bulkx.plan.model import Plan
     from bulkx.records import ExportResult, RecordKind
 
@@ -99,6 +98,8 @@ class ReadProgressLine:
 
 
 def unmet_counts(changeset: Changeset) -> list[RentByCriteria]:
+    from bulkx.diff.changes import RentByCriteria
+
     """The `count:` steps the inventory cannot meet: fewer matching numbers than they rent."""
     return [
         change
@@ -146,6 +147,7 @@ async def _changeset(
     confirmed: frozenset[str],
     outage_after: float,
 ) -> Changeset:
+    from bulkx.diff.changes import Changeset
     from bulkx.diff.engine import diff
     from bulkx.diff.read import read_live_state
     from bulkx.engine.plan_run import journal_sends
@@ -213,6 +215,8 @@ def plan_command(
     sandbox_db: Path = SANDBOX_DB,
 ) -> None:
     """Show what applying PLAN would change, against live state. Changes nothing."""
+    from bulkx.diff.engine import confirmed_flags
+
     try:
         plan = load_valid_plan(plan_path, kind)
     except typer.Exit as stop:
