@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -32,21 +33,7 @@ def kill_and_resume(
             return outcome.finish(bench, started)
         assert run_id is not None
         while bench.kills < kills:
-            if rng.random() < 0.5:  # when the journal shows some more progress
-                target = bench.counts(run_id).get("succeeded", 0) + rng.randint(
-                    1, max(1, workload.items // (kills + 1))
-                )
-                deadline = time.monotonic() + 60
-                while (
-                    process.poll() is None
-                    and time.monotonic() < deadline
-                    and bench.counts(run_id).get("succeeded", 0) < target
-                ):
-                    time.sleep(rng.uniform(0.005, 0.05))
-            else:  # after a random time: often while it starts up, reopens or reconciles
-                # (a resume reads no live state before it sends, so it gets going in well
-                # under a second: wait at most that, or the run ends before the kills do)
-                time.sleep(rng.uniform(0.05, 1.0))
+            _wait_before_kill(bench, process, run_id, rng, items=workload.items, kills=kills)
             if process.poll() is not None:  # it finished between two kills
                 break
             bench.kill(process)
@@ -65,6 +52,32 @@ def kill_and_resume(
             counts = {k: v for k, v in bench.counts(run_id).items() if v}
             outcome.expect(dict(by_state) == counts, f"report {dict(by_state)} != journal {counts}")
         return outcome.finish(bench, started)
+
+
+def _wait_before_kill(
+    bench: Lab,
+    process: subprocess.Popen[str],
+    run_id: str,
+    rng: random.Random,
+    *,
+    items: int,
+    kills: int,
+) -> None:
+    """Wait for a random moment to kill: either after some more journaled progress, or after
+    a random time (often while it starts up, reopens or reconciles). Either way at most an even
+    share of what is left may finish first, so the run cannot end before the kills do (a resume
+    reads no live state before it sends, so at the lab's 200/s it would otherwise finish the
+    whole workload within one of the longer random waits)."""
+    done = bench.counts(run_id).get("succeeded", 0)
+    share = max(1, (items - done) // (kills - bench.kills + 1))
+    if rng.random() < 0.5:
+        limit, deadline = done + rng.randint(1, share), time.monotonic() + 60
+    else:
+        limit, deadline = done + share, time.monotonic() + rng.uniform(0.05, 1.0)
+    while process.poll() is None and time.monotonic() < deadline:
+        if bench.counts(run_id).get("succeeded", 0) >= limit:
+            return
+        time.sleep(rng.uniform(0.005, 0.05))
 
 
 # --- T2 -----------------------------------------------------------------------------------
