@@ -27,9 +27,11 @@ from bulkx.cli.options import (
     BASE_URL,
     EVENTS,
     OUTAGE_AFTER,
+    PROFILE,
     SANDBOX_DB,
     TOKEN_FILE,
 )
+from bulkx.cli.profile_edge import run_settings, target_options
 from bulkx.defaults import journal_root, locate_run
 from bulkx.errors import ConfigError, JournalError, JournalLocked, PlanError
 from bulkx.journal import Journal, JournalReader, list_runs
@@ -170,11 +172,18 @@ def apply_command(
     plan_path: str = typer.Argument(..., metavar="PLAN|SAVED_CHANGESET"),
     kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
-    concurrency: int = typer.Option(16, "--concurrency", min=1, max=256),
-    rate: float | None = typer.Option(None, "--rate", help="Requests/s ceiling (default: adapt)."),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, max=256,
+        help="Requests in flight at once (default 16, or the profile's).",
+    ),
+    rate: float | None = typer.Option(
+        None, "--rate", help="Requests/s ceiling (default: adapt; never above the profile's)."
+    ),
     max_failures: str | None = typer.Option(None, "--max-failures", help="Stop after N or P%."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
-    allow_release: bool = typer.Option(False, "--allow-release"),
+    allow_release: bool = typer.Option(
+        False, "--allow-release", help="Let `ensure: absent` release numbers (not reversible)."
+    ),
     allow_partners: bool = ALLOW_PARTNERS,
     allow_send: bool = ALLOW_SEND,
     allow_calls: bool = ALLOW_CALLS,
@@ -182,10 +191,11 @@ def apply_command(
         1.0, "--send-rate", min=0.01, metavar="PER_S",
         help="Messages per second from any one sending number.",
     ),
-    via: str = typer.Option(
-        "api", "--via", metavar="api|batch",
-        help="batch: rent, update and release DIDs and prefixes through CarrierX Batch tasks"
-        " (reviewed, approved, followed to the end); everything else as usual.",
+    via: str | None = typer.Option(
+        None, "--via", metavar="api|batch",
+        help="api (default, or the profile's) or batch: rent, update and release DIDs and"
+        " prefixes through CarrierX Batch tasks (reviewed, approved, followed to the end);"
+        " everything else as usual.",
     ),
     events_path: str | None = EVENTS,
     outage_after: float = OUTAGE_AFTER,
@@ -194,6 +204,7 @@ def apply_command(
         help="Watch and steer the run in the terminal monitor (p pause, r resume, c cancel,"
         " q quit).",
     ),
+    profile: str | None = PROFILE,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -209,12 +220,14 @@ def apply_command(
     except PlanError as error:
         err(str(error))
         raise typer.Exit(exit_codes.USAGE) from None
+    target = target_options(profile, base_url, token_file, sandbox_db)
     options = _options(
-        kind=kind, concurrency=concurrency, rate=rate, send_rate=send_rate, via=via,
-        allow_release=allow_release, allow_partners=allow_partners, allow_send=allow_send,
-        allow_calls=allow_calls, max_failures=max_failures, fail_fast=fail_fast,
-        outage_after=outage_after, base_url=base_url, sandbox_db=str(sandbox_db),
-        token_file=str(token_file) if token_file else None,
+        kind=kind, send_rate=send_rate, allow_release=allow_release,
+        allow_partners=allow_partners, allow_send=allow_send, allow_calls=allow_calls,
+        max_failures=max_failures, fail_fast=fail_fast, outage_after=outage_after,
+        base_url=target.base_url, sandbox_db=str(sandbox_db),
+        token_file=str(target.token_file) if target.token_file else None,
+        **run_settings(profile, rate=rate, concurrency=concurrency, via=via),
     )  # fmt: skip
     run = _start(plan_path, options, saved, yes)
     _say(f"run {run.run_id}: {len(run.ops)} operations on {run.label}")

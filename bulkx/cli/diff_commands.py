@@ -24,9 +24,11 @@ from bulkx.cli.options import (
     ALLOW_SEND,
     BASE_URL,
     OUTAGE_AFTER,
+    PROFILE,
     SANDBOX_DB,
     TOKEN_FILE,
 )
+from bulkx.cli.profile_edge import target_options
 from bulkx.cli.render import render
 from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
 from bulkx.engine.targets import TargetOptions, open_client
@@ -210,6 +212,7 @@ def plan_command(
         " `apply --via batch` would create for the DID and prefix changes.",
     ),
     outage_after: float = OUTAGE_AFTER,
+    profile: str | None = PROFILE,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -221,7 +224,7 @@ def plan_command(
         plan = load_valid_plan(plan_path, kind)
     except typer.Exit as stop:
         raise typer.Exit(exit_codes.ERROR if detailed_exitcode else stop.exit_code) from None
-    options = TargetOptions(base_url, token_file, sandbox_db)
+    options = target_options(profile, base_url, token_file, sandbox_db)
     changeset = _run(
         plan,
         options,
@@ -256,6 +259,7 @@ def audit_command(
     kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
     output: PlanOutput = typer.Option(PlanOutput.text, "-o", "--output"),
     outage_after: float = OUTAGE_AFTER,
+    profile: str | None = PROFILE,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -263,7 +267,7 @@ def audit_command(
     """Read-only drift check: exit 0 when live state matches PLAN, 2 when it drifted."""
     plan = load_valid_plan(plan_path, kind)
     changeset = _run(
-        plan, TargetOptions(base_url, token_file, sandbox_db), allow_release=False,
+        plan, target_options(profile, base_url, token_file, sandbox_db), allow_release=False,
         outage_after=outage_after,
     )  # fmt: skip
     render(changeset, output.value, sys.stdout)
@@ -290,6 +294,7 @@ def export_command(
     shards: int = typer.Option(
         4, "--shards", min=1, max=64, help="Records: time slices read in parallel."
     ),
+    profile: str | None = PROFILE,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -306,7 +311,7 @@ def export_command(
     if kind in RECORD_KINDS:
         _export_records(
             RECORD_KINDS[kind], output, since, until, shards, filter_,
-            TargetOptions(base_url, token_file, sandbox_db),
+            target_options(profile, base_url, token_file, sandbox_db),
         )  # fmt: skip
         return
     if kind not in KINDS:
@@ -322,7 +327,7 @@ def export_command(
     if (spec.api != "core") != (endpoint is not None):
         err("--endpoint names the endpoint of an app API kind (and is only for those)")
         raise typer.Exit(exit_codes.USAGE)
-    options = TargetOptions(base_url, token_file, sandbox_db)
+    options = target_options(profile, base_url, token_file, sandbox_db)
 
     async def fetch() -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
         async with open_client(options) as client:

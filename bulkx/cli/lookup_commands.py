@@ -13,8 +13,9 @@ import typer
 
 from bulkx.cli import exit_codes
 from bulkx.cli.failures import guarded
-from bulkx.cli.options import BASE_URL, SANDBOX_DB, TOKEN_FILE
-from bulkx.engine.targets import TargetOptions, open_client
+from bulkx.cli.options import BASE_URL, PROFILE, SANDBOX_DB, TOKEN_FILE
+from bulkx.cli.profile_edge import target_options
+from bulkx.engine.targets import open_client
 
 if TYPE_CHECKING:
     from bulkx.lookups import LookupRow
@@ -55,6 +56,7 @@ def lookup_command(
     ),
     output: Path | None = typer.Option(None, "-o", "--output", help="CSV report (default stdout)."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, max=64),
+    profile: str | None = PROFILE,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
@@ -64,7 +66,7 @@ def lookup_command(
     inputs = read_numbers(file, column)
     from bulkx.lookups import COLUMNS, Lookups
 
-    options = TargetOptions(base_url, token_file, sandbox_db)
+    options = target_options(profile, base_url, token_file, sandbox_db)
 
     async def run() -> list[LookupRow]:
         async with open_client(options) as client:

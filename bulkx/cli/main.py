@@ -9,6 +9,7 @@ import typer
 from bulkx import __version__
 from bulkx.cli import (
     apply_commands,
+    config_commands,
     demo,
     diff_commands,
     lookup_commands,
@@ -22,7 +23,7 @@ app = typer.Typer(
     name="bulkx",
     help="Plan, diff, apply and resume bulk changes against the CarrierX APIs.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain help, as gh and kubectl print it: rich's formatter alone costs ~70 ms of every
     # `--help` and usage error.
@@ -41,6 +42,7 @@ apply_commands.register(app)
 report_commands.register(app)
 watch_commands.register(app)
 lookup_commands.register(app)
+config_commands.register(app)
 
 
 def _version(value: bool) -> None:

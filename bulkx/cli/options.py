@@ -39,3 +39,8 @@ EVENTS = typer.Option(
     None, "--events", metavar="FILE|-",
     help="Also write every event of the run as JSON lines to FILE (or stdout with -).",
 )  # fmt: skip
+PROFILE = typer.Option(
+    None, "--profile", metavar="NAME", show_default=False,
+    help="A named target from ./bulkx.toml or ~/.config/bulkx/config.toml (else"
+    " $BULKX_PROFILE; `bulkx config` shows what is in effect).",
+)  # fmt: skip

@@ -1,0 +1,158 @@
+"""Profiles (issue 17, item 2): named targets in ./bulkx.toml or the user's config file, chosen by
+--profile or BULKX_PROFILE; BULKX_BASE_URL; `bulkx config` shows each value and its source and
+never the token. The CLI runs for real, against a sandbox served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bulkx.errors import ConfigError
+from bulkx.profiles import load
+from bulkx.sandbox.app import SandboxApp, SandboxConfig, create_app
+from bulkx.sandbox.server import serve_in_thread
+
+SECRET = "sandbox-token"
+
+
+def bulkx(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BULKX_", "CARRIERX_"))}
+    clean["XDG_CONFIG_HOME"] = str(cwd / "xdg")  # never the real user's config
+    return subprocess.run(
+        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
+        timeout=120, env={**clean, **env}, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[SandboxApp, str]]:
+    app = create_app(SandboxConfig(db=tmp_path / "served.db", seed=2))
+    with serve_in_thread(app) as server:
+        yield app, f"{server.url}/core/v2"
+
+
+def _project(tmp_path: Path, base: str, *, rate: int = 50) -> Path:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    (work / "tokens").mkdir(exist_ok=True)
+    token = work / "tokens" / "staging.token"
+    token.write_text(SECRET + "\n")
+    token.chmod(0o600)
+    (work / "bulkx.toml").write_text(
+        'default_profile = "staging"\n'
+        "[profiles.staging]\n"
+        f'base_url = "{base}"\n'
+        'token_file = "tokens/staging.token"\n'
+        f"rate = {rate}\nconcurrency = 4\n"
+        "[profiles.other]\n"
+        'base_url = "https://api.example.net/core/v2"\n'
+    )
+    (work / "tg.yaml").write_text(
+        "steps:\n  - kind: trunk_group\n    items:\n      - name: tg-prof\n"
+    )
+    return work
+
+
+def test_a_profile_is_the_target_of_plan_and_apply(
+    tmp_path: Path, served: tuple[SandboxApp, str]
+) -> None:
+    app, base = served
+    work = _project(tmp_path, base)
+    before = app.controls.log.last_seq
+    planned = bulkx(work, "plan", "tg.yaml")
+    assert planned.returncode == 0, planned.stderr
+    assert "tg-prof" in planned.stdout
+    assert app.controls.log.last_seq > before  # it read the served sandbox, not a file
+    applied = bulkx(work, "apply", "tg.yaml", "--yes")
+    assert applied.returncode == 0, applied.stderr
+    names = app.world.store.rows("SELECT json_extract(data, '$.name') FROM t_trunk_groups")
+    assert ("tg-prof",) in names
+    assert not (work / ".bulkx" / "sandbox.db").exists()  # the embedded sandbox was not used
+    listed = bulkx(work, "runs")
+    assert "staging" not in listed.stderr and SECRET not in listed.stdout
+    assert SECRET not in applied.stderr + applied.stdout
+
+
+def test_the_environment_and_flags_come_before_the_profile(
+    tmp_path: Path, served: tuple[SandboxApp, str]
+) -> None:
+    _, base = served
+    work = _project(tmp_path, "https://unused.example.net/core/v2")
+    shown = json.loads(bulkx(work, "config", "-o", "json", BULKX_BASE_URL=base).stdout)
+    assert shown["target"] == {"value": base, "source": "env BULKX_BASE_URL"}
+    assert shown["concurrency"]["source"].startswith("profile staging")
+    flagged = json.loads(bulkx(work, "config", "-o", "json", "--concurrency", "2").stdout)
+    assert flagged["concurrency"] == {"value": 2, "source": "flag --concurrency"}
+    other = json.loads(bulkx(work, "config", "-o", "json", BULKX_PROFILE="other").stdout)
+    assert other["profile"] == {"value": "other", "source": "env BULKX_PROFILE"}
+    assert other["target"]["value"] == "https://api.example.net/core/v2"
+    assert other["rate"]["source"] == "default"
+
+
+def test_config_shows_sources_and_never_the_token(tmp_path: Path) -> None:
+    work = _project(tmp_path, "http://127.0.0.1:9/core/v2")
+    shown = bulkx(work, "config", CARRIERX_TOKEN="other-secret-value")
+    assert shown.returncode == 0, shown.stderr
+    lines = {line.split()[0]: line for line in shown.stdout.splitlines()}
+    assert "default_profile" in lines["profile"]
+    assert "tokens/staging.token [file, mode 0600]" in lines["token"]
+    assert "profile staging" in lines["rate"]
+    assert SECRET not in shown.stdout and "other-secret-value" not in shown.stdout
+
+
+def test_nothing_configured_means_the_embedded_sandbox(tmp_path: Path) -> None:
+    shown = json.loads(bulkx(tmp_path, "config", "-o", "json").stdout)
+    assert shown["target"]["value"].startswith("the embedded sandbox")
+    assert shown["profile"]["value"] == "-"
+
+
+def test_the_profile_rate_is_a_ceiling(tmp_path: Path) -> None:
+    work = _project(tmp_path, "http://127.0.0.1:9/core/v2", rate=20)
+    refused = bulkx(work, "apply", "tg.yaml", "--yes", "--rate", "100")
+    assert refused.returncode == 2
+    assert "above the ceiling of profile staging" in refused.stderr
+    lower = json.loads(bulkx(work, "config", "-o", "json", "--rate", "5").stdout)
+    assert lower["rate"] == {"value": 5.0, "source": "flag --rate"}
+
+
+def test_an_unknown_profile_or_a_bad_file_is_a_clear_error(tmp_path: Path) -> None:
+    work = _project(tmp_path, "http://127.0.0.1:9/core/v2")
+    unknown = bulkx(work, "plan", "tg.yaml", "--profile", "prod")
+    assert unknown.returncode == 2
+    assert "no profile 'prod' (flag --profile)" in unknown.stderr
+    assert "profiles defined: other, staging" in unknown.stderr
+    (work / "bulkx.toml").write_text("[profiles.x]\nbase_url = 5\n")
+    bad = bulkx(work, "config")
+    assert bad.returncode == 2 and "base_url must be str" in bad.stderr
+    (work / "bulkx.toml").write_text("[profiles\n")
+    broken = bulkx(work, "config")
+    assert broken.returncode == 2 and "not valid TOML" in broken.stderr
+    assert "Traceback" not in unknown.stderr + bad.stderr + broken.stderr
+
+
+def test_the_project_file_replaces_a_user_profile_of_the_same_name(tmp_path: Path) -> None:
+    user = tmp_path / "user.toml"
+    user.write_text('[profiles.p]\nbase_url = "https://user.example/core/v2"\nrate = 9\n')
+    project = tmp_path / "bulkx.toml"
+    project.write_text('[profiles.p]\nbase_url = "https://proj.example/core/v2"\n')
+    config = load("p", project=project, user=user)
+    assert config.resolve("base_url").value == "https://proj.example/core/v2"
+    assert config.resolve("rate").source == "default"  # replaced whole, not merged
+    project.write_text('[profiles.p]\ntoken = "abc"\n')
+    with pytest.raises(ConfigError, match="unknown setting 'token'"):
+        load("p", project=project, user=user)
+
+
+def test_shell_completion_is_on(tmp_path: Path) -> None:
+    entry = Path(sys.executable).parent / "bulkx"  # the installed command, as a shell runs it
+    script = subprocess.run(
+        [str(entry), "--show-completion", "bash"], capture_output=True, text=True, timeout=60
+    )
+    assert script.returncode == 0, script.stderr
+    assert "complete" in script.stdout and "_BULKX_COMPLETE" in script.stdout
