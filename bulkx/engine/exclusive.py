@@ -1,0 +1,58 @@
+"""One live run per object: what a run claims before it reads live state (`bulkx.journal.claims`).
+
+An apply claims every object its plan names; a resume claims the objects its remaining
+operations name. Either is refused with `RunsOverlap` (exit 6) while another live run on the
+same target holds one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from bulkx.diff.state import natural_key
+from bulkx.journal import claims
+from bulkx.plan.model import Plan
+from bulkx.resources import KINDS
+
+
+def target_key(base_url: str | None, sandbox_db: str) -> str:
+    """What identifies a target across runs: the API's base URL, or the sandbox's file."""
+    if base_url is not None:
+        return base_url.rstrip("/")
+    return f"sandbox:{Path(sandbox_db).resolve()}"
+
+
+def rent_claim(kind: str, step: str) -> str:
+    """A rent-by-count step: its rentals are found again by the step's tag."""
+    return f"{kind}:rent:{step}"
+
+
+def plan_claims(plan: Plan) -> Iterator[str]:
+    """`kind:natural key` of every item of `plan`, and each rent-by-count step."""
+    for step in plan.steps:
+        kind = KINDS[step.kind]
+        if step.count is not None:
+            yield rent_claim(kind.name, step.name)
+        for item in step.items():
+            yield f"{kind.name}:{natural_key(kind, item.values)}"
+
+
+def op_claims(rows: Iterable[tuple[str, str, str, str]]) -> Iterator[str]:
+    """The same, from operations' (kind, key, step, action)."""
+    for kind, key, step, action in rows:
+        yield rent_claim(kind, step) if action == "rent" else f"{kind}:{key}"
+
+
+def claim_plan(root: Path, target: str, run_id: str, plan: Plan) -> None:
+    claims.claim(root, target, run_id, plan_claims(plan))
+
+
+def claim_ops(
+    root: Path, target: str, run_id: str, rows: Iterable[tuple[str, str, str, str]]
+) -> None:
+    claims.claim(root, target, run_id, op_claims(rows))
+
+
+def release(root: Path, run_id: str) -> None:
+    claims.release(root, run_id)

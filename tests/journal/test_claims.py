@@ -1,0 +1,91 @@
+"""Claims: at most one live run per object of a target (issue 15, item 1)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bulkx.journal import claims
+from bulkx.journal.claims import RunsOverlap
+
+
+@pytest.fixture
+def other_process() -> Iterator[subprocess.Popen[bytes]]:
+    """A live process standing in for another run's bulkx."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def _claim_as(root: Path, pid: int, target: str, run_id: str, items: list[str]) -> None:
+    """Claims written as process `pid` would have written them."""
+    claims.claim(root, target, run_id, items)
+    with sqlite3.connect(claims.claims_path(root)) as conn:
+        conn.execute("UPDATE claims SET pid = ? WHERE run_id = ?", (pid, run_id))
+
+
+def test_a_live_run_holding_one_object_refuses_the_next_and_is_named(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    _claim_as(tmp_path, other_process.pid, "sandbox:a", "run-1", ["did:+15550001", "did:+15550002"])
+    with pytest.raises(RunsOverlap) as refused:
+        claims.claim(tmp_path, "sandbox:a", "run-2", ["did:+15550002", "did:+15550003"])
+    assert refused.value.run_id == "run-1"
+    assert refused.value.pid == other_process.pid
+    assert "did:+15550002" in str(refused.value)
+    assert "bulkx watch run-1" in (refused.value.hint or "")
+    # Refused means nothing of run-2 was written.
+    with sqlite3.connect(claims.claims_path(tmp_path)) as conn:
+        assert conn.execute("SELECT count(*) FROM claims WHERE run_id = 'run-2'").fetchone() == (0,)
+
+
+def test_disjoint_objects_and_other_targets_go_side_by_side(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    _claim_as(tmp_path, other_process.pid, "sandbox:a", "run-1", ["did:+15550001"])
+    claims.claim(tmp_path, "sandbox:a", "run-2", ["did:+15550009"])
+    claims.claim(tmp_path, "https://api.example/", "run-3", ["did:+15550001"])
+
+
+def test_the_claims_of_a_dead_process_hold_nothing(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    _claim_as(tmp_path, other_process.pid, "sandbox:a", "run-1", ["trunk_group:tg1"])
+    other_process.kill()
+    other_process.wait()
+    claims.claim(tmp_path, "sandbox:a", "run-2", ["trunk_group:tg1"])
+
+
+def test_a_resume_claims_again_under_its_own_pid_and_release_drops_them(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    _claim_as(tmp_path, other_process.pid, "sandbox:a", "run-1", ["did:1", "did:2"])
+    claims.claim(tmp_path, "sandbox:a", "run-1", ["did:2"])  # its own claims never refuse it
+    with sqlite3.connect(claims.claims_path(tmp_path)) as conn:
+        rows = conn.execute("SELECT item, pid FROM claims WHERE run_id = 'run-1'").fetchall()
+    assert rows == [("did:2", os.getpid())]
+    claims.release(tmp_path, "run-1")
+    claims.claim(tmp_path, "sandbox:a", "run-2", ["did:1", "did:2"])
+
+
+def test_the_claims_file_is_private(tmp_path: Path) -> None:
+    claims.claim(tmp_path / "home", "sandbox:a", "run-1", ["did:1"])
+    mode = stat.S_IMODE(claims.claims_path(tmp_path / "home").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_many_items_are_claimed_in_chunks(tmp_path: Path) -> None:
+    items = [f"did:+1555{n:07d}" for n in range(25_000)]
+    claims.claim(tmp_path, "sandbox:a", "run-1", iter(items))
+    with sqlite3.connect(claims.claims_path(tmp_path)) as conn:
+        assert conn.execute("SELECT count(*) FROM claims").fetchone() == (25_000,)
