@@ -12,6 +12,7 @@ from bulkx.cli import (
     config_commands,
     demo,
     diff_commands,
+    kinds_commands,
     lookup_commands,
     plan_commands,
     report_commands,
@@ -43,6 +44,7 @@ report_commands.register(app)
 watch_commands.register(app)
 lookup_commands.register(app)
 config_commands.register(app)
+kinds_commands.register(app)
 
 
 def _version(value: bool) -> None:

@@ -28,6 +28,10 @@ _TYPES: dict[str, dict[str, Any]] = {
 }
 
 
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"
+
+
 def _field(spec: PlanField) -> dict[str, Any]:
     out = dict(_TYPES[spec.type])
     if spec.choices:
@@ -37,7 +41,8 @@ def _field(spec: PlanField) -> dict[str, Any]:
     description = spec.doc or ""
     if spec.reference:
         description = (description + " " if description else "") + (
-            f"Names a {spec.reference} by its {KINDS[spec.reference].key}."
+            f"Names {_article(spec.reference)} {spec.reference} by its"
+            f" {KINDS[spec.reference].key}."
         )
     if description:
         out["description"] = description
