@@ -44,6 +44,10 @@ class ConfigError(BulkxError):
         self.hint = hint
 
 
+class TargetUnreachable(ConfigError):
+    """Nothing at the target answered at all (exit 6): a wrong base URL, DNS or proxy."""
+
+
 class JournalError(BulkxError):
     """The run journal cannot be read or written (disk full, read-only, corrupt), or a caller
     asked for an illegal state change. The message names the journal file; never raw SQLite."""
@@ -97,12 +101,24 @@ class ApiError(BulkxError):
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        where = f"{self.method} {self.url}: " if self.method and self.url else ""
+        where = f"{self.method} {shortened_url(self.url)}: " if self.method and self.url else ""
         status = f"{self.status} " if self.status else ""
         details = "; ".join(
             f"{e.field}: {e.message}" if e.field else e.message for e in self.errors
         )
         return f"{where}{status}{self.message}" + (f" ({details})" if details else "")
+
+
+#: Characters of a query string an error shows: a filter of 200 numbers is 4 KB of noise.
+QUERY_SHOWN = 60
+
+
+def shortened_url(url: str) -> str:
+    """`url` for a one-line message: the query cut to QUERY_SHOWN characters."""
+    head, mark, query = url.partition("?")
+    if len(query) <= QUERY_SHOWN:
+        return url
+    return f"{head}{mark}{query[:QUERY_SHOWN]}... ({len(query) - QUERY_SHOWN} more characters)"
 
 
 class TransientError(ApiError):
@@ -123,6 +139,11 @@ class ServerError(TransientError):
 
 class TransportError(TransientError):
     """No response: the request did not complete at the network level."""
+
+
+class Unreachable(TransportError):
+    """The host was never reached: its name does not resolve, or nothing listens there. The
+    request was not sent."""
 
 
 class OutcomeUnknown(TransportError):

@@ -44,6 +44,7 @@ from bulkx.errors import (
     OutcomeUnknown,
     ServerError,
     TransportError,
+    Unreachable,
     error_for_status,
 )
 
@@ -112,6 +113,16 @@ def _reached_server(exc: BaseException) -> bool:
         cause = cause.__cause__
     # Anything unrecognised is treated as possibly executed: the safe assumption for a POST.
     return not isinstance(exc, _HTTPX_NOT_SENT)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether the connection itself failed: a name that does not resolve, or a refusal."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorError):
+            return True
+        cause = cause.__cause__
+    return isinstance(exc, httpx.ConnectError)
 
 
 def _display_url(url: httpx.URL) -> str:
@@ -375,6 +386,8 @@ class CarrierX:
                 method,
                 url,
             )
+        if _never_connected(exc):
+            return Unreachable(f"cannot connect ({detail})", None, method, url)
         return TransportError(f"no response ({detail})", None, method, url)
 
     async def get(self, api: str, path: str, **kwargs: Any) -> Any:

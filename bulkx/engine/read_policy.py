@@ -20,10 +20,20 @@ from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
 from bulkx.diff.read import ApiReader
 from bulkx.engine.executor import OutageBreaker
 from bulkx.engine.throttle import AdaptiveLimiter
-from bulkx.errors import ApiError, RateLimited, ReadStopped, TransientError
+from bulkx.errors import (
+    ApiError,
+    RateLimited,
+    ReadStopped,
+    TargetUnreachable,
+    TransientError,
+    Unreachable,
+)
 
 T = TypeVar("T")
 
+#: Tries of a first read whose host cannot be reached (no DNS name, nothing listening) before
+#: it is called a configuration problem (exit 6) rather than an outage to wait out.
+UNREACHABLE_TRIES = 3
 #: Tries of one read while the API is otherwise answering (each a transient error): at 15%
 #: 5xx, 8 in a row fail once in 4 million reads.
 READ_ATTEMPTS = 8
@@ -63,6 +73,8 @@ class ReadPolicy(RetryPolicy):
         )
         self.limiter = limiter
         self.breaker = breaker
+        #: Whether the target has answered anything (an error answer counts) in this run.
+        self.answered = False
 
     async def call(self, method: str, attempt: Callable[[], Awaitable[T]]) -> T:
         failures = throttled = 0
@@ -72,6 +84,7 @@ class ReadPolicy(RetryPolicy):
             try:
                 result = await attempt()
             except RateLimited as error:
+                self.answered = True
                 throttled += 1
                 if not self.should_retry(method, error):
                     raise ReadStopped(
@@ -90,6 +103,7 @@ class ReadPolicy(RetryPolicy):
                 if not self.should_retry(method, error):
                     raise
                 failures += 1
+                self._refuse_unreachable(error, failures)
                 if self.breaker.failure():
                     raise ReadStopped(
                         f"the API answered nothing but errors for {self.breaker.open_after:g} s"
@@ -102,9 +116,24 @@ class ReadPolicy(RetryPolicy):
                     ) from error
                 await self._sleep(self.wait_seconds(failures, error))
                 continue
+            except ApiError:
+                self.answered = True
+                raise
+            self.answered = True
             self.limiter.on_success(sent_at)
             self.breaker.success()
             return result
+
+    def _refuse_unreachable(self, error: TransientError, failures: int) -> None:
+        """A target that never answered and cannot be connected to is a setting to fix, not an
+        outage to wait out."""
+        if self.answered or not isinstance(error, Unreachable) or failures < UNREACHABLE_TRIES:
+            return
+        host = urllib.parse.urlsplit(error.url or "").netloc or "the target"
+        raise TargetUnreachable(
+            f"cannot reach {host}: {error.message}",
+            hint="check the base URL or profile (`bulkx config`), DNS, and any proxy",
+        ) from error
 
 
 def briefly(error: Exception) -> str:

@@ -30,6 +30,8 @@ class Position:
     column: int = 0
 
     def __str__(self) -> str:
+        if self.line == 0:  # the file as a whole (it is missing, unreadable, empty)
+            return self.file
         return f"{self.file}:{self.line}:{self.column}"
 
 
