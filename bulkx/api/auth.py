@@ -7,6 +7,7 @@ header; everything else (repr, str, logs, errors, f-strings) sees `***`.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import stat
 from collections.abc import Mapping
@@ -35,6 +36,11 @@ class Secret:
 
     def reveal(self) -> str:
         return self._value
+
+    def fingerprint(self) -> str:
+        """Which credential this is, for remembering things per credential (a learned rate
+        limit): a salted hash, 16 hex digits. Never the token, and not reversible to it."""
+        return hashlib.sha256(b"bulkx-credential:" + self._value.encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
         return f"Secret({REDACTED!r})"

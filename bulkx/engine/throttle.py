@@ -253,6 +253,14 @@ class AdaptiveLimiter:
         self._probe_at = math.inf
         self._probes = 0
 
+    def start_from(self, limit: float) -> None:
+        """Begin settled just under a limit an earlier run learned for this target, instead of
+        unpaced: no 429s to learn it again. Probed upward as a settled guess is, and a 429
+        corrects it as it corrects any settled pace (the account's limit may have changed)."""
+        self._first_spell_seconds = 0.0  # the next 429 ends a settled spell, not a first one
+        self._guess = limit
+        self._settle(limit, limit * FITTED_HEADROOM, self._clock(), probe=True)
+
     async def acquire(self) -> float:
         """Wait for a pause to end and for a token; then the caller may send one request.
         Returns the time it may go (pass it to `on_success` / `on_throttled`)."""

@@ -1,0 +1,91 @@
+"""Rate limits learned from 429s, remembered per target and credential beside the run journals
+(`<root>/limits.json`), so a later run or resume starts at the pace the last one learned
+instead of learning it again from 429s (issue 18).
+
+A credential is kept only as a fingerprint (`Secret.fingerprint`: a salted hash, 16 hex
+digits), never the token. Entries older than MAX_AGE are ignored: an account's limit can change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bulkx.journal.run_files import mkdir_private
+
+#: A limit learned longer ago than this is learned again.
+MAX_AGE = 30 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Remembered:
+    target: str
+    credential: str
+    #: Requests/s the server admitted, as the limiter fitted it.
+    limit: float
+    learned_at: float
+
+    @property
+    def age(self) -> float:
+        return time.time() - self.learned_at
+
+
+def limits_path(root: Path) -> Path:
+    return Path(root) / "limits.json"
+
+
+def _read(root: Path) -> list[Remembered]:
+    try:
+        document = json.loads(limits_path(root).read_text())
+        return [Remembered(**entry) for entry in document.get("limits", [])]
+    except (OSError, ValueError, TypeError):
+        return []  # none yet, or damaged: learning again is always safe
+
+
+def _write(root: Path, entries: list[Remembered]) -> None:
+    mkdir_private(Path(root))
+    text = json.dumps({"limits": [asdict(e) for e in entries]}, indent=1)
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".limits-", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as stream:
+            stream.write(text)
+        os.replace(tmp, limits_path(root))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def recall(root: Path, target: str, credential: str) -> Remembered | None:
+    """The limit remembered for `target` and `credential`, unless it is too old."""
+    for entry in _read(root):
+        if entry.target == target and entry.credential == credential and entry.age < MAX_AGE:
+            return entry
+    return None
+
+
+def remember(root: Path, target: str, credential: str, limit: float) -> None:
+    """Keep `limit` for `target` and `credential` (replacing what was kept). Best effort: a
+    workspace that cannot be written only means the next run learns again."""
+    kept = [e for e in _read(root) if (e.target, e.credential) != (target, credential)]
+    kept.append(Remembered(target, credential, round(limit, 3), time.time()))
+    with contextlib.suppress(OSError):
+        _write(root, kept)
+
+
+def remembered(root: Path) -> list[Remembered]:
+    return _read(root)
+
+
+def forget(root: Path, target: str | None = None) -> int:
+    """Forget what is remembered for `target` (None: everything); how many were forgotten."""
+    entries = _read(root)
+    kept = [e for e in entries if target is not None and e.target != target]
+    if len(kept) != len(entries):
+        _write(root, kept)
+    return len(entries) - len(kept)

@@ -1,0 +1,83 @@
+"""Limits remembered per target (issue 18, item 3): a run starts at the pace an earlier run
+learned, keeps learning from there, and the workspace keeps only a fingerprint of the token."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from bulkx.api.auth import Secret
+from bulkx.engine.throttle import FITTED_HEADROOM, PROBE_AFTER, AdaptiveLimiter
+from bulkx.journal import limits
+from tests.engine.test_throttle import FakeTime, _limiter, _spell
+
+
+def test_a_remembered_limit_starts_the_pace_under_it_and_is_probed_later() -> None:
+    time = FakeTime()
+    limiter = _limiter(time)
+    limiter.start_from(100.0)
+
+    async def scenario() -> None:
+        assert limiter.rate == pytest.approx(100.0 * FITTED_HEADROOM)
+        start = time.now
+        for _ in range(50):
+            await limiter.acquire()
+        # Paced from the first request: 50 requests take about 50 / 98 s, no burst first.
+        assert time.now - start == pytest.approx(49 / (100 * FITTED_HEADROOM), rel=0.05)
+        time.now += PROBE_AFTER + 1
+        await limiter.acquire()
+        assert limiter.rate is not None and limiter.rate > 100.0 * FITTED_HEADROOM
+
+    asyncio.run(scenario())
+
+
+def test_a_429_under_a_remembered_limit_corrects_it_downward() -> None:
+    time = FakeTime()
+    limiter = _limiter(time)
+    limiter.start_from(100.0)  # the account's limit has since dropped to 60/s
+
+    async def scenario() -> None:
+        await limiter.acquire()
+        _spell(time, limiter, count=200, rate=98)
+        await limiter.acquire()
+        assert limiter.rate is not None and limiter.rate < 98
+
+    asyncio.run(scenario())
+
+
+def test_a_ceiling_still_caps_a_remembered_limit() -> None:
+    limiter = AdaptiveLimiter(40.0)
+    limiter.start_from(100.0)
+    assert limiter.rate == 40.0
+
+
+def test_remembered_per_target_and_credential_with_no_token(tmp_path: Path) -> None:
+    token = Secret("a-real-looking-token-123456")
+    mine, other = token.fingerprint(), Secret("another-token").fingerprint()
+    assert len(mine) == 16 and mine != other and "123456" not in mine
+    limits.remember(tmp_path, "https://api.example/core/v2", mine, 97.4321)
+    assert limits.recall(tmp_path, "https://api.example/core/v2", other) is None
+    assert limits.recall(tmp_path, "sandbox:/x.db", mine) is None
+    found = limits.recall(tmp_path, "https://api.example/core/v2", mine)
+    assert found is not None and found.limit == 97.432
+    text = limits.limits_path(tmp_path).read_text()
+    assert "a-real-looking-token" not in text
+    assert stat.S_IMODE(limits.limits_path(tmp_path).stat().st_mode) == 0o600
+
+
+def test_forget_and_old_or_damaged_entries(tmp_path: Path) -> None:
+    limits.remember(tmp_path, "t1", "c", 10.0)
+    limits.remember(tmp_path, "t2", "c", 20.0)
+    assert limits.forget(tmp_path, "t1") == 1
+    assert [e.target for e in limits.remembered(tmp_path)] == ["t2"]
+    document = json.loads(limits.limits_path(tmp_path).read_text())
+    document["limits"][0]["learned_at"] -= limits.MAX_AGE + 1
+    limits.limits_path(tmp_path).write_text(json.dumps(document))
+    assert limits.recall(tmp_path, "t2", "c") is None  # too old: learned again
+    limits.limits_path(tmp_path).write_text("{not json")
+    assert limits.remembered(tmp_path) == []
+    assert limits.forget(tmp_path) == 0
