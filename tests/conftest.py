@@ -36,6 +36,20 @@ class Sandbox:
             **kwargs,  # type: ignore[arg-type]
         )
 
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The admin API's credential: the sandbox's own token, as a Bearer."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def admin(self, path: str = "", **kwargs: object) -> httpx.Client:
+        """A client with the admin API's credential, based at the sandbox's url + `path`."""
+        return httpx.Client(
+            base_url=f"{self.url}{path}",
+            headers=self.admin_headers,
+            timeout=10,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
     def app_client(self, api_prefix: str, login: str, password: str) -> httpx.Client:
         """An app API client (conference, flexml, mediator): HTTP Basic with the endpoint login."""
         return httpx.Client(base_url=f"{self.url}{api_prefix}", auth=(login, password), timeout=10)

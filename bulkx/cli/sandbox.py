@@ -7,11 +7,15 @@ import errno
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bulkx.cli import exit_codes
 from bulkx.defaults import DEFAULT_SANDBOX_DB as DEFAULT_DB
+
+if TYPE_CHECKING:
+    from bulkx.sandbox.app import SandboxApp
 
 # The sandbox itself (uvicorn, starlette, its inventory) is imported by the command that runs:
 # `bulkx --help` and every other command start without it.
@@ -43,6 +47,7 @@ def _port_free(host: str, port: int) -> bool:
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Address to bind; loopback only."),
     port: int = typer.Option(8765, help="TCP port."),
     db: Path = typer.Option(DEFAULT_DB, help="SQLite file holding the sandbox's world."),
@@ -62,8 +67,22 @@ def serve(
     token: str | None = typer.Option(
         None,
         envvar="BULKX_SANDBOX_TOKEN",
-        help="Bearer token the sandbox accepts on Core (default: sandbox-token).",
+        help="The only Bearer token the sandbox accepts, on Core and on its admin API"
+        " (default: sandbox-token). On the command line it is visible to every user in `ps`:"
+        " prefer the BULKX_SANDBOX_TOKEN environment variable or --token-file.",
         show_default=False,
+    ),
+    token_file: Path | None = typer.Option(
+        None,
+        "--token-file",
+        help="Read the token from this file (its first line), instead of --token.",
+        show_default=False,
+    ),
+    keep_default_credentials: bool = typer.Option(
+        False,
+        "--keep-default-credentials",
+        help="With a token of your own, still accept sandbox-token and the default partner's"
+        " password sandbox-password.",
     ),
 ) -> None:
     """Serve the sandbox over HTTP until Ctrl-C."""
@@ -73,6 +92,7 @@ def serve(
 
     if not is_loopback(host):
         raise _fail(f"the sandbox binds loopback addresses only (127.0.0.1, ::1), not {host}", 2)
+    token = _settle_token(token, token_file)
     try:
         parse_fault_spec(faults)
     except FaultSpecError as error:
@@ -86,6 +106,7 @@ def serve(
         db=db,
         seed=seed,
         token=token,
+        keep_default_credentials=keep_default_credentials,
         rate_limit=rate_limit,
         burst=burst,
         faults=faults,
@@ -96,15 +117,14 @@ def serve(
     except ValueError as error:
         raise _fail(str(error), exit_codes.ENVIRONMENT) from None
     base = f"http://{host}:{port}"
-    world = sandbox.world
-    typer.echo(f"CarrierX sandbox on {base}  (db {world.store.path}, seed {world.seed})", err=True)
-    for prefix in sandbox.prefixes:
-        typer.echo(f"  {base}{prefix}", err=True)
-    typer.echo(
-        "  Core: 'Authorization: Bearer <token>' (the --token value; default in the README);"
-        " app APIs: Basic with the endpoint's properties.login/password",
-        err=True,
-    )
+    source = ctx.get_parameter_source("token")
+    if source is not None and source.name == "COMMANDLINE":  # not BULKX_SANDBOX_TOKEN
+        typer.echo(
+            "warning: --token is visible to every local user in `ps`;"
+            " prefer BULKX_SANDBOX_TOKEN or --token-file",
+            err=True,
+        )
+    _banner(sandbox, base, own_token=token is not None)
     limits = f"rate limit {rate_limit:g}/s per credential" if rate_limit else "no rate limit"
     typer.echo(f"  {limits}; faults: {faults or 'none'}; admin: {base}/_sandbox/state", err=True)
     typer.echo("Ctrl-C stops it.", err=True)
@@ -113,6 +133,48 @@ def serve(
     with contextlib.suppress(KeyboardInterrupt):
         serve_forever(sandbox, host=host, port=port)
     typer.echo("sandbox stopped", err=True)
+
+
+def _banner(sandbox: SandboxApp, base: str, *, own_token: bool) -> None:
+    world = sandbox.world
+    typer.echo(f"CarrierX sandbox on {base}  (db {world.store.path}, seed {world.seed})", err=True)
+    for prefix in sandbox.prefixes:
+        typer.echo(f"  {base}{prefix}", err=True)
+    whose = (
+        "your token"
+        if own_token
+        else "the default sandbox-token: any local user knows it; give --token-file for your own"
+    )
+    typer.echo(
+        f"  Core and admin API: 'Authorization: Bearer <token>' ({whose});"
+        " app APIs: Basic with the endpoint's properties.login/password",
+        err=True,
+    )
+
+
+def _settle_token(token: str | None, token_file: Path | None) -> str | None:
+    """The token from --token / BULKX_SANDBOX_TOKEN or --token-file (not both), checked."""
+    if token_file is not None:
+        if token is not None:
+            raise _fail(
+                "give the token once: --token-file, or --token / BULKX_SANDBOX_TOKEN",
+                exit_codes.USAGE,
+            )
+        try:
+            lines = token_file.read_text(encoding="utf-8").splitlines()
+            mode = token_file.stat().st_mode
+        except (OSError, UnicodeDecodeError) as error:
+            message = f"--token-file {token_file}: cannot read it ({error})"
+            raise _fail(message, exit_codes.USAGE) from None
+        if mode & 0o077:
+            typer.echo(f"warning: {token_file} is readable by other users (chmod 600 it)", err=True)
+        token = lines[0] if lines else ""
+    if token is None:
+        return None
+    token = token.strip()
+    if not token or any(ch.isspace() or not ch.isprintable() or ord(ch) > 126 for ch in token):
+        raise _fail("the token must be non-empty printable ASCII without spaces", exit_codes.USAGE)
+    return token
 
 
 @app.command("seed")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,18 +11,19 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 
 from bulkx.defaults import DEFAULT_SANDBOX_DB
+from bulkx.sandbox import assumptions
 from bulkx.sandbox.controls import RequestLog, SandboxControls
-from bulkx.sandbox.errors import ApiError, FieldError
 from bulkx.sandbox.faults import FaultInjector, parse_fault_spec
-from bulkx.sandbox.http import error_response, http_exception, json_response, server_error
+from bulkx.sandbox.guard import host_is_loopback, host_of, refuse_host
+from bulkx.sandbox.http import http_exception, server_error
+from bulkx.sandbox.limits import DEFAULT_LIMITS, Limits
 from bulkx.sandbox.ratelimit import TokenBucketLimiter
 from bulkx.sandbox.resources import conference_v1, conference_v2, core, flexml, mediator
 from bulkx.sandbox.schema import Registry
+from bulkx.sandbox.state import state_route
 from bulkx.sandbox.world import World
 
 ADMIN_PREFIX = "/_sandbox"
@@ -37,11 +37,16 @@ API_MODULES: tuple[Any, ...] = (core, conference_v2, conference_v1, flexml, medi
 class SandboxConfig:
     db: Path | str = DEFAULT_DB
     seed: int | None = None
+    #: The only token the sandbox accepts on Core and on its admin API (default: the default
+    #: token, with the default partner's password). See World.
     token: str | None = None
+    #: With `token`, still accept the default token and password too.
+    keep_default_credentials: bool = False
     rate_limit: float = 0.0
     burst: int = 0
     faults: str = ""
     fault_seed: int = 0
+    limits: Limits = DEFAULT_LIMITS
 
 
 def registry() -> Registry:
@@ -52,34 +57,15 @@ def registry() -> Registry:
 
 
 def open_world(config: SandboxConfig) -> World:
-    return World(config.db, registry(), seed=config.seed, token=config.token)
-
-
-def _state_route(world: World) -> Route:
-    async def state(request: Request) -> Response:
-        collection = request.query_params.get("collection")
-        if collection:
-            if collection not in world.store.counts():
-                return error_response(
-                    ApiError(404, "Not Found", [FieldError("collection", "no such collection")])
-                )
-            limit = int(request.query_params.get("limit", "1000"))
-            rows = world.store.rows(
-                f"SELECT owner, data FROM t_{collection} ORDER BY seq LIMIT ?", (limit,)
-            )
-            items = [{"owner": owner, **json.loads(data)} for owner, data in rows]
-            return json_response({"collection": collection, "items": items})
-        return json_response(
-            {
-                "seed": world.seed,
-                "partner_sid": world.partner_sid,
-                "inventory_size": world.inventory.size,
-                "counts": world.store.counts(),
-                "db": world.store.path,
-            }
-        )
-
-    return Route(f"{ADMIN_PREFIX}/state", state, methods=["GET"])
+    world = World(
+        config.db,
+        registry(),
+        seed=config.seed,
+        token=config.token,
+        keep_default_credentials=config.keep_default_credentials,
+    )
+    world.limits = config.limits
+    return world
 
 
 class SandboxApp:
@@ -95,13 +81,24 @@ class SandboxApp:
         """The API base paths served, e.g. /core/v2."""
         return [r.path for r in self.inner.routes if isinstance(r, Mount)]
 
+    @property
+    def limits(self) -> Limits:
+        """What one client may take (serve_in_thread reads the server-side ones from here)."""
+        return self.world.limits
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            host = host_of(scope)
+            if host is None or not host_is_loopback(host):
+                await refuse_host(send, host)
+                return
         await self.controls(scope, receive, send)
 
 
 def _shape_error(path: str, status: int, body: bytes) -> bytes:
-    """Errors answered before a route is reached still take their API's shape."""
-    if path.startswith(mediator.PREFIX + "/"):
+    """Errors answered before a route is reached still take their API's shape (Mediator's
+    errors are unwrapped unless assumptions.MEDIATOR_WRAPS_ERRORS)."""
+    if assumptions.MEDIATOR_WRAPS_ERRORS and path.startswith(mediator.PREFIX + "/"):
         return b'{"body":' + body + b',"status":' + str(status).encode() + b"}"
     return body
 
@@ -114,7 +111,7 @@ def create_app(config: SandboxConfig | None = None, *, world: World | None = Non
     """The sandbox as an ASGI app (serve it with uvicorn, or call it in-process)."""
     config = config or SandboxConfig()
     world = world or open_world(config)
-    mounts: list[Any] = [_state_route(world)]
+    mounts: list[Any] = [state_route(world, ADMIN_PREFIX)]
     for module in API_MODULES:
         api = module.build(world)
         mounts.append(Mount(api.prefix, routes=api.routes))
@@ -138,6 +135,7 @@ def create_app(config: SandboxConfig | None = None, *, world: World | None = Non
     controls = SandboxControls(
         inner,
         credential_of=lambda scope: world.credential_id(_headers(scope)),
+        admin_auth=lambda scope: world.credentials.admin_ok(_headers(scope)),
         limiter=limiter,
         faults=faults,
         log=RequestLog(),

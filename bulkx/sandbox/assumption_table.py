@@ -1,5 +1,6 @@
-"""The assumptions table, read from `assumptions.py` itself, for `bulkx sandbox assumptions`
-and for docs/sandbox.md (a test keeps the two in step)."""
+"""The assumptions table, read from `assumptions.py` itself (and the sibling modules whose names
+it re-exports), for `bulkx sandbox assumptions` and for docs/sandbox.md (a test keeps the two in
+step)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import inspect
 import re
 from dataclasses import dataclass
 
-from bulkx.sandbox import assumptions
+from bulkx.sandbox import assumptions, assumptions_shapes
+
+#: The modules whose constants make the table, in order (`assumptions` re-exports the rest).
+SOURCES = (assumptions, assumptions_shapes)
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,8 @@ def assumptions_table() -> list[Assumption]:
     rows: list[Assumption] = []
     section, why = "general", ""
     comment: list[str] = []
-    for line in inspect.getsource(assumptions).splitlines():
+    lines = [line for module in SOURCES for line in inspect.getsource(module).splitlines()]
+    for line in lines:
         heading = _SECTION.match(line)
         constant = _CONSTANT.match(line)
         if heading:

@@ -14,12 +14,15 @@ from typing import Final
 #: Only the `errors` key is confirmed (the SDK reads it); the rest is memory of the old docs.
 ERROR_BODY_KEYS: Final = ("message", "errors")
 ERROR_ITEM_KEYS: Final = ("field", "message", "reference_sid")
-#: Messages used for statuses the docs name.
+#: Messages used for statuses the docs name. 404 is the documented error body of a missing item,
+#: `{"message": "no item error", "errors": [{"message": "cannot find item by sid", ...}]}`
+#: (https://docs.carrierx.com/voice/core-api/phone-numbers/did-messaging-enablement/enable); the
+#: status table's "Cannot find item by SID" is the same text capitalised.
 MESSAGE_BY_STATUS: Final = {
     400: "bad request",
     401: "Bad credentials",
     403: "forbidden",
-    404: "Cannot find item by SID",
+    404: "no item error",
     405: "method not allowed",
     409: "conflict",
     415: "Unsupported media type",
@@ -37,6 +40,10 @@ LIST_LIMIT_DEFAULT: Final = 10
 LIST_LIMIT_MAX: Final = 1000
 #: The docs say limit "must not exceed 1000" without naming the status; we answer 400.
 LIST_LIMIT_TOO_LARGE_STATUS: Final = 400
+#: A trunk group's trunks list without `limit` answers `limit: 1000`, as the documented sample
+#: (https://docs.carrierx.com/voice/core-api/trunk-groups/trunk/get) does: a trunk group's trunks
+#: come whole. Every other list keeps the documented default of 10.
+TRUNK_LIST_LIMIT_DEFAULT: Final = 1000
 #: `pagination.previous` is not documented; assumed symmetrical to `next`.
 PAGINATION_HAS_PREVIOUS: Final = True
 #: With no `order`, items come in creation order (oldest first).
@@ -50,6 +57,12 @@ UNKNOWN_FILTER_FIELD_STATUS: Final = 400
 NE_MATCHES_NULL: Final = True
 #: `bit` tests that every bit of the operand is set: `capabilities bit 4`.
 BIT_OPERATOR_MEANS_ALL_BITS: Final = True
+#: A list query that runs past the sandbox's time limit (`Limits.query_timeout_s`) answers 400
+#: naming the filter. The filtering page gives the syntax and `like` with `%` only, no time
+#: limit and no status for one:
+#: https://docs.carrierx.com/flexml/flexml-api/using-the-rest-api/filtering
+#: 400 says "change the request", where a 5xx would be retried as is.
+QUERY_TIMEOUT_STATUS: Final = 400
 
 # --- writes -------------------------------------------------------------------------------
 #: A field the object does not have, in a POST/PATCH/PUT body.
@@ -80,6 +93,32 @@ RELEASED_DID_VISIBLE: Final = False
 RENT_KEEPS_INVENTORY_SID: Final = True
 #: Renting by filter or by available-DID sid is not documented; only `phonenumber` selects.
 RENT_SELECTORS: Final = ("phonenumber",)
+#: POST /phonenumber/dids with no body at all: the rent page says "an empty object can be
+#: passed" and the quick start sends `{}`; a body that is not there is refused (as a body that is
+#: not JSON) rather than taken as `{}`, which rents (and bills) a random number.
+RENT_EMPTY_BODY_STATUS: Final = 400
+#: Available DIDs also filter on `npa` (the area code, 3 digits) and `npa_nxx` (the first six
+#: digits of the national number): the browse page filters "by their geographical location and
+#: area codes" (its table was cut off after `latlng`), and Browse Coverage documents these two
+#: names (https://docs.carrierx.com/voice/core-api/phone-numbers/browse-coverage). They are
+#: filter names only: an available DID object has no such fields.
+AVAILABLE_DID_AREA_FILTERS: Final = ("npa", "npa_nxx")
+#: Available DIDs order by any of their fields ("attribute name + asc/desc", the pagination
+#: page); numbers with equal values come in phonenumber order. `did_sid` is the exception: a
+#: sid made from a hash of the number cannot be ordered without reading the whole inventory, so
+#: ordering by it is a 400.
+AVAILABLE_DID_UNORDERABLE: Final = ("did_sid",)
+
+# --- routing ------------------------------------------------------------------------------
+#: Trunk `allow_transfer` is a boolean: the trunk object page
+#: (https://docs.carrierx.com/voice/core-api/trunk-groups/trunk) types it so, and every sample
+#: sends `false`. The newest copy of the page calls it an enum whose list was cut off after
+#: "disabled", so no enum can be checked; a string is a 422.
+TRUNK_ALLOW_TRANSFER_TYPE: Final = "bool"
+#: A trunk's `"endpoint_sid": ""` is no endpoint: the documented trunk group create sample
+#: (https://docs.carrierx.com/voice/core-api/trunk-groups/trunk-group/create) sends it and
+#: answers `"endpoint_sid": null`.
+EMPTY_ENDPOINT_SID_IS_NULL: Final = True
 
 # --- conference v2 ------------------------------------------------------------------------
 #: An access code already used by another room of the same endpoint.
@@ -122,6 +161,12 @@ RETRY_AFTER_MIN_SECONDS: Final = 1
 # --- oauth --------------------------------------------------------------------------------
 #: Grant types accepted by POST /oauth/token (only `password` is documented).
 OAUTH_GRANT_TYPES: Final = ("password",)
+#: POST /oauth/token without `grant_type` (a JSON `{}`, or a form without it) is refused: the
+#: documented request (https://docs.carrierx.com/voice/core-api/oauth/oauth-token/generate) sends
+#: `grant_type=password`, as the OAuth password grant requires (RFC 6749 §4.3.2). The docs give no
+#: status: the 422 an unsupported grant type answers. (POST /oauth/token/{partner_sid} needs
+#: none: its documented sample sends only client_id and client_secret.)
+OAUTH_GRANT_TYPE_MISSING_STATUS: Final = 422
 #: POST /oauth/token with grant_type=password needs no Authorization header: the username and
 #: password in the form are the credentials (the docs' sample also sends a Bearer header, which
 #: is accepted too). Without this a client could not get its first token.
@@ -174,8 +219,11 @@ BATCH_STATUS_ON_CREATE_STATUS: Final = 422
 #: mistyped fields answer 422 up front); what depends on the world (a number being available, a
 #: referenced trunk group existing, a number being on the account) fails per entry when it runs.
 BATCH_VALIDATES_DATA_ON_CREATE: Final = True
-#: Counters stay null until the task is queued; then total = number of entries, the rest 0.
-BATCH_COUNTERS_SET_WHEN: Final = "queued"
+#: Counters are null in the create answer (the create sample) and set once the task leaves
+#: `created`: total = its entries (or data items), the rest 0, as the Get Tasks sample shows a
+#: `pending_review` task (https://docs.carrierx.com/voice/core-api/batch/task/get). That sample's
+#: total is 1 for two entries, which no rule we can see explains.
+BATCH_COUNTERS_SET_WHEN: Final = "pending_review"
 #: Entries run with the scopes of the token that created the task (a token with batch.manage
 #: alone cannot rent numbers through a task: each entry fails with the 403 message).
 BATCH_RUNS_WITH_CREATOR_SCOPES: Final = True
@@ -198,9 +246,11 @@ CONFERENCE_DEFAULT_NAME: Final = "N/A"
 CONFERENCE_V2_ACCOUNT_NAME_FROM_ENDPOINT: Final = True
 #: A v2 account `password` update changes the endpoint's properties.password (the login's secret).
 CONFERENCE_V2_ACCOUNT_PASSWORD_CHANGES_ENDPOINT: Final = True
-#: The call flows every v2 account has (names documented; the object's fields are assumed).
+#: The call flows every v2 account has (names documented), with the Call Flow object's fields
+#: (https://docs.carrierx.com/conference/conf-v2-api/call-flows/call-flow); their base properties
+#: are CONFERENCE_V2_CALL_FLOW_PROPERTIES.
 CONFERENCE_V2_CALL_FLOWS: Final = ("secured", "open", "direct_host", "direct_participant")
-CONFERENCE_V2_CALL_FLOW_FIELDS: Final = ("account_sid", "call_flow_sid", "name", "properties")
+CONFERENCE_V2_CALL_FLOW_FIELDS: Final = ("call_flow_sid", "name", "properties")
 #: The account's call_flow_sid starts as this flow; DID groups and DIDs start with null.
 CONFERENCE_V2_ACCOUNT_DEFAULT_CALL_FLOW: Final = "secured"
 #: Deleting a v2 DID group sets did_group_sid to null on its rooms and DIDs (Core does the same
@@ -226,13 +276,17 @@ CONFERENCE_V1_SUBSCRIBER_DELETE_CASCADES: Final = True
 CONFERENCE_V1_RANDOM_ACCESS_CODE_DIGITS: Final = 8
 #: Deleting a v1 DID group still used as a room's primaryDidGroupId or by a DID.
 CONFERENCE_V1_DID_GROUP_IN_USE_STATUS: Final = 409
-#: `state` of a new v1 DID group (not documented) and of a v1 DID (the docs' sample shows -1).
-CONFERENCE_V1_DID_GROUP_STATE: Final = 0
+#: `state` of a new v1 DID group and of a v1 DID: -1, as the DID group create sample
+#: (https://docs.carrierx.com/conference/conf-v1-api/did-groups/did-group/create) and the DID
+#: sample show.
+CONFERENCE_V1_DID_GROUP_STATE: Final = -1
 CONFERENCE_V1_DID_STATE: Final = -1
 #: v1 DIDs are created through the v1 API; their phoneNumber is not checked against Core
 #: routing, but it is unique per endpoint (a second one answers this status).
 CONFERENCE_V1_DUPLICATE_DID_STATUS: Final = 409
-#: callFlowId is not checked (the sandbox does not serve v1 /callFlows).
+#: callFlowId is not checked against /callFlows: the Call Flow page says its id "may differ for
+#: each user" (https://docs.carrierx.com/conference/conf-v1-api/call-flows/call-flow), so a plan
+#: written for one account may name ids another account's flows do not have.
 CONFERENCE_V1_CALL_FLOW_ID_CHECKED: Final = False
 #: v1 countryCode default (alpha-2).
 CONFERENCE_V1_DEFAULT_COUNTRY_CODE: Final = "US"
@@ -260,15 +314,20 @@ FLEXML_CALL_URL_REQUIRED: Final = False
 #: create-only (the SDK updates only status_callback_url/method). `delay` is a number of seconds
 #: >= 0 (the blast app sends floats). DELETE cancels the call: 204, and the call is gone (404).
 FLEXML_CALL_DELETE_REMOVES: Final = True
-#: Mediator wraps errors too: `{"body": <error body>, "status": <http status>}`, and the wrapper's
-#: `status` is always the HTTP status. Unknown paths (404) and methods (405) under /mediator/v1
-#: are wrapped as well. A DELETE's 204 has no body, so it is not wrapped.
-MEDIATOR_WRAPS_ERRORS: Final = True
+#: Mediator wraps its answers as `{"body": ..., "status": 200}` (every sample of the Mediator
+#: pages, e.g. https://docs.carrierx.com/mediator/mediator-api/bindings/binding/create), but the
+#: docs show no Mediator error. Errors are answered unwrapped, in the Core error shape with the
+#: HTTP status: CarrierX's own SDK (carrierx-python, resources/base.py) checks the status and
+#: reads `errors` at the top level before it unwraps `body`, for Mediator as for Core; a wrapped
+#: 400 would be a generic server error there. A DELETE's 204 has no body, so it is not wrapped.
+MEDIATOR_WRAPS_ERRORS: Final = False
 MEDIATOR_WRAPS_NO_CONTENT: Final = False
 #: Mediator account fields (the docs give no schema; "information about the partner").
 MEDIATOR_ACCOUNT_FIELDS: Final = ("account_sid", "date_created", "login", "name", "partner_sid")
-#: Binding defaults: maximum_ttl is documented (3600; -1 = never expires); the sample's 300 is
-#: taken as the default wait_origination_did_ttl. TTLs are stored, not enforced (nothing expires).
+#: Binding defaults: maximum_ttl is documented (3600; -1 = never expires) by the Binding object
+#: (https://docs.carrierx.com/mediator/mediator-api/bindings/binding); the create sample answers -1
+#: for a body without one, which the table contradicts. The sample's 300 is taken as the default
+#: wait_origination_did_ttl. TTLs are stored, not enforced (nothing expires).
 MEDIATOR_BINDING_DEFAULT_MAXIMUM_TTL: Final = 3600
 MEDIATOR_BINDING_DEFAULT_WAIT_ORIGINATION_DID_TTL: Final = 300
 #: `dtmf`: digits, `*`, `#` and `,` (a 0.5 s pause).
@@ -432,12 +491,15 @@ STORAGE_CLASSIFY_BY: Final = "mime_type_from_name"
 # --- end accounts and content (helper) ------------------------------------------------------
 
 # --- records, messaging, rates and lookups (helper) ---------------------------------------
-#: Calls, rating, invoices, lookups, countries, TTS, verification and app records are not scope
-#: checked: their scopes (calls.*, rating.*, invoices.*, lookup.*, ...) are not among the token
-#: scopes the sandbox knows. SMS methods check sms.* (so does the SMS a verification sends), push
-#: notifications push.*, a TTS file saved to storage storage.*.
+#: Calls, rating, invoices, lookups, countries, TTS and verification are not scope checked: their
+#: scopes (calls.*, rating.*, invoices.*, lookup.*, ...) are not among the token scopes the
+#: sandbox knows. SMS methods check sms.* (so does the SMS a verification sends), push
+#: notifications push.*, a TTS file saved to storage storage.*. App records (`/app/...`) check
+#: app.manage or app.read, as documented
+#: (https://docs.carrierx.com/voice/core-api/apps/mediator-cdr/get); the default token has
+#: app.manage.
 UNSCOPED_AREAS: Final = (
-    "app", "calls", "countries", "invoices", "lookup", "rating", "tts", "verification",
+    "calls", "countries", "invoices", "lookup", "rating", "tts", "verification",
 )  # fmt: skip
 #: CDR and app record numbers (duration, duration_billing, price, rate) are strings, as in the
 #: docs' samples, though the field tables say "number"; filters on them compare as strings.
@@ -459,10 +521,33 @@ SEEDED_CONTACTS: Final = 500
 #: (messages or detail records, list or get) moves every message in flight one step on. The docs
 #: name `queued` (the send sample) and `sent`/`delivered` (later samples); time plays no part.
 SMS_STATUS_STEPS: Final = ("queued", "sent", "delivered")
-#: `from` must be a DID assigned to the caller's account. The docs' "enable messaging on the DID
-#: first" is not enforced (a sandbox DID's active_capabilities cannot be changed).
+#: `from` must be a DID assigned to the caller's account (the docs name no status for one that
+#: is not).
 SMS_FROM_NOT_ON_ACCOUNT_STATUS: Final = 422
-SMS_REQUIRES_MESSAGING_CAPABILITY: Final = False
+#: Documented (https://docs.carrierx.com/voice/core-api/sms/sms/send): "to send messages from a
+#: rented DID you need to enable SMS/MMS messaging on that DID first"; the verification SMS page
+#: says the same. A send (or verification SMS) from a number whose messaging is not enabled is
+#: refused; the docs give no status for it (the external DID page only says "an error will be
+#: returned"), so it is the 422 "object validation error" naming `from`, as the enable call
+#: answers for external DIDs.
+SMS_REQUIRES_MESSAGING_ENABLED: Final = True
+SMS_MESSAGING_NOT_ENABLED_STATUS: Final = 422
+#: Messaging enablement
+#: (https://docs.carrierx.com/voice/core-api/phone-numbers/did-messaging-enablement/enable):
+#: every DID starts disabled (the object's documented default), ported and seeded ones included.
+#: The enable answers `status: in_progress` (the documented sample) and completes at once: every
+#: later read shows `enabled` and the number sends (the messaging quick start says it "usually
+#: takes a few seconds"; a rehearsal should not wait).
+MESSAGING_ENABLED_AT_ONCE: Final = True
+#: `type` when an enable sends none: "the partner/global default value. By default, partners are
+#: only enabled for a2p" (documented); a never-enabled DID reads `type: null`. `campaign_sid` is
+#: not checked (the sandbox has no 10DLC campaigns); `campaign_external_id` is made up from it.
+MESSAGING_DEFAULT_TYPE: Final = "a2p"
+#: Changing `type`, `campaign_sid` or `p2p_nnid` of a number that is and stays enabled needs
+#: `force=true` ("bypassing the standard two-step disable-then-re-enable process"); without it
+#: the change is a 422 naming the field (the docs give no status). Enabling again with the same
+#: settings is a no-op (200). `enabled` left out of the body keeps its value (as a PATCH).
+MESSAGING_CHANGE_NEEDS_FORCE_STATUS: Final = 422
 #: Message text limit (the MMS limit, documented; assumed for SMS too) and user_data length.
 SMS_MAX_MESSAGE_CHARS: Final = 1600
 SMS_USER_DATA_MAX_LENGTH: Final = 1024
@@ -558,3 +643,7 @@ CONFERENCE_V1_MEETING_ATTRIBUTE_TYPE: Final = 5
 CONFERENCE_V1_MEETING_ATTRIBUTE_GROUP: Final = 4
 CONFERENCE_V1_ATTRIBUTE_VALUE_STATUS: Final = 422
 # --- end live meetings (helper) -----------------------------------------------------------
+
+# Shapes read against the documented samples (endpoints, system gateway, list totals, partner
+# views, Conference v1 call flows and files) live in a sibling module; every name is also here.
+from bulkx.sandbox.assumptions_shapes import *  # noqa: E402, F403

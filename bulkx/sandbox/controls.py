@@ -27,6 +27,23 @@ from bulkx.sandbox.faults import (
     parse_fault_spec,
 )
 from bulkx.sandbox.ratelimit import TokenBucketLimiter
+from bulkx.sandbox.requestlog import REQUEST_LOG_CAPACITY, REQUESTS_PAGE_DEFAULT, RequestLog
+
+__all__ = [
+    "ANONYMOUS_KEY",
+    "REQUESTS_PAGE_DEFAULT",
+    "REQUESTS_PAGE_MAX",
+    "REQUEST_LOG_CAPACITY",
+    "ASGIApp",
+    "ConnectionDropped",
+    "Message",
+    "Receive",
+    "RequestLog",
+    "SandboxControls",
+    "SandboxTransport",
+    "Scope",
+    "Send",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -36,8 +53,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: The bucket shared by requests that carry no recognisable credential.
 ANONYMOUS_KEY: Final = "-"
-REQUEST_LOG_CAPACITY: Final = 200_000
-REQUESTS_PAGE_DEFAULT: Final = 1000
 REQUESTS_PAGE_MAX: Final = 10_000
 _MAX_ADMIN_BODY: Final = 64 * 1024
 #: Query parameters whose names contain one of these have their values kept out of the log.
@@ -50,91 +65,6 @@ class ConnectionDropped(Exception):
 
     server.quiet_dropped_connections() recognises it by this class name; keep the two in step.
     """
-
-
-# --- request log ------------------------------------------------------------------------------
-
-
-class RequestLog:
-    """The last `capacity` requests, oldest first, each with a sequence number (`seq`) from 1.
-
-    Sequence numbers keep counting across `clear()`, so a poller's `since` stays meaningful.
-    """
-
-    def __init__(
-        self, capacity: int = REQUEST_LOG_CAPACITY, clock: Callable[[], float] = time.time
-    ) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be at least 1, not {capacity}")
-        self._capacity = capacity
-        self._clock = clock
-        # A ring over a list (not a deque) gives O(1) access by seq for `entries(since)`.
-        self._slots: list[dict[str, Any]] = []
-        self._base = 0  # seq of the last entry before the most recent clear()
-        self._next_seq = 1
-
-    @property
-    def capacity(self) -> int:
-        return self._capacity
-
-    @property
-    def last_seq(self) -> int:
-        """The seq of the most recent entry ever recorded (0 if none)."""
-        return self._next_seq - 1
-
-    def __len__(self) -> int:
-        return self._next_seq - self._first_seq()
-
-    def _first_seq(self) -> int:
-        return max(self._base + 1, self._next_seq - self._capacity)
-
-    def record(
-        self,
-        *,
-        method: str,
-        path: str,
-        query: str,
-        status: int,
-        credential: str | None,
-        fault: str | None,
-        duration_ms: float,
-        started_at: float | None = None,
-    ) -> int:
-        """Append one request; `credential` must be an id, never a secret. Returns its seq."""
-        seq = self._next_seq
-        self._next_seq = seq + 1
-        entry: dict[str, Any] = {
-            "seq": seq,
-            "time": self._clock() if started_at is None else started_at,
-            "method": method,
-            "path": path,
-            "query": query,
-            "status": status,
-            "credential": credential,
-            "fault": fault,
-            "duration_ms": duration_ms,
-        }
-        if len(self._slots) < self._capacity:
-            self._slots.append(entry)
-        else:
-            self._slots[(seq - 1 - self._base) % self._capacity] = entry
-        return seq
-
-    def entries(
-        self, since_seq: int = 0, limit: int = REQUESTS_PAGE_DEFAULT
-    ) -> list[dict[str, Any]]:
-        """Entries with seq > since_seq, oldest first, at most `limit` of them (copies)."""
-        start = max(since_seq + 1, self._first_seq())
-        end = min(self._next_seq, start + max(limit, 0))
-        slots, base, capacity = self._slots, self._base, self._capacity
-        return [dict(slots[(seq - 1 - base) % capacity]) for seq in range(start, end)]
-
-    def clear(self) -> int:
-        """Forget every entry; returns how many there were."""
-        dropped = len(self)
-        self._slots = []
-        self._base = self._next_seq - 1
-        return dropped
 
 
 # --- ASGI helpers -----------------------------------------------------------------------------
@@ -231,6 +161,15 @@ def _forbidden_admin() -> ApiError:
     return ApiError(403, assumptions.MESSAGE_BY_STATUS[403], [FieldError(None, message)])
 
 
+def _admin_unauthorized() -> ApiError:
+    message = (
+        "the sandbox admin API takes 'Authorization: Bearer <token>' with the sandbox's own"
+        " token (its --token, --token-file or BULKX_SANDBOX_TOKEN; sandbox-token by default)"
+    )
+    challenge = {"WWW-Authenticate": 'Bearer realm="bulkx-sandbox-admin"'}
+    return ApiError(401, assumptions.MESSAGE_BY_STATUS[401], [FieldError(None, message)], challenge)
+
+
 # --- the middleware ---------------------------------------------------------------------------
 
 _AdminHandler = Callable[[Scope, Receive], Awaitable[dict[str, Any]]]
@@ -242,8 +181,9 @@ class SandboxControls:
     For each request outside `admin_prefix`, in order: rate limit (429 + Retry-After), outage
     (503), unauthorized_after (401), latency, http_5xx, reset (app not called, connection
     dropped), execute_then_reset (app called, response lost, connection dropped), else the app.
-    Requests under `admin_prefix` are loopback-only and never limited, faulted or logged; the
-    prefix's own routes (requests, faults, rate_limit) are answered here, the rest by `app`.
+    Requests under `admin_prefix` are loopback-only, need the admin credential (`admin_auth`),
+    and are never limited, faulted or logged; the prefix's own routes (requests, faults,
+    rate_limit) are answered here, the rest by `app`.
 
     With `faults=None` or `limiter=None` the feature starts off but can be turned on through
     the admin API or `set_faults` / `set_rate_limit`.
@@ -259,10 +199,14 @@ class SandboxControls:
         log: RequestLog,
         admin_prefix: str = "/_sandbox",
         shape_error: Callable[[str, int, bytes], bytes] | None = None,
+        admin_auth: Callable[[Scope], bool] | None = None,
     ) -> None:
         """`shape_error(path, status, body)` lets an API that wraps its answers (Mediator)
-        wrap the errors answered here too, before its routes are reached."""
+        wrap the errors answered here too, before its routes are reached. `admin_auth(scope)`
+        says whether a request carries the admin credential; without it the admin API
+        refuses every request (401)."""
         self.app = app
+        self._admin_auth = admin_auth
         self._shape_error = shape_error
         self.limiter = limiter
         self.faults = faults if faults is not None else FaultInjector(FaultSpec(), seed=0)
@@ -410,6 +354,9 @@ class SandboxControls:
     async def _admin(self, scope: Scope, receive: Receive, send: Send, sub_path: str) -> None:
         if not _client_is_loopback(scope):
             await _send_error(send, _forbidden_admin())
+            return
+        if self._admin_auth is None or not self._admin_auth(scope):
+            await _send_error(send, _admin_unauthorized())
             return
         methods = self._admin_routes.get(sub_path.rstrip("/"))
         if methods is None:

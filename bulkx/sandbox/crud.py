@@ -93,7 +93,7 @@ def list_objects(
     ctx.principal.require_scope(resource.scope, "read")
     if resource.hooks.before_read is not None:
         resource.hooks.before_read(ctx)
-    q = parse_list_query(ctx.query)
+    q = parse_list_query(ctx.query, default_limit=resource.default_limit)
     store = ctx.world.store
     indexed = store.indexed(resource.collection)
     where, params = _where(ctx, resource, q)
@@ -173,7 +173,7 @@ def list_objects(
             return envelope(
                 encoded,
                 q=q,
-                total=total,
+                total=total if resource.counts_total else None,
                 has_more=has_more,
                 base_url=ctx.base_url,
                 query=ctx.query,
@@ -184,7 +184,7 @@ def list_objects(
     return envelope(
         items,
         q=q,
-        total=total,
+        total=total if resource.counts_total else None,
         has_more=has_more,
         base_url=ctx.base_url,
         query=ctx.query,
@@ -281,10 +281,14 @@ def _sort_key(value: Any) -> tuple[bool, str, Any]:
 
 
 def list_from_objects(
-    ctx: Ctx, resource: Resource, objects: list[dict[str, Any]]
+    ctx: Ctx,
+    resource: Resource,
+    objects: list[dict[str, Any]],
+    *,
+    default_limit: int = assumptions.LIST_LIMIT_DEFAULT,
 ) -> dict[str, Any]:
     """The list envelope over objects held in memory (nested arrays, computed views)."""
-    q = parse_list_query(ctx.query, cursors=False)
+    q = parse_list_query(ctx.query, cursors=False, default_limit=default_limit)
     for cond in q.conditions:
         spec = resource.by_name.get(cond.field)
         if spec is None or spec.access == "hidden":

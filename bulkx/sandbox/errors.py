@@ -46,10 +46,14 @@ def bad_request(message: str, field_name: str | None = None) -> ApiError:
 
 
 def not_found(what: str = "item", sid: str | None = None) -> ApiError:
+    """The documented 404 body ("no item error" / "cannot find item by sid"); `what` is kept
+    for callers' readability. The sid not found is named in reference_sid
+    (assumptions.NOT_FOUND_NAMES_SID)."""
+    del what
     return ApiError(
         404,
         assumptions.MESSAGE_BY_STATUS[404],
-        [FieldError(None, f"cannot find {what} by SID", sid)],
+        [FieldError(None, assumptions.NOT_FOUND_ITEM_MESSAGE, sid)],
     )
 
 

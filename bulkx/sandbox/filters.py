@@ -221,14 +221,52 @@ def typed(literal: Literal_, field_type: FieldType | None) -> Scalar:
     return text
 
 
+def collapse_like(pattern: str) -> str:
+    """`%%%x` -> `%x`: runs of `%` mean what one does, and each one more multiplies the work."""
+    return _PERCENT_RUN.sub("%", pattern)
+
+
+_PERCENT_RUN = re.compile(r"%{2,}")
+
+
 @functools.lru_cache(maxsize=256)
-def like_to_regex(pattern: str, *, case_sensitive: bool) -> re.Pattern[str]:
-    parts = ("." + "*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
-    return re.compile("^" + "".join(parts) + "$", 0 if case_sensitive else re.IGNORECASE)
+def like_matcher(pattern: str, *, case_sensitive: bool) -> Callable[[str], bool]:
+    """A predicate for `value like pattern` that runs in time linear in the pattern's segments.
+
+    A regex with `.*` per `%` backtracks: `%%%%%x` over 1.2 M numbers took 40 s. Here the
+    pattern is split on `%` into fixed-width segments (`_` is one character): the first must
+    match at the start, the last at the end, and each one between is found leftmost after the
+    one before, which is all a `%` can mean.
+    """
+    flags = re.DOTALL | (0 if case_sensitive else re.IGNORECASE)
+    texts = collapse_like(pattern).split("%")
+    parts = [
+        (re.compile("".join("." if ch == "_" else re.escape(ch) for ch in text), flags), len(text))
+        for text in texts
+    ]
+    if len(parts) == 1:
+        only = parts[0][0]
+        return lambda value: only.fullmatch(value) is not None
+    (head, head_size), *middle, (tail, tail_size) = parts
+
+    def match(value: str) -> bool:
+        end = len(value) - tail_size
+        if end < head_size or head.match(value) is None or tail.fullmatch(value, end) is None:
+            return False
+        pos = head_size
+        for segment, _size in middle:
+            found = segment.search(value, pos, end)
+            if found is None:
+                return False
+            pos = found.end()
+        return True
+
+    return match
 
 
 def like_prefix(pattern: str) -> str | None:
     """`1516%` -> `1516`: a pattern that only constrains a prefix (lets an index do the work)."""
+    pattern = collapse_like(pattern)
     if pattern.endswith("%") and not any(ch in "%_" for ch in pattern[:-1]):
         return pattern[:-1]
     return None
@@ -254,7 +292,10 @@ def _glob_escape(text: str) -> str:
 
 
 def _like_to_glob(pattern: str) -> str:
-    return "".join("*" if ch == "%" else "?" if ch == "_" else _glob_escape(ch) for ch in pattern)
+    return "".join(
+        "*" if ch == "%" else "?" if ch == "_" else _glob_escape(ch)
+        for ch in collapse_like(pattern)
+    )
 
 
 def _sql_value(value: Scalar) -> Scalar:
@@ -286,7 +327,7 @@ def condition_sql(
                 upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
                 return f"({expr} >= ? AND {expr} < ?)", [prefix, upper]
             return f"{expr} GLOB ?", [_like_to_glob(text)]
-        return f"{expr} LIKE ? ESCAPE '\\'", [text.replace("\\", "\\\\")]
+        return f"{expr} LIKE ? ESCAPE '\\'", [collapse_like(text).replace("\\", "\\\\")]
     if value is None:
         if op == "eq":
             return f"{expr} IS NULL", []
@@ -355,7 +396,7 @@ def _compare(op: Operator, actual: Any, cond: Condition, field_type: FieldType |
     if op in ("like", "ilike"):
         if not isinstance(actual, str):
             return False
-        return bool(like_to_regex(cond.value.text, case_sensitive=op == "like").match(actual))
+        return like_matcher(cond.value.text, case_sensitive=op == "like")(actual)
     value = typed(cond.value, field_type)
     if op == "eq":
         return bool(actual == value)

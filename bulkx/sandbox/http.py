@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
+import anyio
+import anyio.to_thread
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -24,6 +27,7 @@ from bulkx.sandbox.crud import (
     update_object,
 )
 from bulkx.sandbox.errors import ApiError, FieldError
+from bulkx.sandbox.limits import Limits, deadline_passed, query_deadline, query_timeout_error
 from bulkx.sandbox.listing import EncodedItems
 from bulkx.sandbox.schema import Resource
 from bulkx.sandbox.world import World
@@ -72,15 +76,53 @@ def error_response(error: ApiError) -> Response:
     return json_response(error.body(), error.status, error.headers or None)
 
 
-async def read_json_body(request: Request, *, form: bool = False) -> Any:
-    raw = await request.body()
+async def read_body(
+    request: Request, limits: Limits, *, max_bytes: int | None = None, field: str | None = None
+) -> bytes:
+    """The request body, refused with 413 past `max_bytes` (default: the JSON cap) and with 408
+    when it has not all arrived within the body timeout. Both answers close the connection, so
+    the rest of a huge body is not read. A client that leaves raises ClientDisconnect."""
+    cap = limits.max_body_bytes if max_bytes is None else max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _too_large(cap, field)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with anyio.fail_after(limits.body_timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > cap:
+                    raise _too_large(cap, field)
+                chunks.append(chunk)
+    except TimeoutError:
+        why = f"the body did not arrive within {limits.body_timeout_s:g} s"
+        raise ApiError(408, "request timeout", [FieldError(field, why)], dict(_CLOSE)) from None
+    return b"".join(chunks)
+
+
+_CLOSE: Final = {"Connection": "close"}
+
+
+def _too_large(cap: int, field: str | None) -> ApiError:
+    why = f"the body is larger than {cap} bytes"
+    return ApiError(413, "request entity too large", [FieldError(field, why)], dict(_CLOSE))
+
+
+class EmptyBody(dict[str, Any]):
+    """The `{}` an empty POST body stands for (a route that needs a body refuses it)."""
+
+
+async def read_json_body(request: Request, limits: Limits, *, form: bool = False) -> Any:
+    raw = await read_body(request, limits)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if form and content_type == "application/x-www-form-urlencoded":
         return _form_fields(raw)
     if not raw.strip():
         if request.method == "POST":
-            # "POST ... when no argument is needed, send {}": an empty body means the same.
-            return {}
+            # "POST ... when no argument is needed, send {}": an empty body means the same,
+            # except where a route needs a body (renting a DID: `EmptyBody` tells them apart).
+            return EmptyBody()
         raise ApiError(
             400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, "the body is empty")]
         )
@@ -101,6 +143,29 @@ async def read_json_body(request: Request, *, form: bool = False) -> Any:
     if _too_deep(payload):
         raise _too_deep_error()
     return payload
+
+
+def client_left() -> Response:
+    """The answer to a request whose client disconnected mid-body: nobody reads it, and it is
+    not an error of the sandbox (no traceback in the log)."""
+    return error_response(ApiError(400, "the client disconnected while sending the body"))
+
+
+async def run_query(world: World, call: Callable[[], Result]) -> Result:
+    """Run a read off the event loop (other clients are answered meanwhile), stopped with
+    `assumptions.QUERY_TIMEOUT_STATUS` when it computes longer than the world's limit."""
+    seconds = world.limits.query_timeout_s
+
+    def bounded() -> Result:
+        with query_deadline(seconds):
+            try:
+                return call()
+            except sqlite3.OperationalError:
+                if deadline_passed():  # the store's progress handler interrupted the query
+                    raise query_timeout_error(seconds) from None
+                raise
+
+    return await anyio.to_thread.run_sync(bounded)
 
 
 #: Bodies nested deeper than this are refused with a 400: validation, copying and storing
@@ -179,12 +244,20 @@ class Api:
                 wants_body = (
                     body if body is not None else request.method in ("POST", "PATCH", "PUT")
                 )
-                payload = await read_json_body(request, form=form) if wants_body else None
+                payload = (
+                    await read_json_body(request, world.limits, form=form) if wants_body else None
+                )
                 base = str(request.url.replace(query=""))
                 ctx = Ctx(world, principal, dict(request.query_params), base_url=base)
-                result = operation(ctx, request.path_params, payload)
+                params = request.path_params
+                if request.method in ("GET", "HEAD"):
+                    result = await run_query(world, lambda: operation(ctx, params, payload))
+                else:
+                    result = operation(ctx, params, payload)
             except ApiError as error:
                 return error_response(error)
+            except ClientDisconnect:
+                return client_left()
             if result is None:
                 return Response(status_code=204)
             if isinstance(result, Raw):

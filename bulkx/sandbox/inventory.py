@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bulkx.sandbox.errors import bad_request
-from bulkx.sandbox.filters import Condition, like_prefix, like_to_regex, matches, typed
+from bulkx.sandbox.filters import Condition, like_matcher, like_prefix, matches, typed
+from bulkx.sandbox.limits import check_deadline
 
 if TYPE_CHECKING:
     import phonenumbers
@@ -274,8 +275,10 @@ class Inventory:
         descending: bool = False,
         shuffle: bool = False,
         field_type: Callable[[Condition], Any] = lambda _c: None,
+        order_by: str | None = None,
     ) -> list[tuple[str, Block]]:
-        """Up to `limit` available numbers (with their block) after skipping `offset`."""
+        """Up to `limit` available numbers (with their block) after skipping `offset`, in
+        phonenumber order, or by `order_by` (a field a block's numbers share) then number."""
         number_conds = [c for c in conditions if c.field in PER_NUMBER_FIELDS]
         block_conds = [c for c in conditions if c.field not in PER_NUMBER_FIELDS]
         near = next((c for c in conditions if c.op == "nearby"), None)
@@ -283,14 +286,20 @@ class Inventory:
         # Conditions the bounds above do not capture exactly are checked number by number.
         residual = [c for c in number_conds if not _captured(c)]
         number_only = all(c.field == "phonenumber" for c in residual)
+        number_test = _number_test(residual, field_type) if number_only else None
 
         blocks = [
             b
             for b in self.blocks
             if b.end > lo
             and b.first < hi
-            and matches(self.describe(b.first, b), block_conds, field_type)
+            and matches(_with_area(self.describe(b.first, b), b), block_conds, field_type)
         ]
+        if order_by is not None and order_by not in NUMBER_ORDER:
+            key = order_by
+            blocks.sort(key=lambda b: _order_key(self.describe(b.first, b).get(key)),
+                        reverse=descending)  # fmt: skip
+            descending = False  # each block's numbers ascending
         if near is not None:
             lat, lng = _latlng(near)
             blocks.sort(key=lambda b: math.hypot(b.lat - lat, b.lng - lng))
@@ -324,14 +333,17 @@ class Inventory:
                 if shuffle:
                     lines = random.sample(lines, len(lines))  # type: ignore[assignment]
                 candidates = (f"{block.prefix}{line:04d}" for line in lines)
-            for number in candidates:
+            for scanned, number in enumerate(candidates):
+                if scanned & 0xFFF == 0:
+                    check_deadline()  # a GET's scan is bounded (limits.query_deadline)
                 if number in taken:
                     continue
-                if residual:
+                if number_test is not None:
                     # Conditions on the number alone need no whole DID object (browse hot path).
-                    obj = {"phonenumber": number} if number_only else self.describe(number, block)
-                    if not matches(obj, residual, field_type):
+                    if not number_test(number):
                         continue
+                elif residual and not matches(self.describe(number, block), residual, field_type):
+                    continue
                 if skip:
                     skip -= 1
                     continue
@@ -365,6 +377,20 @@ class Inventory:
         return lo, hi, exact
 
 
+#: Fields whose order is the phonenumber order (the NANP formats spell the same digits).
+NUMBER_ORDER = frozenset({"phonenumber", "in_country_format", "international_format"})
+
+
+def _with_area(obj: dict[str, Any], block: Block) -> dict[str, Any]:
+    """A block's DID with the area filters (`npa`, `npa_nxx`: assumptions.AVAILABLE_DID_AREA_
+    FILTERS), which every number of a block shares."""
+    return {**obj, "npa": block.npa, "npa_nxx": block.npa + block.nxx}
+
+
+def _order_key(value: Any) -> tuple[bool, Any]:
+    return (value is None, value if value is not None else 0)
+
+
 class _BlockNumbers(Sequence[str]):
     """A block's numbers in order, made on demand (for bisecting bounds of any length)."""
 
@@ -376,6 +402,19 @@ class _BlockNumbers(Sequence[str]):
 
     def __getitem__(self, index: Any) -> Any:
         return f"{self.prefix}{index:04d}"
+
+
+def _number_test(
+    residual: Sequence[Condition], field_type: Callable[[Condition], Any]
+) -> Callable[[str], bool] | None:
+    """A test of a number alone against `residual` (None when nothing is left to test);
+    `like` patterns are compiled once (filters.like_matcher), not per number."""
+    if not residual:
+        return None
+    if all(c.op in ("like", "ilike") and len(c.path) == 1 for c in residual):
+        tests = [like_matcher(c.value.text, case_sensitive=c.op == "like") for c in residual]
+        return lambda number: all(test(number) for test in tests)
+    return lambda number: matches({"phonenumber": number}, residual, field_type)
 
 
 def _line_index(block: Block, bound: str) -> int:
@@ -418,7 +457,7 @@ def _latlng(cond: Condition) -> tuple[float, float]:
 __all__ = [
     "Block",
     "Inventory",
-    "like_to_regex",
+    "like_matcher",
     "nanp_formats",
     "number_for_sid",
     "sid_for_number",

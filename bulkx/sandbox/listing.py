@@ -45,8 +45,13 @@ def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def parse_list_query(query: Mapping[str, str], *, cursors: bool = True) -> ListQuery:
-    limit = _int_param(query, "limit", assumptions.LIST_LIMIT_DEFAULT)
+def parse_list_query(
+    query: Mapping[str, str],
+    *,
+    cursors: bool = True,
+    default_limit: int = assumptions.LIST_LIMIT_DEFAULT,
+) -> ListQuery:
+    limit = _int_param(query, "limit", default_limit)
     if limit > assumptions.LIST_LIMIT_MAX:
         raise ApiError(
             assumptions.LIST_LIMIT_TOO_LARGE_STATUS,

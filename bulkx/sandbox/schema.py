@@ -82,10 +82,20 @@ class Resource:
     query_args: tuple[str, ...] = ()
     #: How sids look: "uuid" (Core, v2) or "int" (Conference v1 ids).
     sid_kind: Literal["uuid", "int"] = "uuid"
+    #: `limit` of a list sent without one; 0: the documented one for its path
+    #: (assumptions.LIST_LIMIT_DEFAULT_BY_PATH, else assumptions.LIST_LIMIT_DEFAULT).
+    default_limit: int = 0
+    #: Whether its list answers a `total` (assumptions.LISTS_WITHOUT_TOTAL: some answer null).
+    counts_total: bool = True
 
     def __post_init__(self) -> None:
         if not self.collection:
             object.__setattr__(self, "collection", self.name)
+        if not self.default_limit:
+            limit = assumptions.LIST_LIMIT_DEFAULT_BY_PATH.get(
+                self.path, assumptions.LIST_LIMIT_DEFAULT
+            )
+            object.__setattr__(self, "default_limit", limit)
 
     @functools.cached_property
     def by_name(self) -> Mapping[str, Field]:

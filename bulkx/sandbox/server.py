@@ -13,19 +13,36 @@ from typing import Any
 
 import uvicorn
 
+from bulkx.sandbox.limits import DEFAULT_LIMITS, Limits
+from bulkx.sandbox.protocol import protocol_class
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_HOSTS:
-        return True
+    """True for a loopback address, or `localhost` when every address it resolves to is one.
+
+    Other names (`*.localhost` included) are refused: what they resolve to is up to a resolver.
+    """
+    host = host.strip("[]")
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
+        pass
+    if host.lower() != "localhost":
         return False
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    addresses = {str(info[4][0]).split("%")[0] for info in found}
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
 
 
-def _config(app: Any, host: str, port: int, *, log_level: str) -> uvicorn.Config:
+def _config(
+    app: Any, host: str, port: int, *, log_level: str, limits: Limits | None = None
+) -> uvicorn.Config:
+    limits = limits or getattr(app, "limits", None) or DEFAULT_LIMITS
     return uvicorn.Config(
         app,
         host=host,
@@ -33,9 +50,11 @@ def _config(app: Any, host: str, port: int, *, log_level: str) -> uvicorn.Config
         log_level=log_level,
         access_log=False,
         lifespan="on",
-        # The sandbox answers many small requests; keep-alive avoids reconnect churn in benchmarks.
-        timeout_keep_alive=30,
-        limit_concurrency=None,
+        http=protocol_class(limits),
+        # Keep-alive avoids reconnect churn in benchmarks; idle connections still close.
+        timeout_keep_alive=limits.keep_alive_s,
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        limit_concurrency=limits.max_connections,
         backlog=2048,
     )
 
@@ -74,15 +93,21 @@ def _bind(host: str, port: int) -> socket.socket:
 
 @contextlib.contextmanager
 def serve_in_thread(
-    app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "error"
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log_level: str = "error",
+    limits: Limits | None = None,
 ) -> Iterator[RunningServer]:
-    """Start `app` on `host:port` (port 0 picks a free one) and stop it on exit."""
+    """Start `app` on `host:port` (port 0 picks a free one) and stop it on exit; `limits`
+    default to the app's own (a SandboxApp's) or DEFAULT_LIMITS."""
     if not is_loopback(host):
         raise ValueError(f"the sandbox only binds loopback addresses, not {host!r}")
     # Binding here (not in uvicorn) makes port 0 race-free: the port is ours before the thread runs.
     sock = _bind(host, port)
     port = int(sock.getsockname()[1])
-    server = uvicorn.Server(_config(app, host, port, log_level=log_level))
+    server = uvicorn.Server(_config(app, host, port, log_level=log_level, limits=limits))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{port}", daemon=True
     )

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bulkx.sandbox.limits import deadline_passed
+
 SCHEMA_VERSION = 1
 
 #: Columns looked up across owners (a number is one row whatever its partner; credentials are
@@ -48,11 +50,17 @@ class Store:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=30000")
         self._depth = 0
+        # A read on a thread with a query deadline (limits.query_deadline) stops when it passes;
+        # writes (inside a transaction) always finish.
+        self._conn.set_progress_handler(self._late, 10_000)
         with self.transaction():
             self._migrate()
         if self.path != ":memory:":
             with contextlib.suppress(OSError):
                 os.chmod(self.path, 0o600)
+
+    def _late(self) -> bool:
+        return self._depth == 0 and deadline_passed()
 
     # --- schema ---------------------------------------------------------------------------
 

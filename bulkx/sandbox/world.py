@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import secrets
 import time
 import uuid
@@ -15,6 +16,7 @@ from typing import Any
 from bulkx.sandbox.context import Principal
 from bulkx.sandbox.errors import ApiError, FieldError
 from bulkx.sandbox.inventory import Inventory
+from bulkx.sandbox.limits import DEFAULT_LIMITS, Limits
 from bulkx.sandbox.schema import Registry
 from bulkx.sandbox.store import Store
 
@@ -24,7 +26,7 @@ DEFAULT_PASSWORD = "sandbox-password"
 
 #: Every scope the sandbox knows; the default token has them all.
 ALL_SCOPES = (
-    "accesscontrol.manage", "batch.manage", "endpoints.manage", "oauth.manage",
+    "accesscontrol.manage", "app.manage", "batch.manage", "endpoints.manage", "oauth.manage",
     "oauth.manage_all_tokens", "partners.manage", "partners.billing_method.manage",
     "phonenumber.manage",
     "phonenumber.emergency.manage", "phonenumber.line_information.manage", "push.manage",
@@ -55,7 +57,11 @@ class World:
         *,
         seed: int | None = None,
         token: str | None = None,
+        keep_default_credentials: bool = False,
     ):
+        """`token` becomes the only configured credential: the default token and password then
+        stop working, and so do tokens configured by earlier runs on this db, unless
+        `keep_default_credentials`. Without `token`, the defaults are the credentials."""
         collections: dict[str, tuple[str, ...]] = dict(INTERNAL_COLLECTIONS)
         for resource in registry.resources.values():
             known = collections.get(resource.collection, ())
@@ -65,9 +71,14 @@ class World:
         self.seed = self._settle_seed(seed)
         self.inventory = Inventory(self.seed, self._taken_numbers, self._count_taken)
         self.started = time.monotonic()
+        self.limits: Limits = DEFAULT_LIMITS
+        self.credentials = Credentials(token, keep_default_credentials)
+        self._configured_raw: str | None = None
+        self._configured: frozenset[str] = frozenset()
         with self.store.transaction():
             self.partner_sid = self._ensure_partner()
-            self.ensure_token(token or DEFAULT_TOKEN)
+            for value in self.credentials.tokens:
+                self._configure_token(value)
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -104,6 +115,44 @@ class World:
         }
         self.store.insert("partners", sid, sid, partner)
         return sid
+
+    def _configure_token(self, value: str) -> None:
+        """Ensure the token and note its sid as configured (by this run or an earlier one)."""
+        noted = self._configured_sids()
+        if self.store.get_meta(_CONFIGURED_META) is None:
+            # A db from before configured tokens were noted: those were all named "sandbox".
+            legacy = self.store.find("tokens", "json_extract(data, '$.name') = 'sandbox'")
+            noted = frozenset(str(row["token_sid"]) for row in legacy)
+        sid = str(self.ensure_token(value)["token_sid"])
+        self.store.set_meta(_CONFIGURED_META, json.dumps(sorted(noted | {sid})))
+
+    def _configured_sids(self) -> frozenset[str]:
+        raw = self.store.get_meta(_CONFIGURED_META)
+        if raw != self._configured_raw:
+            self._configured_raw = raw
+            self._configured = frozenset(json.loads(raw) if raw else ())
+        return self._configured
+
+    def token_allowed(self, token: Mapping[str, Any]) -> bool:
+        """False for a token some other run configured (or the default one, unless kept):
+        `--token` is the only configured token. Tokens issued through the API stay valid."""
+        value = str(token.get("access_token", ""))
+        if self.credentials.accepts(value):
+            return True
+        if value == DEFAULT_TOKEN:
+            return False
+        return str(token.get("token_sid")) not in self._configured_sids()
+
+    def password_ok(self, partner: Mapping[str, Any], password: str) -> bool:
+        """The partner's password; the default partner's unchanged default one is replaced by
+        the configured token (`Basic sandbox:<token>`) unless the defaults are kept."""
+        stored = str(partner.get("password", ""))
+        if partner.get("login") == DEFAULT_LOGIN and stored == DEFAULT_PASSWORD:
+            return any(
+                secrets.compare_digest(accepted.encode(), password.encode())
+                for accepted in self.credentials.passwords
+            )
+        return secrets.compare_digest(stored.encode(), password.encode())
 
     def ensure_token(
         self, access_token: str, *, scopes: tuple[str, ...] = ALL_SCOPES, name: str = "sandbox"
@@ -151,10 +200,17 @@ class World:
         return token
 
     def partner(self, partner_sid: str) -> dict[str, Any]:
+        """The documented Partner object, as GET /partners/{sid} answers it: every documented
+        field and nothing internal (assumptions.PARTNER_VIEWS_ARE_THE_PARTNER_OBJECT)."""
         found = self.store.get("partners", partner_sid)
         if found is None:
             raise ApiError(401)
-        return {k: v for k, v in found.items() if k != "password"}
+        spec = self.registry.resources.get("partner")
+        if spec is None:  # a world without the Core resources
+            return {k: v for k, v in found.items() if k != "password"}
+        out = {f.name: f.default_value() for f in spec.fields if f.access != "hidden"}
+        out.update((k, v) for k, v in found.items() if k in out)
+        return dict(sorted(out.items()))
 
     # --- inventory ------------------------------------------------------------------------
 
@@ -182,6 +238,11 @@ class World:
             if not found:
                 raise _unauthorized("the token is unknown or revoked")
             token = found[0]
+            if not self.token_allowed(token):
+                raise _unauthorized(
+                    "this token is not the sandbox's: it was configured by another run of"
+                    " `bulkx sandbox serve` (use the --token this one was started with)"
+                )
             expires = token.get("date_expiration_access_token")
             if expires and expires < now_iso():
                 raise _unauthorized("the token has expired")
@@ -193,7 +254,7 @@ class World:
             )
         login, password = _basic(credentials)
         found = self.store.find("partners", "c_login=?", [login])
-        if not found or not secrets.compare_digest(str(found[0]["password"]), password):
+        if not found or not self.password_ok(found[0], password):
             raise _unauthorized("bad login or password")
         partner = found[0]
         return Principal(
@@ -242,6 +303,29 @@ class World:
                 return None
         found = self.store.find("tokens", "c_access_token=?", [credentials])
         return f"token:{found[0]['token_sid']}" if found else "token:unknown"
+
+
+_CONFIGURED_META = "configured_token_sids"
+
+
+class Credentials:
+    """The sandbox's own credentials for this run: its token(s), the default partner's
+    password(s), and the admin API's Bearer (the same token: one secret to hand out)."""
+
+    def __init__(self, token: str | None, keep_defaults: bool = False) -> None:
+        self.token = token or DEFAULT_TOKEN
+        self.defaults_kept = token is None or keep_defaults
+        self.tokens = tuple(dict.fromkeys([self.token, *([DEFAULT_TOKEN] * self.defaults_kept)]))
+        passwords = [token] if token else []
+        self.passwords = tuple(passwords + [DEFAULT_PASSWORD] * self.defaults_kept)
+
+    def accepts(self, value: str) -> bool:
+        return any(secrets.compare_digest(t.encode(), value.encode()) for t in self.tokens)
+
+    def admin_ok(self, headers: Mapping[str, str]) -> bool:
+        """`Authorization: Bearer <the sandbox's token>`; nothing else opens the admin API."""
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and bool(value.strip()) and self.accepts(value.strip())
 
 
 def _unauthorized(why: str) -> ApiError:

@@ -64,7 +64,9 @@ async def cx(app: SandboxApp, policy: RetryPolicy) -> AsyncIterator[CarrierX]:
 async def admin(app: SandboxApp) -> AsyncIterator[httpx.AsyncClient]:
     """The sandbox's admin API (faults, rate limit, request log), in-process."""
     async with httpx.AsyncClient(
-        transport=SandboxTransport(app), base_url="http://127.0.0.1/_sandbox"
+        transport=SandboxTransport(app),
+        base_url="http://127.0.0.1/_sandbox",
+        headers={"Authorization": f"Bearer {TOKEN}"},
     ) as client:
         yield client
 

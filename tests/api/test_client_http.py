@@ -33,7 +33,7 @@ def _rent_directly(world: World, count: int) -> None:
 
 
 async def _requests(sandbox: Sandbox) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=sandbox.url) as admin:
+    async with httpx.AsyncClient(base_url=sandbox.url, headers=sandbox.admin_headers) as admin:
         r = await admin.get("/_sandbox/requests", params={"limit": 10_000})
         assert r.status_code == 200, r.text
         items: list[dict[str, Any]] = r.json()["items"]
@@ -135,7 +135,7 @@ async def test_connection_refused_is_a_retryable_transport_error(sleeps: Recordi
 
 
 async def _fault(sandbox: Sandbox, spec: str) -> None:
-    async with httpx.AsyncClient(base_url=sandbox.url) as admin:
+    async with httpx.AsyncClient(base_url=sandbox.url, headers=sandbox.admin_headers) as admin:
         r = await admin.put("/_sandbox/faults", json={"spec": spec, "seed": 1})
         assert r.status_code == 200, r.text
 

@@ -46,6 +46,16 @@ def test_every_reference_method_is_read(table: ModuleType) -> None:
     assert found[("conference", "PUT", "/meetingRooms/{meetingNumber}")] == "Update Meeting Room"
 
 
+def test_every_method_is_served_or_says_why_not(table: ModuleType) -> None:
+    methods = table.reference_methods(table.REFERENCE.read_text())
+    served = table.sandbox_routes()
+    unserved = [m for m in methods if (m.api, m.method, m.shape) not in served]
+    assert all((m.api, m.method, m.path) in table.NOT_SERVED for m in unserved), unserved
+    known = {(m.api, m.method, m.path) for m in methods}
+    assert set(table.NOT_SERVED) <= known, "a reason for a method the reference does not have"
+    assert not any(table.served_cell(m, served).endswith("NO REASON GIVEN") for m in methods)
+
+
 def test_everything_bulkx_sends_is_served_by_the_sandbox(table: ModuleType) -> None:
     served = table.sandbox_routes()
     assert sorted(set(table.bulkx_uses()) - served) == []

@@ -144,7 +144,11 @@ def _apply_killed_after_send(
 
 def _requests_since(sandbox: Sandbox, since: int) -> list[dict[str, Any]]:
     """The sandbox's request log after entry `since`."""
-    answer = httpx.get(f"{sandbox.url}/_sandbox/requests", params={"since": since, "limit": 1000})
+    answer = httpx.get(
+        f"{sandbox.url}/_sandbox/requests",
+        params={"since": since, "limit": 1000},
+        headers=sandbox.admin_headers,
+    )
     answer.raise_for_status()
     items: list[dict[str, Any]] = answer.json()["items"]
     return items
@@ -171,7 +175,8 @@ def test_a_hang_up_whose_answer_was_lost_is_looked_up_by_get_calls_call_sid_not_
 
     runs = tmp_path / ".bulkx" / "runs"
     earlier = set(runs.glob("*.db"))
-    assert httpx.delete(f"{sandbox.url}/_sandbox/requests").is_success  # from here on
+    cleared = httpx.delete(f"{sandbox.url}/_sandbox/requests", headers=sandbox.admin_headers)
+    assert cleared.is_success  # from here on
     crashed = _apply_killed_after_send(tmp_path, sandbox, plan, *flags)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     before = _requests_since(sandbox, 0)

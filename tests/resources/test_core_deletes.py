@@ -168,6 +168,11 @@ def _failures(bulkx: Bulkx, plan: Path, *flags: str) -> list[tuple[str, str, str
 def _requests_since_clear(bulkx: Bulkx, clear: bool = False) -> list[dict[str, Any]]:
     """The sandbox's request log since it was last cleared (clearing it when asked)."""
     url = f"{bulkx.sandbox.url}/_sandbox/requests"
-    answer = httpx.delete(url) if clear else httpx.get(url, params={"limit": 1000})
+    auth = bulkx.sandbox.admin_headers
+    answer = (
+        httpx.delete(url, headers=auth)
+        if clear
+        else httpx.get(url, params={"limit": 1000}, headers=auth)
+    )
     answer.raise_for_status()
     return [] if clear else list(answer.json()["items"])

@@ -196,7 +196,9 @@ def test_delete_partner(core: httpx.Client, sandbox: Sandbox) -> None:
 
 
 def test_partner_scopes(core: httpx.Client, sandbox: Sandbox) -> None:
-    issued = ok(core.post("/oauth/token", data={"scopes": "phonenumber.read"}))
+    issued = ok(
+        core.post("/oauth/token", data={"grant_type": "password", "scopes": "phonenumber.read"})
+    )
     headers = {"Authorization": f"Bearer {issued['access_token']}"}
     with httpx.Client(base_url=sandbox.core_url, headers=headers) as client:
         error_of(client.get("/partners"), assumptions.MISSING_SCOPE_STATUS)
@@ -312,7 +314,12 @@ def test_token_for_a_sub_partner(core: httpx.Client, sandbox: Sandbox) -> None:
 
 
 def test_tokens_list_get_and_update(core: httpx.Client, sandbox: Sandbox) -> None:
-    issued = ok(core.post("/oauth/token", data={"name": "listed", "scopes": "partners.read"}))
+    issued = ok(
+        core.post(
+            "/oauth/token",
+            data={"grant_type": "password", "name": "listed", "scopes": "partners.read"},
+        )
+    )
     sid = issued["token_sid"]
     page = ok(core.get("/oauth/tokens", params={"filter": 'name eq "listed"'}))
     assert [t["token_sid"] for t in page["items"]] == [sid]
@@ -355,7 +362,7 @@ def test_tokens_list_get_and_update(core: httpx.Client, sandbox: Sandbox) -> Non
 def test_token_values_can_be_kept_out_of_reads(
     core: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    issued = ok(core.post("/oauth/token", data={"name": "secretive"}))
+    issued = ok(core.post("/oauth/token", data={"grant_type": "password", "name": "secretive"}))
     monkeypatch.setattr(assumptions, "OAUTH_TOKEN_VALUES_IN_READS", False)
     got = ok(core.get(f"/oauth/tokens/{issued['token_sid']}"))
     assert "access_token" not in got and "refresh_token" not in got

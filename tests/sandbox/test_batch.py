@@ -203,7 +203,9 @@ def test_patch_task_waits_for_review_then_repoints_the_numbers(core: httpx.Clien
 
     pending = core.get(f"/batch/tasks/{sid}").json()
     assert pending["status"] == "pending_review"
-    assert pending["processed"] is None
+    # Counters are set once the task leaves `created`, as the Get Tasks sample shows them
+    # (https://docs.carrierx.com/voice/core-api/batch/task/get): BATCH_COUNTERS_SET_WHEN.
+    assert [pending[c] for c in ("total", "processed", "success", "failure")] == [3, 0, 0, 0]
 
     r = core.get(f"/batch/tasks/{sid}/review_items")
     assert r.status_code == 200, r.text
@@ -362,7 +364,8 @@ def test_cancelling_a_pending_task_changes_nothing(core: httpx.Client) -> None:
     time.sleep(0.1)  # a runner, had one started, would have released numbers by now
     final = core.get(f"/batch/tasks/{sid}").json()
     assert final["status"] == "cancelled"
-    assert [final[c] for c in ("total", "processed", "success", "failure")] == [None] * 4
+    # Nothing ran: the counters stay as review left them (BATCH_COUNTERS_SET_WHEN).
+    assert [final[c] for c in ("total", "processed", "success", "failure")] == [2, 0, 0, 0]
     assert set(numbers) <= set(dids_by_number(core))
 
     # A cancelled task cannot be approved afterwards.

@@ -180,10 +180,10 @@ def test_call_flows_are_seeded_with_stable_sids(conf: httpx.Client) -> None:
     body = r.json()
     assert body["total"] == 4
     assert [f["name"] for f in body["items"]] == list(assumptions.CONFERENCE_V2_CALL_FLOWS)
-    account_sid = conf.get("/accounts/whoami").json()["account_sid"]
     for flow in body["items"]:
+        # The Call Flow object: https://docs.carrierx.com/conference/conf-v2-api/call-flows/call-flow
         assert set(flow) == set(assumptions.CONFERENCE_V2_CALL_FLOW_FIELDS)
-        assert flow["account_sid"] == account_sid
+        assert flow["properties"] == assumptions.CONFERENCE_V2_CALL_FLOW_PROPERTIES
         assert conf.get(f"/call_flows/{flow['call_flow_sid']}").json() == flow
     assert conf.get("/call_flows").json() == body  # stable across requests
     r = conf.get("/call_flows", params={"filter": 'name eq "direct_host"'})

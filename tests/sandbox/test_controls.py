@@ -77,6 +77,11 @@ def credential_of(scope: Scope) -> str | None:
     return None
 
 
+def alice_is_admin(scope: Scope) -> bool:
+    """The admin credential of these tests: Alice's header (the sandbox's is its own token)."""
+    return (b"authorization", ALICE.encode()) in list(scope["headers"])
+
+
 def alice_id() -> str:
     return "cred-" + hashlib.sha256(ALICE.encode()).hexdigest()[:10]
 
@@ -128,6 +133,7 @@ def build_controls(clock: FakeClock) -> tuple[SandboxControls, Counter]:
         limiter=None,
         faults=FaultInjector(FaultSpec(), seed=0, clock=clock),
         log=RequestLog(),
+        admin_auth=alice_is_admin,
     )
     return controls, counter
 
@@ -615,7 +621,9 @@ async def test_admin_is_not_faulted(harness: Harness) -> None:
 # --- loopback only ----------------------------------------------------------------------------
 
 
-async def call_directly(app: SandboxControls, path: str, client: tuple[str, int]) -> list[Message]:
+async def call_directly(
+    app: SandboxControls, path: str, client: tuple[str, int], auth: str = ALICE
+) -> list[Message]:
     scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -625,7 +633,7 @@ async def call_directly(app: SandboxControls, path: str, client: tuple[str, int]
         "path": path,
         "raw_path": path.encode(),
         "query_string": b"",
-        "headers": [(b"host", b"sandbox.test")],
+        "headers": [(b"host", b"sandbox.test"), (b"authorization", auth.encode())],
         "client": client,
         "server": ("127.0.0.1", 80),
         "root_path": "",
@@ -653,6 +661,11 @@ def test_admin_refuses_non_loopback_clients() -> None:
             assert set(json.loads(body["body"])) == set(assumptions.ERROR_BODY_KEYS)
         start, _ = await call_directly(controls, "/_sandbox/requests", ("::1", 5555))
         assert start["status"] == 200
+        # A loopback client still needs the admin credential.
+        for auth in (BOB, "Basic " + ALICE, ""):
+            start, body = await call_directly(controls, "/_sandbox/faults", ("::1", 5), auth)
+            assert start["status"] == 401
+            assert "Bearer" in json.loads(body["body"])["errors"][0]["message"]
         # The API itself is not restricted by this check.
         start, _ = await call_directly(controls, "/items", remote)
         assert start["status"] == 200

@@ -20,11 +20,15 @@ import pytest
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.faults import HTTP_5XX_STATUSES
 from bulkx.sandbox.server import quiet_dropped_connections
-from bulkx.sandbox.world import DEFAULT_LOGIN, DEFAULT_PASSWORD
+from bulkx.sandbox.world import DEFAULT_LOGIN
 from tests.conftest import TOKEN, Sandbox, module_sandbox
+from tests.sandbox.support import stored
 
 pytestmark = pytest.mark.timeout(60)
 
+#: A sandbox with a token of its own: the default partner's password is that token (the
+#: default password and token are refused; see test_a_token_of_its_own_is_the_only_one).
+PARTNER_PASSWORD = TOKEN
 DIDS = "/phonenumber/dids"
 AVAILABLE = "/phonenumber/available_dids"
 
@@ -48,7 +52,7 @@ def core(sandbox: Sandbox) -> Iterator[httpx.Client]:
 @pytest.fixture
 def admin(sandbox: Sandbox) -> Iterator[httpx.Client]:
     """The admin API; faults are cleared after each test that uses it."""
-    with httpx.Client(base_url=f"{sandbox.url}/_sandbox", timeout=10) as client:
+    with sandbox.admin("/_sandbox") as client:
         yield client
         assert client.delete("/faults").status_code == 200
 
@@ -102,7 +106,7 @@ def token_sid(sandbox: Sandbox, token: str) -> str:
         ({"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}, "malformed"),
         ({"Authorization": "Basic " + base64.b64encode(b"\xff\xfe:x").decode()}, "malformed"),
         (basic(DEFAULT_LOGIN, "wrong"), "password"),
-        (basic("nobody", DEFAULT_PASSWORD), "password"),
+        (basic("nobody", PARTNER_PASSWORD), "password"),
     ],
 )
 def test_unauthorized(sandbox: Sandbox, headers: dict[str, str], why: str) -> None:
@@ -115,7 +119,7 @@ def test_unauthorized(sandbox: Sandbox, headers: dict[str, str], why: str) -> No
 
 
 def test_basic_with_the_partner_login_works_on_core(sandbox: Sandbox) -> None:
-    with httpx.Client(base_url=sandbox.core_url, auth=(DEFAULT_LOGIN, DEFAULT_PASSWORD)) as client:
+    with httpx.Client(base_url=sandbox.core_url, auth=(DEFAULT_LOGIN, PARTNER_PASSWORD)) as client:
         page = ok(client.get(AVAILABLE, params={"limit": 2}))
         assert page["count"] == 2
         did = ok(client.post(DIDS, json={}))
@@ -124,7 +128,7 @@ def test_basic_with_the_partner_login_works_on_core(sandbox: Sandbox) -> None:
 
 
 def test_oauth_password_grant_issues_a_working_token(sandbox: Sandbox, core: httpx.Client) -> None:
-    form = {"grant_type": "password", "username": DEFAULT_LOGIN, "password": DEFAULT_PASSWORD}
+    form = {"grant_type": "password", "username": DEFAULT_LOGIN, "password": PARTNER_PASSWORD}
     # As the docs' sample does it: form-encoded, with a credential in the header.
     issued = ok(core.post("/oauth/token", data=form))
     assert issued["token_type"] == "bearer"
@@ -165,7 +169,7 @@ def test_restricted_scopes_and_revoke(sandbox: Sandbox, core: httpx.Client) -> N
     form = {
         "grant_type": "password",
         "username": DEFAULT_LOGIN,
-        "password": DEFAULT_PASSWORD,
+        "password": PARTNER_PASSWORD,
         "scopes": "phonenumber.read",
     }
     issued = ok(core.post("/oauth/token", data=form))
@@ -190,15 +194,36 @@ def test_restricted_scopes_and_revoke(sandbox: Sandbox, core: httpx.Client) -> N
 
 
 def test_token_expiry(sandbox: Sandbox, core: httpx.Client) -> None:
-    issued = ok(core.post("/oauth/token", data={"access_token_expires_in": "1"}))
+    grant = {"grant_type": "password"}
+    issued = ok(core.post("/oauth/token", data={**grant, "access_token_expires_in": "1"}))
     with httpx.Client(base_url=sandbox.core_url, headers=bearer(issued["access_token"])) as client:
         ok(client.get(DIDS))
         time.sleep(1.1)
         body = error_of(client.get(DIDS), 401)
         assert "expired" in body["errors"][0]["message"]
     for bad in ("-5", "0", "soon"):
-        body = error_of(core.post("/oauth/token", data={"access_token_expires_in": bad}), 422)
+        expiry = {**grant, "access_token_expires_in": bad}
+        body = error_of(core.post("/oauth/token", data=expiry), 422)
         assert body["errors"][0]["field"] == "access_token_expires_in"
+
+
+def test_a_token_needs_its_grant_type(sandbox: Sandbox, core: httpx.Client) -> None:
+    # https://docs.carrierx.com/voice/core-api/oauth/oauth-token/generate: the documented request
+    # is a form with grant_type=password; without one no token is issued
+    # (assumptions.OAUTH_GRANT_TYPE_MISSING_STATUS), whether the body is JSON or a form.
+    status = assumptions.OAUTH_GRANT_TYPE_MISSING_STATUS
+    tokens = len(stored(sandbox, "tokens"))
+    for answer in (
+        core.post("/oauth/token", json={}),
+        core.post("/oauth/token", content=b"", headers={"content-type": "application/json"}),
+        core.post("/oauth/token", data={"name": "no grant"}),
+        core.post("/oauth/token", data={"username": DEFAULT_LOGIN, "password": PARTNER_PASSWORD}),
+    ):
+        body = error_of(answer, status)
+        assert [e["field"] for e in body["errors"]] == ["grant_type"]
+    assert len(stored(sandbox, "tokens")) == tokens
+    ok(core.post("/oauth/token", data={"grant_type": "password", "name": "granted"}))
+    assert ok(core.post("/oauth/token", json={"grant_type": "password"}))["token_type"] == "bearer"
 
 
 def test_whoami(sandbox: Sandbox, core: httpx.Client) -> None:
@@ -207,7 +232,7 @@ def test_whoami(sandbox: Sandbox, core: httpx.Client) -> None:
     assert me["login"] == DEFAULT_LOGIN
     assert "password" not in me
     assert (
-        ok(httpx.get(f"{sandbox.core_url}/oauth/whoami", auth=(DEFAULT_LOGIN, DEFAULT_PASSWORD)))
+        ok(httpx.get(f"{sandbox.core_url}/oauth/whoami", auth=(DEFAULT_LOGIN, PARTNER_PASSWORD)))
         == me
     )
     error_of(httpx.get(f"{sandbox.core_url}/oauth/whoami"), 401)
@@ -244,7 +269,7 @@ def test_rate_limit_burst_gets_429_with_retry_after(limited: Sandbox) -> None:
         else:
             assert response.json()["items"] == []
     # The limit is per credential: another one has its own bucket.
-    auth = basic(DEFAULT_LOGIN, DEFAULT_PASSWORD)
+    auth = basic(DEFAULT_LOGIN, PARTNER_PASSWORD)
     for _ in range(5):
         ok(httpx.get(f"{limited.core_url}{DIDS}", headers=auth))
     # And waiting as told lets the first one in again.
@@ -335,7 +360,7 @@ def test_fault_unauthorized_after(sandbox: Sandbox, admin: httpx.Client) -> None
         error_of(client.get(DIDS), 401)
         error_of(client.get(DIDS), 401)
     # Counted per credential.
-    with httpx.Client(base_url=sandbox.core_url, auth=(DEFAULT_LOGIN, DEFAULT_PASSWORD)) as other:
+    with httpx.Client(base_url=sandbox.core_url, auth=(DEFAULT_LOGIN, PARTNER_PASSWORD)) as other:
         ok(other.get(DIDS))
 
 
@@ -362,7 +387,7 @@ def test_request_log_has_ids_never_secrets(sandbox: Sandbox, admin: httpx.Client
     with fresh(sandbox) as client:
         ok(client.get(DIDS, params={"limit": 3}))
         error_of(client.get(f"{DIDS}/nope"), 404)
-    httpx.get(f"{sandbox.core_url}{DIDS}", auth=(DEFAULT_LOGIN, DEFAULT_PASSWORD))
+    httpx.get(f"{sandbox.core_url}{DIDS}", auth=(DEFAULT_LOGIN, PARTNER_PASSWORD))
     httpx.get(f"{sandbox.core_url}{DIDS}", headers=bearer("wrong-secret-token-42"))
     response = admin.get("/requests", params={"since": since})
     entries = ok(response)["items"]
@@ -385,9 +410,9 @@ def test_request_log_has_ids_never_secrets(sandbox: Sandbox, admin: httpx.Client
     text = response.text
     for secret in (
         sandbox.token,
-        DEFAULT_PASSWORD,
+        PARTNER_PASSWORD,
         "wrong-secret-token-42",
-        base64.b64encode(f"{DEFAULT_LOGIN}:{DEFAULT_PASSWORD}".encode()).decode(),
+        base64.b64encode(f"{DEFAULT_LOGIN}:{PARTNER_PASSWORD}".encode()).decode(),
     ):
         assert secret not in text
     # Secrets in a query string are kept out too.
@@ -474,7 +499,7 @@ GARBAGE: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/phonenumber/did_groups", {"params": {"after": "' OR 1=1 --"}}),
     ("GET", AVAILABLE, {"params": {"filter": "phonenumber nearby latlng:abc"}}),
     ("GET", AVAILABLE, {"params": {"filter": "capabilities gt banana"}}),
-    ("GET", AVAILABLE, {"params": {"order": "price desc"}}),
+    ("GET", AVAILABLE, {"params": {"order": "did_sid desc"}}),  # AVAILABLE_DID_UNORDERABLE
     ("GET", AVAILABLE, {"params": {"after": "x"}}),
     ("GET", "/trunk_groups/x/trunks", {"params": {"filter": "or"}}),
     ("DELETE", "/phonenumber/did_groups", {}),
@@ -510,7 +535,9 @@ def test_server_survives_garbage(sandbox: Sandbox, core: httpx.Client) -> None:
     ]
     for head in requests:
         extra = b"" if b"Authorization" in head or head.startswith(b"GARBAGE") else auth
-        answer = _raw_http(sandbox, head + b"Host: x\r\n" + extra + b"Connection: close\r\n\r\n")
+        answer = _raw_http(
+            sandbox, head + b"Host: 127.0.0.1\r\n" + extra + b"Connection: close\r\n\r\n"
+        )
         status = int(answer.split(b" ", 2)[1])
         assert status < 500, answer[:300]
         if b"application/json" in answer.split(b"\r\n\r\n", 1)[0]:
@@ -520,7 +547,7 @@ def test_server_survives_garbage(sandbox: Sandbox, core: httpx.Client) -> None:
     form = b"grant_type=password&username=\xff"
     answer = _raw_http(
         sandbox,
-        b"POST /core/v2/oauth/token HTTP/1.1\r\nHost: x\r\n"
+        b"POST /core/v2/oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Type: application/x-www-form-urlencoded\r\n"
         + f"Content-Length: {len(form)}\r\nConnection: close\r\n\r\n".encode()
         + form,

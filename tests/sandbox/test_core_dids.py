@@ -187,6 +187,52 @@ def test_browse_order_phonenumber_desc(core: httpx.Client) -> None:
     assert numbers[0] > ascending
 
 
+def test_browse_by_area_code(core: httpx.Client, sandbox: Sandbox) -> None:
+    # The browse page filters "by their geographical location and area codes"; Browse Coverage
+    # (https://docs.carrierx.com/voice/core-api/phone-numbers/browse-coverage) names the filters
+    # npa and npa_nxx: assumptions.AVAILABLE_DID_AREA_FILTERS.
+    block = sandbox.world.inventory.blocks[3]
+    by_npa = available(core, f"npa eq {block.npa}", limit=20)
+    assert by_npa and all(d["phonenumber"][1:4] == block.npa for d in by_npa)
+    quoted = available(core, f'npa eq "{block.npa}"', limit=20)
+    assert quoted == by_npa
+    by_exchange = available(core, f"npa_nxx eq {block.npa}{block.nxx}", limit=20)
+    assert by_exchange and all(d["phonenumber"].startswith(block.prefix) for d in by_exchange)
+    both = available(core, f"npa in ({block.npa}, 999) and state eq {block.state!r}", limit=5)
+    assert all(d["phonenumber"][1:4] == block.npa for d in both)
+    assert available(core, "npa eq 999") == []
+
+
+def test_browse_orders_by_any_field_but_the_sid(core: httpx.Client) -> None:
+    # "attribute name + asc/desc" (the pagination page): assumptions.AVAILABLE_DID_UNORDERABLE.
+    for field, reverse in (("state", False), ("state", True), ("locality", False)):
+        order = f"{field} desc" if reverse else field
+        items = ok(core.get(AVAILABLE, params={"order": order, "limit": 200}))["items"]
+        values = [i[field] for i in items]
+        assert values == sorted(values, reverse=reverse)
+    by_price = ok(core.get(AVAILABLE, params={"order": "price desc", "limit": 50}))["items"]
+    assert [float(i["price"]) for i in by_price] == sorted(
+        (float(i["price"]) for i in by_price), reverse=True
+    )
+    formats = ok(core.get(AVAILABLE, params={"order": "in_country_format", "limit": 20}))
+    assert formats["items"] == ok(core.get(AVAILABLE, params={"limit": 20}))["items"]
+    body = error_of(core.get(AVAILABLE, params={"order": "did_sid"}), 400)
+    assert error_fields(body).keys() == {"order"}
+    error_of(core.get(AVAILABLE, params={"order": "nosuch desc"}), 400)
+
+
+def test_renting_needs_a_body(core: httpx.Client, sandbox: Sandbox) -> None:
+    # https://docs.carrierx.com/voice/core-api/phone-numbers/did/rent: "No fields are required to
+    # rent a DID, an empty object can be passed": `{}` rents; no body at all does not.
+    before = sandbox.world.store.counts().get("dids", 0)
+    for content in (b"", b"  "):
+        empty = core.post(DIDS, content=content, headers={"content-type": "application/json"})
+        body = error_of(empty, assumptions.RENT_EMPTY_BODY_STATUS)
+        assert body["message"] == assumptions.INVALID_JSON_MESSAGE
+    assert sandbox.world.store.counts().get("dids", 0) == before
+    assert ok(core.post(DIDS, json={}))["status"] == "assigned"
+
+
 def test_browse_limit_bounds(core: httpx.Client) -> None:
     body = error_of(
         core.get(AVAILABLE, params={"limit": 1001}), assumptions.LIST_LIMIT_TOO_LARGE_STATUS

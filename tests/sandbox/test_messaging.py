@@ -14,7 +14,7 @@ import pytest
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.resources.messaging import SMS_MESSAGE
 from tests.conftest import Sandbox, module_sandbox
-from tests.sandbox.support import error_fields, error_of, ok, rent, stored
+from tests.sandbox.support import error_fields, error_of, ok, rent_texting, stored
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -32,7 +32,9 @@ def core(sandbox: Sandbox) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def ours(core: httpx.Client) -> list[str]:
-    return rent(core, 2)
+    # Numbers that can text, their messaging enabled: a number sends only once it is
+    # (tests/sandbox/test_did_messaging.py).
+    return rent_texting(core, 2)
 
 
 def send(core: httpx.Client, **body: Any) -> dict[str, Any]:

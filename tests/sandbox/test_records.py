@@ -172,6 +172,29 @@ def test_conference_and_mediator_records(core: httpx.Client, numbers: list[str])
     error_of(core.get(f"/app/mediator/calls/{mediator[0]['dr_sid']}"), 404)
 
 
+def test_app_records_need_the_app_scope(
+    sandbox: Sandbox, core: httpx.Client, numbers: list[str]
+) -> None:
+    # https://docs.carrierx.com/voice/core-api/apps/mediator-cdr/get (and …/conference-cdr/get):
+    # "the partner must have one of the following scopes enabled: app.manage, app.read".
+    paths = ("/app/mediator/calls", "/app/conference/calls", "/app/conference/meetings")
+    for token, scopes in (("numbers-only", ("phonenumber.read",)), ("apps", ("app.read",))):
+        sandbox.world.ensure_token(token, scopes=scopes)
+    auth = {"Authorization": "Bearer numbers-only"}
+    with httpx.Client(base_url=sandbox.core_url, headers=auth, timeout=10) as numbers_only:
+        for path in paths:
+            error_of(numbers_only.get(path), 403)
+        meeting = ok(core.get("/app/conference/meetings", params={"limit": 1}))
+        error_of(
+            numbers_only.get(f"/app/conference/meetings/{meeting['items'][0]['meeting_sid']}"), 403
+        )
+    with httpx.Client(
+        base_url=sandbox.core_url, headers={"Authorization": "Bearer apps"}, timeout=10
+    ) as apps:
+        for path in paths:
+            assert ok(apps.get(path))["items"]
+
+
 # --- invoices ----------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import list_from_objects, render
 from bulkx.sandbox.errors import ApiError, FieldError, conflict, invalid, not_found
 from bulkx.sandbox.http import Api, require_object
+from bulkx.sandbox.resources.routing import ACL_FIELDS, ensure_system_gateway, system_gateway_sid
 from bulkx.sandbox.schema import (
     Field,
     Hooks,
@@ -33,15 +34,8 @@ from bulkx.sandbox.world import World, new_sid, now_iso
 
 # --- partners ------------------------------------------------------------------------------------
 
-#: The ACL object nested in `acls` / `parent_assigned_acls` (reference §5.9).
-ACL_FIELDS: dict[str, Field] = {
-    "access_control_rules": rw("access_control_rules", "array", []),
-    "direction": rw("direction", choices=("any", "inbound", "outbound", "undirected")),
-    "sms_action_false": rw("sms_action_false"),
-    "sms_action_true": rw("sms_action_true"),
-    "voice_action_false": rw("voice_action_false"),
-    "voice_action_true": rw("voice_action_true"),
-}
+# The ACL object nested in `acls` / `parent_assigned_acls` (`ACL_FIELDS`, with its documented
+# value lists) is defined with the trunk groups' and trunks' ACLs in `routing`.
 
 CALLBACK_NAMES = (
     "app_conference_call",
@@ -230,6 +224,7 @@ def create_partner(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
             display_id=f"CX{uuid.UUID(sid).int % 10**8:08d}",
         )
         store.insert("partners", sid, str(parent["partner_sid"]), obj)
+        ensure_system_gateway(ctx.world, sid)  # every partner has one (SYSTEM_GATEWAY_NAME)
     return render(ctx, PARTNER, obj)
 
 
@@ -271,7 +266,11 @@ def delete_partner(ctx: Ctx, sid: str) -> None:
             why = "the partner has sub-partners; delete them first"
         else:
             for collection in ("dids", "endpoints"):
-                if store.scalar(f"SELECT count(*) FROM t_{collection} WHERE owner=?", (sid,)):
+                # Its system_gateway endpoint is CarrierX's, and goes with the partner.
+                if store.scalar(
+                    f"SELECT count(*) FROM t_{collection} WHERE owner=? AND sid != ?",
+                    (sid, system_gateway_sid(sid)),
+                ):
                     why = f"the partner still holds {collection}; delete them first"
         if why:
             raise ApiError(
@@ -280,6 +279,7 @@ def delete_partner(ctx: Ctx, sid: str) -> None:
         for collection in ("tokens", "partner_logins", "billing_methods"):
             for row in store.rows(f"SELECT sid FROM t_{collection} WHERE owner=?", (sid,)):
                 store.delete(collection, str(row[0]))
+        store.delete("endpoints", system_gateway_sid(sid))
         store.delete("partners", sid)
 
 

@@ -32,6 +32,8 @@ import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import anyio.from_thread
+
 from bulkx.sandbox import assumptions, crud, schema
 from bulkx.sandbox.context import Ctx, Principal
 from bulkx.sandbox.errors import ApiError, FieldError, invalid
@@ -362,6 +364,9 @@ def _advance(world: World, sid: str) -> None:
             return
         if items is not None:
             task.update(status="pending_review", _review_items=items, date_modified=now_iso())
+            # The Get Tasks sample's pending_review counters: assumptions.BATCH_COUNTERS_SET_WHEN.
+            task.update(dict.fromkeys(("processed", "success", "failure"), 0))
+            task.update(total=len(_work(task)))
         else:
             _queue(task)
         store.replace(COLLECTION, sid, task)
@@ -471,8 +476,11 @@ async def _run(world: World, sid: str) -> None:
 def _start(world: World, sid: str) -> None:
     try:
         loop = asyncio.get_running_loop()
-    except RuntimeError:  # no event loop (a direct call): run it to the end here
-        asyncio.run(_run(world, sid))
+    except RuntimeError:
+        try:  # a read answered on a worker thread (http.run_query): start it on the loop
+            anyio.from_thread.run_sync(_start, world, sid)
+        except RuntimeError:  # no event loop at all (a direct call): run it to the end here
+            asyncio.run(_run(world, sid))
         return
     runner = loop.create_task(_run(world, sid))
     _RUNNERS.add(runner)
@@ -487,7 +495,10 @@ def resume_pending(world: World) -> int:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return 0  # the first /batch request will resume them on the loop
+        try:  # a read answered on a worker thread: resume on the loop that thread serves
+            return int(anyio.from_thread.run_sync(resume_pending, world))
+        except RuntimeError:
+            return 0  # the first /batch request will resume them on the loop
     _RESUMED.add(world)
     statuses = ("created", *assumptions.BATCH_ACTIVE_STATUSES)
     marks = ", ".join("?" for _ in statuses)

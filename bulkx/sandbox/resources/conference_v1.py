@@ -25,7 +25,7 @@ from bulkx.sandbox.crud import (
 )
 from bulkx.sandbox.errors import ApiError, FieldError, invalid, not_found
 from bulkx.sandbox.http import Api, Operation, require_object
-from bulkx.sandbox.resources import live_meetings
+from bulkx.sandbox.resources import conference_v1_extras, live_meetings
 from bulkx.sandbox.resources.app_views import account_endpoint
 from bulkx.sandbox.resources.conference_v2 import (
     ACCESS_CODE,
@@ -57,6 +57,13 @@ V1_OPERATIONS: frozenset[CrudOperation] = frozenset({"list", "create", "get", "d
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def without_nulls(obj: dict[str, Any]) -> dict[str, Any]:
+    """A v1 answer leaves out its null fields (assumptions.CONFERENCE_V1_OMITS_NULLS)."""
+    if not assumptions.CONFERENCE_V1_OMITS_NULLS:
+        return obj
+    return {key: value for key, value in obj.items() if value is not None}
 
 
 @dataclass
@@ -104,7 +111,9 @@ SUBSCRIBER = Resource(
         ro("sid"),
     ),
     hooks=Hooks(
-        before_create=lambda _ctx, obj: obj.update(created=_now_ms()), before_delete=_drop_rooms
+        before_create=lambda _ctx, obj: obj.update(created=_now_ms()),
+        before_delete=_drop_rooms,
+        render=lambda _ctx, obj: without_nulls(obj),
     ),
 )
 
@@ -141,7 +150,7 @@ def _subscriber(ctx: Ctx, sid: str) -> dict[str, Any]:
 
 def _group_dids(ctx: Ctx, group: dict[str, Any]) -> dict[str, Any]:
     dids = ctx.world.store.find(DID.collection, "c_didGroupId=?", [group["id"]], owner=ctx.owner)
-    return {**group, "dids": [DID.public(d) for d in dids]}
+    return without_nulls({**group, "dids": [without_nulls(DID.public(d)) for d in dids]})
 
 
 def _group_in_use(ctx: Ctx, group: dict[str, Any]) -> None:
@@ -171,7 +180,8 @@ DID_GROUP = Resource(
         rw("attributes", "array", [], nullable=False),
         # Not checked against call flows: assumptions.CONFERENCE_V1_CALL_FLOW_ID_CHECKED.
         rw("callFlowId", "int", required=True, nullable=False),
-        rw("description"),
+        # "" as the create sample answers (docs.carrierx.com/conference/conf-v1-api/did-groups/).
+        rw("description", default=""),
         ro("dids", "array", []),
         ro("id", "int"),
         rw("name", required=True, nullable=False, max_length=255),
@@ -234,6 +244,7 @@ DID = Resource(
         before_update=lambda ctx, _old, new: must_exist(
             ctx, new, "didGroupId", DID_GROUP, "DID group"
         ),
+        render=lambda _ctx, obj: without_nulls(obj),
     ),
 )
 
@@ -256,6 +267,7 @@ KEY = Resource(
         ro("meetingRoomId", "int"),
         rw("role", "int", required=True, nullable=False, choices=ROLES),
     ),
+    hooks=Hooks(render=lambda _ctx, obj: without_nulls(obj)),
 )
 
 
@@ -339,15 +351,29 @@ def _check_room(ctx: Ctx, room: dict[str, Any]) -> None:
         must_exist(ctx, {field: ref["didGroupId"]}, field, DID_GROUP, "DID group")
 
 
+def _reference_primary(room: dict[str, Any]) -> None:
+    """The room's primary DID group leads its didGroupReferences, as the create sample answers
+    (assumptions.CONFERENCE_V1_PRIMARY_GROUP_REFERENCED); a reference without a state gets 0."""
+    state = assumptions.CONFERENCE_V1_DID_GROUP_REFERENCE_STATE
+    refs = [{"state": state, **ref} for ref in room.get("didGroupReferences") or []]
+    primary = room.get("primaryDidGroupId")
+    missing = all(ref.get("didGroupId") != primary for ref in refs)
+    if assumptions.CONFERENCE_V1_PRIMARY_GROUP_REFERENCED and primary is not None and missing:
+        refs.insert(0, {"didGroupId": primary, "state": state})
+    room["didGroupReferences"] = [dict(sorted(ref.items())) for ref in refs]
+
+
 def _create_room(ctx: Ctx, room: dict[str, Any]) -> None:
     room["created"] = _now_ms()
     room["subscriberSid"] = ctx.extra().get("subscriberSid") or whoami(ctx)["sid"]
     _check_room(ctx, room)
+    _reference_primary(room)
     _keychain_of(ctx, room, [])
 
 
 def _update_room(ctx: Ctx, current: dict[str, Any], room: dict[str, Any]) -> None:
     _check_room(ctx, room)
+    _reference_primary(room)
     _keychain_of(ctx, room, list(current.get("keychain") or []))
 
 
@@ -381,6 +407,7 @@ MEETING_ROOM = Resource(
         before_create=_create_room,
         before_update=_update_room,
         before_delete=lambda ctx, room: release_access_codes(ctx, _codes(room)),
+        render=lambda _ctx, obj: without_nulls(obj),
     ),
 )
 
@@ -459,14 +486,33 @@ def _authenticate(world: World, headers: Mapping[str, str]) -> Principal:
     return world.authenticate_app(headers, ("conference",))
 
 
+def _v1_ints(resource: Resource, body: Any) -> dict[str, Any]:
+    """Integer fields sent as strings of digits are those integers: the DID group create sample
+    sends `"callFlowId": "1"` (assumptions.CONFERENCE_V1_DIGIT_STRINGS_ARE_INTS)."""
+    obj = dict(require_object(body))
+    for spec in resource.fields:
+        value = obj.get(spec.name)
+        if spec.type == "int" and isinstance(value, str) and value.isdigit():
+            obj[spec.name] = int(value)
+    return obj
+
+
 def mount_v1(api: Api, world: World, resource: Resource) -> None:
-    """The generic routes, plus v1's PUT: a partial update."""
+    """The generic routes, plus v1's PUT: a partial update. POST and PUT read integers sent as
+    strings of digits (the generic POST, added after, is never reached)."""
+    if "create" in resource.operations:
+        api.add(
+            world,
+            resource.path,
+            ["POST"],
+            lambda c, _p, b: create_object(c, resource, _v1_ints(resource, b)),
+        )
     api.add_resource(world, resource)
     api.add(
         world,
         resource.path + "/{sid}",
         ["PUT"],
-        lambda c, p, b: update_object(c, resource, p["sid"], require_object(b), replace=False),
+        lambda c, p, b: update_object(c, resource, p["sid"], _v1_ints(resource, b), replace=False),
     )
 
 
@@ -483,10 +529,15 @@ def build(world: World) -> Api:
     for method in ("GET", "PUT", "DELETE"):
         api.add(world, rooms + "/{meetingNumber}", [method], _subscriber_rooms(method))
         api.add(world, keychain + "/{meetingKeyId}", [method], _keychain(method))
+    # Call flows, logout and media files (the rest of the quick reference).
+    conference_v1_extras.mount(api, world, _subscriber)
     for resource in (SUBSCRIBER, MEETING_ROOM, DID_GROUP, DID):
         mount_v1(api, world, resource)
     live_meetings.mount_v1(api, world)
     return api
 
 
-RESOURCES = (ACCESS_CODE, SUBSCRIBER, MEETING_ROOM, DID_GROUP, DID, *live_meetings.RESOURCES_V1)
+RESOURCES = (
+    ACCESS_CODE, SUBSCRIBER, MEETING_ROOM, DID_GROUP, DID, *live_meetings.RESOURCES_V1,
+    *conference_v1_extras.RESOURCES,
+)  # fmt: skip

@@ -111,10 +111,19 @@ CALL_FLOW = Resource(
     indexed=("name",),
     owner="account",
     operations=frozenset({"list", "get"}),
-    # Assumed field list: assumptions.CONFERENCE_V2_CALL_FLOW_FIELDS.
+    # The documented fields: assumptions.CONFERENCE_V2_CALL_FLOW_FIELDS.
     fields=tuple(
         ro(name, "object" if name == "properties" else "str")
         for name in assumptions.CONFERENCE_V2_CALL_FLOW_FIELDS
+    ),
+    # A flow stored by an older sandbox (with its account_sid, no properties) reads as documented.
+    hooks=Hooks(
+        render=lambda _ctx, out: {
+            "call_flow_sid": out["call_flow_sid"],
+            "name": out["name"],
+            "properties": out.get("properties")
+            or dict(assumptions.CONFERENCE_V2_CALL_FLOW_PROPERTIES),
+        }
     ),
 )
 
@@ -171,10 +180,12 @@ def ensure_account(world: World, principal: Principal) -> None:
             return
         endpoint = account_endpoint(world, sid)
         for name in assumptions.CONFERENCE_V2_CALL_FLOWS:
-            flow = {"account_sid": sid, "call_flow_sid": call_flow_sid(sid, name), "name": name}
-            store.insert(
-                CALL_FLOW.collection, flow["call_flow_sid"], sid, {**flow, "properties": {}}
-            )
+            flow: dict[str, Any] = {
+                "call_flow_sid": call_flow_sid(sid, name),
+                "name": name,
+                "properties": dict(assumptions.CONFERENCE_V2_CALL_FLOW_PROPERTIES),
+            }
+            store.insert(CALL_FLOW.collection, flow["call_flow_sid"], sid, flow)
         account = {
             "account_sid": sid,
             "call_flow_sid": call_flow_sid(

@@ -15,9 +15,16 @@ from typing import Any
 
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
-from bulkx.sandbox.crud import field_type_of, list_objects, render, renders_as_stored
+from bulkx.sandbox.crud import (
+    create_object,
+    field_type_of,
+    list_objects,
+    render,
+    renders_as_stored,
+)
 from bulkx.sandbox.errors import ApiError, FieldError, conflict, invalid, not_found
 from bulkx.sandbox.filters import Condition
+from bulkx.sandbox.http import EmptyBody, require_object
 from bulkx.sandbox.inventory import CLASSIFICATION_SID, number_for_sid
 from bulkx.sandbox.listing import EncodedItems, envelope, parse_list_query
 from bulkx.sandbox.schema import Hooks, Resource, create_only, pattern, ro, rw
@@ -135,6 +142,7 @@ def _release(ctx: Ctx, did: dict[str, Any]) -> None:
     store.replace("dids", sid, did, owner="")
     store.delete("did_emergency", sid)
     store.delete("did_line_information", sid)
+    store.delete("did_messaging", sid)  # a number rented again starts disabled
 
 
 DID = Resource(
@@ -180,6 +188,19 @@ DID = Resource(
 )
 
 
+def rent_did(ctx: Ctx, body: Any) -> dict[str, Any]:
+    """POST /phonenumber/dids: `{}` rents the first available number; no body at all is refused
+    (https://docs.carrierx.com/voice/core-api/phone-numbers/did/rent: "No fields are required to
+    rent a DID, an empty object can be passed"): a rent is billed, never implied."""
+    if isinstance(body, EmptyBody):
+        raise ApiError(
+            assumptions.RENT_EMPTY_BODY_STATUS,
+            assumptions.INVALID_JSON_MESSAGE,
+            [FieldError(None, "the body is empty: send {} to rent the first available number")],
+        )
+    return create_object(ctx, DID, require_object(body))
+
+
 def list_dids(ctx: Ctx) -> dict[str, Any]:
     """`trunk_group_sid` is also a query argument of Get DIDs; it narrows like a filter does."""
     tg = ctx.query.get("trunk_group_sid")
@@ -207,18 +228,28 @@ def browse_available(ctx: Ctx) -> dict[str, Any]:
     q = parse_list_query(ctx.query, cursors=False)
     for cond in q.conditions:
         _check_available_field(cond)
-    if q.order_field not in (None, "phonenumber"):
-        raise ApiError(400, "available DIDs can only be ordered by phonenumber", [
-            FieldError("order", "use 'phonenumber asc', 'phonenumber desc' or 'shuffle'")
+    if q.order_field is not None and (
+        q.order_field not in AVAILABLE_DID.by_name
+        or q.order_field in assumptions.AVAILABLE_DID_UNORDERABLE
+    ):
+        raise ApiError(400, f"available DIDs cannot be ordered by {q.order_field!r}", [
+            FieldError("order", "order by a field of the available DID other than did_sid,"
+                                " e.g. 'state asc', 'phonenumber desc', or 'shuffle'")
         ])  # fmt: skip
     inventory = ctx.world.inventory
+    typed = field_type_of(AVAILABLE_DID)
+
+    def field_type(cond: Condition) -> Any:
+        return "str" if cond.field in assumptions.AVAILABLE_DID_AREA_FILTERS else typed(cond)
+
     found = inventory.browse_numbers(
         q.conditions,
         limit=q.limit + 1,
         offset=q.offset,
         descending=q.descending,
         shuffle=q.shuffle,
-        field_type=field_type_of(AVAILABLE_DID),
+        field_type=field_type,
+        order_by=q.order_field,
     )
     has_more = len(found) > q.limit
     found = found[: q.limit]
@@ -234,7 +265,8 @@ def browse_available(ctx: Ctx) -> dict[str, Any]:
 
 
 def _check_available_field(cond: Condition) -> None:
-    if cond.field not in AVAILABLE_DID.by_name:
+    known = cond.field in AVAILABLE_DID.by_name
+    if not known and cond.field not in assumptions.AVAILABLE_DID_AREA_FILTERS:
         raise ApiError(
             assumptions.UNKNOWN_FILTER_FIELD_STATUS,
             f"filter: unknown field {cond.field!r}",

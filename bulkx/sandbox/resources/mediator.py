@@ -246,7 +246,8 @@ BINDING = Resource(
             "int",
             assumptions.MEDIATOR_BINDING_DEFAULT_WAIT_ORIGINATION_DID_TTL,
             nullable=False,
-            check=_non_negative,
+            # -1 too, as the Get Bindings sample shows: MEDIATOR_WAIT_TTL_NEVER_EXPIRES.
+            check=lambda v: None if v == -1 else _non_negative(v),
         ),
     ),
     hooks=Hooks(before_create=_new_binding, before_update=_update_binding),
@@ -329,6 +330,11 @@ def _check_dialout(ctx: Ctx, dialout: dict[str, Any], *, redirect_changed: bool 
 
 def _new_dialout(ctx: Ctx, dialout: dict[str, Any]) -> None:
     dialout["date_created"] = now_iso()
+    # Built-in attributes a dialout starts with: assumptions.MEDIATOR_DIALOUT_DEFAULT_ATTRIBUTES.
+    dialout["attributes"] = {
+        **assumptions.MEDIATOR_DIALOUT_DEFAULT_ATTRIBUTES,
+        **(dialout.get("attributes") or {}),
+    }
     _check_dialout(ctx, dialout)
 
 

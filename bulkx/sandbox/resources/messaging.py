@@ -25,6 +25,7 @@ from bulkx.sandbox.crud import create_object, list_from_objects, render
 from bulkx.sandbox.errors import ApiError, FieldError, bad_request, invalid, not_found
 from bulkx.sandbox.http import Api, require_object
 from bulkx.sandbox.resources.content import PUSH_DEVICE
+from bulkx.sandbox.resources.did_messaging import enabled as messaging_enabled
 from bulkx.sandbox.resources.lookups import carrier_for
 from bulkx.sandbox.resources.rates import message_rate
 from bulkx.sandbox.schema import Hooks, Resource, create_only, ro, rw, validate_create
@@ -68,14 +69,13 @@ def _number_check(value: Any) -> str | None:
     return None if _NUMBER.fullmatch(str(value)) else "must be a phone number in E.164 format"
 
 
-def _from_on_account(ctx: Ctx, number: str) -> bool:
-    return bool(
-        ctx.world.store.rows(
-            "SELECT 1 FROM t_dids WHERE c_phonenumber=? AND owner=? AND c_status='assigned'"
-            " LIMIT 1",
-            (number, ctx.principal.partner_sid),
-        )
+def _from_on_account(ctx: Ctx, number: str) -> str | None:
+    """The sid of the caller's DID `number`, or None when it is not on the account."""
+    rows = ctx.world.store.rows(
+        "SELECT sid FROM t_dids WHERE c_phonenumber=? AND owner=? AND c_status='assigned' LIMIT 1",
+        (number, ctx.principal.partner_sid),
     )
+    return str(rows[0][0]) if rows else None
 
 
 def _send(ctx: Ctx, obj: dict[str, Any]) -> None:
@@ -96,11 +96,27 @@ def _send(ctx: Ctx, obj: dict[str, Any]) -> None:
     if errors:
         raise invalid(errors)
     sender = _digits(str(obj["from"]))
-    if not _from_on_account(ctx, sender):
+    did_sid = _from_on_account(ctx, sender)
+    if did_sid is None:
         raise ApiError(
             assumptions.SMS_FROM_NOT_ON_ACCOUNT_STATUS,
             "from is not a number of this account",
             [FieldError("from", f"{sender} is not a phone number rented on this account")],
+        )
+    if assumptions.SMS_REQUIRES_MESSAGING_ENABLED and not messaging_enabled(ctx, did_sid):
+        # https://docs.carrierx.com/voice/core-api/sms/sms/send: "to send messages from a
+        # rented DID you need to enable SMS/MMS messaging on that DID first".
+        raise ApiError(
+            assumptions.SMS_MESSAGING_NOT_ENABLED_STATUS,
+            assumptions.MESSAGE_BY_STATUS[assumptions.SMS_MESSAGING_NOT_ENABLED_STATUS],
+            [
+                FieldError(
+                    "from",
+                    f"SMS/MMS messaging is not enabled on {sender}: enable it first with"
+                    " POST /phonenumber/dids/{did_sid}/messaging",
+                    did_sid,
+                )
+            ],
         )
     now = now_iso()
     obj.update(

@@ -16,6 +16,7 @@ from bulkx.sandbox.errors import not_found
 from bulkx.sandbox.http import Api
 from bulkx.sandbox.inventory import CLASSIFICATION_SID
 from bulkx.sandbox.listing import envelope, parse_list_query
+from bulkx.sandbox.resources import did_messaging
 from bulkx.sandbox.resources.did_records import EMERGENCY, LINE_INFORMATION, sub_record
 from bulkx.sandbox.resources.dids import (
     AVAILABLE_DID,
@@ -24,6 +25,7 @@ from bulkx.sandbox.resources.dids import (
     check_reference,
     get_available,
     list_dids,
+    rent_did,
 )
 from bulkx.sandbox.resources.number_groups import DID_GROUP, LRN_PREFIX, PREFIX
 from bulkx.sandbox.resources.seeded_dids import ported_did, seed_ported, seed_rented
@@ -49,6 +51,8 @@ def mount(api: Api, world: World) -> None:
         lambda c, p, _b: get_available(c, p["sid"]),
     )
     api.add(world, "/phonenumber/dids", ["GET"], lambda c, _p, _b: list_dids(c))
+    # Before DID's generic routes: renting refuses an empty body (dids.rent_did).
+    api.add(world, "/phonenumber/dids", ["POST"], lambda c, _p, b: rent_did(c, b))
     for resource in (EMERGENCY, LINE_INFORMATION):
         verbs = {"GET": "read", "PATCH": "update", "PUT": "update", "DELETE": "update"}
         for method, verb in verbs.items():
@@ -72,6 +76,7 @@ def mount(api: Api, world: World) -> None:
         ["GET"],
         lambda c, p, _b: _classification(p["sid"]),
     )
+    did_messaging.mount(api, world)
     for resource in (DID, DID_GROUP, PREFIX, LRN_PREFIX):
         api.add_resource(world, resource)
 
@@ -83,7 +88,9 @@ def _classification(sid: str) -> dict[str, Any]:
     raise not_found("classification", sid)
 
 
-RESOURCES = (DID, EMERGENCY, LINE_INFORMATION, DID_GROUP, PREFIX, LRN_PREFIX)
+RESOURCES = (
+    DID, EMERGENCY, LINE_INFORMATION, *did_messaging.RESOURCES, DID_GROUP, PREFIX, LRN_PREFIX,
+)  # fmt: skip
 
 __all__ = [
     "AVAILABLE_DID",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,7 +44,15 @@ def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str,
     if not anonymous:
         ctx.principal.require_scope("oauth", "create")
     form = body if isinstance(body, dict) else {}
-    grant = str(form.get("grant_type") or "password")
+    grant = form.get("grant_type")
+    if not grant:
+        # https://docs.carrierx.com/voice/core-api/oauth/oauth-token/generate: the request
+        # names its grant (`grant_type=password`); none is a token for nobody in particular.
+        raise ApiError(
+            assumptions.OAUTH_GRANT_TYPE_MISSING_STATUS,
+            assumptions.MESSAGE_BY_STATUS[assumptions.OAUTH_GRANT_TYPE_MISSING_STATUS],
+            [FieldError("grant_type", "field is required: send grant_type=password")],
+        )
     if grant not in assumptions.OAUTH_GRANT_TYPES:
         raise invalid([FieldError("grant_type", f"unsupported grant type {grant!r}")])
     world = ctx.world
@@ -56,7 +63,7 @@ def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str,
         partner_sid = ctx.principal.partner_sid
     else:
         found = world.store.find("partners", "c_login=?", [str(username)])
-        if not found or not secrets.compare_digest(str(found[0]["password"]), str(password or "")):
+        if not found or not world.password_ok(found[0], str(password or "")):
             raise ApiError(401, "Bad credentials", [FieldError(None, "bad username or password")])
         partner_sid = str(found[0]["partner_sid"])
     available = set(world.partner(partner_sid).get("available_scopes") or ())

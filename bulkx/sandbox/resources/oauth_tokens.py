@@ -55,6 +55,8 @@ TOKEN = Resource(
     scope="oauth",
     operations=frozenset({"get", "update"}),
     query_args=("with_related",),
+    # The Get All Active OAuth Tokens sample answers `"total": null`: LISTS_WITHOUT_TOTAL.
+    counts_total="/oauth/tokens" not in assumptions.LISTS_WITHOUT_TOTAL,
     fields=(
         ro("access_token"),
         ro("client_id"),

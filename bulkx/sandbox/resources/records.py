@@ -21,6 +21,7 @@ from bulkx.sandbox.http import Api
 from bulkx.sandbox.resources.lookups import carrier_for
 from bulkx.sandbox.resources.messaging import MESSAGE_DR, segments
 from bulkx.sandbox.resources.rates import call_rate_for, message_rate, price_call
+from bulkx.sandbox.resources.routing import system_gateway_sid
 from bulkx.sandbox.schema import Field, Resource, ro
 from bulkx.sandbox.world import World
 
@@ -59,11 +60,15 @@ CALL_DR = Resource(
 CONFERENCE_CALL = Resource(
     name="app_conference_call",
     api="core",
+    # https://docs.carrierx.com/voice/core-api/apps/mediator-cdr/get (and the conference CDR
+    # pages): app.manage or app.read.
+    scope="app",
     path="/app/conference/calls",
     sid_field="call_sid",
     collection="app_conference_calls",
     indexed=("date_start", "date_stop", "meeting_sid", "endpoint_sid"),
     operations=frozenset({"list", "get"}),
+    counts_total="/app/conference/calls" not in assumptions.LISTS_WITHOUT_TOTAL,
     fields=_read_only(
         "address_dst address_src audio_key bridge call_sid custom_call_type custom_name"
         " date_disconnected date_insert date_join date_start date_stop direction disconnect_cause"
@@ -76,6 +81,7 @@ CONFERENCE_CALL = Resource(
 CONFERENCE_MEETING = Resource(
     name="app_conference_meeting",
     api="core",
+    scope="app",
     path="/app/conference/meetings",
     sid_field="meeting_sid",
     collection="app_conference_meetings",
@@ -87,16 +93,20 @@ CONFERENCE_MEETING = Resource(
 MEDIATOR_CALL = Resource(
     name="app_mediator_call",
     api="core",
+    scope="app",
     path="/app/mediator/calls",
     sid_field="dr_sid",
     collection="app_mediator_calls",
     indexed=_DR_INDEXES,
     operations=frozenset({"list"}),
+    counts_total="/app/mediator/calls" not in assumptions.LISTS_WITHOUT_TOTAL,
+    # The Get Mediator CDRs sample's fields, `type` and `version` included.
     fields=_read_only(
         "attributes date_insert date_start date_stop date_talk direction dr_sid dtmf duration"
         " endpoint_sid endpoint_type event_type number_dst number_redirect number_src partner_sid"
-        " reference_sid",
+        " reference_sid type version",
         attributes="object",
+        version="int",
     ),
 )
 
@@ -147,8 +157,6 @@ class _Seeder:
 
 
 _BLANK_CDR = _blank(CALL_DR)
-#: The endpoint an outside number's leg of a call shows (CarrierX's "System Gateway").
-_SYSTEM_GATEWAY = str(uuid.uuid5(uuid.NAMESPACE_URL, "bulkx-system-gateway"))
 _BLANK_MDR = MESSAGE_DR.defaults()
 
 
@@ -190,8 +198,9 @@ def _call_dr(s: _Seeder, index: int, start: datetime) -> dict[str, Any]:
         "dr_sid": s.sid("cdr", index),
         "duration": f"{seconds:.5f}",
         "duration_billing": str(billed),
-        "endpoint_sid_dst": _SYSTEM_GATEWAY if not inbound else None,
-        "endpoint_sid_src": _SYSTEM_GATEWAY if inbound else None,
+        # The outside leg of a call is the partner's system_gateway endpoint.
+        "endpoint_sid_dst": system_gateway_sid(s.world.partner_sid) if not inbound else None,
+        "endpoint_sid_src": system_gateway_sid(s.world.partner_sid) if inbound else None,
         "ip_dst": f"10.222.{rng.randrange(256)}.{rng.randrange(256)}:5060",
         "ip_src": f"162.251.180.{rng.randrange(1, 255)}",
         "number_billing": ours,
@@ -325,6 +334,8 @@ def _app_records(s: _Seeder, index: int, start: datetime) -> list[tuple[Resource
         "number_src": s.outside_number(),
         "partner_sid": s.world.partner_sid,
         "reference_sid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bulkx-binding-{index % 5}")),
+        "type": assumptions.MEDIATOR_CDR_TYPE,
+        "version": assumptions.MEDIATOR_CDR_VERSION,
     }
     return [*calls, (CONFERENCE_MEETING, meeting), (MEDIATOR_CALL, mediator)]
 

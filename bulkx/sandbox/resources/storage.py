@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -25,7 +25,7 @@ from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import load, render
 from bulkx.sandbox.errors import ApiError, FieldError, bad_request, invalid
-from bulkx.sandbox.http import Api, Raw, error_response, json_response
+from bulkx.sandbox.http import Api, Raw, client_left, error_response, json_response, read_body
 from bulkx.sandbox.schema import Field, Hooks, Resource, create_only, ro, rw, validate_create
 from bulkx.sandbox.world import World, new_sid, now_iso
 
@@ -455,18 +455,7 @@ def _upload_endpoint(api: Api, world: World) -> Callable[[Request], Awaitable[Re
         try:
             principal = api.authenticate(world, request.headers)
             limit = assumptions.STORAGE_MAX_UPLOAD_BYTES
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise ApiError(
-                        413,
-                        f"the upload exceeds {limit} bytes",
-                        [FieldError("data", f"at most {limit} bytes")],
-                    )
-                chunks.append(chunk)
-            raw = b"".join(chunks)
+            raw = await read_body(request, world.limits, max_bytes=limit, field="data")
             ctx = Ctx(
                 world,
                 principal,
@@ -479,6 +468,8 @@ def _upload_endpoint(api: Api, world: World) -> Callable[[Request], Awaitable[Re
             result = upload_file(ctx, fields, data, filename)
         except ApiError as error:
             return error_response(error)
+        except ClientDisconnect:
+            return client_left()
         return json_response(result, 201)
 
     return handle
