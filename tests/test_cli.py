@@ -127,7 +127,10 @@ def test_serve_answers_over_http_and_stops_on_ctrl_c(tmp_path: Path) -> None:
                 time.sleep(0.1)
         assert response.status_code == 200
         assert response.json()["name"] == "Sandbox Partner"
-        assert httpx.get(f"{base}/_sandbox/faults").json()["spec"].startswith("latency=")
+        assert httpx.get(f"{base}/_sandbox/faults").status_code == 401  # the admin API needs it
+        admin = {"Authorization": "Bearer cli-secret-token"}
+        faults = httpx.get(f"{base}/_sandbox/faults", headers=admin)
+        assert faults.json()["spec"].startswith("latency=")
     finally:
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=20)

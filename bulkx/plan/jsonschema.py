@@ -34,15 +34,16 @@ def _article(noun: str) -> str:
 
 def _field(spec: PlanField) -> dict[str, Any]:
     out = dict(_TYPES[spec.type])
-    if spec.choices:
+    if spec.choices and spec.type == "list":  # each item one of them
+        out = {**out, "items": {"enum": list(spec.choices)}}
+    elif spec.choices:
         out = {"enum": list(spec.choices)}
     if spec.max_length is not None:
         out["maxLength"] = spec.max_length
     description = spec.doc or ""
     if spec.reference:
         description = (description + " " if description else "") + (
-            f"Names {_article(spec.reference)} {spec.reference} by its"
-            f" {KINDS[spec.reference].key}."
+            f"Names {_article(spec.reference)} {spec.reference} by its {KINDS[spec.reference].key}."
         )
     if description:
         out["description"] = description

@@ -105,7 +105,8 @@ PUSH_DEVICE = Kind(
 
 # --- storage ---------------------------------------------------------------------------------
 
-_CLASSIFICATIONS = "archive, document, executable, media or unknown"
+#: A file's content classifications: docs.carrierx.com/voice/core-api/storage/container.
+_CLASSIFICATIONS = ("archive", "document", "executable", "media", "unknown")
 
 STORAGE_CONTAINER = Kind(
     name="storage.container",
@@ -123,8 +124,18 @@ STORAGE_CONTAINER = Kind(
         F("quota_bytes", "int"),
         F("quota_files", "int"),
         F("allow_publish", "bool"),
-        F("allowed_classifications", "list", doc=f"only these: {_CLASSIFICATIONS}"),
-        F("blocked_classifications", "list", doc=f"never these: {_CLASSIFICATIONS}"),
+        F(
+            "allowed_classifications",
+            "list",
+            choices=_CLASSIFICATIONS,
+            doc="only files of these classifications",
+        ),
+        F(
+            "blocked_classifications",
+            "list",
+            choices=_CLASSIFICATIONS,
+            doc="never files of these classifications",
+        ),
         F("default_file_lifecycle_action"),
         F("default_file_lifecycle_ttl", "int"),
         F("default_file_publish"),

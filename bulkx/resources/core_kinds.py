@@ -103,6 +103,33 @@ DID_LINE_INFORMATION = Kind(
     ),
 )  # fmt: skip
 
+DID_MESSAGING = Kind(
+    name="did_messaging",
+    api="core",
+    path="/phonenumber/dids/{parent_sid}/messaging",
+    sid_field="did_sid",
+    key="phonenumber",
+    parent="did",
+    parent_field="phonenumber",
+    singleton=True,
+    operations=UPDATE_ONLY,
+    # One POST enables or disables it (docs.carrierx.com/voice/core-api/phone-numbers/
+    # did-messaging-enablement/enable); GET reads it.
+    update_method="POST",
+    doc="SMS/MMS messaging of a DID: a number sends text messages (sms.message,"
+    " verification.sms) only once its messaging is enabled, so enable it in a step before the"
+    " sends. Enabling has a monthly fee. To change the type or campaign of an enabled number,"
+    " disable it in one run, then enable it with the new settings.",
+    fields=(
+        F("phonenumber", "e164", required=True),
+        F("enabled", "bool", default=True, doc="true: the number may send SMS/MMS"),
+        F("type", "enum", choices=("a2p", "p2p"),
+          doc="a2p (the default partners have) or p2p (through support)"),
+        F("campaign_sid", doc="the 10DLC campaign of an a2p number"),
+        F("p2p_nnid", doc="the NetNumber ID of a p2p number"),
+    ),
+)  # fmt: skip
+
 DID_GROUP = Kind(
     name="did_group",
     api="core",
@@ -252,13 +279,16 @@ ACCESSCONTROL_RULE = Kind(
         F("field", "enum", required=True,
           choices=("calling", "called", "from", "to", "message", "from_did", "to_did"),
           doc="calling/called for voice; from/to/message for SMS"),
-        F("operation", required=True, doc="how entries match, e.g. prefix"),
-        F("quantifier", required=True, doc="e.g. any"),
+        # The value lists of docs.carrierx.com/voice/core-api/access-control/access-control-rule
+        F("operation", "enum", required=True, choices=("exact", "prefix", "regexp"),
+          doc="how entries match: exact, prefix or regexp"),
+        F("quantifier", "enum", required=True, choices=("all", "any", "none"),
+          doc="all, any or none of the entries must match"),
         F("entries", "list", required=True, doc="the values matched, e.g. [\"1800\", \"1888\"]"),
     ),
 )  # fmt: skip
 
 KINDS = (
-    DID, DID_EMERGENCY, DID_LINE_INFORMATION, DID_GROUP, SHORT_CODE, PREFIX, LRN_PREFIX,
-    TRUNK_GROUP, TRUNK, ENDPOINT, ACCESSCONTROL_RULE,
+    DID, DID_EMERGENCY, DID_LINE_INFORMATION, DID_MESSAGING, DID_GROUP, SHORT_CODE, PREFIX,
+    LRN_PREFIX, TRUNK_GROUP, TRUNK, ENDPOINT, ACCESSCONTROL_RULE,
 )  # fmt: skip

@@ -118,8 +118,8 @@ class Kind:
     #: one is blocked; "delete" comes with an `ensure` field (`ensure_field()`).
     operations: frozenset[Operation] = CREATE_UPDATE
     #: How an update is sent: PATCH, or PUT where the API has no PATCH (Conference v1's PUT is a
-    #: partial update).
-    update_method: Literal["PATCH", "PUT"] = "PATCH"
+    #: partial update), or POST where a sub-record is set by one (a DID's messaging).
+    update_method: Literal["PATCH", "PUT", "POST"] = "PATCH"
     #: Where creates are POSTed when not to `path`: `{field}` is the sid of the object that
     #: reference field names (a v1 meeting room is created under its subscriber). A field in the
     #: path is not sent in the body.

@@ -19,6 +19,20 @@ F = PlanField
 
 SEND_FLAG = "--allow-send"
 
+
+def _sender() -> PlanField:
+    """The sending number: it sends only once its messaging is enabled, so a send waits for the
+    plan's did_messaging step of that number (the number itself is what the API takes)."""
+    return F(
+        "from",
+        "e164",
+        required=True,
+        reference="did_messaging",
+        sends_key=True,
+        doc="A number on the account, its messaging enabled (a did_messaging step)",
+    )
+
+
 SMS_MESSAGE = Kind(
     name="sms.message",
     api="core",
@@ -37,7 +51,7 @@ SMS_MESSAGE = Kind(
     fields=(
         F("ref", required=True, api="user_data", max_length=128,
           doc="Unique per message and stable across runs, e.g. '{campaign}-{customer_id}'"),
-        F("from", "e164", required=True, doc="A number on the account that sends it"),
+        _sender(),
         F("to", "e164", required=True),
         F("message", required=True, max_length=1600),
         F("media_urls", "list", doc="MMS: URLs of the media to attach"),
@@ -157,7 +171,7 @@ VERIFICATION_SMS = Kind(
     " `ref` is remembered by bulkx's journals, as the API keeps nothing to find it by.",
     fields=(
         _ref(),
-        F("from", "e164", required=True, doc="A number on the account that sends it"),
+        _sender(),
         F("to", "e164", required=True),
         F("message", max_length=1000, doc="The text before the code"),
         F("code_length", "int", doc="Characters in the code (1 to 32)"),

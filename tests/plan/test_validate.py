@@ -125,7 +125,8 @@ steps:
         ("plan.yaml", 24, 22, "BX110"),
     ]
     codec = next(d for d in diagnostics if d.code == "BX102")
-    assert codec.hint == "did you mean 'ulaw'?"
+    codecs = ", ".join(kinds.KINDS["trunk"].by_name["codec"].choices)
+    assert codec.hint == f"did you mean 'ulaw'? (one of: {codecs})"
     assert all(d.hint for d in diagnostics)
 
 

@@ -18,9 +18,10 @@ import pytest
 from bulkx.engine.throttle import KeyedPacer
 from bulkx.resources import KINDS
 from bulkx.resources.model import Kind, PlanField
+from bulkx.sandbox.app import SandboxConfig
 from bulkx.sandbox.resources.numbers import seed_ported
 from bulkx.sandbox.seeding import read_ported_csv
-from tests.conftest import TOKEN, Sandbox
+from tests.conftest import TOKEN, Sandbox, serve_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,9 +48,11 @@ def test_messages_go_out_once_each_and_only_when_allowed(sandbox: Sandbox, tmp_p
     assert store.counts().get("sms_messages", 0) == 0
 
     faults = f"{sandbox.url}/_sandbox/faults"
-    assert httpx.put(faults, json={"spec": "execute_then_reset=0.5", "seed": 3}).is_success
+    auth = sandbox.admin_headers
+    spec = {"spec": "execute_then_reset=0.5", "seed": 3}
+    assert httpx.put(faults, json=spec, headers=auth).is_success
     sent = _bulkx(tmp_path, sandbox, "apply", plan, "--yes", "--allow-send", "--send-rate", "20")
-    assert httpx.delete(faults).is_success
+    assert httpx.delete(faults, headers=auth).is_success
     assert sent.returncode == 0, sent.stderr
     assert "reconciled" in sent.stderr
     refs = store.scalar(
@@ -60,6 +63,68 @@ def test_messages_go_out_once_each_and_only_when_allowed(sandbox: Sandbox, tmp_p
     again = _bulkx(tmp_path, sandbox, "apply", plan, "--yes", "--allow-send")
     assert again.returncode == 0 and "Nothing to do" in again.stderr
     assert store.counts()["sms_messages"] == 6
+
+
+def test_sms_notice_rehearses_as_its_header_says_enabling_its_number_first(
+    tmp_path: Path,
+) -> None:
+    """plans/sms-notice.yaml, rehearsed the way its header says (seed the ported numbers, then
+    apply) on a served sandbox: it enables the sending number's messaging, then texts. Without
+    that step the same texts are refused, as CarrierX refuses them ("to send messages from a
+    rented DID you need to enable SMS/MMS messaging on that DID first":
+    https://docs.carrierx.com/voice/core-api/sms/sms/send)."""
+    shutil.copytree(REPO / "plans", tmp_path / "plans")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    db = tmp_path / ".bulkx" / "sandbox.db"
+    seeded = _run(tmp_path, "sandbox", "seed", "--ported", "samples/ported-numbers.csv",
+                  "--db", str(db))  # fmt: skip
+    assert seeded.returncode == 0, seeded.stderr
+    config = SandboxConfig(db=db, token=TOKEN)  # the seed the `seed` command gave it
+    for sandbox in serve_sandbox(config):
+        store = sandbox.world.store
+        valid = _run(tmp_path, "validate", "plans/sms-notice.yaml")
+        assert valid.returncode == 0 and "BX130" not in valid.stdout + valid.stderr, valid.stdout
+        planned = _bulkx(tmp_path, sandbox, "plan", "plans/sms-notice.yaml", "--allow-send",
+                         "-o", "json")  # fmt: skip
+        changes = json.loads(planned.stdout)["changes"]
+        assert [(c["kind"], c["action"]) for c in changes if c["kind"] == "did_messaging"] == [
+            ("did_messaging", "update")
+        ]
+        applied = _bulkx(tmp_path, sandbox, "apply", "plans/sms-notice.yaml", "--yes",
+                         "--allow-send", "--send-rate", "5")  # fmt: skip
+        assert applied.returncode == 0, applied.stderr
+        assert store.counts()["sms_messages"] == 6
+        (enabled,) = [
+            json.loads(data) for (data,) in store.rows("SELECT data FROM t_did_messaging")
+        ]
+        assert (enabled["enabled"], enabled["status"]) == (True, "enabled")
+        with sandbox.admin() as admin:
+            log = admin.get("/_sandbox/requests").json()["items"]
+        posts = [(e["path"], e["status"]) for e in log if e["method"] == "POST"]
+        enable = posts.index((f"/core/v2/phonenumber/dids/{enabled['did_sid']}/messaging", 200))
+        texts = [i for i, (path, _) in enumerate(posts) if path == "/core/v2/sms/messages"]
+        assert texts and enable < min(texts)  # enabled before the first text went out
+        again = _bulkx(tmp_path, sandbox, "apply", "plans/sms-notice.yaml", "--yes",
+                       "--allow-send")  # fmt: skip
+        assert again.returncode == 0 and "Nothing to do" in again.stderr
+
+        # The texts alone, from a ported number nobody enabled: validate warns, the API refuses.
+        texts_only = tmp_path / "plans" / "texts-only.yaml"
+        texts_only.write_text(
+            "version: 1\nsteps:\n  - kind: sms.message\n    name: unenabled\n"
+            "    source: ../samples/sms-recipients.csv\n    defaults:\n"
+            "      ref: 'other-{customer_id}'\n      from: 631-428-2286\n"
+            "      message: 'Hi {first_name}'\n"
+        )
+        warned = _run(tmp_path, "validate", str(texts_only))
+        assert "BX130" in warned.stdout + warned.stderr and "did_messaging" in warned.stdout
+        refused = _bulkx(tmp_path, sandbox, "apply", str(texts_only), "--yes", "--allow-send")
+        assert refused.returncode != 0
+        report = _run(tmp_path, "report", _run_id(refused), "-o", "json")
+        items = json.loads(report.stdout)["items"]
+        assert len(items) == 6 and all(i["state"] == "failed" for i in items)
+        assert all("messaging is not enabled" in i["error"] for i in items)
+        assert store.counts()["sms_messages"] == 6
 
 
 def test_one_sending_number_is_paced_on_its_own() -> None:
@@ -109,10 +174,12 @@ def test_dial_outs_are_placed_once_each(sandbox: Sandbox, tmp_path: Path) -> Non
         "    items:\n" + "".join(f"      - called_did: '+1646555{n:04d}'\n" for n in range(3))
     )
     faults = f"{sandbox.url}/_sandbox/faults"
-    assert httpx.put(faults, json={"spec": "execute_then_reset=0.5", "seed": 5}).is_success
+    auth = sandbox.admin_headers
+    spec = {"spec": "execute_then_reset=0.5", "seed": 5}
+    assert httpx.put(faults, json=spec, headers=auth).is_success
     placed = _bulkx(tmp_path, sandbox, "apply", str(calls), "--yes", "--allow-send",
                     "--send-rate", "50")  # fmt: skip
-    assert httpx.delete(faults).is_success
+    assert httpx.delete(faults, headers=auth).is_success
     assert placed.returncode == 0, placed.stderr
     again = _bulkx(tmp_path, sandbox, "plan", str(calls), "--allow-send")
     assert "0 to create" in again.stdout and "3 unchanged" in again.stdout
@@ -161,9 +228,11 @@ def test_untraceable_sends_go_out_at_most_once_lost_answers_included(
     assert _sent(store) == {name: 0 for name in NOTICES}
 
     faults = f"{sandbox.url}/_sandbox/faults"
-    assert httpx.put(faults, json={"spec": "execute_then_reset=0.4", "seed": 11}).is_success
+    auth = sandbox.admin_headers
+    spec = {"spec": "execute_then_reset=0.4", "seed": 11}
+    assert httpx.put(faults, json=spec, headers=auth).is_success
     sent = _bulkx(tmp_path, sandbox, "apply", plan, "--yes", "--allow-send", "--send-rate", "50")
-    assert httpx.delete(faults).is_success
+    assert httpx.delete(faults, headers=auth).is_success
     assert _sent(store) == NOTICES  # every request ran exactly once: none was resent
     report = _run(tmp_path, "report", _run_id(sent), "-o", "json")
     items = json.loads(report.stdout)["items"]
@@ -193,7 +262,9 @@ def test_a_send_cut_off_by_a_crash_is_reported_by_the_resume_not_resent(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     _notices_ready(sandbox, tmp_path)
-    env = {**os.environ, "BULKX_CRASHPOINT": "after_send_before_response:3"}
+    # The 6th answer: past the first wave (the push application, the container and the sending
+    # number's messaging, which the verification codes wait for), among the sends.
+    env = {**os.environ, "BULKX_CRASHPOINT": "after_send_before_response:6"}
     crashed = subprocess.run(
         [sys.executable, "-m", "bulkx", "apply", "plans/notices.yaml", "--yes", "--allow-send",
          "--base-url", sandbox.core_url],
@@ -209,7 +280,7 @@ def test_a_send_cut_off_by_a_crash_is_reported_by_the_resume_not_resent(
     done = [i for i in sends if i["state"] == "succeeded"]
     maybe = [i for i in sends if i["state"] != "succeeded"]
     assert all(i["state"] == "succeeded" for i in report["items"] if i not in sends)
-    # The crash cut off the third send (and any others under way): reported, never resent.
+    # The crash cut off a send (and any others under way): reported, never resent.
     assert maybe and all("may have been sent" in i["error"] for i in maybe)
     store = sandbox.world.store
     assert len(done) <= sum(_sent(store).values()) <= len(done) + len(maybe)
