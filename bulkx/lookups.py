@@ -99,7 +99,7 @@ class Lookups:
             chunk = numbers[start : start + 100]
             found = await self.client.list_all(
                 "core", "/phonenumber/dids", filter=in_filter("phonenumber", chunk),
-                params={"include_fields": "phonenumber"},
+                params={"include_fields": "phonenumber"}, require=("phonenumber",),
             )  # fmt: skip
             owned.update(str(d["phonenumber"]) for d in found)
         return owned

@@ -25,8 +25,10 @@ from typing import Any
 import polars as pl
 
 from bulkx.api import CarrierX
+from bulkx.api.paging import MAX_PAGES, envelope_items
 from bulkx.diff.read import quote
-from bulkx.errors import BulkxError
+from bulkx.errors import ApiError, BulkxError
+from bulkx.escaping import neutralised_columns
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,8 @@ class Export:
         """Page through the shard with the `after` cursor; each page is appended to the part
         file and then committed to the shard's state."""
         columns: list[str] | None = None
-        while True:
+        answer = f"GET {self.kind.path}"
+        for _ in range(MAX_PAGES):
             params: dict[str, Any] = {
                 "order": f"{self.kind.time_field} asc",
                 "limit": self.page_size,
@@ -203,7 +206,8 @@ class Export:
             if where:
                 params["filter"] = where
             page = await self.client.get("core", self.kind.path, params=params)
-            items = list(page.get("items") or [])
+            # Objects with a sid each, or an ApiError: the sid is the next page's cursor.
+            items = envelope_items(page, answer, require=(self.kind.sid_field,))
             if items:
                 if columns is None:
                     columns = self._columns(shard, items)
@@ -217,13 +221,16 @@ class Export:
                 self._append(shard, data)
                 shard.length += len(data)
                 shard.rows += len(items)
-                shard.after = str(items[-1][self.kind.sid_field])
+                after, shard.after = shard.after, str(items[-1][self.kind.sid_field])
                 if self.on_rows is not None:
                     self.on_rows(len(items))
+                if shard.after == after and page.get("has_more"):
+                    raise ApiError(f"{answer}: has_more, but the cursor stays at {after}")
             shard.done = not page.get("has_more") or not items
             self._save(shard)
             if shard.done:
                 return
+        raise ApiError(f"more than {MAX_PAGES:,} pages from {answer}; narrow the time range")
 
     def _append(self, shard: Shard, data: bytes) -> None:
         # One page at a time, between awaits: a short blocking write, like the journal's.
@@ -251,7 +258,8 @@ class Export:
         if self.output.suffix == ".parquet":
             joined.sink_parquet(temporary)
         else:
-            joined.sink_csv(temporary)
+            # A spreadsheet opens the CSV: no cell may run as a formula (Parquet has none).
+            neutralised_columns(joined).sink_csv(temporary)
         os.replace(temporary, self.output)
         return sum(s.rows for s in shards)
 

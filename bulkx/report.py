@@ -5,12 +5,12 @@ Shared by `bulkx report` and the monitor's export key: both write the same failu
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from bulkx.escaping import csv_writer
 from bulkx.journal import JournalView, Operation
 from bulkx.resources import KINDS
 
@@ -57,7 +57,7 @@ def failed_csv(records: Iterable[Operation], *, retry: bool = False) -> str:
     columns = [f.name for f in kind.fields if any(f.name in row for row in rows)]
     out = io.StringIO()
     out.write(f"# kind: {kind.name}\n")
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)  # a plan CSV: `bulkx validate` reads the cells back as written
     writer.writerow(columns if retry else [*columns, "error"])
     for r, row in zip(items, rows, strict=True):
         cells = ["" if row.get(c) is None else _cell(row[c]) for c in columns]

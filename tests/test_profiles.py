@@ -151,8 +151,11 @@ def test_the_project_file_replaces_a_user_profile_of_the_same_name(tmp_path: Pat
 
 def test_shell_completion_is_on(tmp_path: Path) -> None:
     entry = Path(sys.executable).parent / "bulkx"  # the installed command, as a shell runs it
+    # Typer finds the shell from the parent process: run it from a bash that stays its parent
+    # (`; true` keeps bash from exec'ing the command in its place), as a user's shell would.
     script = subprocess.run(
-        [str(entry), "--show-completion", "bash"], capture_output=True, text=True, timeout=60
-    )
+        ["bash", "-c", f"'{entry}' --show-completion; true"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
     assert script.returncode == 0, script.stderr
     assert "complete" in script.stdout and "_BULKX_COMPLETE" in script.stdout

@@ -20,7 +20,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -416,8 +416,12 @@ class CarrierX:
         params: Mapping[str, Any] | None = None,
         page_size: int = MAX_PAGE_SIZE,
         endpoint: str | None = None,
+        require: Sequence[str] = (),
     ) -> AsyncGenerator[list[dict[str, Any]], None]:
-        """The items of every page, in order (wrap in `contextlib.aclosing` to stop early)."""
+        """The items of every page, in order (wrap in `contextlib.aclosing` to stop early).
+
+        Every item is an object, and holds a value for each field of `require` (say the kind's
+        sid and key fields): a malformed answer is an ApiError, not a KeyError later."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         query = {k: v for k, v in (params or {}).items() if k not in ("limit", "offset")}
@@ -435,16 +439,17 @@ class CarrierX:
                 raise ApiError(f"pagination.next leaves {base}: {_display_url(httpx.URL(url))}")
             return await self.request(api, "GET", url, endpoint=endpoint)
 
+        where = f"GET {base}{path}"
         envelopes = iter_envelopes(
             fetch_offset,
             fetch_url,
             page_size=page_size,
             concurrency=self.page_concurrency,
-            where=f"GET {base}{path}",
+            where=where,
         )
         async with aclosing(envelopes) as pages:
             async for envelope in pages:
-                yield envelope_items(envelope)
+                yield envelope_items(envelope, where, require=require)
 
     async def list_all(
         self,
@@ -455,12 +460,14 @@ class CarrierX:
         params: Mapping[str, Any] | None = None,
         page_size: int = MAX_PAGE_SIZE,
         endpoint: str | None = None,
+        require: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
-        """Every object of a collection (all pages)."""
+        """Every object of a collection (all pages); `require` as for `iter_pages`."""
         items: list[dict[str, Any]] = []
         pages = self.iter_pages(
-            api, path, filter=filter, params=params, page_size=page_size, endpoint=endpoint
-        )
+            api, path, filter=filter, params=params, page_size=page_size, endpoint=endpoint,
+            require=require,
+        )  # fmt: skip
         async with aclosing(pages) as stream:
             async for page in stream:
                 items.extend(page)

@@ -10,7 +10,14 @@ import httpx
 
 from bulkx.errors import ConfigError
 
-__all__ = ["API_NAMES", "DEFAULT_CORE_BASE", "Target", "derive_bases", "is_loopback"]
+__all__ = [
+    "API_NAMES",
+    "DEFAULT_CORE_BASE",
+    "Target",
+    "derive_bases",
+    "is_loopback",
+    "redacted_url",
+]
 
 DEFAULT_CORE_BASE: Final = "https://api.carrierx.com/core/v2"
 _CORE_SUFFIX: Final = "/core/v2"
@@ -36,20 +43,43 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def redacted_url(text: str) -> str:
+    """`text` for a message: its query, fragment and login replaced (`?token=...` is a
+    credential pasted into a URL far more often than not)."""
+    head, query_mark, _ = text.partition("?")
+    head, fragment_mark, _ = head.partition("#")
+    scheme, slashes, rest = head.partition("//")
+    if slashes:
+        authority, slash, path = rest.partition("/")
+        if "@" in authority:
+            authority = "REDACTED@" + authority.rpartition("@")[2]
+        head = f"{scheme}{slashes}{authority}{slash}{path}"
+    return (
+        head
+        + (f"{query_mark}REDACTED" if query_mark else "")
+        + ("#REDACTED" if fragment_mark and not query_mark else "")
+    )
+
+
 def _checked_core_base(core_base: str) -> httpx.URL:
     text = core_base.strip().rstrip("/")
+    shown = redacted_url(text)
     try:
         url = httpx.URL(text)
-    except httpx.InvalidURL as exc:
-        raise ConfigError(f"invalid base URL {text!r}: {exc}") from None
+    except httpx.InvalidURL:
+        # httpx's message quotes the URL: name the problem, never the URL's secrets.
+        raise ConfigError(f"invalid base URL {shown!r}") from None
     example = f"e.g. {DEFAULT_CORE_BASE}"
     if url.scheme not in ("https", "http") or not url.host:
-        raise ConfigError(f"invalid base URL {text!r}", hint=f"give the Core base URL, {example}")
+        raise ConfigError(f"invalid base URL {shown!r}", hint=f"give the Core base URL, {example}")
     if url.userinfo:
         # Credentials in a URL end up in logs and shell history; they come from the token only.
         raise ConfigError("the base URL must not contain a login or password")
     if url.query or url.fragment:
-        raise ConfigError(f"the base URL must not have a query or fragment: {text!r}")
+        raise ConfigError(
+            f"the base URL must not have a query or fragment: {shown!r}",
+            hint="a token goes in $CARRIERX_TOKEN or --token-file, never in the URL",
+        )
     if url.scheme == "http" and not is_loopback(url.host):
         raise ConfigError(
             f"refusing plain http:// to {url.host}: the token would travel unencrypted",
@@ -57,7 +87,7 @@ def _checked_core_base(core_base: str) -> httpx.URL:
         )
     if not url.path.endswith(_CORE_SUFFIX):
         raise ConfigError(
-            f"the base URL must be the Core API base ending in {_CORE_SUFFIX}: {text!r}",
+            f"the base URL must be the Core API base ending in {_CORE_SUFFIX}: {shown!r}",
             hint=example,
         )
     return url

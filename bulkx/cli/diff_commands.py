@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import os
 import sys
@@ -33,6 +32,7 @@ from bulkx.cli.render import render
 from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
 from bulkx.engine.targets import TargetOptions, open_client
 from bulkx.errors import ApiError, BulkxError
+from bulkx.escaping import csv_writer, printable
 
 if TYPE_CHECKING:
     from bulkx.diff.changes import Changeset, RentByCriteria
@@ -119,8 +119,10 @@ def warn_unmet_counts(changeset: Changeset) -> bool:
         numbers = "1 number" if change.count == 1 else f"{change.count} numbers"
         are = "is" if change.available == 1 else "are"
         typer.echo(
-            f"warning: step {change.step} rents {numbers} matching {change.key}"
-            f" but only {change.available} {are} available",
+            printable(
+                f"warning: step {change.step} rents {numbers} matching {change.key}"
+                f" but only {change.available} {are} available"
+            ),
             err=True,
         )
     return bool(unmet)
@@ -135,7 +137,7 @@ def load_valid_plan(path: str, kind: str | None) -> Plan:
         diagnostics = diagnostics + validate(plan)
     errors = [d for d in sort_diagnostics(diagnostics) if d.severity == "error"]
     for problem in errors:
-        typer.echo(str(problem), err=True)
+        typer.echo(printable(str(problem)), err=True)
     if plan is None or errors:
         err(f"{len(errors)} problem(s) in the plan; `bulkx validate {path}` explains each")
         raise typer.Exit(exit_codes.USAGE)
@@ -331,13 +333,17 @@ def export_command(
 
     async def fetch() -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
         async with open_client(options) as client:
-            objects = await client.list_all(spec.api, spec.path, filter=filter_, endpoint=endpoint)
+            objects = await client.list_all(
+                spec.api, spec.path, filter=filter_, endpoint=endpoint, require=(spec.sid_field,)
+            )
             names: dict[str, dict[str, str]] = {}
             for ref in {f.reference for f in spec.fields
                         if f.reference and f.api_name is not None and not f.sends_key}:  # fmt: skip
                 ref_kind = KINDS[str(ref)]
                 scope = endpoint if ref_kind.api != "core" else None
-                live = await client.list_all(ref_kind.api, ref_kind.path, endpoint=scope)
+                live = await client.list_all(
+                    ref_kind.api, ref_kind.path, endpoint=scope, require=(ref_kind.sid_field,)
+                )
                 names[str(ref)] = {
                     str(o[ref_kind.sid_field]): str(o.get(ref_kind.key_field)) for o in live
                 }
@@ -356,7 +362,7 @@ def export_command(
     out = open(output, "w", newline="") if output else sys.stdout  # noqa: SIM115
     try:
         out.write(f"# kind: {kind}\n")
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_writer(out)  # live names are data: no cell a spreadsheet would run
         writer.writerow(columns)
         for obj in objects:
             values = spec.from_api(obj)
@@ -442,5 +448,5 @@ def _show_batch_tasks(changeset: Changeset) -> None:
                " by apply:", err=True)  # fmt: skip
     for task in tasks:
         sets = ", ".join(f"{name}={value}" for name, value in task.sets)
-        typer.echo(f"  {task.method} {task.entries} {task.type} entries"
-                   + (f" setting {sets}" if sets else ""), err=True)  # fmt: skip
+        typer.echo(printable(f"  {task.method} {task.entries} {task.type} entries"
+                             + (f" setting {sets}" if sets else "")), err=True)  # fmt: skip

@@ -9,12 +9,14 @@ import typer
 
 from bulkx.cli import exit_codes
 from bulkx.errors import ApiError, AuthError, BulkxError, ConfigError, ReadStopped
+from bulkx.escaping import printable
 
 T = TypeVar("T")
 
 
 def err(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+    # A message quotes API answers and plan values: nothing in it may drive the terminal.
+    typer.echo(f"error: {printable(message, keep_newlines=True)}", err=True)
 
 
 def guarded(job: Callable[[], T], *, doing: str = "") -> T:

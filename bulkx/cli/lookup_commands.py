@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import sys
 from collections import Counter
 from pathlib import Path
@@ -16,6 +15,7 @@ from bulkx.cli.failures import guarded
 from bulkx.cli.options import BASE_URL, PROFILE, SANDBOX_DB, TOKEN_FILE
 from bulkx.cli.profile_edge import target_options
 from bulkx.engine.targets import open_client
+from bulkx.escaping import csv_writer
 
 if TYPE_CHECKING:
     from bulkx.lookups import LookupRow
@@ -75,10 +75,11 @@ def lookup_command(
     rows = guarded(lambda: asyncio.run(run()))
     stream = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
     try:
-        writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
+        writer = csv_writer(stream)  # CNAM and carrier names come from the API: data
+        writer.writerow(COLUMNS)
         for row in rows:
-            writer.writerow(row.as_dict())
+            values = row.as_dict()
+            writer.writerow([values.get(column, "") for column in COLUMNS])
     finally:
         if output:
             stream.close()

@@ -12,6 +12,7 @@ import typer
 
 from bulkx.cli import exit_codes
 from bulkx.errors import BulkxError
+from bulkx.escaping import printable
 
 if TYPE_CHECKING:
     from bulkx.plan.model import Diagnostic
@@ -57,9 +58,10 @@ def render_text(diagnostics: list[Diagnostic], items: int) -> str:
     lines = []
     for d in diagnostics:
         label = "" if d.severity == "error" else f"{d.severity}: "
-        lines.append(f"{d.position}: {label}{d.message} [{d.code}]")
+        # Messages quote the plan's own text (file names, values): escaped for the terminal.
+        lines.append(printable(f"{d.position}: {label}{d.message} [{d.code}]"))
         if d.hint:
-            lines.append(f"  hint: {d.hint}")
+            lines.append(f"  hint: {printable(d.hint, keep_newlines=True)}")
     s = summary(diagnostics)
     if not diagnostics:
         lines.append(f"plan is valid ({_plural(items, 'item')})")
@@ -80,7 +82,7 @@ def validate_command(
     try:
         diagnostics, items = check_plan(plan, kind)
     except (BulkxError, OSError) as exc:
-        sys.stderr.write(f"bulkx validate: error: {exc}\n")
+        sys.stderr.write(f"bulkx validate: error: {printable(str(exc))}\n")
         raise typer.Exit(exit_codes.ERROR) from None
     valid = not any(d.severity == "error" for d in diagnostics)
     if output is Output.json:

@@ -1,8 +1,12 @@
-"""Rendering changesets for people (terminal) and machines (JSON, JSON Lines, CSV)."""
+"""Rendering changesets for people (terminal) and machines (JSON, JSON Lines, CSV).
+
+Text for people passes every value through `bulkx.escaping.printable` (a name may hold ESC or
+BEL bytes), before colour is added; CSV goes through `bulkx.escaping.csv_writer` (no cell a
+spreadsheet would run). JSON escapes control characters itself.
+"""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -21,6 +25,8 @@ from bulkx.diff.changes import (
     Update,
     change_as_dict,
 )
+from bulkx.diff.summary import ChangeSummary
+from bulkx.escaping import csv_writer, printable
 
 MAX_LISTED = 200
 SYMBOLS = {"create": "+", "rent": "+", "update": "~", "release": "-", "blocked": "!", "noop": " "}
@@ -43,14 +49,17 @@ def _short(value: Any, width: int = 30) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def summary_table(changeset: Changeset) -> list[str]:
+def summary_table(changeset: Changeset | ChangeSummary) -> list[str]:
+    """Items per step and action (a changeset's, or one counted chunk by chunk)."""
     counts = changeset.counts()
     shown = [a for a in ACTIONS if any(a in c for c in counts.values())]
-    width = max([len("step"), *(len(s) for s in counts)])
+    names = {step: printable(step) for step in counts}
+    width = max([len("step"), *(len(n) for n in names.values())])
     width = min(width, 80 - 9 * len(shown) - 2)
     lines = ["  " + "step".ljust(width) + "".join(a.rjust(9) for a in shown)]
     for step, by_action in counts.items():
-        name = step if len(step) <= width else step[: width - 1] + "…"
+        name = names[step]
+        name = name if len(name) <= width else name[: width - 1] + "…"
         cells = "".join(str(by_action.get(a, "-")).rjust(9) for a in shown)
         lines.append("  " + name.ljust(width) + cells)
     return lines
@@ -67,27 +76,29 @@ def change_lines(changeset: Changeset, *, colour: bool, limit: int = MAX_LISTED)
             continue
         listed += 1
         symbol = SYMBOLS[change.action]
-        head = f"{symbol} {change.kind} {change.key}"
+        # Escaped before painting: the colour codes are ours, nothing else may reach the tty.
+        head = printable(f"{symbol} {change.kind} {change.key}")
         match change:
             case Create():
                 price = f"  ${change.monthly_price}/mo" if change.monthly_price else ""
-                yield _paint(head + price, symbol, colour)
+                yield _paint(head + printable(price), symbol, colour)
             case RentByCriteria():
                 avail = "" if change.available is None else f" ({change.available} available)"
-                yield _paint(
-                    f"{symbol} rent {change.count} did ({change.key}){avail}", symbol, colour
-                )
+                text = printable(f"{symbol} rent {change.count} did ({change.key}){avail}")
+                yield _paint(text, symbol, colour)
             case Update():
                 yield _paint(head, symbol, colour)
                 for field in change.changes:
-                    yield f"      {field.field}: {_short(field.old)} -> {_short(field.new)}"
+                    yield printable(
+                        f"      {field.field}: {_short(field.old)} -> {_short(field.new)}"
+                    )
             case Release():
                 yield _paint(head + "  (release: not reversible)", symbol, colour)
             case Blocked():
-                yield _paint(f"{head}  blocked: {change.reason}", symbol, colour)
+                yield _paint(printable(f"{head}  blocked: {change.reason}"), symbol, colour)
                 if change.hint:
-                    yield f"      hint: {change.hint}"
-                yield f"      at {change.position}"
+                    yield printable(f"      hint: {change.hint}")
+                yield printable(f"      at {change.position}")
     if hidden:
         yield f"  … and {hidden} more changes (-o json or -o csv lists them all)"
 
@@ -95,7 +106,9 @@ def change_lines(changeset: Changeset, *, colour: bool, limit: int = MAX_LISTED)
 def render_text(changeset: Changeset, out: TextIO | None = None) -> None:
     out = out if out is not None else sys.stdout
     colour = use_colour(out)
-    out.write(f"Plan:   {changeset.plan_path}\nTarget: {changeset.target}\n\n")
+    out.write(
+        f"Plan:   {printable(changeset.plan_path)}\nTarget: {printable(changeset.target)}\n\n"
+    )
     for line in summary_table(changeset):
         out.write(line + "\n")
     out.write("\n")
@@ -151,7 +164,7 @@ CSV_COLUMNS = (
 def render_csv(changeset: Changeset, out: TextIO | None = None) -> None:
     """The audit report: one row per changed field, one per other change."""
     out = out if out is not None else sys.stdout
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(CSV_COLUMNS)
 
     def cell(value: Any) -> str:

@@ -8,7 +8,6 @@ apply again once the cause is fixed: exactly those items, nothing else.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 
@@ -17,6 +16,7 @@ import typer
 from bulkx.cli import exit_codes
 from bulkx.defaults import journal_root
 from bulkx.errors import JournalError
+from bulkx.escaping import csv_writer, printable
 from bulkx.journal import JournalReader
 from bulkx.report import NOT_SUCCEEDED, all_ops, failed_csv, plan_values
 
@@ -50,7 +50,7 @@ def report_command(
         sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
         return
     if not (failed or retry):
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer = csv_writer(sys.stdout)
         writer.writerow(
             ["step", "kind", "key", "action", "state", "sid", "position", "error", "result"]
         )
@@ -70,7 +70,9 @@ def report_command(
             err=True,
         )
         raise typer.Exit(exit_codes.USAGE)
-    sys.stdout.write(failed_csv(records, retry=retry))
+    text = failed_csv(records, retry=retry)
+    # On a terminal a person reads it: no byte of it may drive the terminal.
+    sys.stdout.write(printable(text, keep_newlines=True) if sys.stdout.isatty() else text)
 
 
 def register(app: typer.Typer) -> None:

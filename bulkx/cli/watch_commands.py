@@ -19,6 +19,7 @@ import typer
 from bulkx.cli import exit_codes
 from bulkx.defaults import journal_root
 from bulkx.errors import JournalError
+from bulkx.escaping import printable
 from bulkx.journal import JournalReader, RunInfo, list_runs
 from bulkx.tui.figures import figures, status_line
 from bulkx.tui.source import JournalSource, RunSnapshot
@@ -68,8 +69,9 @@ def watch_status(
     snapshot = source.read(clock())
     info = snapshot.info
     live = figures(snapshot).live_api
-    stream.write(f"run {run_id}: {info.plan_path} on {'LIVE API ' if live else ''}"
-                 f"{info.target_label}, started {info.created_at}\n")  # fmt: skip
+    # The plan's path and the target's label are data (a file name may hold ESC): escaped.
+    stream.write(printable(f"run {run_id}: {info.plan_path} on {'LIVE API ' if live else ''}"
+                           f"{info.target_label}, started {info.created_at}") + "\n")  # fmt: skip
     shown: tuple[object, ...] | None = None
     shown_at = 0.0
     while True:

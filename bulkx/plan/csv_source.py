@@ -14,16 +14,37 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
+import stat
 from pathlib import Path
 
 import polars as pl
 
+from bulkx.escaping import FORMULA_ESCAPED
 from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Diagnostic, Position
 
 #: Cap per-check diagnostics so a million bad rows do not print a million lines.
 MAX_ROW_DIAGNOSTICS = 50
 KIND_LINE = re.compile(r"^#\s*kind\s*:\s*(\S+)\s*$")
+#: The largest plan file or CSV source read (bytes). Reading one takes several times its size
+#: in memory (bytes, text, rows); 256 MiB is some 2.5 million rows of a DID CSV, ten times
+#: bulkx's largest benchmarked plan. BULKX_MAX_PLAN_BYTES raises (or lowers) it.
+MAX_PLAN_FILE_BYTES = 256 * 1024 * 1024
+MAX_PLAN_BYTES_ENV = "BULKX_MAX_PLAN_BYTES"
+#: A CSV header longer than this, or with more columns, is not a plan's header: a kind has
+#: at most a few dozen fields, and polars makes a column (and bulkx a diagnostic) per name.
+MAX_HEADER_CHARS = 64 * 1024
+MAX_CSV_COLUMNS = 1000
+#: An opening quote at the start of a cell that is never closed (the regex pairs quotes the
+#: way the fast CSV path does).
+_QUOTED = re.compile(r'"[^"]*"?')
+
+
+def max_plan_bytes() -> int:
+    """MAX_PLAN_FILE_BYTES, or BULKX_MAX_PLAN_BYTES when that is a positive whole number."""
+    text = os.environ.get(MAX_PLAN_BYTES_ENV, "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else MAX_PLAN_FILE_BYTES
 
 
 class SourceReader:
@@ -34,13 +55,44 @@ class SourceReader:
         self.digest = hashlib.sha256()
         #: Every file read, as (path shown, bytes): a run's journal keeps them.
         self.sources: list[tuple[str, bytes]] = []
+        #: Per capped check: (how many problems, the first one past the cap).
+        self._capped: dict[str, tuple[int, Diagnostic | None]] = {}
 
     def error(
-        self, pos: Position, message: str, code: str, hint: str | None = None, *, warn: bool = False
+        self,
+        pos: Position,
+        message: str,
+        code: str,
+        hint: str | None = None,
+        *,
+        warn: bool = False,
+        check: str | None = None,
     ) -> None:
-        self.diagnostics.append(
-            Diagnostic(pos, message, code, hint, "warning" if warn else "error")
-        )
+        """Report a problem. `check` names a check that may repeat once per column, key or item
+        ("unknown columns"): past MAX_ROW_DIAGNOSTICS of one, the rest are only counted and
+        `flush_capped` says how many, as rows are capped."""
+        diagnostic = Diagnostic(pos, message, code, hint, "warning" if warn else "error")
+        if check is not None:
+            seen, first_hidden = self._capped.get(check, (0, None))
+            if seen >= MAX_ROW_DIAGNOSTICS:
+                self._capped[check] = (seen + 1, first_hidden or diagnostic)
+                return
+            self._capped[check] = (seen + 1, None)
+        self.diagnostics.append(diagnostic)
+
+    def flush_capped(self) -> None:
+        """One "... and N more" line per capped check that went past the cap."""
+        for check, (seen, first_hidden) in self._capped.items():
+            if first_hidden is not None:
+                self.diagnostics.append(
+                    Diagnostic(
+                        first_hidden.position,
+                        f"... and {seen - MAX_ROW_DIAGNOSTICS} more {check}",
+                        first_hidden.code,
+                        severity=first_hidden.severity,
+                    )
+                )
+        self._capped.clear()
 
     # --- files -------------------------------------------------------------------------------
 
@@ -56,19 +108,48 @@ class SourceReader:
             )
             return None
         try:
-            data = path.read_bytes()
+            data = self._read_regular(path, shown, at)
         except OSError as exc:
             self.error(at, f"cannot read {shown}: {exc.strerror or exc}", "BX001")
+            return None
+        if data is None:
             return None
         self.digest.update(data)
         self.sources.append((shown, data))
         return self.decode(data, shown)
 
+    def _read_regular(self, path: Path, shown: str, at: Position) -> bytes | None:
+        """The bytes of a regular file of at most `max_plan_bytes()`, else an error and None.
+        Opened without blocking and checked on the open descriptor: a FIFO would block the
+        open (and /dev/zero never end); a file swapped for one after a check is caught too."""
+        limit = max_plan_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as file:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                what = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+                self.error(
+                    at, f"{shown} is {what}, not a regular file", "BX001",
+                    "name a .yaml or .csv file on disk (write a stream to a file first)",
+                )  # fmt: skip
+                return None
+            # Read one byte past the limit: a size from stat can be wrong (/proc) or stale.
+            data = file.read(limit + 1)
+        if len(data) > limit:
+            self.error(
+                at, f"{shown} is larger than {limit:,} bytes", "BX001",
+                f"split the plan, or raise the limit with {MAX_PLAN_BYTES_ENV}=<bytes>",
+            )  # fmt: skip
+            return None
+        return data
+
     def decode(self, data: bytes, shown: str) -> str | None:
         if data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]
-        if b"\x00" in data[:8192]:
-            line = data[: data.index(b"\x00")].count(b"\n") + 1
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            # Anywhere in the file, not just the first block: a NUL inside a cell is not text.
+            line = data.count(b"\n", 0, nul) + 1
             self.error(
                 Position(shown, line),
                 "binary data (NUL byte), not a text plan",
@@ -117,12 +198,61 @@ class SourceReader:
                 "the first line names the columns, e.g. phonenumber,name",
             )
             return None
-        stripped = re.sub(r'"[^"]*"?', '""', text)
+        if not self._sane_header(text, shown, header_line) or self._open_quote(
+            text, shown, header_line
+        ):
+            return None
+        stripped = _QUOTED.sub('""', text)
         if stripped.count("\n") == text.count("\n"):
             frame = self._csv_fast(text, stripped, shown, header_line)
         else:
             frame = self._csv_slow(text, shown, header_line)
-        return None if frame is None else (frame, header_line)
+        return None if frame is None else (_unquoted(frame), header_line)
+
+    def _sane_header(self, text: str, shown: str, header_line: int) -> bool:
+        end = text.find("\n")
+        header = text if end < 0 else text[:end]
+        if len(header) > MAX_HEADER_CHARS:
+            self.error(
+                Position(shown, header_line),
+                f"the header line is {len(header):,} characters long (at most"
+                f" {MAX_HEADER_CHARS:,})",
+                "BX003",
+                "the first line names the columns, e.g. phonenumber,name",
+            )
+            return False
+        columns = _QUOTED.sub('""', header).count(",") + 1
+        if columns > MAX_CSV_COLUMNS:
+            self.error(
+                Position(shown, header_line),
+                f"the header has {columns:,} columns (at most {MAX_CSV_COLUMNS:,})",
+                "BX003",
+                "a plan CSV has one column per field of its kind",
+            )
+            return False
+        return True
+
+    def _open_quote(self, text: str, shown: str, header_line: int) -> bool:
+        """A quote that opens a cell and is never closed swallows the rest of the file into
+        that cell: an error at the quote. (With an odd number of quotes, the last one is the
+        one left open, pairing them from the start as the CSV readers do.)"""
+        if text.count('"') % 2 == 0:
+            return False
+        at = text.rfind('"')
+        if at > 0 and text[at - 1] not in ",\r\n":
+            return False  # a quote inside an unquoted cell (`5" screen`) is a plain character
+        line_start = text.rfind("\n", 0, at) + 1
+        self.error(
+            Position(
+                shown,
+                header_line + text.count("\n", 0, at),
+                text.count(",", line_start, at) + 1,
+            ),
+            "unterminated quote: this quoted cell never ends",
+            "BX004",
+            'close the quote, or double a quote inside a quoted cell ("")',
+        )
+        return True
 
     def _ragged(self, shown: str, bad: list[tuple[int, int]], total: int, width: int) -> None:
         # Ragged rows are reported and left out; the rest of the file is still checked.
@@ -170,7 +300,7 @@ class SourceReader:
             (pl.int_range(pl.len(), dtype=pl.Int64) + header_line + 1).alias(SOURCE_LINE),
         )
         if bad.height:
-            frame = frame.filter(~pl.col(SOURCE_LINE).is_in(bad["i"] + header_line))
+            frame = frame.filter(~pl.col(SOURCE_LINE).is_in((bad["i"] + header_line).implode()))
         # By position, not by name: a header cell such as `*` or `^x$` is a wildcard or a
         # regex to pl.col().
         data_cols = [i for i, c in enumerate(frame.columns) if c not in (SOURCE_FILE, SOURCE_LINE)]
@@ -216,6 +346,16 @@ class SourceReader:
         return frame.with_columns(
             pl.lit(shown).alias(SOURCE_FILE), pl.Series(SOURCE_LINE, lines, dtype=pl.Int64)
         )
+
+
+def _unquoted(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cells as bulkx meant them: the quote `bulkx.escaping.csv_cell` puts before a formula
+    character is removed (export -> plan and report --retry -> apply round-trip)."""
+    data = [i for i, c in enumerate(frame.columns) if c not in (SOURCE_FILE, SOURCE_LINE)]
+    if not data or not frame.height:
+        return frame
+    # By position: a header cell such as `*` is a wildcard to pl.col().
+    return frame.with_columns(pl.nth(i).str.replace(FORMULA_ESCAPED, "$1") for i in data)
 
 
 def _dedupe(names: list[str]) -> list[str]:

@@ -35,6 +35,7 @@ from bulkx.plan.step_builder import (
     scalar,
     source_of,
 )
+from bulkx.plan.yaml_guard import check_document
 from bulkx.resources.kinds import KINDS
 
 __all__ = [
@@ -63,10 +64,22 @@ STEP_KEYS = (
     "template",
 )
 CRITERIA_KEYS = ("state", "npa", "nxx", "locality", "country_code")
+#: The most numbers a plan rents by `count:` (all its steps together). CarrierX documents no
+#: ceiling (Rent DID takes one number per request), so this is bulkx's: twice its largest
+#: benchmarked run, some $60,000 a month at $0.60 a number. More is a typo (or a spare zero)
+#: far more often than an intent; split a real need over plans.
+MAX_RENT_COUNT = 100_000
+#: Steps in one plan. Each is checked and read on its own (a few milliseconds, a few requests);
+#: real plans have a handful, as one step holds any number of items.
+MAX_STEPS = 1000
 
 
-def _pos(shown: str, lc: tuple[int, int]) -> Position:
-    return Position(shown, lc[0] + 1, lc[1] + 1)
+def _pos(shown: str, lc: Any, fallback: Position | None = None) -> Position:
+    """The position of ruamel's (line, column), 0-based; `fallback` (else the file's start)
+    where ruamel kept none (a tagged node's children)."""
+    if isinstance(lc, tuple | list) and len(lc) == 2 and all(isinstance(n, int) for n in lc):
+        return Position(shown, lc[0] + 1, lc[1] + 1)
+    return fallback or Position(shown, 1, 1)
 
 
 def _template_columns(defaults: Any) -> set[str]:
@@ -86,6 +99,8 @@ class PlanLoader(SourceReader):
         self.shown = str(path)
         self.kind_option = kind
         self.steps: list[Step] = []
+        #: Numbers rented by the `count:` steps read so far (MAX_RENT_COUNT bounds them).
+        self.rented = 0
 
     def run(self) -> Plan | None:
         if self.kind_option is not None and self.kind_option not in KINDS:
@@ -107,6 +122,7 @@ class PlanLoader(SourceReader):
             self.load_csv_plan(text, first)
         else:
             self.load_yaml_plan(text)
+        self.flush_capped()
         if any(d.severity == "error" for d in self.diagnostics) and not self.steps:
             return None
         return Plan(
@@ -142,9 +158,35 @@ class PlanLoader(SourceReader):
         self.finish(builder, kind.name, Position(self.shown, 1))
 
     def load_yaml_plan(self, text: str) -> None:
-        yaml = YAML(typ="rt")
+        doc = self.parse_yaml(text)
+        if doc is None:
+            return
+        refused = check_document(doc, self.shown)
+        if refused is not None:
+            self.diagnostics.append(refused)
+            return
+        steps = self.steps_of(doc)
+        if steps is None:
+            return
+        if len(steps) > MAX_STEPS:
+            self.error(
+                _pos(self.shown, steps.lc.item(MAX_STEPS)),
+                f"the plan has {len(steps):,} steps (at most {MAX_STEPS:,})",
+                "BX006",
+                "a step takes any number of items: merge steps of one kind, or split the plan",
+            )
+            return
+        for i, step in enumerate(steps):
+            at = _pos(self.shown, steps.lc.item(i))
+            if not isinstance(step, CommentedMap):
+                self.error(at, "a step must be a mapping with a 'kind'", "BX007", check="steps")
+                continue
+            self.load_step(step, at, i)
+
+    def parse_yaml(self, text: str) -> Any:
+        """The round-trip document, or None and a positioned syntax error."""
         try:
-            doc = yaml.load(text)
+            return YAML(typ="rt").load(text)
         except Exception as exc:  # ruamel raises many types, all meaning "not valid YAML"
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 0)
@@ -155,88 +197,67 @@ class PlanLoader(SourceReader):
                 "BX005",
                 "check indentation and quoting around this point",
             )
-            return
-        if isinstance(doc, CommentedMap):
-            for key in doc:
-                if key not in TOP_KEYS:
-                    self.error(
-                        _pos(self.shown, doc.lc.key(key)),
-                        f"unknown top-level key {key!r}",
-                        "BX006",
-                        did_you_mean(key, TOP_KEYS) or "allowed: version, steps",
-                    )
-            version = doc.get("version", 1)
-            if version != 1:
-                at = _pos(self.shown, doc.lc.value("version"))
-                self.error(at, f"unsupported plan version {version!r}", "BX006", "use version: 1")
-            steps = doc.get("steps")
-            if not isinstance(steps, CommentedSeq):
-                where = doc.lc.value("steps") if "steps" in doc else (doc.lc.line, doc.lc.col)
-                self.error(
-                    _pos(self.shown, where),
-                    "'steps' must be a list of steps",
-                    "BX006",
-                    "steps:\n  - kind: did\n    items: [...]",
-                )
-                return
-        elif isinstance(doc, CommentedSeq):
-            steps = doc
-        else:
+            return None
+
+    def steps_of(self, doc: Any) -> CommentedSeq | None:
+        """The plan's list of steps (a mapping's `steps:`, or the document itself), its
+        top-level keys checked; None (and an error) if there is none."""
+        if isinstance(doc, CommentedSeq):
+            return doc
+        if not isinstance(doc, CommentedMap):
             self.error(
                 Position(self.shown, 1, 1),
                 "a plan is a mapping with 'steps' or a list",
                 "BX006",
                 "start with 'version: 1' and 'steps:'",
             )
-            return
-        for i, step in enumerate(steps):
-            at = _pos(self.shown, steps.lc.item(i))
-            if not isinstance(step, CommentedMap):
-                self.error(at, "a step must be a mapping with a 'kind'", "BX007")
-                continue
-            self.load_step(step, at, i)
+            return None
+        for key in doc:
+            if key not in TOP_KEYS:
+                self.error(
+                    _pos(self.shown, doc.lc.key(key)),
+                    f"unknown top-level key {key!r}",
+                    "BX006",
+                    did_you_mean(key, TOP_KEYS) or "allowed: version, steps",
+                    check="unknown top-level keys",
+                )
+        version = doc.get("version", 1)
+        if version != 1:
+            at = _pos(self.shown, doc.lc.value("version"))
+            self.error(at, f"unsupported plan version {version!r}", "BX006", "use version: 1")
+        steps = doc.get("steps")
+        if not isinstance(steps, CommentedSeq):
+            where = doc.lc.value("steps") if "steps" in doc else (doc.lc.line, doc.lc.col)
+            self.error(
+                _pos(self.shown, where),
+                "'steps' must be a list of steps",
+                "BX006",
+                "steps:\n  - kind: did\n    items: [...]",
+            )
+            return None
+        return steps
 
     def load_step(self, node: CommentedMap, at: Position, index: int) -> None:
         shown = self.shown
-        for key in node:
-            if key not in STEP_KEYS:
-                self.error(
-                    _pos(shown, node.lc.key(key)),
-                    f"unknown step key {key!r}",
-                    "BX007",
-                    did_you_mean(key, STEP_KEYS) or f"allowed: {', '.join(STEP_KEYS)}",
-                )
+        self.unknown_step_keys(node, at)
         kind_name = node.get("kind")
         if kind_name is None:
-            self.error(at, "step has no 'kind'", "BX007", _kinds_hint())
+            self.error(
+                at, "step has no 'kind'", "BX007", _kinds_hint(), check="steps without a kind"
+            )
             return
         kind = KINDS.get(str(kind_name))
         if kind is None:
             self.error(
-                _pos(shown, node.lc.value("kind")),
+                _pos(shown, node.lc.value("kind"), at),
                 f"unknown kind {kind_name!r}",
                 "BX020",
                 did_you_mean(kind_name, KINDS) or _kinds_hint(),
+                check="unknown kinds",
             )
             return
         builder = StepBuilder(self, kind)
-        for key in ("defaults", "columns", "criteria", "template"):
-            sub = node.get(key)
-            if isinstance(sub, CommentedMap):
-                for k in sub:
-                    builder.source.keys[f"{key}.{k}"] = _pos(shown, sub.lc.value(k))
-            elif sub is not None:
-                self.error(_pos(shown, node.lc.value(key)), f"'{key}' must be a mapping", "BX007")
-        for key in ("count", "key", "source", "items", "name"):
-            if key in node:
-                builder.source.keys[key] = _pos(shown, node.lc.value(key))
-        if "key" in node and node["key"] != kind.key:
-            self.error(
-                builder.source.keys["key"],
-                f"key of {kind.name} is {kind.key!r}, not {node['key']!r}",
-                "BX007",
-                f"write key: {kind.key} or leave it out",
-            )
+        self.step_keys(builder, node, at)
         if "items" in node:
             builder.add_items(node["items"], shown, builder.source.keys["items"])
         defaults = node.get("defaults") if isinstance(node.get("defaults"), CommentedMap) else {}
@@ -249,47 +270,16 @@ class PlanLoader(SourceReader):
                 renames,
                 _template_columns(defaults),
             )
-        count = node.get("count")
+        count = self.load_count(builder, node, at)
         criteria = node.get("criteria") or {}
         template = node.get("template") or {}
-        if "count" in node:
-            if kind.name != "did":
-                self.error(
-                    builder.source.keys["count"],
-                    "count: is only for kind did",
-                    "BX008",
-                    "list the items instead",
-                )
-                count = None
-            elif isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                self.error(
-                    builder.source.keys["count"],
-                    f"count must be a positive integer, not {count!r}",
-                    "BX008",
-                )
-                count = None
-                builder.failed = True
-            for k in criteria if isinstance(criteria, Mapping) else ():
-                if k not in CRITERIA_KEYS:
-                    self.error(
-                        builder.source.keys[f"criteria.{k}"],
-                        f"unknown criterion {k!r}",
-                        "BX008",
-                        did_you_mean(k, CRITERIA_KEYS) or f"criteria: {', '.join(CRITERIA_KEYS)}",
-                    )
-            for k in template if isinstance(template, Mapping) else ():
-                if k not in kind.by_name or k == kind.key:
-                    builder.unknown_field(str(k), builder.source.keys[f"template.{k}"])
-        elif criteria or template:
-            self.error(
-                at, "criteria/template need count:", "BX008", "add count: N to rent N numbers"
-            )
         if "items" not in node and "source" not in node and "count" not in node:
             self.error(
                 at,
                 f"step {kind.name} has no items, source or count",
                 "BX007",
                 "add items: [...] or source: file.csv",
+                check="steps with no items, source or count",
             )
             builder.failed = True
         name = str(node.get("name") or f"{kind.name}#{index + 1}")
@@ -299,7 +289,7 @@ class PlanLoader(SourceReader):
             name,
             at,
             frame=frame,
-            count=count if "count" in node else None,
+            count=count,
             criteria={str(k): plain(v) for k, v in dict(criteria).items()}
             if isinstance(criteria, Mapping)
             else {},
@@ -307,6 +297,92 @@ class PlanLoader(SourceReader):
             if isinstance(template, Mapping)
             else {},
         )
+
+    def unknown_step_keys(self, node: CommentedMap, at: Position) -> None:
+        for key in node:
+            if key not in STEP_KEYS:
+                self.error(
+                    _pos(self.shown, node.lc.key(key), at),
+                    f"unknown step key {key!r}",
+                    "BX007",
+                    did_you_mean(key, STEP_KEYS) or f"allowed: {', '.join(STEP_KEYS)}",
+                    check="unknown step keys",
+                )
+
+    def step_keys(self, builder: StepBuilder, node: CommentedMap, at: Position) -> None:
+        """The position of each step key (and sub-key), and the checks of their shapes."""
+        shown, kind = self.shown, builder.kind
+        for key in ("defaults", "columns", "criteria", "template"):
+            sub = node.get(key)
+            if isinstance(sub, CommentedMap):
+                for k in sub:
+                    builder.source.keys[f"{key}.{k}"] = _pos(shown, sub.lc.value(k), at)
+            elif sub is not None:
+                where = _pos(shown, node.lc.value(key), at)
+                self.error(where, f"'{key}' must be a mapping", "BX007")
+        for key in ("count", "key", "source", "items", "name"):
+            if key in node:
+                builder.source.keys[key] = _pos(shown, node.lc.value(key), at)
+        if "key" in node and node["key"] != kind.key:
+            self.error(
+                builder.source.keys["key"],
+                f"key of {kind.name} is {kind.key!r}, not {node['key']!r}",
+                "BX007",
+                f"write key: {kind.key} or leave it out",
+            )
+
+    def load_count(self, builder: StepBuilder, node: CommentedMap, at: Position) -> int | None:
+        """A `count:` step's count (None if it has none or a bad one), its criteria's and
+        template's keys checked."""
+        kind = builder.kind
+        count = node.get("count")
+        criteria = node.get("criteria") or {}
+        template = node.get("template") or {}
+        if "count" not in node:
+            if criteria or template:
+                self.error(
+                    at, "criteria/template need count:", "BX008", "add count: N to rent N numbers"
+                )
+            return None
+        where = builder.source.keys["count"]
+        checked: int | None = None
+        if kind.name != "did":
+            self.error(where, "count: is only for kind did", "BX008", "list the items instead")
+        elif isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            self.error(where, f"count must be a positive integer, not {count!r}", "BX008")
+            builder.failed = True
+        else:
+            checked = self.check_rent_ceiling(count, where, builder)
+        for k in criteria if isinstance(criteria, Mapping) else ():
+            if k not in CRITERIA_KEYS:
+                self.error(
+                    builder.source.keys[f"criteria.{k}"],
+                    f"unknown criterion {k!r}",
+                    "BX008",
+                    did_you_mean(k, CRITERIA_KEYS) or f"criteria: {', '.join(CRITERIA_KEYS)}",
+                )
+        for k in template if isinstance(template, Mapping) else ():
+            if k not in kind.by_name or k == kind.key:
+                builder.unknown_field(str(k), builder.source.keys[f"template.{k}"])
+        return checked
+
+    def check_rent_ceiling(self, count: int, where: Position, builder: StepBuilder) -> int | None:
+        """`count` if the plan's rentals stay within MAX_RENT_COUNT, else an error and None."""
+        self.rented += count
+        if self.rented <= MAX_RENT_COUNT:
+            return count
+        hint = (
+            f"bulkx rents at most {MAX_RENT_COUNT:,} numbers per plan (CarrierX sets no"
+            " documented limit; this one guards against a spare zero): check the count, or"
+            " split the rental over several plans"
+        )
+        if count > MAX_RENT_COUNT:
+            message = f"count {count:,} is more numbers than one plan may rent"
+        else:
+            message = f"count: steps rent {self.rented:,} numbers in all, more than one plan may"
+        self.error(where, message, "BX008", hint)
+        builder.failed = True
+        return None
 
     def add_source(
         self,

@@ -94,7 +94,10 @@ class StepBuilder:
         hint = did_you_mean(name, self.kind.by_name) or (
             f"fields of {self.kind.name}: {', '.join(self.kind.by_name)}"
         )
-        self.loader.error(pos, f"unknown {what} {name!r} for kind {self.kind.name}", "BX010", hint)
+        self.loader.error(
+            pos, f"unknown {what} {name!r} for kind {self.kind.name}", "BX010", hint,
+            check=f"unknown {what}s for kind {self.kind.name}",
+        )  # fmt: skip
 
     def add_items(self, items: Any, shown: str, pos: Position) -> None:
         if not isinstance(items, CommentedSeq):
@@ -115,6 +118,7 @@ class StepBuilder:
                     "an item must be a mapping",
                     "BX011",
                     "e.g. - {phonenumber: '+15162065575'}",
+                    check="items that are not mappings",
                 )
                 continue
             record: dict[str, str | None] = {}
@@ -132,12 +136,13 @@ class StepBuilder:
             lines.append(item.lc.line + 1)
         if records:
             names = list(dict.fromkeys(k for r in records for k in r))
-            frame = pl.DataFrame(
-                {n: [r.get(n) for r in records] for n in names},
-                schema=dict.fromkeys(names, pl.String),
-            ).with_columns(
-                pl.lit(shown).alias(SOURCE_FILE), pl.Series(SOURCE_LINE, lines, dtype=pl.Int64)
-            )
+            # One frame from all columns at once: items whose only keys were unknown give
+            # rows with no field, and a frame of no columns would have no rows to add to.
+            columns: dict[str, list[Any]] = {n: [r.get(n) for r in records] for n in names}
+            columns[SOURCE_FILE] = [shown] * len(records)
+            columns[SOURCE_LINE] = lines
+            schema = {**dict.fromkeys(names, pl.String), SOURCE_FILE: pl.String}
+            frame = pl.DataFrame(columns, schema={**schema, SOURCE_LINE: pl.Int64})
             self.frames.append(frame)
             self.rows += frame.height
 
@@ -150,15 +155,7 @@ class StepBuilder:
         wanted: set[str],
     ) -> None:
         header = [c for c in frame.columns if c not in (SOURCE_FILE, SOURCE_LINE)]
-        by_csv = {csv_name: plan for plan, csv_name in renames.items()}
-        for plan_name, csv_name in renames.items():
-            if csv_name not in header:
-                self.loader.error(
-                    self.source.keys.get(f"columns.{plan_name}", Position(shown, 1)),
-                    f"column {csv_name!r} is not in {shown}",
-                    "BX012",
-                    did_you_mean(csv_name, header),
-                )
+        by_csv = self.check_renames(shown, header, renames)
         columns: dict[str, int] = {}
         keep: list[pl.Expr] = []
         for number, name in enumerate(header, start=1):
@@ -169,18 +166,53 @@ class StepBuilder:
                     "duplicate column header",
                     "BX012",
                     "each column name must appear once",
+                    check="duplicate column headers",
                 )
                 continue
-            if plan_name in self.kind.by_name:
+            # By position (the header comes first in the frame): a header such as `*` or
+            # `^x$` is a wildcard or a regex to pl.col().
+            if plan_name in columns:
+                self.loader.error(
+                    self.source.keys.get(
+                        f"columns.{plan_name}", Position(shown, header_line, number)
+                    ),
+                    f"two columns of {shown} would be {plan_name!r}: {name!r} and"
+                    f" {header[columns[plan_name] - 1]!r}",
+                    "BX012",
+                    "rename only a column the CSV does not already have under that name",
+                )
+            elif plan_name in self.kind.by_name:
                 columns[plan_name] = number
-                keep.append(pl.col(name).alias(plan_name))
+                keep.append(pl.nth(number - 1).alias(plan_name))
             elif name in wanted:
-                keep.append(pl.col(name).alias(f"__tpl_{name}"))
+                keep.append(pl.nth(number - 1).alias(f"__tpl_{name}"))
             else:
                 self.unknown_field(name, Position(shown, header_line, number), "column")
         self.source.csv_columns[shown] = columns
         self.frames.append(frame.select([*keep, pl.col(SOURCE_FILE), pl.col(SOURCE_LINE)]))
         self.rows += frame.height
+
+    def check_renames(
+        self, shown: str, header: list[str], renames: Mapping[str, str]
+    ) -> dict[str, str]:
+        """CSV column -> plan field, from `columns:`; an error for a column not in the CSV and
+        for one renamed twice."""
+        by_csv: dict[str, str] = {}
+        for plan_name, csv_name in renames.items():
+            at = self.source.keys.get(f"columns.{plan_name}", Position(shown, 1))
+            if csv_name not in header:
+                self.loader.error(
+                    at, f"column {csv_name!r} is not in {shown}", "BX012",
+                    did_you_mean(csv_name, header),
+                )  # fmt: skip
+            elif csv_name in by_csv:
+                self.loader.error(
+                    at, f"column {csv_name!r} is already renamed to {by_csv[csv_name]!r}",
+                    "BX012", "a CSV column can be one field: rename it once",
+                )  # fmt: skip
+            else:
+                by_csv[csv_name] = plan_name
+        return by_csv
 
     def frame(self) -> pl.DataFrame:
         if not self.frames:

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from bulkx.escaping import CONTROL_IN_VALUE, has_control, printable
 from bulkx.plan import numbers
 from bulkx.plan.csv_source import MAX_ROW_DIAGNOSTICS
 from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Diagnostic, Plan, Position, Step
@@ -29,6 +30,10 @@ US_STATES = frozenset(_STATES.split())
 TRUE = ("true", "yes", "1", "y", "on")
 FALSE = ("false", "no", "0", "n", "off")
 ROW = "__row"
+_CONTROL_HINT = (
+    "a terminal acts on it (ESC can clear the screen, CR hide a line): remove it unless the"
+    " API must store it"
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,29 @@ class StepChecks:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.out: list[Diagnostic] = []
+        #: Per capped check: (how many problems, the first one past the cap).
+        self._capped: dict[str, tuple[int, Diagnostic | None]] = {}
+
+    def over_cap(self, check: str, pos: Position, code: str, severity: str = "error") -> bool:
+        """Count one more problem of a check that repeats once per step, field or value (a
+        thousand steps missing one field); True past MAX_ROW_DIAGNOSTICS of them: the caller
+        skips it (and the cost of its hint), `flush_capped` says how many there were."""
+        seen, first_hidden = self._capped.get(check, (0, None))
+        if seen < MAX_ROW_DIAGNOSTICS:
+            self._capped[check] = (seen + 1, None)
+            return False
+        hidden = first_hidden or Diagnostic(pos, "", code, severity=severity)
+        self._capped[check] = (seen + 1, hidden)
+        return True
+
+    def flush_capped(self) -> None:
+        for check, (seen, hidden) in self._capped.items():
+            if hidden is not None:
+                more = f"... and {seen - MAX_ROW_DIAGNOSTICS} more {check}"
+                self.out.append(
+                    Diagnostic(hidden.position, more, hidden.code, None, hidden.severity)
+                )
+        self._capped.clear()
 
     def add(
         self,
@@ -150,12 +178,14 @@ class StepChecks:
             return source.keys[f"defaults.{name}"]
         return Position(file, line, column or 0)
 
-    def report_rows(self, step: Step, bad: pl.DataFrame, name: str, describe: Any) -> None:
+    def report_rows(
+        self, step: Step, bad: pl.DataFrame, name: str, describe: Any, severity: str = "error"
+    ) -> None:
         """Diagnostics for failing rows (frame with __row, __file, __line, the field)."""
         for row in bad.head(MAX_ROW_DIAGNOSTICS).iter_rows(named=True):
             pos = self.cell(step, row[ROW], row[SOURCE_FILE], row[SOURCE_LINE], name)
             message, code, hint = describe(row)
-            self.add(pos, message, code, hint)
+            self.add(pos, message, code, hint, severity)
         if bad.height > MAX_ROW_DIAGNOSTICS:
             row = bad.row(MAX_ROW_DIAGNOSTICS, named=True)
             pos = self.cell(step, row[ROW], row[SOURCE_FILE], row[SOURCE_LINE], name)
@@ -164,7 +194,26 @@ class StepChecks:
                 f"... and {bad.height - MAX_ROW_DIAGNOSTICS} more rows with bad "
                 f"{name} in step {step.name}",
                 "BX199",
+                severity=severity,
             )
+
+    def check_controls(self, step: Step, base: pl.DataFrame, name: str) -> None:
+        """A warning for each value holding a control character (ESC, BEL, CR...): bulkx
+        shows them escaped, but the value reaches the API, and other tools' terminals, as is."""
+        # A CSV written on Windows keeps CRLF inside a quoted multi-line cell: not a trick.
+        text = pl.col(name).str.replace_all("\r\n", "\n", literal=True)
+        bad = base.filter(text.str.contains(CONTROL_IN_VALUE).fill_null(False))
+        self.report_rows(
+            step,
+            bad,
+            name,
+            lambda r: (
+                f"{name} holds a control character: {printable(r[name])[:60]}",
+                "BX115",
+                _CONTROL_HINT,
+            ),
+            severity="warning",
+        )
 
     # --- per field ---------------------------------------------------------------------------
 
@@ -172,6 +221,10 @@ class StepChecks:
         kind = KINDS[step.kind]
         frame = step.rows.with_row_index(ROW)
         present = set(step.fields)
+        at = source_of(step).keys.get("name", step.position)
+        if has_control(step.name) and not self.over_cap("step names", at, "BX115", "warning"):
+            message = f"step name holds a control character: {printable(step.name)[:60]}"
+            self.add(at, message, "BX115", _CONTROL_HINT, "warning")
         if step.count is None:
             deleting = bool(step.rows.height) and bool(_absent(step).all())
             for spec in kind.fields:
@@ -179,6 +232,7 @@ class StepChecks:
                     spec.required
                     and spec.name not in present
                     and not (deleting and not _identifies(kind, spec.name))
+                    and not self.over_cap("steps missing a field", step.position, "BX111")
                 ):
                     self.add(
                         step.position,
@@ -212,16 +266,9 @@ class StepChecks:
         raw = pl.col(name).cast(pl.String).str.strip_chars()
         base = frame.select(ROW, SOURCE_FILE, SOURCE_LINE, raw.alias(name))
         if spec.required:
-            missing = base.filter(_empty(pl.col(name)))
-            if not _identifies(KINDS[step.kind], name):
-                # An item to delete is named by its key; its other fields do not matter.
-                missing = missing.filter(~_absent(step).gather(missing[ROW]))
-            self.report_rows(
-                step,
-                missing,
-                name,
-                lambda _r: (f"{name} is required", "BX112", f"fill in {name} for this row"),
-            )
+            self.check_required(step, base, name)
+        if spec.type not in ("object", "list"):  # those are JSON text: escaped already
+            self.check_controls(step, base, name)
         if spec.type == "e164":
             result = numbers.normalise_e164(frame[name])
             # Prefixed, so that a field called `number` or `problem` cannot clash with them.
@@ -249,8 +296,10 @@ class StepChecks:
 
             def describe(row: dict[str, Any]) -> tuple[str, str, str]:
                 hint = check.hint
-                if choices:
-                    hint = did_you_mean(row[name], choices) or f"one of: {', '.join(choices)}"
+                if choices:  # the allowed values, always; the nearest first when one is close
+                    allowed = f"one of: {', '.join(choices)}"
+                    close = did_you_mean(row[name], choices)
+                    hint = f"{close} ({allowed})" if close else allowed
                 return f"{name} {row[name]!r} {check.message}", check.code, hint
 
             self.report_rows(step, bad, name, describe)
@@ -270,6 +319,18 @@ class StepChecks:
         if spec.type in ("str", "enum", "url", "state", "zip", "alpha3", "digits"):
             typed = pl.when(_empty(typed)).then(None).otherwise(typed)
         return typed.alias(name)
+
+    def check_required(self, step: Step, base: pl.DataFrame, name: str) -> None:
+        missing = base.filter(_empty(pl.col(name)))
+        if not _identifies(KINDS[step.kind], name):
+            # An item to delete is named by its key; its other fields do not matter.
+            missing = missing.filter(~_absent(step).gather(missing[ROW]))
+        self.report_rows(
+            step,
+            missing,
+            name,
+            lambda _r: (f"{name} is required", "BX112", f"fill in {name} for this row"),
+        )
 
     def check_object(self, step: Step, base: pl.DataFrame, name: str) -> pl.Expr:
         canonical: dict[str, str | None] = {}
@@ -314,6 +375,20 @@ class StepChecks:
                         for v in parsed)
             )  # fmt: skip
             canonical[text] = json.dumps([str(v) for v in parsed]) if ok and parsed else None
+            choices = KINDS[step.kind].by_name[name].choices
+            unknown = [str(v) for v in parsed if str(v) not in choices] if ok and parsed else []
+            if choices and unknown:  # a list of documented values (a container's classifications)
+                allowed = ", ".join(choices)
+                self.report_rows(
+                    step,
+                    base.filter(pl.col(name) == text),
+                    name,
+                    lambda _r, first=unknown[0], allowed=allowed: (
+                        f"{name} value {first!r} is not one of {allowed}",
+                        "BX102",
+                        f"one of: {allowed}",
+                    ),
+                )
             if not ok:
                 bad = base.filter(pl.col(name) == text)
                 self.report_rows(

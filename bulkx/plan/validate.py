@@ -134,6 +134,9 @@ class _Validator(StepChecks):
                         if row < 0
                         else self.cell(step, row, file, line, spec.name)
                     )
+                    severity = "error" if fatal else "warning"
+                    if self.over_cap("references no step defines", pos, "BX130", severity):
+                        continue  # before the hint: did-you-mean over every key is costly
                     self.add(
                         pos,
                         f"{spec.name} {value!r}: no {spec.reference} step in this plan "
@@ -142,7 +145,7 @@ class _Validator(StepChecks):
                         f"add {_article(spec.reference)} {spec.reference} step with "
                         f"{KINDS[spec.reference].key}: {value}"
                         + did_you_mean_suffix(value, defined.get(spec.reference)),
-                        "error" if fatal else "warning",
+                        severity,
                     )
         return graph
 
@@ -210,6 +213,8 @@ class _Validator(StepChecks):
                 first[ident] = {**row, "pos": pos}
                 continue
             orig = first[ident]
+            if self.over_cap("access code collisions", pos, "BX140"):
+                continue
             self.add(
                 pos,
                 f"access code {row['code']} of room {row['name']!r} collides with "
@@ -228,6 +233,7 @@ class _Validator(StepChecks):
         for kind in {KINDS[s.kind].name: KINDS[s.kind] for s in self.plan.steps}.values():
             if kind.unique_across:
                 self.check_access_codes(kind)
+        self.flush_capped()
         return self.out
 
 

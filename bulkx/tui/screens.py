@@ -17,6 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Footer, Static
 
 from bulkx.errors import JournalError
+from bulkx.escaping import printable
 from bulkx.journal import list_runs
 from bulkx.tui.figures import RunFigures, clock_time
 from bulkx.tui.redact import redact
@@ -142,7 +143,8 @@ def item_text(item: ItemHistory) -> Text:
     came back (credentials redacted)."""
     op = item.op
     text = Text()
-    text.append(f"{op.kind} {op.key}", style="bold")
+    # Keys, errors and details are data: Rich passes ESC through to the terminal.
+    text.append(printable(f"{op.kind} {op.key}"), style="bold")
     text.append(f"  {op.action} · {op.state} · {op.attempts} attempt(s)\n")
     for label, value in (
         ("row", op.position),
@@ -152,16 +154,16 @@ def item_text(item: ItemHistory) -> Text:
         ("depends on", ", ".join(op.depends_on) or "—"),
     ):
         text.append(f"{label:<11}", style="dim")
-        text.append(f"{value}\n")
+        text.append(f"{printable(str(value))}\n")
     if op.error:
         text.append("\nerror\n", style="bold red")
-        text.append(op.error + "\n")
+        text.append(printable(op.error, keep_newlines=True) + "\n")
     text.append("\nhistory\n", style="bold")
     for change in item.history:
         source = change.from_state or "—"
         text.append(f"{clock_time(change.at)}  ", style="dim")
         text.append(f"{source:>9} → {change.to_state:<10}")
-        text.append(f"  {change.detail or ''}\n")
+        text.append(f"  {printable(change.detail or '')}\n")
     text.append("\nrequest (credentials redacted)\n", style="bold")
     text.append(_json_block(op.change) + "\n")
     text.append("\nresponse (credentials redacted)\n", style="bold")
@@ -200,7 +202,7 @@ class ItemScreen(Screen[None]):
             body.update(Text(f"run has no operation {self.op_id}", style="red"))
             return
         self.item = item
-        scroll.border_title = f"operation {self.op_id} · {item.op.step}"
+        scroll.border_title = printable(f"operation {self.op_id} · {item.op.step}")
         body.update(item_text(item))
 
 
@@ -259,12 +261,14 @@ class RunPickerScreen(Screen[None]):
         table.add_columns("run", "state", "done", "failed", "plan", "target")
         for run in runs:
             if run.error:
-                table.add_row(run.run_id, "unreadable", "", "", run.error, "", key=run.run_id)
+                table.add_row(run.run_id, "unreadable", "", "", printable(run.error), "",
+                              key=run.run_id)  # fmt: skip
                 continue
             counts = run.counts or {}
             done = f"{counts.get('succeeded', 0):,}/{sum(counts.values()):,}"
             table.add_row(run.run_id, run.state or "", done, f"{counts.get('failed', 0):,}",
-                          run.plan_path or "", run.target_label or "", key=run.run_id)  # fmt: skip
+                          printable(run.plan_path or ""), printable(run.target_label or ""),
+                          key=run.run_id)  # fmt: skip
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:

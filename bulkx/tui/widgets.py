@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from bulkx.escaping import printable
 from bulkx.journal import Event, Operation
 from bulkx.tui.figures import RunFigures, StepFigures, Tone, clock_time, duration, wall_time
 from bulkx.tui.source import RunSnapshot
@@ -52,13 +53,15 @@ class RunHeader(Static):
         state = Text(f" {numbers.state.upper()} ", style=f"reverse {TONE_STYLES[numbers.tone]}")
         first = Text.assemble(("run ", "dim"), (info.run_id, "bold"), "  ", state, "  ")
         first.append(numbers.note or self.mode, style="italic dim" if not numbers.note else "")
+        # Paths, labels, keys and errors are data: Rich passes ESC through to the terminal.
+        label = printable(info.target_label)
         if numbers.live_api:
-            label = info.target_label
             label = label if label.upper().startswith("LIVE API") else f"LIVE API: {label}"
             target = Text(f" ⚠ {label} ", style="bold reverse red")
         else:
-            target = Text(info.target_label, style="green")
-        second = Text.assemble(("plan ", "dim"), info.plan_path, ("  target ", "dim"), target)
+            target = Text(label, style="green")
+        plan = printable(info.plan_path)
+        second = Text.assemble(("plan ", "dim"), plan, ("  target ", "dim"), target)
         total = numbers.total
         share = f" ({100 * total.done / total.total:.0f}%)" if total.total else ""
         third = Text.assemble(
@@ -117,7 +120,7 @@ class StepsView(Static):
         rows = [*numbers.steps, numbers.total] if len(numbers.steps) != 1 else [numbers.total]
         for step in rows:
             table.add_row(
-                Text(step.step, style="bold" if step is numbers.total else ""),
+                Text(printable(step.step), style="bold" if step is numbers.total else ""),
                 _bar(step, bar_width),
                 f"{step.done:,}",
                 f"{step.in_flight:,}",
@@ -221,9 +224,9 @@ class FailuresTable(DataTable[str]):
         selected = self._shown[keep] if keep < len(self._shown) else None
         self.clear()
         for op in failures:
-            error = (op.error or "").replace("\n", " ")
-            self.add_row(_row_of(op.position), f"{op.kind} {op.key}", error, str(op.attempts),
-                         key=str(op.op_id))  # fmt: skip
+            error = printable((op.error or "").replace("\n", " "))
+            self.add_row(printable(_row_of(op.position)), printable(f"{op.kind} {op.key}"), error,
+                         str(op.attempts), key=str(op.op_id))  # fmt: skip
         self._shown = ids
         self._fit_error_column()
         if selected is not None and selected in ids:
@@ -265,7 +268,7 @@ class LogTail(Widget):
                     " ",
                     (f"{event.level:<7}", LEVEL_STYLES.get(event.level, "")),
                     " ",
-                    event.message.replace("\n", " "),
+                    printable(event.message.replace("\n", " ")),
                 )
             )
         if not lines:

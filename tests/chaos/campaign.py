@@ -58,6 +58,7 @@ def _steps(full: bool) -> list[Step]:
             Step("T12", lambda d, seed: s.second_writer(d, items=100, seed=seed)),
             Step("T13", lambda d, seed: s.monitored_run(d, dids=50_000, seed=seed)),
             Step("T7/T8", lambda d, seed: s.property_suites(1000)),
+            Step("T8b", lambda d, seed: s.plan_fuzz(10_000)),
         ]
     return [
         Step("T1", lambda d, seed: s.kill_and_resume(d, items=400, kills=5, seed=seed)),
@@ -79,6 +80,7 @@ def _steps(full: bool) -> list[Step]:
         Step("T12", lambda d, seed: s.second_writer(d, items=60, seed=seed, thorough=False)),
         Step("T13", lambda d, seed: s.monitored_run(d, dids=3000, seed=seed)),
         Step("T7/T8", lambda d, seed: s.property_suites(150)),
+        Step("T8b", lambda d, seed: s.plan_fuzz(300)),
     ]
 
 

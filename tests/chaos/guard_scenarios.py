@@ -265,3 +265,27 @@ def property_suites(examples: int) -> Outcome:
     outcome.processes = 1
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def plan_fuzz(plans: int) -> Outcome:
+    """T8b: `plans` generated broken plans through `bulkx validate` (tests/plan/
+    test_fuzz_plans.py, its slow test): 0 tracebacks, each exits 2 with a positioned error,
+    none slower than its bound, memory bounded."""
+    import sys
+
+    started = time.perf_counter()
+    outcome = Outcome(f"T8b plan fuzz, {plans} plans")
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:randomly", "-m", "slow",
+         "tests/plan/test_fuzz_plans.py"],
+        cwd=repo, capture_output=True, text=True,
+        env={**os.environ, "BULKX_FUZZ_PLANS": str(plans)},
+    )  # fmt: skip
+    last = (result.stdout.strip().splitlines() or [""])[-1]
+    outcome.expect(result.returncode == 0, f"pytest: {last}\n{result.stdout[-3000:]}")
+    summary = [line for line in result.stdout.splitlines() if " plans, slowest " in line]
+    outcome.notes.append(summary[0].strip(". ") if summary else f"pytest: {last.strip('= ')}")
+    outcome.processes = 1
+    outcome.seconds = time.perf_counter() - started
+    return outcome

@@ -22,6 +22,7 @@ from tests.chaos.fault_scenarios import (
 from tests.chaos.guard_scenarios import (
     monitored_run,
     permissions,
+    plan_fuzz,
     property_suites,
     second_writer,
     token_canary,
@@ -39,6 +40,7 @@ __all__ = [
     "monitored_run",
     "outage",
     "permissions",
+    "plan_fuzz",
     "property_suites",
     "rate_ceiling",
     "second_writer",
