@@ -37,8 +37,9 @@ from bulkx.errors import ConfigError, JournalError, JournalLocked, PlanError
 from bulkx.journal import Journal, JournalReader, list_runs
 
 if TYPE_CHECKING:
+    from bulkx.diff.summary import ChangeSummary
     from bulkx.engine.events import Reporter
-    from bulkx.engine.plan_run import Prepared
+    from bulkx.engine.prepare_chunks import PreparedRun
     from bulkx.engine.run import Outcome, Run, RunOptions
 
 
@@ -50,29 +51,29 @@ def _say(line: str) -> None:
         typer.echo(line, err=True)
 
 
-def _confirm(prepared: Prepared, yes: bool, target: str) -> None:
+def _confirm(summary: ChangeSummary, yes: bool, target: str) -> None:
+    """Show what the prepared run would do, refuse blocked changes, and ask (or not, `yes`).
+    Raises typer.Exit when nothing is to be applied: the caller discards the run."""
     from bulkx.cli.render import summary_table
 
-    for line in summary_table(prepared.changeset):
+    for line in summary_table(summary):
         typer.echo(line, err=True)
-    if prepared.drifted:
+    if summary.drifted:
         typer.echo(
-            f"\n{len(prepared.drifted)} saved change(s) drifted since planning and will NOT be"
-            " applied:",
+            f"\n{summary.drifted} saved change(s) drifted since planning and will NOT be applied:",
             err=True,
         )
-        for change in prepared.drifted[:20]:
-            typer.echo(f"  {change.kind} {change.key} ({change.action})", err=True)
-    blocked = prepared.changeset.blocked
-    if blocked:
-        for change in blocked[:20]:
-            typer.echo(f"blocked: {change.kind} {change.key}: {change.reason}", err=True)
-        err(f"{len(blocked)} change(s) are blocked; fix the plan (`bulkx plan` explains them)")
+        for named in summary.first_drifted:
+            typer.echo(f"  {named.kind} {named.key} ({named.action})", err=True)
+    if summary.blocked:
+        for named in summary.first_blocked:
+            typer.echo(f"blocked: {named.kind} {named.key}: {named.reason}", err=True)
+        err(f"{summary.blocked} change(s) are blocked; fix the plan (`bulkx plan` explains them)")
         raise typer.Exit(exit_codes.USAGE)
-    if not prepared.ops:
+    if not summary.ops:
         typer.echo("\nNothing to do: live state already matches the plan.", err=True)
         raise typer.Exit(exit_codes.OK)
-    question = f"\nApply {len(prepared.ops)} operation(s) to {target}?"
+    question = f"\nApply {summary.ops} operation(s) to {target}?"
     if yes:
         return
     if not sys.stdin.isatty():
@@ -81,6 +82,15 @@ def _confirm(prepared: Prepared, yes: bool, target: str) -> None:
     if not typer.confirm(question, default=False, err=True):
         typer.echo("Nothing applied.", err=True)
         raise typer.Exit(exit_codes.OK)
+
+
+def _confirm_or_discard(prepared: PreparedRun, yes: bool, target: str) -> None:
+    """`_confirm`; a run not to be applied is removed (nothing of it was sent)."""
+    try:
+        _confirm(prepared.summary, yes, target)
+    except typer.Exit:
+        guarded(prepared.discard)
+        raise
 
 
 @contextlib.contextmanager
@@ -230,24 +240,28 @@ def apply_command(
         **run_settings(profile, rate=rate, concurrency=concurrency, via=via),
     )  # fmt: skip
     run = _start(plan_path, options, saved, yes)
-    _say(f"run {run.run_id}: {len(run.ops)} operations on {run.label}")
+    _say(f"run {run.run_id}: {run.total} operations on {run.label}")
     raise typer.Exit(_drive(run, events_path, tui))
 
 
 def _start(plan_path: str, options: RunOptions, saved: Any, yes: bool) -> Run:
-    """Plan, ask, journal. The plan and its changeset are let go on return: the journal holds
-    them, and memory is for what is left to send."""
+    """Journal the plan's operations a chunk at a time (nothing sent), show their summary,
+    ask, start. Neither the plan's changes nor its operations are held whole: the journal
+    holds them, and the run takes them from it."""
     from bulkx.cli.diff_commands import ReadProgressLine, load_valid_plan
     from bulkx.engine.run import plan_run, start_run
 
     plan = load_valid_plan(plan_path, options.kind)
     line = ReadProgressLine()
+    root = journal_root()
     try:
-        prepared = guarded(lambda: asyncio.run(plan_run(plan, options, saved=saved, progress=line)))
+        prepared = guarded(
+            lambda: asyncio.run(plan_run(plan, options, root=root, saved=saved, progress=line))
+        )
     finally:
         line.close()
-    _confirm(prepared, yes, options.target.describe())
-    return guarded(lambda: start_run(journal_root(), plan, prepared, options))
+    _confirm_or_discard(prepared, yes, options.target.describe())
+    return guarded(lambda: start_run(root, plan, prepared, options))
 
 
 def _summary(outcome: Outcome, run_id: str) -> list[str]:
@@ -279,10 +293,10 @@ def _open_journal(name: str) -> Journal:
 
 
 def _ask_resume(journal: Journal, run: Run, yes: bool) -> None:
-    unknown = len(run.unknown)
-    _say(f"run {run.run_id} on {run.label}: {len(run.ops)} operation(s) left ({unknown} with an"
+    unknown = run.unknown
+    _say(f"run {run.run_id} on {run.label}: {run.total} operation(s) left ({unknown} with an"
          " unknown outcome, checked against live state first)")  # fmt: skip
-    if not run.ops:
+    if not run.total:
         from bulkx.engine.events import Progress
         from bulkx.engine.run import classify
 
@@ -300,9 +314,39 @@ def _ask_resume(journal: Journal, run: Run, yes: bool) -> None:
         journal.close()
         err("not a terminal, so nothing is resumed without --yes")
         raise typer.Exit(exit_codes.USAGE)
-    if not typer.confirm(f"Resume {len(run.ops)} operation(s)?", default=False, err=True):
+    if not typer.confirm(f"Resume {run.total} operation(s)?", default=False, err=True):
         journal.close()
         raise typer.Exit(exit_codes.OK)
+
+
+def _finish_preparing(journal: Journal, given: dict[str, Any]) -> None:
+    """A run a crash stopped while it was being prepared (nothing of it sent): go on preparing
+    from its cursor, then show its summary and refuse or discard it as apply would. The
+    resume's own question (or --yes) confirms it."""
+    from bulkx.cli.diff_commands import ReadProgressLine
+    from bulkx.engine.run import continue_preparing
+
+    info = journal.run()
+    if info.state != "preparing":
+        return
+    _say(f"run {info.run_id} was being prepared when it stopped: preparing the rest")
+    line = ReadProgressLine()
+
+    def go_on() -> PreparedRun:
+        try:
+            return asyncio.run(continue_preparing(journal, given, progress=line))
+        except JournalError as error:  # its plan no longer loads from the journal
+            err(f"{error}\n  nothing of run {info.run_id} was sent: run `bulkx apply` again")
+            raise typer.Exit(exit_codes.USAGE) from None
+
+    try:
+        prepared = guarded(go_on)
+    except typer.Exit:
+        journal.close()
+        raise
+    finally:
+        line.close()
+    _confirm_or_discard(prepared, True, info.target_label)
 
 
 def resume_command(
@@ -334,6 +378,7 @@ def resume_command(
         "max_failures": max_failures, "fail_fast": fail_fast, "outage_after": outage_after,
         "token_file": str(token_file) if token_file else None,
     }  # fmt: skip
+    _finish_preparing(journal, given)
     try:
         run = open_resume(journal, given)
     except (ConfigError, JournalError) as error:

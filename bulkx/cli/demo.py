@@ -57,8 +57,7 @@ async def _rehearse(base_url: str, workdir: Path) -> list[tuple[str, str, Progre
     from bulkx.cli.render import summary_table
     from bulkx.diff.engine import diff
     from bulkx.diff.read import read_live_state
-    from bulkx.engine.plan_run import prepare
-    from bulkx.engine.run import RunOptions, execute, start_run
+    from bulkx.engine.run import RunOptions, execute, plan_run, start_run
 
     target = Target(f"{base_url}/core/v2", is_sandbox=True, label=f"sandbox at {base_url}")
     options = RunOptions(base_url=f"{base_url}/core/v2", sandbox_db=str(workdir / "sandbox.db"))
@@ -69,14 +68,14 @@ async def _rehearse(base_url: str, workdir: Path) -> list[tuple[str, str, Progre
         for path in PLANS:
             say("")
             plan = _valid_plan(path)
-            prepared = await prepare(client, plan, target=target.label, allow_release=False)
-            for row in summary_table(prepared.changeset):
+            prepared = await plan_run(plan, options, root=workdir, client=client)
+            for row in summary_table(prepared.summary):
                 say(row)
-            cost = prepared.changeset.monthly_cost()
+            cost = prepared.summary.monthly_cost()
             if cost:
                 say(f"  monthly cost of new rentals: ${cost:,.2f}")
             run = start_run(workdir, plan, prepared, options)
-            say(f"  applying {len(prepared.ops)} operations (run {run.run_id})")
+            say(f"  applying {prepared.summary.ops} operations (run {run.run_id})")
             line = ProgressLine()
             try:
                 outcome = await execute(run, reporter=line, notify=say, client=client)

@@ -81,7 +81,7 @@ def _live_reference(
     return key[len(prefix) :] if prefix and key.startswith(prefix) else key
 
 
-def _owner(kind: Kind, values: Mapping[str, Any]) -> tuple[Kind, str] | None:
+def owner_of(kind: Kind, values: Mapping[str, Any]) -> tuple[Kind, str] | None:
     """What a singleton exists with: a sub-record's DID, an account's endpoint."""
     if kind.parent:
         return KINDS[kind.parent], str(values.get(kind.parent_field or kind.key, ""))
@@ -114,7 +114,7 @@ def _missing(
         )
     if kind.singleton and "update" in kind.operations:
         # A sub-record exists with its owner: set it if the owner is live or planned.
-        owner = _owner(kind, values)
+        owner = owner_of(kind, values)
         if owner is not None:
             parent, parent_key = owner
             if live.get(parent.name, parent_key) is None and parent_key not in planned.get(
@@ -141,7 +141,7 @@ def _missing(
     return Create(values=dict(values), monthly_price=price, **common)
 
 
-def _diff_item(
+def diff_item(
     kind: Kind,
     step: Step,
     item: Item,
@@ -303,29 +303,9 @@ def diff(
         kind = KINDS[kind_name]
         for step in steps_by_kind[kind_name]:
             if step.count is not None:
-                rented = live.rented_by_step.get(step.name, 0)
-                available, price = live.criteria.get(step.name, (None, None))
-                common = _Common(
-                    kind=kind.name,
-                    key=_criteria_label(step.criteria),
-                    step=step.name,
-                    position=step.position,
-                )
-                if rented >= step.count:
-                    changes.append(NoOp(sid=None, **common))
-                else:
-                    changes.append(
-                        RentByCriteria(
-                            count=step.count - rented,
-                            criteria=dict(step.criteria),
-                            template=dict(step.template),
-                            available=available,
-                            monthly_price=price,
-                            **common,
-                        )
-                    )
+                changes.append(rent_by_criteria(kind, step, live))
             for item in step.items():
-                change = _diff_item(
+                change = diff_item(
                     kind, step, item, live, planned, made, allow_release=allow_release,
                     confirmed=confirmed,
                 )  # fmt: skip
@@ -335,5 +315,25 @@ def diff(
     return changes
 
 
-def _criteria_label(criteria: Mapping[str, Any]) -> str:
+def rent_by_criteria(kind: Kind, step: Step, live: LiveState) -> Change:
+    """A `count:` step's change: rent the shortfall, or nothing when it is met."""
+    wanted = step.count or 0
+    rented = live.rented_by_step.get(step.name, 0)
+    available, price = live.criteria.get(step.name, (None, None))
+    common = _Common(
+        kind=kind.name, key=criteria_label(step.criteria), step=step.name, position=step.position
+    )
+    if rented >= wanted:
+        return NoOp(sid=None, **common)
+    return RentByCriteria(
+        count=wanted - rented,
+        criteria=dict(step.criteria),
+        template=dict(step.template),
+        available=available,
+        monthly_price=price,
+        **common,
+    )
+
+
+def criteria_label(criteria: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(criteria.items())) or "any"

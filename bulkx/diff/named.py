@@ -22,6 +22,8 @@ async def read_named(
     found: dict[tuple[str, str], str] = {}
     for name, keys in sorted(wanted.items()):
         kind = KINDS[name]
+        if kind.singleton and kind.parent:
+            continue  # a DID's record (its messaging) is named by the DID, not listed
         if kind.parent and "{parent_sid}" in kind.path:
             found.update(await _nested(reader, kind, keys))
         elif kind.per_endpoint:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
 from bulkx.diff.state import STEP_TAG, LiveObject, LiveState, natural_key, scope_field
 from bulkx.errors import NotFound
 from bulkx.journal.sent import EarlierSend
-from bulkx.plan.model import Plan
+from bulkx.plan.model import Plan, Step
 from bulkx.resources import KINDS, Kind
 
 #: Above this many keys a kind's whole list is cheaper than `in (...)` filters.
@@ -27,7 +28,11 @@ IN_CHUNK = 200
 #: 16 in flight at 100 ms each is 160 requests/s, well over a 50/s account's limit.
 CONCURRENCY = 16
 #: The sub-records of a DID (no list endpoint: one GET per DID each), as progress names them.
-SUB_RECORDS = {"did_emergency": "E911", "did_line_information": "line information"}
+SUB_RECORDS = {
+    "did_emergency": "E911",
+    "did_line_information": "line information",
+    "did_messaging": "messaging",
+}
 
 #: Progress of a long read: (what, done, total), e.g. ("DIDs (E911)", 1200, 2000).
 ReadProgress = Callable[[str, int, int], None]
@@ -127,7 +132,7 @@ async def read_by_keys(
     return [obj for page in pages for obj in page]
 
 
-def _add_all(
+def add_all(
     live: LiveState, kind: Kind, objects: Iterable[dict[str, Any]], scope: str = ""
 ) -> None:
     for obj in objects:
@@ -147,6 +152,63 @@ def _add_all(
 SentBefore = Callable[[Mapping[str, list[str]]], Mapping[tuple[str, str], EarlierSend]]
 
 
+@dataclass(frozen=True)
+class PlanKeys:
+    """The natural keys some steps name, as the reads need them."""
+
+    #: kind -> keys, for kinds read by key or whole (Core kinds, and unscoped ones).
+    keys: dict[str, list[str]]
+    #: (app kind, endpoint) -> keys: app API objects are read per endpoint (its own account).
+    scoped: dict[tuple[str, str], list[str]]
+
+
+def plan_keys(steps: Iterable[Step]) -> PlanKeys:
+    keys: dict[str, list[str]] = {}
+    scoped: dict[tuple[str, str], list[str]] = {}
+    for step in steps:
+        kind = KINDS[step.kind]
+        if step.rows.height == 0 or kind.key not in step.rows.columns:
+            continue
+        field = "endpoint" if kind.per_endpoint else scope_field(kind)
+        column = step.rows[kind.key].cast(str).to_list()
+        if field and field in step.rows.columns and kind.api != "core":
+            for scope, key in zip(step.rows[field].cast(str).to_list(), column, strict=True):
+                scoped.setdefault((kind.name, scope), []).append(key)
+        else:
+            keys.setdefault(kind.name, []).extend(column)
+    return PlanKeys(keys, scoped)
+
+
+def referenced_kinds(kinds: Iterable[str]) -> set[str]:
+    """The kinds that objects of `kinds` name: by a reference field, or as their parent."""
+    named = set(kinds)
+    return {str(f.reference) for k in named for f in KINDS[k].fields if f.reference} | {
+        str(KINDS[k].parent) for k in named if KINDS[k].parent
+    }
+
+
+def listed_kinds(names: Iterable[str], referenced: set[str]) -> list[str]:
+    """The plan's Core kinds with a list of their own, besides the referenced ones (read
+    whole already), DIDs and their records (read by key) and the untraceable sends (which
+    the journals answer for); sorted, as they are read."""
+    return sorted(
+        name
+        for name in set(names) - referenced - {"did"}
+        if KINDS[name].traceable
+        and (KINDS[name].sends or (KINDS[name].api == "core" and not KINDS[name].singleton
+                                   and not KINDS[name].parent))
+    )  # fmt: skip
+
+
+def parent_scoped_kinds(names: Iterable[str]) -> list[str]:
+    """Core kinds listed on their own but scoped by the object they live in (a link by its
+    domain, a file by its container)."""
+    kinds = [KINDS[name] for name in set(names)]
+    return sorted(
+        k.name for k in kinds if k.api == "core" and k.parent and "{parent_sid}" not in k.path
+    )
+
+
 async def read_live_state(
     reader: ApiReader,
     plan: Plan,
@@ -164,88 +226,110 @@ async def read_live_state(
     breaker). `progress(what, done, total)` hears how the long parts go: ("DIDs", ...), then
     ("DIDs (E911)", ...)."""
     live = LiveState()
-    kinds = {s.kind for s in plan.steps}
-    referenced: set[str] = {
-        str(f.reference) for k in kinds for f in KINDS[k].fields if f.reference
-    } | {str(KINDS[k].parent) for k in kinds if KINDS[k].parent}
-    keys: dict[str, list[str]] = {}
-    scoped: dict[tuple[str, str], list[str]] = {}
-    for step in plan.steps:
-        kind = KINDS[step.kind]
-        if step.rows.height == 0 or kind.key not in step.rows.columns:
-            continue
-        field = "endpoint" if kind.per_endpoint else scope_field(kind)
-        column = step.rows[kind.key].cast(str).to_list()
-        if field and field in step.rows.columns and kind.api != "core":
-            for scope, key in zip(step.rows[field].cast(str).to_list(), column, strict=True):
-                scoped.setdefault((kind.name, scope), []).append(key)
-        else:
-            keys.setdefault(kind.name, []).extend(column)
+    named = plan_keys(plan.steps)
+    keys = named.keys
+    referenced = referenced_kinds(s.kind for s in plan.steps)
+    await read_referenced(reader, live, referenced)
+    add_sent_before(live, keys, sent_before)
+    await read_listed(reader, live, listed_kinds(keys, referenced), keys, concurrency)
+    await read_parent_scoped(reader, live, parent_scoped_kinds(keys))
+    await read_dids(reader, live, keys, concurrency, progress)
+    await read_counts(reader, live, plan.steps)
+    await read_app_scoped(reader, live, named.scoped)
+    return live
 
-    # Small kinds that references point at: read them whole.
+
+async def read_referenced(reader: ApiReader, live: LiveState, referenced: set[str]) -> None:
+    """Small kinds that references point at (trunk groups with their trunks, endpoints, DID
+    groups...): read whole, for the sids live references hold (`LiveState.key_of_sid`)."""
     for name in sorted(referenced - {"did"}):
         kind = KINDS[name]
-        if kind.api != "core":
-            continue
+        if kind.api != "core" or name in SUB_RECORDS:
+            continue  # a DID's records are read by key, with the DIDs (`read_dids`)
         if name == "trunk_group":
             groups = await reader.list_all("core", kind.path, params={"with_trunks": "true"})
-            _add_all(live, kind, groups)
+            add_all(live, kind, groups)
             trunk = KINDS["trunk"]
             for group in groups:
-                _add_all(live, trunk, group.get("trunks") or [], scope=str(group.get("name")))
+                add_all(live, trunk, group.get("trunks") or [], scope=str(group.get("name")))
         else:
-            _add_all(live, kind, await reader.list_all("core", kind.path))
+            add_all(live, kind, await reader.list_all("core", kind.path))
 
-    # Sends the API keeps no trace of: what the run journals say went out.
+
+def add_sent_before(
+    live: LiveState, keys: Mapping[str, list[str]], sent_before: SentBefore | None
+) -> None:
+    """Sends the API keeps no trace of: what the run journals say went out."""
     untraceable = {name: keys[name] for name in keys if not KINDS[name].traceable}
-    if untraceable and sent_before is not None:
-        for (name, key), send in sent_before(untraceable).items():
-            if send.certain:
-                live.add(KINDS[name], key, LiveObject(send.sid, {KINDS[name].key: key}))
-            else:
-                live.maybe_sent[(name, key)] = send.run_id
+    if not untraceable or sent_before is None:
+        return
+    for (name, key), send in sent_before(untraceable).items():
+        if send.certain:
+            live.add(KINDS[name], key, LiveObject(send.sid, {KINDS[name].key: key}))
+        else:
+            live.maybe_sent[(name, key)] = send.run_id
 
-    # Other Core kinds with a list of their own (DIDs, their records and trunks come below).
-    for name in sorted(keys.keys() - referenced - {"did"} - untraceable.keys()):
+
+async def read_listed(
+    reader: ApiReader,
+    live: LiveState,
+    names: Iterable[str],
+    keys: Mapping[str, list[str]],
+    concurrency: int = CONCURRENCY,
+) -> None:
+    """`listed_kinds`: a sending kind by the keys asked (messages sent are many), any other
+    whole (these lists are an account's own small collections; a DID is read by key)."""
+    for name in names:
         kind = KINDS[name]
-        if kind.sends:  # messages sent are many: look up only the ones the plan names
-            _add_all(
-                live, kind, await read_by_keys(reader, kind, keys[name], concurrency=concurrency)
-            )
+        if kind.sends:
+            found = await read_by_keys(reader, kind, keys.get(name, []), concurrency=concurrency)
+            add_all(live, kind, found)
             continue
-        if kind.api == "core" and not kind.singleton and not kind.parent:
-            params = {"with_trunks": "true"} if name == "trunk_group" else None
-            _add_all(live, kind, await reader.list_all("core", kind.path, params=params))
+        params = {"with_trunks": "true"} if name == "trunk_group" else None
+        add_all(live, kind, await reader.list_all("core", kind.path, params=params))
 
-    # Core kinds listed on their own but scoped by the object they live in (a link by its
-    # domain, a file by its container, both read whole above): the scope is its natural key.
-    for name in sorted(keys.keys()):
+
+async def read_parent_scoped(reader: ApiReader, live: LiveState, names: Iterable[str]) -> None:
+    """`parent_scoped_kinds`, whole (their parents were read whole with the referenced kinds):
+    the scope in their natural key is their parent's."""
+    for name in names:
         kind = KINDS[name]
-        if kind.api == "core" and kind.parent and "{parent_sid}" not in kind.path:
-            parents = live.sid_index(kind.parent)
-            parent_sid_field = kind.by_name[kind.parent_field or ""].api_name or ""
-            for obj in await reader.list_all("core", kind.path):
-                sid = str(obj.get(parent_sid_field))
-                _add_all(live, kind, [obj], scope=parents.get(sid, f"<{sid}>"))
+        parents = live.sid_index(kind.parent or "")
+        parent_sid_field = kind.by_name[kind.parent_field or ""].api_name or ""
+        for obj in await reader.list_all("core", kind.path):
+            sid = str(obj.get(parent_sid_field))
+            add_all(live, kind, [obj], scope=parents.get(sid, f"<{sid}>"))
 
-    # DIDs, and the sub-records of the DIDs that exist.
+
+async def read_dids(
+    reader: ApiReader,
+    live: LiveState,
+    keys: Mapping[str, list[str]],
+    concurrency: int = CONCURRENCY,
+    progress: ReadProgress | None = None,
+) -> None:
+    """DIDs (of the did steps and of the sub-record steps) by key, the inventory's price of
+    the ones missing, and the sub-records of the DIDs that exist."""
     did_keys = sorted(
-        set(keys.get("did", []))
-        | {k for name in ("did_emergency", "did_line_information") for k in keys.get(name, [])}
+        set(keys.get("did", [])) | {k for name in SUB_RECORDS for k in keys.get(name, [])}
     )
     if did_keys:
         said = partial(progress, "DIDs") if progress is not None else None
         dids = await read_by_keys(
             reader, KINDS["did"], did_keys, concurrency=concurrency, progress=said
         )
-        _add_all(live, KINDS["did"], dids)
+        add_all(live, KINDS["did"], dids)
         missing = [k for k in keys.get("did", []) if live.get("did", k) is None]
         await _read_prices(reader, live, missing, concurrency)
     await _read_sub_records(
         reader, live, {name: keys.get(name, []) for name in SUB_RECORDS}, concurrency, progress
     )
 
-    for step in plan.steps:
+
+async def read_counts(reader: ApiReader, live: LiveState, steps: Iterable[Step]) -> None:
+    """Rent-by-criteria steps: how many numbers each rented already (by their tag: the whole
+    tagged list, there is no count), and what the inventory has for the shortfall."""
+    for step in steps:
         if step.count is not None:
             tagged = await reader.list_all(
                 "core", "/phonenumber/dids", filter=f"attributes.{STEP_TAG} eq {quote(step.name)}"
@@ -254,10 +338,15 @@ async def read_live_state(
             shortfall = max(0, step.count - len(tagged))
             live.criteria[step.name] = await _count_available(reader, step.criteria, shortfall)
 
-    # App API objects, per endpoint (each endpoint is its own account), with the objects of
-    # the same API they name (a room's DID group, an account's call flow).
+
+async def read_app_scoped(
+    reader: ApiReader, live: LiveState, scoped: Iterable[tuple[str, str]]
+) -> None:
+    """App API objects, per endpoint (each endpoint is its own account), with the objects of
+    the same API they name (a room's DID group, an account's call flow): whole, as the app
+    APIs offer no key filter bulkx relies on."""
     read: set[tuple[str, str]] = set()
-    for (name, endpoint), _ in sorted(scoped.items()):
+    for name, endpoint in sorted(scoped):
         kind = KINDS[name]
         wanted = [kind] + [
             KINDS[str(f.reference)]
@@ -272,8 +361,7 @@ async def read_live_state(
                 objects = await reader.list_all(each.api, each.path, endpoint=endpoint)
             except NotFound:
                 objects = []  # the endpoint itself is created by this plan
-            _add_all(live, each, objects, scope=endpoint)
-    return live
+            add_all(live, each, objects, scope=endpoint)
 
 
 async def _read_sub_records(
@@ -307,7 +395,10 @@ async def _read_sub_records(
         assert parent is not None
         sid = str(parent.sid)
         for kind in kinds:
-            record = await reader.get(kind.api, kind.path.format(parent_sid=sid))
+            try:
+                record = await reader.get(kind.api, kind.path.format(parent_sid=sid))
+            except NotFound:
+                continue  # none to compare (a voice-only DID has no messaging record)
             values = kind.from_api(record)
             values[kind.key] = key
             live.add(kind, key, LiveObject(sid, values))

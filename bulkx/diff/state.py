@@ -57,6 +57,21 @@ class LiveState:
     #: (kind, key) -> that run's id. Never sent again.
     maybe_sent: dict[tuple[str, str], str] = field(default_factory=dict)
 
+    @classmethod
+    def layered(cls, *layers: LiveState) -> LiveState:
+        """One view of states read apart (a chunk's reads over what was read up front), later
+        layers winning. A view to diff against, not to add to: it shares the layers' dicts."""
+        view = cls()
+        for layer in layers:
+            for kind, objects in layer.objects.items():
+                below = view.objects.get(kind)
+                view.objects[kind] = objects if below is None else {**below, **objects}
+            view.available.update(layer.available)
+            view.criteria.update(layer.criteria)
+            view.rented_by_step.update(layer.rented_by_step)
+            view.maybe_sent.update(layer.maybe_sent)
+        return view
+
     def add(self, kind: Kind, key: str, obj: LiveObject) -> None:
         self.objects.setdefault(kind.name, {})[key] = obj
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import signal
 
-#: Every point the engine marks, in the order one operation meets them.
+#: Every point the engine marks, in the order one operation meets them (from its journaling).
 POINTS = (
+    "while_preparing",  # a chunk of the plan's operations is journaled, more are to come
     "before_intent_commit",  # the op's start is buffered, not yet durable
     "after_intent_commit",  # in_flight is durable, the request not yet sent
     "after_send_before_response",  # the server has executed it; the answer is not read yet

@@ -8,10 +8,12 @@ are recorded without waiting: one lost in a crash leaves the operation in flight
 looks it up. Everything that happens is also an `Event` for the reporters (progress line, journal
 samples, `--events`, the monitor).
 
-The parts: `scheduler.Scheduler` keeps dependency order; `Executor._attempt` builds one
-operation's request and sends it once; `decide.decide`, a pure table, says what to do about what
-went wrong; `live_reads.LiveReads` makes the reads around a send (candidate numbers, the lookup
-after a lost answer); `bulkx.api.retry.Backoff` is the wait between retries.
+The parts: `window.Loader` takes the operations from their source (the journal) a chunk at a
+time into a bounded window; `scheduler.Scheduler` keeps dependency order among the loaded ones;
+`Executor._attempt` builds one operation's request and sends it once; `decide.decide`, a pure
+table, says what to do about what went wrong; `live_reads.LiveReads` makes the reads around a
+send (candidate numbers, the lookup after a lost answer); `bulkx.api.retry.Backoff` is the wait
+between retries; `steering.Steering` the controls (pause, resume, cancel, stop) and events.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
@@ -41,14 +42,25 @@ from bulkx.engine.decide import (
     counts_toward_outage,
     decide,
 )
-from bulkx.engine.events import Event, Progress, Reporter
+from bulkx.engine.events import Progress, Reporter
 from bulkx.engine.ledger import Ledger, MemoryLedger
 from bulkx.engine.live_reads import LiveReads
-from bulkx.engine.operations import Operation
+from bulkx.engine.operations import Operation, change_of
+from bulkx.engine.outage import OutageBreaker
 from bulkx.engine.requests import Resolver, UnresolvedReference, answer_result, created_sid
 from bulkx.engine.scheduler import Scheduler
+from bulkx.engine.steering import Steering
 from bulkx.engine.throttle import AdaptiveLimiter, KeyedPacer
-from bulkx.errors import ApiError, JournalError, OutcomeUnknown, TransientError
+from bulkx.engine.window import ListSource, Loader, OpSource, Prepare, window_size
+from bulkx.errors import (
+    ApiError,
+    AuthError,
+    BulkxError,
+    JournalError,
+    OutcomeUnknown,
+    TransientError,
+)
+from bulkx.journal.states import OpStatus
 from bulkx.resources import KINDS, Kind
 
 __all__ = [
@@ -61,35 +73,6 @@ __all__ = [
     "OutageBreaker",
     "change_sid",
 ]
-
-
-@dataclass
-class OutageBreaker:
-    """Tells an API outage from a few transient errors: when nothing but transient errors has
-    come back for `open_after` seconds (and at least `min_errors` of them), the run stops,
-    resumable, instead of failing operations one by one or spinning on retries."""
-
-    open_after: float = 60.0
-    min_errors: int = 5
-    clock: Callable[[], float] = time.monotonic
-    _last_success: float | None = None
-    _errors: int = 0
-
-    def success(self) -> None:
-        self._last_success = self.clock()
-        self._errors = 0
-
-    def suspect(self) -> bool:
-        """Nothing but errors lately: the API itself may be down (not yet long enough to stop)."""
-        return self._errors >= self.min_errors
-
-    def failure(self) -> bool:
-        """One more transient error; True when the API now counts as down."""
-        now = self.clock()
-        if self._last_success is None:
-            self._last_success = now
-        self._errors += 1
-        return self._errors >= self.min_errors and now - self._last_success >= self.open_after
 
 
 class AuthStopped(Exception):
@@ -124,7 +107,10 @@ class _Job:
 
 
 @dataclass
-class Executor:
+class Executor(Steering):
+    """Carries a run's operations out (see the module's docstring); `Steering` holds its
+    controls and events."""
+
     client: CarrierX
     ledger: Ledger
     resolver: Resolver
@@ -142,6 +128,10 @@ class Executor:
     _stop: bool = False
     _auth_error: ApiError | None = None
     _journal_error: JournalError | None = None
+    #: A load that failed for no reason a run stops on (a bug): raised once it has stopped.
+    _load_error: Exception | None = None
+    #: Operations loaded so far (Progress.total never says fewer).
+    _loaded: int = 0
     #: With `--via batch`: who carries out the operations the Batch API can do.
     batcher: Batcher | None = None
     #: Sending kinds: each sending number at its own pace (`Kind.paced_by`).
@@ -163,20 +153,45 @@ class Executor:
         *,
         unknown: frozenset[str] = frozenset(),
     ) -> Progress:
-        """Run `ops` (dependencies first); `changes` maps each op_key to its change. Ops in
-        `unknown` (a resumed run's in-flight ones) are reconciled before anything is sent."""
-        self.progress = Progress(total=len(ops))
-        self._unknown = set(unknown)
-        self.emit(events.RUN_STARTED, total=len(ops), unknown=len(unknown))
-        schedule = Scheduler(ops, lambda op: changes[op.op_key], divert=self._to_batcher)
-        schedule.start()
-        if ops:
-            await self._drive(schedule)
+        """Run `ops`, held in memory in dependency order (tests, benchmarks); `changes` maps
+        each op_key to its change. Ops in `unknown` (in flight when a run stopped) are looked
+        up before anything is sent."""
+        return await self.run_from(
+            ListSource(ops, unknown), total=len(ops), unknown=len(unknown),
+            parse=lambda op: changes[op.op_key],
+        )  # fmt: skip
+
+    async def run_from(
+        self,
+        source: OpSource,
+        *,
+        total: int,
+        unknown: int = 0,
+        prepare: Prepare | None = None,
+        parse: Callable[[Operation], Change] = change_of,
+    ) -> Progress:
+        """Run what `source` hands out, a window at a time (`bulkx.engine.window`). `total`:
+        the operations it holds now (raised if more arrive), `unknown` how many of them have an
+        outcome nobody knows (each is looked up, by its own state, before it is resent).
+        `prepare` gets each chunk ready before its operations are handed over."""
+        self.progress = Progress(total=total)
+        self._unknown = set()
+        self._loaded = 0
+        self.emit(events.RUN_STARTED, total=total, unknown=unknown)
+        schedule = Scheduler(divert=self._to_batcher)
+
+        def admit(op: Operation, change: Change, earlier: Mapping[str, OpStatus]) -> None:
+            self._admit(schedule, op, change, earlier)
+
+        loader = Loader(source, schedule, admit, parse=parse, prepare=prepare,
+                        window=window_size())  # fmt: skip
+        await self._drive(schedule, loader)
         return self._finish()
 
-    async def _drive(self, schedule: Scheduler) -> None:
-        """Workers (and the batcher) take ready operations until all are settled or the run
-        stops."""
+    async def _drive(self, schedule: Scheduler, loader: Loader) -> None:
+        """The loader fills the window while workers (and the batcher) take ready operations,
+        until all are settled or the run stops."""
+        loading = asyncio.create_task(self._feed(loader))
         workers = [asyncio.create_task(self._worker(schedule)) for _ in range(self.concurrency)]
         batching = (
             asyncio.create_task(self._run_batches(self.batcher, schedule))
@@ -184,13 +199,49 @@ class Executor:
             else None
         )
         await self._wait(schedule.finished)
+        loading.cancel()  # stopping: nothing more is loaded (it has ended, if finished)
         schedule.release_workers(len(workers))
         await asyncio.gather(*workers, return_exceptions=True)
+        await asyncio.gather(loading, return_exceptions=True)
         if batching is not None:
             # Stopped while a task runs on the server: its operations stay in flight, and
             # a resume looks each one up.
             batching.cancel()
             await asyncio.gather(batching, return_exceptions=True)
+
+    async def _feed(self, loader: Loader) -> None:
+        """Load until the source has no more. A load that fails stops the run (what is
+        loaded and in flight finishes, the rest stays for a resume): the journal could not be
+        read, the credentials were refused, or the API was down while the sids the next
+        operations name were read; anything else is raised once the run has stopped."""
+        try:
+            await loader.run()
+        except JournalError as error:
+            self._journal_error = self._journal_error or error
+            self.stop(f"the journal could not give the next operations: {error}")
+        except AuthError as error:
+            self._auth_error = error
+            self.stop(f"the API refused the credentials: {error}")
+        except BulkxError as error:
+            self.stop(f"could not get the next operations ready: {error}")
+        except Exception as error:
+            self._load_error = error
+            self.stop(f"could not load the next operations: {error!r}")
+
+    def _admit(
+        self, schedule: Scheduler, op: Operation, change: Change, earlier: Mapping[str, OpStatus]
+    ) -> None:
+        """A loaded operation into the window: skipped at once if a dependency failed."""
+        self._loaded += 1
+        # A source still being filled may hand out more than it held at the start.
+        self.progress.total = max(self.progress.total, self._loaded)
+        if op.state == "unknown":
+            self._unknown.add(op.op_key)  # dropped once looked up: bounded by the window
+        skipped = schedule.add(op, change, earlier)
+        if skipped is not None:
+            cause, doomed = skipped
+            self._unknown.discard(op.op_key)
+            self._skip(doomed, cause)
 
     def _finish(self) -> Progress:
         self.progress.rate_limit = self.limiter.rate
@@ -203,6 +254,8 @@ class Executor:
             raise JournalStopped(str(self._journal_error))
         if self._auth_error is not None:
             raise AuthStopped(str(self._auth_error))
+        if self._load_error is not None:
+            raise self._load_error
         return self.progress
 
     async def _worker(self, schedule: Scheduler) -> None:
@@ -227,10 +280,13 @@ class Executor:
 
     def _settle(self, schedule: Scheduler, op: Operation, ok: bool) -> None:
         doomed = schedule.settle(op, ok)
-        if not doomed:
-            return
-        reason = f"a dependency failed: {op.key}"
-        self.ledger.skip([d.op_key for d in doomed], reason)
+        if doomed:
+            self._skip(doomed, op.key)
+
+    def _skip(self, doomed: Sequence[Operation], cause: str) -> None:
+        """Record operations that can never run: `cause` (a natural key) failed above them."""
+        reason = f"a dependency failed: {cause}"
+        self.ledger.skip(doomed, reason)
         self.progress.skipped += len(doomed)
         for skipped in doomed:
             self.emit(events.OP_SKIPPED, skipped, reason=reason)
@@ -272,7 +328,7 @@ class Executor:
         except (OutcomeUnknown, TransientError) as error:
             # The task may exist: each operation is looked up before a resend.
             for op in group.ops:
-                self.ledger.unknown(op.op_key, str(error))
+                self.ledger.unknown(op, str(error))
                 self._unknown.add(op.op_key)
                 schedule.requeue(op)
             return True
@@ -290,58 +346,6 @@ class Executor:
             else:
                 self._settle(schedule, outcome.op, self._failed(outcome.op, outcome.error))
         return True
-
-    # --- controls and events -----------------------------------------------------------------
-
-    async def _wait(self, finished: asyncio.Event) -> None:
-        while not finished.is_set() and not self._stop:
-            try:
-                await asyncio.wait_for(finished.wait(), self.progress_every)
-            except TimeoutError:
-                await self._obey_controls(block=False)
-            self.emit(events.PROGRESS)
-
-    def stopping(self) -> bool:
-        return self._stop
-
-    def stop(self, reason: str | None = None) -> None:
-        """Graceful stop (Ctrl-C, cancel): no new operation starts; in-flight ones finish."""
-        if not self._stop:
-            self.emit(events.STOPPING, reason=reason or "stop requested")
-        self._stop = True
-        if reason is None:
-            self.progress.cancelled = True
-        elif self.progress.stopped_because is None:
-            self.progress.stopped_because = reason
-
-    async def _obey_controls(self, *, block: bool = True) -> None:
-        self._apply_commands()
-        while block and self.progress.paused and not self._stop:
-            self.emit(events.PROGRESS)
-            await self.sleep(self.progress_every)
-            self._apply_commands()
-
-    def _apply_commands(self) -> None:
-        for command in self.ledger.commands():
-            if command == "pause" and not self.progress.paused:
-                self.progress.paused = True
-                self.emit(events.PAUSED)
-            elif command == "resume" and self.progress.paused:
-                self.progress.paused = False
-                self.emit(events.RESUMED)
-            elif command == "cancel":
-                self.stop()
-
-    def emit(self, kind: str, op: Operation | None = None, **data: Any) -> None:
-        if kind == events.PROGRESS:
-            self.progress.throttled = self.limiter.throttled
-            self.progress.rate_limit = self.limiter.rate
-        if self.reporter is None:
-            return
-        if op is not None:
-            data = {"op_key": op.op_key, "step": op.step, "kind": op.kind, "key": op.key,
-                    "action": op.action, "position": op.position, **data}  # fmt: skip
-        self.reporter(Event(kind, time.time(), data, self.progress))
 
     # --- one operation -----------------------------------------------------------------------
 
@@ -385,7 +389,7 @@ class Executor:
         # A 429 may have arrived while this one waited for the journal: honour its pause.
         sent_at = await self.limiter.wait_out_pause()
         if self.stopping():
-            self.ledger.retry(op.op_key, "the run stopped before this was sent")
+            self.ledger.retry(op, "the run stopped before this was sent")
             return None
         job.tries += 1
         # In flight until it is settled: while it is looked up or waits for its retry too.
@@ -444,7 +448,7 @@ class Executor:
     ) -> Settled | _Again:
         op = job.op
         if isinstance(error, OutcomeUnknown):
-            self.ledger.unknown(op.op_key, str(error))
+            self.ledger.unknown(op, str(error))
             self.emit(events.OP_UNKNOWN, op, error=str(error))
         decision = self._decide(job, error, Phase.SEND, job.tries)
         verdict = decision.verdict
@@ -459,11 +463,11 @@ class Executor:
             return self._failed(op, decision.reason or error)
         if verdict is Verdict.STOP_AUTH:
             self._auth_error = error
-            self.ledger.retry(op.op_key, str(error))
+            self.ledger.retry(op, str(error))
             self.stop(f"the API refused the credentials: {error}")
             return None
         if verdict is Verdict.STOP_OUTAGE:
-            self.ledger.retry(op.op_key, str(error))
+            self.ledger.retry(op, str(error))
             return None
         if verdict is Verdict.RETRY_THROTTLED:
             self.limiter.on_throttled(decision.retry_after, sent_at)
@@ -506,7 +510,7 @@ class Executor:
                 self.progress.retries += 1
                 await self._wait_before_retry(decision, lookups)
         self.breaker.success()
-        self.ledger.reconciled(job.op.op_key, sid)
+        self.ledger.reconciled(job.op, sid)
         self.emit(events.OP_RECONCILED, job.op, found=sid is not None, sid=sid)
         if not sid:
             return AGAIN
@@ -531,7 +535,7 @@ class Executor:
 
     async def _start(self, op: Operation) -> bool:
         try:
-            await self.ledger.start(op.op_key)
+            await self.ledger.start(op)
         except JournalError as error:
             self._journal_error = error
             self.stop(f"the journal could not record the next operation: {error}")
@@ -543,7 +547,7 @@ class Executor:
         self, op: Operation, change: Change, sid: str | None, result: Any = None
     ) -> None:
         self._remember(op, change, sid)
-        self.ledger.succeed(op.op_key, sid, result)
+        self.ledger.succeed(op, sid, result)
         self.progress.done += 1
         self.emit(events.OP_SUCCEEDED, op, sid=sid)
 
@@ -555,7 +559,7 @@ class Executor:
         throttled: bool = False,
         retry_after: float | None = None,
     ) -> None:
-        self.ledger.retry(op.op_key, str(error))
+        self.ledger.retry(op, str(error))
         self.progress.retries += 1
         if throttled:
             self.emit(events.THROTTLED, op, retry_after=retry_after, rate_limit=self.limiter.rate)
@@ -575,7 +579,7 @@ class Executor:
         return True
 
     def _failed(self, op: Operation, error: Exception | str) -> bool:
-        self.ledger.fail(op.op_key, str(error))
+        self.ledger.fail(op, str(error))
         self.progress.failed += 1
         self.emit(events.OP_FAILED, op, error=str(error))
         return False

@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -24,7 +25,7 @@ from bulkx.engine import events
 from bulkx.engine.crashpoints import crash_point
 from bulkx.engine.events import Event, Progress
 from bulkx.errors import JournalError
-from bulkx.journal import Journal
+from bulkx.journal import Journal, Operation
 
 __all__ = ["JournalLedger", "JournalReporter", "journal_root"]
 
@@ -34,12 +35,19 @@ CONTROL_POLL_SECONDS = 0.5
 GROUP_COMMIT_WINDOW = 0.003
 
 
+def _op_id(op: Operation) -> int:
+    """Where the journal keeps `op` (an operation read back from it always has one)."""
+    if op.op_id is None:
+        raise ValueError(f"operation {op.op_key} is not in the journal (it has no op_id)")
+    return op.op_id
+
+
 class JournalLedger:
-    def __init__(
-        self, journal: Journal, ids: dict[str, int], *, window: float = GROUP_COMMIT_WINDOW
-    ) -> None:
+    """The executor's `Ledger` over a run's journal: operations are found by their op_id, so
+    the ledger holds nothing per operation beyond what waits for the next commit."""
+
+    def __init__(self, journal: Journal, *, window: float = GROUP_COMMIT_WINDOW) -> None:
         self.journal = journal
-        self.ids = ids
         self.window = window
         self._polled = 0.0
         self._buffer: list[tuple[str, tuple[Any, ...]]] = []
@@ -55,32 +63,32 @@ class JournalLedger:
     def run_id(self) -> str:
         return self.journal.run_id
 
-    async def start(self, op_key: str) -> None:
+    async def start(self, op: Operation) -> None:
         if self._error is not None:
             raise self._error
-        self._buffer.append(("start", (self.ids[op_key],)))
+        self._buffer.append(("start", (_op_id(op),)))
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._schedule()
         await waiter
 
-    def succeed(self, op_key: str, sid: str | None, result: Any = None) -> None:
-        self._later("succeed", self.ids[op_key], sid, result)
+    def succeed(self, op: Operation, sid: str | None, result: Any = None) -> None:
+        self._later("succeed", _op_id(op), sid, result)
 
-    def fail(self, op_key: str, error: str) -> None:
-        self._later("fail", self.ids[op_key], error)
+    def fail(self, op: Operation, error: str) -> None:
+        self._later("fail", _op_id(op), error)
 
-    def unknown(self, op_key: str, error: str) -> None:
-        self._later("unknown", self.ids[op_key], error)
+    def unknown(self, op: Operation, error: str) -> None:
+        self._later("unknown", _op_id(op), error)
 
-    def retry(self, op_key: str, error: str) -> None:
-        self._later("retry", self.ids[op_key], error)
+    def retry(self, op: Operation, error: str) -> None:
+        self._later("retry", _op_id(op), error)
 
-    def reconciled(self, op_key: str, sid: str | None) -> None:
-        self._later("reconcile", self.ids[op_key], sid)
+    def reconciled(self, op: Operation, sid: str | None) -> None:
+        self._later("reconcile", _op_id(op), sid)
 
-    def skip(self, op_keys: list[str], reason: str) -> None:
-        self._later("skip", [self.ids[k] for k in op_keys], reason)
+    def skip(self, ops: Sequence[Operation], reason: str) -> None:
+        self._later("skip", [_op_id(op) for op in ops], reason)
 
     def _later(self, method: str, *args: Any) -> None:
         self._buffer.append((method, args))

@@ -7,8 +7,8 @@ operation under the same key, and a rent can be found again by the tag it carrie
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bulkx.diff.changes import (
@@ -26,7 +26,18 @@ from bulkx.diff.state import natural_key, reference_key
 from bulkx.journal.states import Operation
 from bulkx.resources import KINDS
 
-__all__ = ["Operation", "change_of", "op_key", "operations", "referenced"]
+__all__ = [
+    "BuiltOperations",
+    "Operation",
+    "OperationsBuilder",
+    "ReleaseWait",
+    "StagedRelease",
+    "change_of",
+    "op_key",
+    "operations",
+    "referenced",
+    "release_last",
+]
 
 
 def op_key(plan_digest: str, step: str, kind: str, key: str, action: str) -> str:
@@ -91,49 +102,116 @@ def operations(changes: Iterable[Change], plan_digest: str) -> list[Operation]:
     Releases come last, dependants first: a release waits for the releases of the objects that
     name the released one (a v1 DID group goes after the rooms and DIDs in it), and for the
     updates that move an object off it (a trunk group goes after its DIDs are re-pointed)."""
-    made: dict[tuple[str, str], str] = {}
-    vacated: dict[tuple[str, str], list[str]] = {}
-    out: list[Operation] = []
-    releases: list[tuple[Release, Operation]] = []
-    for change in changes:
-        if isinstance(change, NoOp | Blocked):
-            continue
-        deps = tuple(dict.fromkeys(made[ref] for ref in _references(change) if ref in made))
+    built = OperationsBuilder(plan_digest).add(changes)
+    waits: dict[tuple[str, str], list[str]] = {}
+    for wait in sorted(built.waits, key=lambda w: w.after_updates):  # stable: as they came
+        waits.setdefault(wait.released, []).append(wait.op_key)
+    last = [release_last(r, waits.get(r.released, ())) for r in reversed(built.releases)]
+    return [*built.ops, *last]
+
+
+@dataclass(frozen=True)
+class StagedRelease:
+    """A release, held back until every other operation is written: releases go last, in
+    reverse order (dependants first), each waiting for what names the object it releases."""
+
+    operation: Operation
+    #: (kind, natural key) of the object it releases.
+    released: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class ReleaseWait:
+    """`op_key` must finish before a release of `released` (kind, natural key) may start: a
+    release of an object that names it, or (`after_updates`) an update that moves off it."""
+
+    released: tuple[str, str]
+    op_key: str
+    after_updates: bool
+
+
+@dataclass
+class BuiltOperations:
+    """What `OperationsBuilder.add` made of some changes."""
+
+    #: Every operation but the releases, in order.
+    ops: list[Operation] = field(default_factory=list)
+    releases: list[StagedRelease] = field(default_factory=list)
+    waits: list[ReleaseWait] = field(default_factory=list)
+
+
+def release_last(release: StagedRelease, waits: Iterable[str]) -> Operation:
+    """The release's operation with what it waits for: what its object names it first, then
+    the updates moving off it (never itself)."""
+    operation = release.operation
+    extra = tuple(key for key in waits if key != operation.op_key)
+    return replace(operation, depends_on=tuple(dict.fromkeys(operation.depends_on + extra)))
+
+
+class OperationsBuilder:
+    """`operations()` over changes given a chunk at a time. `made_kinds`: the kinds whose
+    creates and updates later changes may wait for (None: every kind); `vacated_kinds`: the
+    kinds an update moving off one is worth recording for (some of the plan may release)."""
+
+    def __init__(
+        self,
+        plan_digest: str,
+        *,
+        made_kinds: Collection[str] | None = None,
+        vacated_kinds: Collection[str] | None = None,
+        made: Iterable[tuple[str, str, str]] = (),
+    ) -> None:
+        self.plan_digest = plan_digest
+        self._made_kinds = made_kinds
+        self._vacated_kinds = vacated_kinds
+        #: Grows with the plan: (kind, natural key) -> op_key of each create or update of a kind
+        #: in `made_kinds` (keys only). `made`: those an earlier process journaled.
+        self.made: dict[tuple[str, str], str] = {
+            (kind, key): op for kind, key, op in made if self._keeps_made(kind)
+        }
+
+    def _keeps_made(self, kind: str) -> bool:
+        return self._made_kinds is None or kind in self._made_kinds
+
+    def add(self, changes: Iterable[Change]) -> BuiltOperations:
+        built = BuiltOperations()
+        for change in changes:
+            if isinstance(change, NoOp | Blocked):
+                continue
+            refs = _references(change)
+            deps = tuple(dict.fromkeys(self.made[ref] for ref in refs if ref in self.made))
+            if isinstance(change, RentByCriteria):
+                built.ops.extend(self._rents(change, deps))
+                continue
+            operation = self._operation(change, deps)
+            natural = (change.kind, natural_key(KINDS[change.kind], change.values))
+            if isinstance(change, Create | Update) and self._keeps_made(change.kind):
+                self.made[natural] = operation.op_key
+            if isinstance(change, Update):
+                built.waits += [
+                    ReleaseWait(ref, operation.op_key, after_updates=True)
+                    for ref in _vacated(change)
+                    if self._vacated_kinds is None or ref[0] in self._vacated_kinds
+                ]
+            if isinstance(change, Release):
+                built.releases.append(StagedRelease(operation, natural))
+                built.waits += [ReleaseWait(ref, operation.op_key, False) for ref in refs]
+                continue
+            built.ops.append(operation)
+        return built
+
+    def _operation(self, change: Create | Update | Release, deps: tuple[str, ...]) -> Operation:
+        return Operation(
+            op_key(self.plan_digest, change.step, change.kind, change.key, change.action),
+            change.step, change.kind, change.key, change.action,
+            f"{change.position.file}:{change.position.line}", deps, change_as_dict(change),
+        )  # fmt: skip
+
+    def _rents(self, change: RentByCriteria, deps: tuple[str, ...]) -> list[Operation]:
         base = change_as_dict(change)
         where = f"{change.position.file}:{change.position.line}"
-        if isinstance(change, RentByCriteria):
-            for index in range(change.count):
-                key = f"{change.key}#{index + 1}"
-                out.append(Operation(
-                    op_key(plan_digest, change.step, change.kind, key, "rent"),
-                    change.step, change.kind, key, "rent", where, deps, base,
-                ))  # fmt: skip
-            continue
-        operation = Operation(
-            op_key(plan_digest, change.step, change.kind, change.key, change.action),
-            change.step, change.kind, change.key, change.action, where, deps, base,
-        )  # fmt: skip
-        if isinstance(change, Create | Update):
-            made[(change.kind, natural_key(KINDS[change.kind], change.values))] = operation.op_key
-        if isinstance(change, Update):
-            for ref in _vacated(change):
-                vacated.setdefault(ref, []).append(operation.op_key)
-        if isinstance(change, Release):
-            releases.append((change, operation))
-            continue
-        out.append(operation)
-    released = {(c.kind, natural_key(KINDS[c.kind], c.values)): op for c, op in releases}
-    waits: dict[str, list[str]] = {}
-    for change, operation in releases:
-        for ref in _references(change):
-            if ref in released and released[ref] is not operation:
-                waits.setdefault(released[ref].op_key, []).append(operation.op_key)
-    for change, operation in releases:
-        released_key = (change.kind, natural_key(KINDS[change.kind], change.values))
-        waits.setdefault(operation.op_key, []).extend(vacated.get(released_key, []))
-    for _, operation in reversed(releases):
-        extra = tuple(waits.get(operation.op_key, ()))
-        out.append(
-            replace(operation, depends_on=tuple(dict.fromkeys(operation.depends_on + extra)))
-        )
-    return out
+        return [
+            Operation(op_key(self.plan_digest, change.step, change.kind, key, "rent"),
+                      change.step, change.kind, key, "rent", where, deps, base)
+            for key in (f"{change.key}#{index + 1}" for index in range(change.count))
+        ]  # fmt: skip

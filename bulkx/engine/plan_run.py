@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -75,31 +75,64 @@ async def prepare(
     changes = diff(plan, live, allow_release=allow_release, confirmed=confirmed)
     drifted: list[Change] = []
     if saved is not None:
-        if saved.get("plan_digest") != plan.digest:
-            raise PlanError(
-                f"the plan changed since the changeset was saved ({saved.get('plan')});"
-                " run `bulkx plan --save` again"
-            )
-        now = {(c.step, c.kind, c.key): change_as_dict(c) for c in changes}
-        kept: list[Change] = []
-        for item in saved.get("changes", []):
-            planned = change_from_dict(item)
-            current = now.get((planned.step, planned.kind, planned.key))
-            comparable = {k: v for k, v in item.items() if k != "available"}
-            if (
-                current is not None
-                and {k: v for k, v in current.items() if k != "available"} == comparable
-            ):
-                kept.append(planned)
-            elif planned.action not in ("noop", "blocked"):
-                drifted.append(planned)
-        changes = kept
+        matcher = SavedChanges(saved, plan.digest)
+        changes, drifted = matcher.keep(changes)
+        drifted += matcher.unmatched()
     changeset = Changeset(
         plan.path, plan.digest, target, tuple(changes),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )  # fmt: skip
     ops = operations(changes, plan.digest)
     return Prepared(changeset, ops, drifted, live_refs(live, referenced(changes)))
+
+
+class SavedChanges:
+    """A saved changeset (`bulkx plan --save`) against the changes of now, given a chunk at a
+    time: a saved change is applied only while it is still exactly what the plan would do; one
+    that is not (its live state moved) has drifted, and is reported, not applied."""
+
+    def __init__(self, document: Mapping[str, Any], plan_digest: str) -> None:
+        if document.get("plan_digest") != plan_digest:
+            raise PlanError(
+                f"the plan changed since the changeset was saved ({document.get('plan')});"
+                " run `bulkx plan --save` again"
+            )
+        #: The saved changes not yet met, by (step, kind, key): the saved document's own
+        #: (parsed whole already), let go as the diff of now meets them.
+        self._left: dict[tuple[str, str, str], Mapping[str, Any]] = {
+            (item["step"], item["kind"], item["key"]): item for item in document.get("changes", [])
+        }
+
+    def keep(self, changes: Iterable[Change]) -> tuple[list[Change], list[Change]]:
+        """(the saved changes to apply, the drifted ones) among those `changes` meet."""
+        kept: list[Change] = []
+        drifted: list[Change] = []
+        for change in changes:
+            item = self._left.pop((change.step, change.kind, change.key), None)
+            if item is None:
+                continue  # nothing saved for it: nothing of it is applied
+            planned = change_from_dict(item)
+            if _comparable(change_as_dict(change)) == _comparable(item):
+                kept.append(planned)
+            elif planned.action not in ("noop", "blocked"):
+                drifted.append(planned)
+        return kept, drifted
+
+    def met(self, keys: Iterable[tuple[str, str, str]]) -> None:
+        """Forget the saved changes of (step, kind, key)s an earlier process prepared."""
+        for key in keys:
+            self._left.pop(key, None)
+
+    def unmatched(self) -> list[Change]:
+        """Saved changes nothing of now meets: drifted (unless they did nothing)."""
+        left = [change_from_dict(item) for item in self._left.values()]
+        self._left = {}
+        return [c for c in left if c.action not in ("noop", "blocked")]
+
+
+def _comparable(change: Mapping[str, Any]) -> dict[str, Any]:
+    """A change as saved, without what the inventory says (it moves on its own)."""
+    return {k: v for k, v in change.items() if k != "available"}
 
 
 def live_refs(live: LiveState, wanted: Mapping[str, set[str]]) -> dict[tuple[str, str], str]:

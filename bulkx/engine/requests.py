@@ -37,7 +37,13 @@ class Request:
 
 @dataclass
 class Resolver:
-    """Natural key -> sid, per kind; seeded from live state, grown by creates."""
+    """Natural key -> sid, per kind; seeded from live state, grown by creates.
+
+    A run fills it a chunk at a time (the objects each chunk of operations names) and it
+    remembers every sid this run's creates return: it grows with the distinct objects the run
+    names and creates (one per operation at most, when each names an object of its own, as
+    E911 records do their DIDs; a few hundred bytes each). Accepted: a later operation may
+    name any object an earlier one made, and nothing here says which ones are done with."""
 
     sids: dict[tuple[str, str], str] = field(default_factory=dict)
 

@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +25,24 @@ from bulkx.diff.changes import Change
 from bulkx.diff.engine import confirmed_flags
 from bulkx.diff.named import read_named
 from bulkx.diff.read import ReadProgress
+from bulkx.diff.summary import ChangeSummary
 from bulkx.engine.batch_backend import Batcher
 from bulkx.engine.events import Progress, Reporter, Reporters
 from bulkx.engine.executor import AuthStopped, Executor, JournalStopped, OutageBreaker
 from bulkx.engine.journal_ledger import JournalLedger, JournalReporter
-from bulkx.engine.operations import Operation, change_of, referenced
-from bulkx.engine.plan_run import Prepared, prepare
+from bulkx.engine.journaled_plan import journaled_plan
+from bulkx.engine.operations import Operation, referenced
+from bulkx.engine.plan_run import Prepared, journal_sends
+from bulkx.engine.prepare_chunks import PreparedRun, prepare_journaled, preparing_header
 from bulkx.engine.read_policy import for_run
 from bulkx.engine.requests import Resolver
 from bulkx.engine.targets import TargetOptions, open_client
 from bulkx.engine.throttle import AdaptiveLimiter, KeyedPacer
-from bulkx.errors import ConfigError
+from bulkx.engine.window import JournalSource, OpSource
+from bulkx.errors import ConfigError, JournalError
 from bulkx.journal import Journal
 from bulkx.journal.states import RunState
 from bulkx.plan.model import Plan
-from bulkx.report import all_ops
 
 
 @dataclass(frozen=True)
@@ -115,16 +118,22 @@ class RunOptions:
 
 @dataclass
 class Run:
-    """A run this process drives: its journal (through the ledger), options and what is left."""
+    """A run this process drives: its journal (through the ledger), options, and where the
+    operations left come from (`source`, a chunk at a time: never all of them in memory)."""
 
     run_id: str
     ledger: JournalLedger
     options: RunOptions
-    ops: list[Operation]
+    source: OpSource
+    #: The sids of the live objects the operations name, filled a chunk at a time (and by
+    #: this run's creates: see `Resolver`).
     resolver: Resolver
-    #: Operations whose outcome is unknown (a resume's): looked up before anything is resent.
-    unknown: frozenset[str] = frozenset()
-    #: A resume: its references are resolved from the journal before anything is sent.
+    #: Operations left when the run was opened (pending, or outcome unknown), by the journal's
+    #: count: the progress total, and what `--max-failures P%` is a percentage of.
+    total: int = 0
+    #: Of those, the ones whose outcome is unknown (a resume's): each is looked up first.
+    unknown: int = 0
+    #: A resume: what its journal does not know of the objects named is read live.
     resumed: bool = False
 
     @property
@@ -152,22 +161,78 @@ async def plan_run(
     plan: Plan,
     options: RunOptions,
     *,
+    root: Path,
     saved: Mapping[str, Any] | None = None,
     progress: ReadProgress | None = None,
-) -> Prepared:
-    """Read live state (with the run's rate and outage policy) and diff: the operations an
-    apply of `plan` would carry out."""
-    async with open_client(options.target) as reader:
-        return await prepare(
-            reader, plan, target=options.target.describe(), allow_release=options.allow_release,
-            saved=saved, confirmed=options.confirmed, rate=options.rate,
-            outage_after=options.outage_after, progress=progress,
-        )  # fmt: skip
-
-
-def start_run(root: Path, plan: Plan, prepared: Prepared, options: RunOptions) -> Run:
-    """A new journal holding everything the run needs, every intent written before any send."""
+    client: CarrierX | None = None,
+) -> PreparedRun:
+    """Journal what an apply of `plan` would do, a chunk of the plan at a time (live state read
+    by key, under the run's rate and outage policy): a new run under `root` in state
+    `preparing`, of which nothing is sent. Then `start_run` carries it out, or
+    `PreparedRun.discard` removes it. `client`: one already open (the demo's)."""
     options = replace(options, kind=options.kind or plan.kind).journaled()
+    target = options.target.describe()
+    journal = Journal.create(
+        root, plan_path=plan.path, plan_digest=plan.digest, target_label=target,
+        is_sandbox=options.base_url is None, options=options.as_dict(),
+        changeset_json=preparing_header(plan, target), sources=plan.sources, preparing=True,
+        saved=saved,
+    )  # fmt: skip
+    try:
+        if client is None:
+            async with open_client(options.target) as opened:
+                return await _prepare(journal, plan, opened, options, progress)
+        return await _prepare(journal, plan, client, options, progress)
+    except Exception:
+        # Nothing was sent: a preparation that failed (live state unreadable...) leaves no run.
+        # One interrupted (Ctrl-C) or killed stays `preparing`, for `bulkx resume` to go on.
+        with contextlib.suppress(JournalError):
+            journal.discard()
+        raise
+
+
+async def continue_preparing(
+    journal: Journal, given: Mapping[str, Any], *, progress: ReadProgress | None = None
+) -> PreparedRun:
+    """Go on preparing a run a crash stopped while it was `preparing`, from its cursor, with
+    the plan its journal keeps (and the `given` options in place of the journaled ones)."""
+    options, _ = RunOptions.from_dict(journal.run().options).overridden(given)
+    plan = journaled_plan(journal, options.kind)
+    async with open_client(options.target) as client:
+        return await _prepare(journal, plan, client, options, progress)
+
+
+async def _prepare(
+    journal: Journal,
+    plan: Plan,
+    client: CarrierX,
+    options: RunOptions,
+    progress: ReadProgress | None,
+) -> PreparedRun:
+    return await prepare_journaled(
+        journal, plan, for_run(client, rate=options.rate, outage_after=options.outage_after),
+        target=options.target.describe(), allow_release=options.allow_release,
+        confirmed=options.confirmed, sent_before=journal_sends(client), progress=progress,
+    )  # fmt: skip
+
+
+def start_run(root: Path, plan: Plan, prepared: Prepared | PreparedRun, options: RunOptions) -> Run:
+    """Start a run: one `plan_run` prepared (its journal holds every intent already), or one
+    `prepare` held whole in memory (written into a new journal here). Either way every
+    intent is written before any send."""
+    options = replace(options, kind=options.kind or plan.kind).journaled()
+    if isinstance(prepared, PreparedRun):
+        journal = prepared.journal
+        info = journal.run()
+        if info.state not in (RunState.PREPARING, RunState.PLANNED):
+            raise JournalError(f"run {info.run_id} has started already ({info.state})")
+        journal.set_run_state("running")
+        # The journaled options (the ones it was prepared with); the sids its operations name
+        # come from the journal's refs a chunk at a time (`References`).
+        journaled = RunOptions.from_dict(info.options)
+        left = journal.counts()["pending"]
+        return Run(journal.run_id, JournalLedger(journal), journaled, JournalSource(journal),
+                   Resolver(), total=left)  # fmt: skip
     journal = Journal.create(
         root,
         plan_path=prepared.changeset.plan_path,
@@ -181,58 +246,95 @@ def start_run(root: Path, plan: Plan, prepared: Prepared, options: RunOptions) -
     )
     op_ids = journal.add_ops(prepared.ops)
     journal.set_run_state("running")
-    ids = {op.op_key: i for op, i in zip(prepared.ops, op_ids, strict=True)}
     resolver = Resolver(dict(prepared.refs))
-    return Run(journal.run_id, JournalLedger(journal, ids), options, prepared.ops, resolver)
+    # The operations are the journal's now: the run takes them from it, a chunk at a time.
+    return Run(journal.run_id, JournalLedger(journal), options, JournalSource(journal), resolver,
+               total=len(op_ids))  # fmt: skip
 
 
 def _header(prepared: Prepared) -> dict[str, Any]:
-    """What the journal keeps of the changeset as a whole; each change is its operation's."""
-    return {**prepared.changeset.header(), "drifted": len(prepared.drifted)}
-
-
-def remaining_ops(journal: Journal) -> list[Operation]:
-    """The operations not yet finished (pending, or outcome unknown), in op_id order."""
-    left = [*all_ops(journal, "pending"), *all_ops(journal, "unknown")]
-    return sorted(left, key=lambda op: op.op_id or 0)
+    """What the journal keeps of the changeset as a whole; each change is its operation's.
+    (A run `plan_run` prepared gets the same header from its summary, counted chunk by chunk:
+    `ChangeSummary.header`.)"""
+    summary = ChangeSummary.of(prepared.changeset, prepared.drifted, len(prepared.ops))
+    changeset = prepared.changeset
+    return summary.header(
+        changeset.plan_path, changeset.plan_digest, changeset.target, changeset.created_at
+    )
 
 
 def open_resume(journal: Journal, given: Mapping[str, Any]) -> Run:
     """A stopped run, reopened: the journaled options with the `given` ones in place (and
-    recorded), and the operations left. References are resolved by `resolve_references`."""
+    recorded). Nothing is loaded yet but the counts: the executor takes the operations left
+    from the journal a chunk at a time (`References` resolves what each chunk names)."""
     info = journal.run()
     options, changed = RunOptions.from_dict(info.options).overridden(given)
     journal.record_resume(options.as_dict(), changed)
     if changed:
         journal.event("info", "resumed with " + ", ".join(f"{k}={v}" for k, v in changed.items()))
-    ops = remaining_ops(journal)
-    unknown = frozenset(op.op_key for op in ops if op.state == "unknown")
-    ids = {op.op_key: op.op_id or 0 for op in ops}
-    ledger = JournalLedger(journal, ids)
-    return Run(info.run_id, ledger, options, ops, Resolver(), unknown, resumed=True)
+    counts = journal.counts()
+    left = counts["pending"] + counts["unknown"]
+    return Run(info.run_id, JournalLedger(journal), options, JournalSource(journal), Resolver(),
+               total=left, unknown=counts["unknown"], resumed=True)  # fmt: skip
 
 
-async def resolve_references(run: Run, client: CarrierX, changes: Iterable[Change]) -> None:
-    """Fill a resumed run's resolver: the journaled refs and this run's own creates. Only what
-    the journal does not know is read live (a journal written before runs kept refs)."""
-    journal = run.ledger.journal
-    wanted = referenced(changes)
-    sids = {ref: sid for ref, sid in journal.refs().items() if ref[1] in wanted.get(ref[0], ())}
-    created = journal.creates_of_keys(wanted)
-    sids.update({ref: sid for ref, sid in created.items() if sid is not None})
-    missing: dict[str, set[str]] = {}
-    for kind, keys in wanted.items():
-        # A create of this run not yet made is made before what names it; never read live.
-        unknown = {key for key in keys if (kind, key) not in sids and (kind, key) not in created}
-        if unknown:
-            missing[kind] = unknown
-    if missing:
-        reader = for_run(client, rate=run.options.rate, outage_after=run.options.outage_after)
-        found = await read_named(reader, missing)
-        if found:
-            journal.add_refs(found)
-        sids.update(found)
-    run.resolver.sids.update(sids)
+@dataclass
+class References:
+    """Fills the run's resolver for each chunk of operations, before any of them is sent:
+    the sids of the objects they name, asking the journal only for the keys the chunk names
+    (its refs, and this run's creates the chunk depends on). A resume reads live only what
+    the journal does not know (a journal written before runs kept refs), each key once."""
+
+    run: Run
+    client: CarrierX
+    #: What was read live already (found or not): never read twice.
+    _read: set[tuple[str, str]] = field(default_factory=set)
+
+    async def __call__(self, ops: Sequence[Operation], changes: Sequence[Change]) -> None:
+        resolver = self.run.resolver
+        wanted = _without(referenced(changes), resolver.sids.keys())
+        if not wanted:
+            return
+        journal = self.run.ledger.journal
+        sids = journal.refs_of(wanted)
+        made = _creates_named(journal, ops, wanted)
+        sids.update({ref: sid for ref, sid in made.items() if sid is not None})
+        # A create of this run not yet made is made before what names it (it is one of its
+        # dependencies): never read live.
+        missing = _without(wanted, sids.keys() | made.keys() | self._read)
+        if missing and self.run.resumed:
+            options = self.run.options
+            reader = for_run(self.client, rate=options.rate, outage_after=options.outage_after)
+            found = await read_named(reader, missing)
+            self._read.update((kind, key) for kind, keys in missing.items() for key in keys)
+            if found:
+                journal.add_refs(found)
+            sids.update(found)
+        resolver.sids.update(sids)
+
+
+def _without(
+    wanted: Mapping[str, set[str]], known: Collection[tuple[str, str]]
+) -> dict[str, set[str]]:
+    """kind -> the natural keys of `wanted` not in `known`, kinds left empty left out."""
+    left = {
+        kind: {key for key in keys if (kind, key) not in known} for kind, keys in wanted.items()
+    }
+    return {kind: keys for kind, keys in left.items() if keys}
+
+
+def _creates_named(
+    journal: Journal, ops: Sequence[Operation], wanted: Mapping[str, set[str]]
+) -> dict[tuple[str, str], str | None]:
+    """This run's creates of objects `wanted` that `ops` depend on (`operations()` makes an
+    operation depend on the create of what it names): the sid each got, None if not made
+    yet (or not yet recorded: one made by this process is in the resolver already)."""
+    statuses = journal.op_statuses({dep for op in ops for dep in op.depends_on})
+    return {
+        (s.kind, s.key): s.remote_sid if s.state == "succeeded" else None
+        for s in statuses.values()
+        if s.action == "create" and s.key in wanted.get(s.kind, ())
+    }
 
 
 def classify(counts: Mapping[str, int], progress: Progress) -> tuple[str, int]:
@@ -256,7 +358,8 @@ def _executor(run: Run, client: CarrierX, reporter: Reporter) -> Executor:
         run.resolver,
         limiter=AdaptiveLimiter(options.rate),
         concurrency=options.concurrency,
-        max_failures=options.failure_limit(len(run.ops)),
+        # P% of what was left when the run was opened (the journal's count at the start).
+        max_failures=options.failure_limit(run.total),
         reporter=Reporters(reporter, JournalReporter(run.ledger.journal)),
         breaker=OutageBreaker(open_after=options.outage_after),
         pacer=KeyedPacer(options.send_rate),
@@ -319,15 +422,14 @@ async def _execute(
     notify: Callable[[str], None],
     signals: bool,
 ) -> Outcome:
-    # Each change parsed once: the references, the scheduler and the requests share it.
-    changes = {op.op_key: change_of(op) for op in run.ops}
-    if run.resumed:
-        await resolve_references(run, client, changes.values())
     executor = _executor(run, client, reporter)
     guard = stop_on_signals(executor, notify) if signals else contextlib.nullcontext()
     try:
         with guard:
-            progress = await executor.run(run.ops, changes, unknown=run.unknown)
+            progress = await executor.run_from(
+                run.source, total=run.total, unknown=run.unknown,
+                prepare=References(run, client),
+            )  # fmt: skip
     except AuthStopped as stop:
         run.ledger.flush()
         run.ledger.journal.set_run_state("interrupted", exit_codes.AUTH)

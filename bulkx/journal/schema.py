@@ -4,7 +4,7 @@ the read queries that the writer and read-only watchers share.
 One SQLite file per run. Tables:
 
 - `run`: exactly one row (id = 1). run_id, created_at, plan_path, plan_digest, target_label,
-  is_sandbox, state (planned|running|paused|completed|failed|cancelled|interrupted),
+  is_sandbox, state (preparing|planned|running|paused|completed|failed|cancelled|interrupted),
   exit_code, options (JSON), changeset (JSON: the changeset's header, counts and cost; its
   changes are the operations'), finished_at.
 - `ops`: one row per operation. op_id (INTEGER PK, dense and increasing), op_key (UNIQUE,
@@ -23,6 +23,10 @@ One SQLite file per run. Tables:
   that numbers are routed to): a resume resolves them without reading live state.
 - `resumes`: one row per resume, with the options it changed (`run.options` holds the options
   in force: what the last process ran with).
+- `preparation` (schema 4): where apply's chunked preparation stands (the next chunk's step
+  index and row offset, whether it finished, the summary so far, a saved changeset applied);
+  `staged_releases` and `release_waits`: releases held back to be written after every other
+  operation. A journal without them (older) was written whole.
 - `control`: pause/resume/cancel requests written by another process (a monitor) and
   acknowledged by the writer.
 - `events`: the log tail a monitor shows. `samples`: throughput points for the monitor's plot.
@@ -38,7 +42,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -53,6 +57,7 @@ from bulkx.journal.states import (
     Event,
     Operation,
     OpState,
+    OpStatus,
     RunInfo,
     RunState,
     Sample,
@@ -60,6 +65,8 @@ from bulkx.journal.states import (
 )
 
 BUSY_TIMEOUT_MS = 5000
+#: Values per `IN (...)`: far below SQLite's variable limit.
+_IN_CHUNK = 500
 _MAX_TEXT = 4000  # errors and log lines are for people; a 1 MB HTML error page is not
 
 _OP_STATES = "'pending','in_flight','succeeded','failed','unknown','skipped','cancelled'"
@@ -162,11 +169,60 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             overrides TEXT NOT NULL
         )""",
     ),
+    # 3 -> 4: apply journals a plan a chunk at a time. A run is `preparing` until every chunk's
+    # operations are written; `preparation` holds the cursor (in the transaction of each chunk)
+    # and the summary so far; releases wait in `staged_releases` (with `release_waits`, what
+    # each must wait for) to be written last. SQLite cannot change a CHECK in place: the run
+    # table is copied into one that allows `preparing`.
+    (
+        f"""CREATE TABLE run_v4 (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            run_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            plan_path TEXT NOT NULL,
+            plan_digest TEXT NOT NULL,
+            target_label TEXT NOT NULL,
+            is_sandbox INTEGER NOT NULL CHECK (is_sandbox IN (0, 1)),
+            state TEXT NOT NULL CHECK (state IN ({_RUN_STATES},'preparing')),
+            exit_code INTEGER,
+            options TEXT NOT NULL,
+            changeset TEXT NOT NULL,
+            finished_at TEXT
+        )""",
+        "INSERT INTO run_v4 SELECT * FROM run",
+        "DROP TABLE run",
+        "ALTER TABLE run_v4 RENAME TO run",
+        """CREATE TABLE preparation (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            step_index INTEGER NOT NULL,
+            row_offset INTEGER NOT NULL,
+            finished INTEGER NOT NULL CHECK (finished IN (0, 1)),
+            summary TEXT NOT NULL,
+            saved TEXT
+        )""",
+        """CREATE TABLE staged_releases (
+            seq INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            operation TEXT NOT NULL
+        )""",
+        """CREATE TABLE release_waits (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            op_key TEXT NOT NULL,
+            after_updates INTEGER NOT NULL CHECK (after_updates IN (0, 1))
+        )""",
+        "CREATE INDEX release_waits_object ON release_waits (kind, key)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
 #: A run in one of these has a process driving it, unless nobody holds its lock.
-_LIVE_RUN_STATES = frozenset({str(RunState.PLANNED), str(RunState.RUNNING), str(RunState.PAUSED)})
+_LIVE_RUN_STATES = frozenset(
+    str(state)
+    for state in (RunState.PREPARING, RunState.PLANNED, RunState.RUNNING, RunState.PAUSED)
+)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -320,6 +376,20 @@ class JournalView:
             return {}
         return {(r[0], r[1]): r[2] for r in self._rows("SELECT kind, key, sid FROM refs")}
 
+    def refs_of(self, wanted: Mapping[str, Collection[str]]) -> dict[tuple[str, str], str]:
+        """The journaled sids of the (kind -> natural keys) asked, by the refs table's key:
+        what one chunk of operations names, never the whole table."""
+        if not wanted or not self._has_table("refs"):
+            return {}
+        found: dict[tuple[str, str], str] = {}
+        for kind, keys in sorted(wanted.items()):
+            listed = sorted(keys)
+            for i in range(0, len(listed), _IN_CHUNK):
+                part = listed[i : i + _IN_CHUNK]
+                sql = f"SELECT key, sid FROM refs WHERE kind = ? AND key IN ({_marks(part)})"
+                found.update(((kind, r[0]), r[1]) for r in self._rows(sql, [kind, *part]))
+        return found
+
     def creates_of_keys(self, wanted: Mapping[str, set[str]]) -> dict[tuple[str, str], str | None]:
         """This run's creates of the (kind -> natural keys) asked: the sid each got, None for
         one not (yet) made."""
@@ -396,6 +466,35 @@ class JournalView:
         sql = f"SELECT * FROM ops {clause} ORDER BY op_id {order} LIMIT ?"
         return [Operation.from_row(r) for r in self._rows(sql, [*params, limit])]
 
+    def ops_after(self, after_op_id: int, states: Iterable[str], limit: int) -> list[Operation]:
+        """The next `limit` operations in one of `states` with an op_id above `after_op_id`, in
+        op_id order: how a run takes what is left a chunk at a time. One index range per state
+        (`ops_state_id`), merged: each chunk costs its own rows, however deep into the run."""
+        wanted = sorted({str(state) for state in states})
+        if not wanted or limit <= 0:
+            return []
+        one = "SELECT * FROM (SELECT * FROM ops WHERE state = ? AND op_id > ?"
+        one += " ORDER BY op_id LIMIT ?)"
+        sql = " UNION ALL ".join([one] * len(wanted)) + " ORDER BY op_id LIMIT ?"
+        params: list[Any] = []
+        for state in wanted:
+            params += [state, after_op_id, limit]
+        return [Operation.from_row(r) for r in self._rows(sql, [*params, limit])]
+
+    def op_statuses(self, op_keys: Collection[str]) -> dict[str, OpStatus]:
+        """op_key -> where it stands, for the keys asked (a key the run does not hold is
+        absent from the answer)."""
+        listed = sorted(set(op_keys))
+        found: dict[str, OpStatus] = {}
+        for i in range(0, len(listed), _IN_CHUNK):
+            part = listed[i : i + _IN_CHUNK]
+            sql = (
+                "SELECT op_key, op_id, state, kind, key, action, remote_sid FROM ops"
+                f" WHERE op_key IN ({_marks(part)})"
+            )
+            found.update((r[0], OpStatus(*r)) for r in self._rows(sql, part))
+        return found
+
     def op(self, op_id: int) -> Operation | None:
         rows = self._rows("SELECT * FROM ops WHERE op_id = ?", (op_id,))
         return Operation.from_row(rows[0]) if rows else None
@@ -465,6 +564,10 @@ class JournalView:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
 
 
 def write_control(db: Path, command: str) -> int:

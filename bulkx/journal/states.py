@@ -39,6 +39,8 @@ class OpState(StrEnum):
 
 
 class RunState(StrEnum):
+    #: Its operations are still being written, a chunk of the plan at a time; nothing is sent.
+    PREPARING = "preparing"
     PLANNED = "planned"
     RUNNING = "running"
     PAUSED = "paused"
@@ -197,6 +199,20 @@ class Operation:
             finished_at=row["finished_at"],
             updated_at=row["updated_at"],
         )
+
+
+@dataclass(frozen=True)
+class OpStatus:
+    """Where one operation stands, found by its op_key: what a run loading operations a chunk
+    at a time asks about the dependencies it has not loaded (and the sids they created)."""
+
+    op_key: str
+    op_id: int
+    state: str
+    kind: str
+    key: str
+    action: str
+    remote_sid: str | None
 
 
 @dataclass(frozen=True)

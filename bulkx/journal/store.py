@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkx.errors import JournalError
+from bulkx.journal import preparation as prep_table
 from bulkx.journal.payloads import SUSPECT, dumps, refuse_secrets
 from bulkx.journal.reader import JournalReader, list_runs, request_control
 from bulkx.journal.run_files import (
@@ -49,6 +50,7 @@ from bulkx.journal.states import (
     EventLevel,
     Operation,
     OpState,
+    RunState,
     check_transition,
     run_state,
 )
@@ -92,31 +94,20 @@ class Journal(JournalView):
         run_id: str | None = None,
         sources: Sequence[tuple[str, bytes]] = (),
         refs: Mapping[tuple[str, str], str] | None = None,
+        preparing: bool = False,
+        saved: Mapping[str, Any] | None = None,
     ) -> Journal:
         """A new run in state `planned`; raises JournalError if `run_id` is taken. `sources`:
-        the plan's files; `refs`: the sids of the live objects its operations name."""
+        the plan's files; `refs`: the sids of the live objects its operations name.
+        `preparing`: in state `preparing` instead, its operations to come a chunk at a time
+        (`add_prepared`, then `finish_preparing`); `saved`: the saved changeset it applies."""
         mkdir_private(runs_dir(root))
         try:
             json.loads(changeset_json)
         except ValueError as exc:
             raise JournalError(f"the changeset to journal is not JSON: {exc}") from None
         options_json = dumps(options, "the options")
-        for _ in range(5):  # a fresh id collides only within the same second: try another
-            rid = run_id or new_run_id()
-            db, lock_path = run_paths(root, rid)
-            lock = WriterLock(lock_path, rid)
-            try:
-                os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-                break
-            except FileExistsError:
-                lock.release()
-                if run_id is not None:
-                    raise JournalError(f"run {rid} already exists in {db.parent}") from None
-            except OSError as exc:
-                lock.release()
-                raise JournalError(f"cannot create the journal {db}: {exc.strerror}") from None
-        else:
-            raise JournalError(f"could not find a free run id in {runs_dir(root)}")
+        rid, db, lock = _reserve(root, run_id)
         conn: sqlite3.Connection | None = None
         try:
             conn = connect(db, "rw")
@@ -126,18 +117,12 @@ class Journal(JournalView):
                 conn.execute(
                     "INSERT INTO run (id, run_id, created_at, plan_path, plan_digest, "
                     "target_label, is_sandbox, state, options, changeset) "
-                    "VALUES (1, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
-                    (
-                        rid,
-                        now_iso(),
-                        plan_path,
-                        plan_digest,
-                        target_label,
-                        int(is_sandbox),
-                        options_json,
-                        changeset_json,
-                    ),
-                )
+                    "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (rid, now_iso(), plan_path, plan_digest, target_label, int(is_sandbox),
+                     "preparing" if preparing else "planned", options_json, changeset_json),
+                )  # fmt: skip
+                if preparing:
+                    prep_table.start(conn, saved)
                 conn.executemany(
                     "INSERT OR REPLACE INTO sources (path, content, sha256) VALUES (?, ?, ?)",
                     [(path, data, hashlib.sha256(data).hexdigest()) for path, data in sources],
@@ -324,35 +309,48 @@ class Journal(JournalView):
     def add_ops(self, ops: Iterable[Operation]) -> list[int]:
         """Write a batch of intents (state `pending`) in ONE transaction; returns their op_ids
         in order. A duplicate op_key, or a request carrying a credential, refuses the batch."""
+        rows = self._op_rows(ops)
+        if not rows:
+            return []
+        with self._write("add operations to") as conn:
+            first = self._insert_ops(conn, rows)
+        # We hold the only write lock and nothing deletes ops, so the new ids are dense.
+        return list(range(first + 1, first + 1 + len(rows)))
+
+    @staticmethod
+    def _op_rows(ops: Iterable[Operation]) -> list[tuple[Any, ...]]:
+        """Intents as `ops` rows, each screened for credentials."""
         now = now_iso()
         rows = []
         for op in ops:
             request = dumps(dict(op.change), op)
             # Cheap screen on the encoded text first: the exact walk runs only for the rare
             # request that mentions anything credential-like (100,000 intents stay fast).
-            lowered = request.lower()
+            # Every change names its natural `"key":`, which is no credential's name (those
+            # say token, secret, authori... or api_key): it alone does not call for the walk.
+            lowered = request.lower().replace('"key":', "")
             if any(word in lowered for word in SUSPECT):
                 refuse_secrets(op.change, f"the request of operation {op.op_key} ({op.position})")
             depends_on = dumps(list(op.depends_on), op) if op.depends_on else "[]"
             rows.append((op.op_key, op.step, op.kind, op.key, op.action, op.position, depends_on,
                          request, now, now))  # fmt: skip
-        if not rows:
-            return []
-        with self._write("add operations to") as conn:
-            first = int(conn.execute("SELECT coalesce(max(op_id), 0) FROM ops").fetchone()[0])
-            try:
-                conn.executemany(
-                    "INSERT INTO ops (op_key, step, kind, key, action, position, depends_on, "
-                    "request, state, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-                    rows,
-                )
-            except sqlite3.IntegrityError:
-                raise JournalError(
-                    f"an operation key in this batch is already in run {self.run_id}"
-                ) from None
-        # We hold the only write lock and nothing deletes ops, so the new ids are dense.
-        return list(range(first + 1, first + 1 + len(rows)))
+        return rows
+
+    def _insert_ops(self, conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert `_op_rows` inside the caller's transaction; the op_id before the first."""
+        first = int(conn.execute("SELECT coalesce(max(op_id), 0) FROM ops").fetchone()[0])
+        try:
+            conn.executemany(
+                "INSERT INTO ops (op_key, step, kind, key, action, position, depends_on, "
+                "request, state, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                rows,
+            )
+        except sqlite3.IntegrityError:
+            raise JournalError(
+                f"an operation key in this batch is already in run {self.run_id}"
+            ) from None
+        return first
 
     def start(self, op_ids: Sequence[int]) -> None:
         """pending -> in_flight for a batch, before any of their requests is sent."""
@@ -412,10 +410,82 @@ class Journal(JournalView):
     def add_refs(self, refs: Mapping[tuple[str, str], str]) -> None:
         """More sids of live objects the operations name (found when a resume looked)."""
         with self._write("record references in") as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO refs (kind, key, sid) VALUES (?, ?, ?)",
-                [(kind, key, sid) for (kind, key), sid in refs.items()],
-            )
+            _insert_refs(conn, refs)
+
+    # --- a preparation: the operations of a plan, a chunk at a time (bulkx.journal.preparation)
+
+    def preparation(self) -> prep_table.Preparation | None:
+        """Where this run's preparation stands; None for a run written whole."""
+        with sql_errors(self._path, "read"):
+            return prep_table.read(self._conn)
+
+    def add_prepared(
+        self,
+        ops: Sequence[Operation],
+        *,
+        refs: Mapping[tuple[str, str], str],
+        releases: Sequence[tuple[tuple[str, str], Operation]],
+        waits: Sequence[tuple[tuple[str, str], str, bool]],
+        cursor: tuple[int, int],
+        summary: Mapping[str, Any],
+    ) -> None:
+        """One prepared chunk in ONE transaction: its operations (pending, in order), the sids
+        of the live objects they name, its releases held back and what they wait for, and the
+        cursor and summary past it. A crash keeps the chunk whole or not at all."""
+        rows = self._op_rows(ops)
+        if releases:
+            self._op_rows(op for _, op in releases)  # screened now, written at the end
+        with self._write("add a prepared chunk to") as conn:
+            if rows:
+                self._insert_ops(conn, rows)
+            _insert_refs(conn, refs)
+            prep_table.stage(conn, releases, waits)
+            prep_table.advance(conn, cursor, summary)
+
+    def staged_releases(self, limit: int) -> list[prep_table.StagedRow]:
+        """The releases held back, the last staged first (the order they are written in)."""
+        with sql_errors(self._path, "read"):
+            return prep_table.last_staged(self._conn, limit)
+
+    def release_waits(self, objects: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+        """(kind, key) -> op_keys a release of it waits for, in order."""
+        with sql_errors(self._path, "read"):
+            return prep_table.waits_for(self._conn, objects)
+
+    def prepared_made(self, kinds: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(kind, key, op_key) of the creates and updates of `kinds` written so far."""
+        with sql_errors(self._path, "read"):
+            return prep_table.made(self._conn, kinds)
+
+    def add_released(self, ops: Sequence[Operation], staged: Sequence[int]) -> None:
+        """Releases written (after every other operation) and unstaged, in ONE transaction."""
+        rows = self._op_rows(ops)
+        with self._write("add releases to") as conn:
+            if rows:
+                self._insert_ops(conn, rows)
+            prep_table.unstage(conn, staged)
+
+    def finish_preparing(self, changeset_json: str, summary: Mapping[str, Any]) -> None:
+        """Every operation is written: the changeset's header and the final summary."""
+        json.loads(changeset_json)  # refuses what is not JSON before anything is written
+        with self._write("finish preparing") as conn:
+            prep_table.finish(conn, summary)
+            conn.execute("UPDATE run SET changeset = ? WHERE id = 1", (changeset_json,))
+
+    def discard(self) -> None:
+        """Remove a run still being prepared (nothing of it was sent): its journal, lock and
+        companions, and the runs directory if that leaves it empty."""
+        if self.run().state != RunState.PREPARING or any(
+            n for state, n in self.counts().items() if state != OpState.PENDING
+        ):
+            raise JournalError(f"run {self.run_id} has started; it cannot be discarded")
+        db = self._path
+        self.close()
+        for leftover in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"),
+                         self._lock_path):  # fmt: skip
+            leftover.unlink(missing_ok=True)
+        with suppress(OSError):
+            db.parent.rmdir()  # only when empty: other runs keep it
 
     def set_run_state(self, state: str, exit_code: int | None = None) -> None:
         target = run_state(state)
@@ -475,3 +545,29 @@ class Journal(JournalView):
                 (str(cmd), now_iso(), os.getpid()),
             )
         return int(cursor.lastrowid or 0)
+
+
+def _reserve(root: str | Path, run_id: str | None) -> tuple[str, Path, WriterLock]:
+    """A new run's id, its journal file (created empty, 0600) and its lock, held."""
+    for _ in range(5):  # a fresh id collides only within the same second: try another
+        rid = run_id or new_run_id()
+        db, lock_path = run_paths(root, rid)
+        lock = WriterLock(lock_path, rid)
+        try:
+            os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return rid, db, lock
+        except FileExistsError:
+            lock.release()
+            if run_id is not None:
+                raise JournalError(f"run {rid} already exists in {db.parent}") from None
+        except OSError as exc:
+            lock.release()
+            raise JournalError(f"cannot create the journal {db}: {exc.strerror}") from None
+    raise JournalError(f"could not find a free run id in {runs_dir(root)}")
+
+
+def _insert_refs(conn: sqlite3.Connection, refs: Mapping[tuple[str, str], str]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO refs (kind, key, sid) VALUES (?, ?, ?)",
+        [(kind, key, sid) for (kind, key), sid in refs.items()],
+    )

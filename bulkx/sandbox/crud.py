@@ -109,7 +109,10 @@ def list_objects(
         order_by = f"{key_expr} {direction}, seq {direction}"
     else:
         key_expr = "seq"
-        order_by = "seq ASC"
+        # With a filter, `+seq` keeps SQLite from walking the (owner, seq) index to avoid a
+        # sort: it then uses the filter's own index (a 200-number `in` filter over 100,000
+        # DIDs: 0.9 ms, not 44 ms).
+        order_by = "+seq ASC" if where else "seq ASC"
 
     cursor = q.after or q.before
     if cursor:

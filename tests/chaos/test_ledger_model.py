@@ -47,8 +47,10 @@ class LedgerModel(RuleBasedStateMachine):
         ids = journal.add_ops(new_ops(OPS))
         self.keys = [f"key-{i:06d}" for i in range(OPS)]
         self.ids = dict(zip(self.keys, ids, strict=True))
+        #: The operations as the journal holds them: the ledger finds them by their op_id.
+        self.ops = {op.op_key: op for op in journal.ops(limit=OPS)}
         self.loop = asyncio.new_event_loop()
-        self.ledger = JournalLedger(journal, self.ids, window=WINDOW)
+        self.ledger = JournalLedger(journal, window=WINDOW)
         #: What the journal is known to hold, and the changes told to the ledger since.
         self.durable = dict.fromkeys(self.keys, "pending")
         self.buffered: list[tuple[str, str]] = []
@@ -88,7 +90,7 @@ class LedgerModel(RuleBasedStateMachine):
         ledger = self.ledger
 
         async def start_and_commit() -> None:
-            started = asyncio.ensure_future(ledger.start(key))
+            started = asyncio.ensure_future(ledger.start(self.ops[key]))
             await asyncio.sleep(0)  # the start is buffered and waits for its commit
             assert not started.done()
             ledger.flush()  # what the group-commit timer does when it fires
@@ -108,13 +110,14 @@ class LedgerModel(RuleBasedStateMachine):
             return
         key = data.draw(st.sampled_from(candidates))
         ledger = self.ledger
+        op = self.ops[key]
         calls = {
-            "succeed": lambda: ledger.succeed(key, f"sid-{key}"),
-            "fail": lambda: ledger.fail(key, "400 bad request"),
-            "unknown": lambda: ledger.unknown(key, "connection reset"),
-            "retry": lambda: ledger.retry(key, "503"),
-            "found": lambda: ledger.reconciled(key, f"sid-{key}"),
-            "absent": lambda: ledger.reconciled(key, None),
+            "succeed": lambda: ledger.succeed(op, f"sid-{key}"),
+            "fail": lambda: ledger.fail(op, "400 bad request"),
+            "unknown": lambda: ledger.unknown(op, "connection reset"),
+            "retry": lambda: ledger.retry(op, "503"),
+            "found": lambda: ledger.reconciled(op, f"sid-{key}"),
+            "absent": lambda: ledger.reconciled(op, None),
         }
         self.in_loop(calls[method])
         self.buffered.append((key, target))
@@ -124,7 +127,8 @@ class LedgerModel(RuleBasedStateMachine):
     def skip(self, data: st.DataObject) -> None:
         pending = [k for k, s in self.current().items() if s == "pending"]
         keys = data.draw(st.lists(st.sampled_from(pending), min_size=1, unique=True))
-        self.in_loop(lambda: self.ledger.skip(keys, "a dependency failed"))
+        ops = [self.ops[key] for key in keys]
+        self.in_loop(lambda: self.ledger.skip(ops, "a dependency failed"))
         self.buffered += [(k, "skipped") for k in keys]
 
     @rule()
@@ -142,7 +146,7 @@ class LedgerModel(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         journal.close()
         reopened = Journal.open(self.root, journal.run_id)
-        self.ledger = JournalLedger(reopened, self.ids, window=WINDOW)
+        self.ledger = JournalLedger(reopened, window=WINDOW)
         states = self.journal_states()
         self.durable = {k: "unknown" if s == "in_flight" else s for k, s in states.items()}
         self.buffered = []

@@ -18,19 +18,19 @@ from bulkx.engine.executor import OutageBreaker
 from bulkx.engine.journal_ledger import JournalLedger, JournalReporter
 from bulkx.engine.throttle import AdaptiveLimiter
 from bulkx.errors import JournalError
-from bulkx.journal import Journal, JournalReader
+from bulkx.journal import Journal, JournalReader, Operation
 from tests.engine.test_throttle import FakeTime
 from tests.journal.conftest import create, new_ops
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _ledger(root: Path, n: int) -> tuple[Journal, JournalLedger, list[str]]:
+def _ledger(root: Path, n: int) -> tuple[Journal, JournalLedger, list[Operation]]:
+    """A journal of `n` operations, its ledger, and the operations as the journal holds them
+    (with their op_ids: the ledger finds them by it)."""
     journal = create(root)
-    ops = new_ops(n)
-    ids = journal.add_ops(ops)
-    keys = [op.op_key for op in ops]
-    return journal, JournalLedger(journal, dict(zip(keys, ids, strict=True))), keys
+    journal.add_ops(new_ops(n))
+    return journal, JournalLedger(journal), journal.ops(limit=n)
 
 
 def _states(root: Path, journal: Journal) -> dict[str, int]:
@@ -41,7 +41,7 @@ def _states(root: Path, journal: Journal) -> dict[str, int]:
 def test_concurrent_starts_share_one_commit_and_are_durable_when_awaited(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    journal, ledger, keys = _ledger(tmp_path, 20)
+    journal, ledger, ops = _ledger(tmp_path, 20)
     batches = 0
     real_batch = Journal.batch
 
@@ -54,11 +54,11 @@ def test_concurrent_starts_share_one_commit_and_are_durable_when_awaited(
     monkeypatch.setattr(Journal, "batch", counting_batch)
 
     async def scenario() -> None:
-        await asyncio.gather(*(ledger.start(key) for key in keys))
+        await asyncio.gather(*(ledger.start(op) for op in ops))
         # Another process (a resume after kill -9) would see every one of them in flight.
         assert _states(tmp_path, journal) == {"in_flight": 20}
-        for key in keys:
-            ledger.succeed(key, f"sid-{key}")
+        for op in ops:
+            ledger.succeed(op, f"sid-{op.op_key}")
         # Outcomes wait for the next commit: not durable yet, and that is safe (in flight
         # means "look it up before resending").
         assert _states(tmp_path, journal) == {"in_flight": 20}
@@ -70,18 +70,18 @@ def test_concurrent_starts_share_one_commit_and_are_durable_when_awaited(
 
 
 def test_a_retry_then_a_restart_are_written_in_order(tmp_path: Path) -> None:
-    journal, ledger, keys = _ledger(tmp_path, 1)
+    journal, ledger, ops = _ledger(tmp_path, 1)
 
     async def scenario() -> None:
-        await ledger.start(keys[0])
-        ledger.retry(keys[0], "503")
-        await ledger.start(keys[0])
-        ledger.succeed(keys[0], "sid-1")
+        await ledger.start(ops[0])
+        ledger.retry(ops[0], "503")
+        await ledger.start(ops[0])
+        ledger.succeed(ops[0], "sid-1")
         ledger.flush()
 
     asyncio.run(scenario())
     with JournalReader.open(tmp_path, journal.run_id) as reader:
-        record = reader.op_by_key(keys[0])
+        record = reader.op_by_key(ops[0].op_key)
         assert record is not None
         moves = [(t.from_state, t.to_state) for t in reader.history(record.op_id)]
     assert moves[-4:] == [
@@ -95,7 +95,7 @@ def test_a_retry_then_a_restart_are_written_in_order(tmp_path: Path) -> None:
 def test_a_journal_that_cannot_be_written_fails_the_waiting_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    journal, ledger, keys = _ledger(tmp_path, 2)
+    journal, ledger, ops = _ledger(tmp_path, 2)
 
     def disk_full(self: Journal, op_ids: object) -> None:
         raise JournalError("database or disk is full")
@@ -105,9 +105,9 @@ def test_a_journal_that_cannot_be_written_fails_the_waiting_start(
 
     async def scenario() -> None:
         with pytest.raises(JournalError, match="disk is full"):
-            await ledger.start(keys[0])
+            await ledger.start(ops[0])
         with pytest.raises(JournalError, match="disk is full"):  # and it stays failed
-            await ledger.start(keys[1])
+            await ledger.start(ops[1])
 
     asyncio.run(scenario())
     assert _states(tmp_path, journal) == {"pending": 2}
