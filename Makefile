@@ -29,7 +29,7 @@ types: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 -m "not slow"
 
-## benchmarks: every row of bench/README.md, one table (full: < 10 min; quick: < 2 min)
+## benchmarks: every row of bench/README.md, one table (full: 20-25 min; quick: 3-4 min)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --full
 

@@ -54,7 +54,8 @@ def validation(sizes: Sizes, tmp: Path) -> Row:
     )
 
 
-def _write_plan(path: Path, numbers: list[str]) -> int:
+def write_diff_plan(path: Path, numbers: list[str]) -> int:
+    """A CSV plan adopting `numbers`, every tenth renamed; returns how many are renamed."""
     renamed = 0
     with path.open("w") as out:
         out.write("# kind: did\nphonenumber,ensure,name\n")
@@ -111,7 +112,7 @@ def live_diff(sizes: Sizes, tmp: Path) -> Row:
     count = sizes.diff_dids
     numbers = seed_dids(work / "sandbox.db", count, every=2)
     plan = work / "dids.csv"
-    expected = _write_plan(plan, numbers)
+    expected = write_diff_plan(plan, numbers)
     with sandbox_process(work / "sandbox.db") as sb:
         since = sb.clear_log()
         finished = run_bulkx(

@@ -46,6 +46,35 @@ def seed_dids(db: Path, count: int, *, seed: int = 1, every: int = 1) -> list[st
         world.store.close()
 
 
+def seed_many_dids(db: Path, count: int, *, seed: int = 1, chunk: int = 20_000) -> list[str]:
+    """`seed_dids(db, count)` for big worlds: the same numbers (every number of each inventory
+    block, in order), written chunk by chunk in one transaction, so a million DID documents
+    never sit in the bench's memory at once (~2.5 GB as dicts; 1,000,000 take ~40 s)."""
+    world = open_world(SandboxConfig(db=db, seed=seed, token=TOKEN))
+    store, inventory, partner = world.store, world.inventory, world.partner_sid
+    if count > inventory.size:
+        store.close()
+        raise ValueError(f"the inventory holds {inventory.size:,} numbers, not {count:,}")
+    numbers: list[str] = []
+    rows: list[tuple[str, str, dict[str, Any]]] = []
+    try:
+        with store.transaction():
+            for block in inventory.blocks:
+                for line in range(min(10_000, count - len(numbers))):
+                    number = f"{block.prefix}{line:04d}"
+                    did = inventory.describe(number, block)
+                    did.update(status="assigned", partner_sid=partner)
+                    rows.append((str(did["did_sid"]), partner, did))
+                    numbers.append(number)
+                    if len(rows) >= chunk:
+                        store.insert_many("dids", rows)
+                        rows = []
+            store.insert_many("dids", rows)
+    finally:
+        store.close()
+    return numbers
+
+
 def write_rename_plan(path: Path, numbers: Sequence[str], name: str = "renamed") -> Path:
     """A CSV plan renaming every number: one PATCH each, the simplest write there is."""
     with path.open("w") as out:
@@ -54,15 +83,20 @@ def write_rename_plan(path: Path, numbers: Sequence[str], name: str = "renamed")
     return path
 
 
-def vm_hwm_mb(pid: int | str = "self") -> float | None:
-    """A process's peak RSS since its last exec (VmHWM), or None once it is gone."""
+def memory_mb(pid: int | str = "self") -> tuple[float, float] | None:
+    """(VmHWM, VmRSS) of a process in MB: its peak and current RSS; None once it is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
         return None
-    return None
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(("VmHWM:", "VmRSS:")):
+            with contextlib.suppress(ValueError, IndexError):
+                found[line[:5]] = int(line.split()[1]) / 1024
+    if "VmHWM" not in found:
+        return None  # a zombie: its memory is gone
+    return found["VmHWM"], found.get("VmRSS", 0.0)
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -91,15 +125,19 @@ class PeakWatch:
         self.peak = 0.0
         #: (wall clock time.time(), CPU seconds used so far)
         self.cpu: list[tuple[float, float]] = []
+        #: (wall clock time.time(), RSS in MB): when the memory was taken
+        self.rss: list[tuple[float, float]] = []
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
     def _watch(self) -> None:
         while not self._done.is_set():
-            value = vm_hwm_mb(self.pid)
-            if value is not None:
-                self.peak = max(self.peak, value)
+            now = time.time()
+            memory = memory_mb(self.pid)
+            if memory is not None:
+                self.peak = max(self.peak, memory[0])
+                self.rss.append((now, memory[1]))
             used = cpu_seconds(self.pid)
             if used is not None:
                 self.cpu.append((time.time(), used))
@@ -111,6 +149,15 @@ class PeakWatch:
         if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
             return 0.0
         return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+
+    def rss_at(self, when: float) -> float:
+        """RSS in MB at the last sample up to wall-clock time `when` (0 before the first)."""
+        before = [mb for t, mb in self.rss if t <= when]
+        return before[-1] if before else 0.0
+
+    def peak_at(self) -> float:
+        """Wall-clock time of the highest RSS sample (when the peak was reached)."""
+        return max(self.rss, key=lambda s: s[1])[0] if self.rss else 0.0
 
     def stop(self) -> float:
         self._done.set()
@@ -128,7 +175,9 @@ class Sandbox:
     watch: PeakWatch = field(init=False)
 
     def __post_init__(self) -> None:
-        self.admin = httpx.Client(base_url=self.url, timeout=120)
+        # The admin API takes the sandbox's own token as a Bearer, like Core.
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        self.admin = httpx.Client(base_url=self.url, headers=auth, timeout=120)
         self.watch = PeakWatch(self.process.pid)
 
     @property
@@ -185,8 +234,6 @@ def sandbox_process(
         str(port),
         "--db",
         str(db),
-        "--token",
-        TOKEN,
         "--fault-seed",
         str(fault_seed),
     ]
@@ -196,7 +243,9 @@ def sandbox_process(
         args += ["--burst", str(burst)]
     if faults:
         args += ["--faults", faults]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The token by environment, not on argv where `ps` shows it.
+    env = {**os.environ, "BULKX_SANDBOX_TOKEN": TOKEN}
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     sandbox = Sandbox(process, port)
     try:
         deadline = time.monotonic() + 60
@@ -246,18 +295,28 @@ _watches: dict[int, PeakWatch] = {}
 
 
 def start_bulkx(
-    args: Sequence[str], *, cwd: Path, env: dict[str, str], capture: bool = True
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    capture: bool = True,
+    stdout: Path | None = None,
 ) -> subprocess.Popen[bytes]:
+    """`python -m bulkx ARGS` in its own session, watched (PeakWatch). Output goes to pipes
+    (`capture`) or nowhere; `stdout` sends standard output to a file instead (a big plan's
+    output never passes through the bench's memory)."""
     pipe = subprocess.PIPE if capture else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [PYTHON, "-m", "bulkx", *args],
-        cwd=cwd,
-        env=env,
-        stdout=pipe,
-        stderr=pipe,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with contextlib.ExitStack() as files:
+        out: Any = pipe if stdout is None else files.enter_context(stdout.open("wb"))
+        process = subprocess.Popen(
+            [PYTHON, "-m", "bulkx", *args],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=pipe,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     _watches[process.pid] = PeakWatch(process.pid)
     return process
 
@@ -305,6 +364,13 @@ def run_bulkx(args: Sequence[str], *, cwd: Path, env: dict[str, str]) -> Finishe
     return finish(start_bulkx(args, cwd=cwd, env=env), started)
 
 
+def python_pass_seconds(cwd: Path) -> float:
+    """Seconds from spawn to exit of `python -c pass`: the interpreter's own start-up."""
+    started = time.perf_counter()
+    subprocess.run([PYTHON, "-c", "pass"], cwd=cwd, check=True)
+    return time.perf_counter() - started
+
+
 def poll_until(check: Callable[[], bool], *, timeout: float, every: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -336,6 +402,39 @@ def machine() -> dict[str, str]:
         "os": platform.platform(),
         "load_before": load,
     }
+
+
+def source_of(revision: str, into: Path) -> Path:
+    """A clean copy of the repository's tree at `revision` (`git archive`, which changes no
+    git state), to run that code beside the current one: PYTHONPATH=<returned> python -m bulkx.
+    """
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", revision],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        raise RuntimeError(f"git archive {revision}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def code_env(env: dict[str, str], source: Path, cwd: Path) -> dict[str, str]:
+    """`env` with `source` first on PYTHONPATH, checked: bulkx must import from there (the venv
+    installs this checkout in editable mode, which must not win)."""
+    changed = {**env, "PYTHONPATH": str(source)}
+    found = subprocess.run(
+        [PYTHON, "-c", "import bulkx; print(bulkx.__file__)"],
+        cwd=cwd,
+        env=changed,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not Path(found).resolve().is_relative_to(source.resolve()):
+        raise RuntimeError(f"PYTHONPATH={source} still imports bulkx from {found}")
+    return changed
 
 
 def dump(path: Path, document: Any) -> None:

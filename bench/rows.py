@@ -50,6 +50,14 @@ class Sizes:
     diff_dids: int
     journal_ops: int
     resume_ops: int
+    #: Row 9: the apply and resume at a small and a large size (the small one is the baseline).
+    memory_ops: tuple[int, int]
+    #: Row 10: rows of the plan and live DIDs.
+    plan_dids: int
+    #: Row 11: numbers whose E911 record is read (one GET each) at 50 requests/s.
+    e911_numbers: int
+    #: Row 10's baseline: the code of this git revision (before the streaming work).
+    baseline_rev: str = "5af09d1"
 
 
 FULL = Sizes(
@@ -63,6 +71,9 @@ FULL = Sizes(
     diff_dids=100_000,
     journal_ops=5_000,
     resume_ops=100_000,
+    memory_ops=(20_000, 200_000),
+    plan_dids=1_000_000,
+    e911_numbers=2_000,
 )
 QUICK = Sizes(
     name="quick",
@@ -75,6 +86,9 @@ QUICK = Sizes(
     diff_dids=20_000,
     journal_ops=1_500,
     resume_ops=10_000,
+    memory_ops=(2_000, 20_000),
+    plan_dids=50_000,
+    e911_numbers=300,
 )
 
 

@@ -1,9 +1,10 @@
 """Every benchmark row in one run: one table, JSON in bench/results/, the table in bench/README.md.
 
-    python -m bench.run --quick        # every row, smaller (under 2 minutes): make bench-quick
-    python -m bench.run --full         # the sizes the targets are stated for: make bench
+    python -m bench.run --quick        # every row, smaller (3-4 minutes): make bench-quick
+    python -m bench.run --full         # the sizes the targets are for (20-25 min): make bench
     python -m bench.run --quick --rows 1,5    # some rows only (README and JSON left alone)
     python -m bench.run --profile      # cProfile of the client at R=500 and of a resume's start
+    python -m bench.run --quick --rows 10 --baseline-rev HEAD~3   # row 10 against other code
 
 Each row measures bulkx and a baseline in the same run (see each module's docstring). Throughput
 rows run the sandbox as its own process (`bulkx sandbox serve`), so client and server each have
@@ -13,6 +14,7 @@ a core, as they would for real. Nothing here asserts: a missed target is reporte
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import tempfile
 import time
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import data_rows, resume, startup, throughput
+from bench import data_rows, plan_rows, resume, startup, throughput
 from bench.harness import dump, machine
 from bench.rows import FULL, QUICK, Row, Sizes
 
@@ -37,9 +39,26 @@ ROWS: dict[int, RowMaker] = {
     5: lambda s, t: [throughput.journal_cost(s, t)],
     6: lambda s, t: resume.resume_and_memory(s, t),  # rows 6 and 7 share one experiment
     8: lambda s, t: startup.startup(s, t),
+    9: lambda s, t: resume.memory_flat(s, t),
+    10: lambda s, t: plan_rows.million_plan(s, t),
+    11: lambda s, t: plan_rows.e911_reads(s, t),
 }
 #: Rows measured by another row's experiment.
 MEASURED_WITH = {7: 6}
+#: What each row measures (`--help`); bench/README.md says it in full.
+TITLES = {
+    1: "throughput at a rate limit R = 50 and 500 (10,000 ops; quick 400 / 2,500)",
+    2: "unthrottled, 20 ms latency, against a sequential client (5,000 ops; quick 2,000)",
+    3: "load_plan + validate of 1,000,000 DID rows (quick 200,000)",
+    4: "bulkx plan of 100,000 live DIDs, against one GET per row (quick 20,000)",
+    5: "the journal's cost at R = 500 (5,000 ops each; quick 1,500)",
+    6: "first operation of a resume (run killed at 50%) and of the apply (100,000; quick 10,000)",
+    7: "peak RSS of that apply and resume (measured with row 6)",
+    8: "start-up of --help, --version, runs, status, a small validate",
+    9: "memory flat: apply and resume at 200,000 vs 20,000 ops (quick 20,000 vs 2,000)",
+    10: "bulkx plan of 1,000,000 rows vs live DIDs, beside --baseline-rev's code (quick 50,000)",
+    11: "E911 reads at 50 req/s (2,000 numbers; quick 300), then a 503 outage: exit 5",
+}
 
 COLUMNS = ("#", "row", "bulkx", "baseline", "ratio", "peak RSS", "target", "met")
 
@@ -95,22 +114,35 @@ def profile(tmp: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    listing = "\n".join(f"  {n:>2}  {title}" for n, title in TITLES.items())
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog=f"rows (bench/README.md):\n{listing}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--quick", action="store_true", help="every row, smaller (< 2 minutes)")
-    mode.add_argument("--full", action="store_true", help="the sizes the targets are for")
+    mode.add_argument("--quick", action="store_true", help="every row, smaller (3-4 minutes)")
+    mode.add_argument(
+        "--full", action="store_true", help="the sizes the targets are for (20-25 minutes)"
+    )
     mode.add_argument("--profile", action="store_true", help="profile the client, print hot spots")
     parser.add_argument("--rows", help="comma-separated row numbers (default: all)")
+    parser.add_argument(
+        "--baseline-rev",
+        default=FULL.baseline_rev,
+        metavar="REV",
+        help="row 10's baseline: the code of this git revision (default: %(default)s)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bulkx-bench-") as tmp:
         if args.profile:
             profile(Path(tmp))
             return
-        sizes = FULL if args.full else QUICK
+        sizes = dataclasses.replace(FULL if args.full else QUICK, baseline_rev=args.baseline_rev)
         asked = [int(n) for n in args.rows.split(",")] if args.rows else list(ROWS)
         wanted = sorted({MEASURED_WITH.get(n, n) for n in asked})
         if unknown := [n for n in wanted if n not in ROWS]:
-            parser.error(f"no row {', '.join(map(str, unknown))} (rows: 1-7)")
+            parser.error(f"no row {', '.join(map(str, unknown))} (rows: 1-{max(TITLES)})")
         info = machine()
         print(
             f"bulkx bench ({sizes.name}) on {info['cpu']}, load {info['load_before']}", flush=True

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.harness import PYTHON, bulkx_env, finish, start_bulkx
+from bench.harness import PYTHON, bulkx_env, finish, python_pass_seconds, start_bulkx
 from bench.rows import Row, Sizes
 
 #: Command, and its start-up target in seconds (issue 17).
@@ -26,13 +26,6 @@ COMMANDS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("status", "RUN"), 0.3),
     (("validate", "small.csv", "--kind", "did"), 0.6),
 )
-
-
-def _python_pass(cwd: Path) -> float:
-    """Seconds from spawn to exit of `python -c pass`: the interpreter's own start-up."""
-    started = time.perf_counter()
-    subprocess.run([PYTHON, "-c", "pass"], cwd=cwd, check=True)
-    return time.perf_counter() - started
 
 
 def _timed(args: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
@@ -58,7 +51,7 @@ def startup(sizes: Sizes, tmp: Path) -> list[Row]:
     env = bulkx_env(work / ".bulkx")
     run_id = _a_finished_run(work, env)
     repeats = 7 if sizes.name == "full" else 3
-    base = [_python_pass(work) for _ in range(repeats)]
+    base = [python_pass_seconds(work) for _ in range(repeats)]
     baseline = statistics.median(base)
     rows = []
     for args, target in COMMANDS:

@@ -212,11 +212,10 @@ async def _execute(
 ) -> None:
     from bulkx.api import CarrierX, RetryPolicy, Secret, Target
     from bulkx.engine.executor import Executor, Ledger, MemoryLedger
-    from bulkx.engine.journal_ledger import JournalLedger
     from bulkx.engine.operations import change_of
     from bulkx.engine.plan_run import prepare
     from bulkx.engine.requests import Resolver
-    from bulkx.engine.run import RunOptions, start_run
+    from bulkx.engine.run import Run, RunOptions, start_run
     from bulkx.engine.throttle import AdaptiveLimiter
     from bulkx.plan.load import load_plan
 
@@ -226,10 +225,10 @@ async def _execute(
     async with CarrierX(target, Secret(TOKEN)) as reader:
         prepared = await prepare(reader, plan, target="bench", allow_release=False)
         ledger: Ledger
-        journal: JournalLedger | None = None
+        run: Run | None = None
         if journal_root is not None:
-            journal = start_run(journal_root, plan, prepared, RunOptions()).ledger
-            ledger = journal
+            run = start_run(journal_root, plan, prepared, RunOptions())
+            ledger = run.ledger
         else:
             ledger = MemoryLedger()
         executor = Executor(
@@ -239,10 +238,13 @@ async def _execute(
             limiter=AdaptiveLimiter(pace),
             concurrency=CONCURRENCY,
         )
-        changes = {op.op_key: change_of(op) for op in prepared.ops}
-        progress = await executor.run(prepared.ops, changes)
-        if journal is not None:
-            journal.finish(progress, "completed", 0)
+        if run is not None:
+            # As `bulkx apply` does: the operations from the journal, a window at a time.
+            progress = await executor.run_from(run.source, total=run.total)
+            run.ledger.finish(progress, "completed", 0)
+        else:
+            changes = {op.op_key: change_of(op) for op in prepared.ops}
+            progress = await executor.run(prepared.ops, changes)
         assert progress.done == len(prepared.ops), progress
 
 
