@@ -370,6 +370,9 @@ class Executor(Steering):
         """One attempt: build the request, send it once, and act on what happened."""
         op, change = job.op, job.change
         try:
+            # The reads a request needs (numbers to rent, a sid) are requests too: a 429's
+            # Retry-After holds them back as it holds the sends (a storm must not be polled).
+            await self.limiter.wait_out_pause()
             request = await self._reads.request(op, change)
         except (UnresolvedReference, ApiError) as error:
             job.tries += 1
