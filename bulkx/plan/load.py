@@ -188,15 +188,7 @@ class PlanLoader(SourceReader):
         try:
             return YAML(typ="rt").load(text)
         except Exception as exc:  # ruamel raises many types, all meaning "not valid YAML"
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 0)
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            self.error(
-                Position(self.shown, line, col),
-                f"YAML syntax error: {problem}",
-                "BX005",
-                "check indentation and quoting around this point",
-            )
+            self.error(*_syntax_error(self.shown, exc))
             return None
 
     def steps_of(self, doc: Any) -> CommentedSeq | None:
@@ -445,3 +437,34 @@ def load_plan(path: str | Path, *, kind: str | None = None) -> tuple[Plan | None
     loader = PlanLoader(Path(path), kind)
     plan = loader.run()
     return plan, loader.diagnostics
+
+
+#: ruamel's names for what can be left open, in a plan author's words.
+_CONSTRUCTS = {"quoted scalar": "quoted value", "flow sequence": "[ ] list",
+               "flow mapping": "{ } mapping"}  # fmt: skip
+
+
+def _syntax_error(shown: str, exc: Exception) -> tuple[Position, str, str, str]:
+    """Where a YAML syntax error is, what it is, and a hint. A construct left open (a quote,
+    a bracket) is only noticed at the end of the file: its start is the place to look, so
+    that is the position, and where the parser gave up is the note."""
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    hint = "check indentation and quoting around this point"
+    mark = problem_mark or context_mark
+    gave_up_at_the_end = "end of stream" in problem or "<stream end>" in problem
+    opened_earlier = context_mark is not None and context_mark.line != getattr(
+        problem_mark, "line", None
+    )
+    if context_mark is not None and context and gave_up_at_the_end and opened_earlier:
+        mark = context_mark
+        construct = context.removeprefix("while scanning ").removeprefix("while parsing ")
+        for jargon, plain in _CONSTRUCTS.items():
+            construct = construct.replace(jargon, plain)
+        ended = f" (the parser reached line {problem_mark.line + 1})" if problem_mark else ""
+        problem = f"{construct} that starts here is never closed{ended}"
+        hint = "close the quote or bracket that starts here"
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 0)
+    return Position(shown, line, col), f"YAML syntax error: {problem}", "BX005", hint

@@ -43,6 +43,18 @@ def test_yaml_syntax_error_position(check: Check) -> None:
     assert diagnostics[0].position.line == 4
 
 
+def test_an_unclosed_quote_is_reported_where_it_opens_not_at_the_end(check: Check) -> None:
+    # Issue 17: an unclosed quote on line 3 of a 66-line plan read ":67:1: found unexpected
+    # end of stream". The quote's start is where to look; the end is a note.
+    items = "".join(f"      - name: g{i}\n" for i in range(60))
+    text = f'steps:\n  - kind: did_group\n    items:\n      - name: "g\n{items}'
+    plan, diagnostics = check(text)
+    assert plan is None
+    assert where(diagnostics) == [("plan.yaml", 4, 15, "BX005")]
+    assert "quoted value that starts here is never closed" in diagnostics[0].message
+    assert "reached line 65" in diagnostics[0].message
+
+
 def test_unknown_keys_and_kind(check: Check) -> None:
     text = """\
 version: 1
