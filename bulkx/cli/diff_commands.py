@@ -441,12 +441,15 @@ def _export_records(
 
 def _show_batch_tasks(changeset: Changeset) -> None:
     """On stderr, so that -o json/csv on stdout stays one document."""
-    from bulkx.engine.batch_backend import planned_tasks
+    from bulkx.engine.batch_backend import MIN_ENTRIES, planned_tasks
 
-    tasks = planned_tasks(changeset.changes)
-    typer.echo(f"\nwith --via batch: {len(tasks)} Batch task(s), each reviewed and approved"
-               " by apply:", err=True)  # fmt: skip
-    for task in tasks:
+    planned = planned_tasks(changeset.changes)
+    typer.echo(f"\nwith --via batch: {len(planned.tasks)} Batch task(s), each reviewed and"
+               " approved by apply:", err=True)  # fmt: skip
+    if planned.per_object:
+        typer.echo(f"  {planned.per_object} change(s) one by one: grouping them by value would"
+                   f" make tasks of fewer than {MIN_ENTRIES} entries", err=True)  # fmt: skip
+    for task in planned.tasks:
         sets = ", ".join(f"{name}={value}" for name, value in task.sets)
         typer.echo(printable(f"  {task.method} {task.entries} {task.type} entries"
                              + (f" setting {sets}" if sets else "")), err=True)  # fmt: skip

@@ -37,6 +37,10 @@ BATCH_TYPES: Mapping[str, tuple[str, str]] = {
 }
 #: Entries per task: big enough to matter, small enough that one failure report stays readable.
 MAX_ENTRIES = 1000
+#: A task costs four requests at least (create, review items, approve, poll) and a poll
+#: interval: a group of fewer entries than this (1,990 numbers given 1,990 distinct names are
+#: 1,990 groups of one) goes the per-object way instead.
+MIN_ENTRIES = 5
 #: A group is sent once no new operation joined it for this long.
 GATHER_SECONDS = 0.25
 #: A task is polled after 0.2 s, then each wait 1.5 times the last, up to 2 s apart (one poller
@@ -64,28 +68,45 @@ class PlannedTask:
     sets: tuple[tuple[str, Any], ...] = ()
 
 
-def planned_tasks(changes: Iterable[Change]) -> list[PlannedTask]:
-    """The tasks `apply --via batch` would create for `changes`, in the order it would, so
-    `bulkx plan --via batch` can show them before anything is sent."""
-    counts: dict[tuple[str, str, tuple[tuple[str, Any], ...]], int] = {}
+@dataclass(frozen=True)
+class BatchPlan:
+    """What `apply --via batch` would do with a changeset's DID and prefix changes."""
+
+    tasks: list[PlannedTask]
+    #: Changes in groups too small for a task (under MIN_ENTRIES): sent one by one.
+    per_object: int
+
+
+Shape = tuple[str, str, tuple[tuple[str, Any], ...]]
+
+
+def _shape(change: Change) -> Shape:
+    """What one task has in common: the method, the object type and, for PATCH, the body."""
+    kind_type = BATCH_TYPES[change.kind][0]
+    if isinstance(change, Create):
+        return ("POST", kind_type, ())
+    if isinstance(change, Release):
+        return ("DELETE", kind_type, ())
+    assert isinstance(change, Update)
+    return ("PATCH", kind_type, tuple(sorted((c.field, json.dumps(c.new)) for c in change.changes)))
+
+
+def planned_tasks(changes: Iterable[Change]) -> BatchPlan:
+    """The tasks `apply --via batch` would create for `changes`, in the order it would, and
+    how many changes go the per-object way, so `bulkx plan --via batch` shows both first."""
+    counts: dict[Shape, int] = {}
     for change in changes:
-        if not batchable(change):
-            continue
-        kind_type = BATCH_TYPES[change.kind][0]
-        if isinstance(change, Create):
-            shape: tuple[str, str, tuple[tuple[str, Any], ...]] = ("POST", kind_type, ())
-        elif isinstance(change, Release):
-            shape = ("DELETE", kind_type, ())
-        else:
-            assert isinstance(change, Update)
-            sets = tuple(sorted((c.field, json.dumps(c.new)) for c in change.changes))
-            shape = ("PATCH", kind_type, sets)
-        counts[shape] = counts.get(shape, 0) + 1
-    tasks = []
+        if batchable(change):
+            shape = _shape(change)
+            counts[shape] = counts.get(shape, 0) + 1
+    tasks, per_object = [], 0
     for (method, kind_type, sets), count in counts.items():
+        if count < MIN_ENTRIES:
+            per_object += count
+            continue
         for start in range(0, count, MAX_ENTRIES):
             tasks.append(PlannedTask(method, kind_type, min(MAX_ENTRIES, count - start), sets))
-    return tasks
+    return BatchPlan(tasks, per_object)
 
 
 @dataclass
@@ -133,6 +154,17 @@ class BatchOutcome:
 Emit = Callable[..., None]
 
 
+@dataclass
+class Grouped:
+    """One gathering of ready operations, sorted by the way each goes."""
+
+    tasks: list[Group]
+    #: Operations whose references cannot be resolved, with why: they fail at once.
+    unresolved: list[tuple[Operation, str]]
+    #: Operations of groups too small for a task: sent one by one, as without --via batch.
+    per_object: list[Operation]
+
+
 class Batcher:
     def __init__(
         self, client: CarrierX, resolver: Resolver, emit: Emit, *, sleep: Sleep = asyncio.sleep
@@ -169,11 +201,10 @@ class Batcher:
         taken, self._pending = self._pending, []
         return taken
 
-    def group(
-        self, items: list[tuple[Operation, Change]]
-    ) -> tuple[list[Group], list[tuple[Operation, str]]]:
-        """Tasks for `items` (one per method, updates by identical body), and the operations
-        whose references cannot be resolved (failed at once)."""
+    def group(self, items: list[tuple[Operation, Change]]) -> Grouped:
+        """Tasks for `items` (one per method, updates by identical body), the operations
+        whose references cannot be resolved (failed at once), and those of groups too small
+        for a task (MIN_ENTRIES), for the per-object path."""
         groups: dict[tuple[str, str, str], Group] = {}
         unresolved: list[tuple[Operation, str]] = []
         for op, change in items:
@@ -191,13 +222,16 @@ class Batcher:
             group = groups.setdefault((method, kind_type, shape), Group(method, kind_type, match))
             group.ops.append(op)
             group.requests.append(request)
-        chunks = []
+        chunks, per_object = [], []
         for group in groups.values():
+            if len(group.ops) < MIN_ENTRIES:
+                per_object.extend(group.ops)
+                continue
             for start in range(0, len(group.ops), MAX_ENTRIES):
                 chunks.append(Group(group.method, group.type, group.match_field,
                                     group.ops[start : start + MAX_ENTRIES],
                                     group.requests[start : start + MAX_ENTRIES]))  # fmt: skip
-        return chunks, unresolved
+        return Grouped(chunks, unresolved, per_object)
 
     async def run_task(self, group: Group, stopping: Callable[[], bool]) -> list[BatchOutcome]:
         """Create, review, approve and follow one task. Raises OutcomeUnknown when the task

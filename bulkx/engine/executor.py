@@ -307,10 +307,12 @@ class Executor(Steering):
 
         while not quit_waiting():
             items = await batcher.next_groups(quit_waiting)
-            groups, unresolved = batcher.group(items)
-            for op, error in unresolved:
+            grouped = batcher.group(items)
+            for op, error in grouped.unresolved:
                 self._settle(schedule, op, self._failed(op, UnresolvedReference(error)))
-            for group in groups:
+            for op in grouped.per_object:
+                schedule.requeue(op)
+            for group in grouped.tasks:
                 if self.stopping():
                     return  # never started: they stay pending for a resume
                 if not await self._run_batch_task(batcher, group, schedule):

@@ -125,6 +125,37 @@ def test_a_bulk_repoint_is_one_task_and_nothing_is_left_to_do(
     assert "0 to create, 0 to rent, 0 to update, 0 to release" in again.stdout + again.stderr
 
 
+def test_distinct_values_go_one_by_one_and_only_real_groups_become_tasks(
+    sandbox: Sandbox, core: httpx.Client, tmp_path: Path
+) -> None:
+    # Issue 17: 1,990 numbers given 1,990 distinct names made 1,990 Batch tasks.
+    free = core.get("/phonenumber/available_dids", params={"limit": 12}).json()["items"]
+    numbers = [str(d["phonenumber"]) for d in free]
+    seed_ported(sandbox.world, [(n, f"seeded-{n}") for n in numbers])
+    renamed, repointed = numbers[:6], numbers[6:]
+    plan = tmp_path / "names.yaml"
+    plan.write_text(
+        "steps:\n  - name: groups\n    kind: trunk_group\n    items:\n      - name: tg-one\n"
+        "  - name: numbers\n    kind: did\n    items:\n"
+        + "".join(
+            f"      - {{phonenumber: '+{n}', name: line-{i}}}\n" for i, n in enumerate(renamed)
+        )
+        + "".join(f"      - {{phonenumber: '+{n}', trunk_group: tg-one}}\n" for n in repointed)
+    )
+    base = ["--base-url", sandbox.core_url]
+    preview = _bulkx(tmp_path, "plan", str(plan), "--via", "batch", *base)
+    assert preview.returncode == 0, preview.stderr
+    assert "1 Batch task(s)" in preview.stderr
+    assert "6 change(s) one by one" in preview.stderr
+    run = _bulkx(tmp_path, "apply", str(plan), "--yes", "--via", "batch", *base)
+    assert run.returncode == 0, run.stderr
+    tasks = _tasks(core)
+    assert [(t["method"], t["success"]) for t in tasks] == [("PATCH", len(repointed))]
+    for i, number in enumerate(renamed):
+        did = core.get("/phonenumber/dids", params={"filter": f'phonenumber eq "{number}"'})
+        assert did.json()["items"][0]["name"] == f"line-{i}"
+
+
 class _TaskApi:
     """Just enough of the Batch API for one PATCH task: its reads fail twice in transit, then
     the task is pending three times before it completes."""
