@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -24,10 +25,24 @@ def table() -> ModuleType:
     return module
 
 
+def _tested_or_not(text: str) -> list[str]:
+    """The table with each method's *tested* cell reduced to yes or no: which tests name a
+    method changes with every new test, whether any does is what the table promises (a new
+    test must not make it stale; a method losing its last test must)."""
+    lines = []
+    for line in text.splitlines():
+        cells = re.split(r"(?<!\\)\|", line)
+        if len(cells) == 9 and line.startswith("| "):  # a method row: 7 cells between bars
+            cells[6] = " no " if cells[6].strip() == "no" else " yes "
+        lines.append("|".join(cells))
+    return lines
+
+
 def test_the_coverage_table_is_current(table: ModuleType) -> None:
     text = table.render(table.REFERENCE.read_text())
-    assert (ROOT / "docs" / "coverage.md").read_text() == text, (
-        "regenerate: .venv/bin/python docs/coverage_table.py"
+    written = (ROOT / "docs" / "coverage.md").read_text()
+    assert _tested_or_not(written) == _tested_or_not(text), (
+        "docs/coverage.md is stale; regenerate it: .venv/bin/python docs/coverage_table.py"
     )
 
 
