@@ -1,6 +1,5 @@
-"""The assumptions table, read from `assumptions.py` itself (and the sibling modules whose names
-it re-exports), for `bulkx sandbox assumptions` and for docs/sandbox.md (a test keeps the two in
-step)."""
+"""The assumptions table, read from the modules of the `assumptions` package themselves, for
+`bulkx sandbox assumptions` and for docs/sandbox.md (a test keeps the two in step)."""
 
 from __future__ import annotations
 
@@ -8,10 +7,10 @@ import inspect
 import re
 from dataclasses import dataclass
 
-from bulkx.sandbox import assumptions, assumptions_shapes
+from bulkx.sandbox import assumptions
 
-#: The modules whose constants make the table, in order (`assumptions` re-exports the rest).
-SOURCES = (assumptions, assumptions_shapes)
+#: The modules whose constants make the table, in order (`assumptions` re-exports them all).
+SOURCES = assumptions.domain_modules
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any, Final, TypeGuard
 from urllib.parse import parse_qs, parse_qsl, unquote_plus, urlencode
 
@@ -154,6 +155,20 @@ _5XX_MESSAGES: Final = {
 _5XX_BODIES: Final = {
     status: _dumps(ApiError(status, message).body()) for status, message in _5XX_MESSAGES.items()
 }
+#: Faults that answer in place of the app: (status, fault name in the request log, body).
+_ANSWERED_FAULTS: Final = {
+    FaultKind.THROTTLE: (429, "throttle", _RATE_LIMITED_BODY),
+    FaultKind.OUTAGE: (503, "outage", _OUTAGE_BODY),
+    FaultKind.UNAUTHORIZED: (401, "unauthorized", _UNAUTHORIZED_BODY),
+}
+
+
+@dataclass
+class _Outcome:
+    """What the request log records of a request: the status answered and the fault injected."""
+
+    status: int = 0
+    fault: str | None = None
 
 
 def _forbidden_admin() -> ApiError:
@@ -272,79 +287,88 @@ class SandboxControls:
         started = time.perf_counter()
         started_at = time.time()
         credential = self._credential_of(scope)
-        status = 0
-        fault: str | None = None
+        outcome = _Outcome()
 
         async def send_noting_status(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                outcome.status = message["status"]
             await send(message)
 
         try:
-            limiter = self.limiter
-            if limiter is not None:
-                wait = limiter.try_acquire(ANONYMOUS_KEY if credential is None else credential)
-                if wait > 0.0:
-                    status, fault = 429, "rate_limit"
-                    retry_after = max(assumptions.RETRY_AFTER_MIN_SECONDS, math.ceil(wait))
-                    header = (b"retry-after", str(retry_after).encode())
-                    await _send_body(
-                        send, 429, self._shaped(scope, 429, _RATE_LIMITED_BODY), (header,)
-                    )
-                    return
-
-            decision = self.faults.decide(credential)
-            kind = decision.kind
-            if kind is FaultKind.THROTTLE:
-                status, fault = 429, "throttle"
-                seconds = self.faults.spec.retry_after_s
-                header = (b"retry-after", _retry_after_text(seconds).encode())
-                await _send_body(send, 429, self._shaped(scope, 429, _RATE_LIMITED_BODY), (header,))
+            if await self._rate_limited(scope, send, credential, outcome):
                 return
-            if kind is FaultKind.OUTAGE:
-                status, fault = 503, "outage"
-                await _send_body(send, 503, self._shaped(scope, 503, _OUTAGE_BODY))
+            if await self._faulted(scope, receive, send, credential, outcome):
                 return
-            if kind is FaultKind.UNAUTHORIZED:
-                status, fault = 401, "unauthorized"
-                await _send_body(send, 401, self._shaped(scope, 401, _UNAUTHORIZED_BODY))
-                return
-            if decision.latency_s > 0.0:
-                fault = "latency"
-                await asyncio.sleep(decision.latency_s)
-            if kind is FaultKind.HTTP_5XX:
-                status = decision.status or 500
-                fault = "http_5xx"
-                await _send_body(send, status, self._shaped(scope, status, _5XX_BODIES[status]))
-                return
-            if kind is FaultKind.RESET:
-                fault = "reset"
-                await _drop_connection(send, "fault: reset before processing")
-            if kind is FaultKind.EXECUTE_THEN_RESET:
-                fault = "execute_then_reset"
-                await self.app(scope, receive, _swallow)
-                await _drop_connection(send, "fault: executed, then reset")
             await self.app(scope, receive, send_noting_status)
         except ConnectionDropped:
-            status = 0
+            outcome.status = 0
             raise
         except Exception:
             # The server turns an app failure before any response into a 500.
-            if status == 0:
-                status = 500
+            if outcome.status == 0:
+                outcome.status = 500
             raise
         finally:
             self.log.record(
                 method=scope["method"],
                 path=scope["path"],
                 query=_loggable_query(scope.get("query_string", b"")),
-                status=status,
+                status=outcome.status,
                 credential=credential,
-                fault=fault,
+                fault=outcome.fault,
                 duration_ms=(time.perf_counter() - started) * 1000.0,
                 started_at=started_at,
             )
+
+    async def _rate_limited(
+        self, scope: Scope, send: Send, credential: str | None, outcome: _Outcome
+    ) -> bool:
+        """Answer 429 when the credential's bucket is empty; True when it did."""
+        if self.limiter is None:
+            return False
+        wait = self.limiter.try_acquire(ANONYMOUS_KEY if credential is None else credential)
+        if wait <= 0.0:
+            return False
+        outcome.status, outcome.fault = 429, "rate_limit"
+        retry_after = max(assumptions.RETRY_AFTER_MIN_SECONDS, math.ceil(wait))
+        header = (b"retry-after", str(retry_after).encode())
+        await _send_body(send, 429, self._shaped(scope, 429, _RATE_LIMITED_BODY), (header,))
+        return True
+
+    async def _faulted(
+        self, scope: Scope, receive: Receive, send: Send, credential: str | None, outcome: _Outcome
+    ) -> bool:
+        """Inject the fault the injector decides for this request: True when the fault answered
+        in place of the app; a reset raises ConnectionDropped; a latency waits, then False."""
+        decision = self.faults.decide(credential)
+        kind = decision.kind
+        answered = _ANSWERED_FAULTS.get(kind)
+        if answered is not None:
+            outcome.status, outcome.fault, body = answered
+            headers: tuple[tuple[bytes, bytes], ...] = ()
+            if kind is FaultKind.THROTTLE:
+                seconds = self.faults.spec.retry_after_s
+                headers = ((b"retry-after", _retry_after_text(seconds).encode()),)
+            await _send_body(
+                send, outcome.status, self._shaped(scope, outcome.status, body), headers
+            )
+            return True
+        if decision.latency_s > 0.0:
+            outcome.fault = "latency"
+            await asyncio.sleep(decision.latency_s)
+        if kind is FaultKind.HTTP_5XX:
+            outcome.status, outcome.fault = decision.status or 500, "http_5xx"
+            body = _5XX_BODIES[outcome.status]
+            await _send_body(send, outcome.status, self._shaped(scope, outcome.status, body))
+            return True
+        if kind is FaultKind.RESET:
+            outcome.fault = "reset"
+            await _drop_connection(send, "fault: reset before processing")
+        if kind is FaultKind.EXECUTE_THEN_RESET:
+            outcome.fault = "execute_then_reset"
+            await self.app(scope, receive, _swallow)
+            await _drop_connection(send, "fault: executed, then reset")
+        return False
 
     def _shaped(self, scope: Scope, status: int, body: bytes) -> bytes:
         if self._shape_error is None:

@@ -169,68 +169,84 @@ def parse_fault_spec(text: str) -> FaultSpec:
     """Parse `name=value,name=value`; see the module docstring. Empty text means no faults."""
     seen: set[str] = set()
     values: dict[str, float] = {}
-    outages: list[tuple[float, float]] = []
-    throttles: list[tuple[float, float]] = []
+    windows: dict[str, list[tuple[float, float]]] = {"outage": [], "throttle": []}
     unauthorized_after: int | None = None
     for raw_item in text.split(","):
         item = raw_item.strip()
         if not item:
             # Tolerate stray commas ("latency=5ms,") as shells and YAML make them easy to type.
             continue
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep:
-            raise FaultSpecError(
-                f"bad fault {item!r}: expected name=value; valid names: {_VALID_NAMES_TEXT}"
-            )
-        if name not in FAULT_NAMES:
-            raise FaultSpecError(
-                f"unknown fault {name!r} in {item!r}; valid names: {_VALID_NAMES_TEXT}"
-            )
-        if name in seen and name not in _REPEATABLE:
-            raise FaultSpecError(
-                f"duplicate fault {item!r}: {name} may be given once (only outage and"
-                f" throttle repeat); "
-                f"valid names: {_VALID_NAMES_TEXT}"
-            )
-        seen.add(name)
+        name, value = _fault_item(item, seen)
         try:
             if name in ("latency", "jitter", "retry_after"):
                 values[name] = _parse_duration(value)
-            elif name in ("outage", "throttle"):
-                duration, at, start = value.partition("@")
-                if not at:
-                    raise ValueError(value)
-                windows = outages if name == "outage" else throttles
-                windows.append((_parse_duration(start), _parse_duration(duration)))
+            elif name in windows:
+                windows[name].append(_parse_window(value))
             elif name == "unauthorized_after":
-                count = int(value.strip())
-                if count < 0:
-                    raise ValueError(value)
-                unauthorized_after = count
+                unauthorized_after = _parse_count(value)
             else:
                 values[name] = _parse_probability(value)
         except ValueError:
-            hint = {
-                "latency": _DURATION_HINT,
-                "jitter": _DURATION_HINT,
-                "outage": "DURATION@START, such as 10s@30s (a 10 s outage 30 s in)",
-                "throttle": "DURATION@START, such as 10s@5s (10 s of 429s, 5 s in)",
-                "retry_after": _DURATION_HINT,
-                "unauthorized_after": "a whole number of requests >= 0",
-            }.get(name, _PROBABILITY_HINT)
-            raise _bad(item, hint) from None
+            raise _bad(item, _VALUE_HINTS.get(name, _PROBABILITY_HINT)) from None
     return FaultSpec(
         latency_s=values.get("latency", 0.0),
         jitter_s=values.get("jitter", 0.0),
         http_5xx=values.get("http_5xx", 0.0),
         reset=values.get("reset", 0.0),
         execute_then_reset=values.get("execute_then_reset", 0.0),
-        outages=tuple(outages),
-        throttles=tuple(throttles),
+        outages=tuple(windows["outage"]),
+        throttles=tuple(windows["throttle"]),
         retry_after_s=values.get("retry_after", 2.0),
         unauthorized_after=unauthorized_after,
     )
+
+
+#: What to write for a fault whose value cannot be read (a probability otherwise).
+_VALUE_HINTS: Final = {
+    "latency": _DURATION_HINT,
+    "jitter": _DURATION_HINT,
+    "outage": "DURATION@START, such as 10s@30s (a 10 s outage 30 s in)",
+    "throttle": "DURATION@START, such as 10s@5s (10 s of 429s, 5 s in)",
+    "retry_after": _DURATION_HINT,
+    "unauthorized_after": "a whole number of requests >= 0",
+}
+
+
+def _fault_item(item: str, seen: set[str]) -> tuple[str, str]:
+    """The name and value of one `name=value` item, its name checked (and added to `seen`)."""
+    name, sep, value = item.partition("=")
+    name = name.strip()
+    if not sep:
+        raise FaultSpecError(
+            f"bad fault {item!r}: expected name=value; valid names: {_VALID_NAMES_TEXT}"
+        )
+    if name not in FAULT_NAMES:
+        raise FaultSpecError(
+            f"unknown fault {name!r} in {item!r}; valid names: {_VALID_NAMES_TEXT}"
+        )
+    if name in seen and name not in _REPEATABLE:
+        raise FaultSpecError(
+            f"duplicate fault {item!r}: {name} may be given once (only outage and"
+            f" throttle repeat); "
+            f"valid names: {_VALID_NAMES_TEXT}"
+        )
+    seen.add(name)
+    return name, value
+
+
+def _parse_window(value: str) -> tuple[float, float]:
+    """`DURATION@START` as (start_s, duration_s)."""
+    duration, at, start = value.partition("@")
+    if not at:
+        raise ValueError(value)
+    return _parse_duration(start), _parse_duration(duration)
+
+
+def _parse_count(value: str) -> int:
+    count = int(value.strip())
+    if count < 0:
+        raise ValueError(value)
+    return count
 
 
 class FaultKind(StrEnum):

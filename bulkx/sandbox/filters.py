@@ -100,23 +100,44 @@ def parse_filter(text: str) -> list[Condition]:
     tokens, glued = _tokens(text)
     if not tokens:
         return []
+    reader = _FilterReader(tokens, glued)
     conditions: list[Condition] = []
-    i = 0
-
-    def expect_value() -> Literal_:
-        nonlocal i
-        if i >= len(tokens):
-            raise bad_request("filter: a value is missing at the end", "filter")
-        kind, raw = tokens[i]
-        if kind == "punct":
-            raise bad_request(f"filter: expected a value, found {raw!r}", "filter")
-        i += 1
-        return Literal_(raw, kind == "str")
-
     while True:
-        if i >= len(tokens):
+        conditions.append(reader.condition())
+        if len(conditions) > MAX_CONDITIONS:
+            raise _too_big()
+        if not reader.next_is_and():
+            return conditions
+
+
+def _too_big() -> Exception:
+    return bad_request(
+        f"filter: at most {MAX_CONDITIONS} conditions of at most {MAX_LIST_VALUES} values",
+        "filter",
+    )
+
+
+class _FilterReader:
+    """Reads conditions off a filter's tokens, one step of the grammar per method."""
+
+    def __init__(self, tokens: list[tuple[str, str]], glued: list[bool]) -> None:
+        self.tokens, self.glued, self.i = tokens, glued, 0
+
+    def _at(self, token: tuple[str, str]) -> bool:
+        return self.i < len(self.tokens) and self.tokens[self.i] == token
+
+    def condition(self) -> Condition:
+        path = self.path()
+        op = self.operator(path)
+        values = self.value_list() if op in ("in", "notin") else [self.bare_value()]
+        if len(values) > MAX_LIST_VALUES:
+            raise _too_big()
+        return Condition(tuple(path.split(".")), op, tuple(values))
+
+    def path(self) -> str:
+        if self.i >= len(self.tokens):
             raise bad_request("filter: a condition is missing after 'and'", "filter")
-        kind, path = tokens[i]
+        kind, path = self.tokens[self.i]
         if kind == "punct":
             raise bad_request(
                 "filter: parentheses are not supported; combine conditions with 'and' only",
@@ -126,55 +147,72 @@ def parse_filter(text: str) -> list[Condition]:
             raise bad_request(f"filter: {path!r} is not a field name", "filter")
         if path.lower() == "not":
             raise bad_request("filter: 'not' is not supported; use ne or notin", "filter")
-        i += 1
-        if i >= len(tokens):
+        self.i += 1
+        return path
+
+    def operator(self, path: str) -> Operator:
+        if self.i >= len(self.tokens):
             raise bad_request(f"filter: an operator is missing after {path!r}", "filter")
-        op = tokens[i][1].lower()
-        if op not in OPERATORS:
+        written = self.tokens[self.i][1]
+        op = next((known for known in OPERATORS if known == written.lower()), None)
+        if op is None:
             raise bad_request(
-                f"filter: unknown operator {tokens[i][1]!r}; use one of {', '.join(OPERATORS)}",
+                f"filter: unknown operator {written!r}; use one of {', '.join(OPERATORS)}",
                 "filter",
             )
-        i += 1
-        values: list[Literal_] = []
-        if op in ("in", "notin"):
-            parenthesised = i < len(tokens) and tokens[i] == ("punct", "(")
-            if parenthesised:
-                i += 1
-            values.append(expect_value())
-            while i < len(tokens) and tokens[i] == ("punct", ","):
-                i += 1
-                values.append(expect_value())
-            if parenthesised:
-                if i >= len(tokens) or tokens[i] != ("punct", ")"):
-                    raise bad_request("filter: the list after 'in' is missing ')'", "filter")
-                i += 1
-        else:
-            value = expect_value()
-            # An unquoted word keeps its commas: the docs write `nearby latlng:40.7,-74.0`.
-            while (
-                not value.quoted
-                and i + 1 < len(tokens)
-                and tokens[i] == ("punct", ",")
-                and tokens[i + 1][0] == "word"
-                and glued[i]
-                and glued[i + 1]
-            ):
-                value = Literal_(f"{value.text},{tokens[i + 1][1]}", False)
-                i += 2
-            values.append(value)
-        conditions.append(Condition(tuple(path.split(".")), op, tuple(values)))
-        if len(conditions) > MAX_CONDITIONS or len(values) > MAX_LIST_VALUES:
-            raise bad_request(
-                f"filter: at most {MAX_CONDITIONS} conditions of at most {MAX_LIST_VALUES} values",
-                "filter",
-            )
-        if i >= len(tokens):
-            return conditions
-        kind, word = tokens[i]
+        self.i += 1
+        return op
+
+    def value(self) -> Literal_:
+        if self.i >= len(self.tokens):
+            raise bad_request("filter: a value is missing at the end", "filter")
+        kind, raw = self.tokens[self.i]
+        if kind == "punct":
+            raise bad_request(f"filter: expected a value, found {raw!r}", "filter")
+        self.i += 1
+        return Literal_(raw, kind == "str")
+
+    def value_list(self) -> list[Literal_]:
+        """The values after in / notin: `(a, b)` or `a, b`."""
+        parenthesised = self._at(("punct", "("))
+        if parenthesised:
+            self.i += 1
+        values = [self.value()]
+        while self._at(("punct", ",")):
+            self.i += 1
+            values.append(self.value())
+        if parenthesised:
+            if not self._at(("punct", ")")):
+                raise bad_request("filter: the list after 'in' is missing ')'", "filter")
+            self.i += 1
+        return values
+
+    def bare_value(self) -> Literal_:
+        """One value. An unquoted word keeps its commas: the docs write
+        `nearby latlng:40.7,-74.0`."""
+        value = self.value()
+        tokens, glued, i = self.tokens, self.glued, self.i
+        while (
+            not value.quoted
+            and i + 1 < len(tokens)
+            and tokens[i] == ("punct", ",")
+            and tokens[i + 1][0] == "word"
+            and glued[i]
+            and glued[i + 1]
+        ):
+            value = Literal_(f"{value.text},{tokens[i + 1][1]}", False)
+            i += 2
+        self.i = i
+        return value
+
+    def next_is_and(self) -> bool:
+        """After a condition: True past an `and`, False at the end; anything else is a 400."""
+        if self.i >= len(self.tokens):
+            return False
+        kind, word = self.tokens[self.i]
         if kind == "word" and word.lower() == "and":
-            i += 1
-            continue
+            self.i += 1
+            return True
         if kind == "word" and word.lower() == "or":
             raise bad_request(
                 "filter: 'or' is not supported by the CarrierX API; only 'and' combines conditions"

@@ -323,7 +323,8 @@ class Api:
 async def http_exception(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     if status == 404:
-        error = ApiError(404, "Not Found", [FieldError(None, f"no such path: {request.url.path}")])
+        why = f"no such path: {request.url.path}"
+        error = ApiError(404, assumptions.UNKNOWN_PATH_MESSAGE, [FieldError(None, why)])
     elif status == 405:
         error = ApiError(
             405, "Method Not Allowed", [FieldError(None, f"{request.method} is not allowed here")]

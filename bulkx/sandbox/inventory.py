@@ -281,19 +281,57 @@ class Inventory:
         phonenumber order, or by `order_by` (a field a block's numbers share) then number."""
         number_conds = [c for c in conditions if c.field in PER_NUMBER_FIELDS]
         block_conds = [c for c in conditions if c.field not in PER_NUMBER_FIELDS]
+        scan = _number_scan(*self._number_bounds(number_conds), number_conds, field_type)
         near = next((c for c in conditions if c.op == "nearby"), None)
-        lo, hi, exact = self._number_bounds(number_conds)
-        # Conditions the bounds above do not capture exactly are checked number by number.
-        residual = [c for c in number_conds if not _captured(c)]
-        number_only = all(c.field == "phonenumber" for c in residual)
-        number_test = _number_test(residual, field_type) if number_only else None
+        blocks, descending = self._browse_blocks(
+            scan, block_conds, near, order_by=order_by, descending=descending, shuffle=shuffle
+        )
+        out: list[tuple[str, Block]] = []
+        skip = offset
+        for block in blocks:
+            first, last = max(scan.lo, block.first), min(scan.hi, block.end)
+            if first >= last:
+                continue
+            if scan.exact is None and not scan.residual and not shuffle:
+                # Every number of the range matches: skip a whole block by counting.
+                start, stop = _line_index(block, first), _line_index(block, last)
+                available = (stop - start) - self._count_taken(first, last)
+                if skip >= available:
+                    skip -= available
+                    continue
+            taken = self._taken(first, last)
+            candidates = _candidates(block, first, last, scan.exact, descending, shuffle)
+            for scanned, number in enumerate(candidates):
+                if scanned & 0xFFF == 0:
+                    check_deadline()  # a GET's scan is bounded (limits.query_deadline)
+                if number in taken or not self._scan_accepts(scan, number, block):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                out.append((number, block))
+                if len(out) >= limit:
+                    return out
+        return out
 
+    def _browse_blocks(
+        self,
+        scan: _NumberScan,
+        block_conds: Sequence[Condition],
+        near: Condition | None,
+        *,
+        order_by: str | None,
+        descending: bool,
+        shuffle: bool,
+    ) -> tuple[list[Block], bool]:
+        """The blocks that may hold matching numbers, in browse order, and whether each block's
+        numbers then run descending (ordering by a block field leaves them ascending)."""
         blocks = [
             b
             for b in self.blocks
-            if b.end > lo
-            and b.first < hi
-            and matches(_with_area(self.describe(b.first, b), b), block_conds, field_type)
+            if b.end > scan.lo
+            and b.first < scan.hi
+            and matches(_with_area(self.describe(b.first, b), b), block_conds, scan.field_type)
         ]
         if order_by is not None and order_by not in NUMBER_ORDER:
             key = order_by
@@ -306,51 +344,16 @@ class Inventory:
         elif descending:
             blocks.reverse()
         if shuffle:
-            blocks = list(blocks)
             random.Random().shuffle(blocks)
+        return blocks, descending
 
-        out: list[tuple[str, Block]] = []
-        skip = offset
-        for block in blocks:
-            first = max(lo, block.first)
-            last = min(hi, block.end)
-            if first >= last:
-                continue
-            if exact is None and not residual and not shuffle:
-                start, stop = _line_index(block, first), _line_index(block, last)
-                available = (stop - start) - self._count_taken(first, last)
-                if skip >= available:
-                    skip -= available
-                    continue
-            taken = self._taken(first, last)
-            if exact is not None:
-                candidates: Iterator[str] = iter(
-                    sorted((n for n in exact if first <= n < last), reverse=descending)
-                )
-            else:
-                start, stop = _line_index(block, first), _line_index(block, last)
-                lines = range(stop - 1, start - 1, -1) if descending else range(start, stop)
-                if shuffle:
-                    lines = random.sample(lines, len(lines))  # type: ignore[assignment]
-                candidates = (f"{block.prefix}{line:04d}" for line in lines)
-            for scanned, number in enumerate(candidates):
-                if scanned & 0xFFF == 0:
-                    check_deadline()  # a GET's scan is bounded (limits.query_deadline)
-                if number in taken:
-                    continue
-                if number_test is not None:
-                    # Conditions on the number alone need no whole DID object (browse hot path).
-                    if not number_test(number):
-                        continue
-                elif residual and not matches(self.describe(number, block), residual, field_type):
-                    continue
-                if skip:
-                    skip -= 1
-                    continue
-                out.append((number, block))
-                if len(out) >= limit:
-                    return out
-        return out
+    def _scan_accepts(self, scan: _NumberScan, number: str, block: Block) -> bool:
+        if scan.number_test is not None:
+            # Conditions on the number alone need no whole DID object (browse hot path).
+            return scan.number_test(number)
+        return not scan.residual or matches(
+            self.describe(number, block), scan.residual, scan.field_type
+        )
 
     def _number_bounds(self, conds: Sequence[Condition]) -> tuple[str, str, set[str] | None]:
         lo, hi = "0", "9" * 12
@@ -402,6 +405,46 @@ class _BlockNumbers(Sequence[str]):
 
     def __getitem__(self, index: Any) -> Any:
         return f"{self.prefix}{index:04d}"
+
+
+@dataclass(frozen=True)
+class _NumberScan:
+    """What a browse checks of each number: the range it lies in, the exact numbers asked for
+    (if any), and the conditions the range does not capture (`residual`), tested by
+    `number_test` when they need the number alone."""
+
+    lo: str
+    hi: str
+    exact: set[str] | None
+    residual: list[Condition]
+    number_test: Callable[[str], bool] | None
+    field_type: Callable[[Condition], Any]
+
+
+def _number_scan(
+    lo: str,
+    hi: str,
+    exact: set[str] | None,
+    number_conds: Sequence[Condition],
+    field_type: Callable[[Condition], Any],
+) -> _NumberScan:
+    residual = [c for c in number_conds if not _captured(c)]
+    number_only = all(c.field == "phonenumber" for c in residual)
+    number_test = _number_test(residual, field_type) if number_only else None
+    return _NumberScan(lo, hi, exact, residual, number_test, field_type)
+
+
+def _candidates(
+    block: Block, first: str, last: str, exact: set[str] | None, descending: bool, shuffle: bool
+) -> Iterator[str]:
+    """The numbers of `block` from `first` up to `last` in scan order (taken ones included)."""
+    if exact is not None:
+        return iter(sorted((n for n in exact if first <= n < last), reverse=descending))
+    start, stop = _line_index(block, first), _line_index(block, last)
+    lines: Sequence[int] = range(stop - 1, start - 1, -1) if descending else range(start, stop)
+    if shuffle:
+        lines = random.sample(lines, len(lines))
+    return (f"{block.prefix}{line:04d}" for line in lines)
 
 
 def _number_test(

@@ -170,7 +170,11 @@ class World:
         name: str = "N/A",
         value: str | None = None,
         expires_in: int | None = None,
+        client_id: str | None = None,
     ) -> dict[str, Any]:
+        """A new token, stored. Its refresh token expires with its access token, as every token
+        sample shows (assumptions.OAUTH_REFRESH_TOKEN_EXPIRES_WITH_ACCESS_TOKEN); `client_id` is
+        the one the token request sent (assumptions.OAUTH_TOKEN_CLIENT_ID_FROM_REQUEST)."""
         sid = new_sid()
         expires = (
             None
@@ -183,10 +187,10 @@ class World:
         )
         token = {
             "access_token": value or secrets.token_hex(16),
-            "client_id": None,
+            "client_id": client_id,
             "date_created": now_iso(),
             "date_expiration_access_token": expires,
-            "date_expiration_refresh_token": None,
+            "date_expiration_refresh_token": expires,
             "date_last_accessed": None,
             "ip_last_accessed": None,
             "name": name,

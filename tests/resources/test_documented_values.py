@@ -13,7 +13,7 @@ The lists, and the pages they come from:
 - did_messaging type: https://docs.carrierx.com/voice/core-api/phone-numbers/did-messaging-enablement
 - storage.container allowed/blocked_classifications:
   https://docs.carrierx.com/voice/core-api/storage/container
-- the others: see bulkx/sandbox/assumptions.py and the reference, one entry each.
+- the others: see bulkx/sandbox/assumptions/ and the reference, one entry each.
 """
 
 from __future__ import annotations

@@ -165,6 +165,27 @@ def test_oauth_password_grant_issues_a_working_token(sandbox: Sandbox, core: htt
     error_of(core.post("/oauth/token", data={**form, "access_token_expires_in": "soon"}), 422)
 
 
+def test_a_token_keeps_its_client_id_and_refresh_expiry(core: httpx.Client) -> None:
+    # https://docs.carrierx.com/voice/core-api/oauth/oauth-token/generate: the request sends a
+    # client_id, and the token (answered then, read later: .../oauth-token/get-by-sid) shows it,
+    # with date_expiration_refresh_token equal to date_expiration_access_token (assumptions.
+    # OAUTH_TOKEN_CLIENT_ID_FROM_REQUEST, OAUTH_REFRESH_TOKEN_EXPIRES_WITH_ACCESS_TOKEN).
+    client_id = "5c7965f285344165b003ce1a3202e589"
+    form = {
+        "grant_type": "password", "username": DEFAULT_LOGIN, "password": PARTNER_PASSWORD,
+        "client_id": client_id, "client_secret": "5033909114fe442cbbcb83b674dbf90c",
+    }  # fmt: skip
+    issued = ok(core.post("/oauth/token", data=form))
+    read = ok(core.get(f"/oauth/tokens/{issued['token_sid']}"))
+    for token in (issued, read):
+        assert token["client_id"] == client_id
+        expiry = token["date_expiration_access_token"]
+        assert expiry and token["date_expiration_refresh_token"] == expiry
+    without = {k: v for k, v in form.items() if not k.startswith("client_")}
+    plain = ok(core.post("/oauth/token", data=without))
+    assert ok(core.get(f"/oauth/tokens/{plain['token_sid']}"))["client_id"] is None
+
+
 def test_restricted_scopes_and_revoke(sandbox: Sandbox, core: httpx.Client) -> None:
     form = {
         "grant_type": "password",

@@ -28,10 +28,10 @@ from tests.sandbox.support import error_fields, error_of, ok, stored
 
 pytestmark = pytest.mark.timeout(60)
 
-#: The documented DID Messaging Enablement object's keys.
-OBJECT_KEYS = {
-    "campaign_external_id", "campaign_sid", "did_sid", "enabled", "p2p_nnid", "status", "type",
-}  # fmt: skip
+#: The keys of the documented samples of an a2p (or never enabled) number's messaging: the
+#: object's `p2p_nnid` "applies only if the DID enablement type is p2p", and no sample of a rented
+#: DID shows it (assumptions.DID_MESSAGING_P2P_NNID_SHOWN).
+OBJECT_KEYS = {"campaign_external_id", "campaign_sid", "did_sid", "enabled", "status", "type"}
 CAMPAIGN = "fef13cdd-2f65-4ed8-8272-de2a940d0cb5"  # the docs' sample campaign
 
 
@@ -122,8 +122,12 @@ def test_the_enable_call_checks_its_body(core: httpx.Client) -> None:
     assert (forced["type"], forced["status"], forced["campaign_external_id"]) == (
         "p2p", "enabled", None,
     )  # fmt: skip
+    assert set(forced) == OBJECT_KEYS | {"p2p_nnid"}  # a p2p number shows its NetNumber ID
+    nnid = ok(core.post(path, params={"force": "true"}, json={**change, "p2p_nnid": "123456"}))
+    assert nnid["p2p_nnid"] == "123456" == ok(core.get(path))["p2p_nnid"]
     ok(core.post(path, json={"enabled": False}))
-    assert ok(core.post(path, json={"enabled": True, "type": "a2p"}))["type"] == "a2p"
+    back = ok(core.post(path, json={"enabled": True, "type": "a2p", "p2p_nnid": None}))
+    assert back["type"] == "a2p" and set(back) == OBJECT_KEYS
 
 
 def test_a_voice_only_number_has_no_messaging(core: httpx.Client) -> None:

@@ -203,6 +203,20 @@ def test_a_missing_endpoint_is_the_documented_no_item_error(core: httpx.Client) 
     ]  # reference_sid names the sid: assumptions.NOT_FOUND_NAMES_SID
 
 
+def test_a_path_the_api_lacks_is_not_a_missing_item(sandbox: Sandbox, core: httpx.Client) -> None:
+    # The docs show only the missing item's 404; a wrong URL reads otherwise, in Core and in
+    # Mediator's API alike (assumptions.UNKNOWN_PATH_MESSAGE).
+    body = error_of(core.get("/endpointz"), 404)
+    assert body["message"] == assumptions.UNKNOWN_PATH_MESSAGE != "no item error"
+    assert body["errors"][0]["message"] == "no such path: /core/v2/endpointz"
+    endpoint = ok(core.post("/endpoints", json={"name": "paths", "type": "mediator"}))
+    props = endpoint["properties"]
+    with sandbox.app_client("/mediator/v1", props["login"], props["password"]) as mediator:
+        answer = mediator.get("/bindingz")
+    assert answer.status_code == 404
+    assert answer.json()["message"] == assumptions.UNKNOWN_PATH_MESSAGE  # unwrapped, as every error
+
+
 # --- bulkx ---------------------------------------------------------------------------------------
 
 PLAN = """

@@ -149,8 +149,13 @@ def _subscriber(ctx: Ctx, sid: str) -> dict[str, Any]:
 
 
 def _group_dids(ctx: Ctx, group: dict[str, Any]) -> dict[str, Any]:
+    """The group with its DIDs; a group without DIDs has no `dids` key
+    (assumptions.CONFERENCE_V1_DID_GROUP_DIDS_WHEN_ANY)."""
     dids = ctx.world.store.find(DID.collection, "c_didGroupId=?", [group["id"]], owner=ctx.owner)
-    return without_nulls({**group, "dids": [without_nulls(DID.public(d)) for d in dids]})
+    shown = {**group, "dids": [without_nulls(DID.public(d)) for d in dids]}
+    if not dids and assumptions.CONFERENCE_V1_DID_GROUP_DIDS_WHEN_ANY:
+        del shown["dids"]
+    return without_nulls(shown)
 
 
 def _group_in_use(ctx: Ctx, group: dict[str, Any]) -> None:

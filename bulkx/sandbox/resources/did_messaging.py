@@ -83,9 +83,18 @@ def _external_id(campaign_sid: Any) -> str | None:
     return "C" + "".join(c for c in digest if c.isalnum())[:6]
 
 
+def _answer(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record as the API shows it: `p2p_nnid` only for a p2p number or once set
+    (assumptions.DID_MESSAGING_P2P_NNID_SHOWN)."""
+    answer = DID_MESSAGING.public(dict(record))
+    if answer.get("p2p_nnid") is None and answer.get("type") != "p2p":
+        answer.pop("p2p_nnid", None)
+    return answer
+
+
 def get_messaging(ctx: Ctx, params: Mapping[str, str], _body: Any) -> dict[str, Any]:
     ctx.principal.require_scope("phonenumber", "read")
-    return DID_MESSAGING.public(current(ctx, _the_did(ctx, params["sid"])))
+    return _answer(current(ctx, _the_did(ctx, params["sid"])))
 
 
 def post_messaging(ctx: Ctx, params: Mapping[str, str], body: Any) -> dict[str, Any]:
@@ -124,7 +133,7 @@ def post_messaging(ctx: Ctx, params: Mapping[str, str], body: Any) -> dict[str, 
         did["active_capabilities"] = capabilities if turning_on else capabilities & VOICE_BIT
         did["campaign_sid"] = updated.get("campaign_sid") if turning_on and a2p else None
         store.replace(DID.collection, sid, did)
-    answer = DID_MESSAGING.public(updated)
+    answer = _answer(updated)
     if turning_on and not before.get("enabled"):
         # The documented answer to an enable: the number is being processed (reads show
         # "enabled" at once: assumptions.MESSAGING_ENABLED_AT_ONCE).

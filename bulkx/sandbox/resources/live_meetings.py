@@ -9,7 +9,7 @@ on the line.
 Nobody dials into a sandbox, so meetings start only through `seed_live_meetings` (`bulkx sandbox
 seed --live-meetings N`). An ended call is gone at once; a meeting ends with its last call, or
 when deleted, taking its calls with it. The docs give no field of either object: see the
-`live meetings` section of assumptions.py.
+`live meetings` section of assumptions/conference.py.
 """
 
 from __future__ import annotations

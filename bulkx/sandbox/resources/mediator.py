@@ -80,7 +80,8 @@ class WrappedApi(Api):
 
 
 def _not_here(routes: list[BaseRoute]) -> Route:
-    """The last route: 405 when another route has the path, else 404, in the wrapper."""
+    """The last route: 405 when another route has the path, else 404 (an error, so unwrapped:
+    assumptions.MEDIATOR_WRAPS_ERRORS)."""
 
     async def answer(request: Request) -> Response:
         if any(route.matches(request.scope)[0] == Match.PARTIAL for route in routes):
@@ -88,7 +89,7 @@ def _not_here(routes: list[BaseRoute]) -> Route:
             error = ApiError(405, "Method Not Allowed", [FieldError(None, why)])
         else:
             why = f"no such path: {request.url.path}"
-            error = ApiError(404, "Not Found", [FieldError(None, why)])
+            error = ApiError(404, assumptions.UNKNOWN_PATH_MESSAGE, [FieldError(None, why)])
         return wrap(error_response(error))
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

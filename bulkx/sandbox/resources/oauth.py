@@ -89,9 +89,12 @@ def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str,
         raise invalid([FieldError("access_token_expires_in", "must be at least 1 (seconds)")])
     with world.store.transaction():
         token = world.issue_token(
-            partner_sid, scopes=scopes, name=str(form.get("name") or "N/A"), expires_in=expires_in
+            partner_sid,
+            scopes=scopes,
+            name=str(form.get("name") or "N/A"),
+            expires_in=expires_in,
+            client_id=str(form["client_id"]) if form.get("client_id") else None,
         )
-    token["client_id"] = form.get("client_id")
     return _public_token(token)
 
 

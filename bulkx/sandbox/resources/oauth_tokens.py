@@ -121,11 +121,12 @@ def token_for_partner(ctx: Ctx, partner_sid: str, body: Any) -> dict[str, Any]:
             message = "must be a whole number of seconds, at least 1"
             raise invalid([FieldError("access_token_expires_in", message)])
         token = world.issue_token(
-            partner_sid, scopes=scopes, name=str(form.get("name") or "N/A"), expires_in=expires_in
+            partner_sid,
+            scopes=scopes,
+            name=str(form.get("name") or "N/A"),
+            expires_in=expires_in,
+            client_id=str(form["client_id"]) if form.get("client_id") else None,
         )
-        if form.get("client_id"):
-            token["client_id"] = str(form["client_id"])
-            world.store.replace("tokens", str(token["token_sid"]), token)
     # The one answer that always carries the token's values (no render hook to drop them).
     return dict(sorted(TOKEN.public(token).items()))
 

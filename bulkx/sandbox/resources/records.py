@@ -265,59 +265,82 @@ def _message_dr(s: _Seeder, index: int, start: datetime) -> dict[str, Any]:
 
 
 def _app_records(s: _Seeder, index: int, start: datetime) -> list[tuple[Resource, dict[str, Any]]]:
-    """One conference meeting with its calls, and one mediator call."""
+    """One conference meeting with its calls, and one mediator call (drawn in that order, so a
+    seed makes the same records)."""
+    ours, _tg = s.rng.choice(s.numbers)
+    conference = _conference_meeting(s, index, start, ours)
+    return [*conference, (MEDIATOR_CALL, _mediator_call(s, index, start, ours))]
+
+
+def _conference_meeting(
+    s: _Seeder, index: int, start: datetime, ours: str
+) -> list[tuple[Resource, dict[str, Any]]]:
+    """A meeting in one of three rooms of the seed's conference endpoint, its calls first."""
     rng = s.rng
     endpoint = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bulkx-conference-endpoint-{s.world.seed}"))
     meeting_sid = s.sid("meeting", index)
     room = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bulkx-room-{s.world.seed}-{index % 3}"))
-    ours, _tg = rng.choice(s.numbers)
+    shared = {"endpoint_sid": endpoint, "meeting_room_sid": room, "meeting_sid": meeting_sid,
+              "partner_sid": s.world.partner_sid}  # fmt: skip
     calls: list[tuple[Resource, dict[str, Any]]] = []
     stop = start
     for leg in range(rng.randrange(2, 6)):
         joined = start + timedelta(seconds=leg * rng.randrange(5, 60))
         left = joined + timedelta(seconds=rng.randrange(60, 3600))
         stop = max(stop, left)
-        caller = s.outside_number()
-        calls.append((CONFERENCE_CALL, _blank(CONFERENCE_CALL) | {
-            "address_dst": f'"{ours}" <sip:{ours}@11.22.33.44>',
-            "address_src": f"<sip:+{caller}@12.34.56.78>",
-            "bridge": "conference-bridge",
-            "call_sid": s.sid(f"conference-call-{leg}", index),
-            "date_disconnected": _iso(left),
-            "date_insert": _iso(left + timedelta(minutes=1)),
-            "date_join": _iso(joined + timedelta(seconds=10)),
-            "date_start": _iso(joined),
-            "date_stop": _iso(left),
-            "direction": "inbound",
-            "disconnect_cause": 16,
-            "disconnect_originator": "src",
-            "disconnect_reason": "Normal",
-            "duration": str(int((left - joined).total_seconds())),
-            "duration_meeting": str(int((left - joined).total_seconds()) - 10),
-            "endpoint_sid": endpoint,
-            "meeting_room_sid": room,
-            "meeting_sid": meeting_sid,
-            "node": "11.22.33.44",
-            "number_dst": ours,
-            "number_src": "+" + caller,
-            "partner_sid": s.world.partner_sid,
-            "role": "host" if leg == 0 else "participant",
-            "user_agent": "CX-IVS-SBC",
-        }))  # fmt: skip
-    meeting = _blank(CONFERENCE_MEETING) | {
-        "date_insert": _iso(stop + timedelta(minutes=1)),
-        "date_start": _iso(start),
-        "date_stop": _iso(stop),
-        "duration": str(int((stop - start).total_seconds())),
-        "endpoint_sid": endpoint,
-        "meeting_room_sid": room,
-        "meeting_sid": meeting_sid,
-        "participants": len(calls),
-        "partner_sid": s.world.partner_sid,
+        call = _conference_call(s.sid(f"conference-call-{leg}", index), joined, left, ours,
+                                s.outside_number(), host=leg == 0)  # fmt: skip
+        calls.append((CONFERENCE_CALL, call | shared))
+    meeting = (
+        _blank(CONFERENCE_MEETING)
+        | shared
+        | {
+            "date_insert": _iso(stop + timedelta(minutes=1)),
+            "date_start": _iso(start),
+            "date_stop": _iso(stop),
+            "duration": str(int((stop - start).total_seconds())),
+            "participants": len(calls),
+        }
+    )
+    return [*calls, (CONFERENCE_MEETING, meeting)]
+
+
+def _conference_call(
+    call_sid: str, joined: datetime, left: datetime, ours: str, caller: str, *, host: bool
+) -> dict[str, Any]:
+    """A conference call record of `caller` dialling in to `ours` (the meeting's sids added by
+    the caller), shaped as the Get Conference Calls sample."""
+    return _blank(CONFERENCE_CALL) | {
+        "address_dst": f'"{ours}" <sip:{ours}@11.22.33.44>',
+        "address_src": f"<sip:+{caller}@12.34.56.78>",
+        "bridge": "conference-bridge",
+        "call_sid": call_sid,
+        "date_disconnected": _iso(left),
+        "date_insert": _iso(left + timedelta(minutes=1)),
+        "date_join": _iso(joined + timedelta(seconds=10)),
+        "date_start": _iso(joined),
+        "date_stop": _iso(left),
+        "direction": "inbound",
+        "disconnect_cause": 16,
+        "disconnect_originator": "src",
+        "disconnect_reason": "Normal",
+        "duration": str(int((left - joined).total_seconds())),
+        "duration_meeting": str(int((left - joined).total_seconds()) - 10),
+        "node": "11.22.33.44",
+        "number_dst": ours,
+        "number_src": "+" + caller,
+        "role": "host" if host else "participant",
+        "user_agent": "CX-IVS-SBC",
     }
-    talk = start + timedelta(seconds=rng.randrange(2, 10))
-    end = talk + timedelta(seconds=rng.randrange(10, 900))
-    mediator = _blank(MEDIATOR_CALL) | {
+
+
+def _mediator_call(s: _Seeder, index: int, start: datetime, ours: str) -> dict[str, Any]:
+    """A Mediator call redirected through `ours`, shaped as the Get Mediator CDRs sample."""
+    talk = start + timedelta(seconds=s.rng.randrange(2, 10))
+    end = talk + timedelta(seconds=s.rng.randrange(10, 900))
+    number_dst = s.outside_number()
+    number_src = s.outside_number()
+    return _blank(MEDIATOR_CALL) | {
         "attributes": {},
         "date_insert": _iso(end + timedelta(minutes=1)),
         "date_start": _iso(start),
@@ -329,15 +352,14 @@ def _app_records(s: _Seeder, index: int, start: datetime) -> list[tuple[Resource
         "endpoint_sid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bulkx-mediator-{s.world.seed}")),
         "endpoint_type": "mediator",
         "event_type": "binding",
-        "number_dst": s.outside_number(),
+        "number_dst": number_dst,
         "number_redirect": ours,
-        "number_src": s.outside_number(),
+        "number_src": number_src,
         "partner_sid": s.world.partner_sid,
         "reference_sid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bulkx-binding-{index % 5}")),
         "type": assumptions.MEDIATOR_CDR_TYPE,
         "version": assumptions.MEDIATOR_CDR_VERSION,
     }
-    return [*calls, (CONFERENCE_MEETING, meeting), (MEDIATOR_CALL, mediator)]
 
 
 def seed_records(

@@ -60,7 +60,6 @@ SAMPLES: tuple[Sample, ...] = (
             "state": -1,
             "subscriberSid": STR,
         },
-        recorded=(Recorded("dids", "extra", "CONFERENCE_V1_DID_GROUP_SHOWS_DIDS", answered=[]),),
     ),
     Sample(
         name="conference_v1/did-group/get",
@@ -109,7 +108,6 @@ SAMPLES: tuple[Sample, ...] = (
             "state": -1,
             "subscriberSid": STR,
         },
-        recorded=(Recorded("dids", "extra", "CONFERENCE_V1_DID_GROUP_SHOWS_DIDS", answered=[]),),
     ),
     Sample(
         name="conference_v1/did/create",

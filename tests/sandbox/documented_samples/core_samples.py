@@ -399,7 +399,6 @@ SAMPLES: tuple[Sample, ...] = (
             "status": "in_progress",
             "type": "a2p",
         },
-        recorded=(Recorded("p2p_nnid", "extra", "DID_MESSAGING_SHOWS_P2P_NNID"),),
     ),
     Sample(
         name="core/did-messaging/get",
@@ -418,7 +417,6 @@ SAMPLES: tuple[Sample, ...] = (
             "type": "a2p",
         },
         note='the page\'s JSON lacks a comma after "enabled"',
-        recorded=(Recorded("p2p_nnid", "extra", "DID_MESSAGING_SHOWS_P2P_NNID"),),
     ),
     Sample(
         name="core/did-messaging/voice-only-is-no-item",
@@ -713,9 +711,6 @@ SAMPLES: tuple[Sample, ...] = (
         note="the sample partner's own login and password; the answer's name (test_token) is not"
         " in the request, so it is read as instance data",
         response={**TOKEN, "client_id": "5c7965f285344165b003ce1a3202e589", "name": STR},
-        recorded=(
-            Recorded("date_expiration_refresh_token", "type", "OAUTH_REFRESH_TOKEN_EXPIRES"),
-        ),
     ),
     Sample(
         name="core/oauth/token-generate-for-sub-partner",
@@ -731,9 +726,6 @@ SAMPLES: tuple[Sample, ...] = (
         },
         note="the answer's name (test_token) is not in the request, so it is read as instance data",
         response={**TOKEN, "client_id": "5c7965f285344165b003ce1a3202e589", "name": STR},
-        recorded=(
-            Recorded("date_expiration_refresh_token", "type", "OAUTH_REFRESH_TOKEN_EXPIRES"),
-        ),
     ),
     Sample(
         name="core/oauth/tokens-list",
@@ -744,12 +736,6 @@ SAMPLES: tuple[Sample, ...] = (
         status=200,
         given="named_token",
         response=envelope([TOKEN], total=None),
-        recorded=(
-            Recorded("items.0.client_id", "type", "OAUTH_TOKEN_CLIENT_ID_FROM_REQUEST"),
-            Recorded(
-                "items.0.date_expiration_refresh_token", "type", "OAUTH_REFRESH_TOKEN_EXPIRES"
-            ),
-        ),
     ),
     Sample(
         name="core/oauth/token-get-by-sid",
@@ -760,10 +746,6 @@ SAMPLES: tuple[Sample, ...] = (
         status=200,
         given="named_token",
         response=TOKEN,
-        recorded=(
-            Recorded("client_id", "type", "OAUTH_TOKEN_CLIENT_ID_FROM_REQUEST"),
-            Recorded("date_expiration_refresh_token", "type", "OAUTH_REFRESH_TOKEN_EXPIRES"),
-        ),
     ),
     # --- app records ------------------------------------------------------------------------------
     Sample(

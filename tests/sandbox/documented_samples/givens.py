@@ -20,6 +20,8 @@ from bulkx.sandbox.resources.records import seed_records
 from tests.conftest import Sandbox
 
 _SERIAL = itertools.count(1)
+#: The client_id of the OAuth token samples.
+SAMPLE_CLIENT_ID = "5c7965f285344165b003ce1a3202e589"
 PREFIXES = {
     "conference_v1": "/conference/v1",
     "conference_v2": "/conference/v2",
@@ -78,7 +80,9 @@ class Setup:
 
 def new_partner(sandbox: Sandbox, stack: contextlib.ExitStack) -> Setup:
     """A sub-partner of the sandbox's partner, as the Partner samples describe one, with a
-    password-grant token of its own."""
+    password-grant token of its own, requested as the Generate OAuth Bearer Token sample does
+    (https://docs.carrierx.com/voice/core-api/oauth/oauth-token/generate: with its client_id and
+    client_secret, which the token samples then show)."""
     serial = next(_SERIAL)
     login, password = f"sample_partner_{serial}_{time.time_ns()}", f"pw-{serial}-sample"
     details = {
@@ -89,7 +93,11 @@ def new_partner(sandbox: Sandbox, stack: contextlib.ExitStack) -> Setup:
     }  # fmt: skip
     with sandbox.core() as root:
         partner = ok(root.post("/partners", json=details))
-    form = {"grant_type": "password", "username": login, "password": password}
+    form = {
+        "grant_type": "password", "client_id": SAMPLE_CLIENT_ID,
+        "client_secret": "5033909114fe442cbbcb83b674dbf90c", "username": login,
+        "password": password,
+    }  # fmt: skip
     token = ok(httpx.post(f"{sandbox.core_url}/oauth/token", data=form, timeout=10))
     core = stack.enter_context(
         httpx.Client(

@@ -1,7 +1,8 @@
 """The documented-samples score in docs/sandbox.md: samples answered as documented / samples.
 
 Run from the checkout:  .venv/bin/python -m tests.sandbox.documented_samples.score
-(rewrites the line between the markers in docs/sandbox.md; a test keeps it current).
+(rewrites the score and the list of samples answered otherwise between the markers in
+docs/sandbox.md; a test keeps them current).
 """
 
 from __future__ import annotations
@@ -31,10 +32,24 @@ def score_line() -> str:
     )
 
 
+def otherwise_lines() -> list[str]:
+    """One line per sample answered otherwise: its name and the assumptions that explain it."""
+    lines = []
+    for sample in SAMPLES:
+        if sample.recorded:
+            names = ", ".join(sorted({f"`{r.assumption}`" for r in sample.recorded}))
+            lines.append(f"- [`{sample.name}`]({sample.page}): {names}")
+    return lines
+
+
 def refresh(document: str) -> str:
-    """`document` with the text between the score markers replaced by the current score."""
+    """`document` with the text between the score markers replaced by the current score and the
+    samples answered otherwise."""
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
-    block = f"{START}\n{score_line()}\n{END}"
+    otherwise = "\n".join(otherwise_lines())
+    heading = "Answered otherwise, on purpose (the assumptions named say why):"
+    body = f"{score_line()}\n\n{heading}\n\n{otherwise}"
+    block = f"{START}\n{body}\n{END}"
     if not pattern.search(document):
         raise ValueError(f"{DOC} has no {START} ... {END} markers")
     return pattern.sub(lambda _m: block, document)
