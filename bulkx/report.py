@@ -12,7 +12,8 @@ from typing import Any
 
 from bulkx.escaping import csv_writer
 from bulkx.journal import JournalView, Operation
-from bulkx.resources import KINDS
+from bulkx.plan.model import CLEAR_MARKER
+from bulkx.resources import KINDS, Kind
 
 #: What `report --failed` lists: everything that did not succeed (unfinished items too, so a
 #: retry plan made from a stopped run covers what it never reached).
@@ -60,7 +61,7 @@ def failed_csv(records: Iterable[Operation], *, retry: bool = False) -> str:
     writer = csv_writer(out)  # a plan CSV: `bulkx validate` reads the cells back as written
     writer.writerow(columns if retry else [*columns, "error"])
     for r, row in zip(items, rows, strict=True):
-        cells = ["" if row.get(c) is None else _cell(row[c]) for c in columns]
+        cells = [_plan_cell(kind, row, c) for c in columns]
         writer.writerow(cells if retry else [*cells, (r.error or r.state).replace("\n", " ")])
     return out.getvalue()
 
@@ -71,6 +72,13 @@ def failed_csv_by_kind(records: Iterable[Operation]) -> dict[str, str]:
     for record in records:
         by_kind.setdefault(record.kind, []).append(record)
     return {kind: failed_csv(items) for kind, items in by_kind.items()}
+
+
+def _plan_cell(kind: Kind, row: dict[str, Any], name: str) -> str:
+    if row.get(name) is not None:
+        return _cell(row[name])
+    # A clear (None) stays one: an empty cell would leave the field as it is.
+    return CLEAR_MARKER if name in row and kind.can_clear(name) else ""
 
 
 def _cell(value: Any) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import typer
 
@@ -36,8 +36,10 @@ from bulkx.escaping import csv_writer, printable
 
 if TYPE_CHECKING:
     from bulkx.diff.changes import Changeset, RentByCriteria
+    from bulkx.diff.export import Exported
     from bulkx.plan.model import Plan
     from bulkx.records import ExportResult, RecordKind
+    from bulkx.resources.model import Kind
 
 # What reads plans, live state and records (polars, httpx, the YAML parser) is imported by the
 # commands that use it: `bulkx --help` and the other commands start without it.
@@ -259,7 +261,7 @@ def _save(changeset: Changeset, path: Path) -> None:
 def audit_command(
     plan_path: str = typer.Argument(..., metavar="PLAN"),
     kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
-    output: PlanOutput = typer.Option(PlanOutput.text, "-o", "--output"),
+    output: PlanOutput = typer.Option(PlanOutput.text, "-o", "--output", help="Output format."),
     outage_after: float = OUTAGE_AFTER,
     profile: str | None = PROFILE,
     base_url: str | None = BASE_URL,
@@ -281,8 +283,8 @@ def audit_command(
 def export_command(
     kind: str = typer.Argument(
         ...,
-        help="A kind with its own list: did, trunk_group, endpoint,"
-        " mediator.did (with --endpoint)...",
+        help="A kind a plan names (did, did_emergency, did_line_information, trunk, app kinds"
+        " with --endpoint...), or a record kind (cdr, mdr, ...).",
     ),
     filter_: str | None = typer.Option(None, "--filter", help="e.g. 'state eq \"NY\"'"),
     endpoint: str | None = typer.Option(
@@ -301,14 +303,22 @@ def export_command(
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
 ) -> None:
-    """Write live objects of KIND as a plan CSV (`# kind:` line first): adopt them in bulk.
+    """Write live objects of KIND as a plan CSV (`# kind:` line first): a backup to revert
+    to, or a plan to adopt them in bulk. Planned right away, it is nothing to do. A field that
+    is empty live is written as `<clear>` (where a plan can clear it), so applying the export
+    later puts every field back as it was. Kinds inside another object are read through it:
+    a DID's E911 and line information through the DIDs (--filter selects the DIDs), trunks
+    through their trunk groups.
 
     Record kinds (cdr, mdr, conference.calls, conference.meetings, mediator.calls, invoice) are
     exported with cursor paging, in parallel time shards, to CSV or Parquet; a stopped export
-    resumes where it stopped when run again with the same options."""
-    from bulkx.diff.state import scope_field
+    resumes where it stopped when run again with the same options.
+
+    Examples:
+      bulkx export did_emergency -o e911-backup.csv
+      bulkx export did --filter 'state eq "NY"' > ny-dids.csv
+      bulkx export conference_v2.meeting_room --endpoint conf2"""
     from bulkx.records import RECORD_KINDS
-    from bulkx.resources import KINDS
 
     if kind in RECORD_KINDS:
         _export_records(
@@ -316,70 +326,70 @@ def export_command(
             target_options(profile, base_url, token_file, sandbox_db),
         )  # fmt: skip
         return
+    spec = _exportable_kind(kind, endpoint)
+    options = target_options(profile, base_url, token_file, sandbox_db)
+    exported = _read_export(spec, filter_, endpoint, options)
+    _write_export(exported, output)
+    unset = (
+        f"; {exported.unset} left out: a required field is empty live (nothing to keep)"
+        if exported.unset else ""
+    )  # fmt: skip
+    typer.echo(f"exported {len(exported.rows)} {kind} object(s) from {options.describe()}{unset}",
+               err=True)  # fmt: skip
+
+
+def _exportable_kind(kind: str, endpoint: str | None) -> Kind:
+    """The kind named, if `bulkx export` can write a plan of it with these options (else a
+    usage error that says why)."""
+    from bulkx.diff.export import why_not_exportable
+    from bulkx.resources import KINDS
+
     if kind not in KINDS:
         err(f"unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")
         raise typer.Exit(exit_codes.USAGE)
-    spec = KINDS[kind]
-    if not spec.traceable:
-        err(f"the API keeps no list of {kind}; `bulkx report RUN_ID` shows what a run sent")
+    problem = why_not_exportable(KINDS[kind], endpoint)
+    if problem is not None:
+        err(problem)
         raise typer.Exit(exit_codes.USAGE)
-    if spec.parent or spec.per_endpoint or (spec.api == "core" and scope_field(spec)):
-        err(f"export supports kinds with their own list: not {kind}")
-        raise typer.Exit(exit_codes.USAGE)
-    if (spec.api != "core") != (endpoint is not None):
-        err("--endpoint names the endpoint of an app API kind (and is only for those)")
-        raise typer.Exit(exit_codes.USAGE)
-    options = target_options(profile, base_url, token_file, sandbox_db)
+    return KINDS[kind]
 
-    async def fetch() -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+
+def _read_export(
+    kind: Kind, filter_: str | None, endpoint: str | None, options: TargetOptions
+) -> Exported:
+    """The live objects as plan rows; an API error is an error, never a traceback."""
+    from bulkx.diff.export import export_kind
+
+    line = ReadProgressLine()
+
+    async def read() -> Exported:
         async with open_client(options) as client:
-            objects = await client.list_all(
-                spec.api, spec.path, filter=filter_, endpoint=endpoint, require=(spec.sid_field,)
-            )
-            names: dict[str, dict[str, str]] = {}
-            for ref in {f.reference for f in spec.fields
-                        if f.reference and f.api_name is not None and not f.sends_key}:  # fmt: skip
-                ref_kind = KINDS[str(ref)]
-                scope = endpoint if ref_kind.api != "core" else None
-                live = await client.list_all(
-                    ref_kind.api, ref_kind.path, endpoint=scope, require=(ref_kind.sid_field,)
-                )
-                names[str(ref)] = {
-                    str(o[ref_kind.sid_field]): str(o.get(ref_kind.key_field)) for o in live
-                }
-        return objects, names
+            return await export_kind(
+                client, kind, filter=filter_, endpoint=endpoint,
+                progress=lambda done, total: line(f"DIDs ({kind.name})", done, total),
+            )  # fmt: skip
 
     try:
-        objects, names = asyncio.run(fetch())
+        return asyncio.run(read())
     except BulkxError as error:
         err(str(error))
         raise typer.Exit(exit_codes.ERROR) from None
-    columns = [f.name for f in spec.fields if f.api_name is not None and f.type != "object"]
-    if kind == "did":
-        columns.insert(1, "ensure")
-    if endpoint is not None:
-        columns.insert(0, "endpoint")
+    finally:
+        line.close()
+
+
+def _write_export(exported: Exported, output: Path | None) -> None:
+    """The plan CSV, `# kind:` line first, to `output` or stdout; live names are data: no
+    cell a spreadsheet would run."""
     out = open(output, "w", newline="") if output else sys.stdout  # noqa: SIM115
     try:
-        out.write(f"# kind: {kind}\n")
-        writer = csv_writer(out)  # live names are data: no cell a spreadsheet would run
-        writer.writerow(columns)
-        for obj in objects:
-            values = spec.from_api(obj)
-            row = []
-            for column in columns:
-                value = "adopted" if column == "ensure" else values.get(column)
-                if column == "endpoint" and endpoint is not None:
-                    value = endpoint
-                ref = spec.by_name[column].reference
-                if ref and value is not None:
-                    value = names.get(ref, {}).get(str(value), value)
-                row.append("" if value is None else value)
-            writer.writerow(row)
+        out.write(f"# kind: {exported.kind}\n")
+        writer = csv_writer(out)
+        writer.writerow(exported.columns)
+        writer.writerows(exported.rows)
     finally:
         if output:
             out.close()
-    typer.echo(f"exported {len(objects)} {kind} object(s) from {options.describe()}", err=True)
 
 
 def register(app: typer.Typer) -> None:

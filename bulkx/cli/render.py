@@ -89,9 +89,8 @@ def change_lines(changeset: Changeset, *, colour: bool, limit: int = MAX_LISTED)
             case Update():
                 yield _paint(head, symbol, colour)
                 for field in change.changes:
-                    yield printable(
-                        f"      {field.field}: {_short(field.old)} -> {_short(field.new)}"
-                    )
+                    new = "(cleared)" if field.new is None else _short(field.new)  # a clear
+                    yield printable(f"      {field.field}: {_short(field.old)} -> {new}")
             case Release():
                 yield _paint(head + "  (release: not reversible)", symbol, colour)
             case Blocked():

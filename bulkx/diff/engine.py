@@ -15,10 +15,10 @@ from bulkx.diff.changes import (
     RentByCriteria,
     Update,
 )
-from bulkx.diff.state import LiveState, natural_key, reference_key, scope_field
+from bulkx.diff.state import LiveObject, LiveState, natural_key, reference_key, scope_field
 from bulkx.plan.model import Item, Plan, Position, Step
 from bulkx.resources import KINDS, Kind
-from bulkx.resources.model import file_md5, local_file
+from bulkx.resources.model import PlanField, file_md5, local_file
 
 
 def kind_order(kinds: Iterable[str]) -> list[str]:
@@ -67,7 +67,7 @@ def same(desired: Any, live: Any) -> bool:
     return bool(desired == live)
 
 
-def _live_reference(
+def live_reference(
     live: LiveState, kind: Kind, field: str, sid: Any, values: Mapping[str, Any]
 ) -> Any:
     """A live reference (a sid) as the natural key a plan would write, for comparison."""
@@ -125,7 +125,11 @@ def _missing(
                     hint=f"add a {parent.name} step for it (it is then set after it is made)",
                     **common,
                 )
-        set_all = tuple(FieldChange(n, None, v) for n, v in values.items() if _managed(kind, n))
+        set_all = tuple(
+            FieldChange(n, None, v)
+            for n, v in values.items()
+            if _managed(kind, n) and v is not None
+        )
         return Update(sid=None, changes=set_all, values=dict(values), **common)
     if kind.same_sid_as and (kind.same_sid_as, str(values.get(kind.key))) in made:
         # A read-only view (a mediator DID) of an object this plan creates or changes (routes):
@@ -158,25 +162,9 @@ def diff_item(
     common = _Common(kind=kind.name, key=key, step=step.name, position=item.position)
     ensure = values.get("ensure", "present") if "ensure" in kind.by_name else "present"
 
-    unreadable = [
-        str(values[f.name]) for f in kind.fields
-        if f.type == "file" and f.name in values and ensure != "absent"
-        and not local_file(values[f.name], item.position.file).is_file()
-    ]  # fmt: skip
-    if unreadable:
-        return Blocked(
-            reason=f"no local file {unreadable[0]!r}",
-            hint="a file's path is relative to the plan file that names it",
-            **common,
-        )
-    run_id = live.maybe_sent.get((kind.name, key)) if not kind.traceable else None
-    if run_id is not None:
-        return Blocked(
-            reason=f"run {run_id} may have sent it: its answer was lost, and the API keeps"
-            " nothing to look it up by",
-            hint="check whether it arrived; to send it anyway, give it a new ref",
-            **common,
-        )
+    cannot = _cannot_start(kind, item, ensure, live, common)
+    if cannot is not None:
+        return cannot
     if found is None:
         change = _missing(kind, values, ensure, live, planned, made, common)
         return _confirmed(kind, change, confirmed)
@@ -194,6 +182,65 @@ def diff_item(
         return _confirmed(kind, Release(sid=found.sid or "", values=dict(values), **common),
                           confirmed)  # fmt: skip
 
+    changes, blocked = field_changes(kind, item, found, live)
+    if blocked:
+        return _unchangeable(kind, blocked, common)
+    if changes:
+        update = Update(sid=found.sid, changes=tuple(changes), values=_sent(kind, values, found),
+                        **common)  # fmt: skip
+        return _confirmed(kind, update, confirmed)
+    return NoOp(sid=found.sid, **common)
+
+
+def _cannot_start(
+    kind: Kind, item: Item, ensure: str, live: LiveState, common: _Common
+) -> Blocked | None:
+    """Why nothing can be planned for `item` whatever live state holds: a local file it
+    uploads is missing, or an earlier run may have sent it."""
+    values = item.values
+    unreadable = [
+        str(values[f.name]) for f in kind.fields
+        if f.type == "file" and f.name in values and ensure != "absent"
+        and not local_file(values[f.name], item.position.file).is_file()
+    ]  # fmt: skip
+    if unreadable:
+        return Blocked(
+            reason=f"no local file {unreadable[0]!r}",
+            hint="a file's path is relative to the plan file that names it",
+            **common,
+        )
+    run_id = live.maybe_sent.get((kind.name, common["key"])) if not kind.traceable else None
+    if run_id is not None:
+        return Blocked(
+            reason=f"run {run_id} may have sent it: its answer was lost, and the API keeps"
+            " nothing to look it up by",
+            hint="check whether it arrived; to send it anyway, give it a new ref",
+            **common,
+        )
+    return None
+
+
+def _unchangeable(kind: Kind, blocked: list[str], common: _Common) -> Blocked:
+    if "update" not in kind.operations:
+        return Blocked(
+            reason=f"a {kind.name} is read only through the API: " + "; ".join(blocked),
+            hint=kind.missing_hint or None,
+            **common,
+        )
+    return Blocked(
+        reason="cannot change on an existing object: " + "; ".join(blocked),
+        hint="fields fixed at creation change only by replacing the object, which bulkx never"
+        " does implicitly",
+        **common,
+    )
+
+
+def field_changes(
+    kind: Kind, item: Item, found: LiveObject, live: LiveState
+) -> tuple[list[FieldChange], list[str]]:
+    """The managed fields where `item` and its live object differ (new None: a clear), and
+    why any of them cannot be changed."""
+    values = item.values
     changes: list[FieldChange] = []
     blocked: list[str] = []
     for name, desired in values.items():
@@ -202,35 +249,41 @@ def diff_item(
         spec = kind.by_name[name]
         current = found.values.get(name)
         if spec.reference and not spec.sends_key:
-            current = _live_reference(live, kind, name, current, values)
-        if spec.type == "file":  # compared by content: the local file's MD5 with the live one
+            current = live_reference(live, kind, name, current, values)
+        if desired is None:  # a clear: done when the live value is empty
+            if is_empty(spec, current):
+                continue
+        elif spec.type == "file":  # by content: the local file's MD5 with the live one
             local = file_md5(local_file(desired, item.position.file))
             if local == current:
                 continue
             desired = f"{desired} (md5 {local})"
-        if same(desired, current):
+        elif same(desired, current):
             continue
         if spec.create_only or "update" not in kind.operations:
-            blocked.append(f"{name} is {current!r}, the plan says {desired!r}")
+            shown = "(cleared)" if desired is None else repr(desired)
+            blocked.append(f"{name} is {current!r}, the plan says {shown}")
             continue
         changes.append(FieldChange(name, current, desired))
-    if blocked and "update" not in kind.operations:
-        return Blocked(
-            reason=f"a {kind.name} is read only through the API: " + "; ".join(blocked),
-            hint=kind.missing_hint or None,
-            **common,
-        )
-    if blocked:
-        return Blocked(
-            reason="cannot change on an existing object: " + "; ".join(blocked),
-            hint="fields fixed at creation change only by replacing the object, which bulkx never"
-            " does implicitly",
-            **common,
-        )
-    if changes:
-        update = Update(sid=found.sid, changes=tuple(changes), values=dict(values), **common)
-        return _confirmed(kind, update, confirmed)
-    return NoOp(sid=found.sid, **common)
+    return changes, blocked
+
+
+def is_empty(spec: PlanField, value: Any) -> bool:
+    """A live value that a clear leaves as it is: none, or the field's empty value."""
+    return _blank(value) or value == spec.empty_value or value in ({}, [])
+
+
+def _sent(kind: Kind, values: Mapping[str, Any], found: LiveObject) -> dict[str, Any]:
+    """An update's values: the plan's, plus the live value of each field written together
+    with one the plan sets (an E911 location's suite) that the plan leaves out."""
+    if not kind.written_together or not any(n in values for n in kind.written_together):
+        return dict(values)
+    kept = {
+        name: found.values[name]
+        for name in kind.written_together
+        if name not in values and not _blank(found.values.get(name))
+    }
+    return {**values, **kept}
 
 
 def confirmed_flags(

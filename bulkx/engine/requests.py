@@ -114,19 +114,21 @@ def request_for(change: Change, resolver: Resolver) -> Request | None:
     kind = KINDS[change.kind]
     match change:
         case Create():
-            values = _resolved(kind, change.values, resolver)
+            # A clear on a create is nothing to send: a new object has no value to empty.
+            wanted = {k: v for k, v in change.values.items() if v is not None}
+            values = _resolved(kind, wanted, resolver)
             # A field the path carries (a v1 room's subscriber) is not in the body.
             body = kind.to_api({k: v for k, v in values.items() if k not in kind.path_fields})
             if kind.name == "did":
                 # Renting takes the number plus writable fields in one request.
                 body = {k: v for k, v in body.items() if v is not None}
-            path = _path(kind, kind.create_path or kind.path, change.values, values, resolver)
+            path = _path(kind, kind.create_path or kind.path, wanted, values, resolver)
             upload = next((f for f in kind.fields if f.type == "file" and f.name in values), None)
             if upload is not None:
                 return _upload(kind, path, body, upload, change)
             if kind.query_fields or kind.create_params:
                 return _with_query(kind, path, body, change)
-            return Request(kind.api, "POST", path, body, _endpoint(kind, change.values))
+            return Request(kind.api, "POST", path, body, _endpoint(kind, wanted))
         case Update():
             values = _resolved(kind, change.values, resolver)
             managed = {
@@ -239,7 +241,8 @@ def rent_request(
     """Rent `number` for a rent-by-criteria step, tagged with the step (so a re-plan counts it)
     and with the operation (so an unknown outcome can be reconciled)."""
     kind = KINDS["did"]
-    template = _resolved(kind, change.template, resolver)
+    wanted = {k: v for k, v in change.template.items() if v is not None}
+    template = _resolved(kind, wanted, resolver)
     body = {k: v for k, v in kind.to_api(template).items() if v is not None}
     attributes = dict(body.get("attributes") or {})
     attributes[STEP_TAG] = change.step

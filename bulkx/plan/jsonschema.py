@@ -32,8 +32,11 @@ def _article(noun: str) -> str:
     return "an" if noun[:1] in "aeiou" else "a"
 
 
-def _field(spec: PlanField) -> dict[str, Any]:
+def _field(spec: PlanField, clearable: bool = False) -> dict[str, Any]:
     out = dict(_TYPES[spec.type])
+    if clearable:  # null (or "<clear>") clears it
+        types = out["type"] if isinstance(out["type"], list) else [out["type"]]
+        out["type"] = [*types, "null"]
     if spec.choices and spec.type == "list":  # each item one of them
         out = {**out, "items": {"enum": list(spec.choices)}}
     elif spec.choices:
@@ -53,7 +56,7 @@ def _field(spec: PlanField) -> dict[str, Any]:
 
 
 def _step(kind: Kind) -> dict[str, Any]:
-    fields = {f.name: _field(f) for f in kind.fields}
+    fields = {f.name: _field(f, kind.can_clear(f.name)) for f in kind.fields}
     item = {"type": "object", "properties": fields, "additionalProperties": False}
     step: dict[str, Any] = {
         "type": "object",

@@ -19,6 +19,14 @@ if TYPE_CHECKING:  # the frames come from the loader; a plan's record types need
 SOURCE_FILE = "__file"
 SOURCE_LINE = "__line"
 SOURCE_COLUMNS = (SOURCE_FILE, SOURCE_LINE)
+#: What a plan writes to clear a field: a CSV cell (any case, spaces around it ignored), or a
+#: YAML value (where null does the same). An empty cell leaves the field as it is.
+CLEAR_MARKER = "<clear>"
+#: After validation, the fields each row clears, as `name;name;` (a column only when some row
+#: clears one): their values are null in the frame like unset ones, and `Step.items` tells
+#: them apart.
+CLEARED = "__cleared"
+META_COLUMNS = (*SOURCE_COLUMNS, CLEARED)
 
 
 @dataclass(frozen=True, order=True)
@@ -85,24 +93,28 @@ class Step:
 
     @property
     def fields(self) -> list[str]:
-        return [c for c in self.rows.columns if c not in SOURCE_COLUMNS]
+        return [c for c in self.rows.columns if c not in META_COLUMNS]
 
     def __len__(self) -> int:
         return self.rows.height
 
     def items(self) -> Iterator[Item]:
         """Each item's values; object and list fields (canonical JSON text in the frame)
-        decoded."""
+        decoded. A field the item clears is there with the value None; one it leaves as it is
+        is not there at all."""
         from bulkx.resources import KINDS
 
         kind = KINDS.get(self.kind)
         objects = {f.name for f in kind.fields if f.type in ("object", "list")} if kind else set()
         names = self.fields
+        clears = CLEARED in self.rows.columns
         for row in self.rows.iter_rows(named=True):
             values = {n: row[n] for n in names if row[n] is not None}
             for name in objects & values.keys():
                 if isinstance(values[name], str):
                     values[name] = json.loads(values[name])
+            if clears and row[CLEARED]:
+                values.update(dict.fromkeys(row[CLEARED].split(";")[:-1]))
             yield Item(values, Position(row[SOURCE_FILE], row[SOURCE_LINE]))
 
 

@@ -20,7 +20,7 @@ import polars as pl
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bulkx.plan.csv_source import SourceReader
-from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Position, Step
+from bulkx.plan.model import CLEAR_MARKER, SOURCE_FILE, SOURCE_LINE, Position, Step
 from bulkx.resources.model import Kind
 
 
@@ -131,7 +131,9 @@ class StepBuilder:
                     continue
                 vline, vcol = item.lc.value(key)
                 self.source.cells[(row, name)] = (vline + 1, vcol + 1)
-                record[name] = scalar(value)
+                # A key written with no value (null, ~, "") clears the field; one left out
+                # leaves it as it is.
+                record[name] = CLEAR_MARKER if value is None or value == "" else scalar(value)
             records.append(record)
             lines.append(item.lc.line + 1)
         if records:

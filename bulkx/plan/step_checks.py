@@ -19,7 +19,16 @@ import polars as pl
 from bulkx.escaping import CONTROL_IN_VALUE, has_control, printable
 from bulkx.plan import numbers
 from bulkx.plan.csv_source import MAX_ROW_DIAGNOSTICS
-from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Diagnostic, Plan, Position, Step
+from bulkx.plan.model import (
+    CLEAR_MARKER,
+    CLEARED,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    Diagnostic,
+    Plan,
+    Position,
+    Step,
+)
 from bulkx.plan.step_builder import did_you_mean, source_of
 from bulkx.resources.kinds import KINDS
 from bulkx.resources.model import Kind, PlanField
@@ -30,6 +39,8 @@ US_STATES = frozenset(_STATES.split())
 TRUE = ("true", "yes", "1", "y", "on")
 FALSE = ("false", "no", "0", "n", "off")
 ROW = "__row"
+#: A cell that clears its field: the marker in any case, spaces around it ignored.
+_CLEAR_CELL = rf"(?i)^\s*{CLEAR_MARKER}\s*$"
 _CONTROL_HINT = (
     "a terminal acts on it (ESC can clear the screen, CR hide a line): remove it unless the"
     " API must store it"
@@ -129,12 +140,38 @@ def _identifies(kind: Kind, name: str) -> bool:
     return name in (kind.key, kind.scope_field)
 
 
+def _why_not_clearable(kind: Kind, spec: PlanField) -> tuple[str, str, str]:
+    """(message, code, hint) for a clear of a field that cannot be cleared: BX112 as for any
+    required field left empty, else BX116."""
+    name = spec.name
+    keep = "leave the cell empty (the YAML key out) to leave it as it is"
+    if name in (kind.key, kind.scope_field, kind.parent_field) or spec.required:
+        return f"{name} is required: it cannot be cleared", "BX112", f"fill in {name}"
+    if spec.api_name is None:
+        return f"{name} is not an API field: there is nothing to clear", "BX116", keep
+    if spec.create_only:
+        return f"{name} is set at creation only: it cannot be cleared", "BX116", keep
+    message = f"{name} has no empty value to clear it to"
+    if spec.choices:
+        return message, "BX116", f"write one of: {', '.join(spec.choices)}; or {keep}"
+    if spec.default is not None:
+        default = str(spec.default).lower() if isinstance(spec.default, bool) else spec.default
+        return message, "BX116", f"write {default}, or {keep}"
+    return (
+        f"{name} ({spec.type}) has no empty value to clear it to",
+        "BX116",
+        f"write a value, or {keep}",
+    )
+
+
 class StepChecks:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.out: list[Diagnostic] = []
         #: Per capped check: (how many problems, the first one past the cap).
         self._capped: dict[str, tuple[int, Diagnostic | None]] = {}
+        #: (id of the step, field) -> rows whose clear of the field was refused (reported).
+        self.refused_clears: dict[tuple[int, str], pl.Series] = {}
 
     def over_cap(self, check: str, pos: Position, code: str, severity: str = "error") -> bool:
         """Count one more problem of a check that repeats once per step, field or value (a
@@ -240,10 +277,13 @@ class StepChecks:
                         "BX111",
                         f"add a {spec.name} column or item key",
                     )
+        frame, cleared = self.take_clears(step, frame, kind)
         new_columns: list[pl.Expr] = []
         for name in step.fields:
             spec = kind.by_name[name]
             new_columns.append(self.check_field(step, frame, spec))
+        if cleared is not None:
+            new_columns.append(pl.lit(cleared).alias(CLEARED))
         rows = frame.with_columns(new_columns).drop(ROW) if new_columns else step.rows
         # A field the kind gives a default (an E911 record is enabled) is part of what the
         # plan wants even where the plan does not write it, so the diff sees a live record
@@ -260,6 +300,39 @@ class StepChecks:
         object.__setattr__(step, "rows", rows)  # normalised values are part of the contract
         if step.count is not None:
             self.check_template(step, kind)
+
+    def take_clears(
+        self, step: Step, frame: pl.DataFrame, kind: Kind
+    ) -> tuple[pl.DataFrame, pl.Series | None]:
+        """The frame with every `<clear>` cell emptied, and per row the fields it clears
+        (`name;name;`, see `CLEARED`), or None when no cell clears anything. A clear of a
+        field that cannot be cleared is an error at its cell (and only that error)."""
+        marks: dict[str, pl.Series] = {}
+        for name in step.fields:
+            # One anchored regex per column: 200,000 rows in a few ms.
+            mask = frame[name].cast(pl.String).str.contains(_CLEAR_CELL).fill_null(False)
+            if mask.any():
+                marks[name] = mask
+        if not marks:
+            return frame, None
+        pieces: dict[str, pl.Expr] = {}
+        for name, mask in marks.items():
+            if kind.can_clear(name):
+                pieces[name] = pl.when(mask).then(pl.lit(f"{name};")).otherwise(pl.lit(""))
+                continue
+            bad = frame.filter(mask).select(
+                ROW, SOURCE_FILE, SOURCE_LINE, pl.lit(CLEAR_MARKER).alias(name)
+            )
+            why = _why_not_clearable(kind, kind.by_name[name])
+            self.report_rows(step, bad, name, lambda _r, why=why: why)
+            self.refused_clears[(id(step), name)] = bad[ROW]
+        emptied = frame.with_columns(
+            pl.when(mask).then(None).otherwise(pl.col(name)).alias(name)
+            for name, mask in marks.items()
+        )
+        if not pieces:
+            return emptied, None
+        return emptied, frame.select(pl.concat_str(list(pieces.values())))[:, 0]
 
     def check_field(self, step: Step, frame: pl.DataFrame, spec: PlanField) -> pl.Expr:
         name = spec.name
@@ -322,6 +395,9 @@ class StepChecks:
 
     def check_required(self, step: Step, base: pl.DataFrame, name: str) -> None:
         missing = base.filter(_empty(pl.col(name)))
+        refused = self.refused_clears.get((id(step), name))
+        if refused is not None:  # reported already: "cannot be cleared"
+            missing = missing.filter(~pl.col(ROW).is_in(refused.implode()))
         if not _identifies(KINDS[step.kind], name):
             # An item to delete is named by its key; its other fields do not matter.
             missing = missing.filter(~_absent(step).gather(missing[ROW]))
@@ -457,6 +533,7 @@ class StepChecks:
         object.__setattr__(step, "criteria", normalised)
 
     def check_step_fields(self, step: Step, kind: Kind) -> None:
-        frame = step.rows.with_row_index(ROW)
+        # A template's clear is nothing to send: a number rented has nothing to clear yet.
+        frame, _ = self.take_clears(step, step.rows.with_row_index(ROW), kind)
         exprs = [self.check_field(step, frame, kind.by_name[n]) for n in step.fields]
         object.__setattr__(step, "rows", frame.with_columns(exprs).drop(ROW))

@@ -124,23 +124,20 @@ class _Validator(StepChecks):
                     if targets:
                         graph.add(index, *[t for t in targets if t != index])
                         continue
-                    fatal = (
-                        spec.required
-                        and spec.name == kind.parent_field
-                        and spec.reference not in defined
-                    )
+                    # Named by no step, it must already exist: a parent too (a plan of trunks
+                    # alone, as `bulkx export trunk` writes, names live trunk groups).
                     pos = (
                         source_of(step).keys.get(f"template.{spec.name}", step.position)
                         if row < 0
                         else self.cell(step, row, file, line, spec.name)
                     )
-                    severity = "error" if fatal else "warning"
+                    severity = "warning"
                     if self.over_cap("references no step defines", pos, "BX130", severity):
                         continue  # before the hint: did-you-mean over every key is costly
                     self.add(
                         pos,
                         f"{spec.name} {value!r}: no {spec.reference} step in this plan "
-                        "defines it" + ("" if fatal else " (it must already exist)"),
+                        "defines it (it must already exist)",
                         "BX130",
                         f"add {_article(spec.reference)} {spec.reference} step with "
                         f"{KINDS[spec.reference].key}: {value}"

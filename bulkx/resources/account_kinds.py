@@ -30,7 +30,7 @@ def _with_password(fields: tuple[PlanField, ...]) -> ToApi:
 
     def to_api(values: Mapping[str, Any]) -> dict[str, Any]:
         body = {
-            f.api_name: values[f.name]
+            f.api_name: f.as_api(values[f.name])
             for f in fields
             if f.api_name is not None and f.name in values
         }
@@ -46,7 +46,7 @@ _PARTNER_FIELDS = (
     F("login", required=True, max_length=64, doc="letters, digits and _ . @ -"),
     ensure_field(),
     PASSWORD_ENV,
-    F("name", max_length=255),
+    F("name", max_length=255, empty="N/A"),  # what the API holds for a partner with no name
     F("company_name"),
     F("owner_email"),
     F("billing_email"),

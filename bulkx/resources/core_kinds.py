@@ -22,7 +22,8 @@ DID = Kind(
     fields=(
         F("phonenumber", "e164", required=True, doc="E.164; '+1 (516) 206-5575' is accepted"),
         ensure_field(release=True),
-        F("name", max_length=255),
+        # An unnamed DID is "N/A" (docs.carrierx.com/voice/core-api/phone-numbers/did).
+        F("name", max_length=255, empty="N/A"),
         F("trunk_group", api="trunk_group_sid", reference="trunk_group"),
         F("did_group", api="did_group_sid", reference="did_group"),
         F("callback_url", "url"),
@@ -36,10 +37,15 @@ _ADDRESS = ("address_1", "address_2", "city", "state", "zip", "country_code")
 
 
 def _emergency_to_api(values: Mapping[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: values[k] for k in ("caller_name", "enabled") if k in values}
+    # A cleared (None) text field is sent as "": the documented E911 objects show an empty
+    # address line so (docs.carrierx.com/voice/core-api/phone-numbers/did-emergency/get).
+    body: dict[str, Any] = {
+        k: "" if values[k] is None else values[k] for k in ("caller_name", "enabled") if k in values
+    }
     if any(k in values for k in _ADDRESS):
-        location = {k: values[k] for k in _ADDRESS if values.get(k) not in (None, "")}
-        location.setdefault("country_code", "USA")
+        location = {k: "" if values[k] is None else values[k] for k in _ADDRESS if k in values}
+        if not location.get("country_code"):
+            location["country_code"] = "USA"
         body["locations"] = [location]
     return body
 
@@ -65,12 +71,15 @@ DID_EMERGENCY = Kind(
     doc="The E911 record of a DID: caller name and one dispatchable address.",
     to_api_hook=_emergency_to_api,
     from_api_hook=_emergency_from_api,
+    # One location object: an update that changes address_1 keeps the live suite (address_2)
+    # unless the plan clears it.
+    written_together=_ADDRESS,
     fields=(
         F("phonenumber", "e164", required=True),
-        F("caller_name", max_length=32),
+        F("caller_name", max_length=32, empty=""),
         F("enabled", "bool", default=True),
         F("address_1", required=True, max_length=60),
-        F("address_2", max_length=60),
+        F("address_2", max_length=60, empty="", doc="suite, floor, room; <clear> empties it"),
         F("city", required=True, max_length=40),
         F("state", "state", required=True),
         F("zip", "zip", required=True),
@@ -89,14 +98,16 @@ DID_LINE_INFORMATION = Kind(
     singleton=True,
     operations=UPDATE_ONLY,
     doc="Line information (CNAM and directory listing) of a DID.",
+    # Its text fields read "" when empty (docs.carrierx.com/voice/core-api/phone-numbers/
+    # did-line-information); its choices have documented defaults, not empty values.
     fields=(
         F("phonenumber", "e164", required=True),
-        F("caller_name", max_length=15),
+        F("caller_name", max_length=15, empty=""),
         F("class_of_service", "enum", choices=("business", "none", "residential")),
         F("enabled", "bool", default=True),
-        F("extended_business_name"),
-        F("extended_first_name"),
-        F("extended_last_name"),
+        F("extended_business_name", empty=""),
+        F("extended_first_name", empty=""),
+        F("extended_last_name", empty=""),
         F("privacy", "enum", choices=("public", "private")),
         F("screening", "enum", choices=("allow_all", "block_collect", "block_third_number",
                                         "block_third_number_collect")),

@@ -46,12 +46,39 @@ class PlanField:
     create_only: bool = False
     default: Any = None
     doc: str = ""
+    #: What the API holds when the field is empty: a clear (YAML null, CSV `<clear>`) sends
+    #: it, and the diff takes a live value equal to it as cleared. None: JSON null, or {} and
+    #: [] for objects and lists (`empty_value`).
+    empty: Any = None
+    #: Whether a plan may clear it. None: any optional field the API stores, except booleans,
+    #: numbers, choices and fields with a default: the API has no empty value for those, only
+    #: values to set.
+    clearable: bool | None = None
 
     @property
     def api_name(self) -> str | None:
         if self.api == "":
             return self.name
         return self.api
+
+    @property
+    def empty_value(self) -> Any:
+        if self.empty is not None:
+            return self.empty
+        return {} if self.type == "object" else [] if self.type == "list" else None
+
+    @property
+    def can_clear(self) -> bool:
+        """A plan may clear it (the key and the scope of a kind never: `Kind.can_clear`)."""
+        if self.required or self.api_name is None or self.create_only:
+            return False
+        if self.clearable is not None:
+            return self.clearable
+        return self.default is None and self.type not in ("bool", "int", "enum", "file")
+
+    def as_api(self, value: Any) -> Any:
+        """A plan value as the API takes it: a clear (None) is the field's empty value."""
+        return self.empty_value if value is None else value
 
 
 def ensure_field(*, release: bool = False) -> PlanField:
@@ -156,6 +183,10 @@ class Kind:
     #: Answer fields kept as the operation's result (a verification's code), for the report.
     answer_fields: tuple[str, ...] = ()
     answer_problem: AnswerProblem | None = field(default=None, repr=False)
+    #: Fields the API takes as one value (an E911 location): an update sends them all, the
+    #: live value of one the plan leaves out included, so that leaving a cell empty never
+    #: empties it.
+    written_together: tuple[str, ...] = ()
     #: Custom mapping for kinds whose API shape differs from the plan's flat columns.
     to_api_hook: ToApi | None = field(default=None, repr=False)
     from_api_hook: FromApi | None = field(default=None, repr=False)
@@ -179,6 +210,8 @@ class Kind:
             problems.append("query_fields names a field that is not one")
         if self.paced_by is not None and self.paced_by not in names:
             problems.append(f"paced_by names {self.paced_by!r}, which is no field")
+        if any(n not in names for n in self.written_together):
+            problems.append("written_together names a field that is not one")
         for name in self.path_fields:
             if name not in names or self.by_name[name].reference is None:
                 problems.append(f"create_path names {name!r}, which is no reference field")
@@ -188,6 +221,13 @@ class Kind:
     @property
     def by_name(self) -> dict[str, PlanField]:
         return {f.name: f for f in self.fields}
+
+    def can_clear(self, name: str) -> bool:
+        """A plan may clear this field of this kind (never what names an object)."""
+        spec = self.by_name.get(name)
+        if spec is None or name in (self.key, self.scope_field, self.parent_field):
+            return False
+        return spec.can_clear
 
     @property
     def key_field(self) -> str:
@@ -223,7 +263,7 @@ class Kind:
         for spec in self.fields:
             api_name = spec.api_name
             if api_name is not None and spec.name in values:
-                body[api_name] = values[spec.name]
+                body[api_name] = spec.as_api(values[spec.name])
         return body
 
     def from_api(self, obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ here, so the documentation cannot drift from what validation checks."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,28 @@ from bulkx.resources.model import Kind, PlanField
 
 #: What an empty CSV cell (or a YAML key left out) means for a field the plan does not set.
 EMPTY_CELL = "left as it is"
+#: How a plan clears a field that can be cleared (bulkx.plan.model.CLEAR_MARKER).
+HOW_TO_CLEAR = (
+    "To empty a field, write `<clear>` in its CSV cell, or give its YAML key the value null"
+    ' (`~`, or nothing after the colon) or `""`. Only optional fields the API has an empty value'
+    " for can be cleared (not booleans, numbers, choices or fields with a default), and never"
+    " the key; `bulkx validate` points at any other clear."
+)
 REGENERATE = "python -m bulkx.resources.reference > docs/kinds.md"
+
+
+def _empty(kind: Kind, spec: PlanField) -> str:
+    """What an empty cell means for this field, and what a clear sends."""
+    if spec.name == kind.key:
+        return "-"
+    if spec.default is not None and spec.api_name is not None and not spec.create_only:
+        # A step without the column at all wants the default (validation adds it).
+        default = str(spec.default).lower() if isinstance(spec.default, bool) else spec.default
+        return f"{EMPTY_CELL} (no such column: {default}); cannot be cleared"
+    if not kind.can_clear(spec.name):
+        return f"{EMPTY_CELL} (cannot be cleared)"
+    sent = "null" if spec.empty_value is None else json.dumps(spec.empty_value)
+    return f"{EMPTY_CELL}; <clear> sends {sent}"
 
 
 def _type(spec: PlanField) -> str:
@@ -54,7 +76,7 @@ def field_rows(kind: Kind) -> list[dict[str, Any]]:
             "type": _type(spec),
             "required": spec.required or spec.name == kind.key,
             "allowed": _allowed(spec),
-            "empty": "-" if spec.name == kind.key else EMPTY_CELL,
+            "empty": _empty(kind, spec),
             "api_field": _api_field(kind, spec),
             "doc": "; ".join([spec.doc.rstrip("."), *notes] if spec.doc else notes),
         })  # fmt: skip
@@ -83,7 +105,7 @@ def markdown() -> Iterator[str]:
     yield "# Kinds and their fields"
     yield ""
     yield f"Generated from bulkx/resources by `{REGENERATE}`; `bulkx kinds KIND` prints the same."
-    yield f"An empty CSV cell, or a YAML key left out, means: {EMPTY_CELL}."
+    yield f"An empty CSV cell, or a YAML key left out, means: {EMPTY_CELL}. {HOW_TO_CLEAR}"
     yield ""
     yield "| kind | API | path | key | bulkx can | what it is |"
     yield "|---|---|---|---|---|---|"

@@ -199,9 +199,11 @@ steps:
     assert "did you mean 'acme-sip'?" in (diagnostics[0].hint or "")
 
 
-def test_parent_reference_without_any_parent_step_is_an_error(check: Check) -> None:
+def test_parent_reference_without_any_parent_step_must_already_exist(check: Check) -> None:
+    # A plan of trunks alone (`bulkx export trunk`) names trunk groups that exist live.
     _, diagnostics = check("steps:\n  - kind: trunk\n    items: [{trunk_group: tg, name: t}]\n")
-    assert [(d.code, d.severity) for d in diagnostics] == [("BX130", "error")]
+    assert [(d.code, d.severity) for d in diagnostics] == [("BX130", "warning")]
+    assert "(it must already exist)" in diagnostics[0].message
     assert where(diagnostics) == [("plan.yaml", 3, 27, "BX130")]
 
 
