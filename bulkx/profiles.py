@@ -5,6 +5,7 @@
 
     [profiles.staging]
     base_url = "https://staging.example.net/core/v2"
+    base_urls = { mediator = "https://mediator.example.net/mediator/v1" }  # APIs not beside Core
     token_file = "~/.config/bulkx/staging.token"
     rate = 50            # a ceiling: `--rate` may go lower, never higher
     concurrency = 8
@@ -31,6 +32,7 @@ from bulkx.errors import ConfigError
 #: What a profile may set, and the type each takes.
 SETTINGS: dict[str, tuple[type, ...]] = {
     "base_url": (str,),
+    "base_urls": (dict,),
     "token_file": (str,),
     "rate": (int, float),
     "concurrency": (int,),
@@ -115,11 +117,30 @@ def _checked(path: Path, name: str, profile: Any) -> dict[str, Any]:
             raise ConfigError(f"{path}: [profiles.{name}] {key} must be {types[0].__name__}")
     if profile.get("via", "api") not in ("api", "batch"):
         raise ConfigError(f"{path}: [profiles.{name}] via takes api or batch")
+    if "base_urls" in profile:
+        _check_api_urls(path, name, profile)
     if "token_file" in profile:  # relative to the file that names it, as plan paths are
         token = Path(profile["token_file"]).expanduser()
         token = token if token.is_absolute() else path.parent / token
         profile = {**profile, "token_file": str(token)}
     return dict(profile)
+
+
+def _check_api_urls(path: Path, name: str, profile: Mapping[str, Any]) -> None:
+    """base_urls: API name -> base URL, each as safe as base_url, and only beside one."""
+    from bulkx.api.target import checked_api_bases  # httpx: only for a profile that needs it
+
+    urls = profile["base_urls"]
+    if "base_url" not in profile:
+        raise ConfigError(f"{path}: [profiles.{name}] base_urls needs base_url (the Core API's)")
+    if not all(isinstance(value, str) for value in urls.values()):
+        raise ConfigError(f"{path}: [profiles.{name}] base_urls values must be URLs (str)")
+    try:
+        checked_api_bases(urls)
+    except ConfigError as error:
+        raise ConfigError(
+            f"{path}: [profiles.{name}] base_urls: {error}", hint=error.hint
+        ) from None
 
 
 def load(

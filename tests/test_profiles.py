@@ -4,12 +4,15 @@ never the token. The CLI runs for real, against a sandbox served on 127.0.0.1.""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -159,3 +162,96 @@ def test_shell_completion_is_on(tmp_path: Path) -> None:
     )  # fmt: skip
     assert script.returncode == 0, script.stderr
     assert "complete" in script.stdout and "_BULKX_COMPLETE" in script.stdout
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A stand-in for an API served elsewhere than beside Core: records what reaches it and
+    answers every GET with an empty list page."""
+
+    seen: ClassVar[list[tuple[str, str, str]]] = []
+
+    def do_GET(self) -> None:  # the stdlib names it
+        self.seen.append(("GET", self.path, self.headers.get("Authorization", "")))
+        body = json.dumps({"items": [], "count": 0, "has_more": False, "limit": 100}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Recorder.seen.clear()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_profile_serves_an_api_from_its_own_base_url(
+    tmp_path: Path, served: tuple[SandboxApp, str], elsewhere: str
+) -> None:
+    app, base = served
+    work = _project(tmp_path, base)
+    (work / "endpoint.yaml").write_text(
+        "steps:\n  - kind: endpoint\n    items:\n      - {name: acme-relay, type: mediator}\n"
+    )
+    assert bulkx(work, "apply", "endpoint.yaml", "--yes").returncode == 0
+    toml = (work / "bulkx.toml").read_text()
+    (work / "bulkx.toml").write_text(toml.replace(
+        'token_file = "tokens/staging.token"',
+        'token_file = "tokens/staging.token"\n'
+        f'base_urls = {{ mediator = "{elsewhere}/relay/mediator/v1" }}',
+    ))  # fmt: skip
+    (work / "bindings.yaml").write_text(
+        "steps:\n  - kind: mediator.binding\n    defaults: {endpoint: acme-relay}\n"
+        "    items:\n      - {name: desk, redirect_did: 212-555-0111,"
+        " destination_did: +1 646 555 0199}\n"
+    )
+    since = app.controls.log.last_seq
+    planned = bulkx(work, "plan", "bindings.yaml")
+    assert planned.returncode == 0, planned.stderr
+    assert "desk" in planned.stdout
+    # Mediator was asked at its own base URL, with the endpoint's credentials from Core...
+    paths = [path for _, path, _ in _Recorder.seen]
+    assert paths and all(path.startswith("/relay/mediator/v1/") for path in paths)
+    assert all(auth.startswith("Basic ") for _, _, auth in _Recorder.seen)
+    # ...and Core (the endpoint's credentials) at the profile's base URL, never for Mediator.
+    logged = app.controls.log.entries(since, 1000)
+    assert logged and not any("/mediator/" in e["path"] for e in logged)
+    shown = json.loads(bulkx(work, "config", "-o", "json").stdout)
+    assert shown["  mediator"]["value"] == f"{elsewhere}/relay/mediator/v1"
+    # A flag's base URL is another deployment: the profile's per-API URLs stay out of it.
+    flagged = json.loads(bulkx(work, "config", "-o", "json", "--base-url", base).stdout)
+    assert "  mediator" not in flagged
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('base_urls = { voice = "https://x.example.net/voice/v1" }', "no API 'voice'"),
+        ('base_urls = { mediator = "http://x.example.net/mediator/v1" }', "plain http://"),
+        ('base_urls = { mediator = "https://u:p@x.example.net/m" }', "login or password"),
+        ("base_urls = { mediator = 5 }", "must be URLs"),
+    ],
+)
+def test_a_bad_per_api_base_url_is_a_clear_error(
+    tmp_path: Path, setting: str, message: str
+) -> None:
+    work = _project(tmp_path, "https://api.example.net/core/v2")
+    toml = (work / "bulkx.toml").read_text()
+    (work / "bulkx.toml").write_text(
+        toml.replace("concurrency = 4\n", f"concurrency = 4\n{setting}\n", 1)
+    )
+    shown = bulkx(work, "config")
+    assert shown.returncode == 2, shown.stdout
+    assert message in shown.stderr and "Traceback" not in shown.stderr
+    assert "u:p" not in shown.stderr

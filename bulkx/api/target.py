@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -14,6 +15,7 @@ __all__ = [
     "API_NAMES",
     "DEFAULT_CORE_BASE",
     "Target",
+    "checked_api_bases",
     "derive_bases",
     "is_loopback",
     "redacted_url",
@@ -61,17 +63,16 @@ def redacted_url(text: str) -> str:
     )
 
 
-def _checked_core_base(core_base: str) -> httpx.URL:
-    text = core_base.strip().rstrip("/")
+def _checked_url(text: str) -> httpx.URL:
+    """A base URL safe to send a token to: http(s), no login, query or fragment, and plain
+    http only to loopback. Raises ConfigError naming the problem, never the URL's secrets."""
     shown = redacted_url(text)
     try:
         url = httpx.URL(text)
     except httpx.InvalidURL:
-        # httpx's message quotes the URL: name the problem, never the URL's secrets.
         raise ConfigError(f"invalid base URL {shown!r}") from None
-    example = f"e.g. {DEFAULT_CORE_BASE}"
     if url.scheme not in ("https", "http") or not url.host:
-        raise ConfigError(f"invalid base URL {shown!r}", hint=f"give the Core base URL, {example}")
+        raise ConfigError(f"invalid base URL {shown!r}", hint=f"e.g. {DEFAULT_CORE_BASE}")
     if url.userinfo:
         # Credentials in a URL end up in logs and shell history; they come from the token only.
         raise ConfigError("the base URL must not contain a login or password")
@@ -85,10 +86,29 @@ def _checked_core_base(core_base: str) -> httpx.URL:
             f"refusing plain http:// to {url.host}: the token would travel unencrypted",
             hint="use https:// (http:// is allowed only for loopback hosts such as 127.0.0.1)",
         )
+    return url
+
+
+def checked_api_bases(bases: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Base URLs given per API (a deployment that serves an API somewhere other than beside
+    Core), each checked as the Core base is; Core's own is the base URL itself."""
+    checked = []
+    for api, base in sorted(bases.items()):
+        if api not in API_NAMES or api == "core":
+            others = ", ".join(name for name in API_NAMES if name != "core")
+            raise ConfigError(f"no API {api!r} to give a base URL for", hint=f"one of {others}")
+        checked.append((api, str(_checked_url(base.strip().rstrip("/"))).rstrip("/")))
+    return tuple(checked)
+
+
+def _checked_core_base(core_base: str) -> httpx.URL:
+    text = core_base.strip().rstrip("/")
+    url = _checked_url(text)
     if not url.path.endswith(_CORE_SUFFIX):
         raise ConfigError(
-            f"the base URL must be the Core API base ending in {_CORE_SUFFIX}: {shown!r}",
-            hint=example,
+            f"the base URL must be the Core API base ending in {_CORE_SUFFIX}:"
+            f" {redacted_url(text)!r}",
+            hint=f"e.g. {DEFAULT_CORE_BASE}",
         )
     return url
 
@@ -114,17 +134,20 @@ class Target:
     core_base_url: str
     is_sandbox: bool = False
     label: str = ""
+    #: (api, base URL) for an API served elsewhere than beside Core (a profile's base_urls).
+    api_bases: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         bases = derive_bases(self.core_base_url)  # validates, raising ConfigError
         object.__setattr__(self, "core_base_url", bases["core"])
+        object.__setattr__(self, "api_bases", checked_api_bases(dict(self.api_bases)))
         if not self.label:
             host = httpx.URL(bases["core"]).host
             object.__setattr__(self, "label", f"sandbox ({host})" if self.is_sandbox else host)
 
     @property
     def bases(self) -> dict[str, str]:
-        return derive_bases(self.core_base_url)
+        return {**derive_bases(self.core_base_url), **dict(self.api_bases)}
 
     def base(self, api: str) -> str:
         try:

@@ -235,7 +235,8 @@ def apply_command(
         kind=kind, send_rate=send_rate, allow_release=allow_release,
         allow_partners=allow_partners, allow_send=allow_send, allow_calls=allow_calls,
         max_failures=max_failures, fail_fast=fail_fast, outage_after=outage_after,
-        base_url=target.base_url, sandbox_db=str(sandbox_db),
+        base_url=target.base_url, api_urls=dict(target.api_urls) or None,
+        sandbox_db=str(sandbox_db),
         token_file=str(target.token_file) if target.token_file else None,
         **run_settings(profile, rate=rate, concurrency=concurrency, via=via),
     )  # fmt: skip

@@ -14,7 +14,7 @@ from bulkx.cli.options import BASE_URL, PROFILE, SANDBOX_DB, TOKEN_FILE
 from bulkx.cli.profile_edge import checked_rate, load_config
 
 if TYPE_CHECKING:
-    from bulkx.profiles import Setting
+    from bulkx.profiles import Config, Setting
 
 
 def _token_line(token_file: str | None) -> tuple[str, str]:
@@ -60,6 +60,7 @@ def config_command(
         ("via", *_pair(config.resolve("via", via, "api"))),
         ("config files", ", ".join(map(str, config.files)) or "none found", "./bulkx.toml, user"),
     ]
+    rows[2:2] = _api_url_rows(config, base)
     if output == "json":
         document = {name: {"value": value, "source": source} for name, value, source in rows}
         typer.echo(json.dumps(document, indent=2, default=str))
@@ -73,6 +74,15 @@ def config_command(
     width = max(len(str(value)) for _, value, _ in rows)
     for name, value, source in rows:
         typer.echo(f"{name:<13} {value!s:<{width}}  {source}")
+
+
+def _api_url_rows(config: Config, base: Setting) -> list[tuple[str, object, str]]:
+    """A row per API the selected profile serves elsewhere than beside Core (only with the
+    profile's own base URL: a flag or env base URL is another deployment)."""
+    if not base.source.startswith("profile"):
+        return []
+    urls = config.resolve("base_urls")
+    return [(f"  {api}", url, urls.source) for api, url in sorted((urls.value or {}).items())]
 
 
 def _pair(setting: Setting) -> tuple[object, str]:

@@ -65,6 +65,8 @@ class RunOptions:
     base_url: str | None = None
     sandbox_db: str = str(DEFAULT_SANDBOX_DB)
     token_file: str | None = None
+    #: API -> base URL, for APIs served elsewhere than beside Core (a profile's base_urls).
+    api_urls: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.via not in ("api", "batch"):
@@ -99,7 +101,8 @@ class RunOptions:
     @property
     def target(self) -> TargetOptions:
         token = Path(self.token_file) if self.token_file else None
-        return TargetOptions(self.base_url, token, Path(self.sandbox_db))
+        api_urls = tuple(sorted((self.api_urls or {}).items()))
+        return TargetOptions(self.base_url, token, Path(self.sandbox_db), api_urls)
 
     def failure_limit(self, total: int) -> int | None:
         """`--fail-fast` or `--max-failures N|P%` as a number of failures to stop after."""

@@ -30,6 +30,8 @@ class TargetOptions:
     base_url: str | None
     token_file: Path | None
     sandbox_db: Path
+    #: (api, base URL) for APIs served elsewhere than beside Core (a profile's base_urls).
+    api_urls: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         from bulkx.api.target import is_loopback  # the client is imported when it is used
@@ -65,6 +67,7 @@ async def open_client(options: TargetOptions) -> AsyncIterator[CarrierX]:
         finally:
             app.world.store.close()
         return
-    target = Target(options.base_url, is_sandbox=False, label=options.describe())
+    target = Target(options.base_url, is_sandbox=False, label=options.describe(),
+                    api_bases=options.api_urls)  # fmt: skip
     async with CarrierX(target, load_token(options.token_file)) as client:
         yield client
