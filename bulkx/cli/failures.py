@@ -8,7 +8,7 @@ from typing import TypeVar
 import typer
 
 from bulkx.cli import exit_codes
-from bulkx.errors import ApiError, AuthError, BulkxError, ConfigError, ReadStopped
+from bulkx.errors import ApiError, AuthError, BulkxError, ConfigError, JournalLocked, ReadStopped
 from bulkx.escaping import printable
 
 T = TypeVar("T")
@@ -17,6 +17,13 @@ T = TypeVar("T")
 def err(message: str) -> None:
     # A message quotes API answers and plan values: nothing in it may drive the terminal.
     typer.echo(f"error: {printable(message, keep_newlines=True)}", err=True)
+
+
+def locked(error: JournalLocked) -> None:
+    """The message for a run refused because another live process holds what it needs: its
+    message names the holder (run id, pid); the hint says what to do."""
+    hint = error.hint or f"wait for it to end (`bulkx status {error.run_id}`)"
+    err(f"{error}\n  hint: {hint}")
 
 
 def guarded(job: Callable[[], T], *, doing: str = "") -> T:
@@ -29,6 +36,10 @@ def guarded(job: Callable[[], T], *, doing: str = "") -> T:
         raise typer.Exit(exit_codes.AUTH) from None
     except ConfigError as error:
         err(str(error) + (f"\n  hint: {error.hint}" if error.hint else ""))
+        raise typer.Exit(exit_codes.ENVIRONMENT) from None
+    except JournalLocked as error:
+        # Another live process holds the run, or objects this run would touch (`RunsOverlap`).
+        locked(error)
         raise typer.Exit(exit_codes.ENVIRONMENT) from None
     except ReadStopped as error:
         # The API was down while live state was read: before anything was sent.

@@ -7,10 +7,12 @@ same target holds one of them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from bulkx.diff.state import natural_key
+from bulkx.errors import JournalError
 from bulkx.journal import claims
 from bulkx.plan.model import Plan
 from bulkx.resources import KINDS
@@ -55,4 +57,12 @@ def claim_ops(
 
 
 def release(root: Path, run_id: str) -> None:
-    claims.release(root, run_id)
+    """Drop `run_id`'s claims. Quietly: a claims file that cannot be written now must not
+    hide how the run ended (the claims of a process that is gone hold nothing anyway)."""
+    with contextlib.suppress(JournalError):
+        claims.release(root, run_id)
+
+
+def root_of(journal_path: Path) -> Path:
+    """The journal root a run's journal lives under (`<root>/runs/<run_id>.db`)."""
+    return journal_path.parent.parent

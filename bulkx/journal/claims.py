@@ -11,9 +11,11 @@ What is claimed (`claim_keys`): `kind:natural key` of every item, and `kind:rent
 rent-by-count step (its rentals are found again by the step's tag, so two runs of one step
 would both rent the shortfall). Sends (SMS, calls) are items keyed by their `ref`.
 
-A claim is live while its process is (same host, `os.kill(pid, 0)`): a killed run's claims stop
-counting at once, and its resume claims them again with its own pid. Claims are dropped when a
-run ends with nothing left to do. One claims file per journal root: two machines, or two
+A claim is live while its process is (same host, `os.kill(pid, 0)`) and its run's journal
+exists: a killed run's claims stop counting at once (`claim` purges them), and its resume
+claims them again with its own pid; a run discarded before it started (nothing to do, not
+confirmed) holds nothing. Claims are dropped when a run's process stops driving it, however
+it ended: a resume claims again what is left. One claims file per journal root: two machines, or two
 `BULKX_HOME`s on one machine, share no claims (docs/concurrency.md).
 """
 
@@ -25,8 +27,9 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from bulkx.errors import JournalLocked
-from bulkx.journal.run_files import mkdir_private
+from bulkx.errors import JournalError, JournalLocked
+from bulkx.journal.run_files import mkdir_private, run_paths
+from bulkx.journal.schema import sql_errors
 
 #: Keys per statement: SQLite's default limit on host parameters is 32,766.
 _CHUNK = 10_000
@@ -43,7 +46,8 @@ class RunsOverlap(JournalLocked):
             f"run {holder} (pid {pid}) is working on {example}{more} on this target",
             run_id=holder,
             pid=pid,
-            hint=f"wait for it (`bulkx watch {holder}`), or apply a plan that does not overlap",
+            hint=f"wait for it to end (`bulkx status {holder}`, `bulkx watch {holder}`),"
+            " or apply a plan that does not overlap",
         )
         self.count = count
 
@@ -68,20 +72,26 @@ def _alive(pid: int) -> bool:
 def _connect(root: Path) -> Iterator[sqlite3.Connection]:
     mkdir_private(Path(root))
     path = claims_path(root)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # private from the first byte
-    os.close(fd)
-    conn = sqlite3.connect(path, timeout=_BUSY_SECONDS, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS claims (target TEXT NOT NULL, item TEXT NOT NULL,"
-            " run_id TEXT NOT NULL, pid INTEGER NOT NULL, PRIMARY KEY (target, item, run_id))"
-            " WITHOUT ROWID"
-        )
-        conn.execute("CREATE INDEX IF NOT EXISTS claims_run ON claims (run_id)")
-        yield conn
-    finally:
-        conn.close()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # private from the first byte
+    except OSError as exc:
+        raise JournalError(f"cannot open the claims file {path}: {exc.strerror}") from None
+    os.close(fd)
+    # Any SQLite failure (busy past the timeout, disk full, damaged) becomes a JournalError
+    # naming the file, never a traceback.
+    with sql_errors(path, "record claims in"):
+        conn = sqlite3.connect(path, timeout=_BUSY_SECONDS, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS claims (target TEXT NOT NULL, item TEXT NOT NULL,"
+                " run_id TEXT NOT NULL, pid INTEGER NOT NULL, PRIMARY KEY (target, item, run_id))"
+                " WITHOUT ROWID"
+            )
+            conn.execute("CREATE INDEX IF NOT EXISTS claims_run ON claims (run_id)")
+            yield conn
+        finally:
+            conn.close()
 
 
 def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
@@ -109,6 +119,7 @@ def claim(root: Path, target: str, run_id: str, items: Iterable[str]) -> None:
                 conn.executemany(
                     "INSERT OR IGNORE INTO wanted VALUES (?)", ((item,) for item in chunk)
                 )
+            _purge_stale(conn, root)
             _refuse_overlap(conn, target, run_id)
             conn.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
             conn.execute(
@@ -116,8 +127,24 @@ def claim(root: Path, target: str, run_id: str, items: Iterable[str]) -> None:
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # the first error is the one worth reporting
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
+
+
+def _holds(root: Path, run_id: str, pid: int) -> bool:
+    """Whether a run's claims still hold: its process is alive and its journal is still there
+    (a run discarded before it started, nothing to do or not confirmed, left no journal)."""
+    return _alive(pid) and run_paths(root, run_id)[0].exists()
+
+
+def _purge_stale(conn: sqlite3.Connection, root: Path) -> None:
+    """Drop the claims of runs that no longer hold them (killed, or discarded): a killed
+    run never blocks a later apply or its own resume, and the table stays small."""
+    holders = conn.execute("SELECT DISTINCT run_id, pid FROM claims").fetchall()
+    stale = [(run, pid) for run, pid in holders if not _holds(root, run, int(pid))]
+    conn.executemany("DELETE FROM claims WHERE run_id = ? AND pid = ?", stale)
 
 
 def _refuse_overlap(conn: sqlite3.Connection, target: str, run_id: str) -> None:
@@ -127,13 +154,11 @@ def _refuse_overlap(conn: sqlite3.Connection, target: str, run_id: str) -> None:
         (target, run_id),
     ).fetchall()
     for holder, pid, count, example in holders:
-        if _alive(int(pid)):
-            raise RunsOverlap(holder=holder, pid=int(pid), count=int(count), example=example)
-    # The others are claims of runs whose process died: they no longer hold anything.
+        raise RunsOverlap(holder=holder, pid=int(pid), count=int(count), example=example)
 
 
 def release(root: Path, run_id: str) -> None:
-    """Drop `run_id`'s claims (it ended with nothing left to do)."""
+    """Drop `run_id`'s claims (its process stops driving it; a resume claims again)."""
     if not claims_path(root).exists():
         return
     with _connect(root) as conn:

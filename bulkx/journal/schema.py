@@ -481,6 +481,18 @@ class JournalView:
             params += [state, after_op_id, limit]
         return [Operation.from_row(r) for r in self._rows(sql, [*params, limit])]
 
+    def unfinished_objects(self, page: int = 5000) -> Iterator[tuple[str, str, str, str]]:
+        """(kind, key, step, action) of each operation not finished (pending, in flight or
+        outcome unknown): what a resume may still touch. A page at a time, never all rows."""
+        after = 0
+        sql = (
+            "SELECT op_id, kind, key, step, action FROM ops WHERE state IN"
+            " ('pending', 'in_flight', 'unknown') AND op_id > ? ORDER BY op_id LIMIT ?"
+        )
+        while rows := self._rows(sql, (after, page)):
+            after = rows[-1][0]
+            yield from ((r[1], r[2], r[3], r[4]) for r in rows)
+
     def op_statuses(self, op_keys: Collection[str]) -> dict[str, OpStatus]:
         """op_key -> where it stands, for the keys asked (a key the run does not hold is
         absent from the answer)."""

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkx.errors import JournalError
+from bulkx.journal import integrity
 from bulkx.journal import preparation as prep_table
 from bulkx.journal.payloads import SUSPECT, dumps, refuse_secrets
 from bulkx.journal.reader import JournalReader, list_runs, request_control
@@ -79,6 +80,10 @@ class Journal(JournalView):
         self._siblings: list[Journal] = []
         self._is_sibling = False
         self._closed = False
+        #: The high-water mark beside the file, advanced after each commit (shared by siblings).
+        self._mark = integrity.Mark(path)
+        #: Set by `open` when the journal holds less than its mark: commits were lost.
+        self.lost_commits: str | None = None
 
     @classmethod
     def create(
@@ -137,7 +142,7 @@ class Journal(JournalView):
             # A journal that never got its run row is noise in `bulkx runs`: remove it whole.
             if conn is not None:
                 conn.close()
-            for leftover in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            for leftover in _files_of(db):
                 leftover.unlink(missing_ok=True)
             lock.release()
             raise
@@ -157,6 +162,9 @@ class Journal(JournalView):
             raise
         journal = cls(conn, db, run_id, lock)
         try:
+            # Damaged: refused. Holding less than its mark (commits lost): said, loudly.
+            with sql_errors(db, "check"):
+                journal.lost_commits = integrity.check_on_open(conn, db)
             now = now_iso()
             with journal._write("reopen"):
                 if apply_migrations(conn, db) == 0:
@@ -171,6 +179,11 @@ class Journal(JournalView):
                 conn.execute(
                     "INSERT INTO events (at, level, message) VALUES (?, 'info', ?)", (now, message)
                 )
+                if journal.lost_commits:
+                    conn.execute(
+                        "INSERT INTO events (at, level, message) VALUES (?, 'error', ?)",
+                        (now, journal.lost_commits),
+                    )
             tighten_modes(db)
         except BaseException:
             journal.close()
@@ -191,6 +204,7 @@ class Journal(JournalView):
             self._conn.close()
         finally:
             if not self._is_sibling:
+                self._mark.close()
                 self._lock.release()
 
     def sibling(self) -> Journal:
@@ -201,6 +215,7 @@ class Journal(JournalView):
             connect(self.path, "rw", any_thread=True), self.path, self.run_id, self._lock
         )
         twin._is_sibling = True
+        twin._mark = self._mark
         self._siblings.append(twin)
         return twin
 
@@ -226,6 +241,7 @@ class Journal(JournalView):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                water = integrity.high_water(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -233,6 +249,7 @@ class Journal(JournalView):
                     with suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
                 raise
+            self._mark.advance(water)
 
     def _set_states(
         self,
@@ -428,10 +445,13 @@ class Journal(JournalView):
         waits: Sequence[tuple[tuple[str, str], str, bool]],
         cursor: tuple[int, int],
         summary: Mapping[str, Any],
+        failed: Mapping[str, str] | None = None,
     ) -> None:
         """One prepared chunk in ONE transaction: its operations (pending, in order), the sids
         of the live objects they name, its releases held back and what they wait for, and the
-        cursor and summary past it. A crash keeps the chunk whole or not at all."""
+        cursor and summary past it. A crash keeps the chunk whole or not at all. `failed`:
+        op_key -> error of operations that failed before they could be sent (a change found
+        blocked once the run was sending), failed in the same transaction."""
         rows = self._op_rows(ops)
         if releases:
             self._op_rows(op for _, op in releases)  # screened now, written at the end
@@ -441,6 +461,8 @@ class Journal(JournalView):
             _insert_refs(conn, refs)
             prep_table.stage(conn, releases, waits)
             prep_table.advance(conn, cursor, summary)
+            if failed:
+                prep_table.fail_unsent(conn, failed)
 
     def staged_releases(self, limit: int) -> list[prep_table.StagedRow]:
         """The releases held back, the last staged first (the order they are written in)."""
@@ -481,8 +503,7 @@ class Journal(JournalView):
             raise JournalError(f"run {self.run_id} has started; it cannot be discarded")
         db = self._path
         self.close()
-        for leftover in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"),
-                         self._lock_path):  # fmt: skip
+        for leftover in (*_files_of(db), self._lock_path):
             leftover.unlink(missing_ok=True)
         with suppress(OSError):
             db.parent.rmdir()  # only when empty: other runs keep it
@@ -564,6 +585,12 @@ def _reserve(root: str | Path, run_id: str | None) -> tuple[str, Path, WriterLoc
             lock.release()
             raise JournalError(f"cannot create the journal {db}: {exc.strerror}") from None
     raise JournalError(f"could not find a free run id in {runs_dir(root)}")
+
+
+def _files_of(db: Path) -> tuple[Path, ...]:
+    """A journal and its companions: its WAL, shared memory and high-water mark."""
+    return (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"),
+            integrity.mark_path(db))  # fmt: skip
 
 
 def _insert_refs(conn: sqlite3.Connection, refs: Mapping[tuple[str, str], str]) -> None:

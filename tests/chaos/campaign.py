@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.chaos import scenarios
+from tests.chaos import overlap_scenarios, scenarios
 from tests.chaos.checker import CLASSES
 from tests.chaos.scenarios import Outcome
 
@@ -31,7 +31,7 @@ class Step:
 
 
 def _steps(full: bool) -> list[Step]:
-    s = scenarios
+    s, o = scenarios, overlap_scenarios
     if full:
         return [
             Step("T1", lambda d, seed: s.kill_and_resume(d, items=2000, kills=20, seed=seed)),
@@ -57,6 +57,9 @@ def _steps(full: bool) -> list[Step]:
             Step("T10", lambda d, seed: s.permissions(d, items=40, seed=seed)),
             Step("T12", lambda d, seed: s.second_writer(d, items=100, seed=seed)),
             Step("T13", lambda d, seed: s.monitored_run(d, dids=50_000, seed=seed)),
+            Step("T15", lambda d, seed: o.concurrent_applies(d, runs=2, items=300, seed=seed)),
+            Step("T15b", lambda d, seed: o.concurrent_applies(d, runs=3, items=300, seed=seed)),
+            Step("T16", lambda d, seed: o.truncated_wal(d, items=500, seed=seed)),
             Step("T7/T8", lambda d, seed: s.property_suites(1000)),
             Step("T8b", lambda d, seed: s.plan_fuzz(10_000)),
         ]
@@ -79,6 +82,9 @@ def _steps(full: bool) -> list[Step]:
         Step("T10", lambda d, seed: s.permissions(d, items=20, seed=seed)),
         Step("T12", lambda d, seed: s.second_writer(d, items=60, seed=seed, thorough=False)),
         Step("T13", lambda d, seed: s.monitored_run(d, dids=3000, seed=seed)),
+        Step("T15", lambda d, seed: o.concurrent_applies(d, runs=2, items=30, seed=seed)),
+        Step("T15b", lambda d, seed: o.concurrent_applies(d, runs=3, items=30, seed=seed)),
+        Step("T16", lambda d, seed: o.truncated_wal(d, items=60, seed=seed)),
         Step("T7/T8", lambda d, seed: s.property_suites(150)),
         Step("T8b", lambda d, seed: s.plan_fuzz(300)),
     ]

@@ -14,6 +14,7 @@ import pytest
 
 from bulkx.journal import claims
 from bulkx.journal.claims import RunsOverlap
+from bulkx.journal.run_files import run_paths
 
 
 @pytest.fixture
@@ -27,8 +28,16 @@ def other_process() -> Iterator[subprocess.Popen[bytes]]:
         child.wait()
 
 
+def _journal(root: Path, run_id: str) -> None:
+    """The journal a run's claims go with: claims of a run without one hold nothing."""
+    db = run_paths(root, run_id)[0]
+    db.parent.mkdir(parents=True, exist_ok=True)
+    db.touch()
+
+
 def _claim_as(root: Path, pid: int, target: str, run_id: str, items: list[str]) -> None:
     """Claims written as process `pid` would have written them."""
+    _journal(root, run_id)
     claims.claim(root, target, run_id, items)
     with sqlite3.connect(claims.claims_path(root)) as conn:
         conn.execute("UPDATE claims SET pid = ? WHERE run_id = ?", (pid, run_id))
@@ -43,7 +52,7 @@ def test_a_live_run_holding_one_object_refuses_the_next_and_is_named(
     assert refused.value.run_id == "run-1"
     assert refused.value.pid == other_process.pid
     assert "did:+15550002" in str(refused.value)
-    assert "bulkx watch run-1" in (refused.value.hint or "")
+    assert "bulkx status run-1" in (refused.value.hint or "")
     # Refused means nothing of run-2 was written.
     with sqlite3.connect(claims.claims_path(tmp_path)) as conn:
         assert conn.execute("SELECT count(*) FROM claims WHERE run_id = 'run-2'").fetchone() == (0,)
@@ -57,13 +66,28 @@ def test_disjoint_objects_and_other_targets_go_side_by_side(
     claims.claim(tmp_path, "https://api.example/", "run-3", ["did:+15550001"])
 
 
+def test_the_claims_of_a_run_discarded_before_it_started_hold_nothing(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    """A run with nothing to do, or not confirmed, is discarded (its journal removed) by a
+    process that may live on: its claims must not keep the next run out."""
+    _claim_as(tmp_path, other_process.pid, "sandbox:a", "run-1", ["trunk_group:tg1"])
+    run_paths(tmp_path, "run-1")[0].unlink()
+    claims.claim(tmp_path, "sandbox:a", "run-2", ["trunk_group:tg1"])
+
+
 def test_the_claims_of_a_dead_process_hold_nothing(
     tmp_path: Path, other_process: subprocess.Popen[bytes]
 ) -> None:
     _claim_as(tmp_path, other_process.pid, "sandbox:a", "run-1", ["trunk_group:tg1"])
     other_process.kill()
     other_process.wait()
+    _journal(tmp_path, "run-2")
     claims.claim(tmp_path, "sandbox:a", "run-2", ["trunk_group:tg1"])
+    # The dead run's claims were purged, not just passed over.
+    with sqlite3.connect(claims.claims_path(tmp_path)) as conn:
+        rows = conn.execute("SELECT DISTINCT run_id FROM claims").fetchall()
+    assert rows == [("run-2",)]
 
 
 def test_a_resume_claims_again_under_its_own_pid_and_release_drops_them(

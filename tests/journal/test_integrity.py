@@ -1,0 +1,128 @@
+"""A journal is checked when it is reopened (issue 15, item 6): a damaged file is refused; one
+that holds less than the high-water mark its writer kept beside it lost commits, and says so
+(in the journal, and to whoever reopened it)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bulkx.errors import JournalError
+from bulkx.journal import Journal, Operation
+from bulkx.journal.integrity import mark_path, read_mark
+from bulkx.journal.run_files import run_paths
+from tests.journal.conftest import create, new_ops
+
+
+def _files(root: Path, run_id: str) -> list[Path]:
+    db = run_paths(root, run_id)[0]
+    return [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+
+
+def _copy(files: list[Path], into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        if path.exists():
+            shutil.copy2(path, into / path.name)
+
+
+def _restore(copied: Path, files: list[Path]) -> None:
+    for path in files:
+        path.unlink(missing_ok=True)
+        if (copied / path.name).exists():
+            shutil.copy2(copied / path.name, path)
+
+
+def test_the_writer_keeps_a_high_water_mark_beside_the_journal(tmp_path: Path) -> None:
+    journal = create(tmp_path)
+    ids = journal.add_ops(new_ops(3))
+    journal.start(ids[:2])
+    journal.succeed(ids[0], "sid-0")
+    assert read_mark(journal.path) == (3, 3)  # three state changes, three operations
+    assert mark_path(journal.path).stat().st_mode & 0o777 == 0o600
+    run_id = journal.run_id
+    journal.close()
+    reopened = Journal.open(tmp_path, run_id)
+    assert reopened.lost_commits is None
+    reopened.close()
+
+
+def test_a_journal_rolled_back_behind_its_mark_says_it_lost_commits(tmp_path: Path) -> None:
+    """What cutting the -wal after a kill does: the file is valid, only older."""
+    journal = create(tmp_path)
+    run_id = journal.run_id
+    ids = journal.add_ops(new_ops(4))
+    journal.start(ids)
+    files = _files(tmp_path, run_id)
+    _copy(files, tmp_path / "older")  # a consistent copy: every commit so far is in it
+    for op_id in ids:
+        journal.succeed(op_id, f"sid-{op_id}")
+    journal.close()
+    _restore(tmp_path / "older", files)
+
+    reopened = Journal.open(tmp_path, run_id)
+    try:
+        assert reopened.lost_commits is not None
+        assert "lost committed changes" in reopened.lost_commits
+        assert "it had recorded 8 state changes" in reopened.lost_commits
+        events = [(e.level, e.message) for e in reopened.recent_events(5)]
+        assert ("error", reopened.lost_commits) in events
+        # The in-flight operations (their success lost) are unknown, to be looked up.
+        assert reopened.counts()["unknown"] == 4
+    finally:
+        reopened.close()
+
+
+def test_a_damaged_journal_is_refused_with_a_journal_error(tmp_path: Path) -> None:
+    journal = create(tmp_path)
+    run_id = journal.run_id
+    journal.add_ops(new_ops(2000))
+    journal.close()
+    db = run_paths(tmp_path, run_id)[0]
+    with sqlite3.connect(db) as conn:  # every commit into the main file
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    with db.open("r+b") as damaged:  # garbage over a page in the middle of the ops table
+        damaged.seek(page * (pages // 2))
+        damaged.write(b"\xa5" * page)
+    with pytest.raises(JournalError) as refused:
+        Journal.open(tmp_path, run_id)
+    assert str(db) in str(refused.value)
+    assert "damaged" in str(refused.value) or "malformed" in str(refused.value)
+
+
+def _push(i: int) -> Operation:
+    return Operation(
+        op_key=f"push-{i}", step="notices", kind="push.notification", key=f"ref-{i}",
+        action="create", position=f"plan.yaml:{i + 1}", depends_on=(),
+        change={"method": "POST", "api": "core", "path": "/push", "body": {}},
+    )  # fmt: skip
+
+
+def test_after_lost_commits_a_resume_skips_sends_it_cannot_find_again(tmp_path: Path) -> None:
+    from bulkx.engine.run import open_resume
+
+    journal = create(tmp_path)
+    run_id = journal.run_id
+    ids = journal.add_ops([_push(0), _push(1), *new_ops(2)])
+    files = _files(tmp_path, run_id)
+    _copy(files, tmp_path / "older")
+    journal.start(ids)
+    journal.succeed_many([(op_id, None, None) for op_id in ids])
+    journal.close()
+    _restore(tmp_path / "older", files)
+
+    reopened = Journal.open(tmp_path, run_id)
+    try:
+        run = open_resume(reopened, {})
+        by_kind = {op.op_key: op.state for op in reopened.ops(limit=10)}
+        # The pushes may have gone out and nothing can find them: never sent again.
+        assert by_kind["push-0"] == by_kind["push-1"] == "skipped"
+        assert by_kind["key-000000"] == "pending"  # a create: looked up live before it is sent
+        assert run.total == 2
+    finally:
+        reopened.close()
