@@ -66,8 +66,10 @@ def test_a_kill_while_preparing_loses_nothing_and_resume_prepares_the_rest(
     rows = [f"{n},{'renamed' if n in RENAMED else f'line {i}'}" for i, n in enumerate(NUMBERS)]
     (tmp_path / "names.csv").write_text("# kind: did\nphonenumber,name\n" + "\n".join(rows))
 
-    # Killed once the second chunk is journaled: 4,000 rows prepared, 500 not.
-    crashed = bulkx(tmp_path, "apply", "names.csv", "--yes", "--base-url", base,
+    # Killed once the second chunk is journaled: 4,000 rows prepared, 500 not. Without --yes:
+    # a run to confirm is prepared whole before anything is sent (with --yes it would send
+    # while preparing: tests/test_pipelined_apply.py).
+    crashed = bulkx(tmp_path, "apply", "names.csv", "--base-url", base,
                     crash="while_preparing:2")  # fmt: skip
     assert crashed.returncode == -9, crashed.stderr
     log = app.controls.log.entries(0, 1_000_000)

@@ -10,18 +10,23 @@ after everything else, dependants first, so every operation's `depends_on` names
 journaled before it.
 
 `Preparer.chunks` is a producer: it yields after each chunk is durable ("more operations") and
-once when the last is ("done"), so a run could start sending while later chunks are prepared.
-A process killed while preparing leaves a `preparing` run whose cursor says where to go on.
+once when the last is ("done"). An apply that needs no confirmation stops after the first chunk
+with operations (`prepare_journaled(start_early=True)`) and goes on preparing the rest while
+those are sent (`bulkx.engine.pipeline`): the Preparer keeps its place, so `chunks()` goes on
+from there in another event loop, reading through `read_with`'s reader. A process killed while
+preparing leaves a run whose cursor says where to go on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from bulkx.diff.changes import Change
+from bulkx.diff.changes import Blocked, Change, change_as_dict
 from bulkx.diff.chunks import (
     ChunkDiffer,
     Cursor,
@@ -41,6 +46,7 @@ from bulkx.engine.operations import (
     BuiltOperations,
     OperationsBuilder,
     StagedRelease,
+    op_key,
     referenced,
     release_last,
 )
@@ -62,6 +68,37 @@ class ChunkWritten:
     rows_done: int
     rows_total: int
     finished: bool = False
+
+
+class _Relay:
+    """The reader a Preparer reads live state through, replaceable: a preparation that goes
+    on in another event loop reads through a client opened in that loop (`read_with`)."""
+
+    def __init__(self, reader: ApiReader) -> None:
+        self.reader = reader
+
+    async def list_all(
+        self,
+        api: str,
+        path: str,
+        *,
+        filter: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        endpoint: str | None = None,
+    ) -> list[dict[str, Any]]:
+        return await self.reader.list_all(
+            api, path, filter=filter, params=params, endpoint=endpoint
+        )
+
+    async def get(
+        self,
+        api: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        endpoint: str | None = None,
+    ) -> Any:
+        return await self.reader.get(api, path, params=params, endpoint=endpoint)
 
 
 def releasable_kinds(plan: Plan) -> set[str]:
@@ -130,22 +167,47 @@ class Preparer:
         if self._saved is not None:
             done = _chunks_before(self._steps, self._cursor)
             self._saved.met(key for chunk in done for key in chunk_keys(chunk))
-        self._reads = ChunkReads(reader, plan, sent_before=sent_before)
+        self._relay = _Relay(reader)
+        self._reads = ChunkReads(self._relay, plan, sent_before=sent_before)
+        self._read_up_front = False
+        #: Operations (not releases) this process journaled: the ones a run could send now.
+        self.sendable = 0
+        #: A blocked change is journaled as a failed item (its reason the error) instead of
+        #: refusing the plan: set once the run is sending (a pipelined apply, or the resume of
+        #: one), when refusing the plan whole is no longer possible. The rest goes on, and the
+        #: run ends with exit 3 and the item in `report --failed`, as any failed item.
+        self.fail_blocked = journal.run().state != "preparing"
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def read_with(self, reader: ApiReader) -> None:
+        """Read live state through `reader` from now on (one of the event loop going on)."""
+        self._relay.reader = reader
 
     @property
     def rows_total(self) -> int:
         return sum(step.rows.height for step in self._steps)
 
-    async def chunks(self) -> AsyncIterator[ChunkWritten]:
+    @property
+    def rows_done(self) -> int:
+        """Plan rows prepared so far (by this process and any before it)."""
+        return rows_before(self._steps, self._cursor)
+
+    async def chunks(self) -> AsyncGenerator[ChunkWritten, None]:
         """Prepare chunk by chunk, yielding once each is journaled, and once at the end."""
         total = self.rows_total
         if self._finished:
             yield ChunkWritten(self.summary.ops, total, total, finished=True)
             return
-        if self._cursor[0] < len(self._steps):
+        if self._cursor[0] < len(self._steps) and not self._read_up_front:
             await self._reads.up_front()
+            self._read_up_front = True
         for chunk in plan_chunks(self._steps, self._cursor):
             await self._prepare(chunk)
+            # The Preparer keeps its place: `chunks()` called again goes on from here.
+            self._cursor = chunk.after
             crash_point("while_preparing")
             yield ChunkWritten(self.summary.ops, rows_before(self._steps, chunk.after), total)
         if self._saved is not None:
@@ -160,6 +222,7 @@ class Preparer:
     async def _prepare(self, chunk: PlanChunk) -> None:
         live = await self._reads.chunk(chunk)
         changes = self._differ.diff(chunk, live)
+        failed = self._blocked_ops(changes) if self.fail_blocked else []
         drifted: list[Change] = []
         if self._saved is not None:
             changes, drifted = self._saved.keep(changes)
@@ -174,9 +237,20 @@ class Preparer:
         self.summary.add_drifted(drifted)
         self.summary.ops += len(built.ops) + len(built.releases)
         self.journal.add_prepared(
-            built.ops, refs=refs, releases=_staged(built), waits=_waits(built),
-            cursor=chunk.after, summary=self.summary.as_dict(),
+            [*built.ops, *(op for op, _ in failed)], refs=refs, releases=_staged(built),
+            waits=_waits(built), cursor=chunk.after, summary=self.summary.as_dict(),
+            failed={op.op_key: reason for op, reason in failed},
         )  # fmt: skip
+        self.sendable += len(built.ops)
+
+    def _blocked_ops(self, changes: Sequence[Change]) -> list[tuple[Operation, str]]:
+        """The chunk's blocked changes as operations, each with its reason."""
+        return [
+            (blocked_operation(self.plan.digest, change),
+             change.reason + (f" (hint: {change.hint})" if change.hint else ""))
+            for change in changes
+            if isinstance(change, Blocked)
+        ]  # fmt: skip
 
     def _write_releases(self) -> None:
         """The held-back releases, last staged first, each with what it waits for."""
@@ -191,6 +265,16 @@ class Preparer:
             self.journal.add_released(ops, [row.seq for row in page])
 
 
+def blocked_operation(plan_digest: str, change: Blocked) -> Operation:
+    """A blocked change as an operation to journal as failed: never sent, listed by
+    `report --failed` with its reason (and `--retry` puts it in the retry plan)."""
+    return Operation(
+        op_key(plan_digest, change.step, change.kind, change.key, change.action),
+        change.step, change.kind, change.key, change.action,
+        f"{change.position.file}:{change.position.line}", (), change_as_dict(change),
+    )  # fmt: skip
+
+
 def _staged(built: BuiltOperations) -> list[tuple[tuple[str, str], Operation]]:
     return [(release.released, release.operation) for release in built.releases]
 
@@ -202,10 +286,18 @@ def _waits(built: BuiltOperations) -> list[tuple[tuple[str, str], str, bool]]:
 @dataclass
 class PreparedRun:
     """A run whose operations are all journaled (state `preparing`, nothing sent), and the
-    summary of its changes: shown and confirmed, then started (`start_run`) or discarded."""
+    summary of its changes: shown and confirmed, then started (`start_run`) or discarded.
+    Or, prepared with `start_early`, only its first operations: `rest` goes on preparing the
+    others while the run sends (`bulkx.engine.pipeline`), and `summary` is what it has so far."""
 
     journal: Journal
     summary: ChangeSummary
+    rest: Preparer | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Every operation is journaled (the summary is the whole plan's)."""
+        return self.rest is None
 
     def discard(self) -> None:
         """Remove the run: declined, refused, or nothing to do (nothing of it was sent)."""
@@ -222,16 +314,26 @@ async def prepare_journaled(
     confirmed: frozenset[str],
     sent_before: SentBefore | None = None,
     progress: ReadProgress | None = None,
+    start_early: bool = False,
 ) -> PreparedRun:
     """Prepare `plan` into `journal` to the end (from its cursor), `progress` hearing
-    ("plan items", done, total) after each chunk. `reader`: under the run's read policy."""
+    ("plan items", done, total) after each chunk. `reader`: under the run's read policy.
+    `start_early`: stop once a chunk has journaled operations to send (or a blocked change
+    to refuse the run for), with the rest to prepare in `PreparedRun.rest`."""
     preparer = Preparer(
         journal, plan, reader, target=target, allow_release=allow_release,
         confirmed=confirmed, sent_before=sent_before,
     )  # fmt: skip
-    async for written in preparer.chunks():
-        if progress is not None:
-            progress("plan items", written.rows_done, written.rows_total)
+    async with contextlib.aclosing(preparer.chunks()) as chunks:
+        async for written in chunks:
+            if progress is not None:
+                progress("plan items", written.rows_done, written.rows_total)
+            if (
+                start_early
+                and not written.finished
+                and (preparer.sendable or preparer.summary.blocked)
+            ):
+                return PreparedRun(journal, preparer.summary, rest=preparer)
     return PreparedRun(journal, preparer.summary)
 
 

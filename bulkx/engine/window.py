@@ -19,7 +19,7 @@ import bisect
 import os
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bulkx.diff.changes import Change
 from bulkx.engine.operations import Operation, change_of
@@ -56,6 +56,16 @@ class OpSource(Protocol):
 
     async def statuses(self, op_keys: Collection[str]) -> Mapping[str, OpStatus]:
         """Where the operations of `op_keys` stand (an op_key not in the run is absent)."""
+        ...
+
+
+@runtime_checkable
+class FillingSource(OpSource, Protocol):
+    """A source whose operations are still being added (`bulkx.engine.pipeline`)."""
+
+    async def fill(self) -> None:
+        """Add the rest; returns once every operation is there (then `next_chunk` says [] at
+        the end). Run beside the loader, and cancelled with it."""
         ...
 
 
@@ -126,7 +136,28 @@ class Loader:
 
     async def run(self) -> None:
         """Load until the source has no more (then tell the scheduler). Cancelled when the
-        run stops."""
+        run stops. A source being filled is filled meanwhile: what stops its filling (an
+        error) stops the loading, and a stopped loading stops the filling."""
+        if not isinstance(self.source, FillingSource):
+            await self._load_all()
+            return
+        filling = asyncio.ensure_future(self.source.fill())
+        loading = asyncio.ensure_future(self._load_all())
+        try:
+            while not loading.done():
+                waiting = {loading} if filling.done() else {filling, loading}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if filling.done() and not filling.cancelled():
+                    failed = filling.exception()
+                    if failed is not None:
+                        raise failed
+            loading.result()
+        finally:
+            for task in (filling, loading):
+                task.cancel()
+            await asyncio.gather(filling, loading, return_exceptions=True)
+
+    async def _load_all(self) -> None:
         after = 0
         while True:
             limit = await self._room()

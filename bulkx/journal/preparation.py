@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bulkx.journal.payloads import dumps
+from bulkx.journal.schema import clip_text, now_iso
 from bulkx.journal.states import Operation
 
 #: Values per `IN (...)`: far below SQLite's variable limit.
@@ -169,3 +170,22 @@ def made(conn: sqlite3.Connection, kinds: Iterable[str]) -> list[tuple[str, str,
         f" AND kind IN ({marks}) ORDER BY op_id"
     )
     return [(r[0], r[1], r[2]) for r in conn.execute(sql, listed)]
+
+
+def fail_unsent(conn: sqlite3.Connection, failed: Mapping[str, str]) -> None:
+    """pending -> failed for operations just inserted that can never be sent, in the caller's
+    transaction, with their audit rows."""
+    now = now_iso()
+    for key, error in failed.items():
+        (op_id,) = conn.execute("SELECT op_id FROM ops WHERE op_key = ?", (key,)).fetchone()
+        text = clip_text(error)
+        conn.execute(
+            "UPDATE ops SET state = 'failed', error = ?, updated_at = ?, finished_at = ?"
+            " WHERE op_id = ? AND state = 'pending'",
+            (text, now, now, op_id),
+        )
+        conn.execute(
+            "INSERT INTO transitions (op_id, from_state, to_state, at, detail)"
+            " VALUES (?, 'pending', 'failed', ?, ?)",
+            (op_id, now, text),
+        )
