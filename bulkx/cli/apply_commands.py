@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import sys
 import time
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from bulkx.cli import exit_codes
-from bulkx.cli.failures import err, guarded
+from bulkx.cli.failures import err, guarded, locked
 from bulkx.cli.options import (
     ALLOW_CALLS,
     ALLOW_PARTNERS,
@@ -31,7 +30,9 @@ from bulkx.cli.options import (
     SANDBOX_DB,
     TOKEN_FILE,
 )
+from bulkx.cli.output import OUTPUT_FILE, format_option, output_stream
 from bulkx.cli.profile_edge import run_settings, target_options
+from bulkx.cli.report_commands import RUNS_FORMATS, STATUS_FORMATS
 from bulkx.defaults import journal_root, locate_run
 from bulkx.errors import ConfigError, JournalError, JournalLocked, PlanError
 from bulkx.journal import Journal, JournalReader, list_runs
@@ -85,7 +86,32 @@ def _confirm(summary: ChangeSummary, yes: bool, target: str) -> None:
 
 
 def _confirm_or_discard(prepared: PreparedRun, yes: bool, target: str) -> None:
-    """`_confirm`; a run not to be applied is removed (nothing of it was sent)."""
+    """`_confirm`; a run not to be applied is removed (nothing of it was sent). One prepared
+    only in part, to send while the rest is prepared (--yes), shows its summary so far and is
+    refused only for a blocked change. One that has sent already (a resume finishing the
+    preparation of a run that sent while preparing) is never refused nor removed: what it
+    found blocked is journaled as failed items (exit 3 at the end), and the rest goes on."""
+    from bulkx.cli.render import summary_table
+
+    if prepared.rest is not None:
+        for line in summary_table(prepared.summary):
+            _say(line)
+        _say(f"\nSo far: {prepared.rest.rows_done:,} of {prepared.rest.rows_total:,} plan items;"
+             " the rest is prepared while these are sent.")  # fmt: skip
+        if prepared.summary.blocked:
+            for named in prepared.summary.first_blocked:
+                _say(f"blocked: {named.kind} {named.key}: {named.reason}")
+            err(f"{prepared.summary.blocked} change(s) are blocked; fix the plan"
+                " (`bulkx plan` explains them)")  # fmt: skip
+            guarded(prepared.discard)
+            raise typer.Exit(exit_codes.USAGE)
+        return
+    if prepared.journal.run().state != "preparing":
+        for line in summary_table(prepared.summary):
+            _say(line)
+        for named in prepared.summary.first_blocked:
+            _say(f"failed (blocked): {named.kind} {named.key}: {named.reason}")
+        return
     try:
         _confirm(prepared.summary, yes, target)
     except typer.Exit:
@@ -250,19 +276,36 @@ def _start(plan_path: str, options: RunOptions, saved: Any, yes: bool) -> Run:
     ask, start. Neither the plan's changes nor its operations are held whole: the journal
     holds them, and the run takes them from it."""
     from bulkx.cli.diff_commands import ReadProgressLine, load_valid_plan
+    from bulkx.engine.pipeline import pipeline_refusal
     from bulkx.engine.run import plan_run, start_run
 
     plan = load_valid_plan(plan_path, options.kind)
     line = ReadProgressLine()
     root = journal_root()
+    # With --yes nobody is asked: a plan it is safe for starts sending once its first
+    # operations are journaled, and is prepared on meanwhile (bulkx.engine.pipeline).
+    early = yes and pipeline_refusal(plan, options, saved=saved is not None) is None
     try:
         prepared = guarded(
-            lambda: asyncio.run(plan_run(plan, options, root=root, saved=saved, progress=line))
+            lambda: asyncio.run(
+                plan_run(plan, options, root=root, saved=saved, progress=line, start_early=early)
+            )
         )
     finally:
         line.close()
     _confirm_or_discard(prepared, yes, options.target.describe())
-    return guarded(lambda: start_run(root, plan, prepared, options))
+    if prepared.rest is None:
+        return guarded(lambda: start_run(root, plan, prepared, options))
+    _say("the count of operations below grows while the rest of the plan is prepared")
+
+    def prepared_in_full(summary: ChangeSummary) -> None:
+        counts = "; ".join(
+            f"{step}: " + ", ".join(f"{n:,} {action}" for action, n in by_action.items())
+            for step, by_action in summary.counts().items()
+        )
+        _say(f"\nall of the plan is prepared: {summary.ops:,} operation(s) ({counts})")
+
+    return guarded(lambda: start_run(root, plan, prepared, options, on_prepared=prepared_in_full))
 
 
 def _summary(outcome: Outcome, run_id: str) -> list[str]:
@@ -325,10 +368,12 @@ def _finish_preparing(journal: Journal, given: dict[str, Any]) -> None:
     from its cursor, then show its summary and refuse or discard it as apply would. The
     resume's own question (or --yes) confirms it."""
     from bulkx.cli.diff_commands import ReadProgressLine
+    from bulkx.engine.pipeline import preparation_unfinished
     from bulkx.engine.run import continue_preparing
 
     info = journal.run()
-    if info.state != "preparing":
+    # (Or one stopped while it sent and prepared at once: its state says how it stopped.)
+    if info.state != "preparing" and not preparation_unfinished(journal):
         return
     _say(f"run {info.run_id} was being prepared when it stopped: preparing the rest")
     line = ReadProgressLine()
@@ -336,6 +381,8 @@ def _finish_preparing(journal: Journal, given: dict[str, Any]) -> None:
     def go_on() -> PreparedRun:
         try:
             return asyncio.run(continue_preparing(journal, given, progress=line))
+        except JournalLocked:  # another live run holds objects of its plan: exit 6
+            raise
         except JournalError as error:  # its plan no longer loads from the journal
             err(f"{error}\n  nothing of run {info.run_id} was sent: run `bulkx apply` again")
             raise typer.Exit(exit_codes.USAGE) from None
@@ -359,19 +406,27 @@ def resume_command(
                                            help="[default: as the run was applied]"),
     rate: float | None = typer.Option(None, "--rate",
                                       help="Requests/s ceiling [default: as applied]."),
-    send_rate: float | None = typer.Option(None, "--send-rate", min=0.01, metavar="PER_S"),
+    send_rate: float | None = typer.Option(None, "--send-rate", min=0.01, metavar="PER_S",
+                                           help="Messages/s per sending number [default: as"
+                                           " applied]."),
     max_failures: str | None = typer.Option(None, "--max-failures", help="Stop after N or P%."),
-    fail_fast: bool | None = typer.Option(None, "--fail-fast/--no-fail-fast"),
-    via: str | None = typer.Option(None, "--via", metavar="api|batch"),
+    fail_fast: bool | None = typer.Option(None, "--fail-fast/--no-fail-fast",
+                                          help="Stop at the first failure [default: as applied]."),
+    via: str | None = typer.Option(None, "--via", metavar="api|batch",
+                                   help="api or batch [default: as applied]."),
     events_path: str | None = EVENTS,
     outage_after: float | None = typer.Option(None, "--stop-after-outage", metavar="SECONDS",
-                                              min=1.0),
+                                              min=1.0, help="Stop (resumably) once the API has"
+                                              " answered nothing but errors this long [default:"
+                                              " as applied]."),
     tui: bool = typer.Option(False, "--tui", help="Watch and steer it in the terminal monitor."),
     token_file: Path | None = TOKEN_FILE,
 ) -> None:  # fmt: skip
     """Continue a stopped run from its journal alone (no plan file, any directory): the options
     it was applied with, unless given again here; unknown outcomes are looked up first."""
     journal = _open_journal(run_name)
+    if journal.lost_commits:  # said before anything else: it must not be missed
+        _say(f"warning: run {journal.run_id}: {journal.lost_commits}")
     from bulkx.engine.run import open_resume
 
     given = {
@@ -382,6 +437,10 @@ def resume_command(
     _finish_preparing(journal, given)
     try:
         run = open_resume(journal, given)
+    except JournalLocked as error:  # another live run holds objects it would touch
+        journal.close()
+        locked(error)
+        raise typer.Exit(exit_codes.ENVIRONMENT) from None
     except (ConfigError, JournalError) as error:
         journal.close()
         err(str(error))
@@ -395,91 +454,71 @@ def resume_command(
     raise typer.Exit(code)
 
 
-def runs_command() -> None:
-    """The runs journaled in this directory (.bulkx/runs), newest last."""
+def runs_command(
+    output: str = format_option(RUNS_FORMATS, "table"),
+    output_file: Path | None = OUTPUT_FILE,
+) -> None:
+    """The runs journaled in this directory (.bulkx/runs), newest last. -o json:
+    {"schema_version": 1, "runs": [...]}, each with its counts per state."""
+    from bulkx.cli.report_commands import write_runs
+
     runs = list_runs(journal_root())
     if not runs:
         typer.echo("no runs yet (bulkx apply starts one)", err=True)
-        return
-    for run in runs:
-        if run.error:
-            sys.stdout.write(f"{run.run_id}  unreadable: {run.error}\n")
-            continue
-        counts = run.counts or {}
-        done = counts.get("succeeded", 0)
-        total = sum(counts.values())
-        left = counts.get("pending", 0) + counts.get("unknown", 0) + counts.get("in_flight", 0)
-        sys.stdout.write(
-            f"{run.run_id}  {run.state:<11} {done}/{total} done, {counts.get('failed', 0)} failed,"
-            f" {left} left  {run.plan_path}  [{run.target_label}]\n"
-        )
+        if output == "table":
+            return
+    with output_stream(output_file) as out:
+        write_runs(out, output, runs)
 
 
 def status_command(
     run_id: str = typer.Argument(...),
-    output: str = typer.Option("text", "-o", "--output", help="text or json"),
+    output: str = format_option(STATUS_FORMATS, "table"),
+    output_file: Path | None = OUTPUT_FILE,
     watch: bool = typer.Option(
         False,
         "--watch",
-        help="Keep printing the key figures until the run ends; exit with"
+        help="Keep printing the key figures as text lines until the run ends; exit with"
         " the run's exit code (for CI logs and terminals without the full-screen monitor).",
     ),
 ) -> None:
     """A run's state and counts, per step (read-only: safe while the run goes on)."""
+    from bulkx.cli.report_commands import write_status
+
     try:
         root, run_id = locate_run(run_id, journal_root())
     except JournalError as error:
         err(str(error))
         raise typer.Exit(exit_codes.USAGE) from None
     if watch:
-        from bulkx.cli.watch_commands import watch_status
-
-        try:
-            code = watch_status(root, run_id, sys.stdout)
-        except JournalError as error:
-            err(str(error))
-            raise typer.Exit(exit_codes.USAGE) from None
-        except KeyboardInterrupt:
-            raise typer.Exit(exit_codes.INTERRUPTED) from None
-        raise typer.Exit(code)
+        _watch_status(root, run_id, output, output_file)
     try:
         reader = JournalReader.open(root, run_id)
     except JournalError as error:
         err(str(error))
         raise typer.Exit(exit_codes.USAGE) from None
     with reader:
-        info = reader.run()
-        counts = reader.counts()
-        by_step = reader.counts_by_step()
-        events = reader.recent_events(5)
-    if output == "json":
-        document = {
-            "schema_version": 1, "run_id": info.run_id, "state": info.state,
-            "plan": info.plan_path, "target": info.target_label, "created_at": info.created_at,
-            "finished_at": info.finished_at, "exit_code": info.exit_code, "counts": counts,
-            "steps": by_step,
-        }  # fmt: skip
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
-        return
-    failed = counts.get("failed", 0) + counts.get("skipped", 0)
-    exit_note = f", exit {info.exit_code}" if info.exit_code is not None else ""
-    sys.stdout.write(
-        f"run {info.run_id}: {info.state}{exit_note}\n  plan   {info.plan_path}\n"
-        f"  target {info.target_label}\n  started {info.created_at}"
-        + (f", finished {info.finished_at}" if info.finished_at else "")
-        + f"\n  {counts.get('succeeded', 0)} succeeded, {counts.get('failed', 0)} failed,"
-        f" {counts.get('skipped', 0)} skipped of {sum(counts.values())}"
-        + (f"  (failures: bulkx report {info.run_id} --failed)" if failed else "")
-        + "\n\n"
-    )
-    states = [s for s in ("succeeded", "failed", "skipped", "unknown", "in_flight", "pending",
-                          "cancelled") if counts.get(s)]  # fmt: skip
-    sys.stdout.write("  " + "step".ljust(24) + "".join(s.rjust(11) for s in states) + "\n")
-    for step, per in by_step.items():
-        cells = "".join(str(per.get(state, 0)).rjust(11) for state in states)
-        sys.stdout.write("  " + step[:23].ljust(24) + cells + "\n")
-    for event in events:
-        sys.stdout.write(f"  {event.at} {event.level}: {event.message}\n")
+        info, counts = reader.run(), reader.counts()
+        by_step, events = reader.counts_by_step(), reader.recent_events(5)
+    with output_stream(output_file) as out:
+        write_status(out, output, info, counts, by_step, events)
+
+
+def _watch_status(root: Path, run_id: str, output: str, output_file: Path | None) -> None:
+    """`status --watch`: text lines on stdout until the run ends; exits with its code."""
+    from bulkx.cli.watch_commands import watch_status
+
+    if output != "table" or output_file is not None:
+        err("--watch prints text lines to stdout, without -o or --output-file")
+        raise typer.Exit(exit_codes.USAGE)
+    try:
+        code = watch_status(root, run_id, sys.stdout)
+    except JournalError as error:
+        err(str(error))
+        raise typer.Exit(exit_codes.USAGE) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(exit_codes.INTERRUPTED) from None
+    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

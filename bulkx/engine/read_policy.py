@@ -1,9 +1,13 @@
 """Apply's retry, 429 and outage policy, for the reads of live state (the diff's, and a
-resume's look-ups of what its journal does not know).
+resume's look-ups of what its journal does not know); and the pace a run starts from.
 
 `bulkx.diff.read` reads through any `ApiReader`; a run hands it one `policed` here, so that a
 read honours 429s and teaches the run's limiter, retries transient errors, and stops with
 `ReadStopped` (exit 5, nothing changed) when the API is down, as apply does.
+
+`PaceMemory` starts a run's limiters at the limit an earlier run learned for the same target
+and credential (`bulkx.journal.limits`), and remembers what they learn. `PacedPolicy` puts the
+Batch API's requests (`--via batch`) under the run's limiter, so a ceiling holds for them too.
 """
 
 from __future__ import annotations
@@ -12,12 +16,17 @@ import asyncio
 import random
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from bulkx.api.auth import Secret
 from bulkx.api.retry import RetryPolicy, Sleep
 from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
 from bulkx.diff.read import ApiReader
+from bulkx.engine.ceiling import SlidingCap
+from bulkx.engine.exclusive import target_key
 from bulkx.engine.executor import OutageBreaker
 from bulkx.engine.throttle import AdaptiveLimiter
 from bulkx.errors import (
@@ -28,6 +37,7 @@ from bulkx.errors import (
     TransientError,
     Unreachable,
 )
+from bulkx.journal import limits
 
 T = TypeVar("T")
 
@@ -191,10 +201,79 @@ def policed(reader: ApiReader, policy: RetryPolicy) -> ApiReader:
 
 
 def for_run(
-    reader: ApiReader, *, rate: float | None = None, outage_after: float = DEFAULT_OUTAGE_SECONDS
+    reader: ApiReader,
+    *,
+    rate: float | None = None,
+    outage_after: float = DEFAULT_OUTAGE_SECONDS,
+    limiter: AdaptiveLimiter | None = None,
 ) -> ApiReader:
-    """`reader` under a run's read policy: a limiter with `rate` as its ceiling (None: learned
-    from 429s), and an outage breaker opening after `outage_after` seconds of errors."""
-    return policed(
-        reader, ReadPolicy(AdaptiveLimiter(rate), OutageBreaker(open_after=outage_after))
-    )
+    """`reader` under a run's read policy: `limiter` (default: a new one with `rate` as its
+    ceiling, None: learned from 429s), and an outage breaker opening after `outage_after`
+    seconds of errors."""
+    pace = limiter if limiter is not None else AdaptiveLimiter(rate)
+    return policed(reader, ReadPolicy(pace, OutageBreaker(open_after=outage_after)))
+
+
+class PacedPolicy(RetryPolicy):
+    """One attempt per request, each waiting for `limiter` first and teaching it what came
+    back: for requests the executor does not pace itself (the Batch API's)."""
+
+    def __init__(self, limiter: AdaptiveLimiter) -> None:
+        super().__init__(attempts=1)
+        self.limiter = limiter
+
+    async def call(self, method: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        await self.limiter.acquire()
+        sent_at = await self.limiter.wait_out_pause()
+        try:
+            result = await attempt()
+        except RateLimited as error:
+            self.limiter.on_throttled(error.retry_after, sent_at)
+            raise
+        self.limiter.on_success(sent_at)
+        return result
+
+
+def credential_of(client: object) -> str:
+    """The fingerprint of the credential `client` signs in with ("-" if it has none)."""
+    # CarrierX keeps its token as a Secret and offers no accessor; only the fingerprint leaves.
+    token = getattr(client, "_token", None)
+    return token.fingerprint() if isinstance(token, Secret) else "-"
+
+
+#: (target, ceiling) -> the window every limiter of this process for that target counts in: a
+#: ceiling holds for the run's requests together (its reads of live state, the executor's
+#: sends, the Batch API's), not for each limiter apart.
+_CAPS: dict[tuple[str, float], SlidingCap] = {}
+
+
+@dataclass(frozen=True)
+class PaceMemory:
+    """Where the limit learned for one target and credential is kept between runs: the
+    workspace (`<root>/limits.json`, beside the run journals), the target's identity and the
+    credential's fingerprint, never the token."""
+
+    root: Path
+    target: str
+    credential: str
+
+    @classmethod
+    def of(
+        cls, root: Path, base_url: str | None, sandbox_db: str | Path, client: object
+    ) -> PaceMemory:
+        return cls(Path(root), target_key(base_url, str(sandbox_db)), credential_of(client))
+
+    def recall(self) -> limits.Remembered | None:
+        return limits.recall(self.root, self.target, self.credential)
+
+    def limiter(self, ceiling: float | None) -> AdaptiveLimiter:
+        """A limiter under `ceiling` that starts at the pace remembered for this target (unpaced
+        if none is) and remembers each limit it learns, as it learns it: a run killed after
+        learning still spares the next one the learning."""
+        cap = _CAPS.setdefault((self.target, ceiling), SlidingCap(ceiling)) if ceiling else None
+        limiter = AdaptiveLimiter(ceiling, cap=cap)
+        found = self.recall()
+        if found is not None:
+            limiter.start_from(found.limit, found.burst)
+        limiter.on_learned = partial(limits.remember, self.root, self.target, self.credential)
+        return limiter

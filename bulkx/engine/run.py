@@ -26,18 +26,21 @@ from bulkx.diff.engine import confirmed_flags
 from bulkx.diff.named import read_named
 from bulkx.diff.read import ReadProgress
 from bulkx.diff.summary import ChangeSummary
+from bulkx.engine import exclusive
 from bulkx.engine.batch_backend import Batcher
 from bulkx.engine.events import Progress, Reporter, Reporters
 from bulkx.engine.executor import AuthStopped, Executor, JournalStopped, OutageBreaker
 from bulkx.engine.journal_ledger import JournalLedger, JournalReporter
 from bulkx.engine.journaled_plan import journaled_plan
 from bulkx.engine.operations import Operation, referenced
+from bulkx.engine.pipeline import UNPREPARED, sending_while_preparing
 from bulkx.engine.plan_run import Prepared, journal_sends
 from bulkx.engine.prepare_chunks import PreparedRun, prepare_journaled, preparing_header
-from bulkx.engine.read_policy import for_run
+from bulkx.engine.read_policy import PacedPolicy, PaceMemory, for_run
 from bulkx.engine.requests import Resolver
+from bulkx.engine.resume_lookup import LookedUpSource, skip_untraceable_sends
 from bulkx.engine.targets import TargetOptions, open_client
-from bulkx.engine.throttle import AdaptiveLimiter, KeyedPacer
+from bulkx.engine.throttle import KeyedPacer
 from bulkx.engine.window import JournalSource, OpSource
 from bulkx.errors import ConfigError, JournalError
 from bulkx.journal import Journal
@@ -168,11 +171,14 @@ async def plan_run(
     saved: Mapping[str, Any] | None = None,
     progress: ReadProgress | None = None,
     client: CarrierX | None = None,
+    start_early: bool = False,
 ) -> PreparedRun:
     """Journal what an apply of `plan` would do, a chunk of the plan at a time (live state read
     by key, under the run's rate and outage policy): a new run under `root` in state
     `preparing`, of which nothing is sent. Then `start_run` carries it out, or
-    `PreparedRun.discard` removes it. `client`: one already open (the demo's)."""
+    `PreparedRun.discard` removes it. `client`: one already open (the demo's).
+    `start_early` (a run that will send while it prepares, `bulkx.engine.pipeline`): return
+    once its first operations are journaled, `PreparedRun.rest` to prepare the others."""
     options = replace(options, kind=options.kind or plan.kind).journaled()
     target = options.target.describe()
     journal = Journal.create(
@@ -182,16 +188,27 @@ async def plan_run(
         saved=saved,
     )  # fmt: skip
     try:
+        # Before anything is read live: a second run touching any of these objects of the
+        # target is refused (`RunsOverlap`), so two runs never both create what is missing.
+        exclusive.claim_plan(root, _target_key(options), journal.run_id, plan)
         if client is None:
             async with open_client(options.target) as opened:
-                return await _prepare(journal, plan, opened, options, progress)
-        return await _prepare(journal, plan, client, options, progress)
-    except Exception:
-        # Nothing was sent: a preparation that failed (live state unreadable...) leaves no run.
-        # One interrupted (Ctrl-C) or killed stays `preparing`, for `bulkx resume` to go on.
-        with contextlib.suppress(JournalError):
-            journal.discard()
+                return await _prepare(journal, plan, opened, options, progress, start_early)
+        return await _prepare(journal, plan, client, options, progress, start_early)
+    except BaseException as error:
+        exclusive.release(root, journal.run_id)
+        if isinstance(error, Exception):
+            # Nothing was sent: a preparation that failed (live state unreadable, refused)
+            # leaves no run. One interrupted (Ctrl-C) or killed stays `preparing`, for
+            # `bulkx resume` to go on (claiming again).
+            with contextlib.suppress(JournalError):
+                journal.discard()
         raise
+
+
+def _target_key(options: RunOptions) -> str:
+    """What two runs on the same target share (`exclusive.target_key`)."""
+    return exclusive.target_key(options.base_url, options.sandbox_db)
 
 
 async def continue_preparing(
@@ -201,8 +218,15 @@ async def continue_preparing(
     the plan its journal keeps (and the `given` options in place of the journaled ones)."""
     options, _ = RunOptions.from_dict(journal.run().options).overridden(given)
     plan = journaled_plan(journal, options.kind)
-    async with open_client(options.target) as client:
-        return await _prepare(journal, plan, client, options, progress)
+    root = exclusive.root_of(journal.path)
+    # What is left to prepare may name any object of its plan: it claims the whole plan.
+    exclusive.claim_plan(root, _target_key(options), journal.run_id, plan)
+    try:
+        async with open_client(options.target) as client:
+            return await _prepare(journal, plan, client, options, progress)
+    except BaseException:
+        exclusive.release(root, journal.run_id)
+        raise
 
 
 async def _prepare(
@@ -211,18 +235,32 @@ async def _prepare(
     client: CarrierX,
     options: RunOptions,
     progress: ReadProgress | None,
+    start_early: bool = False,
 ) -> PreparedRun:
+    # The read starts at the pace an earlier run learned for this target, and teaches it.
+    memory = PaceMemory.of(journal.path.parent.parent, options.base_url, options.sandbox_db, client)
+    limiter = memory.limiter(options.rate)
     return await prepare_journaled(
-        journal, plan, for_run(client, rate=options.rate, outage_after=options.outage_after),
+        journal, plan, for_run(client, limiter=limiter, outage_after=options.outage_after),
         target=options.target.describe(), allow_release=options.allow_release,
         confirmed=options.confirmed, sent_before=journal_sends(client), progress=progress,
+        start_early=start_early,
     )  # fmt: skip
 
 
-def start_run(root: Path, plan: Plan, prepared: Prepared | PreparedRun, options: RunOptions) -> Run:
+def start_run(
+    root: Path,
+    plan: Plan,
+    prepared: Prepared | PreparedRun,
+    options: RunOptions,
+    *,
+    on_prepared: Callable[[ChangeSummary], None] | None = None,
+) -> Run:
     """Start a run: one `plan_run` prepared (its journal holds every intent already), or one
     `prepare` held whole in memory (written into a new journal here). Either way every
-    intent is written before any send."""
+    intent is written before it is sent. One `plan_run` prepared with `start_early` sends
+    while it prepares the rest (`bulkx.engine.pipeline`); `on_prepared` hears its whole
+    summary once the last operation is journaled."""
     options = replace(options, kind=options.kind or plan.kind).journaled()
     if isinstance(prepared, PreparedRun):
         journal = prepared.journal
@@ -234,8 +272,12 @@ def start_run(root: Path, plan: Plan, prepared: Prepared | PreparedRun, options:
         # come from the journal's refs a chunk at a time (`References`).
         journaled = RunOptions.from_dict(info.options)
         left = journal.counts()["pending"]
-        return Run(journal.run_id, JournalLedger(journal), journaled, JournalSource(journal),
-                   Resolver(), total=left)  # fmt: skip
+        ledger: JournalLedger = JournalLedger(journal)
+        source: OpSource = JournalSource(journal)
+        if prepared.rest is not None:
+            ledger, source = sending_while_preparing(journal, prepared.rest, journaled,
+                                                     on_prepared)  # fmt: skip
+        return Run(journal.run_id, ledger, journaled, source, Resolver(), total=left)
     journal = Journal.create(
         root,
         plan_path=prepared.changeset.plan_path,
@@ -272,9 +314,16 @@ def open_resume(journal: Journal, given: Mapping[str, Any]) -> Run:
     from the journal a chunk at a time (`References` resolves what each chunk names)."""
     info = journal.run()
     options, changed = RunOptions.from_dict(info.options).overridden(given)
+    # The objects its operations left may touch: refused (`RunsOverlap`) while another live
+    # run holds one of them. What a killed run claimed holds nothing.
+    exclusive.claim_ops(exclusive.root_of(journal.path), _target_key(options), info.run_id,
+                        journal.unfinished_objects())  # fmt: skip
     journal.record_resume(options.as_dict(), changed)
     if changed:
         journal.event("info", "resumed with " + ", ".join(f"{k}={v}" for k, v in changed.items()))
+    if journal.lost_commits:
+        # Its pending sends the API cannot find again may have gone out: at most once.
+        skip_untraceable_sends(journal)
     counts = journal.counts()
     left = counts["pending"] + counts["unknown"]
     return Run(info.run_id, JournalLedger(journal), options, JournalSource(journal), Resolver(),
@@ -344,6 +393,8 @@ def classify(counts: Mapping[str, int], progress: Progress) -> tuple[str, int]:
     """The run's state and exit code from its journal's counts: its whole history, so a run
     with a failed item exits 3 however many resumes finished the rest."""
     left = counts.get("pending", 0) + counts.get("unknown", 0) + counts.get("in_flight", 0)
+    # Operations still to prepare (a run stopped while sending and preparing): never done.
+    left += counts.get(UNPREPARED, 0)
     if left:
         if progress.cancelled:
             return str(RunState.CANCELLED), exit_codes.INTERRUPTED
@@ -355,11 +406,14 @@ def classify(counts: Mapping[str, int], progress: Progress) -> tuple[str, int]:
 
 def _executor(run: Run, client: CarrierX, reporter: Reporter) -> Executor:
     options = run.options
+    # At the pace an earlier run learned for this target (remembering what this one learns).
+    memory = PaceMemory.of(run.root, options.base_url, options.sandbox_db, client)
+    limiter = memory.limiter(options.rate)
     executor = Executor(
         client.with_retry(RetryPolicy.never()),
         run.ledger,
         run.resolver,
-        limiter=AdaptiveLimiter(options.rate),
+        limiter=limiter,
         concurrency=options.concurrency,
         # P% of what was left when the run was opened (the journal's count at the start).
         max_failures=options.failure_limit(run.total),
@@ -368,7 +422,9 @@ def _executor(run: Run, client: CarrierX, reporter: Reporter) -> Executor:
         pacer=KeyedPacer(options.send_rate),
     )
     if options.via == "batch":
-        executor.batcher = Batcher(executor.client, executor.resolver, executor.emit)
+        # The Batch API's requests (tasks, reviews, polls) under the run's limiter too.
+        paced = client.with_retry(PacedPolicy(limiter))
+        executor.batcher = Batcher(paced, executor.resolver, executor.emit)
     return executor
 
 
@@ -425,13 +481,33 @@ async def _execute(
     notify: Callable[[str], None],
     signals: bool,
 ) -> Outcome:
+    try:
+        return await _carry_out(run, client, reporter, notify, signals)
+    finally:
+        # However it ended: what is left is claimed again by its resume.
+        exclusive.release(run.root, run.run_id)
+
+
+async def _carry_out(
+    run: Run,
+    client: CarrierX,
+    reporter: Reporter,
+    notify: Callable[[str], None],
+    signals: bool,
+) -> Outcome:
     executor = _executor(run, client, reporter)
     guard = stop_on_signals(executor, notify) if signals else contextlib.nullcontext()
+    source = run.source
+    if run.resumed:
+        # A resume looks before it creates: a create its journal lost the outcome of (a lost
+        # commit) is found live and reconciled, never made twice.
+        options = run.options
+        reader = for_run(client, rate=options.rate, outage_after=options.outage_after)
+        source = LookedUpSource(source, run.ledger.journal, reader)
     try:
         with guard:
             progress = await executor.run_from(
-                run.source, total=run.total, unknown=run.unknown,
-                prepare=References(run, client),
+                source, total=run.total, unknown=run.unknown, prepare=References(run, client),
             )  # fmt: skip
     except AuthStopped as stop:
         run.ledger.flush()

@@ -28,7 +28,13 @@ answers late, and unevenly.
 4. A 429 while settled ends a long spell: the agreement with it is narrow, and the pace is set
    from it again.
 
-`bench/` measures it against the sandbox's limiter (row 1); tests drive it on a fake clock.
+**What it keeps.** A limit learned for a target is remembered for the next run against it
+(`on_learned`, `bulkx.journal.limits`), which begins settled under it (`start_from`) and goes on
+learning from there. A ceiling (`--rate R`) holds in every second of arrivals at the server,
+catch-up after a stall included (`bulkx.engine.ceiling`).
+
+`bench/` measures it against the sandbox's limiter (rows 1 and 12); tests drive it on a fake
+clock.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple
+
+from bulkx.engine.ceiling import SlidingCap
 
 #: Pace at this share of a limit the spells agree on.
 FITTED_HEADROOM = 0.98
@@ -80,6 +88,9 @@ SENDS_KEPT = 50_000
 #: 490/s but, with the concurrency window's requests queued behind a stalled server, could
 #: exceed a burst of 50 (late 429s at a pace under the limit); 0.05 s did neither.
 CATCH_UP_SECONDS = 0.05
+#: With the server's burst known (learned, or remembered), up to this share of it: a stall of
+#: a loaded client is caught up on, and the server's bucket keeps the rest for late requests.
+CATCH_UP_BURST_SHARE = 0.4
 
 
 class Spell:
@@ -218,14 +229,22 @@ class AdaptiveLimiter:
         min_rate: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        cap: SlidingCap | None = None,
     ) -> None:
-        """`ceiling`: requests/s never exceeded (None: unlimited until the server objects)."""
+        """`ceiling`: requests/s never exceeded in any second (None: unlimited until the server
+        objects). `cap`: that second's count, shared with other limiters of the same target."""
         self.ceiling = ceiling
         self.rate: float | None = ceiling
+        self._cap = (cap or SlidingCap(ceiling)) if ceiling else None
         #: The limit the pace is set from (None until the first 429).
         self.estimate: float | None = None
         self.burst = max(1, burst)
         self.min_rate = min_rate
+        #: The server's burst at `estimate`, as the spells imply it (None: not learned).
+        self.estimated_burst: float | None = None
+        #: Called with (limit, burst) whenever a 429 taught a limit: it is remembered for the
+        #: next run against the same target (`bulkx.journal.limits`), even if this one is killed.
+        self.on_learned: Callable[[float, float | None], None] | None = None
         self.throttled = 0
         self._clock = clock
         self._sleep = sleep
@@ -253,13 +272,19 @@ class AdaptiveLimiter:
         self._probe_at = math.inf
         self._probes = 0
 
-    def start_from(self, limit: float) -> None:
+    def start_from(self, limit: float, burst: float | None = None) -> None:
         """Begin settled just under a limit an earlier run learned for this target, instead of
         unpaced: no 429s to learn it again. Probed upward as a settled guess is, and a 429
         corrects it as it corrects any settled pace (the account's limit may have changed)."""
         self._first_spell_seconds = 0.0  # the next 429 ends a settled spell, not a first one
         self._guess = limit
-        self._settle(limit, limit * FITTED_HEADROOM, self._clock(), probe=True)
+        self._settle(limit, limit * FITTED_HEADROOM, self._clock(), probe=True, learned=False)
+        self.estimated_burst = burst
+
+    @property
+    def _known_burst(self) -> float:
+        """Catch-up the server's own burst allows (0: not known)."""
+        return CATCH_UP_BURST_SHARE * (self.estimated_burst or 0.0)
 
     async def acquire(self) -> float:
         """Wait for a pause to end and for a token; then the caller may send one request.
@@ -273,13 +298,16 @@ class AdaptiveLimiter:
                 if self._refused is not None:
                     self._learn(now)
                 self._pace_for(now)
+                if self._cap is not None and (held := self._cap.wait(now)) > 0:
+                    await self._sleep(held)
+                    continue
                 if self.rate is None:
                     break
                 # A Retry-After pause is the server's, not time to catch up on.
                 self._stamp = max(self._stamp, self._paused_until)
                 # A bucket of one token loses every sleep's overshoot for good; a few
                 # milliseconds' worth lets pacing catch up without bursting at the server.
-                burst = max(self.burst, self.rate * CATCH_UP_SECONDS)
+                burst = max(self.burst, self.rate * CATCH_UP_SECONDS, self._known_burst)
                 self._tokens = min(burst, self._tokens + (now - self._stamp) * self.rate)
                 self._stamp = now
                 if self._tokens > 1.0 - 1e-9:  # not a sleep too short to move the clock
@@ -287,6 +315,8 @@ class AdaptiveLimiter:
                     break
                 await self._sleep((1.0 - self._tokens) / self.rate)
             now = self._clock()
+            if self._cap is not None:
+                self._cap.admit(now)
             if self._first is None:
                 self._first = now
             return now
@@ -302,6 +332,8 @@ class AdaptiveLimiter:
         """An answer that was not a 429 to a request let go at `sent_at` (default: now)."""
         now = self._clock()
         sent = now if sent_at is None else sent_at
+        if self._cap is not None:
+            self._cap.answered(sent, now)
         if sent < self._spell_from or (self._refused is not None and sent > self._refused[0]):
             return  # sent before the last pause, or after the 429 that ends this spell
         self._sent.append((sent, now))
@@ -314,6 +346,8 @@ class AdaptiveLimiter:
         now = self._clock()
         self._paused_until = max(self._paused_until, now + (retry_after or 0.0))
         sent = now if sent_at is None else sent_at
+        if self._cap is not None:
+            self._cap.answered(sent, now)
         if sent >= self._spell_from and (self._refused is None or sent < self._refused[0]):
             self._refused = (sent, now)
 
@@ -435,12 +469,21 @@ class AdaptiveLimiter:
         self._ramp_pace = pace
         self._set_rate(pace)
 
-    def _settle(self, limit: float, pace: float, now: float, *, probe: bool) -> None:
+    def _settle(
+        self, limit: float, pace: float, now: float, *, probe: bool, learned: bool = True
+    ) -> None:
         self.estimate = limit
         self._settled = True
         self._probes = 0
         self._probe_at = max(now, self._paused_until) + PROBE_AFTER if probe else math.inf
         self._set_rate(pace)
+        if learned:
+            # The least burst any spell implies at the limit: catching up within a share of it
+            # leaves the server's bucket room.
+            bursts = [spell.backlog(limit) for spell in self._spells]
+            self.estimated_burst = max(0.0, min(bursts)) if bursts else None
+            if self.on_learned is not None:
+                self.on_learned(limit, self.estimated_burst)
 
     def _set_rate(self, rate: float, *, reset: bool = True) -> None:
         rate = max(self.min_rate, rate)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bulkx.errors import JournalError
 from bulkx.journal.run_files import mkdir_private
 
 #: A limit learned longer ago than this is learned again.
@@ -29,6 +31,8 @@ class Remembered:
     #: Requests/s the server admitted, as the limiter fitted it.
     limit: float
     learned_at: float
+    #: The server's burst at that limit, in requests (None: not known; a file of an older bulkx).
+    burst: float | None = None
 
     @property
     def age(self) -> float:
@@ -42,9 +46,27 @@ def limits_path(root: Path) -> Path:
 def _read(root: Path) -> list[Remembered]:
     try:
         document = json.loads(limits_path(root).read_text())
-        return [Remembered(**entry) for entry in document.get("limits", [])]
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError):
         return []  # none yet, or damaged: learning again is always safe
+    entries = document.get("limits") if isinstance(document, dict) else None
+    return [e for e in map(_entry, entries if isinstance(entries, list) else []) if e]
+
+
+def _entry(entry: object) -> Remembered | None:
+    """One entry as written, or None if it is not one (damaged, or another version's)."""
+    if not isinstance(entry, dict):
+        return None
+    try:
+        target, credential = str(entry["target"]), str(entry["credential"])
+        limit, learned_at = float(entry["limit"]), float(entry["learned_at"])
+        burst = None if entry.get("burst") is None else float(entry["burst"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (math.isfinite(limit) and limit > 0):
+        return None
+    if burst is not None and not (math.isfinite(burst) and burst >= 0):
+        burst = None
+    return Remembered(target, credential, limit, learned_at, burst)
 
 
 def _write(root: Path, entries: list[Remembered]) -> None:
@@ -69,12 +91,15 @@ def recall(root: Path, target: str, credential: str) -> Remembered | None:
     return None
 
 
-def remember(root: Path, target: str, credential: str, limit: float) -> None:
-    """Keep `limit` for `target` and `credential` (replacing what was kept). Best effort: a
-    workspace that cannot be written only means the next run learns again."""
+def remember(
+    root: Path, target: str, credential: str, limit: float, burst: float | None = None
+) -> None:
+    """Keep `limit` (and `burst`) for `target` and `credential`, replacing what was kept.
+    Best effort: a workspace that cannot be written only means the next run learns again."""
     kept = [e for e in _read(root) if (e.target, e.credential) != (target, credential)]
-    kept.append(Remembered(target, credential, round(limit, 3), time.time()))
-    with contextlib.suppress(OSError):
+    rounded = None if burst is None else round(burst, 1)
+    kept.append(Remembered(target, credential, round(limit, 3), time.time(), rounded))
+    with contextlib.suppress(OSError, JournalError):
         _write(root, kept)
 
 

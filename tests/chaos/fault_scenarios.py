@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bulkx.engine.throttle import CATCH_UP_SECONDS
 from tests.chaos.checker import read_journal
 from tests.chaos.lab import MUTATING, Lab, lab
 from tests.chaos.nemesis import LoseFirstAnswer
@@ -176,7 +174,8 @@ def max_in_any_second(times: list[float]) -> int:
 def rate_ceiling(
     directory: Path, *, items: int, rate: int, seed: int, thorough: bool = True
 ) -> Outcome:
-    """T4 (second half): with `--rate R`, no 1-second window holds more than R + 1 writes."""
+    """T4 (second half): with `--rate R`, no 1-second window of arrivals holds more than R
+    writes (issue 18: a ceiling is often a contracted limit; catch-up after a stall included)."""
     started = time.perf_counter()
     outcome = Outcome(f"T4 --rate {rate} ceiling, {items} items")
     with lab(directory, seed=seed) as bench:
@@ -187,11 +186,7 @@ def rate_ceiling(
         writes = [e["time"] for e in bench.requests(since) if e["method"] in MUTATING]
         most = max_in_any_second(writes)
         outcome.faults["most writes in 1 s"] = most
-        # The limiter's bucket holds the catch-up it allows after a stall (CATCH_UP_SECONDS of
-        # the rate, at least one token), plus one for a timestamp a busy server takes late.
-        # At --rate 50 that is 2.5 tokens: `rate + 2` missed by one write in some runs.
-        allowed = rate + max(1, math.ceil(rate * CATCH_UP_SECONDS)) + 1
-        outcome.expect(most <= allowed, f"{most} writes in one second at --rate {rate}")
+        outcome.expect(most <= rate, f"{most} writes in one second at --rate {rate}")
         settle_and_check(outcome, bench, workload, bench.only_run(), thorough)
         return outcome.finish(bench, started)
 

@@ -81,3 +81,48 @@ def test_forget_and_old_or_damaged_entries(tmp_path: Path) -> None:
     limits.limits_path(tmp_path).write_text("{not json")
     assert limits.remembered(tmp_path) == []
     assert limits.forget(tmp_path) == 0
+
+
+def test_a_run_starts_at_the_remembered_limit_and_remembers_what_it_learns(
+    tmp_path: Path,
+) -> None:
+    from bulkx.engine.read_policy import PaceMemory
+    from tests.engine.test_throttle import _against_a_token_bucket
+
+    memory = PaceMemory(tmp_path, "http://127.0.0.1:9/core/v2", Secret("t").fingerprint())
+    fresh = memory.limiter(None)
+    assert fresh.rate is None  # nothing remembered: unpaced until the server objects
+    learner = memory.limiter(None)
+    time = FakeTime()
+    learner._clock, learner._sleep = time.clock, time.sleep
+    _against_a_token_bucket(500, 50, 800, 10, learner, time)
+    found = memory.recall()
+    assert found is not None and found.limit == pytest.approx(500, rel=0.02)
+    assert found.burst is not None and 40 <= found.burst <= 55
+    again = memory.limiter(None)
+    assert again.rate == pytest.approx(found.limit * FITTED_HEADROOM)
+    assert again.estimated_burst == found.burst
+    assert memory.limiter(300.0).rate == 300.0  # a ceiling still caps it
+
+
+def test_limits_of_another_version_or_nonsense_are_skipped(tmp_path: Path) -> None:
+    limits.remember(tmp_path, "t", "c", 50.0, burst=5.0)
+    document = json.loads(limits.limits_path(tmp_path).read_text())
+    document["limits"] += [
+        {"target": "t2", "credential": "c", "limit": "NaN", "learned_at": 1e12},
+        {"target": "t3", "credential": "c", "limit": -1, "learned_at": 1e12},
+        {"target": "t4"},
+        "not an entry",
+        {"target": "t5", "credential": "c", "limit": 7, "learned_at": 1e12, "future": 1},
+    ]
+    limits.limits_path(tmp_path).write_text(json.dumps(document))
+    assert [(e.target, e.burst) for e in limits.remembered(tmp_path)] == [("t", 5.0), ("t5", None)]
+    limits.limits_path(tmp_path).write_text("[1, 2]")
+    assert limits.remembered(tmp_path) == []
+
+
+def test_a_workspace_that_cannot_be_written_only_means_learning_again(tmp_path: Path) -> None:
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    limits.remember(blocked / "home", "t", "c", 10.0)  # no error: best effort
+    assert limits.recall(blocked / "home", "t", "c") is None
