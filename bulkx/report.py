@@ -15,9 +15,15 @@ from bulkx.journal import JournalView, Operation
 from bulkx.plan.model import CLEAR_MARKER
 from bulkx.resources import KINDS, Kind
 
-#: What `report --failed` lists: everything that did not succeed (unfinished items too, so a
-#: retry plan made from a stopped run covers what it never reached).
-NOT_SUCCEEDED = frozenset({"failed", "skipped", "unknown", "pending"})
+#: What `report --failed` and the monitor's export list: the items that failed, those skipped
+#: because something they depend on failed, and those whose answer was lost (`unknown`: sent,
+#: outcome not known until `bulkx resume` looks them up).
+FAILED = frozenset({"failed", "skipped", "unknown"})
+#: What `report --not-attempted` lists: the items the run never reached (`pending`) or
+#: stopped before sending (`cancelled`). A stopped run goes on with `bulkx resume`.
+NOT_ATTEMPTED = frozenset({"pending", "cancelled"})
+#: Both: everything that did not succeed.
+NOT_SUCCEEDED = FAILED | NOT_ATTEMPTED
 _PAGE = 5000
 
 
@@ -34,6 +40,16 @@ def all_ops(reader: JournalView, state: str | None = None) -> Iterator[Operation
 
 def not_succeeded(reader: JournalView) -> list[Operation]:
     return [r for r in all_ops(reader) if r.state in NOT_SUCCEEDED]
+
+
+def failed_ops(reader: JournalView) -> list[Operation]:
+    """What `report --failed` lists (never the items the run did not reach)."""
+    return [r for r in all_ops(reader) if r.state in FAILED]
+
+
+def not_attempted_ops(reader: JournalView) -> list[Operation]:
+    """What `report --not-attempted` lists."""
+    return [r for r in all_ops(reader) if r.state in NOT_ATTEMPTED]
 
 
 def plan_values(record: Operation) -> dict[str, Any]:
@@ -67,7 +83,8 @@ def failed_csv(records: Iterable[Operation], *, retry: bool = False) -> str:
 
 
 def failed_csv_by_kind(records: Iterable[Operation]) -> dict[str, str]:
-    """One `report --failed` CSV per kind (a plan CSV names one kind), in first-seen order."""
+    """One `report --failed` (or `--not-attempted`) CSV per kind (a plan CSV names one kind),
+    in first-seen order."""
     by_kind: dict[str, list[Operation]] = {}
     for record in records:
         by_kind.setdefault(record.kind, []).append(record)

@@ -44,4 +44,4 @@ def test_an_unknown_kind_or_format_is_a_usage_error() -> None:
     unknown = bulkx("kinds", "nope")
     assert unknown.returncode == 2 and "unknown kind 'nope'" in unknown.stderr
     bad = bulkx("kinds", "-o", "yaml")
-    assert bad.returncode == 2 and "-o takes table or json" in bad.stderr
+    assert bad.returncode == 2 and "choose table|json|jsonl|csv" in bad.stderr

@@ -131,7 +131,7 @@ def test_export_command_writes_records_and_plan_kinds(
     assert pl.read_csv(tmp_path / "mdrs.csv", infer_schema=False).height == 300
     assert "300 mdr record(s)" in mdrs.stderr
     no_file = bulkx("export", "cdr")
-    assert no_file.returncode == 2 and "-o" in no_file.stderr
+    assert no_file.returncode == 2 and "--output-file" in no_file.stderr
     bad_window = bulkx("export", "cdr", "-o", "x.csv", "--since", "2026-02-01",
                        "--until", "2026-01-01")  # fmt: skip
     assert bad_window.returncode == 2 and "must be after" in bad_window.stderr

@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -26,6 +25,13 @@ from bulkx.cli.options import (
     PROFILE,
     SANDBOX_DB,
     TOKEN_FILE,
+)
+from bulkx.cli.output import (
+    OUTPUT_FILE,
+    format_option,
+    legacy_output_file,
+    output_stream,
+    usage_error,
 )
 from bulkx.cli.profile_edge import target_options
 from bulkx.cli.render import render
@@ -45,11 +51,15 @@ if TYPE_CHECKING:
 # commands that use it: `bulkx --help` and the other commands start without it.
 
 
-class PlanOutput(StrEnum):
-    text = "text"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
+#: `plan` and `audit`: the diff for people, the changeset (json, jsonl), the audit report (csv).
+PLAN_FORMATS = ("table", "json", "jsonl", "csv")
+#: `export`: a plan CSV; record kinds also Parquet (the file's name decides without -o).
+EXPORT_FORMATS = ("csv", "parquet")
+
+
+def _render(changeset: Changeset, output: str, output_file: Path | None) -> None:
+    with output_stream(output_file) as out:
+        render(changeset, "text" if output == "table" else output, out)
 
 
 class ReadProgressLine:
@@ -194,7 +204,8 @@ def _run(
 def plan_command(
     plan_path: str = typer.Argument(..., metavar="PLAN", help="A YAML plan or a CSV for one kind."),
     kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
-    output: PlanOutput = typer.Option(PlanOutput.text, "-o", "--output", help="Output format."),
+    output: str = format_option(PLAN_FORMATS, "table"),
+    output_file: Path | None = OUTPUT_FILE,
     save: Path | None = typer.Option(None, "--save", help="Store the exact changeset as JSON."),
     detailed_exitcode: bool = typer.Option(
         False,
@@ -238,7 +249,7 @@ def plan_command(
         ),
         outage_after,
     )
-    render(changeset, output.value, sys.stdout)
+    _render(changeset, output, output_file)
     unmet = warn_unmet_counts(changeset)
     if via == "batch":
         _show_batch_tasks(changeset)
@@ -261,7 +272,8 @@ def _save(changeset: Changeset, path: Path) -> None:
 def audit_command(
     plan_path: str = typer.Argument(..., metavar="PLAN"),
     kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
-    output: PlanOutput = typer.Option(PlanOutput.text, "-o", "--output", help="Output format."),
+    output: str = format_option(PLAN_FORMATS, "table"),
+    output_file: Path | None = OUTPUT_FILE,
     outage_after: float = OUTAGE_AFTER,
     profile: str | None = PROFILE,
     base_url: str | None = BASE_URL,
@@ -274,7 +286,7 @@ def audit_command(
         plan, target_options(profile, base_url, token_file, sandbox_db), allow_release=False,
         outage_after=outage_after,
     )  # fmt: skip
-    render(changeset, output.value, sys.stdout)
+    _render(changeset, output, output_file)
     warn_unmet_counts(changeset)
     if changeset.has_changes:
         raise typer.Exit(2)
@@ -290,9 +302,14 @@ def export_command(
     endpoint: str | None = typer.Option(
         None, "--endpoint", help="For an app API kind: the endpoint whose objects to export."
     ),
-    output: Path | None = typer.Option(
-        None, "-o", "--output", help="CSV file (default stdout); records: .csv or .parquet."
+    output: str | None = format_option(
+        EXPORT_FORMATS,
+        None,
+        legacy_path=True,
+        help_extra=" Without it: csv, or for a record kind what --output-file's name says"
+        " (.csv or .parquet). -o FILE still writes FILE (deprecated: --output-file).",
     ),
+    output_file: Path | None = OUTPUT_FILE,
     since: datetime | None = typer.Option(None, "--since", help="Records: from this time (UTC)."),
     until: datetime | None = typer.Option(None, "--until", help="Records: before this time."),
     shards: int = typer.Option(
@@ -312,30 +329,32 @@ def export_command(
 
     Record kinds (cdr, mdr, conference.calls, conference.meetings, mediator.calls, invoice) are
     exported with cursor paging, in parallel time shards, to CSV or Parquet; a stopped export
-    resumes where it stopped when run again with the same options.
-
-    Examples:
-      bulkx export did_emergency -o e911-backup.csv
-      bulkx export did --filter 'state eq "NY"' > ny-dids.csv
-      bulkx export conference_v2.meeting_room --endpoint conf2"""
+    resumes where it stopped when run again with the same options."""
     from bulkx.records import RECORD_KINDS
 
-    if kind in RECORD_KINDS:
-        _export_records(
-            RECORD_KINDS[kind], output, since, until, shards, filter_,
-            target_options(profile, base_url, token_file, sandbox_db),
-        )  # fmt: skip
-        return
-    spec = _exportable_kind(kind, endpoint)
+    fmt, output_file = _export_output(output, output_file)
     options = target_options(profile, base_url, token_file, sandbox_db)
-    exported = _read_export(spec, filter_, endpoint, options)
-    _write_export(exported, output)
+    if kind in RECORD_KINDS:
+        records_file = _records_file(fmt, output_file)
+        _export_records(RECORD_KINDS[kind], records_file, since, until, shards, filter_, options)
+        return
+    if fmt == "parquet":
+        usage_error(f"{kind} is exported as a plan CSV; parquet is for record kinds (cdr, ...)")
+    exported = _read_export(_exportable_kind(kind, endpoint), filter_, endpoint, options)
+    _write_export(exported, output_file)
     unset = (
         f"; {exported.unset} left out: a required field is empty live (nothing to keep)"
         if exported.unset else ""
     )  # fmt: skip
     typer.echo(f"exported {len(exported.rows)} {kind} object(s) from {options.describe()}{unset}",
                err=True)  # fmt: skip
+
+
+def _export_output(output: str | None, output_file: Path | None) -> tuple[str | None, Path | None]:
+    """(format, file): `-o FILE`, the old spelling, still names the file."""
+    if output is None:
+        return None, output_file
+    return legacy_output_file("export", output, EXPORT_FORMATS, "csv", output_file)
 
 
 def _exportable_kind(kind: str, endpoint: str | None) -> Kind:
@@ -378,18 +397,24 @@ def _read_export(
         line.close()
 
 
-def _write_export(exported: Exported, output: Path | None) -> None:
-    """The plan CSV, `# kind:` line first, to `output` or stdout; live names are data: no
+def _write_export(exported: Exported, output_file: Path | None) -> None:
+    """The plan CSV, `# kind:` line first, to stdout or `output_file`; live names are data: no
     cell a spreadsheet would run."""
-    out = open(output, "w", newline="") if output else sys.stdout  # noqa: SIM115
-    try:
+    with output_stream(output_file) as out:
         out.write(f"# kind: {exported.kind}\n")
         writer = csv_writer(out)
         writer.writerow(exported.columns)
         writer.writerows(exported.rows)
-    finally:
-        if output:
-            out.close()
+
+
+def _records_file(fmt: str | None, output_file: Path | None) -> Path:
+    """Where a record export goes: always a file, whose name says its format."""
+    if output_file is None:
+        usage_error("record exports go to a file: --output-file records.csv (or .parquet)")
+    suffix = ".parquet" if output_file.suffix == ".parquet" else ".csv"
+    if fmt is not None and f".{fmt}" != suffix:
+        usage_error(f"-o {fmt} writes a .{fmt} file, not {output_file.name}")
+    return output_file
 
 
 def register(app: typer.Typer) -> None:
@@ -400,16 +425,13 @@ def register(app: typer.Typer) -> None:
 
 def _export_records(
     kind: RecordKind,
-    output: Path | None,
+    output: Path,
     since: datetime | None,
     until: datetime | None,
     shards: int,
     filter_: str | None,
     options: TargetOptions,
 ) -> None:
-    if output is None:
-        err("record exports go to a file: -o records.csv or -o records.parquet")
-        raise typer.Exit(exit_codes.USAGE)
     if since is not None and until is not None and until <= since:
         err(f"--until ({until:%Y-%m-%d %H:%M}) must be after --since ({since:%Y-%m-%d %H:%M})")
         raise typer.Exit(exit_codes.USAGE)

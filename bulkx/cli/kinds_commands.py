@@ -3,45 +3,41 @@ field (`bulkx.resources.reference`, which also writes docs/kinds.md)."""
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from bulkx.cli import exit_codes
 from bulkx.cli.failures import err
+from bulkx.cli.output import (
+    OUTPUT_FILE,
+    format_option,
+    output_stream,
+    write_csv,
+    write_json,
+    write_jsonl,
+    write_table,
+)
+
+KINDS_FORMATS = ("table", "json", "jsonl", "csv")
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
-    def cell(value: Any) -> str:
-        return "yes" if value is True else "" if value is False else str(value)
-
-    widths = {c: max([len(c), *(len(cell(r[c])) for r in rows)]) for c in columns[:-1]}
-    lines = ["  ".join([*(c.upper().ljust(widths[c]) for c in columns[:-1]), columns[-1].upper()])]
-    for row in rows:
-        head = [cell(row[c]).ljust(widths[c]) for c in columns[:-1]]
-        lines.append("  ".join([*head, cell(row[columns[-1]])]).rstrip())
-    return lines
+def _cell(value: Any) -> str:
+    return "yes" if value is True else "" if value is False else str(value)
 
 
 def kinds_command(
     kind: str | None = typer.Argument(None, metavar="[KIND]", help="One kind's fields."),
-    output: str = typer.Option("table", "--output", "-o", metavar="table|json"),
+    output: str = format_option(KINDS_FORMATS, "table"),
+    output_file: Path | None = OUTPUT_FILE,
 ) -> None:
     """List the kinds a plan can name, or one kind's fields: type, required, allowed values,
-    what an empty cell means, and the API field each maps to.
-
-    Examples:
-      bulkx kinds
-      bulkx kinds did_emergency
-      bulkx kinds trunk -o json
-    """
+    what an empty cell means, and the API field each maps to. -o json is a list of rows (as
+    it always was); -o jsonl a header line, then a row per line."""
     from bulkx.resources import KINDS
     from bulkx.resources.reference import field_rows, kind_summary
 
-    if output not in ("table", "json"):
-        err(f"-o takes table or json, not {output!r}")
-        raise typer.Exit(exit_codes.USAGE)
     if kind is not None and kind not in KINDS:
         err(f"unknown kind {kind!r}; `bulkx kinds` lists them")
         raise typer.Exit(exit_codes.USAGE)
@@ -51,13 +47,18 @@ def kinds_command(
     else:
         rows = field_rows(KINDS[kind])
         columns = ["field", "type", "required", "allowed", "empty", "api_field", "doc"]
-    if output == "json":
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    if kind is not None:
-        typer.echo(f"{kind}: {KINDS[kind].doc.strip()}\n")
-    for line in _table(rows, columns):
-        typer.echo(line)
+    with output_stream(output_file) as out:
+        if output == "json":
+            write_json(out, rows)
+        elif output == "jsonl":
+            # A field's row has a `type` of its own (the field's): rows go as they are.
+            write_jsonl(out, {"type": "kinds", "kind": kind}, None if kind else "kind", rows)
+        elif output == "csv":
+            write_csv(out, columns, rows)
+        else:
+            if kind is not None:
+                out.write(f"{kind}: {KINDS[kind].doc.strip()}\n\n")
+            write_table(out, columns, rows, _cell)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,12 +12,24 @@ import typer
 from bulkx.cli import exit_codes
 from bulkx.cli.failures import guarded
 from bulkx.cli.options import BASE_URL, PROFILE, SANDBOX_DB, TOKEN_FILE
+from bulkx.cli.output import (
+    OUTPUT_FILE,
+    SCHEMA_VERSION,
+    format_option,
+    legacy_output_file,
+    output_stream,
+    write_csv,
+    write_json,
+    write_jsonl,
+)
 from bulkx.cli.profile_edge import target_options
 from bulkx.engine.targets import open_client
-from bulkx.escaping import csv_writer
 
 if TYPE_CHECKING:
     from bulkx.lookups import LookupRow
+
+#: csv: the pre-check report (a column per answer); json, jsonl: the same rows as objects.
+LOOKUP_FORMATS = ("csv", "json", "jsonl")
 
 
 def read_numbers(path: Path, column: str | None) -> list[tuple[int, str]]:
@@ -54,8 +65,16 @@ def lookup_command(
     rates: bool = typer.Option(
         False, "--rates", help="Also rate a minute of inbound and outbound calling."
     ),
-    output: Path | None = typer.Option(None, "-o", "--output", help="CSV report (default stdout)."),
-    concurrency: int = typer.Option(8, "--concurrency", min=1, max=64),
+    output: str = format_option(
+        LOOKUP_FORMATS,
+        "csv",
+        legacy_path=True,
+        help_extra=" -o FILE still writes FILE (deprecated: --output-file).",
+    ),
+    output_file: Path | None = OUTPUT_FILE,
+    concurrency: int = typer.Option(
+        8, "--concurrency", min=1, max=64, help="Lookups in flight at once."
+    ),
     profile: str | None = PROFILE,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
@@ -63,6 +82,7 @@ def lookup_command(
 ) -> None:
     """Look every number of FILE up before a port-in: valid, already on the account, carrier and
     line type, CNAM, LRN, toll-free RespOrg, and with --rates the per-minute rates."""
+    output, output_file = legacy_output_file("lookup", output, LOOKUP_FORMATS, "csv", output_file)
     inputs = read_numbers(file, column)
     from bulkx.lookups import COLUMNS, Lookups
 
@@ -73,16 +93,15 @@ def lookup_command(
             return await Lookups(client, concurrency=concurrency, rates=rates).run(inputs)
 
     rows = guarded(lambda: asyncio.run(run()))
-    stream = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
-    try:
-        writer = csv_writer(stream)  # CNAM and carrier names come from the API: data
-        writer.writerow(COLUMNS)
-        for row in rows:
-            values = row.as_dict()
-            writer.writerow([values.get(column, "") for column in COLUMNS])
-    finally:
-        if output:
-            stream.close()
+    with output_stream(output_file) as out:
+        if output == "json":
+            write_json(out, {"schema_version": SCHEMA_VERSION, "file": str(file),
+                             "numbers": [row.as_dict() for row in rows]})  # fmt: skip
+        elif output == "jsonl":
+            write_jsonl(out, {"type": "lookup", "file": str(file)}, "number",
+                        (row.as_dict() for row in rows))  # fmt: skip
+        else:  # CNAM and carrier names come from the API: data, no cell a spreadsheet runs
+            write_csv(out, COLUMNS, (row.as_dict() for row in rows))
     _summarise(rows, file)
     raise typer.Exit(exit_codes.PARTIAL if any(r.error for r in rows) else exit_codes.OK)
 

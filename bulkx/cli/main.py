@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
 import sys
 
 import typer
@@ -12,10 +15,13 @@ from bulkx.cli import (
     config_commands,
     demo,
     diff_commands,
+    examples,
+    exit_codes,
     kinds_commands,
     lookup_commands,
     plan_commands,
     report_commands,
+    revert_commands,
     sandbox,
     watch_commands,
 )
@@ -41,10 +47,12 @@ plan_commands.register(app)
 diff_commands.register(app)
 apply_commands.register(app)
 report_commands.register(app)
+revert_commands.register(app)
 watch_commands.register(app)
 lookup_commands.register(app)
 config_commands.register(app)
 kinds_commands.register(app)
+examples.attach(app)
 
 
 def _version(value: bool) -> None:
@@ -63,8 +71,44 @@ def _root(
 
 
 def main() -> None:
+    code: int | str | None = exit_codes.OK
     try:
         app()
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
-        sys.exit(130)
+        code = exit_codes.INTERRUPTED
+    except SystemExit as stop:
+        code = stop.code
+    except BrokenPipeError:
+        code = _stdout_gone(exit_codes.OK)
+    # Click answers a write to a closed stdout by swapping the streams for quiet wrappers and
+    # exiting 1: the reader (`bulkx report RUN | head`) took what it wanted, no failure of ours.
+    if sys.stdout is not sys.__stdout__ and _reader_gone():
+        code = _stdout_gone(exit_codes.OK)
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        # Gone after the command ended (everything fitted in the buffer): keep its exit code,
+        # an apply's above all, without Python's "Exception ignored" at shutdown.
+        code = _stdout_gone(code)
+    sys.exit(code)
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe nobody reads any more (poll reports an error on its end)."""
+    try:
+        poller = select.poll()
+        poller.register(1, select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _stdout_gone(code: int | str | None) -> int | str | None:
+    """As the Python docs advise for SIGPIPE: point stdout at devnull, so that the flush at
+    shutdown has nowhere to fail. SIGPIPE itself stays ignored (Python's default): a run in
+    progress is never killed by its stdout reader going away."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    return code

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from bulkx.cli import exit_codes
+from bulkx.cli.output import OUTPUT_FILE, format_option, output_stream, write_jsonl
 from bulkx.errors import BulkxError
 from bulkx.escaping import printable
 
@@ -20,9 +21,9 @@ if TYPE_CHECKING:
 JSON_SCHEMA_VERSION = 1
 
 
-class Output(StrEnum):
-    text = "text"
-    json = "json"
+#: table: every problem as file:line:column; json: one document; jsonl: a header line (valid,
+#: summary), then a diagnostic per line.
+VALIDATE_FORMATS = ("table", "json", "jsonl")
 
 
 def check_plan(path: str, kind: str | None) -> tuple[list[Diagnostic], int]:
@@ -76,7 +77,8 @@ def render_text(diagnostics: list[Diagnostic], items: int) -> str:
 def validate_command(
     plan: str = typer.Argument(..., help="A YAML plan, or a CSV plan of one kind."),
     kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV plan (e.g. did)."),
-    output: Output = typer.Option(Output.text, "-o", "--output", help="text or json."),
+    output: str = format_option(VALIDATE_FORMATS, "table"),
+    output_file: Path | None = OUTPUT_FILE,
 ) -> None:
     """Check a plan offline: every problem at once, as file:line:column with a hint."""
     try:
@@ -85,18 +87,19 @@ def validate_command(
         sys.stderr.write(f"bulkx validate: error: {printable(str(exc))}\n")
         raise typer.Exit(exit_codes.ERROR) from None
     valid = not any(d.severity == "error" for d in diagnostics)
-    if output is Output.json:
-        document = {
-            "schema_version": JSON_SCHEMA_VERSION,
-            "valid": valid,
-            "plan": plan,
-            "items": items,
-            "diagnostics": [d.as_dict() for d in diagnostics],
-            "summary": summary(diagnostics),
-        }
-        typer.echo(json.dumps(document, indent=2))
-    else:
-        typer.echo(render_text(diagnostics, items))
+    head = {"valid": valid, "plan": plan, "items": items}
+    with output_stream(output_file) as out:
+        if output == "json":
+            document = {"schema_version": JSON_SCHEMA_VERSION, **head,
+                        "diagnostics": [d.as_dict() for d in diagnostics],
+                        "summary": summary(diagnostics)}  # fmt: skip
+            out.write(json.dumps(document, indent=2) + "\n")
+        elif output == "jsonl":
+            rows = (d.as_dict() for d in diagnostics)
+            header = {"type": "validation", **head, "summary": summary(diagnostics)}
+            write_jsonl(out, header, "diagnostic", rows)
+        else:
+            out.write(render_text(diagnostics, items) + "\n")
     raise typer.Exit(exit_codes.OK if valid else exit_codes.USAGE)
 
 

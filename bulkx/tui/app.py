@@ -241,18 +241,26 @@ class MonitorApp(App[int | None]):
         self.push_screen(ItemScreen(op_id))
 
     async def action_export(self) -> None:
-        source = self.source
-        if source is None:
-            return
+        """`e`: the failed items only, as `bulkx report RUN_ID --failed` writes them."""
+        if self.source is not None:
+            await self._export(self.source.export_failures, "failures", "nothing failed")
+
+    async def action_export_not_attempted(self) -> None:
+        """`n`: the items the run has not reached, as `bulkx report --not-attempted`."""
+        if self.source is not None:
+            await self._export(self.source.export_not_attempted, "items not attempted",
+                               "every item was attempted")  # fmt: skip
+
+    async def _export(self, export: Callable[[Path], list[Path]], what: str, none: str) -> None:
         try:
-            written = await asyncio.to_thread(source.export_failures, self.export_dir)
+            written = await asyncio.to_thread(export, self.export_dir)
         except (JournalError, OSError) as error:
             self.notify(str(error), title="export failed", severity="error")
             return
         if not written:
-            self.notify("nothing to export: every operation succeeded")
+            self.notify(f"nothing to export: {none}")
             return
-        self.notify("\n".join(str(path) for path in written), title="failures exported")
+        self.notify("\n".join(str(path) for path in written), title=f"{what} exported")
 
     async def action_quit(self) -> None:
         if self.job is None or self.source is None:
@@ -295,6 +303,9 @@ class MonitorApp(App[int | None]):
         yield SystemCommand("Export failures to CSV",
                             "The same as `bulkx report RUN_ID --failed`, into files (e)",
                             self.action_export)  # fmt: skip
+        yield SystemCommand("Export items not attempted to CSV",
+                            "The same as `bulkx report RUN_ID --not-attempted`, into files (n)",
+                            self.action_export_not_attempted)  # fmt: skip
         if self.job is None:
             yield SystemCommand("Detach", "Stop watching; the run goes on (q)", self.action_quit)
 

@@ -66,6 +66,8 @@ class MonitorScreen(RunScreen):
         Binding("c", "app.cancel", "Cancel"),
         Binding("f", "app.failures", "Failures"),
         Binding("e", "app.export", "Export"),
+        # Off the footer (it is full at 80 columns); in the command palette.
+        Binding("n", "app.export_not_attempted", "Export not attempted", show=False),
         Binding("q", "app.quit", "Detach"),
     ]
     # Not ClassVar-annotated: Textual declares it as an optional instance attribute.
@@ -115,6 +117,7 @@ class FailuresScreen(RunScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("e", "app.export", "Export"),
+        Binding("n", "app.export_not_attempted", "Export not attempted", show=False),
     ]
 
     def compose(self) -> ComposeResult:

@@ -9,7 +9,7 @@ A fresh connection per read also means a read can run in any thread.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,13 +18,14 @@ from bulkx.journal import (
     Command,
     Event,
     JournalReader,
+    JournalView,
     Operation,
     RunInfo,
     Sample,
     Transition,
     request_control,
 )
-from bulkx.report import failed_csv_by_kind, not_succeeded
+from bulkx.report import failed_csv_by_kind, failed_ops, not_attempted_ops
 
 #: Newest failed operations a read brings back (the failures view pages no further).
 FAILURES_SHOWN = 200
@@ -109,14 +110,25 @@ class JournalSource:
 
     def export_failures(self, directory: Path) -> list[Path]:
         """What `bulkx report RUN_ID --failed` prints, as files: one CSV per kind (a plan CSV
-        names one kind), `<run_id>-failed.csv` or `<run_id>-failed-<kind>.csv`."""
+        names one kind), `<run_id>-failed.csv` or `<run_id>-failed-<kind>.csv`. Only what
+        failed: the items the run has not reached are `export_not_attempted`'s."""
+        return self._export(directory, failed_ops, "failed")
+
+    def export_not_attempted(self, directory: Path) -> list[Path]:
+        """What `bulkx report RUN_ID --not-attempted` prints, as files named like
+        `export_failures`' (`<run_id>-not-attempted[-<kind>].csv`)."""
+        return self._export(directory, not_attempted_ops, "not-attempted")
+
+    def _export(
+        self, directory: Path, select: Callable[[JournalView], list[Operation]], label: str
+    ) -> list[Path]:
         with JournalReader.open(self.root, self.run_id) as reader:
-            records = not_succeeded(reader)
+            records = select(reader)
         by_kind = failed_csv_by_kind(records)
         written = []
         for kind, text in by_kind.items():
             suffix = "" if len(by_kind) == 1 else f"-{kind.replace('.', '_')}"
-            path = Path(directory) / f"{self.run_id}-failed{suffix}.csv"
+            path = Path(directory) / f"{self.run_id}-{label}{suffix}.csv"
             path.write_text(text)
             written.append(path)
         return written

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from bulkx.cli.main import app as cli
 from bulkx.journal import JournalReader
-from bulkx.report import failed_csv, not_succeeded
+from bulkx.report import failed_csv, failed_ops, not_attempted_ops
 from bulkx.tui.app import MonitorApp
 from bulkx.tui.screens import (
     ConfirmScreen,
@@ -145,25 +145,39 @@ def test_failures_view_and_an_items_history_with_credentials_redacted(
     asyncio.run(scenario())
 
 
-def test_export_writes_what_report_failed_prints(site_run: SiteRun, tmp_path: Path) -> None:
-    app = monitor(site_run, tmp_path / "out")
-    (tmp_path / "out").mkdir()
+def test_e_exports_only_the_failures_and_n_the_items_not_attempted(
+    site_run: SiteRun, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    app = monitor(site_run, out)
 
     async def scenario() -> None:
         async with app.run_test() as pilot:
             await pilot.press("e")
-            await until(pilot, lambda: len(list((tmp_path / "out").glob("*.csv"))) == 2)
+            await until(pilot, lambda: (out / f"{RUN_ID}-failed.csv").exists())
+            await pilot.press("n")
+            await until(pilot, lambda: len(list(out.glob("*-not-attempted-*.csv"))) == 2)
 
     asyncio.run(scenario())
     with JournalReader.open(site_run.root, RUN_ID) as reader:
-        records = not_succeeded(reader)
-    for kind in ("did", "conference_v2.meeting_room"):
-        kind_records = [r for r in records if r.kind == kind]
-        name = f"{RUN_ID}-failed-{kind.replace('.', '_')}.csv"
-        assert (tmp_path / "out" / name).read_text() == failed_csv(kind_records)
-    did_csv = (tmp_path / "out" / f"{RUN_ID}-failed-did.csv").read_text().splitlines()
+        failures, unreached = failed_ops(reader), not_attempted_ops(reader)
+    # The queued numbers and rooms are not failures: `e` writes the five that failed, only.
+    assert [r.state for r in failures] == ["failed"] * 5
+    assert (out / f"{RUN_ID}-failed.csv").read_text() == failed_csv(failures)
+    did_csv = (out / f"{RUN_ID}-failed.csv").read_text().splitlines()
     assert did_csv[:2] == ["# kind: did", "phonenumber,name,trunk_group,error"]
     assert "15165550007,desk 7,site-516-sip,422 phonenumber" in did_csv[2]
+    assert len(did_csv) == 2 + 5
+    assert {r.state for r in unreached} == {"pending"}
+    for kind in ("did", "conference_v2.meeting_room"):
+        name = f"{RUN_ID}-not-attempted-{kind.replace('.', '_')}.csv"
+        expected = failed_csv([r for r in unreached if r.kind == kind])
+        assert (out / name).read_text() == expected
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{RUN_ID}-failed.csv", f"{RUN_ID}-not-attempted-did.csv",
+         f"{RUN_ID}-not-attempted-conference_v2_meeting_room.csv"]
+    )  # fmt: skip
 
 
 def test_export_of_a_one_kind_run_is_byte_for_byte_report_failed(
@@ -171,7 +185,7 @@ def test_export_of_a_one_kind_run_is_byte_for_byte_report_failed(
 ) -> None:
     run = build_site_run(tmp_path / "home", journal_clock)
     journal = run.journal
-    # Leave only did items unfinished, so `report --failed` (one kind per CSV) can print them.
+    # Only did items failed, so `report --failed` (one kind per CSV) can print them.
     journal.start([run.id_of(f"room-{n:02d}") for n in range(20)])
     for n in range(20):
         journal.succeed(run.id_of(f"room-{n:02d}"), f"room-{n}")
