@@ -2,7 +2,8 @@
 
 3. `load_plan` + `validate` of 1,000,000 DID rows (polars, vectorised) against a row-by-row
    pydantic + phonenumbers validator (timed on a sample and scaled), in a child process so its
-   peak RSS is its own (bench/validate_bench.py does the work).
+   peak RSS is its own (bench/validate_bench.py does the work); then the worst case for the
+   range check, 300,000 rows each with its own NPA-NXX, the same way.
 4. `bulkx plan` of 100,000 DIDs against a sandbox holding them: the command's wall time and the
    requests it used, against reading the same state one GET per row (sampled and scaled). The
    same run is then timed phase by phase in-process, to show where the time goes.
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -26,32 +28,60 @@ HERE = Path(__file__).resolve().parent
 BASELINE_SAMPLE = 300
 
 
-def validation(sizes: Sizes, tmp: Path) -> Row:
-    out = tmp / "validate.json"
+#: Row 3's worst case: distinct NPA-NXX prefixes (300,000 at full size), against < 3 s.
+WORST_CASE_SHARE = 0.3
+
+
+def _validate_bench(tmp: Path, rows: int, baseline_rows: int, *extra: str) -> dict[str, Any]:
+    out = tmp / f"validate-{rows}{''.join(extra)}.json"
     command = [
         sys.executable,
         str(HERE / "validate_bench.py"),
         "--rows",
-        str(sizes.validate_rows),
+        str(rows),
         "--baseline-rows",
-        str(sizes.validate_baseline_rows),
+        str(baseline_rows),
         "--json",
         str(out),
+        *extra,
     ]
     subprocess.run(command, check=True, capture_output=True, text=True)
-    f = json.loads(out.read_text())
-    met = f["bulkx_s"] < 10 and f["bulkx_peak_rss_mb"] < 1500
-    return Row(
-        3,
-        f"validate {f['rows']:,} DID rows",
-        bulkx=f"{f['bulkx_s']:.1f} s (load {f['load_s']:.1f} + validate {f['validate_s']:.1f})",
-        baseline=f"row-by-row pydantic {f['baseline_s']:.0f} s (scaled)",
-        ratio=f"{f['speedup']:.0f}x faster",
-        target="< 10 s, < 1.5 GB",
-        met=met,
-        peak_rss_mb=f["bulkx_peak_rss_mb"],
-        figures=f,
+    figures: dict[str, Any] = json.loads(out.read_text())
+    return figures
+
+
+def validation(sizes: Sizes, tmp: Path) -> list[Row]:
+    """Row 3: a million mixed-format rows, then the worst case for the range check."""
+    f = _validate_bench(tmp, sizes.validate_rows, sizes.validate_baseline_rows)
+    rows = [
+        Row(
+            3,
+            f"validate {f['rows']:,} DID rows",
+            bulkx=f"{f['bulkx_s']:.1f} s (load {f['load_s']:.1f} + validate {f['validate_s']:.1f})",
+            baseline=f"row-by-row pydantic {f['baseline_s']:.0f} s (scaled)",
+            ratio=f"{f['speedup']:.0f}x faster",
+            target="< 1.5 s, < 300 MB",
+            met=f["bulkx_s"] < 1.5 and f["bulkx_peak_rss_mb"] < 300,
+            peak_rss_mb=f["bulkx_peak_rss_mb"],
+            figures=f,
+        )
+    ]
+    worst_rows = int(sizes.validate_rows * WORST_CASE_SHARE)
+    w = _validate_bench(tmp, worst_rows, sizes.validate_baseline_rows // 2, "--distinct-prefixes")
+    rows.append(
+        Row(
+            3,
+            f"validate {worst_rows:,} distinct NPA-NXX",
+            bulkx=f"{w['bulkx_s']:.1f} s (load {w['load_s']:.1f} + validate {w['validate_s']:.1f})",
+            baseline=f"row-by-row pydantic {w['baseline_s']:.0f} s (scaled)",
+            ratio=f"{w['speedup']:.0f}x faster",
+            target="< 3 s",
+            met=w["bulkx_s"] < 3,
+            peak_rss_mb=w["bulkx_peak_rss_mb"],
+            figures=w,
+        )
     )
+    return rows
 
 
 def write_diff_plan(path: Path, numbers: list[str]) -> int:
@@ -142,8 +172,8 @@ def live_diff(sizes: Sizes, tmp: Path) -> Row:
         bulkx=f"{finished.seconds:.1f} s, {used:,} requests",
         baseline=f"GET per row {baseline_s:,.0f} s, {count:,} req",
         ratio=f"{baseline_s / finished.seconds:.0f}x faster",
-        target="< 30 s",
-        met=finished.seconds < 30,
+        target="< 5 s",
+        met=finished.seconds < 5,
         peak_rss_mb=round(finished.peak_rss_mb),
         note=(
             f"in-process: load+validate {phases['load_validate_s']} s, read"

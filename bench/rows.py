@@ -58,6 +58,8 @@ class Sizes:
     e911_numbers: int
     #: Row 10's baseline: the code of this git revision (before the streaming work).
     baseline_rev: str = "5af09d1"
+    #: Row 12: numbers rented by each of the two runs (the issue's short job, at any size).
+    remembered_ops: int = 1_500
 
 
 FULL = Sizes(

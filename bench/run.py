@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import data_rows, plan_rows, resume, startup, throughput
+from bench import data_rows, limit_rows, plan_rows, resume, startup, throughput
 from bench.harness import dump, machine
 from bench.rows import FULL, QUICK, Row, Sizes
 
@@ -34,7 +34,7 @@ RowMaker = Callable[[Sizes, Path], list[Row]]
 ROWS: dict[int, RowMaker] = {
     1: lambda s, t: [throughput.at_rate_limit(s, t, 50), throughput.at_rate_limit(s, t, 500)],
     2: lambda s, t: [throughput.with_latency(s, t)],
-    3: lambda s, t: [data_rows.validation(s, t)],
+    3: lambda s, t: data_rows.validation(s, t),  # the million rows, then the worst case
     4: lambda s, t: [data_rows.live_diff(s, t)],
     5: lambda s, t: [throughput.journal_cost(s, t)],
     6: lambda s, t: resume.resume_and_memory(s, t),  # rows 6 and 7 share one experiment
@@ -42,6 +42,7 @@ ROWS: dict[int, RowMaker] = {
     9: lambda s, t: resume.memory_flat(s, t),
     10: lambda s, t: plan_rows.million_plan(s, t),
     11: lambda s, t: plan_rows.e911_reads(s, t),
+    12: lambda s, t: [limit_rows.remembered_limit(s, t)],
 }
 #: Rows measured by another row's experiment.
 MEASURED_WITH = {7: 6}
@@ -49,7 +50,7 @@ MEASURED_WITH = {7: 6}
 TITLES = {
     1: "throughput at a rate limit R = 50 and 500 (10,000 ops; quick 400 / 2,500)",
     2: "unthrottled, 20 ms latency, against a sequential client (5,000 ops; quick 2,000)",
-    3: "load_plan + validate of 1,000,000 DID rows (quick 200,000)",
+    3: "load_plan + validate of 1,000,000 DID rows; 300,000 distinct NPA-NXX (quick 200,000)",
     4: "bulkx plan of 100,000 live DIDs, against one GET per row (quick 20,000)",
     5: "the journal's cost at R = 500 (5,000 ops each; quick 1,500)",
     6: "first operation of a resume (run killed at 50%) and of the apply (100,000; quick 10,000)",
@@ -58,6 +59,7 @@ TITLES = {
     9: "memory flat: apply and resume at 200,000 vs 20,000 ops (quick 20,000 vs 2,000)",
     10: "bulkx plan of 1,000,000 rows vs live DIDs, beside --baseline-rev's code (quick 50,000)",
     11: "E911 reads at 50 req/s (2,000 numbers; quick 300), then a 503 outage: exit 5",
+    12: "a limit remembered: 1,500 rents at 100 req/s, first run and second run",
 }
 
 COLUMNS = ("#", "row", "bulkx", "baseline", "ratio", "peak RSS", "target", "met")

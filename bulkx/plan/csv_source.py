@@ -202,9 +202,9 @@ class SourceReader:
             text, shown, header_line
         ):
             return None
-        stripped = _QUOTED.sub('""', text)
-        if stripped.count("\n") == text.count("\n"):
-            frame = self._csv_fast(text, stripped, shown, header_line)
+        counts = _field_counts(text)
+        if counts is not None:
+            frame = self._csv_fast(text, counts, shown, header_line)
         else:
             frame = self._csv_slow(text, shown, header_line)
         return None if frame is None else (_unquoted(frame), header_line)
@@ -271,15 +271,12 @@ class SourceReader:
             )
 
     def _csv_fast(
-        self, text: str, stripped: str, shown: str, header_line: int
+        self, text: str, counts: pl.DataFrame, shown: str, header_line: int
     ) -> pl.DataFrame | None:
-        # No quoted newline: record i is physical line header_line + 1 + i, and field counts
-        # can be taken from the quote-stripped text without a CSV parser.
-        lines = pl.Series("l", stripped.split("\n"), dtype=pl.String).str.strip_suffix("\r")
-        counts = lines.str.count_matches(",") + 1
-        width = int(counts[0])
-        numbered = pl.DataFrame({"n": counts, "blank": lines.str.strip_chars() == ""})
-        numbered = numbered.with_row_index("i").slice(1)
+        # No quoted newline: record i is physical line header_line + 1 + i, and `counts`
+        # (from `_field_counts`) are its fields.
+        width = int(counts["n"][0])
+        numbered = counts.with_row_index("i").slice(1)
         bad = numbered.filter((pl.col("n") != width) & ~pl.col("blank"))
         first_bad = bad.head(MAX_ROW_DIAGNOSTICS + 1).iter_rows()
         self._ragged(shown, [(header_line + i, n) for i, n, _ in first_bad], bad.height, width)
@@ -307,9 +304,12 @@ class SourceReader:
         if not data_cols:
             return frame
         blank = pl.all_horizontal(
-            [pl.nth(i).is_null() | (pl.nth(i).str.strip_chars() == "") for i in data_cols]
+            [pl.nth(i).is_null() | pl.nth(i).str.contains(r"^\s*$") for i in data_cols]
         )
-        return frame.filter(~blank)
+        # Filtered only when there is a blank row: a filter copies every column (~70 MB of a
+        # million-row plan's peak), and blank rows are rare.
+        blanks = frame.select(blank).to_series()
+        return frame.filter(~blanks) if blanks.any() else frame
 
     def _csv_slow(self, text: str, shown: str, header_line: int) -> pl.DataFrame | None:
         reader = csv.reader(io.StringIO(text, newline=""))
@@ -348,14 +348,52 @@ class SourceReader:
         )
 
 
+#: Characters of a CSV whose fields `_field_counts` counts at once: the whole file at once
+#: (a million lines) was ~150 MB of a million-row plan's peak; 1 MB chunks cost no time.
+FIELD_COUNT_CHUNK = 1024 * 1024
+
+
+def _field_counts(text: str) -> pl.DataFrame | None:
+    """Per physical line of CSV `text`: `n` fields and whether it is `blank`; None when a
+    quoted cell spans lines (the slow path reads those). Quoted cells are emptied first, a
+    chunk of whole lines at a time: a chunk with an odd number of quotes has a quoted cell
+    running past its end, and a chunk whose emptied text lost a newline, one inside it."""
+    parts: list[pl.DataFrame] = []
+    start = 0
+    while True:
+        end = text.find("\n", start + FIELD_COUNT_CHUNK)
+        chunk = text[start:] if end < 0 else text[start:end]
+        stripped = _QUOTED.sub('""', chunk)
+        if chunk.count('"') % 2 or stripped.count("\n") != chunk.count("\n"):
+            return None
+        # Split by polars: no Python string per line. A "\r" before the "\n" is whitespace.
+        lines = pl.Series("l", [stripped], dtype=pl.String).str.split("\n").explode()
+        parts.append(
+            pl.DataFrame(
+                {
+                    "n": lines.str.count_matches(",", literal=True).cast(pl.Int64) + 1,
+                    "blank": lines.str.contains(r"^\s*$"),
+                }
+            )
+        )
+        if end < 0:
+            return pl.concat(parts, rechunk=True)
+        start = end + 1
+
+
 def _unquoted(frame: pl.DataFrame) -> pl.DataFrame:
     """Cells as bulkx meant them: the quote `bulkx.escaping.csv_cell` puts before a formula
     character is removed (export -> plan and report --retry -> apply round-trip)."""
     data = [i for i, c in enumerate(frame.columns) if c not in (SOURCE_FILE, SOURCE_LINE)]
     if not data or not frame.height:
         return frame
-    # By position: a header cell such as `*` is a wildcard to pl.col().
-    return frame.with_columns(pl.nth(i).str.replace(FORMULA_ESCAPED, "$1") for i in data)
+    # By position: a header cell such as `*` is a wildcard to pl.col(). Only the columns
+    # holding an escaped cell are rewritten (a rewrite copies the column).
+    escaped = frame.select(pl.nth(i).str.contains(FORMULA_ESCAPED).any() for i in data).row(0)
+    rewrite = [i for i, has in zip(data, escaped, strict=True) if has]
+    if not rewrite:
+        return frame
+    return frame.with_columns(pl.nth(i).str.replace(FORMULA_ESCAPED, "$1") for i in rewrite)
 
 
 def _dedupe(names: list[str]) -> list[str]:
