@@ -178,3 +178,19 @@ def test_a_token_in_the_base_url_is_not_echoed(tmp_path: Path) -> None:
         assert result.returncode == 6, result.stderr
         assert "SECRET-CANARY" not in result.stdout + result.stderr
         assert "?REDACTED" in result.stderr
+
+
+def test_the_workspace_the_embedded_sandbox_creates_is_private_under_umask_000(
+    tmp_path: Path,
+) -> None:
+    # Issue 15 item 9: `.bulkx/` came out 0777 under umask 000 when the sandbox made it first.
+    (tmp_path / "g.csv").write_text("# kind: did_group\nname\ng1\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BULKX_", "CARRIERX_"))}
+    planned = subprocess.run(
+        [sys.executable, "-m", "bulkx", "plan", "g.csv"], capture_output=True, text=True,
+        cwd=tmp_path, timeout=120, stdin=subprocess.DEVNULL, env=env,
+        preexec_fn=lambda: os.umask(0),  # only the child's umask, before exec
+    )  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    assert (tmp_path / ".bulkx").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / ".bulkx" / "sandbox.db").stat().st_mode & 0o077 == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -36,13 +37,22 @@ _LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
 
 
 def is_loopback(host: str) -> bool:
+    """True for a loopback address, or `localhost` when every address it resolves to is one
+    (plain http and a token may go there). Other names, `*.localhost` included, are not: what
+    they resolve to is up to a resolver, and a token would travel unencrypted."""
     host = host.strip("[]").lower()
-    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
-        return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
+        pass
+    if host not in _LOOPBACK_NAMES:
         return False
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    addresses = {str(info[4][0]).split("%")[0] for info in found}
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
 
 
 def redacted_url(text: str) -> str:

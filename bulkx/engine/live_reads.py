@@ -7,6 +7,7 @@ key only. After a lost answer: whether the change happened, looked up by what th
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,10 @@ class LiveReads:
     resolver: Resolver
     #: Step -> available numbers listed for its rents and not taken yet.
     _pools: dict[str, deque[str]] = field(default_factory=dict)
+    #: Step -> the lock one worker holds while it lists numbers for the step's pool: the
+    #: others wait for that list rather than each fetching an overlapping one (16 workers
+    #: fetched 16 lists of the same numbers at once, and then raced each other to rent them).
+    _listing: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     async def request(self, op: Operation, change: Change) -> Request | None:
         """The request that carries `change` out (None: nothing to send), after the reads it
@@ -57,6 +62,14 @@ class LiveReads:
 
     async def _next_number(self, change: RentByCriteria) -> str:
         pool = self._pools.setdefault(change.step, deque())
+        if pool:
+            return pool.popleft()
+        async with self._listing.setdefault(change.step, asyncio.Lock()):
+            return await self._listed_number(change, pool)
+
+    async def _listed_number(self, change: RentByCriteria, pool: deque[str]) -> str:
+        """The next number of `pool`, listing available ones first when it is empty (under the
+        step's lock: another worker may have filled it while this one waited)."""
         if not pool:
             flt = criteria_filter(change.criteria)
             params: dict[str, Any] = {"limit": min(1000, max(50, change.count * 2)),
@@ -64,7 +77,12 @@ class LiveReads:
             if flt:
                 params["filter"] = flt
             page = await self.client.get("core", "/phonenumber/available_dids", params=params)
-            pool.extend(d["phonenumber"] for d in page.get("items") or [])
+            items = page.get("items") if isinstance(page, dict) else None
+            pool.extend(
+                str(d["phonenumber"])
+                for d in items or []
+                if isinstance(d, dict) and d.get("phonenumber")
+            )
             if not pool:
                 raise UnresolvedReference(f"no available number matches {change.key}")
         return pool.popleft()

@@ -40,7 +40,9 @@ class Store:
         to the top-level fields that get their own indexed column."""
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # Private, whatever the umask: the folder also holds run journals and tokens'
+            # fingerprints (`.bulkx/`), and the sandbox is often the first to create it.
+            Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._indexed = {name: tuple(cols) for name, cols in collections.items()}
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(

@@ -3,7 +3,6 @@ by the Textual monitor and `bulkx status --watch` so both always tell the same s
 
 from __future__ import annotations
 
-import ipaddress
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -129,13 +128,9 @@ def is_live_api(info: RunInfo) -> bool:
     base_url = info.options.get("base_url")
     if not isinstance(base_url, str):
         return True
-    host = (urllib.parse.urlsplit(base_url).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return True
+    from bulkx.api.target import is_loopback
+
+    return not is_loopback(urllib.parse.urlsplit(base_url).hostname or "")
 
 
 def _finished_ops(sample: Sample) -> int:

@@ -110,7 +110,14 @@ def test_app_bases_are_derived_from_the_core_base() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://api.carrierx.com/core/v2", "http://10.0.0.5/core/v2", "http://example.com/core/v2"],
+    [
+        "http://api.carrierx.com/core/v2",
+        "http://10.0.0.5/core/v2",
+        "http://example.com/core/v2",
+        # Issue 15: a name under .localhost was taken for loopback without being resolved;
+        # a resolver may send it anywhere, with the token in clear text.
+        "http://api.localhost/core/v2",
+    ],
 )
 def test_plain_http_to_a_remote_host_is_refused(url: str) -> None:
     with pytest.raises(ConfigError, match="http://") as info:

@@ -68,6 +68,7 @@ def test_step_columns_fold_unknown_into_in_flight_and_cancelled_into_skipped() -
         (True, None, False),
         (False, "http://127.0.0.1:8765/core/v2", False),
         (False, "http://localhost:9/core/v2", False),
+        (False, "https://api.localhost/core/v2", True),  # a resolver decides: the loud label
         (False, "https://api.carrierx.com/core/v2", True),
         (False, None, True),  # not the sandbox and no URL on record: assume the worst
     ],
