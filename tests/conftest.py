@@ -82,3 +82,16 @@ def sandbox(sandbox_config: SandboxConfig) -> Iterator[Sandbox]:
 def core(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with sandbox.core() as client:
         yield client
+
+
+_CHECKOUT_RUNS = Path(__file__).resolve().parents[1] / ".bulkx" / "runs"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _the_checkout_gets_no_journals() -> Iterator[None]:
+    """No test may write a run journal into the checkout's `.bulkx/runs` (one that forgot its
+    BULKX_HOME did, and `bulkx runs` then listed pytest's runs after `make demo`)."""
+    before = set(_CHECKOUT_RUNS.glob("*.db"))
+    yield
+    written = sorted(str(p.name) for p in set(_CHECKOUT_RUNS.glob("*.db")) - before)
+    assert not written, f"tests wrote run journals into the checkout: {written[:5]}"

@@ -127,7 +127,7 @@ def world(
 ) -> Iterator[Bulkx]:
     """A sandbox holding objects of every exportable kind, made by `bulkx apply`."""
     for sandbox in module_sandbox(tmp_path_factory, "export-world"):
-        bulkx = Bulkx(sandbox)
+        bulkx = Bulkx(sandbox, home=tmp_path_factory.mktemp("bulkx-home"))
         monkeypatch_module.setenv("BULKX_TEST_EXPORT_PW", "s3cret-export-pw")
         blocks = sandbox.world.inventory.blocks
         text = WORLD.replace("OWN", bulkx.get("/oauth/whoami")["login"])

@@ -15,15 +15,18 @@ from tests.conftest import Sandbox
 
 @dataclass
 class Bulkx:
-    """`bulkx ...` with `--base-url` pointing at `sandbox`, run in the current directory."""
+    """`bulkx ...` with `--base-url` pointing at `sandbox`, run in the current directory (its
+    journals in `home`, when given: a fixture that cannot change directory must give one)."""
 
     sandbox: Sandbox
+    home: Path | None = None
 
     def run(self, *args: str, target: bool = True) -> Result:
         extra = ["--base-url", self.sandbox.core_url] if target else []
-        result = CliRunner().invoke(
-            app, [*args, *extra], env={"CARRIERX_TOKEN": self.sandbox.token}
-        )
+        env = {"CARRIERX_TOKEN": self.sandbox.token}
+        if self.home is not None:
+            env["BULKX_HOME"] = str(self.home)
+        result = CliRunner().invoke(app, [*args, *extra], env=env)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
         return result
