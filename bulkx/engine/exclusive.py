@@ -8,7 +8,7 @@ same target holds one of them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from bulkx.diff.state import natural_key
@@ -54,6 +54,15 @@ def claim_ops(
     root: Path, target: str, run_id: str, rows: Iterable[tuple[str, str, str, str]]
 ) -> None:
     claims.claim(root, target, run_id, op_claims(rows))
+
+
+def claim_again(
+    root: Path, target: str, run_id: str, rows: Callable[[], Iterable[tuple[str, str, str, str]]]
+) -> None:
+    """A resume's claims: the ones its killed process left, taken over whole, else the
+    objects of its remaining operations (`rows`, read only then)."""
+    if not claims.adopt(root, target, run_id):
+        claim_ops(root, target, run_id, rows())
 
 
 def release(root: Path, run_id: str) -> None:

@@ -315,9 +315,9 @@ def open_resume(journal: Journal, given: Mapping[str, Any]) -> Run:
     info = journal.run()
     options, changed = RunOptions.from_dict(info.options).overridden(given)
     # The objects its operations left may touch: refused (`RunsOverlap`) while another live
-    # run holds one of them. What a killed run claimed holds nothing.
-    exclusive.claim_ops(exclusive.root_of(journal.path), _target_key(options), info.run_id,
-                        journal.unfinished_objects())  # fmt: skip
+    # run holds one of them. What its killed process claimed is taken over as it is.
+    exclusive.claim_again(exclusive.root_of(journal.path), _target_key(options), info.run_id,
+                          journal.unfinished_objects)  # fmt: skip
     journal.record_resume(options.as_dict(), changed)
     if changed:
         journal.event("info", "resumed with " + ", ".join(f"{k}={v}" for k, v in changed.items()))

@@ -133,6 +133,34 @@ def claim(root: Path, target: str, run_id: str, items: Iterable[str]) -> None:
             raise
 
 
+def adopt(root: Path, target: str, run_id: str) -> bool:
+    """Take over the claims a dead process left for `run_id` on `target` (a run killed with
+    kill -9 never released them), for this process: False when there are none to take over.
+    They are a superset of what its resume needs, and nothing can overlap them: any run that
+    claimed since that process died purged them first (`_purge_stale`). At 50,000 operations
+    left this replaces a claim of every one of them (~0.7 s before a resume's first request)."""
+    if not claims_path(root).exists():
+        return False
+    with _connect(root) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            elsewhere = conn.execute(
+                "SELECT count(*) FROM claims WHERE run_id = ? AND target != ?", (run_id, target)
+            ).fetchone()[0]
+            taken = 0
+            if not elsewhere:
+                taken = conn.execute(
+                    "UPDATE claims SET pid = ? WHERE run_id = ?", (os.getpid(), run_id)
+                ).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+    return taken > 0
+
+
 def _holds(root: Path, run_id: str, pid: int) -> bool:
     """Whether a run's claims still hold: its process is alive and its journal is still there
     (a run discarded before it started, nothing to do or not confirmed, left no journal)."""

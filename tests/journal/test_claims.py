@@ -113,3 +113,36 @@ def test_many_items_are_claimed_in_chunks(tmp_path: Path) -> None:
     claims.claim(tmp_path, "sandbox:a", "run-1", iter(items))
     with sqlite3.connect(claims.claims_path(tmp_path)) as conn:
         assert conn.execute("SELECT count(*) FROM claims").fetchone() == (25_000,)
+
+
+def _holders(root: Path) -> list[tuple[str, str, int]]:
+    with sqlite3.connect(claims.claims_path(root)) as conn:
+        return sorted(conn.execute("SELECT run_id, item, pid FROM claims").fetchall())
+
+
+def test_a_resume_takes_over_what_its_killed_process_claimed(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    _claim_as(tmp_path, other_process.pid, "sandbox:a", "run-1", ["did:1", "did:2"])
+    other_process.kill()  # kill -9: nothing released
+    other_process.wait()
+    assert claims.adopt(tmp_path, "sandbox:a", "run-1")
+    me = os.getpid()
+    assert _holders(tmp_path) == [("run-1", "did:1", me), ("run-1", "did:2", me)]
+    # Taken over, they refuse an overlapping run as any claim does.
+    _journal(tmp_path, "run-2")
+    with pytest.raises(RunsOverlap):
+        claims.claim(tmp_path, "sandbox:a", "run-2", ["did:2"])
+
+
+def test_nothing_is_taken_over_once_another_run_purged_it_or_on_another_target(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    assert not claims.adopt(tmp_path, "sandbox:a", "run-1")  # no claims file yet
+    _claim_as(tmp_path, other_process.pid, "sandbox:a", "run-1", ["did:1"])
+    assert not claims.adopt(tmp_path, "sandbox:b", "run-1")  # a resume to another target
+    other_process.kill()
+    other_process.wait()
+    _journal(tmp_path, "run-2")
+    claims.claim(tmp_path, "sandbox:a", "run-2", ["did:9"])  # purges the dead run's claims
+    assert not claims.adopt(tmp_path, "sandbox:a", "run-1")  # so its resume claims afresh
