@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint types pytest sandbox clean bench bench-quick chaos chaos-quick
+.PHONY: demo test lint types pytest sandbox clean bench bench-quick chaos chaos-quick screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ chaos: $(STAMP)
 
 chaos-quick: $(STAMP)
 	$(BIN)/python -m tests.chaos.campaign --quick --seed $(CHAOS_SEED)
+
+## the `-o html` pages (plan audit, run report) in headless Chromium at 1280 px, into
+## docs/screenshots/ (needs Debian's chromium; not part of `make test`)
+screenshots: $(STAMP)
+	docs/screenshots/html_pages.sh
 
 ## a long-running sandbox on 127.0.0.1:8765 for rehearsals
 sandbox: $(STAMP)

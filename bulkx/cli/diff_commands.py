@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -27,11 +27,13 @@ from bulkx.cli.options import (
     TOKEN_FILE,
 )
 from bulkx.cli.output import (
+    HTML,
     OUTPUT_FILE,
     format_option,
     legacy_output_file,
     output_stream,
     usage_error,
+    write_page,
 )
 from bulkx.cli.profile_edge import target_options
 from bulkx.cli.render import render
@@ -53,11 +55,22 @@ if TYPE_CHECKING:
 
 #: `plan` and `audit`: the diff for people, the changeset (json, jsonl), the audit report (csv).
 PLAN_FORMATS = ("table", "json", "jsonl", "csv")
+#: `plan` also writes the audit page for a change ticket (`bulkx.audit.plan_page`).
+PLAN_PAGE_FORMATS = (*PLAN_FORMATS, HTML)
 #: `export`: a plan CSV; record kinds also Parquet (the file's name decides without -o).
 EXPORT_FORMATS = ("csv", "parquet")
 
 
-def _render(changeset: Changeset, output: str, output_file: Path | None) -> None:
+def _render(
+    changeset: Changeset, output: str, output_file: Path | None,
+    options: Mapping[str, object] | None = None,
+) -> None:  # fmt: skip
+    """The changeset in `output`'s format; `options` are what the html page shows of them."""
+    if output == HTML:
+        from bulkx.audit.plan_page import plan_page
+
+        write_page(output_file, lambda: plan_page(changeset, options or {}))
+        return
     with output_stream(output_file) as out:
         render(changeset, "text" if output == "table" else output, out)
 
@@ -204,7 +217,7 @@ def _run(
 def plan_command(
     plan_path: str = typer.Argument(..., metavar="PLAN", help="A YAML plan or a CSV for one kind."),
     kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
-    output: str = format_option(PLAN_FORMATS, "table"),
+    output: str = format_option(PLAN_PAGE_FORMATS, "table"),
     output_file: Path | None = OUTPUT_FILE,
     save: Path | None = typer.Option(None, "--save", help="Store the exact changeset as JSON."),
     detailed_exitcode: bool = typer.Option(
@@ -249,7 +262,9 @@ def plan_command(
         ),
         outage_after,
     )
-    _render(changeset, output, output_file)
+    _render(changeset, output, output_file, {
+        "kind": kind, "allow_release": allow_release, "allow_partners": allow_partners,
+        "allow_send": allow_send, "allow_calls": allow_calls, "via": via})  # fmt: skip
     unmet = warn_unmet_counts(changeset)
     if via == "batch":
         _show_batch_tasks(changeset)

@@ -31,6 +31,7 @@ EXAMPLES: Mapping[str, Sequence[tuple[str, str]]] = {
             "bulkx plan plans/port-in.yaml --save port-in.json",
         ),
         ("the Batch tasks --via batch would create", "bulkx plan plans/port-in.yaml --via batch"),
+        ("a page for the change ticket", "bulkx plan plans/port-in.yaml -o html > audit.html"),
         ("against a real target", "bulkx plan plans/port-in.yaml --profile prod"),
     ],
     "audit": [
@@ -85,6 +86,10 @@ EXAMPLES: Mapping[str, Sequence[tuple[str, str]]] = {
         ("the failed items as a plan to retry", "bulkx report RUN_ID --retry > retry.csv"),
         ("the items a stopped run never reached", "bulkx report RUN_ID --not-attempted"),
         ("every item as JSON, to a file", "bulkx report RUN_ID -o json --output-file run.json"),
+        (
+            "the run as a page: outcome, chart, what a revert could undo",
+            "bulkx report RUN_ID -o html --output-file run.html",
+        ),
     ],
     "watch": [
         ("the monitor of a running (or finished) run", "bulkx watch RUN_ID"),

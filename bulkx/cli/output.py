@@ -2,7 +2,9 @@
 
 - `-o/--output FORMAT` is a format everywhere: `table` (for people; `text` is the same), `json`
   (one document with `schema_version`), `jsonl` (one object per line, a header line first),
-  `csv`; each command offers the ones that fit it and refuses any other (exit 2, naming them).
+  `csv`, `html` (a self-contained page: `plan` and `report`, rendered by `bulkx.audit`, whose
+  Jinja2 is imported only then); each command offers the ones that fit it and refuses any
+  other (exit 2, naming them).
 - `--output-file FILE` writes the data to FILE instead of stdout, atomically: the file is
   complete or untouched (a temporary file beside it, renamed at the end).
 - stdout carries only data; messages go to stderr.
@@ -28,6 +30,8 @@ from bulkx.cli import exit_codes
 from bulkx.escaping import csv_writer, printable
 
 TABLE = "table"
+#: A page for people outside the terminal (`plan`, `report`): see `write_page`.
+HTML = "html"
 #: Other spellings of a format, accepted wherever the format is offered.
 ALIASES = {"text": TABLE}
 #: Every machine document and the header line of every JSON Lines stream carries this.
@@ -146,6 +150,14 @@ def write_jsonl(
     for row in rows:
         line = row if kind is None else {"type": kind, **row}
         out.write(json.dumps(line, default=str) + "\n")
+
+
+def write_page(output_file: Path | None, page: Callable[[], str]) -> None:
+    """An HTML page (`-o html`) to stdout or FILE, rendered whole before a byte is written: a
+    template error never leaves half a page."""
+    text = page()
+    with output_stream(output_file) as out:
+        out.write(text)
 
 
 def write_csv(out: TextIO, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:

@@ -19,12 +19,15 @@ import typer
 
 from bulkx.cli import exit_codes
 from bulkx.cli.output import (
+    HTML,
     OUTPUT_FILE,
     format_option,
     output_stream,
+    usage_error,
     write_csv,
     write_json,
     write_jsonl,
+    write_page,
 )
 from bulkx.defaults import journal_root
 from bulkx.errors import JournalError
@@ -35,7 +38,7 @@ from bulkx.report import FAILED, NOT_ATTEMPTED, all_ops, failed_csv, plan_values
 if TYPE_CHECKING:
     from bulkx.journal import Event, Operation, RunInfo, RunSummary
 
-REPORT_FORMATS = ("csv", "json", "jsonl")
+REPORT_FORMATS = ("csv", "json", "jsonl", HTML)
 CSV_COLUMNS = ("step", "kind", "key", "action", "state", "sid", "position", "error", "result")
 
 
@@ -67,6 +70,9 @@ def report_command(
     except JournalError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(exit_codes.USAGE) from None
+    if output == HTML:
+        _write_page(reader, output_file, selected=failed or not_attempted or retry)
+        return
     states = _selected_states(failed or (retry and not not_attempted), not_attempted)
     with reader:
         records = [r for r in all_ops(reader) if states is None or r.state in states]
@@ -80,6 +86,17 @@ def report_command(
         return
     _write_plan_csv(records, retry=retry, not_attempted=not_attempted and not failed,
                     output_file=output_file)  # fmt: skip
+
+
+def _write_page(reader: JournalReader, output_file: Path | None, *, selected: bool) -> None:
+    """The run's page (`bulkx.audit.run_page`): the whole run, from its journal alone."""
+    from bulkx.audit.run_page import run_page
+
+    with reader:
+        if selected:
+            usage_error("-o html reports the whole run; --failed, --not-attempted and --retry"
+                        " select items as csv, json or jsonl")  # fmt: skip
+        write_page(output_file, lambda: run_page(reader))
 
 
 def _selected_states(failed: bool, not_attempted: bool) -> frozenset[str] | None:
