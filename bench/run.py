@@ -33,7 +33,7 @@ RowMaker = Callable[[Sizes, Path], list[Row]]
 
 ROWS: dict[int, RowMaker] = {
     1: lambda s, t: [throughput.at_rate_limit(s, t, 50), throughput.at_rate_limit(s, t, 500)],
-    2: lambda s, t: [throughput.with_latency(s, t)],
+    2: lambda s, t: [throughput.with_latency(s, t, n) for n in throughput.LATENCY_CONCURRENCIES],
     3: lambda s, t: data_rows.validation(s, t),  # the million rows, then the worst case
     4: lambda s, t: [data_rows.live_diff(s, t)],
     5: lambda s, t: [throughput.journal_cost(s, t)],
@@ -49,7 +49,7 @@ MEASURED_WITH = {7: 6}
 #: What each row measures (`--help`); bench/README.md says it in full.
 TITLES = {
     1: "throughput at a rate limit R = 50 and 500 (10,000 ops; quick 400 / 2,500)",
-    2: "unthrottled, 20 ms latency, against a sequential client (5,000 ops; quick 2,000)",
+    2: "unthrottled, 20 ms latency, 16 and 64 in flight, against a sequential client (5,000 ops)",
     3: "load_plan + validate of 1,000,000 DID rows; 300,000 distinct NPA-NXX (quick 200,000)",
     4: "bulkx plan of 100,000 live DIDs, against one GET per row (quick 20,000)",
     5: "the journal's cost at R = 500 (5,000 ops each; quick 1,500)",

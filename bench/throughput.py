@@ -34,6 +34,8 @@ from bench.rows import Row, Sizes, rate
 CONCURRENCY = 16
 LATENCY_S = 0.020
 WARMUP_S = 5.0
+#: Row 5's target for the client's CPU per operation, journaled and unpaced (issue 18).
+CPU_MS_TARGET = 0.4
 
 
 def _patches(sandbox: Sandbox, since: int) -> list[dict[str, Any]]:
@@ -148,34 +150,32 @@ def sequential_client(url: str, sids: list[str]) -> float:
         return rate(len(sids), time.perf_counter() - started)
 
 
-def with_latency(sizes: Sizes, tmp: Path) -> Row:
-    work = tmp / "latency"
+#: Row 2's windows: the executor's default, and the widest the issue asks for.
+LATENCY_CONCURRENCIES = (CONCURRENCY, 64)
+#: Row 2's target: this share of concurrency / latency (issue 18).
+LATENCY_TARGET = 0.9
+
+
+def with_latency(sizes: Sizes, tmp: Path, concurrency: int = CONCURRENCY) -> Row:
+    work = tmp / f"latency{concurrency}"
     work.mkdir()
     numbers = seed_dids(work / "sandbox.db", sizes.latency_ops + sizes.sequential_ops)
     plan = write_rename_plan(work / "plan.csv", numbers[: sizes.latency_ops])
-    limit = CONCURRENCY / LATENCY_S
+    limit = concurrency / LATENCY_S
     with sandbox_process(work / "sandbox.db", faults=f"latency={LATENCY_S * 1000:g}ms") as sb:
         since = sb.clear_log()
+        args = ["apply", str(plan), "--yes", "--base-url", sb.core_url]
         finished = run_bulkx(
-            [
-                "apply",
-                str(plan),
-                "--yes",
-                "--base-url",
-                sb.core_url,
-                "--concurrency",
-                str(CONCURRENCY),
-            ],
-            cwd=work,
-            env=bulkx_env(work / "home"),
+            [*args, "--concurrency", str(concurrency)], cwd=work, env=bulkx_env(work / "home")
         )
         if finished.code != 0:
             raise RuntimeError(f"bulkx apply exited {finished.code}: {finished.stderr[-2000:]}")
         patches = _patches(sb, since)
         first, last = min(e["time"] for e in patches), max(e["time"] for e in patches)
         achieved = rate(sum(1 for e in patches if e["status"] == 200), last - first)
+        busy: dict[str, Any] = {}
         note = (
-            _who_is_busy({}, patches, finished.watch.busy, sb.watch.busy)
+            _who_is_busy(busy, patches, finished.watch.busy, sb.watch.busy)
             if finished.watch is not None
             else ""
         )
@@ -185,31 +185,56 @@ def with_latency(sizes: Sizes, tmp: Path) -> Row:
     figures = {
         "ops": sizes.latency_ops,
         "latency_ms": LATENCY_S * 1000,
-        "concurrency": CONCURRENCY,
+        "concurrency": concurrency,
         "bulkx_ops_per_s": round(achieved, 1),
         "sequential_ops_per_s": round(sequential, 1),
         "sequential_ops": sizes.sequential_ops,
         "limit_ops_per_s": limit,
         "x_sequential": round(achieved / sequential, 2),
         "x_limit": round(achieved / limit, 3),
+        **busy,
     }
+    held_ms = sum(e["duration_ms"] for e in patches) / max(1, len(patches))
+    figures.update(sandbox_ms_per_request=round(held_ms, 1))
+    met = achieved / limit >= LATENCY_TARGET
+    if not met:
+        note += _latency_cap(busy, held_ms, concurrency, limit)
     return Row(
         2,
-        f"unthrottled, 20 ms latency ({sizes.latency_ops:,} ops)",
+        f"unthrottled, 20 ms latency, {concurrency} in flight ({sizes.latency_ops:,} ops)",
         bulkx=f"{achieved:,.0f} ops/s",
         baseline=f"sequential {sequential:,.0f}/s; limit {limit:,.0f}/s",
         ratio=f"{achieved / sequential:.1f}x seq; {achieved / limit:.2f} limit",
-        target="report both ratios",
-        met=None,
+        target=f">= {LATENCY_TARGET} limit (issue 18)",
+        met=met,
         peak_rss_mb=round(finished.peak_rss_mb),
         note=note,
         figures=figures,
     )
 
 
+def _latency_cap(busy: dict[str, Any], held_ms: float, concurrency: int, limit: float) -> str:
+    """What held a missed row 2 back: the time the sandbox held each request (its latency and
+    its own work), which bounds the rate at `concurrency` in flight however fast the client
+    is, and how busy each process was."""
+    bound = concurrency / (held_ms / 1000) if held_ms > 0 else 0.0
+    text = (
+        f"; the sandbox held each request {held_ms:.1f} ms on average ({LATENCY_S * 1000:g} of"
+        f" them the latency), so even an instant client gets at most {bound:,.0f}/s"
+        f" = {bound / limit:.2f} of the limit"
+    )
+    if bound / limit < LATENCY_TARGET:
+        text += ": the sandbox (one Python process) caps this row"
+    if busy.get("client_core_share", 0.0) >= 0.85:
+        text += "; bulkx's own core was saturated"
+    return text
+
+
 async def _execute(
     url: str, plan_path: Path, journal_root: Path | None, pace: float | None
-) -> None:
+) -> float:
+    """Prepare the plan and carry it out; the CPU seconds (this process, every thread) that
+    carrying it out took, from the first operation loaded to the journal's last commit."""
     from bulkx.api import CarrierX, RetryPolicy, Secret, Target
     from bulkx.engine.executor import Executor, Ledger, MemoryLedger
     from bulkx.engine.operations import change_of
@@ -240,12 +265,47 @@ async def _execute(
         )
         if run is not None:
             # As `bulkx apply` does: the operations from the journal, a window at a time.
+            cpu = time.process_time()
             progress = await executor.run_from(run.source, total=run.total)
             run.ledger.finish(progress, "completed", 0)
         else:
             changes = {op.op_key: change_of(op) for op in prepared.ops}
+            cpu = time.process_time()
             progress = await executor.run(prepared.ops, changes)
+        cpu = time.process_time() - cpu
         assert progress.done == len(prepared.ops), progress
+        return cpu
+
+
+Measured = dict[tuple[str, float | None], float]
+
+
+def _journal_runs(work: Path, ops: int, limit: int) -> tuple[Measured, Measured, Measured]:
+    """Row 5's four runs, (mode, pace) each: ops/s (from the sandbox's log), the CPU per
+    operation while the executor ran, and the CPU per operation with the plan's load, the
+    live read, the diff and the journal's creation (and, for the first run, the imports):
+    what a short run pays on top of its operations."""
+    work.mkdir()
+    runs = [(mode, pace) for pace in (float(limit), None) for mode in ("journal", "memory")]
+    numbers = seed_dids(work / "sandbox.db", len(runs) * ops)
+    achieved: Measured = {}
+    cpu_ms: Measured = {}
+    whole_ms: Measured = {}
+    with sandbox_process(work / "sandbox.db") as sb:
+        for i, (mode, pace) in enumerate(runs):
+            plan = write_rename_plan(work / f"plan{i}.csv", numbers[i * ops : (i + 1) * ops])
+            since = sb.clear_log()
+            root = work / f"home{i}" if mode == "journal" else None
+            cpu = time.process_time()
+            executing = asyncio.run(_execute(sb.url, plan, root, pace))
+            cpu_ms[(mode, pace)] = executing * 1000 / ops
+            whole_ms[(mode, pace)] = (time.process_time() - cpu) * 1000 / ops
+            patches = _patches(sb, since)
+            first, last = min(e["time"] for e in patches), max(e["time"] for e in patches)
+            achieved[(mode, pace)] = rate(
+                sum(1 for e in patches if e["status"] == 200), last - first
+            )
+    return achieved, cpu_ms, whole_ms
 
 
 def journal_cost(sizes: Sizes, tmp: Path, limit: int = 500) -> Row:
@@ -256,26 +316,8 @@ def journal_cost(sizes: Sizes, tmp: Path, limit: int = 500) -> Row:
     Pacing is the client's ceiling, not a sandbox limit, so that both runs pace alike: the
     adaptive limiter learning a limit from 429s varies from run to run more than the journal
     costs (see row 1)."""
-    work = tmp / "journal"
-    work.mkdir()
     ops = sizes.journal_ops
-    runs = [(mode, pace) for pace in (float(limit), None) for mode in ("journal", "memory")]
-    numbers = seed_dids(work / "sandbox.db", len(runs) * ops)
-    achieved: dict[tuple[str, float | None], float] = {}
-    cpu_ms: dict[tuple[str, float | None], float] = {}
-    with sandbox_process(work / "sandbox.db") as sb:
-        for i, (mode, pace) in enumerate(runs):
-            plan = write_rename_plan(work / f"plan{i}.csv", numbers[i * ops : (i + 1) * ops])
-            since = sb.clear_log()
-            root = work / f"home{i}" if mode == "journal" else None
-            cpu = time.process_time()
-            asyncio.run(_execute(sb.url, plan, root, pace))
-            cpu_ms[(mode, pace)] = (time.process_time() - cpu) * 1000 / ops
-            patches = _patches(sb, since)
-            first, last = min(e["time"] for e in patches), max(e["time"] for e in patches)
-            achieved[(mode, pace)] = rate(
-                sum(1 for e in patches if e["status"] == 200), last - first
-            )
+    achieved, cpu_ms, whole_ms = _journal_runs(tmp / "journal", ops, limit)
     paced = float(limit)
     loss = 1 - achieved[("journal", paced)] / achieved[("memory", paced)]
     unpaced_loss = 1 - achieved[("journal", None)] / achieved[("memory", None)]
@@ -288,20 +330,27 @@ def journal_cost(sizes: Sizes, tmp: Path, limit: int = 500) -> Row:
         "unpaced_journal_ops_per_s": round(achieved[("journal", None)], 1),
         "unpaced_memory_ops_per_s": round(achieved[("memory", None)], 1),
         "unpaced_loss": round(unpaced_loss, 3),
-        "cpu_ms_per_op": {f"{m} {p or 'unpaced'}": round(v, 2) for (m, p), v in cpu_ms.items()},
+        "cpu_ms_per_op": {f"{m} {p or 'unpaced'}": round(v, 3) for (m, p), v in cpu_ms.items()},
+        "cpu_ms_per_op_with_preparation": {
+            f"{m} {p or 'unpaced'}": round(v, 3) for (m, p), v in whole_ms.items()
+        },
     }
+    journaled_ms = cpu_ms[("journal", None)]
+    met = loss < 0.10 and unpaced_loss <= 0.10 and journaled_ms <= CPU_MS_TARGET
     return Row(
         5,
         f"journal cost at R={limit} ({ops:,} ops each)",
-        bulkx=f"{achieved[('journal', paced)]:,.0f} ops/s journaled",
+        bulkx=f"{achieved[('journal', paced)]:,.0f} ops/s journaled; {journaled_ms:.2f} ms CPU/op",
         baseline=f"{achieved[('memory', paced)]:,.0f} ops/s no journal",
         ratio=f"{loss:.1%} loss",
-        target="< 10% loss",
-        met=loss < 0.10,
+        target=f"< 10% loss, unpaced too; <= {CPU_MS_TARGET} ms CPU/op journaled",
+        met=met,
         note=(
             f"unpaced: {achieved[('journal', None)]:,.0f} vs {achieved[('memory', None)]:,.0f}"
-            f" ops/s ({unpaced_loss:.1%} loss); client CPU per op journaled"
-            f" {cpu_ms[('journal', None)]:.2f} ms, without {cpu_ms[('memory', None)]:.2f} ms"
+            f" ops/s ({unpaced_loss:.1%} loss); client CPU per op (executor, every thread)"
+            f" journaled {journaled_ms:.2f} ms, without {cpu_ms[('memory', None)]:.2f} ms;"
+            f" with the run's preparation {whole_ms[('journal', None)]:.2f} /"
+            f" {whole_ms[('memory', None)]:.2f} ms"
         ),
         figures=figures,
     )

@@ -179,7 +179,9 @@ class CarrierX:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        max_connections: int = 32,
+        # As many as `--concurrency 64` keeps in flight (bench row 2; with 32 the pool, not
+        # the window, set the pace); connections open only as requests need them.
+        max_connections: int = 64,
         limits: httpx.Limits | None = None,
         retry: RetryPolicy | None = None,
         page_concurrency: int = 4,

@@ -150,7 +150,7 @@ def change_as_dict(change: Change) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Changeset:
     """Everything a plan would do, in dependency order, and what it was planned against."""
 
@@ -160,6 +160,11 @@ class Changeset:
     changes: tuple[Change, ...]
     created_at: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # Short: a repr of every change (100,000 of them) cost ~1 s each time something asked
+        # for one, and `asyncio.run` returning a changeset did so twice.
+        return f"<Changeset {self.plan_path} on {self.target}: {len(self.changes)} change(s)>"
 
     def __iter__(self) -> Iterator[Change]:
         return iter(self.changes)

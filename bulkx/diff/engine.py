@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import gc
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypedDict
 
 from bulkx.diff.changes import (
@@ -340,6 +342,28 @@ def diff(
 ) -> list[Change]:
     """The changes that make live state match the plan, dependencies first. `confirmed`: the
     flags given (e.g. --allow-partners) that kinds with a `confirm_flag` need."""
+    with _no_cyclic_gc():
+        return _diff(plan, live, allow_release=allow_release, confirmed=confirmed)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused while diffing: a diff makes a few objects per item
+    and no cycles, but each of the collector's passes over the oldest generation walks the
+    whole live state and plan (millions of objects for 100,000 DIDs). Paused, the diff of
+    100,000 DIDs took 1.2 s instead of 2.1-3.3 s. Reference counting still frees everything."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _diff(
+    plan: Plan, live: LiveState, *, allow_release: bool, confirmed: frozenset[str]
+) -> list[Change]:
     # What the plan itself will create counts as present for the sub-records that follow.
     planned: dict[str, set[str]] = {}
     for step in plan.steps:

@@ -63,3 +63,29 @@ def test_nothing_to_do_says_so() -> None:
     changeset = Changeset("p.yaml", "d", "sandbox", tuple(diff(plan(step("did", [])), LiveState())))
     assert not changeset.has_changes
     assert "0 to create, 0 to rent, 0 to update, 0 to release; 0 unchanged." in to_text(changeset)
+
+
+def test_json_is_exactly_the_stdlib_indented_text() -> None:
+    """`render_json` encodes plain containers in C; the text is json.dumps(indent=2)'s, byte
+    for byte, whatever the values (escapes, non-ASCII, floats, tuples, empty containers,
+    objects written by str(), keys that are not strings)."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from bulkx.cli.render import indented_json, render_json
+
+    awkward = {
+        "text": 'quote " back\\slash \x1b[2J \u202e é 中 \U0001f600 \x7f\t\n',
+        "numbers": [0, -1, 2**70, 1.5, 1e16, 1e-7, float("inf"), True, False, None],
+        "empty": [{}, [], (), {"inner": {}}],
+        "nested": {"a": [{"b": [1, [2, [3]]]}], "c": ({"d": None},)},
+        "objects": [Path("plans/x.yaml"), datetime(2026, 12, 7, tzinfo=UTC)],
+        "é key": {"\x00": "nul"},
+    }
+    int_keys = {"n": {1: "int key", None: "x"}, 2.5: {True: [1, [2]]}}
+    for document in (awkward, int_keys, [], "alone", 3, None):
+        assert indented_json(document) == json.dumps(document, indent=2, default=str)
+    changeset = _changeset()
+    out = io.StringIO()
+    render_json(changeset, out)
+    assert out.getvalue() == json.dumps(changeset.as_dict(), indent=2, default=str) + "\n"

@@ -92,6 +92,88 @@ def test_a_retry_then_a_restart_are_written_in_order(tmp_path: Path) -> None:
     ]
 
 
+def _counting(monkeypatch: pytest.MonkeyPatch, *names: str) -> dict[str, list[list[int]]]:
+    """The op_ids of every call of Journal.`name` (the batches the ledger writes)."""
+    calls: dict[str, list[list[int]]] = {name: [] for name in names}
+    for name in names:
+        real = getattr(Journal, name)
+
+        def counted(self: Journal, first: object, *rest: object, _real=real, _name=name):  # type: ignore[no-untyped-def]
+            items = first if isinstance(first, list) else [first]
+            calls[_name].append([i[0] if isinstance(i, tuple) else i for i in items])
+            return _real(self, first, *rest)
+
+        monkeypatch.setattr(Journal, name, counted)
+    return calls
+
+
+async def _started(ledger: JournalLedger, ops: list[Operation]) -> None:
+    """Start `ops` together and commit them at once (the window is left to the test)."""
+    starting = asyncio.gather(*(ledger.start(op) for op in ops))
+    await asyncio.sleep(0)
+    ledger.flush()
+    await starting
+
+
+def test_interleaved_starts_and_successes_share_one_batch_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = create(tmp_path)
+    journal.add_ops(new_ops(4))
+    ops = journal.ops(limit=4)
+    ledger = JournalLedger(journal, window=60.0)  # committed by flush() only
+    calls = _counting(monkeypatch, "start", "succeed_many")
+
+    async def scenario() -> None:
+        await _started(ledger, ops[:2])
+        # As workers do it: one answered, another starts, the next answered, another starts.
+        ledger.succeed(ops[0], "sid-0")
+        starting = asyncio.create_task(ledger.start(ops[2]))
+        await asyncio.sleep(0)
+        ledger.succeed(ops[1], "sid-1")
+        await _started(ledger, [ops[3]])
+        await starting
+
+    asyncio.run(scenario())
+    assert calls["start"] == [[ops[0].op_id, ops[1].op_id], [ops[2].op_id, ops[3].op_id]]
+    assert calls["succeed_many"] == [[ops[0].op_id, ops[1].op_id]]
+    assert _states(tmp_path, journal) == {"succeeded": 2, "in_flight": 2}
+
+
+def test_an_operation_named_twice_in_one_commit_keeps_its_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = create(tmp_path)
+    journal.add_ops(new_ops(3))
+    ops = journal.ops(limit=3)
+    ledger = JournalLedger(journal, window=60.0)
+    calls = _counting(monkeypatch, "start")
+
+    async def scenario() -> None:
+        await _started(ledger, ops[:2])
+        # In one commit: op 1 answered, op 0 retried and started again, op 2 started.
+        ledger.succeed(ops[1], "sid-1")
+        ledger.retry(ops[0], "503")
+        await _started(ledger, [ops[0], ops[2]])
+        ledger.succeed(ops[0], "sid-0")
+        ledger.flush()
+
+    asyncio.run(scenario())
+    # Op 0's second start comes after its retry, in a stretch of its own (with op 2's).
+    assert calls["start"][1:] == [[ops[0].op_id, ops[2].op_id]]
+    with JournalReader.open(tmp_path, journal.run_id) as reader:
+        record = reader.op_by_key(ops[0].op_key)
+        assert record is not None
+        moves = [(t.from_state, t.to_state) for t in reader.history(record.op_id)]
+    assert moves[-4:] == [
+        ("pending", "in_flight"),
+        ("in_flight", "pending"),
+        ("pending", "in_flight"),
+        ("in_flight", "succeeded"),
+    ]
+    assert _states(tmp_path, journal) == {"succeeded": 2, "in_flight": 1}
+
+
 def test_a_journal_that_cannot_be_written_fails_the_waiting_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

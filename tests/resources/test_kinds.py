@@ -172,3 +172,13 @@ def test_inconsistent_definitions_are_refused(changes: dict[str, Any], problem: 
 def test_create_path_fields() -> None:
     assert KINDS["conference.meeting_room"].path_fields == ("subscriber",)
     assert KINDS["did"].path_fields == ()
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_fields_by_name_are_built_once_and_shared_read_only(name: str) -> None:
+    kind = KINDS[name]
+    assert kind.by_name is kind.by_name  # once per kind, not per lookup
+    assert list(kind.by_name) == [f.name for f in kind.fields]
+    assert all(kind.by_name[f.name] is f for f in kind.fields)
+    with pytest.raises(TypeError):
+        kind.by_name["extra"] = kind.fields[0]  # type: ignore[index]
