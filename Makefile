@@ -16,12 +16,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/bulkx demo
 
-## everything CI runs: format check, lint, types, tests
+## everything CI runs: format check, lint (with the import contracts of pyproject.toml), types, tests
 test: $(STAMP) lint types pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 types: $(STAMP)
 	$(BIN)/mypy

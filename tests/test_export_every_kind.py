@@ -13,7 +13,7 @@ import pytest
 
 from bulkx.diff.export import why_not_exportable
 from bulkx.resources import KINDS
-from bulkx.sandbox.resources.live_meetings import seed_live_meetings
+from bulkx.sandbox.resources.live_meeting_seeding import seed_live_meetings
 from tests.conftest import module_sandbox
 from tests.resources.cli import Bulkx, write
 

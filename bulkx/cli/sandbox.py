@@ -203,7 +203,7 @@ def seed_command(
     and/or add detail records (CDRs, MDRs, app records) for exports to read, and/or start live
     conference meetings."""
     from bulkx.sandbox.app import SandboxConfig, open_world
-    from bulkx.sandbox.resources.live_meetings import seed_live_meetings
+    from bulkx.sandbox.resources.live_meeting_seeding import seed_live_meetings
     from bulkx.sandbox.resources.numbers import seed_ported
     from bulkx.sandbox.resources.records import seed_records
     from bulkx.sandbox.seeding import read_ported_csv

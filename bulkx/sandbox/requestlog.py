@@ -8,9 +8,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any, Final
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 REQUEST_LOG_CAPACITY: Final = 200_000
 REQUESTS_PAGE_DEFAULT: Final = 1000
+#: Query parameters whose names contain one of these have their values kept out of the log.
+_SECRET_QUERY_WORDS: Final = ("token", "password", "secret", "api_key", "apikey", "authorization")
+_REDACTED: Final = "REDACTED"
 
 
 class RequestLog:
@@ -93,3 +97,19 @@ class RequestLog:
         self._slots = []
         self._base = self._next_seq - 1
         return dropped
+
+
+def loggable_query(raw: bytes) -> str:
+    if not raw:
+        return ""
+    text = raw.decode("latin-1")
+    decoded = unquote_plus(text).lower()
+    if not any(word in decoded for word in _SECRET_QUERY_WORDS):
+        return text
+    pairs = parse_qsl(text, keep_blank_values=True)
+    return urlencode(
+        [
+            (name, _REDACTED if any(w in name.lower() for w in _SECRET_QUERY_WORDS) else value)
+            for name, value in pairs
+        ]
+    )

@@ -19,7 +19,8 @@ import pytest
 from bulkx.engine.crashpoints import ENV as CRASHPOINT_ENV
 from bulkx.journal import JournalReader
 from bulkx.resources import KINDS
-from bulkx.sandbox.resources.live_meetings import SEEDED_ROLES, seed_live_meetings
+from bulkx.sandbox.resources.live_meeting_seeding import seed_live_meetings
+from bulkx.sandbox.resources.live_meetings import SEEDED_ROLES
 from tests.conftest import Sandbox
 from tests.resources.cli import Bulkx, actions, write
 

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from bulkx.cli.main import app
 from bulkx.sandbox import assumptions
-from bulkx.sandbox.resources.live_meetings import SEEDED_ROLES, seed_live_meetings
+from bulkx.sandbox.resources.live_meeting_seeding import seed_live_meetings
+from bulkx.sandbox.resources.live_meetings import SEEDED_ROLES
 from tests.conftest import Sandbox
 from tests.sandbox.support import error_fields, error_of, ok
 from tests.sandbox.test_conference_v2 import client_for, make_endpoint, room_body

@@ -27,7 +27,7 @@ from bulkx.sandbox.errors import ApiError, FieldError, invalid, not_found
 from bulkx.sandbox.http import Api, Operation, require_object
 from bulkx.sandbox.resources import conference_v1_extras, live_meetings
 from bulkx.sandbox.resources.app_views import account_endpoint
-from bulkx.sandbox.resources.conference_v2 import (
+from bulkx.sandbox.resources.conference_access_codes import (
     ACCESS_CODE,
     claim_access_codes,
     code_in_use,
