@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+
+from ruamel.yaml import YAML
 
 from bulkx.escaping import csv_writer
 from bulkx.journal import JournalView, Operation
@@ -100,3 +102,39 @@ def _plan_cell(kind: Kind, row: dict[str, Any], name: str) -> str:
 
 def _cell(value: Any) -> str:
     return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
+
+
+def has_rentals(records: Iterable[Operation]) -> bool:
+    return any(r.action == "rent" for r in records)
+
+
+def retry_plan_yaml(records: Sequence[Operation]) -> str:
+    """`report --retry` of items that include rentals by criteria: a YAML plan (a CSV names
+    items by key, and a rental has no number until it is made). Each rent step's failures
+    become one `count:` step with its criteria and template; the other items one step of
+    items per kind, as the CSV would list them."""
+    steps: list[dict[str, Any]] = []
+    rents: dict[tuple[str, str, str], dict[str, Any]] = {}
+    items: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        change = record.change
+        if record.action != "rent":
+            items.setdefault(record.kind, []).append(plan_values(record))
+            continue
+        criteria, template = change.get("criteria") or {}, change.get("template") or {}
+        group = (record.step, json.dumps(criteria, sort_keys=True), json.dumps(template))
+        step = rents.setdefault(group, {"kind": record.kind, "name": f"{record.step}-retry",
+                                        "count": 0, "criteria": criteria})  # fmt: skip
+        step["count"] += 1
+        if template:
+            step["template"] = template
+    steps += rents.values()
+    steps += [
+        {"kind": kind, "name": f"{kind}-retry", "items": rows} for kind, rows in items.items()
+    ]
+    out = io.StringIO()
+    out.write("# The failed items of a run, to apply again (bulkx report --retry).\n")
+    yaml = YAML()  # round-trip: keys in the order a plan writes them
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.dump({"version": 1, "steps": steps}, out)
+    return out.getvalue()

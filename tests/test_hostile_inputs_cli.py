@@ -166,6 +166,30 @@ def test_report_csv_and_retry_quote_formulas_and_retry_reads_back(tmp_path: Path
     assert plan.steps[0].rows["name"].to_list() == [DDE]
 
 
+def test_the_retry_of_failed_rentals_is_a_plan_that_validates_and_rents_again(
+    tmp_path: Path,
+) -> None:
+    # Issue 15 item 9: the retry of a failed count-based rental was an empty CSV (a rental has
+    # no number until it is made), which `bulkx validate` refused.
+    (tmp_path / "rent.yaml").write_text(
+        "steps:\n  - kind: did\n    name: rent-none\n    count: 2\n"
+        "    criteria: {npa: '999'}\n    template: {name: 'rented: \"x\"'}\n"
+        "  - kind: trunk_group\n    items: [{name: tg-ok}]\n"
+    )
+    db = tmp_path / "w.db"
+    result = bulkx(tmp_path, "apply", "rent.yaml", "--yes", "--sandbox-db", str(db))
+    assert result.returncode == 3, result.stderr  # no number in NPA 999: both rentals fail
+    run_id = next(x for x in result.stderr.splitlines() if x.startswith("run id: ")).split()[-1]
+    retry = bulkx(tmp_path, "report", run_id, "--retry")
+    assert retry.returncode == 0, retry.stderr
+    (tmp_path / "retry.yaml").write_text(retry.stdout)
+    plan, diagnostics = load_plan(tmp_path / "retry.yaml")
+    assert plan is not None and diagnostics == []
+    (step,) = plan.steps  # the failures only: the trunk group was made
+    assert (step.kind, step.count) == ("did", 2)
+    assert bulkx(tmp_path, "validate", "retry.yaml").returncode == 0
+
+
 def test_a_token_in_the_base_url_is_not_echoed(tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text("steps:\n  - kind: trunk_group\n    items: [{name: a}]\n")
     for url in (

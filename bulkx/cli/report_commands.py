@@ -33,7 +33,15 @@ from bulkx.defaults import journal_root
 from bulkx.errors import JournalError
 from bulkx.escaping import csv_writer, printable
 from bulkx.journal import JournalReader
-from bulkx.report import FAILED, NOT_ATTEMPTED, all_ops, failed_csv, plan_values
+from bulkx.report import (
+    FAILED,
+    NOT_ATTEMPTED,
+    all_ops,
+    failed_csv,
+    has_rentals,
+    plan_values,
+    retry_plan_yaml,
+)
 
 if TYPE_CHECKING:
     from bulkx.journal import Event, Operation, RunInfo, RunSummary
@@ -136,6 +144,11 @@ def _write_plan_csv(
     if not records:
         what = "items the run did not reach" if not_attempted else "failed items"
         typer.echo(f"no {what} in this run", err=True)
+        return
+    if retry and has_rentals(records):  # a rental has no key a CSV could name: a YAML plan
+        with output_stream(output_file) as out:
+            text = retry_plan_yaml(records)
+            out.write(printable(text, keep_newlines=True) if out.isatty() else text)
         return
     kinds = {r.kind for r in records}
     if len(kinds) > 1:
