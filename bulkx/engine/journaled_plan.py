@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 import polars as pl
 
 from bulkx.errors import JournalError
-from bulkx.journal.schema import JournalView
+from bulkx.journal.view import JournalView
 from bulkx.plan.load import load_plan
 from bulkx.plan.model import SOURCE_FILE, Plan
 from bulkx.plan.validate import validate

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkx.diff.state import reference_key
-from bulkx.journal.schema import JournalView
 from bulkx.journal.states import Operation
+from bulkx.journal.view import JournalView
 from bulkx.resources import KINDS, Kind
 
 #: Operations read from the journal per page.

@@ -18,7 +18,7 @@ from bulkx.diff.read import ApiReader, in_filter, read_live_state
 from bulkx.engine.revert import Revert, RevertItem, build_revert
 from bulkx.engine.revert_text import after_plan_text, revert_plan_text
 from bulkx.errors import BulkxError
-from bulkx.journal.schema import JournalView
+from bulkx.journal.view import JournalView
 from bulkx.plan.model import Plan
 from bulkx.resources import KINDS
 

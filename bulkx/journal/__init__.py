@@ -6,7 +6,7 @@ finds them. States and their legal moves are data in `bulkx.journal.states`.
 
 from bulkx.journal.reader import JournalReader, list_runs, request_control
 from bulkx.journal.run_files import DEFAULT_ROOT, new_run_id, run_paths
-from bulkx.journal.schema import SCHEMA_VERSION, JournalView
+from bulkx.journal.schema import SCHEMA_VERSION
 from bulkx.journal.states import (
     TERMINAL,
     TRANSITIONS,
@@ -23,6 +23,7 @@ from bulkx.journal.states import (
     Transition,
 )
 from bulkx.journal.store import Journal
+from bulkx.journal.view import JournalView
 
 __all__ = [
     "DEFAULT_ROOT",

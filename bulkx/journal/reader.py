@@ -13,15 +13,9 @@ from pathlib import Path
 
 from bulkx.errors import JournalError
 from bulkx.journal.run_files import DEFAULT_ROOT, run_paths, runs_dir
-from bulkx.journal.schema import (
-    SCHEMA_VERSION,
-    JournalView,
-    connect,
-    schema_version,
-    sql_errors,
-    write_control,
-)
+from bulkx.journal.schema import SCHEMA_VERSION, connect, schema_version, sql_errors
 from bulkx.journal.states import RunSummary
+from bulkx.journal.view import JournalView, write_control
 
 
 def request_control(root: str | Path, run_id: str, command: str) -> int:

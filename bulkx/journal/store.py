@@ -36,7 +36,6 @@ from bulkx.journal.run_files import (
     runs_dir,
 )
 from bulkx.journal.schema import (
-    JournalView,
     apply_migrations,
     clip_text,
     connect,
@@ -55,6 +54,7 @@ from bulkx.journal.states import (
     check_transition,
     run_state,
 )
+from bulkx.journal.view import JournalView
 
 __all__ = [
     "DEFAULT_ROOT",
