@@ -144,7 +144,7 @@ class Executor(Steering):
     def __post_init__(self) -> None:
         # 0.5 s doubling up to 30 s, jittered: the client's own retry schedule.
         self._backoff = Backoff(first=0.5, cap=30.0, rng=self.rng, sleep=self.sleep)
-        self._reads = LiveReads(self.client, self.resolver)
+        self._reads = LiveReads(self.client, self.resolver, lambda: self.limiter.acquire())
 
     async def run(
         self,
@@ -372,9 +372,6 @@ class Executor(Steering):
         """One attempt: build the request, send it once, and act on what happened."""
         op, change = job.op, job.change
         try:
-            # The reads a request needs (numbers to rent, a sid) are requests too: a 429's
-            # Retry-After holds them back as it holds the sends (a storm must not be polled).
-            await self.limiter.wait_out_pause()
             request = await self._reads.request(op, change)
         except (UnresolvedReference, ApiError) as error:
             job.tries += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +33,17 @@ from bulkx.errors import NotFound
 from bulkx.resources import KINDS
 
 
+async def _no_wait() -> None:
+    return None
+
+
 @dataclass
 class LiveReads:
     client: CarrierX
     resolver: Resolver
+    #: Waits for the run's rate limit (and a 429's Retry-After) before each read: the reads
+    #: around a send are requests too, under the same ceiling as the sends.
+    before_read: Callable[[], Awaitable[object]] = field(default=lambda: _no_wait())
     #: Step -> available numbers listed for its rents and not taken yet.
     _pools: dict[str, deque[str]] = field(default_factory=dict)
     #: Step -> the lock one worker holds while it lists numbers for the step's pool: the
@@ -52,6 +60,7 @@ class LiveReads:
         if isinstance(change, Update):
             lookup = sid_lookup_request(change, self.resolver)
             if lookup is not None:  # e.g. the account of an endpoint this run created
+                await self.before_read()
                 answer = await self.client.request(
                     lookup.api, lookup.method, lookup.path, endpoint=lookup.endpoint
                 )
@@ -76,6 +85,7 @@ class LiveReads:
                                       "order": "shuffle"}  # fmt: skip
             if flt:
                 params["filter"] = flt
+            await self.before_read()
             page = await self.client.get("core", "/phonenumber/available_dids", params=params)
             items = page.get("items") if isinstance(page, dict) else None
             pool.extend(
@@ -93,6 +103,7 @@ class LiveReads:
         if isinstance(change, Release):
             lookup = object_request(change, self.resolver)
             try:
+                await self.before_read()
                 await self.client.request(
                     lookup.api, lookup.method, lookup.path, endpoint=lookup.endpoint
                 )
@@ -102,6 +113,7 @@ class LiveReads:
         if isinstance(change, Update):
             return None  # sending the desired state again is safe
         if isinstance(change, RentByCriteria):
+            await self.before_read()
             found = await self.client.list_all(
                 "core", kind.path, filter=f"attributes.{OP_TAG} eq {quote(op.op_key)}"
             )
@@ -110,6 +122,7 @@ class LiveReads:
         values = change.values
         scope = scope_field(kind)
         if kind.parent and scope and "{parent_sid}" in kind.path:  # a trunk: in its group
+            await self.before_read()
             groups = await self.client.list_all(
                 "core", KINDS[kind.parent].path, params={"with_trunks": "true"},
                 filter=f"name eq {quote(str(values[scope]))}",
@@ -126,5 +139,6 @@ class LiveReads:
             # A link is named within its domain, a file within its container.
             parent_sid = self.resolver.sid(kind.parent, str(values[parent_field.name]))
             where += f" and {parent_field.api_name} eq {quote(parent_sid)}"
+        await self.before_read()
         found = await self.client.list_all(kind.api, kind.path, filter=where, endpoint=endpoint)
         return str(found[0][kind.sid_field]) if found else None
