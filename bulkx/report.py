@@ -14,8 +14,8 @@ from ruamel.yaml import YAML
 
 from bulkx.escaping import csv_writer
 from bulkx.journal import JournalView, Operation
+from bulkx.kinds import KINDS, Kind
 from bulkx.plan.model import CLEAR_MARKER
-from bulkx.resources import KINDS, Kind
 
 #: What `report --failed` and the monitor's export list: the items that failed, those skipped
 #: because something they depend on failed, and those whose answer was lost (`unknown`: sent,

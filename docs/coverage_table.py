@@ -10,7 +10,7 @@ client's kinds), which must not import each other.
 
 Where each column comes from:
 - served: the routes of the sandbox app (built on a throwaway database), per API mount.
-- used by bulkx: the kinds' paths and operations (`bulkx.resources.KINDS`: read, create,
+- used by bulkx: the kinds' paths and operations (`bulkx.kinds.KINDS`: read, create,
   update, delete, export), plus the few requests no kind makes (`OTHER_USES`, each checked
   against the client's source by the test that keeps this file current).
 - tested: a scan of tests/ (each test with the module helpers and constants it uses): a test
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bulkx.resources import KINDS, Kind  # noqa: E402
+from bulkx.kinds import KINDS, Kind  # noqa: E402
 from bulkx.sandbox.app import SandboxConfig, create_app  # noqa: E402
 
 #: A copy of the CarrierX API quick reference (its method tables are what this covers).

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Sandbox
-from tests.resources.cli import Bulkx, write
+from tests.kinds.cli import Bulkx, write
 
 SETUP = """
 steps:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from bulkx.diff.export import why_not_exportable
-from bulkx.resources import KINDS
+from bulkx.kinds import KINDS
 from bulkx.sandbox.resources.live_meeting_seeding import seed_live_meetings
 from tests.conftest import module_sandbox
-from tests.resources.cli import Bulkx, write
+from tests.kinds.cli import Bulkx, write
 
 #: One or more objects of every kind that has live state. Numbers are filled in from the
 #: sandbox's inventory (ONE..FOUR); OWN is the sandbox partner's login.

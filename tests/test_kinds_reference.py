@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bulkx.resources import KINDS
-from bulkx.resources.reference import REGENERATE, markdown
+from bulkx.kinds import KINDS
+from bulkx.kinds.reference import REGENERATE, markdown
 
 REPO = Path(__file__).resolve().parents[1]
 

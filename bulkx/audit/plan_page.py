@@ -27,7 +27,7 @@ from bulkx.diff.changes import (
     RentByCriteria,
     Update,
 )
-from bulkx.resources import KINDS
+from bulkx.kinds import KINDS
 
 #: Changes listed per step; a step with more is collapsed, with the count of the rest.
 PER_STEP = 50

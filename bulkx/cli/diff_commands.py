@@ -45,9 +45,9 @@ from bulkx.escaping import csv_writer, printable
 if TYPE_CHECKING:
     from bulkx.diff.changes import Changeset, RentByCriteria
     from bulkx.diff.export import Exported
+    from bulkx.kinds.model import Kind
     from bulkx.plan.model import Plan
     from bulkx.records import ExportResult, RecordKind
-    from bulkx.resources.model import Kind
 
 # What reads plans, live state and records (polars, httpx, the YAML parser) is imported by the
 # commands that use it: `bulkx --help` and the other commands start without it.
@@ -376,7 +376,7 @@ def _exportable_kind(kind: str, endpoint: str | None) -> Kind:
     """The kind named, if `bulkx export` can write a plan of it with these options (else a
     usage error that says why)."""
     from bulkx.diff.export import why_not_exportable
-    from bulkx.resources import KINDS
+    from bulkx.kinds import KINDS
 
     if kind not in KINDS:
         err(f"unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")

@@ -1,5 +1,5 @@
 """`bulkx kinds [KIND]`: what a plan can name, and each field's type, allowed values and API
-field (`bulkx.resources.reference`, which also writes docs/kinds.md)."""
+field (`bulkx.kinds.reference`, which also writes docs/kinds.md)."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ def kinds_command(
     """List the kinds a plan can name, or one kind's fields: type, required, allowed values,
     what an empty cell means, and the API field each maps to. -o json is a list of rows (as
     it always was); -o jsonl a header line, then a row per line."""
-    from bulkx.resources import KINDS
-    from bulkx.resources.reference import field_rows, kind_summary
+    from bulkx.kinds import KINDS
+    from bulkx.kinds.reference import field_rows, kind_summary
 
     if kind is not None and kind not in KINDS:
         err(f"unknown kind {kind!r}; `bulkx kinds` lists them")

@@ -20,8 +20,8 @@ import polars as pl
 from bulkx.diff.changes import Change, Create, Update
 from bulkx.diff.engine import diff_item, kind_order, owner_of, rent_by_criteria
 from bulkx.diff.state import LiveState, natural_key
+from bulkx.kinds import KINDS
 from bulkx.plan.model import Item, Plan, Step
-from bulkx.resources import KINDS
 
 #: Rows per chunk: a chunk's live state is read by key (`in (...)` filters of 200) and its
 #: operations written in one transaction; 2,000 keeps both short and memory flat.

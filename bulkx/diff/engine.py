@@ -18,9 +18,9 @@ from bulkx.diff.changes import (
     Update,
 )
 from bulkx.diff.state import LiveObject, LiveState, natural_key, reference_key, scope_field
+from bulkx.kinds import KINDS, Kind
+from bulkx.kinds.model import PlanField, file_md5, local_file
 from bulkx.plan.model import Item, Plan, Position, Step
-from bulkx.resources import KINDS, Kind
-from bulkx.resources.model import PlanField, file_md5, local_file
 
 
 def kind_order(kinds: Iterable[str]) -> list[str]:

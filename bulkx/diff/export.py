@@ -20,8 +20,8 @@ from bulkx.diff.engine import live_reference
 from bulkx.diff.read import SUB_RECORDS, _gather_bounded, add_all, read_referenced
 from bulkx.diff.state import LiveState, scope_field
 from bulkx.errors import BulkxError, NotFound
+from bulkx.kinds import KINDS, Kind
 from bulkx.plan.model import CLEAR_MARKER
-from bulkx.resources import KINDS, Kind
 
 #: Progress of the one-GET-per-parent reads: (parents read, of).
 ExportProgress = Callable[[int, int], None]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from bulkx.diff.read import ApiReader, read_by_keys
 from bulkx.errors import NotFound
-from bulkx.resources import KINDS, Kind
+from bulkx.kinds import KINDS, Kind
 
 
 async def read_named(

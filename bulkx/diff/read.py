@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from bulkx.diff.state import STEP_TAG, LiveObject, LiveState, scope_field
 from bulkx.errors import NotFound
 from bulkx.journal.sent import EarlierSend
+from bulkx.kinds import KINDS, Kind
 from bulkx.plan.model import Plan, Step
-from bulkx.resources import KINDS, Kind
 
 #: Above this many keys a kind's whole list is cheaper than `in (...)` filters.
 LIST_ALL_ABOVE = 5_000

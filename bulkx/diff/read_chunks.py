@@ -40,8 +40,8 @@ from bulkx.diff.read import (
     referenced_kinds,
 )
 from bulkx.diff.state import LiveState, scope_field
+from bulkx.kinds import KINDS
 from bulkx.plan.model import Plan, Step
-from bulkx.resources import KINDS
 
 #: The kinds whose keys are DIDs read by key: DIDs, and their E911 and line information.
 DID_KINDS = ("did", *SUB_RECORDS)

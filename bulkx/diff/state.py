@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulkx.resources.model import Kind
+from bulkx.kinds.model import Kind
 
 
 @dataclass(frozen=True)

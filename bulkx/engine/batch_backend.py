@@ -28,7 +28,7 @@ from bulkx.engine import events
 from bulkx.engine.operations import Operation
 from bulkx.engine.requests import Request, Resolver, UnresolvedReference, request_for
 from bulkx.errors import ApiError, OutcomeUnknown, TransientError, TransportError
-from bulkx.resources import KINDS
+from bulkx.kinds import KINDS
 
 #: Kind -> (the task's `type`, the field entries are matched on).
 BATCH_TYPES: Mapping[str, tuple[str, str]] = {

@@ -14,8 +14,8 @@ from pathlib import Path
 from bulkx.diff.state import natural_key
 from bulkx.errors import JournalError
 from bulkx.journal import claims
+from bulkx.kinds import KINDS
 from bulkx.plan.model import Plan
-from bulkx.resources import KINDS
 
 
 def target_key(base_url: str | None, sandbox_db: str) -> str:

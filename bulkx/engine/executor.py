@@ -61,7 +61,7 @@ from bulkx.errors import (
     TransientError,
 )
 from bulkx.journal.states import OpStatus
-from bulkx.resources import KINDS, Kind
+from bulkx.kinds import KINDS, Kind
 
 __all__ = [
     "MAYBE_SENT",

@@ -30,7 +30,7 @@ from bulkx.engine.requests import (
     sid_lookup_request,
 )
 from bulkx.errors import NotFound
-from bulkx.resources import KINDS
+from bulkx.kinds import KINDS
 
 
 async def _no_wait() -> None:

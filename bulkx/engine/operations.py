@@ -24,7 +24,7 @@ from bulkx.diff.changes import (
 )
 from bulkx.diff.state import natural_key, reference_key
 from bulkx.journal.states import Operation
-from bulkx.resources import KINDS
+from bulkx.kinds import KINDS
 
 __all__ = [
     "BuiltOperations",

@@ -52,8 +52,8 @@ from bulkx.engine.read_policy import for_run
 from bulkx.engine.targets import TargetOptions, open_client
 from bulkx.engine.window import JournalSource
 from bulkx.journal import Journal
+from bulkx.kinds import KINDS
 from bulkx.plan.model import Plan
-from bulkx.resources import KINDS
 
 if TYPE_CHECKING:
     from bulkx.engine.run import RunOptions

@@ -53,8 +53,8 @@ from bulkx.engine.operations import (
 from bulkx.engine.plan_run import SavedChanges, live_refs
 from bulkx.errors import JournalError
 from bulkx.journal import Journal, Operation
+from bulkx.kinds import KINDS
 from bulkx.plan.model import Plan, Step
-from bulkx.resources import KINDS
 
 #: Releases written per transaction at the end (they are few; a page bounds a plan of many).
 RELEASE_PAGE = 2_000

@@ -14,8 +14,8 @@ from typing import Any
 from bulkx.diff.changes import Blocked, Change, Create, NoOp, Release, RentByCriteria, Update
 from bulkx.diff.state import STEP_TAG, LiveState, reference_key
 from bulkx.errors import BulkxError
-from bulkx.resources import KINDS, Kind, PlanField
-from bulkx.resources.model import local_file
+from bulkx.kinds import KINDS, Kind, PlanField
+from bulkx.kinds.model import local_file
 
 
 class UnresolvedReference(BulkxError):

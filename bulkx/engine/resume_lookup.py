@@ -24,7 +24,7 @@ from bulkx.diff.read import ApiReader
 from bulkx.engine.window import OpSource
 from bulkx.journal import Journal, OpStatus
 from bulkx.journal.states import Operation
-from bulkx.resources import KINDS
+from bulkx.kinds import KINDS
 
 #: Why a pending create is reconciled instead of sent (its journal row says so).
 FOUND_LIVE = (

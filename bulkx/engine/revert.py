@@ -21,7 +21,7 @@ from typing import Any
 from bulkx.diff.state import reference_key
 from bulkx.journal.states import Operation
 from bulkx.journal.view import JournalView
-from bulkx.resources import KINDS, Kind
+from bulkx.kinds import KINDS, Kind
 
 #: Operations read from the journal per page.
 _PAGE = 500

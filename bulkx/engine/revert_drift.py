@@ -19,8 +19,8 @@ from bulkx.engine.revert import Revert, RevertItem, build_revert
 from bulkx.engine.revert_text import after_plan_text, revert_plan_text
 from bulkx.errors import BulkxError
 from bulkx.journal.view import JournalView
+from bulkx.kinds import KINDS
 from bulkx.plan.model import Plan
-from bulkx.resources import KINDS
 
 #: Sids per `in (...)` filter when rented numbers are looked up.
 _IN_CHUNK = 200

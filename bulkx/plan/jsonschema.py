@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bulkx.kinds.model import Kind, PlanField
+from bulkx.kinds.registry import KINDS
 from bulkx.plan.load import CRITERIA_KEYS
-from bulkx.resources.kinds import KINDS
-from bulkx.resources.model import Kind, PlanField
 
 SCHEMA_ID = "https://bulkx.dev/schema/plan.schema.json"
 

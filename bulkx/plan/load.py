@@ -24,6 +24,7 @@ import polars as pl
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from bulkx.kinds.registry import KINDS
 from bulkx.plan.csv_source import KIND_LINE, MAX_ROW_DIAGNOSTICS, SourceReader
 from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Diagnostic, Plan, Position, Step
 from bulkx.plan.step_builder import (
@@ -36,7 +37,6 @@ from bulkx.plan.step_builder import (
     source_of,
 )
 from bulkx.plan.yaml_guard import check_document
-from bulkx.resources.kinds import KINDS
 
 __all__ = [
     "CRITERIA_KEYS",

@@ -102,7 +102,7 @@ class Step:
         """Each item's values; object and list fields (canonical JSON text in the frame)
         decoded. A field the item clears is there with the value None; one it leaves as it is
         is not there at all."""
-        from bulkx.resources import KINDS
+        from bulkx.kinds import KINDS
 
         kind = KINDS.get(self.kind)
         objects = {f.name for f in kind.fields if f.type in ("object", "list")} if kind else set()

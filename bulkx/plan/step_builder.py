@@ -19,9 +19,9 @@ from typing import Any
 import polars as pl
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from bulkx.kinds.model import Kind
 from bulkx.plan.csv_source import SourceReader
 from bulkx.plan.model import CLEAR_MARKER, SOURCE_FILE, SOURCE_LINE, Position, Step
-from bulkx.resources.model import Kind
 
 
 @dataclass

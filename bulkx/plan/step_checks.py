@@ -17,6 +17,8 @@ from typing import Any
 import polars as pl
 
 from bulkx.escaping import CONTROL_IN_VALUE, has_control, printable
+from bulkx.kinds.model import Kind, PlanField
+from bulkx.kinds.registry import KINDS
 from bulkx.plan import numbers
 from bulkx.plan.csv_source import MAX_ROW_DIAGNOSTICS
 from bulkx.plan.model import (
@@ -30,8 +32,6 @@ from bulkx.plan.model import (
     Step,
 )
 from bulkx.plan.step_builder import did_you_mean, source_of
-from bulkx.resources.kinds import KINDS
-from bulkx.resources.model import Kind, PlanField
 
 _STATES = """AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV
 NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI UM AA AE AP"""

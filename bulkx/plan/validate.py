@@ -21,12 +21,12 @@ from typing import Any
 
 import polars as pl
 
+from bulkx.kinds.model import Kind
+from bulkx.kinds.registry import KINDS
 from bulkx.plan.csv_source import MAX_ROW_DIAGNOSTICS
 from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Diagnostic, Plan, Step
 from bulkx.plan.step_builder import did_you_mean, source_of
 from bulkx.plan.step_checks import FALSE, ROW, TRUE, US_STATES, StepChecks
-from bulkx.resources.kinds import KINDS
-from bulkx.resources.model import Kind
 
 __all__ = [
     "FALSE",

@@ -21,8 +21,8 @@ from bulkx.diff.changes import (
 )
 from bulkx.diff.engine import diff, kind_order
 from bulkx.diff.state import LiveObject, LiveState, natural_key
+from bulkx.kinds import KINDS
 from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Plan, Position, Step
-from bulkx.resources import KINDS
 
 
 def step(kind: str, rows: list[dict[str, Any]], name: str | None = None, **extra: Any) -> Step:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bulkx.cli.main import app
 from bulkx.sandbox.app import SandboxConfig
 from tests.conftest import TOKEN, serve_sandbox
-from tests.resources.cli import Bulkx
+from tests.kinds.cli import Bulkx
 
 ROOT = Path(__file__).resolve().parents[2]
 #: "# Rehearse: bulkx sandbox seed --ported samples/x.csv" then "#   bulkx apply plans/y.yaml".

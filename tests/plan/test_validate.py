@@ -5,10 +5,10 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from bulkx.kinds import registry
+from bulkx.kinds.model import Kind, PlanField
 from bulkx.plan import numbers
 from bulkx.plan.validate import step_order
-from bulkx.resources import kinds
-from bulkx.resources.model import Kind, PlanField
 from tests.plan.conftest import Check, where
 
 
@@ -125,7 +125,7 @@ steps:
         ("plan.yaml", 24, 22, "BX110"),
     ]
     codec = next(d for d in diagnostics if d.code == "BX102")
-    codecs = ", ".join(kinds.KINDS["trunk"].by_name["codec"].choices)
+    codecs = ", ".join(registry.KINDS["trunk"].by_name["codec"].choices)
     assert codec.hint == f"did you mean 'ulaw'? (one of: {codecs})"
     assert all(d.hint for d in diagnostics)
 
@@ -221,8 +221,8 @@ def test_dependency_cycle(check: Check, monkeypatch: pytest.MonkeyPatch) -> None
                 PlanField("pong", reference="pong")), "test")  # fmt: skip
     pong = Kind("pong", "core", "/pong", "sid", "name", (PlanField("name"),
                 PlanField("ping", reference="ping")), "test")  # fmt: skip
-    monkeypatch.setitem(kinds.KINDS, "ping", ping)
-    monkeypatch.setitem(kinds.KINDS, "pong", pong)
+    monkeypatch.setitem(registry.KINDS, "ping", ping)
+    monkeypatch.setitem(registry.KINDS, "pong", pong)
     text = """\
 steps:
   - kind: ping
@@ -285,7 +285,7 @@ def test_a_number_field_named_like_the_normaliser_s_own_columns(
     # `number` and `problem` are the columns phone number normalisation works with.
     caller = Kind("caller", "core", "/callers", "sid", "number",
                   (PlanField("number", "e164"), PlanField("problem")), "test")  # fmt: skip
-    monkeypatch.setitem(kinds.KINDS, "caller", caller)
+    monkeypatch.setitem(registry.KINDS, "caller", caller)
     plan, diagnostics = check(
         "number,problem\n+1 (516) 206-5575,none\n12,bad\n", name="c.csv", kind="caller"
     )

@@ -25,7 +25,7 @@ from bulkx.sandbox import assumptions
 from bulkx.sandbox.resources.records import seed_records
 from bulkx.sandbox.resources.routing import system_gateway_sid
 from tests.conftest import Sandbox, module_sandbox
-from tests.resources.cli import Bulkx, write
+from tests.kinds.cli import Bulkx, write
 from tests.sandbox.support import error_fields, error_of, ok, stored
 
 pytestmark = pytest.mark.timeout(60)

@@ -5,7 +5,7 @@ executor writes through them. Client side only: the sandbox has its own definiti
 checks the other.
 """
 
-from bulkx.resources.kinds import KINDS, kind_named
-from bulkx.resources.model import Kind, PlanField
+from bulkx.kinds.model import Kind, PlanField
+from bulkx.kinds.registry import KINDS, kind_named
 
 __all__ = ["KINDS", "Kind", "PlanField", "kind_named"]

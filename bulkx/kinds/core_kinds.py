@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bulkx.resources.model import ALL_OPERATIONS, UPDATE_ONLY, Kind, PlanField, ensure_field
+from bulkx.kinds.model import ALL_OPERATIONS, UPDATE_ONLY, Kind, PlanField, ensure_field
 
 F = PlanField
 

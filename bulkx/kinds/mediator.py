@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bulkx.resources.model import ALL_OPERATIONS, Kind, PlanField, ensure_field
+from bulkx.kinds.model import ALL_OPERATIONS, Kind, PlanField, ensure_field
 
 F = PlanField
 

@@ -1,5 +1,5 @@
 """Documented value lists (issue 16, item 2): every field with one is checked twice, offline by
-`bulkx validate` (bulkx/resources: `PlanField.choices`) and by the sandbox (a 422 naming the
+`bulkx validate` (bulkx/kinds: `PlanField.choices`) and by the sandbox (a 422 naming the
 field). The two declarations are written independently (the sandbox imports nothing of the
 client), so this test holds each to the other, and every enum field of a kind to a sandbox check.
 
@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from bulkx.resources import KINDS
+from bulkx.kinds import KINDS
 from bulkx.sandbox.app import registry
 from bulkx.sandbox.resources import conference_v2, messaging, routing, storage
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.resources.cli import Bulkx, actions, write
+from tests.kinds.cli import Bulkx, actions, write
 
 V1 = "/conference/v1"
 

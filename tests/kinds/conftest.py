@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Sandbox
-from tests.resources.cli import Bulkx
+from tests.kinds.cli import Bulkx
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.resources.cli import Bulkx, actions, write
+from tests.kinds.cli import Bulkx, actions, write
 
 CREATE = """
 steps:

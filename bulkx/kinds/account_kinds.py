@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from bulkx.resources.model import ALL_OPERATIONS, Kind, PlanField, ToApi, ensure_field
+from bulkx.kinds.model import ALL_OPERATIONS, Kind, PlanField, ToApi, ensure_field
 
 F = PlanField
 

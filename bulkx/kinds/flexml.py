@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bulkx.resources.model import UPDATE_ONLY, Kind, PlanField
+from bulkx.kinds.model import UPDATE_ONLY, Kind, PlanField
 
 F = PlanField
 

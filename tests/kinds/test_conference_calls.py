@@ -18,11 +18,11 @@ import pytest
 
 from bulkx.engine.crashpoints import ENV as CRASHPOINT_ENV
 from bulkx.journal import JournalReader
-from bulkx.resources import KINDS
+from bulkx.kinds import KINDS
 from bulkx.sandbox.resources.live_meeting_seeding import seed_live_meetings
 from bulkx.sandbox.resources.live_meetings import SEEDED_ROLES
 from tests.conftest import Sandbox
-from tests.resources.cli import Bulkx, actions, write
+from tests.kinds.cli import Bulkx, actions, write
 
 V2 = "/conference/v2"
 KIND = "conference_v2.call"

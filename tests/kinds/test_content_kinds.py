@@ -13,9 +13,9 @@ from bulkx.diff.engine import diff, kind_order
 from bulkx.diff.state import LiveObject, LiveState, natural_key
 from bulkx.engine.operations import operations
 from bulkx.engine.requests import Request, UnresolvedReference, request_for
+from bulkx.kinds import KINDS
 from bulkx.plan.model import Plan, Position
-from bulkx.resources import KINDS
-from tests.resources.test_requests_and_diff import _plan, create, resolver, update
+from tests.kinds.test_requests_and_diff import _plan, create, resolver, update
 
 
 def test_links_and_files_are_keyed_within_their_domain_and_container() -> None:

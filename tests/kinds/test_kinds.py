@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bulkx.resources import KINDS, Kind, PlanField
-from bulkx.resources.model import ALL_OPERATIONS, ensure_field
+from bulkx.kinds import KINDS, Kind, PlanField
+from bulkx.kinds.model import ALL_OPERATIONS, ensure_field
 
 SAMPLE: dict[str, Any] = {
     "str": "text",

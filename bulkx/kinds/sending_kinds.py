@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bulkx.resources.model import Kind, PlanField
+from bulkx.kinds.model import Kind, PlanField
 
 F = PlanField
 

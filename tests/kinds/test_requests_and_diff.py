@@ -18,10 +18,10 @@ from bulkx.engine.requests import (
     sid_from_lookup,
     sid_lookup_request,
 )
+from bulkx.kinds import KINDS
 from bulkx.plan.load import load_plan
 from bulkx.plan.model import Plan, Position
 from bulkx.plan.validate import validate
-from bulkx.resources import KINDS
 
 AT = Position("plan.yaml", 3)
 

@@ -1,5 +1,5 @@
 """The plan author's reference, from the kind definitions themselves: `bulkx kinds`, `bulkx kinds
-KIND` and docs/kinds.md (`python -m bulkx.resources.reference > docs/kinds.md`) all come from
+KIND` and docs/kinds.md (`python -m bulkx.kinds.reference > docs/kinds.md`) all come from
 here, so the documentation cannot drift from what validation checks."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from bulkx.resources.kinds import KINDS
-from bulkx.resources.model import Kind, PlanField
+from bulkx.kinds.model import Kind, PlanField
+from bulkx.kinds.registry import KINDS
 
 #: What an empty CSV cell (or a YAML key left out) means for a field the plan does not set.
 EMPTY_CELL = "left as it is"
@@ -20,7 +20,7 @@ HOW_TO_CLEAR = (
     " for can be cleared (not booleans, numbers, choices or fields with a default), and never"
     " the key; `bulkx validate` points at any other clear."
 )
-REGENERATE = "python -m bulkx.resources.reference > docs/kinds.md"
+REGENERATE = "python -m bulkx.kinds.reference > docs/kinds.md"
 
 
 def _empty(kind: Kind, spec: PlanField) -> str:
@@ -104,7 +104,7 @@ def markdown() -> Iterator[str]:
     """docs/kinds.md."""
     yield "# Kinds and their fields"
     yield ""
-    yield f"Generated from bulkx/resources by `{REGENERATE}`; `bulkx kinds KIND` prints the same."
+    yield f"Generated from bulkx/kinds by `{REGENERATE}`; `bulkx kinds KIND` prints the same."
     yield f"An empty CSV cell, or a YAML key left out, means: {EMPTY_CELL}. {HOW_TO_CLEAR}"
     yield ""
     yield "| kind | API | path | key | bulkx can | what it is |"

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from bulkx.engine.throttle import KeyedPacer
-from bulkx.resources import KINDS
-from bulkx.resources.model import Kind, PlanField
+from bulkx.kinds import KINDS
+from bulkx.kinds.model import Kind, PlanField
 from bulkx.sandbox.app import SandboxConfig
 from bulkx.sandbox.resources.numbers import seed_ported
 from bulkx.sandbox.seeding import read_ported_csv

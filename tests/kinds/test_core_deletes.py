@@ -12,7 +12,7 @@ import httpx
 from bulkx.diff.changes import FieldChange, Release, Update
 from bulkx.engine.operations import operations
 from bulkx.plan.model import Position
-from tests.resources.cli import Bulkx, actions, write
+from tests.kinds.cli import Bulkx, actions, write
 
 CREATE = """
 steps:

@@ -3,7 +3,7 @@ declarative `Kind` to its API's module (and to that module's KINDS)."""
 
 from __future__ import annotations
 
-from bulkx.resources import (
+from bulkx.kinds import (
     account_kinds,
     conference,
     content_kinds,
@@ -12,7 +12,7 @@ from bulkx.resources import (
     mediator,
     sending_kinds,
 )
-from bulkx.resources.model import Kind
+from bulkx.kinds.model import Kind
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
