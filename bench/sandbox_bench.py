@@ -129,14 +129,20 @@ def main() -> None:
             read_rps = asyncio.run(_throughput(f"{server.url}/core/v2", reads))
             write_rps = asyncio.run(_throughput(f"{server.url}/core/v2", writes))
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"sandbox bench: {args.dids:,} rented DIDs (loaded in {load_s:.1f} s), "
-          f"inventory {app.world.inventory.size:,} numbers, peak RSS {peak_mb:.0f} MB")  # fmt: skip
+    print(
+        f"sandbox bench: {args.dids:,} rented DIDs (loaded in {load_s:.1f} s), "
+        f"inventory {app.world.inventory.size:,} numbers, peak RSS {peak_mb:.0f} MB"
+    )
     print(f"{'request':<38}{'median ms':>10}{'p95 ms':>9}{'x whoami':>10}{'x 100ms':>9}")
     for row in results:
-        print(f"{row['shape']:<38}{row['median_ms']:>10}{row['p95_ms']:>9}"
-              f"{row['x_baseline']:>10}{row['x_target']:>9}")  # fmt: skip
-    print(f"writes: {write_rps:,.0f} PATCH/s vs {read_rps:,.0f} GET whoami/s (baseline),"
-          f" ratio {write_rps / read_rps:.2f}; target >= 1,000 writes/s")  # fmt: skip
+        print(
+            f"{row['shape']:<38}{row['median_ms']:>10}{row['p95_ms']:>9}"
+            f"{row['x_baseline']:>10}{row['x_target']:>9}"
+        )
+    print(
+        f"writes: {write_rps:,.0f} PATCH/s vs {read_rps:,.0f} GET whoami/s (baseline),"
+        f" ratio {write_rps / read_rps:.2f}; target >= 1,000 writes/s"
+    )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "sandbox.json").write_text(

@@ -40,8 +40,12 @@ def _a_finished_run(work: Path, env: dict[str, str]) -> str:
     plan.write_text("phonenumber,name\n+1 212 555 0100,a\n+1 212 555 0101,b\n")
     done = subprocess.run(
         [PYTHON, "-m", "bulkx", "apply", str(plan), "--kind", "did", "--yes"],
-        cwd=work, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return done.stderr.split("run id: ")[1].split()[0]
 
 
@@ -60,11 +64,17 @@ def startup(sizes: Sizes, tmp: Path) -> list[Row]:
         seconds = [t for t, _ in timings]
         median = statistics.median(seconds)
         shown = " ".join(args).replace("RUN", "RUN_ID")
-        rows.append(Row(
-            8, f"start-up: bulkx {shown}",
-            f"{median:.2f} s (spread {min(seconds):.2f}-{max(seconds):.2f}, {repeats} runs)",
-            f"python -c pass {baseline:.2f} s", f"+{median - baseline:.2f} s",
-            f"< {target} s", median < target, round(max(rss for _, rss in timings)),
-            figures={"seconds": seconds, "baseline": base},
-        ))  # fmt: skip
+        rows.append(
+            Row(
+                8,
+                f"start-up: bulkx {shown}",
+                f"{median:.2f} s (spread {min(seconds):.2f}-{max(seconds):.2f}, {repeats} runs)",
+                f"python -c pass {baseline:.2f} s",
+                f"+{median - baseline:.2f} s",
+                f"< {target} s",
+                median < target,
+                round(max(rss for _, rss in timings)),
+                figures={"seconds": seconds, "baseline": base},
+            )
+        )
     return rows

@@ -98,9 +98,12 @@ class Lookups:
         for start in range(0, len(numbers), 100):
             chunk = numbers[start : start + 100]
             found = await self.client.list_all(
-                "core", "/phonenumber/dids", filter=in_filter("phonenumber", chunk),
-                params={"include_fields": "phonenumber"}, require=("phonenumber",),
-            )  # fmt: skip
+                "core",
+                "/phonenumber/dids",
+                filter=in_filter("phonenumber", chunk),
+                params={"include_fields": "phonenumber"},
+                require=("phonenumber",),
+            )
             owned.update(str(d["phonenumber"]) for d in found)
         return owned
 

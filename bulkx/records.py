@@ -46,15 +46,26 @@ RECORD_KINDS: Mapping[str, RecordKind] = {
     for kind in (
         RecordKind("cdr", "/calls/call_drs", "dr_sid", "date_start", "call detail records"),
         RecordKind("mdr", "/sms/message_drs", "dr_sid", "date_start", "message detail records"),
-        RecordKind("conference.calls", "/app/conference/calls", "call_sid", "date_start",
-                   "conference call records (Core's view of the conference app)"),
-        RecordKind("conference.meetings", "/app/conference/meetings", "meeting_sid",
-                   "date_start", "conference meeting records"),
-        RecordKind("mediator.calls", "/app/mediator/calls", "dr_sid", "date_start",
-                   "mediator call records"),
+        RecordKind(
+            "conference.calls",
+            "/app/conference/calls",
+            "call_sid",
+            "date_start",
+            "conference call records (Core's view of the conference app)",
+        ),
+        RecordKind(
+            "conference.meetings",
+            "/app/conference/meetings",
+            "meeting_sid",
+            "date_start",
+            "conference meeting records",
+        ),
+        RecordKind(
+            "mediator.calls", "/app/mediator/calls", "dr_sid", "date_start", "mediator call records"
+        ),
         RecordKind("invoice", "/invoices", "invoice_sid", "date_created", "invoices"),
     )
-}  # fmt: skip
+}
 
 
 class ExportError(BulkxError):
@@ -124,9 +135,16 @@ class Export:
         self.page_size = page_size
         self.on_rows = on_rows
         # As JSON gives it back (lists, not tuples), to compare with a saved one.
-        self.identity = json.loads(json.dumps({
-            "kind": kind.name, "windows": windows, "filter": filter, "output": output.name,
-        }))  # fmt: skip
+        self.identity = json.loads(
+            json.dumps(
+                {
+                    "kind": kind.name,
+                    "windows": windows,
+                    "filter": filter,
+                    "output": output.name,
+                }
+            )
+        )
         self.windows = windows
 
     async def run(self) -> ExportResult:

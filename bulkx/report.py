@@ -123,8 +123,10 @@ def retry_plan_yaml(records: Sequence[Operation]) -> str:
             continue
         criteria, template = change.get("criteria") or {}, change.get("template") or {}
         group = (record.step, json.dumps(criteria, sort_keys=True), json.dumps(template))
-        step = rents.setdefault(group, {"kind": record.kind, "name": f"{record.step}-retry",
-                                        "count": 0, "criteria": criteria})  # fmt: skip
+        step = rents.setdefault(
+            group,
+            {"kind": record.kind, "name": f"{record.step}-retry", "count": 0, "criteria": criteria},
+        )
         step["count"] += 1
         if template:
             step["template"] = template

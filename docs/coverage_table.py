@@ -61,9 +61,23 @@ TITLES = {
     "mediator": "Mediator",
 }
 VERBS = (
-    "Create", "Get", "Update", "Delete", "Rent", "Release", "Browse", "Look up", "Download",
-    "Send", "Revoke", "Generate", "Register", "Upload", "Verify", "Log Out",
-)  # fmt: skip
+    "Create",
+    "Get",
+    "Update",
+    "Delete",
+    "Rent",
+    "Release",
+    "Browse",
+    "Look up",
+    "Download",
+    "Send",
+    "Revoke",
+    "Generate",
+    "Register",
+    "Upload",
+    "Verify",
+    "Log Out",
+)
 METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
 
 #: Requests the client makes that no kind's path explains: (api, method, path) -> what uses it.
@@ -74,6 +88,7 @@ OTHER_USES: dict[tuple[str, str, str], str] = {
 
 #: Why a method has no place in bulkx: (api, methods or None for all, path regex, reason). The
 #: first match wins; a method bulkx uses gets no note.
+# fmt: off
 NOT_FOR_BULK: tuple[tuple[str, frozenset[str] | None, str, str], ...] = (
     ("core", None, r"^/oauth/", "authentication: the client's concern, not a plan's"),
     ("core", None, r"^/partners", "account administration, done once by hand"),
@@ -121,7 +136,8 @@ NOT_FOR_BULK: tuple[tuple[str, frozenset[str] | None, str, str], ...] = (
     ("flexml", None, r"^/calls", "placing and steering calls: events, not state"),
     ("mediator", None, r"^/accounts",
      "read-only information about the endpoint's partner: nothing to plan"),
-)  # fmt: skip
+)
+# fmt: on
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,14 @@ def bulkx(
     cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=180, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=180,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def seed(cwd: Path) -> None:
@@ -59,11 +64,25 @@ TOKEN_ENV = {"CARRIERX_TOKEN": "sandbox-token"}
 def start_apply(workdir: Path, base: str, stderr: int | None) -> subprocess.Popen[str]:
     """`bulkx apply plans/port-in.yaml` in the background against `base`."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bulkx", "apply", "plans/port-in.yaml", "--yes",
-         "--concurrency", "2", "--base-url", base],
-        cwd=workdir, env={**os.environ, **TOKEN_ENV}, stdout=subprocess.DEVNULL,
-        stderr=stderr, text=True, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bulkx",
+            "apply",
+            "plans/port-in.yaml",
+            "--yes",
+            "--concurrency",
+            "2",
+            "--base-url",
+            base,
+        ],
+        cwd=workdir,
+        env={**os.environ, **TOKEN_ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def wait_for_progress(workdir: Path, done: int) -> str:
@@ -127,8 +146,13 @@ def test_a_saved_changeset_applies_only_what_has_not_drifted(workdir: Path) -> N
     ):
         did = core.get("/phonenumber/dids", params={"filter": f'phonenumber eq "{drifted_number}"'})
         sid = did.json()["items"][0]["did_sid"]
-        location = {"address_1": "9 Elsewhere Rd", "city": "Albany", "state": "NY", "zip": "12207",
-                    "country_code": "USA"}  # fmt: skip
+        location = {
+            "address_1": "9 Elsewhere Rd",
+            "city": "Albany",
+            "state": "NY",
+            "zip": "12207",
+            "country_code": "USA",
+        }
         moved = core.patch(f"/phonenumber/dids/{sid}/emergency", json={"locations": [location]})
         assert moved.status_code == 200
     app.world.store.close()

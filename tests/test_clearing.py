@@ -218,8 +218,10 @@ def test_the_kinds_reference_says_what_an_empty_cell_means() -> None:
     assert empty["address_1"] == "left as it is (cannot be cleared)"
     assert empty["enabled"] == "left as it is (no such column: true); cannot be cleared"
     assert empty["phonenumber"] == "-"
-    did = {r["field"]: r["empty"] for r in json.loads(
-        CliRunner().invoke(app, ["kinds", "did", "-o", "json"]).stdout)}  # fmt: skip
+    did = {
+        r["field"]: r["empty"]
+        for r in json.loads(CliRunner().invoke(app, ["kinds", "did", "-o", "json"]).stdout)
+    }
     assert did["trunk_group"] == "left as it is; <clear> sends null"
     assert did["name"] == 'left as it is; <clear> sends "N/A"'
 

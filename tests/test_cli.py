@@ -38,8 +38,13 @@ def test_help_lists_the_commands() -> None:
 
 
 def test_demo_runs_end_to_end_and_prints_a_summary(tmp_path: Path) -> None:
-    result = run("demo", "--workdir", str(tmp_path / "demo"), "--ported",
-                 str(REPO / "samples" / "ported-numbers.csv"))  # fmt: skip
+    result = run(
+        "demo",
+        "--workdir",
+        str(tmp_path / "demo"),
+        "--ported",
+        str(REPO / "samples" / "ported-numbers.csv"),
+    )
     assert result.returncode == 0, result.stderr
     assert "Summary" in result.stdout
     assert "plans/port-in.yaml        123 succeeded, 0 failed" in result.stdout

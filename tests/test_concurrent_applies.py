@@ -104,9 +104,13 @@ def test_overlapping_plans_wait_for_the_holder_then_finish_what_is_theirs(bench:
 def test_disjoint_plans_go_side_by_side(bench: Lab) -> None:
     first = write_plan(bench, "first", groups=range(20), refs=range(6), rents=3)
     other = write_plan(
-        bench, "other", groups=range(200, 220), refs=range(200, 206), rents=3,
+        bench,
+        "other",
+        groups=range(200, 220),
+        refs=range(200, 206),
+        rents=3,
         rent_step="other-rent",
-    )  # fmt: skip
+    )
     with held(bench, first):
         beside = bench.run(*apply_args(bench, other))
         assert beside.code == exit_codes.OK, beside.stderr[-1500:]

@@ -31,9 +31,14 @@ def bulkx(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("BULKX_", "CARRIERX_"))}
     clean["XDG_CONFIG_HOME"] = str(cwd / "xdg")  # never the real user's profiles
     return subprocess.run(
-        [str(BULKX), *args], capture_output=True, text=True, cwd=cwd, timeout=120,
-        env={**clean, **env}, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [str(BULKX), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        env={**clean, **env},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def ported_numbers() -> int:
@@ -197,8 +202,13 @@ def test_the_demo_never_contacts_a_configured_api(
         f'default_profile = "prod"\n[profiles.prod]\nbase_url = "{base}"\n'
     )
     before = app.controls.log.last_seq
-    result = bulkx(work, "demo", BULKX_BASE_URL=base, BULKX_PROFILE="prod",
-                   CARRIERX_TOKEN="live-token-do-not-use")  # fmt: skip
+    result = bulkx(
+        work,
+        "demo",
+        BULKX_BASE_URL=base,
+        BULKX_PROFILE="prod",
+        CARRIERX_TOKEN="live-token-do-not-use",
+    )
     assert result.returncode == 0, result.stderr
     assert app.controls.log.last_seq == before
     assert app.world.store.counts()["dids"] == 0

@@ -105,10 +105,17 @@ def test_the_monitor_s_item_view_escapes_what_it_shows() -> None:
     from bulkx.tui.source import ItemHistory
 
     op = Operation(
-        op_key="k", step="evil\x1b[2J", kind="trunk_group", key="tg\x1b]0;pwned\x07",
-        action="create", position="p.yaml:5", depends_on=(), change={}, state="failed",
+        op_key="k",
+        step="evil\x1b[2J",
+        kind="trunk_group",
+        key="tg\x1b]0;pwned\x07",
+        action="create",
+        position="p.yaml:5",
+        depends_on=(),
+        change={},
+        state="failed",
         error="boom\x1b[2J\nsecond line",
-    )  # fmt: skip
+    )
     shown = item_text(ItemHistory(op, ())).plain
     assert "\x1b" not in shown and "\x07" not in shown
     assert "tg\\x1b]0;pwned\\x07" in shown and "evil\\x1b[2J" in shown

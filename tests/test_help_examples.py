@@ -70,9 +70,12 @@ def test_every_option_says_what_it_does(path: str) -> None:
 
 def test_the_examples_show_in_help_one_per_line() -> None:
     shown = subprocess.run(
-        [sys.executable, "-m", "bulkx", "apply", "--help"], capture_output=True, text=True,
-        timeout=60, check=True,
-    ).stdout  # fmt: skip
+        [sys.executable, "-m", "bulkx", "apply", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert "\n  Examples:\n" in shown
     assert "\n    bulkx apply plans/port-in.yaml --yes --rate 40\n" in shown
 

@@ -26,24 +26,31 @@ def bulkx(
     cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=120, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
-    )  # fmt: skip
+    )
 
 
 def _bomb() -> str:
     lines = ["steps:", "  - kind: did", "    items:"]
     previous = '"lol"'
     for level in range(9):
-        lines += [f'      - phonenumber: "151620655{70 + level}"',
-                  f"        name: &a{level} [{', '.join([previous] * 9)}]"]  # fmt: skip
+        lines += [
+            f'      - phonenumber: "151620655{70 + level}"',
+            f"        name: &a{level} [{', '.join([previous] * 9)}]",
+        ]
         previous = f"*a{level}"
     return "\n".join(lines) + "\n"
 
 
 TG = "steps:\n  - kind: trunk_group\n"
 DID = "steps:\n  - kind: did\n"
+# fmt: off
 CASES = {
     "typo in an item's only key": ("p.yaml", TG + "    items: [{nam: tg1}]\n", "p.yaml:3:14:"),
     "rename onto a column the CSV has": (
@@ -68,7 +75,8 @@ CASES = {
     "unterminated quote": (
         "p.csv", '# kind: did\nphonenumber,name\n15162065575,"abc', "p.csv:3:2:",
     ),
-}  # fmt: skip
+}
+# fmt: on
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -137,8 +145,10 @@ def test_export_quotes_formulas_and_round_trips_as_a_plan(tmp_path: Path) -> Non
     assert applied.returncode == 0, applied.stderr
     exported = bulkx(tmp_path, "export", "did", "--sandbox-db", str(db), "-o", "dids.csv")
     assert exported.returncode == 0, exported.stderr
-    by_number = {r["phonenumber"]: r["name"] for r in csv.DictReader(
-        io.StringIO((tmp_path / "dids.csv").read_text().split("\n", 1)[1]))}  # fmt: skip
+    by_number = {
+        r["phonenumber"]: r["name"]
+        for r in csv.DictReader(io.StringIO((tmp_path / "dids.csv").read_text().split("\n", 1)[1]))
+    }
     assert by_number["12013140409"] == "'" + FORMULA
     assert by_number["16314282286"] == "'-note"
     assert by_number["12019588935"] == "+15551234567"
@@ -197,8 +207,9 @@ def test_a_token_in_the_base_url_is_not_echoed(tmp_path: Path) -> None:
         "https://api.example.com/wrong/v2?token=SECRET-CANARY-123",
         "https://api.exa mple.com/core/v2?token=SECRET-CANARY-123",
     ):
-        result = bulkx(tmp_path, "plan", "p.yaml", "--base-url", url,
-                       env={"CARRIERX_TOKEN": "tok-0123456789"})  # fmt: skip
+        result = bulkx(
+            tmp_path, "plan", "p.yaml", "--base-url", url, env={"CARRIERX_TOKEN": "tok-0123456789"}
+        )
         assert result.returncode == 6, result.stderr
         assert "SECRET-CANARY" not in result.stdout + result.stderr
         assert "?REDACTED" in result.stderr
@@ -211,10 +222,15 @@ def test_the_workspace_the_embedded_sandbox_creates_is_private_under_umask_000(
     (tmp_path / "g.csv").write_text("# kind: did_group\nname\ng1\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BULKX_", "CARRIERX_"))}
     planned = subprocess.run(
-        [sys.executable, "-m", "bulkx", "plan", "g.csv"], capture_output=True, text=True,
-        cwd=tmp_path, timeout=120, stdin=subprocess.DEVNULL, env=env,
+        [sys.executable, "-m", "bulkx", "plan", "g.csv"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env=env,
         preexec_fn=lambda: os.umask(0),  # only the child's umask, before exec
-    )  # fmt: skip
+    )
     assert planned.returncode == 0, planned.stderr
     assert (tmp_path / ".bulkx").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / ".bulkx" / "sandbox.db").stat().st_mode & 0o077 == 0

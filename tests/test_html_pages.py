@@ -90,9 +90,14 @@ def bulkx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The real command, in `cwd` (journals under `cwd/.bulkx`), with the sandbox token."""
     env = {k: v for k, v in os.environ.items() if k != "BULKX_HOME"}
     return subprocess.run(
-        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=300, env={**env, "CARRIERX_TOKEN": "sandbox-token"}, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env={**env, "CARRIERX_TOKEN": "sandbox-token"},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -135,8 +140,9 @@ def test_the_plan_page_shows_counts_and_changes_and_escapes_hostile_values(
     assert "<script>" not in done.stdout and '"onerror=' not in done.stdout
     assert "allow_release=false" in words and base in words  # the options, the target
 
-    to_file = bulkx(work, "plan", "plan.yaml", "-o", "html", "--output-file", "audit.html",
-                    "--base-url", base)  # fmt: skip
+    to_file = bulkx(
+        work, "plan", "plan.yaml", "-o", "html", "--output-file", "audit.html", "--base-url", base
+    )
     assert to_file.returncode == 0, to_file.stderr
     assert to_file.stdout == "" and "rename 0 30" in parsed((work / "audit.html").read_text()).words
 
@@ -173,17 +179,30 @@ def test_the_run_page_lists_failures_with_their_error_and_charts_429s(tmp_path: 
     """A journal as a run writes it: failures whose error holds hostile text, and samples
     with 429s between them (the served runs above are too short to sample)."""
     journal = Journal.create(
-        tmp_path / ".bulkx", plan_path=f"plans/{HOSTILE_SCRIPT}.yaml", plan_digest="d1",
-        target_label="sandbox http://127.0.0.1:1", is_sandbox=True, options={},
+        tmp_path / ".bulkx",
+        plan_path=f"plans/{HOSTILE_SCRIPT}.yaml",
+        plan_digest="d1",
+        target_label="sandbox http://127.0.0.1:1",
+        is_sandbox=True,
+        options={},
         changeset_json='{"changes": []}',
-    )  # fmt: skip
+    )
     ops = [
-        Operation(op_key=f"k{i}", step="numbers", kind="did", key=f"1201208{i:04d}",
-                  action="update", position=f"plan.yaml:{i + 4}", depends_on=(),
-                  change={"changes": [{"field": "name", "old": "a", "new": "b"}],
-                          "values": {"phonenumber": f"1201208{i:04d}", "name": "b"}})
+        Operation(
+            op_key=f"k{i}",
+            step="numbers",
+            kind="did",
+            key=f"1201208{i:04d}",
+            action="update",
+            position=f"plan.yaml:{i + 4}",
+            depends_on=(),
+            change={
+                "changes": [{"field": "name", "old": "a", "new": "b"}],
+                "values": {"phonenumber": f"1201208{i:04d}", "name": "b"},
+            },
+        )
         for i in range(6)
-    ]  # fmt: skip
+    ]
     ids = journal.add_ops(ops)
     journal.start(ids)
     for op_id in ids[:4]:
@@ -212,22 +231,41 @@ def test_the_run_page_lists_failures_with_their_error_and_charts_429s(tmp_path: 
 
 def _change(i: int, step: str) -> Update:
     return Update(
-        kind="did", key=f"1{i:010d}", step=step, position=Position("big.csv", i + 2),
-        sid=f"sid-{i}", changes=(FieldChange("name", f"old {i}", f"new {i}"),),
-    )  # fmt: skip
+        kind="did",
+        key=f"1{i:010d}",
+        step=step,
+        position=Position("big.csv", i + 2),
+        sid=f"sid-{i}",
+        changes=(FieldChange("name", f"old {i}", f"new {i}"),),
+    )
 
 
 def test_a_100000_change_plan_is_summarised_under_2_mb() -> None:
     changes = [_change(i, "huge") for i in range(99_000)]
     changes += [_change(i, f"small-{i % 10}") for i in range(99_000, 100_000)]
     changes += [
-        Release(kind="did", key="12015550000", step="gone", position=Position("big.csv", 1),
-                sid="sid-gone"),
-        Create(kind="trunk_group", key="new", step="gone", position=Position("big.csv", 1),
-               values={"name": "new"}),
-        NoOp(kind="did", key="12015550001", step="gone", position=Position("big.csv", 1),
-             sid="sid-same"),
-    ]  # fmt: skip
+        Release(
+            kind="did",
+            key="12015550000",
+            step="gone",
+            position=Position("big.csv", 1),
+            sid="sid-gone",
+        ),
+        Create(
+            kind="trunk_group",
+            key="new",
+            step="gone",
+            position=Position("big.csv", 1),
+            values={"name": "new"},
+        ),
+        NoOp(
+            kind="did",
+            key="12015550001",
+            step="gone",
+            position=Position("big.csv", 1),
+            sid="sid-same",
+        ),
+    ]
     changeset = Changeset("big.csv", "digest", "sandbox", tuple(changes), "2026-12-07T12:00:00Z")
     text = plan_page(changeset, {"kind": "did"})
     assert len(text.encode()) < 2_000_000
@@ -241,9 +279,13 @@ def test_a_100000_change_plan_is_summarised_under_2_mb() -> None:
 
 def test_the_chart_counts_429s_per_interval_and_survives_a_counter_restart() -> None:
     at = [f"2026-12-07T12:00:0{s}.000Z" for s in range(5)]
-    samples = [Sample(at[0], 0, 0, 0, None, 0, 0), Sample(at[1], 10, 0, 4, None, 2, 0),
-               Sample(at[2], 30, 0, 4, None, 2, 0), Sample(at[3], 5, 0, 4, None, 1, 0),
-               Sample(at[4], 15, 0, 4, None, 4, 0)]  # fmt: skip
+    samples = [
+        Sample(at[0], 0, 0, 0, None, 0, 0),
+        Sample(at[1], 10, 0, 4, None, 2, 0),
+        Sample(at[2], 30, 0, 4, None, 2, 0),
+        Sample(at[3], 5, 0, 4, None, 1, 0),
+        Sample(at[4], 15, 0, 4, None, 4, 0),
+    ]
     drawn = chart(samples)
     assert (drawn.intervals, drawn.seconds, drawn.throttled) == (4, 4.0, 2 + 1 + 3)
     assert drawn.peak_rate == 20.0 and drawn.peak_throttled == 3
@@ -263,8 +305,9 @@ def test_listing_runs_does_not_import_the_template_library(tmp_path: Path) -> No
         "print(sorted(m for m in sys.modules if m.startswith(('jinja2', 'bulkx.audit'))),"
         " file=sys.__stdout__)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=tmp_path).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout
     assert out.strip() == "[]"
 
 
@@ -273,11 +316,16 @@ def test_long_hostile_values_in_many_steps_stay_under_2_mb() -> None:
     every value long and made of characters that escaping lengthens."""
     value = '<"&' * 200
     changes = tuple(
-        Update(kind="did", key=f"{value}{i}", step=f"step {i // 50} {value}",
-               position=Position(value, i), sid=value,
-               changes=tuple(FieldChange(f"f{j}", value, value + "x") for j in range(5)))
+        Update(
+            kind="did",
+            key=f"{value}{i}",
+            step=f"step {i // 50} {value}",
+            position=Position(value, i),
+            sid=value,
+            changes=tuple(FieldChange(f"f{j}", value, value + "x") for j in range(5)),
+        )
         for i in range(100_000)
-    )  # fmt: skip
+    )
     text = plan_page(Changeset(value, "digest", value, changes, value), {"kind": value})
     assert len(text.encode()) < 2_000_000
     page = parsed(text)

@@ -69,9 +69,14 @@ def _env() -> dict[str, str]:
 
 def plan(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        _command(served, str(served.plan), *args), capture_output=True, text=True,
-        cwd=served.cwd, env=_env(), timeout=60, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        _command(served, str(served.plan), *args),
+        capture_output=True,
+        text=True,
+        cwd=served.cwd,
+        env=_env(),
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _assert_human(stderr: str) -> None:
@@ -87,9 +92,13 @@ def test_an_outage_while_reading_e911_stops_with_exit_5_and_one_clear_line(
     served.app.controls.set_faults("latency=40ms")
     proc = subprocess.Popen(
         _command(served, str(served.plan), "--stop-after-outage", "1"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=served.cwd, env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=served.cwd,
+        env=_env(),
         stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 30
         while not any(e["status"] == 200 for e in served.e911_reads()):
@@ -157,17 +166,30 @@ def test_a_count_step_the_inventory_cannot_meet_warns_and_exits_2_with_detailed_
         '    criteria:\n      npa: "999"\n'
     )
     command = _command(served, str(count_plan))
-    plain = subprocess.run(command, capture_output=True, text=True, cwd=served.cwd, env=_env(),
-                           timeout=60)  # fmt: skip
+    plain = subprocess.run(
+        command, capture_output=True, text=True, cwd=served.cwd, env=_env(), timeout=60
+    )
     assert plain.returncode == 0, plain.stderr
     warning = "warning: step nowhere rents 50 numbers matching npa=999 but only 0 are available"
     assert warning in plain.stderr.splitlines()
     assert "rent 50 did (npa=999) (0 available)" in plain.stdout
-    detailed = subprocess.run([*command, "--detailed-exitcode"], capture_output=True, text=True,
-                              cwd=served.cwd, env=_env(), timeout=60)  # fmt: skip
+    detailed = subprocess.run(
+        [*command, "--detailed-exitcode"],
+        capture_output=True,
+        text=True,
+        cwd=served.cwd,
+        env=_env(),
+        timeout=60,
+    )
     assert detailed.returncode == 2, detailed.stderr
     assert warning in detailed.stderr.splitlines()
-    as_json = subprocess.run([*command, "-o", "json"], capture_output=True, text=True,
-                             cwd=served.cwd, env=_env(), timeout=60)  # fmt: skip
+    as_json = subprocess.run(
+        [*command, "-o", "json"],
+        capture_output=True,
+        text=True,
+        cwd=served.cwd,
+        env=_env(),
+        timeout=60,
+    )
     assert as_json.stdout.lstrip().startswith("{")  # the warning stays on stderr
     assert warning in as_json.stderr.splitlines()

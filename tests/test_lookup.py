@@ -26,10 +26,22 @@ def test_lookup_reports_every_number_in_file_order(
     )
     env = {**os.environ, "CARRIERX_TOKEN": TOKEN}
     done = subprocess.run(
-        [sys.executable, "-m", "bulkx", "lookup", str(numbers), "--rates",
-         "--base-url", sandbox.core_url],
-        capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bulkx",
+            "lookup",
+            str(numbers),
+            "--rates",
+            "--base-url",
+            sandbox.core_url,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 3, done.stderr  # one row could not be looked up: partial
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
     assert [(r["line"], r["valid"], r["on_account"]) for r in rows] == [

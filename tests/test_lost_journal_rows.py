@@ -83,9 +83,10 @@ def test_the_lookups_are_one_filtered_list_per_chunk_not_one_get_per_item(tmp_pa
         assert resumed.code == exit_codes.OK, resumed.stderr[-1500:]
         assert missing_or_repeated(bench, [plan]) == []
         lists = [
-            urllib.parse.unquote_plus(str(e["query"])) for e in bench.requests(since)
+            urllib.parse.unquote_plus(str(e["query"]))
+            for e in bench.requests(since)
             if e["method"] == "GET" and e["path"].endswith("/trunk_groups")
-        ]  # fmt: skip
+        ]
         # Every create is pending again, all in one chunk: ONE filtered list asks about all
         # of them (`name in (...)`); then each one found is reconciled as any lost answer is.
         found = found_live_on_resume(bench.home / "runs" / f"{run_id}.db")

@@ -13,9 +13,13 @@ from bulkx.errors import QUERY_SHOWN, ApiError, AuthError
 
 def bulkx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=120, env={"PATH": "/usr/bin:/bin", "CARRIERX_TOKEN": "t0ken-never-shown"},
-    )  # fmt: skip
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "CARRIERX_TOKEN": "t0ken-never-shown"},
+    )
 
 
 def _closed_port() -> int:

@@ -29,9 +29,14 @@ NOT_IN_INVENTORY = "+1 (212) 555-0199"
 
 def bulkx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=180, stdin=subprocess.DEVNULL, env={**os.environ, "BULKX_HOME": ".bulkx"},
-    )  # fmt: skip
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "BULKX_HOME": ".bulkx"},
+    )
 
 
 def seeded_world(folder: Path) -> Path:
@@ -148,9 +153,17 @@ def test_text_is_table_wherever_there_is_a_table(cli: CliRunner, world: Path) ->
 
 @pytest.mark.parametrize(
     ("command", "fmt"),
-    [("validate", "json"), ("plan", "csv"), ("export", "csv"), ("runs", "json"),
-     ("status", "json"), ("report", "jsonl"), ("lookup", "csv"), ("kinds", "table")],
-)  # fmt: skip
+    [
+        ("validate", "json"),
+        ("plan", "csv"),
+        ("export", "csv"),
+        ("runs", "json"),
+        ("status", "json"),
+        ("report", "jsonl"),
+        ("lookup", "csv"),
+        ("kinds", "table"),
+    ],
+)
 def test_output_file_holds_what_stdout_would(
     cli: CliRunner, world: Path, command: str, fmt: str
 ) -> None:
@@ -250,10 +263,14 @@ def closed_early(cwd: Path, *args: str, read_first_line: bool = False) -> tuple[
     does); its exit code and stderr."""
     with tempfile.TemporaryFile("w+") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bulkx", *args], cwd=cwd, stdout=subprocess.PIPE,
-            stderr=stderr, stdin=subprocess.DEVNULL, text=True,
+            [sys.executable, "-m", "bulkx", *args],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            text=True,
             env={**os.environ, "BULKX_HOME": ".bulkx"},
-        )  # fmt: skip
+        )
         assert process.stdout is not None
         if read_first_line:
             process.stdout.readline()
@@ -265,10 +282,18 @@ def closed_early(cwd: Path, *args: str, read_first_line: bool = False) -> tuple[
 
 @pytest.mark.parametrize(
     "args",
-    [("report", "RUN"), ("report", "RUN", "-o", "json"), ("plan", PLAN, "-o", "json"),
-     ("runs",), ("status", "RUN"), ("kinds", "-o", "json"), ("export", "did"),
-     ("validate", PLAN, "-o", "jsonl"), ("lookup", NUMBERS, "-o", "jsonl")],
-)  # fmt: skip
+    [
+        ("report", "RUN"),
+        ("report", "RUN", "-o", "json"),
+        ("plan", PLAN, "-o", "json"),
+        ("runs",),
+        ("status", "RUN"),
+        ("kinds", "-o", "json"),
+        ("export", "did"),
+        ("validate", PLAN, "-o", "jsonl"),
+        ("lookup", NUMBERS, "-o", "jsonl"),
+    ],
+)
 def test_a_closed_pipe_exits_0_quietly(world: Path, args: tuple[str, ...]) -> None:
     line = [run_id(world) if a == "RUN" else a for a in args]
     code, stderr = closed_early(world, *line)

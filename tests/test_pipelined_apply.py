@@ -34,9 +34,14 @@ def bulkx(cwd: Path, *args: str, crash: str | None = None) -> subprocess.Complet
     if crash is not None:
         env["BULKX_CRASHPOINT"] = crash
     return subprocess.run(
-        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=300, env={**env, "CARRIERX_TOKEN": "sandbox-token"}, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env={**env, "CARRIERX_TOKEN": "sandbox-token"},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -101,8 +106,15 @@ def test_a_kill_while_preparing_and_sending_is_resumed_none_lost_none_resent(
     app, base = served
     _plan(tmp_path)
     # Killed once a chunk more is journaled after some operations succeeded.
-    crashed = bulkx(tmp_path, "apply", "names.csv", "--yes", "--base-url", base,
-                    crash="while_preparing_and_sending:1")  # fmt: skip
+    crashed = bulkx(
+        tmp_path,
+        "apply",
+        "names.csv",
+        "--yes",
+        "--base-url",
+        base,
+        crash="while_preparing_and_sending:1",
+    )
     assert crashed.returncode == -9, crashed.stderr
     (db,) = (tmp_path / ".bulkx" / "runs").glob("*.db")
     run_id = db.stem
@@ -160,10 +172,12 @@ def test_a_change_blocked_in_a_later_chunk_fails_as_an_item_and_the_rest_goes_on
     app, base = served
     (tmp_path / "adopt.csv").write_text(
         "# kind: did\nphonenumber,name,ensure\n"
-        + "".join(f"{n},{'renamed' if n in RENAMED else f'line {i}'},adopted\n"
-                  for i, n in enumerate(NUMBERS))
+        + "".join(
+            f"{n},{'renamed' if n in RENAMED else f'line {i}'},adopted\n"
+            for i, n in enumerate(NUMBERS)
+        )
         + "12015579999,stray,adopted\n"  # not on the account: in the last chunk
-    )  # fmt: skip
+    )
     applied = bulkx(tmp_path, "apply", "adopt.csv", "--yes", "--base-url", base)
     # Sending had begun when it was found: refusing the plan whole was no longer possible, so
     # it failed as an item the API refused would, and everything else was done.

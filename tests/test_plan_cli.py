@@ -55,8 +55,15 @@ def test_plan_shows_the_port_in_and_saves_it(world: Path, tmp_path: Path) -> Non
 
 
 def test_machine_outputs_and_the_detailed_exit_code(world: Path) -> None:
-    as_json = bulkx("plan", "plans/port-in.yaml", "--sandbox-db", str(world), "-o", "json",
-                    "--detailed-exitcode")  # fmt: skip
+    as_json = bulkx(
+        "plan",
+        "plans/port-in.yaml",
+        "--sandbox-db",
+        str(world),
+        "-o",
+        "json",
+        "--detailed-exitcode",
+    )
     assert as_json.returncode == 2
     summary = json.loads(as_json.stdout)["summary"]
     assert summary["ported-numbers"] == {"update": 40}
@@ -98,12 +105,22 @@ def test_an_invalid_plan_is_refused_before_any_request(tmp_path: Path) -> None:
 
 
 def test_a_real_api_target_needs_https_and_a_token(tmp_path: Path) -> None:
-    plain = bulkx("plan", "plans/port-in.yaml", "--base-url", "http://api.example.com/core/v2",
-                  env={"CARRIERX_TOKEN": "x"})  # fmt: skip
+    plain = bulkx(
+        "plan",
+        "plans/port-in.yaml",
+        "--base-url",
+        "http://api.example.com/core/v2",
+        env={"CARRIERX_TOKEN": "x"},
+    )
     assert plain.returncode == 6
     assert "http" in plain.stderr
-    no_token = bulkx("plan", "plans/port-in.yaml", "--base-url",
-                     "https://api.example.com/core/v2", env={"CARRIERX_TOKEN": ""})  # fmt: skip
+    no_token = bulkx(
+        "plan",
+        "plans/port-in.yaml",
+        "--base-url",
+        "https://api.example.com/core/v2",
+        env={"CARRIERX_TOKEN": ""},
+    )
     assert no_token.returncode == 6
     assert "CARRIERX_TOKEN" in no_token.stderr
 

@@ -33,9 +33,14 @@ def bulkx(cwd: Path, *args: str, crash: str | None = None) -> subprocess.Complet
     if crash is not None:
         env["BULKX_CRASHPOINT"] = crash
     return subprocess.run(
-        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=180, env={**env, "CARRIERX_TOKEN": "sandbox-token"}, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=180,
+        env={**env, "CARRIERX_TOKEN": "sandbox-token"},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -69,8 +74,7 @@ def test_a_kill_while_preparing_loses_nothing_and_resume_prepares_the_rest(
     # Killed once the second chunk is journaled: 4,000 rows prepared, 500 not. Without --yes:
     # a run to confirm is prepared whole before anything is sent (with --yes it would send
     # while preparing: tests/test_pipelined_apply.py).
-    crashed = bulkx(tmp_path, "apply", "names.csv", "--base-url", base,
-                    crash="while_preparing:2")  # fmt: skip
+    crashed = bulkx(tmp_path, "apply", "names.csv", "--base-url", base, crash="while_preparing:2")
     assert crashed.returncode == -9, crashed.stderr
     log = app.controls.log.entries(0, 1_000_000)
     assert not [e for e in log if e["method"] != "GET"]  # nothing was sent

@@ -28,9 +28,14 @@ def bulkx(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("BULKX_", "CARRIERX_"))}
     clean["XDG_CONFIG_HOME"] = str(cwd / "xdg")  # never the real user's config
     return subprocess.run(
-        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=120, env={**clean, **env}, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        env={**clean, **env},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -158,8 +163,10 @@ def test_shell_completion_is_on(tmp_path: Path) -> None:
     # (`; true` keeps bash from exec'ing the command in its place), as a user's shell would.
     script = subprocess.run(
         ["bash", "-c", f"'{entry}' --show-completion; true"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert script.returncode == 0, script.stderr
     assert "complete" in script.stdout and "_BULKX_COMPLETE" in script.stdout
 
@@ -206,11 +213,13 @@ def test_a_profile_serves_an_api_from_its_own_base_url(
     )
     assert bulkx(work, "apply", "endpoint.yaml", "--yes").returncode == 0
     toml = (work / "bulkx.toml").read_text()
-    (work / "bulkx.toml").write_text(toml.replace(
-        'token_file = "tokens/staging.token"',
-        'token_file = "tokens/staging.token"\n'
-        f'base_urls = {{ mediator = "{elsewhere}/relay/mediator/v1" }}',
-    ))  # fmt: skip
+    (work / "bulkx.toml").write_text(
+        toml.replace(
+            'token_file = "tokens/staging.token"',
+            'token_file = "tokens/staging.token"\n'
+            f'base_urls = {{ mediator = "{elsewhere}/relay/mediator/v1" }}',
+        )
+    )
     (work / "bindings.yaml").write_text(
         "steps:\n  - kind: mediator.binding\n    defaults: {endpoint: acme-relay}\n"
         "    items:\n      - {name: desk, redirect_did: 212-555-0111,"

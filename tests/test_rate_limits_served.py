@@ -28,9 +28,14 @@ MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 def bulkx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "BULKX_HOME"}
     return subprocess.run(
-        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=300, env={**env, "CARRIERX_TOKEN": TOKEN}, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env={**env, "CARRIERX_TOKEN": TOKEN},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -58,8 +63,14 @@ def test_a_learned_limit_is_remembered_shown_used_and_forgotten(
     limit, numbers = 100, served_numbers[:700]
     app.controls.set_rate_limit(limit, burst=10)
     since = app.controls.log.last_seq
-    first = bulkx(tmp_path, "apply", str(rename_csv(tmp_path / "a.csv", numbers, "first")),
-                  "--base-url", base, "--yes")  # fmt: skip
+    first = bulkx(
+        tmp_path,
+        "apply",
+        str(rename_csv(tmp_path / "a.csv", numbers, "first")),
+        "--base-url",
+        base,
+        "--yes",
+    )
     assert first.returncode == 0, first.stderr
     learning = [e["status"] for e in log_since(app, since)].count(429)
     # Kept beside the run journals, by target and credential fingerprint, never the token.
@@ -79,8 +90,14 @@ def test_a_learned_limit_is_remembered_shown_used_and_forgotten(
     # The next run starts paced at the remembered limit, from its first request: no unpaced
     # burst, and none of the 429s the first run learned the limit from.
     since = app.controls.log.last_seq
-    second = bulkx(tmp_path, "apply", str(rename_csv(tmp_path / "b.csv", numbers, "second")),
-                   "--base-url", base, "--yes")  # fmt: skip
+    second = bulkx(
+        tmp_path,
+        "apply",
+        str(rename_csv(tmp_path / "b.csv", numbers, "second")),
+        "--base-url",
+        base,
+        "--yes",
+    )
     assert second.returncode == 0, second.stderr
     log = log_since(app, since)
     assert learning > 0 and [e["status"] for e in log].count(429) < learning
@@ -102,8 +119,18 @@ def test_a_ceiling_holds_in_every_second_at_the_wire(
     app, base, numbers = served
     rate = 40 if via == "api" else 4
     since = app.controls.log.last_seq
-    ran = bulkx(tmp_path, "apply", str(rename_csv(tmp_path / "c.csv", numbers[:240], "capped")),
-                "--base-url", base, "--yes", "--rate", str(rate), "--via", via)  # fmt: skip
+    ran = bulkx(
+        tmp_path,
+        "apply",
+        str(rename_csv(tmp_path / "c.csv", numbers[:240], "capped")),
+        "--base-url",
+        base,
+        "--yes",
+        "--rate",
+        str(rate),
+        "--via",
+        via,
+    )
     assert ran.returncode == 0, ran.stderr
     log = [e for e in log_since(app, since) if not e["path"].startswith("/_sandbox")]
     writes = [e["time"] for e in log if e["method"] in MUTATING]

@@ -122,9 +122,13 @@ def test_export_command_writes_records_and_plan_kinds(
     def bulkx(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "bulkx", *args, "--base-url", records_sandbox.core_url],
-            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
             stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
 
     mdrs = bulkx("export", "mdr", "-o", "mdrs.csv")
     assert mdrs.returncode == 0, mdrs.stderr
@@ -132,6 +136,7 @@ def test_export_command_writes_records_and_plan_kinds(
     assert "300 mdr record(s)" in mdrs.stderr
     no_file = bulkx("export", "cdr")
     assert no_file.returncode == 2 and "--output-file" in no_file.stderr
-    bad_window = bulkx("export", "cdr", "-o", "x.csv", "--since", "2026-02-01",
-                       "--until", "2026-01-01")  # fmt: skip
+    bad_window = bulkx(
+        "export", "cdr", "-o", "x.csv", "--since", "2026-02-01", "--until", "2026-01-01"
+    )
     assert bad_window.returncode == 2 and "must be after" in bad_window.stderr

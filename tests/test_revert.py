@@ -22,9 +22,14 @@ def bulkx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The real command, in `cwd` (its journals under `cwd/.bulkx`), with the sandbox token."""
     env = {k: v for k, v in os.environ.items() if k != "BULKX_HOME"}
     return subprocess.run(
-        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=300, env={**env, "CARRIERX_TOKEN": "sandbox-token"}, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env={**env, "CARRIERX_TOKEN": "sandbox-token"},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -41,8 +46,12 @@ def served(tmp_path: Path) -> Iterator[tuple[str, list[str], Path]]:
         items = "".join(
             f'      - {{phonenumber: "{n}", trunk_group: tg-old}}\n' for n in numbers[:100]
         )
-        _apply(work, base, "before.yaml", _plan([("trunk_group", "tgs", '      - {name: tg-old}\n'),
-                                                 ("did", "old", items)]))  # fmt: skip
+        _apply(
+            work,
+            base,
+            "before.yaml",
+            _plan([("trunk_group", "tgs", "      - {name: tg-old}\n"), ("did", "old", items)]),
+        )
         yield base, numbers, work
 
 
@@ -95,11 +104,18 @@ def test_a_reverted_run_leaves_live_state_as_before_field_for_field(
 ) -> None:
     base, numbers, work = served
     before = _state(work, base)
-    run_id = _apply(work, base, "run.yaml", _plan([
-        ("trunk_group", "new-group", "      - {name: tg-new}\n"),
-        ("trunk", "new-trunk", "      - {trunk_group: tg-new, name: t1, priority: 1}\n"),
-        ("did", "move", _rename(numbers, "tg-new")),
-    ]))  # fmt: skip
+    run_id = _apply(
+        work,
+        base,
+        "run.yaml",
+        _plan(
+            [
+                ("trunk_group", "new-group", "      - {name: tg-new}\n"),
+                ("trunk", "new-trunk", "      - {trunk_group: tg-new, name: t1, priority: 1}\n"),
+                ("did", "move", _rename(numbers, "tg-new")),
+            ]
+        ),
+    )
     assert _state(work, base) != before
 
     plan = bulkx(work, "revert", run_id)  # to stdout, as `bulkx revert RUN_ID > undo.yaml`

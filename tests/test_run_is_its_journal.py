@@ -30,17 +30,27 @@ TOKEN_ENV = {"CARRIERX_TOKEN": "sandbox-token"}
 def bulkx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "BULKX_HOME"}
     return subprocess.run(
-        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=180, env={**env, **TOKEN_ENV}, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=180,
+        env={**env, **TOKEN_ENV},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def start(cwd: Path, *args: str, stderr: int | None = subprocess.DEVNULL) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "BULKX_HOME"}
     return subprocess.Popen(
-        [sys.executable, "-m", "bulkx", *args], cwd=cwd, env={**env, **TOKEN_ENV},
-        stdout=subprocess.DEVNULL, stderr=stderr, text=True, start_new_session=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "bulkx", *args],
+        cwd=cwd,
+        env={**env, **TOKEN_ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def counts(workdir: Path, run_id: str) -> dict[str, int]:
@@ -80,8 +90,12 @@ def served(tmp_path: Path) -> Iterator[tuple[SandboxApp, str, list[str]]]:
     app = create_app(SandboxConfig(db=tmp_path / "served.db", seed=2, faults="latency=60ms"))
     ported, _ = read_ported_csv(REPO / "samples" / "ported-numbers.csv")
     seed_ported(app.world, ported)
-    numbers = [str(n) for (n,) in app.world.store.rows(
-        "SELECT json_extract(data, '$.phonenumber') FROM t_dids ORDER BY seq")]  # fmt: skip
+    numbers = [
+        str(n)
+        for (n,) in app.world.store.rows(
+            "SELECT json_extract(data, '$.phonenumber') FROM t_dids ORDER BY seq"
+        )
+    ]
     with serve_in_thread(app) as server:
         yield app, f"{server.url}/core/v2", numbers
 
@@ -103,8 +117,20 @@ def test_a_killed_kind_csv_run_resumes_from_its_journal_alone(
     workdir = tmp_path / "work"
     workdir.mkdir()
     plan = rename_csv(workdir / "d.csv", numbers)
-    run_id = killed_apply(workdir, 10, "d.csv", "--kind", "did", "--yes", "--base-url", base,
-                          "--rate", "25", "--concurrency", "2")  # fmt: skip
+    run_id = killed_apply(
+        workdir,
+        10,
+        "d.csv",
+        "--kind",
+        "did",
+        "--yes",
+        "--base-url",
+        base,
+        "--rate",
+        "25",
+        "--concurrency",
+        "2",
+    )
 
     listed = bulkx(workdir, "runs").stdout
     assert run_id in listed and "interrupted" in listed  # not "running": its process is dead
@@ -117,8 +143,10 @@ def test_a_killed_kind_csv_run_resumes_from_its_journal_alone(
     since = app.controls.log.last_seq
     resumed = bulkx(elsewhere, "resume", str(journal), "--yes")
     assert resumed.returncode == 0, resumed.stderr
-    assert counts(workdir, run_id) == {**dict.fromkeys(counts(workdir, run_id), 0),
-                                       "succeeded": len(numbers)}  # fmt: skip
+    assert counts(workdir, run_id) == {
+        **dict.fromkeys(counts(workdir, run_id), 0),
+        "succeeded": len(numbers),
+    }
 
     # --rate 25 was kept: the resume's writes came at most that fast (plus a small burst).
     writes = [e for e in app.controls.log.entries(since, 100_000) if e["method"] == "PATCH"]
@@ -137,8 +165,20 @@ def test_options_given_to_resume_override_and_are_recorded(
 ) -> None:
     _, base, numbers = served
     rename_csv(tmp_path / "d.csv", numbers)
-    run_id = killed_apply(tmp_path, 5, "d.csv", "--kind", "did", "--yes", "--base-url", base,
-                          "--rate", "20", "--concurrency", "1")  # fmt: skip
+    run_id = killed_apply(
+        tmp_path,
+        5,
+        "d.csv",
+        "--kind",
+        "did",
+        "--yes",
+        "--base-url",
+        base,
+        "--rate",
+        "20",
+        "--concurrency",
+        "1",
+    )
     resumed = bulkx(tmp_path, "resume", run_id, "--yes", "--rate", "200")
     assert resumed.returncode == 0, resumed.stderr
     with JournalReader.open(tmp_path / ".bulkx", run_id) as reader:
@@ -150,8 +190,9 @@ def test_options_given_to_resume_override_and_are_recorded(
 def test_a_count_with_no_inventory_fails_cleanly_not_stuck(tmp_path: Path) -> None:
     """Regression: `operation 1 cannot go from pending to failed`, exit 5, for ever."""
     plan = tmp_path / "rent.yaml"
-    plan.write_text("steps:\n  - kind: did\n    name: utah\n    count: 3\n"
-                    "    criteria: {npa: 385}\n")  # fmt: skip
+    plan.write_text(
+        "steps:\n  - kind: did\n    name: utah\n    count: 3\n    criteria: {npa: 385}\n"
+    )
     app = create_app(SandboxConfig(db=tmp_path / "served.db", seed=2))
     with serve_in_thread(app) as server:
         base = f"{server.url}/core/v2"
@@ -169,8 +210,9 @@ def test_a_resumed_run_with_one_failure_exits_3(
 ) -> None:
     _, base, numbers = served
     rename_csv(tmp_path / "d.csv", numbers, bad_first=True)
-    run_id = killed_apply(tmp_path, 8, "d.csv", "--kind", "did", "--yes", "--base-url", base,
-                          "--concurrency", "1")  # fmt: skip
+    run_id = killed_apply(
+        tmp_path, 8, "d.csv", "--kind", "did", "--yes", "--base-url", base, "--concurrency", "1"
+    )
     assert counts(tmp_path, run_id)["failed"] == 1  # the number that is not ours, first
     resumed = bulkx(tmp_path, "resume", run_id, "--yes")
     assert resumed.returncode == 3, resumed.stderr  # the failure before the kill still counts
@@ -185,8 +227,19 @@ def test_ctrl_c_stops_a_run_whose_stderr_pipe_is_gone(
     """Regression: the handler printed before it stopped, so a dead stderr kept it going."""
     _, base, numbers = served
     rename_csv(tmp_path / "d.csv", numbers)
-    proc = start(tmp_path, "apply", "d.csv", "--kind", "did", "--yes", "--base-url", base,
-                 "--concurrency", "2", stderr=subprocess.PIPE)  # fmt: skip
+    proc = start(
+        tmp_path,
+        "apply",
+        "d.csv",
+        "--kind",
+        "did",
+        "--yes",
+        "--base-url",
+        base,
+        "--concurrency",
+        "2",
+        stderr=subprocess.PIPE,
+    )
     assert proc.stderr is not None
     run_id = wait_for(tmp_path, 10)
     proc.stderr.close()  # as `bulkx apply ... 2>&1 | tail` once Ctrl-C has killed the tail
@@ -206,8 +259,9 @@ def test_a_journal_without_refs_resolves_them_live_on_resume(
     _, base, _ = served
     shutil.copytree(REPO / "plans", tmp_path / "plans")
     shutil.copytree(REPO / "samples", tmp_path / "samples")
-    run_id = killed_apply(tmp_path, 20, "plans/port-in.yaml", "--yes", "--base-url", base,
-                          "--concurrency", "2")  # fmt: skip
+    run_id = killed_apply(
+        tmp_path, 20, "plans/port-in.yaml", "--yes", "--base-url", base, "--concurrency", "2"
+    )
     with sqlite3.connect(tmp_path / ".bulkx" / "runs" / f"{run_id}.db") as db:
         assert db.execute("DELETE FROM refs").rowcount > 0
     resumed = bulkx(tmp_path, "resume", run_id, "--yes")

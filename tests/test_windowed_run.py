@@ -49,11 +49,17 @@ def write_plan(path: Path) -> Path:
     lines += [f"      - {{trunk_group: tg-{g}, name: trunk-{g}}}" for g in range(GROUPS)]
     lines += ["  - kind: did", "    name: numbers", "    items:"]
     lines += [f"      - {{phonenumber: '{NOT_OURS[0]}', trunk_group: tg-0}}"]
-    lines += [f"      - {{phonenumber: '{n}', trunk_group: tg-{i % GROUPS}}}"
-              for i, n in enumerate(numbers)]  # fmt: skip
+    lines += [
+        f"      - {{phonenumber: '{n}', trunk_group: tg-{i % GROUPS}}}"
+        for i, n in enumerate(numbers)
+    ]
     lines += [f"      - {{phonenumber: '{NOT_OURS[1]}', trunk_group: tg-1}}"]
-    lines += ["  - kind: did_line_information", "    name: cnam",
-              "    defaults: {caller_name: ACME Corp}", "    items:"]  # fmt: skip
+    lines += [
+        "  - kind: did_line_information",
+        "    name: cnam",
+        "    defaults: {caller_name: ACME Corp}",
+        "    items:",
+    ]
     lines += [f"      - {{phonenumber: '{n}'}}" for n in (*NOT_OURS, *numbers[:6])]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -67,8 +73,7 @@ def test_a_run_through_a_tiny_window_killed_and_resumed(
     write_plan(tmp_path / "w.yaml")
     # 20 settled: the first unrentable number (the 13th operation) failed before the kill,
     # with the line information that depends on it not even loaded.
-    run_id = killed_apply(tmp_path, 20, "w.yaml", "--yes", "--base-url", base,
-                          "--concurrency", "2")  # fmt: skip
+    run_id = killed_apply(tmp_path, 20, "w.yaml", "--yes", "--base-url", base, "--concurrency", "2")
     with JournalReader.open(tmp_path / ".bulkx", run_id) as reader:
         failed = reader.ops("failed", limit=5)
         # Only the first: the second is far ahead, for the resume to meet.
@@ -77,8 +82,12 @@ def test_a_run_through_a_tiny_window_killed_and_resumed(
 
     resumed = bulkx(tmp_path, "resume", run_id, "--yes")
     assert resumed.returncode == 3, resumed.stderr  # two failures, nothing else wrong
-    assert counts(tmp_path, run_id) == {**dict.fromkeys(counts(tmp_path, run_id), 0),
-                                        "succeeded": 42, "failed": 2, "skipped": 2}  # fmt: skip
+    assert counts(tmp_path, run_id) == {
+        **dict.fromkeys(counts(tmp_path, run_id), 0),
+        "succeeded": 42,
+        "failed": 2,
+        "skipped": 2,
+    }
     with JournalReader.open(tmp_path / ".bulkx", run_id) as reader:
         skipped = {(op.kind, op.key): op.error for op in reader.ops("skipped")}
     # One skipped because the journal said its rent failed in the killed process; the other
@@ -95,6 +104,8 @@ def test_a_run_through_a_tiny_window_killed_and_resumed(
     planned = bulkx(tmp_path, "plan", "w.yaml", "--base-url", base, "-o", "json")
     left = [c for c in json.loads(planned.stdout)["changes"] if c["action"] != "noop"]
     assert sorted((c["kind"], c["key"]) for c in left) == [
-        ("did", "12125550198"), ("did", "12125550199"),
-        ("did_line_information", "12125550198"), ("did_line_information", "12125550199"),
-    ]  # fmt: skip
+        ("did", "12125550198"),
+        ("did", "12125550199"),
+        ("did_line_information", "12125550198"),
+        ("did_line_information", "12125550199"),
+    ]

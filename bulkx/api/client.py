@@ -293,9 +293,14 @@ class CarrierX:
         elif json is None and method in _BODY_METHODS:
             json = {}  # CarrierX requires a body on POST/PUT/PATCH, `{}` when there is none
         request = httpx.Request(
-            method, route.url(path), params=params, headers=headers, json=json,
-            content=content, extensions=route.extensions,
-        )  # fmt: skip
+            method,
+            route.url(path),
+            params=params,
+            headers=headers,
+            json=json,
+            content=content,
+            extensions=route.extensions,
+        )
 
         async def attempt() -> Any:
             return await self._send(api, route.transport, request)
@@ -467,9 +472,14 @@ class CarrierX:
         """Every object of a collection (all pages); `require` as for `iter_pages`."""
         items: list[dict[str, Any]] = []
         pages = self.iter_pages(
-            api, path, filter=filter, params=params, page_size=page_size, endpoint=endpoint,
+            api,
+            path,
+            filter=filter,
+            params=params,
+            page_size=page_size,
+            endpoint=endpoint,
             require=require,
-        )  # fmt: skip
+        )
         async with aclosing(pages) as stream:
             async for page in stream:
                 items.extend(page)

@@ -94,13 +94,19 @@ def chart(all_samples: Sequence[Sample]) -> Chart:
         return round(drawn.left + span_x * seconds / drawn.seconds, 1)
 
     rate_top = drawn.peak_rate or 1.0
-    drawn.line = " ".join(f"{x(s)},{round(drawn.bottom - span_y * r / rate_top, 1)}"
-                          for s, r, _ in points)  # fmt: skip
+    drawn.line = " ".join(
+        f"{x(s)},{round(drawn.bottom - span_y * r / rate_top, 1)}" for s, r, _ in points
+    )
     throttled_top = drawn.peak_throttled or 1
     bar = max(1.0, round(span_x / len(points) * 0.8, 1))
     drawn.bars = [
-        (round(x(s) - bar, 1), round(drawn.bottom - span_y * n / throttled_top, 1), bar,
-         round(span_y * n / throttled_top, 1))
-        for s, _, n in points if n
-    ]  # fmt: skip
+        (
+            round(x(s) - bar, 1),
+            round(drawn.bottom - span_y * n / throttled_top, 1),
+            bar,
+            round(span_y * n / throttled_top, 1),
+        )
+        for s, _, n in points
+        if n
+    ]
     return drawn

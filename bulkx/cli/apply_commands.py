@@ -96,13 +96,17 @@ def _confirm_or_discard(prepared: PreparedRun, yes: bool, target: str) -> None:
     if prepared.rest is not None:
         for line in summary_table(prepared.summary):
             _say(line)
-        _say(f"\nSo far: {prepared.rest.rows_done:,} of {prepared.rest.rows_total:,} plan items;"
-             " the rest is prepared while these are sent.")  # fmt: skip
+        _say(
+            f"\nSo far: {prepared.rest.rows_done:,} of {prepared.rest.rows_total:,} plan items;"
+            " the rest is prepared while these are sent."
+        )
         if prepared.summary.blocked:
             for named in prepared.summary.first_blocked:
                 _say(f"blocked: {named.kind} {named.key}: {named.reason}")
-            err(f"{prepared.summary.blocked} change(s) are blocked; fix the plan"
-                " (`bulkx plan` explains them)")  # fmt: skip
+            err(
+                f"{prepared.summary.blocked} change(s) are blocked; fix the plan"
+                " (`bulkx plan` explains them)"
+            )
             guarded(prepared.discard)
             raise typer.Exit(exit_codes.USAGE)
         return
@@ -152,13 +156,17 @@ async def run_to_end(
 
     outcome = await execute(run, reporter=reporter, notify=announce)
     if outcome.exit_code == exit_codes.AUTH:
-        announce(f"error: the API stopped accepting the credentials mid-run: {outcome.stopped}"
-                 f"\n  fix the token, then: bulkx resume {run.run_id}")  # fmt: skip
+        announce(
+            f"error: the API stopped accepting the credentials mid-run: {outcome.stopped}"
+            f"\n  fix the token, then: bulkx resume {run.run_id}"
+        )
         return outcome.exit_code
     if outcome.stopped is not None:
-        announce(f"error: {outcome.stopped}\n  nothing more was sent; once the journal"
-                 " can be written again (disk space, permissions):"
-                 f" bulkx resume {run.run_id}")  # fmt: skip
+        announce(
+            f"error: {outcome.stopped}\n  nothing more was sent; once the journal"
+            " can be written again (disk space, permissions):"
+            f" bulkx resume {run.run_id}"
+        )
         return outcome.exit_code
     progress = outcome.progress
     data = {"run_id": run.run_id, "exit_code": outcome.exit_code}
@@ -209,7 +217,10 @@ def apply_command(
     kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
     concurrency: int | None = typer.Option(
-        None, "--concurrency", min=1, max=256,
+        None,
+        "--concurrency",
+        min=1,
+        max=256,
         help="Requests in flight at once (default 16, or the profile's).",
     ),
     rate: float | None = typer.Option(
@@ -224,11 +235,16 @@ def apply_command(
     allow_send: bool = ALLOW_SEND,
     allow_calls: bool = ALLOW_CALLS,
     send_rate: float = typer.Option(
-        1.0, "--send-rate", min=0.01, metavar="PER_S",
+        1.0,
+        "--send-rate",
+        min=0.01,
+        metavar="PER_S",
         help="Messages per second from any one sending number.",
     ),
     via: str | None = typer.Option(
-        None, "--via", metavar="api|batch",
+        None,
+        "--via",
+        metavar="api|batch",
         help="api (default, or the profile's) or batch: rent, update and release DIDs and"
         " prefixes through CarrierX Batch tasks (reviewed, approved, followed to the end);"
         " everything else as usual.",
@@ -236,7 +252,8 @@ def apply_command(
     events_path: str | None = EVENTS,
     outage_after: float = OUTAGE_AFTER,
     tui: bool = typer.Option(
-        False, "--tui",
+        False,
+        "--tui",
         help="Watch and steer the run in the terminal monitor (p pause, r resume, c cancel,"
         " q quit).",
     ),
@@ -244,7 +261,7 @@ def apply_command(
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
-) -> None:  # fmt: skip
+) -> None:
     """Apply PLAN (or a changeset saved by `bulkx plan --save`), journaled and resumable."""
     from bulkx.engine.plan_run import is_saved_changeset, read_saved
 
@@ -258,14 +275,21 @@ def apply_command(
         raise typer.Exit(exit_codes.USAGE) from None
     target = target_options(profile, base_url, token_file, sandbox_db)
     options = _options(
-        kind=kind, send_rate=send_rate, allow_release=allow_release,
-        allow_partners=allow_partners, allow_send=allow_send, allow_calls=allow_calls,
-        max_failures=max_failures, fail_fast=fail_fast, outage_after=outage_after,
-        base_url=target.base_url, api_urls=dict(target.api_urls) or None,
+        kind=kind,
+        send_rate=send_rate,
+        allow_release=allow_release,
+        allow_partners=allow_partners,
+        allow_send=allow_send,
+        allow_calls=allow_calls,
+        max_failures=max_failures,
+        fail_fast=fail_fast,
+        outage_after=outage_after,
+        base_url=target.base_url,
+        api_urls=dict(target.api_urls) or None,
         sandbox_db=str(sandbox_db),
         token_file=str(target.token_file) if target.token_file else None,
         **run_settings(profile, rate=rate, concurrency=concurrency, via=via),
-    )  # fmt: skip
+    )
     run = _start(plan_path, options, saved, yes)
     _say(f"run {run.run_id}: {run.total} operations on {run.label}")
     raise typer.Exit(_drive(run, events_path, tui))
@@ -338,8 +362,10 @@ def _open_journal(name: str) -> Journal:
 
 def _ask_resume(journal: Journal, run: Run, yes: bool) -> None:
     unknown = run.unknown
-    _say(f"run {run.run_id} on {run.label}: {run.total} operation(s) left ({unknown} with an"
-         " unknown outcome, checked against live state first)")  # fmt: skip
+    _say(
+        f"run {run.run_id} on {run.label}: {run.total} operation(s) left ({unknown} with an"
+        " unknown outcome, checked against live state first)"
+    )
     if not run.total:
         from bulkx.engine.events import Progress
         from bulkx.engine.run import classify
@@ -349,8 +375,14 @@ def _ask_resume(journal: Journal, run: Run, yes: bool) -> None:
         state, code = classify(counts, Progress())
         journal.set_run_state(state, code)
         journal.close()
-        _say("Nothing left to do." + (f" {failed} item(s) failed or were skipped: bulkx report"
-                                      f" {run.run_id} --failed" if failed else ""))  # fmt: skip
+        _say(
+            "Nothing left to do."
+            + (
+                f" {failed} item(s) failed or were skipped: bulkx report {run.run_id} --failed"
+                if failed
+                else ""
+            )
+        )
         raise typer.Exit(code)
     if yes:
         return
@@ -402,26 +434,39 @@ def resume_command(
         ..., metavar="RUN_ID|JOURNAL", help="A run id from `bulkx runs`, or a journal's path."
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Resume without asking."),
-    concurrency: int | None = typer.Option(None, "--concurrency", min=1, max=256,
-                                           help="[default: as the run was applied]"),
-    rate: float | None = typer.Option(None, "--rate",
-                                      help="Requests/s ceiling [default: as applied]."),
-    send_rate: float | None = typer.Option(None, "--send-rate", min=0.01, metavar="PER_S",
-                                           help="Messages/s per sending number [default: as"
-                                           " applied]."),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, max=256, help="[default: as the run was applied]"
+    ),
+    rate: float | None = typer.Option(
+        None, "--rate", help="Requests/s ceiling [default: as applied]."
+    ),
+    send_rate: float | None = typer.Option(
+        None,
+        "--send-rate",
+        min=0.01,
+        metavar="PER_S",
+        help="Messages/s per sending number [default: as applied].",
+    ),
     max_failures: str | None = typer.Option(None, "--max-failures", help="Stop after N or P%."),
-    fail_fast: bool | None = typer.Option(None, "--fail-fast/--no-fail-fast",
-                                          help="Stop at the first failure [default: as applied]."),
-    via: str | None = typer.Option(None, "--via", metavar="api|batch",
-                                   help="api or batch [default: as applied]."),
+    fail_fast: bool | None = typer.Option(
+        None, "--fail-fast/--no-fail-fast", help="Stop at the first failure [default: as applied]."
+    ),
+    via: str | None = typer.Option(
+        None, "--via", metavar="api|batch", help="api or batch [default: as applied]."
+    ),
     events_path: str | None = EVENTS,
-    outage_after: float | None = typer.Option(None, "--stop-after-outage", metavar="SECONDS",
-                                              min=1.0, help="Stop (resumably) once the API has"
-                                              " answered nothing but errors this long [default:"
-                                              " as applied]."),
+    outage_after: float | None = typer.Option(
+        None,
+        "--stop-after-outage",
+        metavar="SECONDS",
+        min=1.0,
+        help="Stop (resumably) once the API has"
+        " answered nothing but errors this long [default:"
+        " as applied].",
+    ),
     tui: bool = typer.Option(False, "--tui", help="Watch and steer it in the terminal monitor."),
     token_file: Path | None = TOKEN_FILE,
-) -> None:  # fmt: skip
+) -> None:
     """Continue a stopped run from its journal alone (no plan file, any directory): the options
     it was applied with, unless given again here; unknown outcomes are looked up first."""
     journal = _open_journal(run_name)
@@ -429,11 +474,13 @@ def resume_command(
         _say(f"warning: run {journal.run_id}: {journal.lost_commits}")
     from bulkx.engine.run import open_resume
 
+    # fmt: off
     given = {
         "concurrency": concurrency, "rate": rate, "send_rate": send_rate, "via": via,
         "max_failures": max_failures, "fail_fast": fail_fast, "outage_after": outage_after,
         "token_file": str(token_file) if token_file else None,
-    }  # fmt: skip
+    }
+    # fmt: on
     _finish_preparing(journal, given)
     try:
         run = open_resume(journal, given)

@@ -100,9 +100,11 @@ async def _apply_one(
     # A world with any of the plan in place had it applied before (by a demo or by hand), and
     # what is left may be work done since (an E911 correction, a re-routed number).
     if len(left) < len(changes) or any(c.action == "blocked" for c in left):
-        say(f"  not applied: this world has the plan in place already, and {len(left)} change(s)"
+        say(
+            f"  not applied: this world has the plan in place already, and {len(left)} change(s)"
             " would be made to it (work done since?); the demo leaves it as it is."
-            f" `bulkx plan {path}` shows them")  # fmt: skip
+            f" `bulkx plan {path}` shows them"
+        )
         return PlanResult(str(path), note=f"not applied: {len(left)} change(s) since")
     return await _run(plan, path, client, options, journals)
 
@@ -134,8 +136,10 @@ async def _run(
     finally:
         line.close()
     if outcome.state == "interrupted":
-        say(f"  run {run.run_id} stopped ({outcome.stopped or 'interrupted'});"
-            f" `bulkx resume {run.run_id}` goes on")  # fmt: skip
+        say(
+            f"  run {run.run_id} stopped ({outcome.stopped or 'interrupted'});"
+            f" `bulkx resume {run.run_id}` goes on"
+        )
         raise typer.Exit(outcome.exit_code)
     leftover = [c for c in diff(plan, await read_live_state(client, plan)) if c.action != "noop"]
     say(f"  planned again: {len(leftover)} change(s) left")
@@ -192,8 +196,10 @@ def _open_sandbox(area: DemoArea, ported: Path) -> SandboxApp:
         say(f"error: {area.sandbox_db} is not a sandbox world bulkx can use: {error}")
         raise typer.Exit(exit_codes.USAGE) from None
     added, already = seed_ported(app.world, numbers)
-    say(f"  seeded {added} ported numbers from {ported} (assigned, no trunk group, no E911)"
-        + (f"; {already} were there already" if already else ""))  # fmt: skip
+    say(
+        f"  seeded {added} ported numbers from {ported} (assigned, no trunk group, no E911)"
+        + (f"; {already} were there already" if already else "")
+    )
     return app
 
 
@@ -209,8 +215,10 @@ def _print_summary(results: list[PlanResult], app: SandboxApp, elapsed: float) -
             out.write(f"  {result.path:<24} {result.note}\n")
             continue
         failed += result.progress.failed
-        out.write(f"  {result.path:<24} {result.progress.done:>4} succeeded,"
-                  f" {result.progress.failed} failed  (run {result.run_id})\n")  # fmt: skip
+        out.write(
+            f"  {result.path:<24} {result.progress.done:>4} succeeded,"
+            f" {result.progress.failed} failed  (run {result.run_id})\n"
+        )
     out.write(f"  DIDs on the account     {counts['dids']:>5}\n")
     out.write(f"  trunk groups            {counts['trunk_groups']:>5}\n")
     out.write(f"  meeting rooms           {counts.get('conf2_meeting_rooms', 0):>5}\n")

@@ -62,9 +62,11 @@ EXPORT_FORMATS = ("csv", "parquet")
 
 
 def _render(
-    changeset: Changeset, output: str, output_file: Path | None,
+    changeset: Changeset,
+    output: str,
+    output_file: Path | None,
     options: Mapping[str, object] | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """The changeset in `output`'s format; `options` are what the html page shows of them."""
     if output == HTML:
         from bulkx.audit.plan_page import plan_page
@@ -262,9 +264,19 @@ def plan_command(
         ),
         outage_after,
     )
-    _render(changeset, output, output_file, {
-        "kind": kind, "allow_release": allow_release, "allow_partners": allow_partners,
-        "allow_send": allow_send, "allow_calls": allow_calls, "via": via})  # fmt: skip
+    _render(
+        changeset,
+        output,
+        output_file,
+        {
+            "kind": kind,
+            "allow_release": allow_release,
+            "allow_partners": allow_partners,
+            "allow_send": allow_send,
+            "allow_calls": allow_calls,
+            "via": via,
+        },
+    )
     unmet = warn_unmet_counts(changeset)
     if via == "batch":
         _show_batch_tasks(changeset)
@@ -298,9 +310,11 @@ def audit_command(
     """Read-only drift check: exit 0 when live state matches PLAN, 2 when it drifted."""
     plan = load_valid_plan(plan_path, kind)
     changeset = _run(
-        plan, target_options(profile, base_url, token_file, sandbox_db), allow_release=False,
+        plan,
+        target_options(profile, base_url, token_file, sandbox_db),
+        allow_release=False,
         outage_after=outage_after,
-    )  # fmt: skip
+    )
     _render(changeset, output, output_file)
     warn_unmet_counts(changeset)
     if changeset.has_changes:
@@ -359,10 +373,12 @@ def export_command(
     _write_export(exported, output_file)
     unset = (
         f"; {exported.unset} left out: a required field is empty live (nothing to keep)"
-        if exported.unset else ""
-    )  # fmt: skip
-    typer.echo(f"exported {len(exported.rows)} {kind} object(s) from {options.describe()}{unset}",
-               err=True)  # fmt: skip
+        if exported.unset
+        else ""
+    )
+    typer.echo(
+        f"exported {len(exported.rows)} {kind} object(s) from {options.describe()}{unset}", err=True
+    )
 
 
 def _export_output(output: str | None, output_file: Path | None) -> tuple[str | None, Path | None]:
@@ -399,9 +415,12 @@ def _read_export(
     async def read() -> Exported:
         async with open_client(options) as client:
             return await export_kind(
-                client, kind, filter=filter_, endpoint=endpoint,
+                client,
+                kind,
+                filter=filter_,
+                endpoint=endpoint,
                 progress=lambda done, total: line(f"DIDs ({kind.name})", done, total),
-            )  # fmt: skip
+            )
 
     try:
         return asyncio.run(read())
@@ -463,10 +482,15 @@ def _export_records(
     async def run() -> ExportResult:
         async with open_client(options) as client:
             return await export_records(
-                client, kind, output, since=since and since.replace(tzinfo=UTC),
-                until=until and until.replace(tzinfo=UTC), shards=shards, filter=filter_,
+                client,
+                kind,
+                output,
+                since=since and since.replace(tzinfo=UTC),
+                until=until and until.replace(tzinfo=UTC),
+                shards=shards,
+                filter=filter_,
                 on_rows=count,
-            )  # fmt: skip
+            )
 
     try:
         result = asyncio.run(run())
@@ -482,8 +506,11 @@ def _export_records(
         err("interrupted; run the same command again to finish the export")
         raise typer.Exit(exit_codes.INTERRUPTED) from None
     resumed = f", {result.resumed_shards} shard(s) resumed" if result.resumed_shards else ""
-    typer.echo(f"\n{result.rows} {kind.name} record(s) in {result.shards} shard(s){resumed}"
-               f" -> {result.path}", err=True)  # fmt: skip
+    typer.echo(
+        f"\n{result.rows} {kind.name} record(s) in {result.shards} shard(s){resumed}"
+        f" -> {result.path}",
+        err=True,
+    )
 
 
 def _show_batch_tasks(changeset: Changeset) -> None:
@@ -491,12 +518,23 @@ def _show_batch_tasks(changeset: Changeset) -> None:
     from bulkx.engine.batch_backend import MIN_ENTRIES, planned_tasks
 
     planned = planned_tasks(changeset.changes)
-    typer.echo(f"\nwith --via batch: {len(planned.tasks)} Batch task(s), each reviewed and"
-               " approved by apply:", err=True)  # fmt: skip
+    typer.echo(
+        f"\nwith --via batch: {len(planned.tasks)} Batch task(s), each reviewed and"
+        " approved by apply:",
+        err=True,
+    )
     if planned.per_object:
-        typer.echo(f"  {planned.per_object} change(s) one by one: grouping them by value would"
-                   f" make tasks of fewer than {MIN_ENTRIES} entries", err=True)  # fmt: skip
+        typer.echo(
+            f"  {planned.per_object} change(s) one by one: grouping them by value would"
+            f" make tasks of fewer than {MIN_ENTRIES} entries",
+            err=True,
+        )
     for task in planned.tasks:
         sets = ", ".join(f"{name}={value}" for name, value in task.sets)
-        typer.echo(printable(f"  {task.method} {task.entries} {task.type} entries"
-                             + (f" setting {sets}" if sets else "")), err=True)  # fmt: skip
+        typer.echo(
+            printable(
+                f"  {task.method} {task.entries} {task.type} entries"
+                + (f" setting {sets}" if sets else "")
+            ),
+            err=True,
+        )

@@ -95,11 +95,21 @@ def lookup_command(
     rows = guarded(lambda: asyncio.run(run()))
     with output_stream(output_file) as out:
         if output == "json":
-            write_json(out, {"schema_version": SCHEMA_VERSION, "file": str(file),
-                             "numbers": [row.as_dict() for row in rows]})  # fmt: skip
+            write_json(
+                out,
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "file": str(file),
+                    "numbers": [row.as_dict() for row in rows],
+                },
+            )
         elif output == "jsonl":
-            write_jsonl(out, {"type": "lookup", "file": str(file)}, "number",
-                        (row.as_dict() for row in rows))  # fmt: skip
+            write_jsonl(
+                out,
+                {"type": "lookup", "file": str(file)},
+                "number",
+                (row.as_dict() for row in rows),
+            )
         else:  # CNAM and carrier names come from the API: data, no cell a spreadsheet runs
             write_csv(out, COLUMNS, (row.as_dict() for row in rows))
     _summarise(rows, file)

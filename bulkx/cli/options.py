@@ -32,15 +32,23 @@ ALLOW_CALLS = typer.Option(
     False, "--allow-calls", help="Let the plan change live conference calls (mute, hang up)."
 )
 OUTAGE_AFTER = typer.Option(
-    DEFAULT_OUTAGE_SECONDS, "--stop-after-outage", metavar="SECONDS", min=1.0,
+    DEFAULT_OUTAGE_SECONDS,
+    "--stop-after-outage",
+    metavar="SECONDS",
+    min=1.0,
     help="Stop (exit 5, nothing lost) when the API has answered only errors this long.",
-)  # fmt: skip
+)
 EVENTS = typer.Option(
-    None, "--events", metavar="FILE|-",
+    None,
+    "--events",
+    metavar="FILE|-",
     help="Also write every event of the run as JSON lines to FILE (or stdout with -).",
-)  # fmt: skip
+)
 PROFILE = typer.Option(
-    None, "--profile", metavar="NAME", show_default=False,
+    None,
+    "--profile",
+    metavar="NAME",
+    show_default=False,
     help="A named target from ./bulkx.toml or ~/.config/bulkx/config.toml (else"
     " $BULKX_PROFILE; `bulkx config` shows what is in effect).",
-)  # fmt: skip
+)

@@ -57,19 +57,27 @@ def format_option(
         raise typer.BadParameter(f"{value!r} is not a format of this command; choose {choices}")
 
     return typer.Option(
-        default, "-o", "--output", metavar=choices,
-        callback=check, show_default=False,
+        default,
+        "-o",
+        "--output",
+        metavar=choices,
+        callback=check,
+        show_default=False,
         help=f"Output format: {choices}{f' (default {default}{alias})' if default else ''}."
         + help_extra,
-    )  # fmt: skip
+    )
 
 
 def output_file_option() -> Any:
     """`--output-file FILE`: the same data, written to FILE (atomically) instead of stdout."""
     return typer.Option(
-        None, "--output-file", metavar="FILE", show_default=False, dir_okay=False,
+        None,
+        "--output-file",
+        metavar="FILE",
+        show_default=False,
+        dir_okay=False,
         help="Write the output to FILE instead of stdout (complete or not at all).",
-    )  # fmt: skip
+    )
 
 
 #: The one option that writes a command's data to a file (shared, as `bulkx.cli.options`' are).
@@ -89,10 +97,12 @@ def legacy_output_file(
             " with --output-file"
         )
     typer.echo(
-        printable(f"warning: `bulkx {command} -o {value}` is deprecated: write"
-                  f" `--output-file {value}` (-o names a format: {'|'.join(formats)})"),
+        printable(
+            f"warning: `bulkx {command} -o {value}` is deprecated: write"
+            f" `--output-file {value}` (-o names a format: {'|'.join(formats)})"
+        ),
         err=True,
-    )  # fmt: skip
+    )
     return default, Path(value)
 
 

@@ -90,9 +90,12 @@ def validate_command(
     head = {"valid": valid, "plan": plan, "items": items}
     with output_stream(output_file) as out:
         if output == "json":
-            document = {"schema_version": JSON_SCHEMA_VERSION, **head,
-                        "diagnostics": [d.as_dict() for d in diagnostics],
-                        "summary": summary(diagnostics)}  # fmt: skip
+            document = {
+                "schema_version": JSON_SCHEMA_VERSION,
+                **head,
+                "diagnostics": [d.as_dict() for d in diagnostics],
+                "summary": summary(diagnostics),
+            }
             out.write(json.dumps(document, indent=2) + "\n")
         elif output == "jsonl":
             rows = (d.as_dict() for d in diagnostics)

@@ -38,8 +38,12 @@ def target_options(
     token = config.resolve("token_file", str(token_file) if token_file else None).value
     # A profile's per-API URLs belong to its own base URL: never beside another one.
     api_urls = config.resolve("base_urls").value if url.source.startswith("profile") else None
-    return TargetOptions(url.value, Path(token) if token else None, sandbox_db,
-                         tuple(sorted((api_urls or {}).items())))  # fmt: skip
+    return TargetOptions(
+        url.value,
+        Path(token) if token else None,
+        sandbox_db,
+        tuple(sorted((api_urls or {}).items())),
+    )
 
 
 def checked_rate(config: Config, rate: float | None) -> Setting:

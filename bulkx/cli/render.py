@@ -170,8 +170,9 @@ def _flat_encoder(level: int) -> Callable[[Any], str]:
         return json.JSONEncoder(default=str, separators=(separator, ": ")).encode
     # As `JSONEncoder.iterencode` builds it for `json.dumps(default=str)` (no circular check:
     # a changeset is a tree), with this separator.
-    encode = make(None, str, json.encoder.encode_basestring_ascii, None, ": ", separator,
-                  False, False, True)  # fmt: skip
+    encode = make(
+        None, str, json.encoder.encode_basestring_ascii, None, ": ", separator, False, False, True
+    )
 
     def encoded(value: Any) -> str:
         return "".join(encode(value, 0))
@@ -246,8 +247,17 @@ def render_csv(changeset: Changeset, out: TextIO | None = None) -> None:
         match change:
             case Update():
                 for field in change.changes:
-                    writer.writerow([*base, field.field, cell(field.old), cell(field.new),
-                                     change.sid or "", *where, ""])  # fmt: skip
+                    writer.writerow(
+                        [
+                            *base,
+                            field.field,
+                            cell(field.old),
+                            cell(field.new),
+                            change.sid or "",
+                            *where,
+                            "",
+                        ]
+                    )
             case Blocked():
                 writer.writerow([*base, "", "", "", "", *where, change.reason])
             case NoOp() | Release():

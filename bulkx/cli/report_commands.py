@@ -92,8 +92,9 @@ def report_command(
         with output_stream(output_file) as out:
             _write_csv(out, records)
         return
-    _write_plan_csv(records, retry=retry, not_attempted=not_attempted and not failed,
-                    output_file=output_file)  # fmt: skip
+    _write_plan_csv(
+        records, retry=retry, not_attempted=not_attempted and not failed, output_file=output_file
+    )
 
 
 def _write_page(reader: JournalReader, output_file: Path | None, *, selected: bool) -> None:
@@ -102,8 +103,10 @@ def _write_page(reader: JournalReader, output_file: Path | None, *, selected: bo
 
     with reader:
         if selected:
-            usage_error("-o html reports the whole run; --failed, --not-attempted and --retry"
-                        " select items as csv, json or jsonl")  # fmt: skip
+            usage_error(
+                "-o html reports the whole run; --failed, --not-attempted and --retry"
+                " select items as csv, json or jsonl"
+            )
         write_page(output_file, lambda: run_page(reader))
 
 
@@ -115,10 +118,19 @@ def _selected_states(failed: bool, not_attempted: bool) -> frozenset[str] | None
 
 
 def _item(record: Operation) -> dict[str, Any]:
-    return {"step": record.step, "kind": record.kind, "key": record.key,
-            "action": record.action, "state": record.state, "sid": record.remote_sid,
-            "error": record.error, "position": record.position, "attempts": record.attempts,
-            "values": plan_values(record), "result": record.result}  # fmt: skip
+    return {
+        "step": record.step,
+        "kind": record.kind,
+        "key": record.key,
+        "action": record.action,
+        "state": record.state,
+        "sid": record.remote_sid,
+        "error": record.error,
+        "position": record.position,
+        "attempts": record.attempts,
+        "values": plan_values(record),
+        "result": record.result,
+    }
 
 
 def _write_items(out: TextIO, fmt: str, run_id: str, records: Sequence[Operation]) -> None:
@@ -133,8 +145,19 @@ def _write_csv(out: TextIO, records: Sequence[Operation]) -> None:
     writer.writerow(CSV_COLUMNS)
     for r in records:
         result = json.dumps(r.result, sort_keys=True) if r.result is not None else ""
-        writer.writerow([r.step, r.kind, r.key, r.action, r.state, r.remote_sid or "",
-                         r.position, r.error or "", result])  # fmt: skip
+        writer.writerow(
+            [
+                r.step,
+                r.kind,
+                r.key,
+                r.action,
+                r.state,
+                r.remote_sid or "",
+                r.position,
+                r.error or "",
+                result,
+            ]
+        )
 
 
 def _write_plan_csv(
@@ -166,14 +189,34 @@ def _write_plan_csv(
 
 RUNS_FORMATS = ("table", "json", "jsonl", "csv")
 STATUS_FORMATS = ("table", "json")
-RUNS_CSV_COLUMNS = ("run_id", "state", "created_at", "succeeded", "failed", "skipped", "unknown",
-                    "pending", "total", "plan", "target", "error")  # fmt: skip
+RUNS_CSV_COLUMNS = (
+    "run_id",
+    "state",
+    "created_at",
+    "succeeded",
+    "failed",
+    "skipped",
+    "unknown",
+    "pending",
+    "total",
+    "plan",
+    "target",
+    "error",
+)
 
 
 def _run_row(run: RunSummary) -> dict[str, Any]:
-    return {"run_id": run.run_id, "state": run.state, "created_at": run.created_at,
-            "plan": run.plan_path, "target": run.target_label, "is_sandbox": run.is_sandbox,
-            "counts": dict(run.counts or {}), "path": run.path, "error": run.error}  # fmt: skip
+    return {
+        "run_id": run.run_id,
+        "state": run.state,
+        "created_at": run.created_at,
+        "plan": run.plan_path,
+        "target": run.target_label,
+        "is_sandbox": run.is_sandbox,
+        "counts": dict(run.counts or {}),
+        "path": run.path,
+        "error": run.error,
+    }
 
 
 def _run_csv_row(run: RunSummary) -> dict[str, Any]:
@@ -208,31 +251,50 @@ def write_runs(out: TextIO, fmt: str, runs: Sequence[RunSummary]) -> None:
 
 
 def write_status(
-    out: TextIO, fmt: str, info: RunInfo, counts: dict[str, int],
-    by_step: Mapping[str, Mapping[str, int]], events: Sequence[Event],
-) -> None:  # fmt: skip
+    out: TextIO,
+    fmt: str,
+    info: RunInfo,
+    counts: dict[str, int],
+    by_step: Mapping[str, Mapping[str, int]],
+    events: Sequence[Event],
+) -> None:
     """`bulkx status RUN_ID` in one of `STATUS_FORMATS`."""
     if fmt == "json":
-        write_json(out, {
-            "schema_version": 1, "run_id": info.run_id, "state": info.state,
-            "plan": info.plan_path, "target": info.target_label, "created_at": info.created_at,
-            "finished_at": info.finished_at, "exit_code": info.exit_code, "counts": counts,
-            "steps": by_step,
-        })  # fmt: skip
+        write_json(
+            out,
+            {
+                "schema_version": 1,
+                "run_id": info.run_id,
+                "state": info.state,
+                "plan": info.plan_path,
+                "target": info.target_label,
+                "created_at": info.created_at,
+                "finished_at": info.finished_at,
+                "exit_code": info.exit_code,
+                "counts": counts,
+                "steps": by_step,
+            },
+        )
         return
     failed = counts.get("failed", 0) + counts.get("skipped", 0)
     exit_note = f", exit {info.exit_code}" if info.exit_code is not None else ""
-    out.write(printable(
-        f"run {info.run_id}: {info.state}{exit_note}\n  plan   {info.plan_path}\n"
-        f"  target {info.target_label}\n  started {info.created_at}"
-        + (f", finished {info.finished_at}" if info.finished_at else "")
-        + f"\n  {counts.get('succeeded', 0)} succeeded, {counts.get('failed', 0)} failed,"
-        f" {counts.get('skipped', 0)} skipped of {sum(counts.values())}"
-        + (f"  (failures: bulkx report {info.run_id} --failed)" if failed else ""),
-        keep_newlines=True,
-    ) + "\n\n")  # fmt: skip
-    states = [s for s in ("succeeded", "failed", "skipped", "unknown", "in_flight", "pending",
-                          "cancelled") if counts.get(s)]  # fmt: skip
+    out.write(
+        printable(
+            f"run {info.run_id}: {info.state}{exit_note}\n  plan   {info.plan_path}\n"
+            f"  target {info.target_label}\n  started {info.created_at}"
+            + (f", finished {info.finished_at}" if info.finished_at else "")
+            + f"\n  {counts.get('succeeded', 0)} succeeded, {counts.get('failed', 0)} failed,"
+            f" {counts.get('skipped', 0)} skipped of {sum(counts.values())}"
+            + (f"  (failures: bulkx report {info.run_id} --failed)" if failed else ""),
+            keep_newlines=True,
+        )
+        + "\n\n"
+    )
+    states = [
+        s
+        for s in ("succeeded", "failed", "skipped", "unknown", "in_flight", "pending", "cancelled")
+        if counts.get(s)
+    ]
     out.write("  " + "step".ljust(24) + "".join(s.rjust(11) for s in states) + "\n")
     for step, per in by_step.items():
         cells = "".join(str(per.get(state, 0)).rjust(11) for state in states)

@@ -87,8 +87,10 @@ def _report(revert: Revert, partial: bool) -> None:
             if revert.forced
             else "left out (--force includes them)"
         )
-        _say(f"drift: {len(revert.drifted)} item(s) changed since run {revert.run_id} by"
-             f" someone else, {what}:")  # fmt: skip
+        _say(
+            f"drift: {len(revert.drifted)} item(s) changed since run {revert.run_id} by"
+            f" someone else, {what}:"
+        )
         for item in revert.drifted[:_SHOWN]:
             _say(f"  {item.kind} {item.key} (step {item.step})")
         if len(revert.drifted) > _SHOWN:
@@ -97,8 +99,10 @@ def _report(revert: Revert, partial: bool) -> None:
         tail = (
             "listed in the plan's header" if partial else "--partial writes the plan without them"
         )
-        _say(f"{len(revert.irreversible)} operation(s) of run {revert.run_id} cannot be undone"
-             f" ({tail}):")  # fmt: skip
+        _say(
+            f"{len(revert.irreversible)} operation(s) of run {revert.run_id} cannot be undone"
+            f" ({tail}):"
+        )
         for cannot in revert.irreversible[:_SHOWN]:
             _say(f"  {cannot.kind} {cannot.key}: {cannot.reason}")
         if len(revert.irreversible) > _SHOWN:
@@ -116,14 +120,16 @@ def revert_command(
     ),
     output_file: Path | None = OUTPUT_FILE,
     partial: bool = typer.Option(
-        False, "--partial", help="Write the plan even if some of the run (releases, deletes,"
+        False,
+        "--partial",
+        help="Write the plan even if some of the run (releases, deletes,"
         " sends) cannot be undone; they are listed in its header.",
     ),
     force: bool = typer.Option(
         False, "--force", help="Set back items changed since the run by someone else too."
     ),
     token_file: Path | None = TOKEN_FILE,
-) -> None:  # fmt: skip
+) -> None:
     """Write a plan that undoes a run: updates set back to the values before it, creates and
     rents removed (ensure: absent). Releases, deletes and sends cannot be undone: exit 3
     unless --partial. Items changed since by someone else are left out unless --force."""
@@ -132,8 +138,9 @@ def revert_command(
     reader = _open(run_name)
     try:
         options = _options(reader, token_file)
-        revert = guarded(lambda: asyncio.run(_made(reader, options, force)),
-                         doing="reading live state")  # fmt: skip
+        revert = guarded(
+            lambda: asyncio.run(_made(reader, options, force)), doing="reading live state"
+        )
     finally:
         reader.close()
     _report(revert, partial)
@@ -146,8 +153,10 @@ def revert_command(
     with output_stream(output_file) as out:  # a file is written whole or not at all
         out.write(text)
     where = f" to {output_file}" if output_file else ""
-    _say(f"revert plan of run {revert.run_id}: {len(revert.items)} item(s){where};"
-         f" review it with `bulkx plan`, then: {hint}")  # fmt: skip
+    _say(
+        f"revert plan of run {revert.run_id}: {len(revert.items)} item(s){where};"
+        f" review it with `bulkx plan`, then: {hint}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -70,8 +70,13 @@ def watch_status(
     info = snapshot.info
     live = figures(snapshot).live_api
     # The plan's path and the target's label are data (a file name may hold ESC): escaped.
-    stream.write(printable(f"run {run_id}: {info.plan_path} on {'LIVE API ' if live else ''}"
-                           f"{info.target_label}, started {info.created_at}") + "\n")  # fmt: skip
+    stream.write(
+        printable(
+            f"run {run_id}: {info.plan_path} on {'LIVE API ' if live else ''}"
+            f"{info.target_label}, started {info.created_at}"
+        )
+        + "\n"
+    )
     shown: tuple[object, ...] | None = None
     shown_at = 0.0
     while True:
@@ -91,8 +96,10 @@ def watch_status(
                 stream.write(f"`bulkx resume {run_id}` continues it\n")
             return code
         if _stalled(source, snapshot):
-            stream.write(f"run {run_id}: no process is driving it any more (stopped without"
-                         f" finishing); `bulkx resume {run_id}` continues it\n")  # fmt: skip
+            stream.write(
+                f"run {run_id}: no process is driving it any more (stopped without"
+                f" finishing); `bulkx resume {run_id}` continues it\n"
+            )
             return exit_codes.RESUMABLE
         sleep(interval)
         snapshot = source.read(clock())
@@ -127,8 +134,7 @@ def watch_command(
     try:
         JournalReader.open(root, run_id).close()
     except JournalError as error:
-        typer.echo(f"error: {error}" + (f"\n  hint: {error.hint}" if error.hint else ""),
-                   err=True)  # fmt: skip
+        typer.echo(f"error: {error}" + (f"\n  hint: {error.hint}" if error.hint else ""), err=True)
         raise typer.Exit(exit_codes.USAGE) from None
     if text_only:
         try:

@@ -226,15 +226,20 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
         return Create(values=data["values"], monthly_price=data.get("monthly_price"), **common)
     if action == "update":
         changes = tuple(FieldChange(c["field"], c["old"], c["new"]) for c in data["changes"])
-        return Update(sid=data.get("sid"), changes=changes, values=data.get("values") or {},
-                      **common)  # fmt: skip
+        return Update(
+            sid=data.get("sid"), changes=changes, values=data.get("values") or {}, **common
+        )
     if action == "release":
         return Release(sid=data["sid"], values=data.get("values") or {}, **common)
     if action == "rent":
         return RentByCriteria(
-            count=int(data["count"]), criteria=data["criteria"], template=data["template"],
-            available=data.get("available"), monthly_price=data.get("monthly_price"), **common,
-        )  # fmt: skip
+            count=int(data["count"]),
+            criteria=data["criteria"],
+            template=data["template"],
+            available=data.get("available"),
+            monthly_price=data.get("monthly_price"),
+            **common,
+        )
     if action == "blocked":
         return Blocked(reason=data["reason"], hint=data.get("hint"), **common)
     return NoOp(sid=data.get("sid"), **common)

@@ -168,9 +168,15 @@ class ChunkDiffer:
         planned = self._planned(items, chunk.step.kind)
         for item in items:
             change = diff_item(
-                kind, chunk.step, item, live, planned, self.made,
-                allow_release=self.allow_release, confirmed=self.confirmed,
-            )  # fmt: skip
+                kind,
+                chunk.step,
+                item,
+                live,
+                planned,
+                self.made,
+                allow_release=self.allow_release,
+                confirmed=self.confirmed,
+            )
             if isinstance(change, Create | Update) and change.kind in self._viewed:
                 self.made.add((change.kind, change.key))
             changes.append(change)

@@ -181,15 +181,17 @@ def diff_item(
                 hint=f"{verb}ing is not reversible through the API; pass --allow-release",
                 **common,
             )
-        return _confirmed(kind, Release(sid=found.sid or "", values=dict(values), **common),
-                          confirmed)  # fmt: skip
+        return _confirmed(
+            kind, Release(sid=found.sid or "", values=dict(values), **common), confirmed
+        )
 
     changes, blocked = field_changes(kind, item, found, live)
     if blocked:
         return _unchangeable(kind, blocked, common)
     if changes:
-        update = Update(sid=found.sid, changes=tuple(changes), values=_sent(kind, values, found),
-                        **common)  # fmt: skip
+        update = Update(
+            sid=found.sid, changes=tuple(changes), values=_sent(kind, values, found), **common
+        )
         return _confirmed(kind, update, confirmed)
     return NoOp(sid=found.sid, **common)
 
@@ -201,10 +203,13 @@ def _cannot_start(
     uploads is missing, or an earlier run may have sent it."""
     values = item.values
     unreadable = [
-        str(values[f.name]) for f in kind.fields
-        if f.type == "file" and f.name in values and ensure != "absent"
+        str(values[f.name])
+        for f in kind.fields
+        if f.type == "file"
+        and f.name in values
+        and ensure != "absent"
         and not local_file(values[f.name], item.position.file).is_file()
-    ]  # fmt: skip
+    ]
     if unreadable:
         return Blocked(
             reason=f"no local file {unreadable[0]!r}",
@@ -313,15 +318,22 @@ def _confirmed(kind: Kind, change: Change, confirmed: frozenset[str]) -> Change:
     verb = "delete" if isinstance(change, Release) else verb
     if kind.sends:
         return Blocked(
-            kind=change.kind, key=change.key, step=change.step, position=change.position,
-            reason=f"the plan would send this {kind.name}", hint=f"nothing is sent without {flag}",
-        )  # fmt: skip
+            kind=change.kind,
+            key=change.key,
+            step=change.step,
+            position=change.position,
+            reason=f"the plan would send this {kind.name}",
+            hint=f"nothing is sent without {flag}",
+        )
     return Blocked(
-        kind=change.kind, key=change.key, step=change.step, position=change.position,
+        kind=change.kind,
+        key=change.key,
+        step=change.step,
+        position=change.position,
         reason=f"the plan would {verb} this {kind.name}",
         hint=f"a {kind.name} is {'changed' if kind.confirm_updates else 'created or deleted'}"
         f" only with {flag}",
-    )  # fmt: skip
+    )
 
 
 def _managed(kind: Kind, name: str) -> bool:
@@ -383,9 +395,15 @@ def _diff(
                 changes.append(rent_by_criteria(kind, step, live))
             for item in step.items():
                 change = diff_item(
-                    kind, step, item, live, planned, made, allow_release=allow_release,
+                    kind,
+                    step,
+                    item,
+                    live,
+                    planned,
+                    made,
+                    allow_release=allow_release,
                     confirmed=confirmed,
-                )  # fmt: skip
+                )
                 if isinstance(change, Create | Update):
                     made.add((change.kind, change.key))
                 changes.append(change)

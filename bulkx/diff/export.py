@@ -136,8 +136,12 @@ async def _read_names(
     await read_referenced(reader, live, {n for n in named if KINDS[n].api == "core"})
     for name in sorted(n for n in named if KINDS[n].api != "core"):
         ref = KINDS[name]
-        add_all(live, ref, await reader.list_all(ref.api, ref.path, endpoint=endpoint),
-                scope=endpoint or "")  # fmt: skip
+        add_all(
+            live,
+            ref,
+            await reader.list_all(ref.api, ref.path, endpoint=endpoint),
+            scope=endpoint or "",
+        )
 
 
 async def _live_objects(
@@ -153,14 +157,21 @@ async def _live_objects(
     if kind.parent and "{parent_sid}" in kind.path:  # a trunk, inside its trunk group
         parent = KINDS[kind.parent]
         groups = await reader.list_all(
-            parent.api, parent.path, filter=filter, params={"with_trunks": "true"},
+            parent.api,
+            parent.path,
+            filter=filter,
+            params={"with_trunks": "true"},
             require=(parent.sid_field,),
-        )  # fmt: skip
+        )
         return [
-            {**kind.from_api(obj), kind.key: obj.get(kind.key_field),
-             str(kind.parent_field): group.get(parent.key_field)}
-            for group in groups for obj in group.get("trunks") or []
-        ]  # fmt: skip
+            {
+                **kind.from_api(obj),
+                kind.key: obj.get(kind.key_field),
+                str(kind.parent_field): group.get(parent.key_field),
+            }
+            for group in groups
+            for obj in group.get("trunks") or []
+        ]
     found = await reader.list_all(
         kind.api, kind.path, filter=filter, endpoint=endpoint, require=(kind.sid_field,)
     )

@@ -139,8 +139,11 @@ def add_all(
     # of the kind's fields on every call (a third of reading 200,000 DIDs).
     field = scope_field(kind)
     per_endpoint, key, key_field, sid_field = (
-        kind.per_endpoint, kind.key, kind.key_field, kind.sid_field
-    )  # fmt: skip
+        kind.per_endpoint,
+        kind.key,
+        kind.key_field,
+        kind.sid_field,
+    )
     into = live.objects.setdefault(kind.name, {})
     for obj in objects:
         values = kind.from_api(obj)
@@ -203,9 +206,11 @@ def listed_kinds(names: Iterable[str], referenced: set[str]) -> list[str]:
         name
         for name in set(names) - referenced - {"did"}
         if KINDS[name].traceable
-        and (KINDS[name].sends or (KINDS[name].api == "core" and not KINDS[name].singleton
-                                   and not KINDS[name].parent))
-    )  # fmt: skip
+        and (
+            KINDS[name].sends
+            or (KINDS[name].api == "core" and not KINDS[name].singleton and not KINDS[name].parent)
+        )
+    )
 
 
 def parent_scoped_kinds(names: Iterable[str]) -> list[str]:
@@ -425,11 +430,17 @@ async def _read_prices(
     if not numbers:
         return
     pages = await _gather_bounded(
-        (partial(reader.list_all, "core", "/phonenumber/available_dids",
-                 filter=in_filter("phonenumber", chunk))
-         for chunk in _chunks(sorted(set(numbers)), IN_CHUNK)),
+        (
+            partial(
+                reader.list_all,
+                "core",
+                "/phonenumber/available_dids",
+                filter=in_filter("phonenumber", chunk),
+            )
+            for chunk in _chunks(sorted(set(numbers)), IN_CHUNK)
+        ),
         concurrency,
-    )  # fmt: skip
+    )
     for page in pages:
         for obj in page:
             live.available[str(obj["phonenumber"])] = str(obj.get("price"))

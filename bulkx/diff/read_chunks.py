@@ -50,10 +50,12 @@ DID_KINDS = ("did", *SUB_RECORDS)
 def _keyed_kinds(steps: Iterable[Step]) -> set[str]:
     """The kinds `plan_keys` lists keys of (not the app kinds it scopes by endpoint)."""
     return {
-        step.kind for step in steps
-        if step.rows.height and KINDS[step.kind].key in step.rows.columns
+        step.kind
+        for step in steps
+        if step.rows.height
+        and KINDS[step.kind].key in step.rows.columns
         and _scope_column(step) is None
-    }  # fmt: skip
+    }
 
 
 def _scope_column(step: Step) -> str | None:

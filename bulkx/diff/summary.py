@@ -94,10 +94,14 @@ class ChangeSummary:
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON, journaled with each chunk: a preparation resumed goes on counting."""
         return {
-            "steps": self.steps, "cost": self.cost, "blocked": self.blocked,
-            "first_blocked": [vars(n) for n in self.first_blocked], "drifted": self.drifted,
-            "first_drifted": [vars(n) for n in self.first_drifted], "ops": self.ops,
-        }  # fmt: skip
+            "steps": self.steps,
+            "cost": self.cost,
+            "blocked": self.blocked,
+            "first_blocked": [vars(n) for n in self.first_blocked],
+            "drifted": self.drifted,
+            "first_drifted": [vars(n) for n in self.first_drifted],
+            "ops": self.ops,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChangeSummary:

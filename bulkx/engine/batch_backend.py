@@ -228,9 +228,15 @@ class Batcher:
                 per_object.extend(group.ops)
                 continue
             for start in range(0, len(group.ops), MAX_ENTRIES):
-                chunks.append(Group(group.method, group.type, group.match_field,
-                                    group.ops[start : start + MAX_ENTRIES],
-                                    group.requests[start : start + MAX_ENTRIES]))  # fmt: skip
+                chunks.append(
+                    Group(
+                        group.method,
+                        group.type,
+                        group.match_field,
+                        group.ops[start : start + MAX_ENTRIES],
+                        group.requests[start : start + MAX_ENTRIES],
+                    )
+                )
         return Grouped(chunks, unresolved, per_object)
 
     async def run_task(self, group: Group, stopping: Callable[[], bool]) -> list[BatchOutcome]:
@@ -247,18 +253,27 @@ class Batcher:
         review = await self._get(f"/batch/tasks/{sid}/review_items")
         items = list(review.get("review_items") or [])
         self.emit(
-            events.BATCH_REVIEW, task_sid=sid, method=group.method, object_type=group.type,
-            entries=len(group.ops), review_items=len(items),
+            events.BATCH_REVIEW,
+            task_sid=sid,
+            method=group.method,
+            object_type=group.type,
+            entries=len(group.ops),
+            review_items=len(items),
             sample=[str(item.get("description")) for item in items[:5]],
-        )  # fmt: skip
+        )
         await self._approve(sid)
         polls = 0
         while task.get("status") not in DONE_STATES:
             polls += 1
             await self._poll.wait(polls)
             task = await self._get(f"/batch/tasks/{sid}")
-            self.emit(events.BATCH_PROGRESS, task_sid=sid, status=task.get("status"),
-                      processed=task.get("processed"), total=task.get("total"))  # fmt: skip
+            self.emit(
+                events.BATCH_PROGRESS,
+                task_sid=sid,
+                status=task.get("status"),
+                processed=task.get("processed"),
+                total=task.get("total"),
+            )
         if task["status"] == "cancelled":
             return [BatchOutcome(op, f"batch task {sid} was cancelled") for op in group.ops]
         return await self._outcomes(group, task)

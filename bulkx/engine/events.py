@@ -67,12 +67,21 @@ class Progress:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "total": self.total, "done": self.done, "failed": self.failed,
-            "skipped": self.skipped, "in_flight": self.in_flight, "queued": max(0, self.queued),
-            "retries": self.retries, "throttled": self.throttled, "unknown": self.unknown,
-            "paused": self.paused, "cancelled": self.cancelled, "rate_limit": self.rate_limit,
-            "ops_per_s": round(self.rate(), 2), "stopped_because": self.stopped_because,
-        }  # fmt: skip
+            "total": self.total,
+            "done": self.done,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "in_flight": self.in_flight,
+            "queued": max(0, self.queued),
+            "retries": self.retries,
+            "throttled": self.throttled,
+            "unknown": self.unknown,
+            "paused": self.paused,
+            "cancelled": self.cancelled,
+            "rate_limit": self.rate_limit,
+            "ops_per_s": round(self.rate(), 2),
+            "stopped_because": self.stopped_because,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,9 +157,11 @@ class Executor(Steering):
         each op_key to its change. Ops in `unknown` (in flight when a run stopped) are looked
         up before anything is sent."""
         return await self.run_from(
-            ListSource(ops, unknown), total=len(ops), unknown=len(unknown),
+            ListSource(ops, unknown),
+            total=len(ops),
+            unknown=len(unknown),
             parse=lambda op: changes[op.op_key],
-        )  # fmt: skip
+        )
 
     async def run_from(
         self,
@@ -183,8 +185,7 @@ class Executor(Steering):
         def admit(op: Operation, change: Change, earlier: Mapping[str, OpStatus]) -> None:
             self._admit(schedule, op, change, earlier)
 
-        loader = Loader(source, schedule, admit, parse=parse, prepare=prepare,
-                        window=window_size())  # fmt: skip
+        loader = Loader(source, schedule, admit, parse=parse, prepare=prepare, window=window_size())
         await self._drive(schedule, loader)
         return self._finish()
 
@@ -398,9 +399,14 @@ class Executor(Steering):
         with self._in_flight():
             try:
                 response = await self.client.request(
-                    request.api, request.method, request.path, json=request.body,
-                    endpoint=request.endpoint, params=request.params, content=request.content,
-                )  # fmt: skip
+                    request.api,
+                    request.method,
+                    request.path,
+                    json=request.body,
+                    endpoint=request.endpoint,
+                    params=request.params,
+                    content=request.content,
+                )
             except ApiError as error:
                 return await self._after_send_error(job, error, sent_at)
         return self._answered(job, response, sent_at)
@@ -422,9 +428,15 @@ class Executor(Steering):
         """Count `error` on the outage breaker where it counts, then look up what to do."""
         api_down = self._outage(error) if counts_toward_outage(error, phase) else False
         context = Context(
-            phase, job.op.action, isinstance(job.change, Release), job.kind.traceable,
-            attempts, self.max_attempts, api_down=api_down, api_suspect=self.breaker.suspect(),
-        )  # fmt: skip
+            phase,
+            job.op.action,
+            isinstance(job.change, Release),
+            job.kind.traceable,
+            attempts,
+            self.max_attempts,
+            api_down=api_down,
+            api_suspect=self.breaker.suspect(),
+        )
         return decide(error, context)
 
     async def _after_prepare_error(self, job: _Job, error: Exception) -> Settled | _Again:
@@ -574,8 +586,9 @@ class Executor(Steering):
             return True
         if not self.breaker.failure():
             return False
-        reason = (f"the API answered nothing but errors for {self.breaker.open_after:g} s"
-                  f" (last: {error})")  # fmt: skip
+        reason = (
+            f"the API answered nothing but errors for {self.breaker.open_after:g} s (last: {error})"
+        )
         self.emit(events.OUTAGE, reason=reason)
         self.stop(reason)
         return True

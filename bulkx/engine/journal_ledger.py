@@ -297,9 +297,14 @@ class JournalReporter:
             if now - self._sampled >= self.sample_every:
                 self._sampled = now
                 p = event.progress
-                self.journal.sample(done=p.done, failed=p.failed, in_flight=p.in_flight,
-                                    rate_limit=p.rate_limit, throttled=p.throttled,
-                                    retries=p.retries)  # fmt: skip
+                self.journal.sample(
+                    done=p.done,
+                    failed=p.failed,
+                    in_flight=p.in_flight,
+                    rate_limit=p.rate_limit,
+                    throttled=p.throttled,
+                    retries=p.retries,
+                )
         elif kind == events.OP_FAILED:
             self.journal.event("error", f"{data['kind']} {data['key']}: {data['error']}")
         elif kind == events.THROTTLED:

@@ -81,8 +81,10 @@ class LiveReads:
         step's lock: another worker may have filled it while this one waited)."""
         if not pool:
             flt = criteria_filter(change.criteria)
-            params: dict[str, Any] = {"limit": min(1000, max(50, change.count * 2)),
-                                      "order": "shuffle"}  # fmt: skip
+            params: dict[str, Any] = {
+                "limit": min(1000, max(50, change.count * 2)),
+                "order": "shuffle",
+            }
             if flt:
                 params["filter"] = flt
             await self.before_read()
@@ -124,9 +126,11 @@ class LiveReads:
         if kind.parent and scope and "{parent_sid}" in kind.path:  # a trunk: in its group
             await self.before_read()
             groups = await self.client.list_all(
-                "core", KINDS[kind.parent].path, params={"with_trunks": "true"},
+                "core",
+                KINDS[kind.parent].path,
+                params={"with_trunks": "true"},
                 filter=f"name eq {quote(str(values[scope]))}",
-            )  # fmt: skip
+            )
             for group in groups:
                 for trunk in group.get("trunks") or []:
                     if trunk.get(kind.key) == values[kind.key]:

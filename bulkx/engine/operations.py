@@ -203,15 +203,28 @@ class OperationsBuilder:
     def _operation(self, change: Create | Update | Release, deps: tuple[str, ...]) -> Operation:
         return Operation(
             op_key(self.plan_digest, change.step, change.kind, change.key, change.action),
-            change.step, change.kind, change.key, change.action,
-            f"{change.position.file}:{change.position.line}", deps, change_as_dict(change),
-        )  # fmt: skip
+            change.step,
+            change.kind,
+            change.key,
+            change.action,
+            f"{change.position.file}:{change.position.line}",
+            deps,
+            change_as_dict(change),
+        )
 
     def _rents(self, change: RentByCriteria, deps: tuple[str, ...]) -> list[Operation]:
         base = change_as_dict(change)
         where = f"{change.position.file}:{change.position.line}"
         return [
-            Operation(op_key(self.plan_digest, change.step, change.kind, key, "rent"),
-                      change.step, change.kind, key, "rent", where, deps, base)
+            Operation(
+                op_key(self.plan_digest, change.step, change.kind, key, "rent"),
+                change.step,
+                change.kind,
+                key,
+                "rent",
+                where,
+                deps,
+                base,
+            )
             for key in (f"{change.key}#{index + 1}" for index in range(change.count))
-        ]  # fmt: skip
+        ]

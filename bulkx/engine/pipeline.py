@@ -201,7 +201,10 @@ def sending_while_preparing(
 ) -> tuple[PreparingLedger, PreparingSource]:
     """The ledger and the source of a run that sends while `preparer` prepares the rest."""
     source = PreparingSource(
-        journal, preparer, options.target, outage_after=options.outage_after,
+        journal,
+        preparer,
+        options.target,
+        outage_after=options.outage_after,
         on_prepared=on_prepared,
-    )  # fmt: skip
+    )
     return PreparingLedger(journal), source

@@ -79,9 +79,12 @@ async def prepare(
         changes, drifted = matcher.keep(changes)
         drifted += matcher.unmatched()
     changeset = Changeset(
-        plan.path, plan.digest, target, tuple(changes),
+        plan.path,
+        plan.digest,
+        target,
+        tuple(changes),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )  # fmt: skip
+    )
     ops = operations(changes, plan.digest)
     return Prepared(changeset, ops, drifted, live_refs(live, referenced(changes)))
 

@@ -105,9 +105,10 @@ def releasable_kinds(plan: Plan) -> set[str]:
     """Kinds with an item to remove (`ensure: absent`): only an update moving off an object of
     one of these can hold a release back."""
     return {
-        step.kind for step in plan.steps
+        step.kind
+        for step in plan.steps
         if "ensure" in step.rows.columns and bool((step.rows["ensure"] == "absent").any())
-    }  # fmt: skip
+    }
 
 
 def chunk_keys(chunk: PlanChunk) -> Iterator[tuple[str, str, str]]:
@@ -157,9 +158,11 @@ class Preparer:
         # What the chunks an earlier process prepared made, for the chunks to come.
         earlier = journal.prepared_made(named) if self._cursor != (0, 0) else []
         self._differ = ChunkDiffer(
-            plan, allow_release=allow_release, confirmed=confirmed,
+            plan,
+            allow_release=allow_release,
+            confirmed=confirmed,
             made=((kind, key) for kind, key, _ in earlier),
-        )  # fmt: skip
+        )
         self._builder = OperationsBuilder(
             plan.digest, made_kinds=named, vacated_kinds=releasable_kinds(plan), made=earlier
         )
@@ -237,20 +240,26 @@ class Preparer:
         self.summary.add_drifted(drifted)
         self.summary.ops += len(built.ops) + len(built.releases)
         self.journal.add_prepared(
-            [*built.ops, *(op for op, _ in failed)], refs=refs, releases=_staged(built),
-            waits=_waits(built), cursor=chunk.after, summary=self.summary.as_dict(),
+            [*built.ops, *(op for op, _ in failed)],
+            refs=refs,
+            releases=_staged(built),
+            waits=_waits(built),
+            cursor=chunk.after,
+            summary=self.summary.as_dict(),
             failed={op.op_key: reason for op, reason in failed},
-        )  # fmt: skip
+        )
         self.sendable += len(built.ops)
 
     def _blocked_ops(self, changes: Sequence[Change]) -> list[tuple[Operation, str]]:
         """The chunk's blocked changes as operations, each with its reason."""
         return [
-            (blocked_operation(self.plan.digest, change),
-             change.reason + (f" (hint: {change.hint})" if change.hint else ""))
+            (
+                blocked_operation(self.plan.digest, change),
+                change.reason + (f" (hint: {change.hint})" if change.hint else ""),
+            )
             for change in changes
             if isinstance(change, Blocked)
-        ]  # fmt: skip
+        ]
 
     def _write_releases(self) -> None:
         """The held-back releases, last staged first, each with what it waits for."""
@@ -270,9 +279,14 @@ def blocked_operation(plan_digest: str, change: Blocked) -> Operation:
     `report --failed` with its reason (and `--retry` puts it in the retry plan)."""
     return Operation(
         op_key(plan_digest, change.step, change.kind, change.key, change.action),
-        change.step, change.kind, change.key, change.action,
-        f"{change.position.file}:{change.position.line}", (), change_as_dict(change),
-    )  # fmt: skip
+        change.step,
+        change.kind,
+        change.key,
+        change.action,
+        f"{change.position.file}:{change.position.line}",
+        (),
+        change_as_dict(change),
+    )
 
 
 def _staged(built: BuiltOperations) -> list[tuple[tuple[str, str], Operation]]:
@@ -321,9 +335,14 @@ async def prepare_journaled(
     `start_early`: stop once a chunk has journaled operations to send (or a blocked change
     to refuse the run for), with the rest to prepare in `PreparedRun.rest`."""
     preparer = Preparer(
-        journal, plan, reader, target=target, allow_release=allow_release,
-        confirmed=confirmed, sent_before=sent_before,
-    )  # fmt: skip
+        journal,
+        plan,
+        reader,
+        target=target,
+        allow_release=allow_release,
+        confirmed=confirmed,
+        sent_before=sent_before,
+    )
     async with contextlib.aclosing(preparer.chunks()) as chunks:
         async for written in chunks:
             if progress is not None:

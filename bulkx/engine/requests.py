@@ -134,22 +134,35 @@ def request_for(change: Change, resolver: Resolver) -> Request | None:
             managed = {
                 name: value
                 for name, value in values.items()
-                if name in kind.by_name and kind.by_name[name].api_name is not None
-                and name != kind.key and not kind.by_name[name].create_only
-            }  # fmt: skip
+                if name in kind.by_name
+                and kind.by_name[name].api_name is not None
+                and name != kind.key
+                and not kind.by_name[name].create_only
+            }
             body = kind.to_api(managed)
             base = _path(kind, kind.path, change.values, values, resolver)
             if kind.singleton and kind.parent:
                 return Request(kind.api, kind.update_method, base, body)
-            return Request(kind.api, kind.update_method, f"{base}/{_sid(kind, change, resolver)}",
-                           body, _endpoint(kind, change.values))  # fmt: skip
+            return Request(
+                kind.api,
+                kind.update_method,
+                f"{base}/{_sid(kind, change, resolver)}",
+                body,
+                _endpoint(kind, change.values),
+            )
         case Release():
             base = _path(kind, kind.path, change.values, {}, resolver)
             if kind.release_body is not None:
-                return Request(kind.api, kind.update_method, f"{base}/{change.sid}",
-                               dict(kind.release_body), _endpoint(kind, change.values))  # fmt: skip
-            return Request(kind.api, "DELETE", f"{base}/{change.sid}", None,
-                           _endpoint(kind, change.values))  # fmt: skip
+                return Request(
+                    kind.api,
+                    kind.update_method,
+                    f"{base}/{change.sid}",
+                    dict(kind.release_body),
+                    _endpoint(kind, change.values),
+                )
+            return Request(
+                kind.api, "DELETE", f"{base}/{change.sid}", None, _endpoint(kind, change.values)
+            )
         case NoOp() | Blocked() | RentByCriteria():
             return None
 

@@ -164,9 +164,14 @@ class RevertBuilder:
         if op.action == "rent":  # by criteria: the journal has the number's sid only
             after = {**dict(change.get("template") or {}), "ensure": "adopted"}
             self._items[(op.kind, op.key)] = RevertItem(
-                op.kind, op.step, op.key, {"ensure": "absent"}, after, op.position,
+                op.kind,
+                op.step,
+                op.key,
+                {"ensure": "absent"},
+                after,
+                op.position,
                 rented_sid=op.remote_sid,
-            )  # fmt: skip
+            )
             return
         values = dict(change.get("values") or {})
         after = {**values, "ensure": "adopted" if kind.name == "did" else "present"}
@@ -180,8 +185,10 @@ class RevertBuilder:
         if self._owner_made(kind, change):
             return  # a sub-record of an object this run made goes with it
         changes = list(change.get("changes") or [])
-        if any(kind.by_name.get(c["field"]) and kind.by_name[c["field"]].type == "file"
-               for c in changes):  # fmt: skip
+        if any(
+            kind.by_name.get(c["field"]) and kind.by_name[c["field"]].type == "file"
+            for c in changes
+        ):
             self._cannot(op, "a stored file's earlier bytes are not kept")
             return
         unknown = [c["field"] for c in changes if _unknown_reference(kind, c)]
@@ -193,17 +200,26 @@ class RevertBuilder:
             values = dict(change.get("values") or {})
             named = key_fields(kind, values)
             ensure = {"ensure": "adopted"} if kind.name == "did" else {}
-            item = RevertItem(op.kind, op.step, op.key, {**named, **ensure},
-                              {**named, **ensure}, op.position)  # fmt: skip
+            item = RevertItem(
+                op.kind, op.step, op.key, {**named, **ensure}, {**named, **ensure}, op.position
+            )
             self._items[(op.kind, op.key)] = item
         if item.releases:
             return
-        empty_before = [c["field"] for c in changes if _required(kind, c["field"])
-                        and c["old"] in (None, "") and c["field"] not in item.values]  # fmt: skip
+        empty_before = [
+            c["field"]
+            for c in changes
+            if _required(kind, c["field"])
+            and c["old"] in (None, "")
+            and c["field"] not in item.values
+        ]
         if empty_before:
             del self._items[(op.kind, op.key)]
-            self._cannot(op, f"{empty_before[0]} was empty before the run, and a plan cannot"
-                         " empty a required field")  # fmt: skip
+            self._cannot(
+                op,
+                f"{empty_before[0]} was empty before the run, and a plan cannot"
+                " empty a required field",
+            )
             return
         for each in changes:
             self._set_back(item, kind, each["field"], each["old"], each["new"])

@@ -32,8 +32,11 @@ def _steps_text(items: Iterable[RevertItem], *, prefix: str, after: bool) -> lis
         return [*lines, "steps: []"]
     lines.append("steps:")
     for kind, step, listed in steps:
-        lines += [f"  - kind: {json.dumps(kind)}", f"    name: {json.dumps(prefix + step)}",
-                  "    items:"]  # fmt: skip
+        lines += [
+            f"  - kind: {json.dumps(kind)}",
+            f"    name: {json.dumps(prefix + step)}",
+            "    items:",
+        ]
         for item in listed:
             values = item.after if after else item.values
             lines.append("      - " + json.dumps(values, sort_keys=False, default=str))
@@ -68,6 +71,7 @@ def _irreversible_line(what: Irreversible) -> str:
 
 def _header(revert: Revert, made_at: str, apply_hint: str) -> list[str]:
     removed = sum(1 for item in revert.items if item.releases)
+    # fmt: off
     lines = [
         _comment(f"Undoes run {revert.run_id} (plan {revert.plan_path}), made by"
                  f" `bulkx revert {revert.run_id}` at {made_at}."),
@@ -75,12 +79,14 @@ def _header(revert: Revert, made_at: str, apply_hint: str) -> list[str]:
         _comment("Review it: bulkx plan THIS_FILE; apply it: " + apply_hint),
         _comment(f"Puts back {len(revert.items)} item(s): {len(revert.items) - removed} set back"
                  f" to their values before the run, {removed} removed (ensure: absent)."),
-    ]  # fmt: skip
+    ]
+    # fmt: on
     lines += _listed("Cannot be undone", [_irreversible_line(i) for i in revert.irreversible])
     drift_title = "Changed since the run by someone else, " + (
-        "set back all the same (--force)" if revert.forced
+        "set back all the same (--force)"
+        if revert.forced
         else "left out (bulkx revert --force includes them)"
-    )  # fmt: skip
+    )
     drifted = [f"{item.kind} {item.key} (step {item.step})" for item in revert.drifted]
     lines += _listed(drift_title, drifted)
     lines += _listed(
@@ -88,8 +94,12 @@ def _header(revert: Revert, made_at: str, apply_hint: str) -> list[str]:
         [f"{kind} {key} {name}: {why}" for kind, key, name, why in revert.kept],
     )
     if revert.unsettled:
-        lines.append(_comment(f"{revert.unsettled} operation(s) of the run were not settled"
-                              f" (resume it first): not undone here."))  # fmt: skip
+        lines.append(
+            _comment(
+                f"{revert.unsettled} operation(s) of the run were not settled"
+                f" (resume it first): not undone here."
+            )
+        )
     return lines
 
 

@@ -98,8 +98,11 @@ class RunOptions:
     @property
     def confirmed(self) -> frozenset[str]:
         """The confirmation flags given, as kinds' `confirm_flag` names them."""
-        return confirmed_flags(allow_partners=self.allow_partners, allow_send=self.allow_send,
-                               allow_calls=self.allow_calls)  # fmt: skip
+        return confirmed_flags(
+            allow_partners=self.allow_partners,
+            allow_send=self.allow_send,
+            allow_calls=self.allow_calls,
+        )
 
     @property
     def target(self) -> TargetOptions:
@@ -182,11 +185,17 @@ async def plan_run(
     options = replace(options, kind=options.kind or plan.kind).journaled()
     target = options.target.describe()
     journal = Journal.create(
-        root, plan_path=plan.path, plan_digest=plan.digest, target_label=target,
-        is_sandbox=options.base_url is None, options=options.as_dict(),
-        changeset_json=preparing_header(plan, target), sources=plan.sources, preparing=True,
+        root,
+        plan_path=plan.path,
+        plan_digest=plan.digest,
+        target_label=target,
+        is_sandbox=options.base_url is None,
+        options=options.as_dict(),
+        changeset_json=preparing_header(plan, target),
+        sources=plan.sources,
+        preparing=True,
         saved=saved,
-    )  # fmt: skip
+    )
     try:
         # Before anything is read live: a second run touching any of these objects of the
         # target is refused (`RunsOverlap`), so two runs never both create what is missing.
@@ -241,11 +250,16 @@ async def _prepare(
     memory = PaceMemory.of(journal.path.parent.parent, options.base_url, options.sandbox_db, client)
     limiter = memory.limiter(options.rate)
     return await prepare_journaled(
-        journal, plan, for_run(client, limiter=limiter, outage_after=options.outage_after),
-        target=options.target.describe(), allow_release=options.allow_release,
-        confirmed=options.confirmed, sent_before=journal_sends(client), progress=progress,
+        journal,
+        plan,
+        for_run(client, limiter=limiter, outage_after=options.outage_after),
+        target=options.target.describe(),
+        allow_release=options.allow_release,
+        confirmed=options.confirmed,
+        sent_before=journal_sends(client),
+        progress=progress,
         start_early=start_early,
-    )  # fmt: skip
+    )
 
 
 def start_run(
@@ -275,8 +289,7 @@ def start_run(
         ledger: JournalLedger = JournalLedger(journal)
         source: OpSource = JournalSource(journal)
         if prepared.rest is not None:
-            ledger, source = sending_while_preparing(journal, prepared.rest, journaled,
-                                                     on_prepared)  # fmt: skip
+            ledger, source = sending_while_preparing(journal, prepared.rest, journaled, on_prepared)
         return Run(journal.run_id, ledger, journaled, source, Resolver(), total=left)
     journal = Journal.create(
         root,
@@ -293,8 +306,14 @@ def start_run(
     journal.set_run_state("running")
     resolver = Resolver(dict(prepared.refs))
     # The operations are the journal's now: the run takes them from it, a chunk at a time.
-    return Run(journal.run_id, JournalLedger(journal), options, JournalSource(journal), resolver,
-               total=len(op_ids))  # fmt: skip
+    return Run(
+        journal.run_id,
+        JournalLedger(journal),
+        options,
+        JournalSource(journal),
+        resolver,
+        total=len(op_ids),
+    )
 
 
 def _header(prepared: Prepared) -> dict[str, Any]:
@@ -316,8 +335,12 @@ def open_resume(journal: Journal, given: Mapping[str, Any]) -> Run:
     options, changed = RunOptions.from_dict(info.options).overridden(given)
     # The objects its operations left may touch: refused (`RunsOverlap`) while another live
     # run holds one of them. What its killed process claimed is taken over as it is.
-    exclusive.claim_again(exclusive.root_of(journal.path), _target_key(options), info.run_id,
-                          journal.unfinished_objects)  # fmt: skip
+    exclusive.claim_again(
+        exclusive.root_of(journal.path),
+        _target_key(options),
+        info.run_id,
+        journal.unfinished_objects,
+    )
     journal.record_resume(options.as_dict(), changed)
     if changed:
         journal.event("info", "resumed with " + ", ".join(f"{k}={v}" for k, v in changed.items()))
@@ -326,8 +349,16 @@ def open_resume(journal: Journal, given: Mapping[str, Any]) -> Run:
         skip_untraceable_sends(journal)
     counts = journal.counts()
     left = counts["pending"] + counts["unknown"]
-    return Run(info.run_id, JournalLedger(journal), options, JournalSource(journal), Resolver(),
-               total=left, unknown=counts["unknown"], resumed=True)  # fmt: skip
+    return Run(
+        info.run_id,
+        JournalLedger(journal),
+        options,
+        JournalSource(journal),
+        Resolver(),
+        total=left,
+        unknown=counts["unknown"],
+        resumed=True,
+    )
 
 
 @dataclass
@@ -443,8 +474,10 @@ def stop_on_signals(executor: Executor, notify: Callable[[str], None]) -> Iterat
             raise KeyboardInterrupt
         executor.stop()
         with contextlib.suppress(OSError, ValueError):
-            notify("stopping: in-flight operations finish, nothing new starts"
-                   " (Ctrl-C again to quit at once)")  # fmt: skip
+            notify(
+                "stopping: in-flight operations finish, nothing new starts"
+                " (Ctrl-C again to quit at once)"
+            )
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -507,8 +540,11 @@ async def _carry_out(
     try:
         with guard:
             progress = await executor.run_from(
-                source, total=run.total, unknown=run.unknown, prepare=References(run, client),
-            )  # fmt: skip
+                source,
+                total=run.total,
+                unknown=run.unknown,
+                prepare=References(run, client),
+            )
     except AuthStopped as stop:
         run.ledger.flush()
         run.ledger.journal.set_run_state("interrupted", exit_codes.AUTH)

@@ -74,6 +74,13 @@ class Steering:
         if self.reporter is None:
             return
         if op is not None:
-            data = {"op_key": op.op_key, "step": op.step, "kind": op.kind, "key": op.key,
-                    "action": op.action, "position": op.position, **data}  # fmt: skip
+            data = {
+                "op_key": op.op_key,
+                "step": op.step,
+                "kind": op.kind,
+                "key": op.key,
+                "action": op.action,
+                "position": op.position,
+                **data,
+            }
         self.reporter(Event(kind, time.time(), data, self.progress))

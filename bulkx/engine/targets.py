@@ -67,7 +67,8 @@ async def open_client(options: TargetOptions) -> AsyncIterator[CarrierX]:
         finally:
             app.world.store.close()
         return
-    target = Target(options.base_url, is_sandbox=False, label=options.describe(),
-                    api_bases=options.api_urls)  # fmt: skip
+    target = Target(
+        options.base_url, is_sandbox=False, label=options.describe(), api_bases=options.api_urls
+    )
     async with CarrierX(target, load_token(options.token_file)) as client:
         yield client

@@ -448,8 +448,9 @@ class AdaptiveLimiter:
             guess = min(guess, paced * HEADROOM)  # refused while settled
         return guess
 
-    def _next_pace(self, spell: Spell, first_sent: float, first: bool, holds: bool,
-                   now: float) -> None:  # fmt: skip
+    def _next_pace(
+        self, spell: Spell, first_sent: float, first: bool, holds: bool, now: float
+    ) -> None:
         """Learn once more from the guess (while there is time and spells left), or settle."""
         guess = self._guess or spell.rate
         started = self._first if self._first is not None else first_sent

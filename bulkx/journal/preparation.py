@@ -94,20 +94,31 @@ def finish(conn: sqlite3.Connection, summary: Mapping[str, Any]) -> None:
 def _encode(operation: Operation) -> str:
     return dumps(
         {
-            "op_key": operation.op_key, "step": operation.step, "kind": operation.kind,
-            "key": operation.key, "action": operation.action, "position": operation.position,
-            "depends_on": list(operation.depends_on), "change": dict(operation.change),
+            "op_key": operation.op_key,
+            "step": operation.step,
+            "kind": operation.kind,
+            "key": operation.key,
+            "action": operation.action,
+            "position": operation.position,
+            "depends_on": list(operation.depends_on),
+            "change": dict(operation.change),
         },
         operation,
-    )  # fmt: skip
+    )
 
 
 def _decode(text: str) -> Operation:
     data = json.loads(text)
     return Operation(
-        data["op_key"], data["step"], data["kind"], data["key"], data["action"],
-        data["position"], tuple(data["depends_on"]), data["change"],
-    )  # fmt: skip
+        data["op_key"],
+        data["step"],
+        data["kind"],
+        data["key"],
+        data["action"],
+        data["position"],
+        tuple(data["depends_on"]),
+        data["change"],
+    )
 
 
 def stage(

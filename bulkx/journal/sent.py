@@ -43,8 +43,11 @@ def earlier_sends(
             with JournalReader.open(root, db.stem) as reader:
                 if reader.run().target_label != target_label:
                     continue
-                sends = {(kind, key): send for kind in wanted
-                         for key, send in _sends_in(reader, kind).items()}  # fmt: skip
+                sends = {
+                    (kind, key): send
+                    for kind in wanted
+                    for key, send in _sends_in(reader, kind).items()
+                }
         except JournalError:
             continue  # a journal being created, or one from another bulkx version
         for item, send in sends.items():

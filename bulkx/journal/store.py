@@ -123,9 +123,18 @@ class Journal(JournalView):
                     "INSERT INTO run (id, run_id, created_at, plan_path, plan_digest, "
                     "target_label, is_sandbox, state, options, changeset) "
                     "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (rid, now_iso(), plan_path, plan_digest, target_label, int(is_sandbox),
-                     "preparing" if preparing else "planned", options_json, changeset_json),
-                )  # fmt: skip
+                    (
+                        rid,
+                        now_iso(),
+                        plan_path,
+                        plan_digest,
+                        target_label,
+                        int(is_sandbox),
+                        "preparing" if preparing else "planned",
+                        options_json,
+                        changeset_json,
+                    ),
+                )
                 if preparing:
                     prep_table.start(conn, saved)
                 conn.executemany(
@@ -349,8 +358,20 @@ class Journal(JournalView):
             if any(word in lowered for word in SUSPECT):
                 refuse_secrets(op.change, f"the request of operation {op.op_key} ({op.position})")
             depends_on = dumps(list(op.depends_on), op) if op.depends_on else "[]"
-            rows.append((op.op_key, op.step, op.kind, op.key, op.action, op.position, depends_on,
-                         request, now, now))  # fmt: skip
+            rows.append(
+                (
+                    op.op_key,
+                    op.step,
+                    op.kind,
+                    op.key,
+                    op.action,
+                    op.position,
+                    depends_on,
+                    request,
+                    now,
+                    now,
+                )
+            )
         return rows
 
     def _insert_ops(self, conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -589,8 +610,12 @@ def _reserve(root: str | Path, run_id: str | None) -> tuple[str, Path, WriterLoc
 
 def _files_of(db: Path) -> tuple[Path, ...]:
     """A journal and its companions: its WAL, shared memory and high-water mark."""
-    return (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"),
-            integrity.mark_path(db))  # fmt: skip
+    return (
+        db,
+        db.with_name(db.name + "-wal"),
+        db.with_name(db.name + "-shm"),
+        integrity.mark_path(db),
+    )
 
 
 def _insert_refs(conn: sqlite3.Connection, refs: Mapping[tuple[str, str], str]) -> None:

@@ -79,6 +79,7 @@ PARTNER = Kind(
     to_api_hook=_with_password(_PARTNER_FIELDS),
 )
 
+# fmt: off
 _LOGIN_FIELDS = (
     F("login", required=True, max_length=128,
       doc="<this partner's login>_<name>, e.g. acme_support"),
@@ -86,7 +87,8 @@ _LOGIN_FIELDS = (
     PASSWORD_ENV,
     F("token_scopes", "list", required=True,
       doc="the scopes of the tokens the login gets, e.g. [\"dids.read\"]"),
-)  # fmt: skip
+)
+# fmt: on
 
 OAUTH_LOGIN = Kind(
     name="oauth.login",

@@ -19,8 +19,13 @@ CODE_FIELDS = tuple(f"{role}_code" for role in ROLES)
 
 
 def _endpoint(api_type: str) -> PlanField:
-    return F("endpoint", api=None, required=True, reference="endpoint",
-             doc=f"the {api_type} endpoint whose account holds it")  # fmt: skip
+    return F(
+        "endpoint",
+        api=None,
+        required=True,
+        reference="endpoint",
+        doc=f"the {api_type} endpoint whose account holds it",
+    )
 
 
 def _code_fields() -> tuple[PlanField, ...]:
@@ -166,17 +171,33 @@ CONFERENCE_V2_CALL = Kind(
     fields=(
         _endpoint("conference_v2"),
         F("call_sid", required=True, doc="the live call's sid"),
-        F("ensure", "enum", api=None, choices=("present", "absent"), default="present",
-          doc="absent: hang the call up (needs --allow-calls and --allow-release)"),
-        F("meeting_room", api="meeting_room_sid", reference="conference_v2.meeting_room",
-          create_only=True, doc="the room whose meeting the call is in (shown, not changed)"),
-        F("caller", "e164", api="number_src", create_only=True,
-          doc="the caller's number (shown, not changed)"),
+        F(
+            "ensure",
+            "enum",
+            api=None,
+            choices=("present", "absent"),
+            default="present",
+            doc="absent: hang the call up (needs --allow-calls and --allow-release)",
+        ),
+        F(
+            "meeting_room",
+            api="meeting_room_sid",
+            reference="conference_v2.meeting_room",
+            create_only=True,
+            doc="the room whose meeting the call is in (shown, not changed)",
+        ),
+        F(
+            "caller",
+            "e164",
+            api="number_src",
+            create_only=True,
+            doc="the caller's number (shown, not changed)",
+        ),
         F("role", "enum", choices=ROLES, create_only=True, doc="shown, not changed"),
         F("muted", "bool"),
         F("on_hold", "bool"),
     ),
-)  # fmt: skip
+)
 
 # --- Conference v1 (camelCase, integer ids, PUT is a partial update) -------------------------
 
@@ -264,12 +285,18 @@ CONFERENCE_MEETING_ROOM = Kind(
         _endpoint("conference"),
         F("description", required=True),
         ensure_field(),
-        F("subscriber", api="subscriberSid", required=True, create_only=True,
-          reference="conference.subscriber", doc="the subscriber who holds the room"),
+        F(
+            "subscriber",
+            api="subscriberSid",
+            required=True,
+            create_only=True,
+            reference="conference.subscriber",
+            doc="the subscriber who holds the room",
+        ),
         F("did_group", api="primaryDidGroupId", required=True, reference="conference.did_group"),
         *_code_fields(),
     ),
-)  # fmt: skip
+)
 
 CONFERENCE_DID = Kind(
     name="conference.did",
@@ -292,8 +319,10 @@ CONFERENCE_DID = Kind(
     ),
 )
 
+# fmt: off
 KINDS = (
     CONFERENCE_V2_CALL_FLOW, CONFERENCE_V2_ACCOUNT, CONFERENCE_V2_DID_GROUP,
     CONFERENCE_V2_MEETING_ROOM, CONFERENCE_V2_DID, CONFERENCE_V2_CALL,
     CONFERENCE_SUBSCRIBER, CONFERENCE_DID_GROUP, CONFERENCE_MEETING_ROOM, CONFERENCE_DID,
-)  # fmt: skip
+)
+# fmt: on

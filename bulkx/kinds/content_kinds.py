@@ -24,8 +24,12 @@ SHORTENER_DOMAIN = Kind(
     fields=(
         F("domain_name", required=True, doc="e.g. go.example.com"),
         ensure_field(),
-        F("secure", "enum", choices=("disabled", "optional", "required"),
-          doc="required: links are https (a scope of its own)"),
+        F(
+            "secure",
+            "enum",
+            choices=("disabled", "optional", "required"),
+            doc="required: links are https (a scope of its own)",
+        ),
         F("minimum_length", "int", doc="of the short names the API generates"),
         F("expired_mode", "enum", choices=_MODES),
         F("expired_page", "url"),
@@ -35,7 +39,7 @@ SHORTENER_DOMAIN = Kind(
         F("not_found_status_code", "int"),
         F("suffix_pattern"),
     ),
-)  # fmt: skip
+)
 
 SHORTENER_LINK = Kind(
     name="shortener.link",
@@ -49,15 +53,20 @@ SHORTENER_LINK = Kind(
     doc="A short link: https://<domain>/<short_name> leads to destination_url. Keyed by its"
     " short name within its domain (the plan names it; the API would otherwise make one up).",
     fields=(
-        F("domain", api="domain_sid", required=True, reference="shortener.domain",
-          create_only=True),
+        F(
+            "domain",
+            api="domain_sid",
+            required=True,
+            reference="shortener.domain",
+            create_only=True,
+        ),
         F("short_name", required=True, max_length=64, doc="letters, digits, _ and -"),
         ensure_field(),
         F("destination_url", "url", required=True),
         F("mode", "enum", choices=_MODES),
         F("maximum_ttl", "int", doc="seconds the link lives; -1: forever"),
     ),
-)  # fmt: skip
+)
 
 # --- push ------------------------------------------------------------------------------------
 
@@ -163,17 +172,27 @@ STORAGE_FILE = Kind(
         F("container", api="container_sid", required=True, reference="storage.container"),
         F("name", required=True, max_length=1024, doc="the file's name in its container"),
         ensure_field(),
-        F("path", "file", api="file_md5", required=True, create_only=True,
-          doc="the local file, relative to the plan, e.g. samples/greeting.wav"),
+        F(
+            "path",
+            "file",
+            api="file_md5",
+            required=True,
+            create_only=True,
+            doc="the local file, relative to the plan, e.g. samples/greeting.wav",
+        ),
         F("publish", doc="file_sid or file_access_name: what the public URI shows"),
         F("lifecycle_action"),
         F("lifecycle_ttl", "int"),
         F("string_key_1"),
         F("string_key_2"),
     ),
-)  # fmt: skip
+)
 
 KINDS = (
-    SHORTENER_DOMAIN, SHORTENER_LINK, PUSH_APPLICATION, PUSH_DEVICE, STORAGE_CONTAINER,
+    SHORTENER_DOMAIN,
+    SHORTENER_LINK,
+    PUSH_APPLICATION,
+    PUSH_DEVICE,
+    STORAGE_CONTAINER,
     STORAGE_FILE,
-)  # fmt: skip
+)

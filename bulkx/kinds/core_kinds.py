@@ -109,10 +109,18 @@ DID_LINE_INFORMATION = Kind(
         F("extended_first_name", empty=""),
         F("extended_last_name", empty=""),
         F("privacy", "enum", choices=("public", "private")),
-        F("screening", "enum", choices=("allow_all", "block_collect", "block_third_number",
-                                        "block_third_number_collect")),
+        F(
+            "screening",
+            "enum",
+            choices=(
+                "allow_all",
+                "block_collect",
+                "block_third_number",
+                "block_third_number_collect",
+            ),
+        ),
     ),
-)  # fmt: skip
+)
 
 DID_MESSAGING = Kind(
     name="did_messaging",
@@ -134,12 +142,16 @@ DID_MESSAGING = Kind(
     fields=(
         F("phonenumber", "e164", required=True),
         F("enabled", "bool", default=True, doc="true: the number may send SMS/MMS"),
-        F("type", "enum", choices=("a2p", "p2p"),
-          doc="a2p (the default partners have) or p2p (through support)"),
+        F(
+            "type",
+            "enum",
+            choices=("a2p", "p2p"),
+            doc="a2p (the default partners have) or p2p (through support)",
+        ),
         F("campaign_sid", doc="the 10DLC campaign of an a2p number"),
         F("p2p_nnid", doc="the NetNumber ID of a p2p number"),
     ),
-)  # fmt: skip
+)
 
 DID_GROUP = Kind(
     name="did_group",
@@ -249,13 +261,31 @@ TRUNK = Kind(
         F("weight", "int"),
         F("in_capacity", "int"),
         F("out_capacity", "int"),
-        F("codec", "enum", choices=("alaw", "g722", "g723", "g729", "gsm", "opus8", "opus12",
-                                    "opus16", "opus24", "opus48", "ulaw")),
-        F("allow_forward", "enum", choices=("direct", "direct_uri", "disabled", "protected",
-                                            "reroute")),
+        F(
+            "codec",
+            "enum",
+            choices=(
+                "alaw",
+                "g722",
+                "g723",
+                "g729",
+                "gsm",
+                "opus8",
+                "opus12",
+                "opus16",
+                "opus24",
+                "opus48",
+                "ulaw",
+            ),
+        ),
+        F(
+            "allow_forward",
+            "enum",
+            choices=("direct", "direct_uri", "disabled", "protected", "reroute"),
+        ),
         F("asn_mode", "enum", choices=("disable", "read", "write", "read_write")),
     ),
-)  # fmt: skip
+)
 
 ENDPOINT = Kind(
     name="endpoint",
@@ -268,13 +298,26 @@ ENDPOINT = Kind(
     fields=(
         F("name", required=True, max_length=255),
         ensure_field(),
-        F("type", "enum", create_only=True, default="third_party",
-          choices=("system_gateway", "third_party", "conference", "conference_playback",
-                   "conference_v2", "flexml", "mediator", "voicemail")),
+        F(
+            "type",
+            "enum",
+            create_only=True,
+            default="third_party",
+            choices=(
+                "system_gateway",
+                "third_party",
+                "conference",
+                "conference_playback",
+                "conference_v2",
+                "flexml",
+                "mediator",
+                "voicemail",
+            ),
+        ),
         F("capacity", "int"),
         F("attributes", "object"),
     ),
-)  # fmt: skip
+)
 
 ACCESSCONTROL_RULE = Kind(
     name="accesscontrol_rule",
@@ -287,19 +330,43 @@ ACCESSCONTROL_RULE = Kind(
     fields=(
         F("name", required=True),
         ensure_field(),
-        F("field", "enum", required=True,
-          choices=("calling", "called", "from", "to", "message", "from_did", "to_did"),
-          doc="calling/called for voice; from/to/message for SMS"),
+        F(
+            "field",
+            "enum",
+            required=True,
+            choices=("calling", "called", "from", "to", "message", "from_did", "to_did"),
+            doc="calling/called for voice; from/to/message for SMS",
+        ),
         # The value lists of docs.carrierx.com/voice/core-api/access-control/access-control-rule
-        F("operation", "enum", required=True, choices=("exact", "prefix", "regexp"),
-          doc="how entries match: exact, prefix or regexp"),
-        F("quantifier", "enum", required=True, choices=("all", "any", "none"),
-          doc="all, any or none of the entries must match"),
-        F("entries", "list", required=True, doc="the values matched, e.g. [\"1800\", \"1888\"]"),
+        F(
+            "operation",
+            "enum",
+            required=True,
+            choices=("exact", "prefix", "regexp"),
+            doc="how entries match: exact, prefix or regexp",
+        ),
+        F(
+            "quantifier",
+            "enum",
+            required=True,
+            choices=("all", "any", "none"),
+            doc="all, any or none of the entries must match",
+        ),
+        F("entries", "list", required=True, doc='the values matched, e.g. ["1800", "1888"]'),
     ),
-)  # fmt: skip
+)
 
 KINDS = (
-    DID, DID_EMERGENCY, DID_LINE_INFORMATION, DID_MESSAGING, DID_GROUP, SHORT_CODE, PREFIX,
-    LRN_PREFIX, TRUNK_GROUP, TRUNK, ENDPOINT, ACCESSCONTROL_RULE,
-)  # fmt: skip
+    DID,
+    DID_EMERGENCY,
+    DID_LINE_INFORMATION,
+    DID_MESSAGING,
+    DID_GROUP,
+    SHORT_CODE,
+    PREFIX,
+    LRN_PREFIX,
+    TRUNK_GROUP,
+    TRUNK,
+    ENDPOINT,
+    ACCESSCONTROL_RULE,
+)

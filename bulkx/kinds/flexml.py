@@ -10,8 +10,13 @@ METHODS = ("POST", "GET")
 
 
 def _endpoint() -> PlanField:
-    return F("endpoint", api=None, required=True, reference="endpoint",
-             doc="the flexml endpoint whose account holds it")  # fmt: skip
+    return F(
+        "endpoint",
+        api=None,
+        required=True,
+        reference="endpoint",
+        doc="the flexml endpoint whose account holds it",
+    )
 
 
 def _instructions() -> tuple[PlanField, ...]:

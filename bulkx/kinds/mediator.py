@@ -8,8 +8,13 @@ F = PlanField
 
 
 def _endpoint() -> PlanField:
-    return F("endpoint", api=None, required=True, reference="endpoint",
-             doc="the mediator endpoint whose account holds it")  # fmt: skip
+    return F(
+        "endpoint",
+        api=None,
+        required=True,
+        reference="endpoint",
+        doc="the mediator endpoint whose account holds it",
+    )
 
 
 MEDIATOR_BINDING = Kind(
@@ -27,14 +32,19 @@ MEDIATOR_BINDING = Kind(
         ensure_field(),
         F("destination_did", "e164", required=True, doc="where the calls are forwarded"),
         F("origination_did", "e164", doc="the only caller forwarded (empty: anyone)"),
-        F("redirect_did", "e164", reference="did", sends_key=True,
-          doc="the endpoint's DID callers dial (empty: the API picks a free one)"),
+        F(
+            "redirect_did",
+            "e164",
+            reference="did",
+            sends_key=True,
+            doc="the endpoint's DID callers dial (empty: the API picks a free one)",
+        ),
         F("dtmf", doc="digits sent after the answer; each ',' is a 0.5 s pause"),
         F("maximum_ttl", "int", doc="seconds the binding lives; -1: forever"),
         F("wait_origination_did_ttl", "int"),
         F("attributes", "object"),
     ),
-)  # fmt: skip
+)
 
 MEDIATOR_DIALOUT = Kind(
     name="mediator.dialout",

@@ -16,9 +16,20 @@ from typing import Any, Literal
 #: local file's path, relative to the plan: compared by MD5 with its API field, and its bytes
 #: are the body of the create (an upload).
 FieldType = Literal[
-    "str", "int", "bool", "e164", "url", "state", "zip", "alpha3", "digits", "object", "enum",
-    "list", "file",
-]  # fmt: skip
+    "str",
+    "int",
+    "bool",
+    "e164",
+    "url",
+    "state",
+    "zip",
+    "alpha3",
+    "digits",
+    "object",
+    "enum",
+    "list",
+    "file",
+]
 Api = Literal["core", "conference_v2", "conference", "flexml", "mediator"]
 #: What bulkx may do to an object of a kind through its API.
 Operation = Literal["create", "update", "delete"]
@@ -88,15 +99,22 @@ def ensure_field(*, release: bool = False) -> PlanField:
     releases), and only with --allow-release."""
     if release:
         return PlanField(
-            "ensure", "enum", api=None, choices=("present", "adopted", "absent"),
+            "ensure",
+            "enum",
+            api=None,
+            choices=("present", "adopted", "absent"),
             default="present",
             doc="present: rent if missing; adopted: must be on the account already (ported);"
-                " absent: release (needs --allow-release)",
-        )  # fmt: skip
+            " absent: release (needs --allow-release)",
+        )
     return PlanField(
-        "ensure", "enum", api=None, choices=("present", "absent"), default="present",
+        "ensure",
+        "enum",
+        api=None,
+        choices=("present", "absent"),
+        default="present",
         doc="present: create if missing; absent: delete (needs --allow-release)",
-    )  # fmt: skip
+    )
 
 
 def local_file(value: Any, plan_file: str) -> Path:

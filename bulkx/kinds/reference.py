@@ -71,15 +71,17 @@ def field_rows(kind: Kind) -> list[dict[str, Any]]:
             notes.append("set at creation only")
         if spec.default is not None:
             notes.append(f"default {spec.default}")
-        rows.append({
-            "field": spec.name,
-            "type": _type(spec),
-            "required": spec.required or spec.name == kind.key,
-            "allowed": _allowed(spec),
-            "empty": _empty(kind, spec),
-            "api_field": _api_field(kind, spec),
-            "doc": "; ".join([spec.doc.rstrip("."), *notes] if spec.doc else notes),
-        })  # fmt: skip
+        rows.append(
+            {
+                "field": spec.name,
+                "type": _type(spec),
+                "required": spec.required or spec.name == kind.key,
+                "allowed": _allowed(spec),
+                "empty": _empty(kind, spec),
+                "api_field": _api_field(kind, spec),
+                "doc": "; ".join([spec.doc.rstrip("."), *notes] if spec.doc else notes),
+            }
+        )
     return rows
 
 

@@ -49,14 +49,19 @@ SMS_MESSAGE = Kind(
     " Write the text as a template over the CSV's columns: message: 'Hi {first_name}, ...'."
     " Each sending number is paced on its own (--send-rate, messages/s per number).",
     fields=(
-        F("ref", required=True, api="user_data", max_length=128,
-          doc="Unique per message and stable across runs, e.g. '{campaign}-{customer_id}'"),
+        F(
+            "ref",
+            required=True,
+            api="user_data",
+            max_length=128,
+            doc="Unique per message and stable across runs, e.g. '{campaign}-{customer_id}'",
+        ),
         _sender(),
         F("to", "e164", required=True),
         F("message", required=True, max_length=1600),
         F("media_urls", "list", doc="MMS: URLs of the media to attach"),
     ),
-)  # fmt: skip
+)
 
 #: Where a dial-out keeps its ref: the call's free-form attributes.
 CALL_REF = "bulkx_ref"
@@ -92,8 +97,13 @@ FLEXML_CALL = Kind(
     to_api_hook=_call_to_api,
     from_api_hook=_call_from_api,
     fields=(
-        F("endpoint", api=None, required=True, reference="endpoint",
-          doc="the flexml endpoint that places the call"),
+        F(
+            "endpoint",
+            api=None,
+            required=True,
+            reference="endpoint",
+            doc="the flexml endpoint that places the call",
+        ),
         F("ref", required=True, max_length=128, doc="Unique per call and stable across runs"),
         F("calling_did", "e164", required=True, doc="A number of the endpoint's account"),
         F("called_did", "e164", required=True),
@@ -102,7 +112,7 @@ FLEXML_CALL = Kind(
         F("delay", "int", doc="Seconds before dialling"),
         F("status_callback_url", "url"),
     ),
-)  # fmt: skip
+)
 
 _REF_DOC = "Unique per item and stable across runs: bulkx's journals remember it was sent"
 
@@ -112,8 +122,11 @@ def _ref() -> PlanField:
 
 
 def _push_to_api(values: Mapping[str, Any]) -> dict[str, Any]:
-    body = {k: values[k] for k in ("title", "body", "data", "priority", "ttl")
-            if values.get(k) not in (None, "")}  # fmt: skip
+    body = {
+        k: values[k]
+        for k in ("title", "body", "data", "priority", "ttl")
+        if values.get(k) not in (None, "")
+    }
     body["recipients"] = [values["device"]]
     return body
 
@@ -143,15 +156,20 @@ PUSH_NOTIFICATION = Kind(
     " `ref` sent: a re-run skips it, and one whose answer was lost is reported, not resent.",
     fields=(
         _ref(),
-        F("device", required=True, api=None, reference="push.device",
-          doc="the device's token (a push.device on the account)"),
+        F(
+            "device",
+            required=True,
+            api=None,
+            reference="push.device",
+            doc="the device's token (a push.device on the account)",
+        ),
         F("title", max_length=255),
         F("body", max_length=4000),
         F("data", "object", doc="custom key/value data for the app"),
         F("priority", "enum", choices=("normal", "high")),
         F("ttl", "int", doc="seconds the push service keeps trying"),
     ),
-)  # fmt: skip
+)
 
 VERIFICATION_SMS = Kind(
     name="verification.sms",
@@ -175,11 +193,21 @@ VERIFICATION_SMS = Kind(
         F("to", "e164", required=True),
         F("message", max_length=1000, doc="The text before the code"),
         F("code_length", "int", doc="Characters in the code (1 to 32)"),
-        F("code_type", "enum", choices=(
-            "numeric", "alphabetical", "alphabetical_lower", "alphabetical_upper",
-            "alphanumeric", "alphanumeric_lower", "alphanumeric_upper")),
+        F(
+            "code_type",
+            "enum",
+            choices=(
+                "numeric",
+                "alphabetical",
+                "alphabetical_lower",
+                "alphabetical_upper",
+                "alphanumeric",
+                "alphanumeric_lower",
+                "alphanumeric_upper",
+            ),
+        ),
     ),
-)  # fmt: skip
+)
 
 TTS_TEXT = Kind(
     name="tts.text",
@@ -199,12 +227,17 @@ TTS_TEXT = Kind(
     " The report gives each file's sid and public URI.",
     fields=(
         _ref(),
-        F("container", required=True, api="response_container_sid",
-          reference="storage.container", doc="the storage container the audio file goes to"),
+        F(
+            "container",
+            required=True,
+            api="response_container_sid",
+            reference="storage.container",
+            doc="the storage container the audio file goes to",
+        ),
         F("text", required=True, max_length=3000),
         F("voice", api="voice_sid", doc="a voice sid of GET /tts/voices (default: the API's)"),
         F("language", max_length=16, doc="one of the voice's languages"),
     ),
-)  # fmt: skip
+)
 
 KINDS = (SMS_MESSAGE, FLEXML_CALL, PUSH_NOTIFICATION, VERIFICATION_SMS, TTS_TEXT)

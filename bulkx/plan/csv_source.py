@@ -129,17 +129,21 @@ class SourceReader:
             if not stat.S_ISREG(mode):
                 what = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
                 self.error(
-                    at, f"{shown} is {what}, not a regular file", "BX001",
+                    at,
+                    f"{shown} is {what}, not a regular file",
+                    "BX001",
                     "name a .yaml or .csv file on disk (write a stream to a file first)",
-                )  # fmt: skip
+                )
                 return None
             # Read one byte past the limit: a size from stat can be wrong (/proc) or stale.
             data = file.read(limit + 1)
         if len(data) > limit:
             self.error(
-                at, f"{shown} is larger than {limit:,} bytes", "BX001",
+                at,
+                f"{shown} is larger than {limit:,} bytes",
+                "BX001",
                 f"split the plan, or raise the limit with {MAX_PLAN_BYTES_ENV}=<bytes>",
-            )  # fmt: skip
+            )
             return None
         return data
 

@@ -126,9 +126,12 @@ class PlanLoader(SourceReader):
         if any(d.severity == "error" for d in self.diagnostics) and not self.steps:
             return None
         return Plan(
-            self.shown, tuple(self.steps), self.digest.hexdigest(),
-            sources=tuple(self.sources), kind=self.kind_option,
-        )  # fmt: skip
+            self.shown,
+            tuple(self.steps),
+            self.digest.hexdigest(),
+            sources=tuple(self.sources),
+            kind=self.kind_option,
+        )
 
     def load_csv_plan(self, text: str, first: str) -> None:
         match = KIND_LINE.match(first)
@@ -440,8 +443,11 @@ def load_plan(path: str | Path, *, kind: str | None = None) -> tuple[Plan | None
 
 
 #: ruamel's names for what can be left open, in a plan author's words.
-_CONSTRUCTS = {"quoted scalar": "quoted value", "flow sequence": "[ ] list",
-               "flow mapping": "{ } mapping"}  # fmt: skip
+_CONSTRUCTS = {
+    "quoted scalar": "quoted value",
+    "flow sequence": "[ ] list",
+    "flow mapping": "{ } mapping",
+}
 
 
 def _syntax_error(shown: str, exc: Exception) -> tuple[Position, str, str, str]:

@@ -95,9 +95,12 @@ class StepBuilder:
             f"fields of {self.kind.name}: {', '.join(self.kind.by_name)}"
         )
         self.loader.error(
-            pos, f"unknown {what} {name!r} for kind {self.kind.name}", "BX010", hint,
+            pos,
+            f"unknown {what} {name!r} for kind {self.kind.name}",
+            "BX010",
+            hint,
             check=f"unknown {what}s for kind {self.kind.name}",
-        )  # fmt: skip
+        )
 
     def add_items(self, items: Any, shown: str, pos: Position) -> None:
         if not isinstance(items, CommentedSeq):
@@ -204,14 +207,18 @@ class StepBuilder:
             at = self.source.keys.get(f"columns.{plan_name}", Position(shown, 1))
             if csv_name not in header:
                 self.loader.error(
-                    at, f"column {csv_name!r} is not in {shown}", "BX012",
+                    at,
+                    f"column {csv_name!r} is not in {shown}",
+                    "BX012",
                     did_you_mean(csv_name, header),
-                )  # fmt: skip
+                )
             elif csv_name in by_csv:
                 self.loader.error(
-                    at, f"column {csv_name!r} is already renamed to {by_csv[csv_name]!r}",
-                    "BX012", "a CSV column can be one field: rename it once",
-                )  # fmt: skip
+                    at,
+                    f"column {csv_name!r} is already renamed to {by_csv[csv_name]!r}",
+                    "BX012",
+                    "a CSV column can be one field: rename it once",
+                )
             else:
                 by_csv[csv_name] = plan_name
         return by_csv

@@ -292,9 +292,11 @@ class StepChecks:
         defaults = [
             pl.lit(spec.default).alias(spec.name)
             for spec in kind.fields
-            if spec.default is not None and spec.api_name is not None
-            and not spec.create_only and spec.name not in rows.columns
-        ]  # fmt: skip
+            if spec.default is not None
+            and spec.api_name is not None
+            and not spec.create_only
+            and spec.name not in rows.columns
+        ]
         if defaults and rows.height:
             rows = rows.with_columns(defaults)
         object.__setattr__(step, "rows", rows)  # normalised values are part of the contract
@@ -447,9 +449,10 @@ class StepChecks:
                 parsed = [part.strip() for part in text.split(";") if part.strip()]
             ok = parsed is None or (
                 isinstance(parsed, list)
-                and all(isinstance(v, str | int | float) and not isinstance(v, bool)
-                        for v in parsed)
-            )  # fmt: skip
+                and all(
+                    isinstance(v, str | int | float) and not isinstance(v, bool) for v in parsed
+                )
+            )
             canonical[text] = json.dumps([str(v) for v in parsed]) if ok and parsed else None
             choices = KINDS[step.kind].by_name[name].choices
             unknown = [str(v) for v in parsed if str(v) not in choices] if ok and parsed else []

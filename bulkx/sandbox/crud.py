@@ -208,10 +208,13 @@ def _offset_page(
         # Stored documents are the responses already (sorted keys, no hidden fields): splice them
         # in; only a document with an internal `_field` needs decoding.
         encoded = EncodedItems(
-            text if '"_' not in text else json.dumps(render(ctx, resource, json.loads(text)),
-                                                     separators=(",", ":"), ensure_ascii=False)
+            text
+            if '"_' not in text
+            else json.dumps(
+                render(ctx, resource, json.loads(text)), separators=(",", ":"), ensure_ascii=False
+            )
             for text in raw
-        )  # fmt: skip
+        )
         return encoded, total, has_more
     return [render(ctx, resource, json.loads(text)) for text in raw], total, has_more
 

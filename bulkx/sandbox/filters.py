@@ -24,8 +24,19 @@ Operator = Literal[
     "eq", "ne", "gt", "ge", "lt", "le", "like", "ilike", "in", "notin", "bit", "nearby"
 ]
 OPERATORS: tuple[Operator, ...] = (
-    "eq", "ne", "gt", "ge", "lt", "le", "like", "ilike", "in", "notin", "bit", "nearby",
-)  # fmt: skip
+    "eq",
+    "ne",
+    "gt",
+    "ge",
+    "lt",
+    "le",
+    "like",
+    "ilike",
+    "in",
+    "notin",
+    "bit",
+    "nearby",
+)
 
 Scalar = str | int | float | bool | None
 

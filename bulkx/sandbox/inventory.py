@@ -233,8 +233,12 @@ class Inventory:
         """`describe` as JSON text (sorted keys), from a per-block template: the browse hot path."""
         parts = self._templates.get(block.prefix)
         if parts is None:
-            marks = {"did_sid": "\x01", "in_country_format": "\x02", "international_format": "\x03",
-                     "phonenumber": "\x04"}  # fmt: skip
+            marks = {
+                "did_sid": "\x01",
+                "in_country_format": "\x02",
+                "international_format": "\x03",
+                "phonenumber": "\x04",
+            }
             obj = {**self.describe(block.first, block), **marks}
             text = json.dumps(obj, separators=(",", ":"), sort_keys=True)
             parts = re.split(r'"\\u000[1-4]"', text)
@@ -261,9 +265,13 @@ class Inventory:
     ) -> list[dict[str, Any]]:
         """Up to `limit` available numbers after skipping `offset`, as DID objects."""
         found = self.browse_numbers(
-            conditions, limit=limit, offset=offset, descending=descending, shuffle=shuffle,
+            conditions,
+            limit=limit,
+            offset=offset,
+            descending=descending,
+            shuffle=shuffle,
             field_type=field_type,
-        )  # fmt: skip
+        )
         return [self.describe(number, block) for number, block in found]
 
     def browse_numbers(
@@ -335,8 +343,9 @@ class Inventory:
         ]
         if order_by is not None and order_by not in NUMBER_ORDER:
             key = order_by
-            blocks.sort(key=lambda b: _order_key(self.describe(b.first, b).get(key)),
-                        reverse=descending)  # fmt: skip
+            blocks.sort(
+                key=lambda b: _order_key(self.describe(b.first, b).get(key)), reverse=descending
+            )
             descending = False  # each block's numbers ascending
         if near is not None:
             lat, lng = _latlng(near)

@@ -28,11 +28,12 @@ _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 def _answer(status: int, why: str) -> bytes:
     body = json.dumps(
-        {"message": _REASONS[status].decode().lower(), "errors": [
-            {"field": None, "message": why, "reference_sid": None}
-        ]},
+        {
+            "message": _REASONS[status].decode().lower(),
+            "errors": [{"field": None, "message": why, "reference_sid": None}],
+        },
         separators=(",", ":"),
-    ).encode()  # fmt: skip
+    ).encode()
     head = (
         b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
         b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body))

@@ -274,9 +274,15 @@ class Store:
     ) -> tuple[list[dict[str, Any]], int | None]:
         """A page of documents (decoded) and, if wanted, how many match in all."""
         raw, total = self.page_raw(
-            collection, owner=owner, where=where, params=params, order_by=order_by,
-            limit=limit, offset=offset, want_total=want_total,
-        )  # fmt: skip
+            collection,
+            owner=owner,
+            where=where,
+            params=params,
+            order_by=order_by,
+            limit=limit,
+            offset=offset,
+            want_total=want_total,
+        )
         return [json.loads(text) for text in raw], total
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:

@@ -25,6 +25,7 @@ DEFAULT_LOGIN = "sandbox"
 DEFAULT_PASSWORD = "sandbox-password"
 
 #: Every scope the sandbox knows; the default token has them all.
+# fmt: off
 ALL_SCOPES = (
     "accesscontrol.manage", "app.manage", "batch.manage", "endpoints.manage", "oauth.manage",
     "oauth.manage_all_tokens", "partners.manage", "partners.billing_method.manage",
@@ -32,7 +33,8 @@ ALL_SCOPES = (
     "phonenumber.emergency.manage", "phonenumber.line_information.manage", "push.manage",
     "shortener.manage", "sms.manage", "storage.manage", "trunk_groups.manage",
     "trunk_groups.trunks.manage",
-)  # fmt: skip
+)
+# fmt: on
 
 #: Collections the sandbox keeps for itself (not served as plain CRUD resources).
 INTERNAL_COLLECTIONS: dict[str, tuple[str, ...]] = {

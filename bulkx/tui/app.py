@@ -114,8 +114,13 @@ class MonitorApp(App[int | None]):
             self.push_screen(screen)
         self.set_interval(self.poll_seconds, self.poll)
         if self.job is not None:
-            self.run_worker(self._run_job(), name="run", group="job", exit_on_error=False,
-                            description=f"bulkx run {run_id}")  # fmt: skip
+            self.run_worker(
+                self._run_job(),
+                name="run",
+                group="job",
+                exit_on_error=False,
+                description=f"bulkx run {run_id}",
+            )
 
     async def poll(self, *, now: bool = False) -> None:
         """One read, off the event loop; the interval timer never overlaps two. A read that
@@ -172,11 +177,15 @@ class MonitorApp(App[int | None]):
         if self.quitting:
             self.exit(self.job_exit)
         elif self.job_error is not None:
-            self.notify(f"the run stopped with an error: {self.job_error}; q closes the monitor",
-                        severity="error", timeout=30)  # fmt: skip
+            self.notify(
+                f"the run stopped with an error: {self.job_error}; q closes the monitor",
+                severity="error",
+                timeout=30,
+            )
         else:
-            self.notify(f"the run has ended (exit {self.job_exit}); q closes the monitor",
-                        timeout=30)  # fmt: skip
+            self.notify(
+                f"the run has ended (exit {self.job_exit}); q closes the monitor", timeout=30
+            )
 
     def outcome(self) -> int | None:
         """What `run_monitor` returns once the app has exited: the job's exit code (its
@@ -248,8 +257,9 @@ class MonitorApp(App[int | None]):
     async def action_export_not_attempted(self) -> None:
         """`n`: the items the run has not reached, as `bulkx report --not-attempted`."""
         if self.source is not None:
-            await self._export(self.source.export_not_attempted, "items not attempted",
-                               "every item was attempted")  # fmt: skip
+            await self._export(
+                self.source.export_not_attempted, "items not attempted", "every item was attempted"
+            )
 
     async def _export(self, export: Callable[[Path], list[Path]], what: str, none: str) -> None:
         try:
@@ -293,19 +303,26 @@ class MonitorApp(App[int | None]):
         yield from super().get_system_commands(screen)
         if self.source is None:
             return
-        yield SystemCommand("Pause the run", "Nothing new starts until resumed (p)",
-                            self.action_pause)  # fmt: skip
+        yield SystemCommand(
+            "Pause the run", "Nothing new starts until resumed (p)", self.action_pause
+        )
         yield SystemCommand("Resume the run", "Carry on after a pause (r)", self.action_resume)
-        yield SystemCommand("Cancel the run", "Graceful stop, resumable; asks first (c)",
-                            self.action_cancel)  # fmt: skip
-        yield SystemCommand("Failures", "Every failed item; enter shows its history (f)",
-                            self.action_failures)  # fmt: skip
-        yield SystemCommand("Export failures to CSV",
-                            "The same as `bulkx report RUN_ID --failed`, into files (e)",
-                            self.action_export)  # fmt: skip
-        yield SystemCommand("Export items not attempted to CSV",
-                            "The same as `bulkx report RUN_ID --not-attempted`, into files (n)",
-                            self.action_export_not_attempted)  # fmt: skip
+        yield SystemCommand(
+            "Cancel the run", "Graceful stop, resumable; asks first (c)", self.action_cancel
+        )
+        yield SystemCommand(
+            "Failures", "Every failed item; enter shows its history (f)", self.action_failures
+        )
+        yield SystemCommand(
+            "Export failures to CSV",
+            "The same as `bulkx report RUN_ID --failed`, into files (e)",
+            self.action_export,
+        )
+        yield SystemCommand(
+            "Export items not attempted to CSV",
+            "The same as `bulkx report RUN_ID --not-attempted`, into files (n)",
+            self.action_export_not_attempted,
+        )
         if self.job is None:
             yield SystemCommand("Detach", "Stop watching; the run goes on (q)", self.action_quit)
 

@@ -264,14 +264,21 @@ class RunPickerScreen(Screen[None]):
         table.add_columns("run", "state", "done", "failed", "plan", "target")
         for run in runs:
             if run.error:
-                table.add_row(run.run_id, "unreadable", "", "", printable(run.error), "",
-                              key=run.run_id)  # fmt: skip
+                table.add_row(
+                    run.run_id, "unreadable", "", "", printable(run.error), "", key=run.run_id
+                )
                 continue
             counts = run.counts or {}
             done = f"{counts.get('succeeded', 0):,}/{sum(counts.values()):,}"
-            table.add_row(run.run_id, run.state or "", done, f"{counts.get('failed', 0):,}",
-                          printable(run.plan_path or ""), printable(run.target_label or ""),
-                          key=run.run_id)  # fmt: skip
+            table.add_row(
+                run.run_id,
+                run.state or "",
+                done,
+                f"{counts.get('failed', 0):,}",
+                printable(run.plan_path or ""),
+                printable(run.target_label or ""),
+                key=run.run_id,
+            )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:

@@ -45,8 +45,14 @@ class RunHeader(Static):
     def show(self, snapshot: RunSnapshot, numbers: RunFigures) -> None:
         info = snapshot.info
         # Redraw only when something on it changed: most reads at a quiet moment change nothing.
-        shown = (info, numbers.state, numbers.note, numbers.total, round(numbers.elapsed),
-                 None if numbers.eta is None else round(numbers.eta))  # fmt: skip
+        shown = (
+            info,
+            numbers.state,
+            numbers.note,
+            numbers.total,
+            round(numbers.elapsed),
+            None if numbers.eta is None else round(numbers.eta),
+        )
         if shown == self._shown:
             return
         self._shown = shown
@@ -225,8 +231,13 @@ class FailuresTable(DataTable[str]):
         self.clear()
         for op in failures:
             error = printable((op.error or "").replace("\n", " "))
-            self.add_row(printable(_row_of(op.position)), printable(f"{op.kind} {op.key}"), error,
-                         str(op.attempts), key=str(op.op_id))  # fmt: skip
+            self.add_row(
+                printable(_row_of(op.position)),
+                printable(f"{op.kind} {op.key}"),
+                error,
+                str(op.attempts),
+                key=str(op.op_id),
+            )
         self._shown = ids
         self._fit_error_column()
         if selected is not None and selected in ids:

@@ -31,8 +31,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _page(items: list[Any], *, total: int | None, offset: int = 0, more: bool = True) -> dict:  # type: ignore[type-arg]
-    return {"count": len(items), "has_more": more, "items": items, "limit": 10,
-            "offset": offset, "pagination": {}, "total": total}  # fmt: skip
+    return {
+        "count": len(items),
+        "has_more": more,
+        "items": items,
+        "limit": 10,
+        "offset": offset,
+        "pagination": {},
+        "total": total,
+    }
 
 
 async def _drain(fetch_offset: Callable[[int], Any], fetch_url: Any = None) -> int:
@@ -121,9 +128,11 @@ def _client(handler: Callable[[httpx.Request], httpx.Response]) -> CarrierX:
         return None
 
     return CarrierX(
-        Target("https://api.example.com/core/v2"), Secret("tok-0123456789"),
-        transport=httpx.MockTransport(handler), retry=RetryPolicy(attempts=1, sleep=no_sleep),
-    )  # fmt: skip
+        Target("https://api.example.com/core/v2"),
+        Secret("tok-0123456789"),
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(attempts=1, sleep=no_sleep),
+    )
 
 
 async def test_the_client_raises_api_errors_for_malformed_lists() -> None:
@@ -216,9 +225,12 @@ def test_export_from_a_hostile_server_is_an_error_not_a_traceback(
     handler.mode = mode
     result = subprocess.run(
         [sys.executable, "-m", "bulkx", "export", "trunk_group", "--base-url", base],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
         env={**os.environ, "CARRIERX_TOKEN": "tok-0123456789", "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
+    )
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert message in result.stderr

@@ -277,11 +277,23 @@ def plan_fuzz(plans: int) -> Outcome:
     outcome = Outcome(f"T8b plan fuzz, {plans} plans")
     repo = Path(__file__).resolve().parents[2]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:randomly", "-m", "slow",
-         "tests/plan/test_fuzz_plans.py"],
-        cwd=repo, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-s",
+            "-p",
+            "no:randomly",
+            "-m",
+            "slow",
+            "tests/plan/test_fuzz_plans.py",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
         env={**os.environ, "BULKX_FUZZ_PLANS": str(plans)},
-    )  # fmt: skip
+    )
     last = (result.stdout.strip().splitlines() or [""])[-1]
     outcome.expect(result.returncode == 0, f"pytest: {last}\n{result.stdout[-3000:]}")
     summary = [line for line in result.stdout.splitlines() if " plans, slowest " in line]

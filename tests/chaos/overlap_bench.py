@@ -83,8 +83,17 @@ def write_plan(
 
 
 def apply_args(bench: Lab, plan: OverlapPlan, *extra: str) -> tuple[str, ...]:
-    return ("apply", str(plan.path), "--yes", "--allow-send", "--send-rate", "50",
-            "--base-url", bench.base, *extra)  # fmt: skip
+    return (
+        "apply",
+        str(plan.path),
+        "--yes",
+        "--allow-send",
+        "--send-rate",
+        "50",
+        "--base-url",
+        bench.base,
+        *extra,
+    )
 
 
 # --- what exists, through the API -----------------------------------------------------------

@@ -83,17 +83,25 @@ def concurrent_applies(directory: Path, *, runs: int, items: int, seed: int) -> 
         groups, refs, rents = max(4, items * 2 // 3), max(2, items // 6), max(1, items // 10)
         overlapping = [
             write_plan(
-                bench, f"overlap{i}", prefix=f"t15o{runs}",
+                bench,
+                f"overlap{i}",
+                prefix=f"t15o{runs}",
                 groups=range(i * groups // 2, i * groups // 2 + groups),
-                refs=range(i * refs // 2, i * refs // 2 + refs), rents=rents,
+                refs=range(i * refs // 2, i * refs // 2 + refs),
+                rents=rents,
             )
             for i in range(runs)
-        ]  # fmt: skip
+        ]
         refused = _round(outcome, bench, overlapping, rng, "overlapping plans")
         one = write_plan(
-            bench, "same", prefix=f"t15s{runs}", groups=range(groups), refs=range(refs),
-            rents=rents, rent_step="same-rent",
-        )  # fmt: skip
+            bench,
+            "same",
+            prefix=f"t15s{runs}",
+            groups=range(groups),
+            refs=range(refs),
+            rents=rents,
+            rent_step="same-rent",
+        )
         refused += _round(outcome, bench, [one] * runs, rng, "one plan")
         made_twice, sent_twice = repeated(bench, [*overlapping, one])
         outcome.notes.append(
@@ -108,8 +116,9 @@ def truncated_wal(directory: Path, *, items: int, seed: int, keep: float = 0.5) 
     started = time.perf_counter()
     outcome = Outcome("T16 truncated WAL, resume")
     with lab(directory, faults=T16_FAULTS, seed=seed) as bench:
-        plan = write_plan(bench, "wal", prefix="t16", groups=range(items),
-                          refs=range(max(2, items // 10)))  # fmt: skip
+        plan = write_plan(
+            bench, "wal", prefix="t16", groups=range(items), refs=range(max(2, items // 10))
+        )
         process = bench.start(*apply_args(bench, plan, "--concurrency", "2"))
         run_id = wait_for_run(bench, process)
         if not outcome.expect(run_id is not None, "the apply never journaled its run"):

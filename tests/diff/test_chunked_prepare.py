@@ -113,8 +113,16 @@ def _plan(directory: Path, to_rent: list[str], *, blocked: bool) -> Plan:
 
 
 def _shape(op: Operation) -> tuple[Any, ...]:
-    return (op.op_key, op.step, op.kind, op.key, op.action, op.position, op.depends_on,
-            dict(op.change))  # fmt: skip
+    return (
+        op.op_key,
+        op.step,
+        op.kind,
+        op.key,
+        op.action,
+        op.position,
+        op.depends_on,
+        dict(op.change),
+    )
 
 
 async def _whole_and_chunked(app: SandboxApp, plan: Plan, root: Path) -> dict[str, Any]:
@@ -130,16 +138,25 @@ async def _whole_and_chunked(app: SandboxApp, plan: Plan, root: Path) -> dict[st
             for change in differ.diff(chunk, await reads.chunk(chunk))
         ]
         journal = Journal.create(
-            root, plan_path=plan.path, plan_digest=plan.digest, target_label="sandbox",
-            is_sandbox=True, options={}, changeset_json="{}", preparing=True,
-        )  # fmt: skip
+            root,
+            plan_path=plan.path,
+            plan_digest=plan.digest,
+            target_label="sandbox",
+            is_sandbox=True,
+            options={},
+            changeset_json="{}",
+            preparing=True,
+        )
         prepared = await prepare_journaled(
             journal, plan, client, target="sandbox", allow_release=True, confirmed=frozenset()
         )
     return {
-        "whole": whole, "chunked": chunked, "live": live, "journal": journal,
+        "whole": whole,
+        "chunked": chunked,
+        "live": live,
+        "journal": journal,
         "prepared": prepared,
-    }  # fmt: skip
+    }
 
 
 def test_a_chunked_diff_and_its_journal_equal_the_whole_plans(

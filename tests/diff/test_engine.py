@@ -26,10 +26,14 @@ from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Plan, Position, Step
 
 
 def step(kind: str, rows: list[dict[str, Any]], name: str | None = None, **extra: Any) -> Step:
-    frame = pl.DataFrame(
-        [{**r, SOURCE_FILE: "plan.yaml", SOURCE_LINE: i + 2} for i, r in enumerate(rows)],
-        infer_schema_length=None,
-    ) if rows else pl.DataFrame({SOURCE_FILE: [], SOURCE_LINE: []})  # fmt: skip
+    frame = (
+        pl.DataFrame(
+            [{**r, SOURCE_FILE: "plan.yaml", SOURCE_LINE: i + 2} for i, r in enumerate(rows)],
+            infer_schema_length=None,
+        )
+        if rows
+        else pl.DataFrame({SOURCE_FILE: [], SOURCE_LINE: []})
+    )
     return Step(kind, name or f"{kind}#1", Position("plan.yaml", 1), frame, **extra)
 
 
@@ -49,9 +53,15 @@ def test_missing_numbers_are_rented_priced_from_the_inventory() -> None:
     live = LiveState(available={"15162065575": "0.6"})
     changes = diff(plan(step("did", [{"phonenumber": "15162065575", "name": "desk"}])), live)
     assert changes == [
-        Create("did", "15162065575", "did#1", Position("plan.yaml", 2),
-               {"phonenumber": "15162065575", "name": "desk"}, monthly_price="0.6")
-    ]  # fmt: skip
+        Create(
+            "did",
+            "15162065575",
+            "did#1",
+            Position("plan.yaml", 2),
+            {"phonenumber": "15162065575", "name": "desk"},
+            monthly_price="0.6",
+        )
+    ]
 
 
 def test_adopting_a_number_not_on_the_account_is_blocked_never_rented() -> None:
@@ -78,10 +88,16 @@ def test_only_fields_the_plan_names_are_compared() -> None:
     )
     changes = diff(plan(step("did", [{"phonenumber": "15162065575", "name": "new"}])), live)
     assert changes == [
-        Update("did", "15162065575", "did#1", Position("plan.yaml", 2), "s1",
-               (FieldChange("name", "old", "new"),),
-               values={"phonenumber": "15162065575", "name": "new"})
-    ]  # fmt: skip
+        Update(
+            "did",
+            "15162065575",
+            "did#1",
+            Position("plan.yaml", 2),
+            "s1",
+            (FieldChange("name", "old", "new"),),
+            values={"phonenumber": "15162065575", "name": "new"},
+        )
+    ]
 
 
 def test_references_are_compared_by_natural_key() -> None:
@@ -108,8 +124,13 @@ def test_blank_and_null_are_the_same_and_numbers_compare_by_meaning() -> None:
 
 
 def test_sub_records_follow_their_parent_or_are_blocked() -> None:
-    e911 = {"phonenumber": "15162065575", "city": "Hempstead", "state": "NY", "zip": "11550",
-            "address_1": "1 Main St"}  # fmt: skip
+    e911 = {
+        "phonenumber": "15162065575",
+        "city": "Hempstead",
+        "state": "NY",
+        "zip": "11550",
+        "address_1": "1 Main St",
+    }
     orphan = diff(plan(step("did_emergency", [e911])), LiveState())
     assert isinstance(orphan[0], Blocked)
     with_parent = diff(
@@ -133,22 +154,39 @@ def test_dependencies_come_first_whatever_the_plan_order() -> None:
     assert order.index("trunk_group") < order.index("did") < order.index("did_emergency")
     assert order.index("endpoint") < order.index("trunk")
     changes = diff(
-        plan(step("did", [{"phonenumber": "15162065575", "trunk_group": "acme"}]),
-             step("trunk_group", [{"name": "acme"}])),
+        plan(
+            step("did", [{"phonenumber": "15162065575", "trunk_group": "acme"}]),
+            step("trunk_group", [{"name": "acme"}]),
+        ),
         LiveState(),
-    )  # fmt: skip
+    )
     assert [c.kind for c in changes] == ["trunk_group", "did"]
 
 
 def test_rent_by_criteria_and_the_changeset_summary() -> None:
-    rent = step("did", [], name="rent-516", count=50, criteria={"npa": "516"},
-                template={"trunk_group": "acme"})  # fmt: skip
+    rent = step(
+        "did",
+        [],
+        name="rent-516",
+        count=50,
+        criteria={"npa": "516"},
+        template={"trunk_group": "acme"},
+    )
     live = LiveState(criteria={"rent-516": (900, "0.6")})
     changes = diff(plan(rent), live)
     assert changes == [
-        RentByCriteria("did", "npa=516", "rent-516", Position("plan.yaml", 1), 50,
-                       {"npa": "516"}, {"trunk_group": "acme"}, available=900, monthly_price="0.6")
-    ]  # fmt: skip
+        RentByCriteria(
+            "did",
+            "npa=516",
+            "rent-516",
+            Position("plan.yaml", 1),
+            50,
+            {"npa": "516"},
+            {"trunk_group": "acme"},
+            available=900,
+            monthly_price="0.6",
+        )
+    ]
     changeset = Changeset("plan.yaml", "digest", "sandbox", tuple(changes))
     assert changeset.counts() == {"rent-516": {"rent": 50}}
     assert changeset.monthly_cost() == 30.0

@@ -20,12 +20,16 @@ def _changeset() -> Changeset:
     )
     live.available["15162065576"] = "0.6"
     desired = plan(
-        step("did", [
-            {"phonenumber": "15162065575", "name": "front desk", "trunk_group": "acme-sip"},
-            {"phonenumber": "15162065576", "name": "fax"},
-            {"phonenumber": "15162065577", "ensure": "adopted"},
-        ], name="numbers"),
-    )  # fmt: skip
+        step(
+            "did",
+            [
+                {"phonenumber": "15162065575", "name": "front desk", "trunk_group": "acme-sip"},
+                {"phonenumber": "15162065576", "name": "fax"},
+                {"phonenumber": "15162065577", "ensure": "adopted"},
+            ],
+            name="numbers",
+        ),
+    )
     return Changeset("plans/x.yaml", "d", "the embedded sandbox", tuple(diff(desired, live)))
 
 

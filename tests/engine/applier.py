@@ -17,9 +17,10 @@ async def apply_in_order(client: CarrierX, changeset: Changeset, live: LiveState
         if isinstance(change, RentByCriteria):
             flt = criteria_filter(change.criteria)
             page = await client.get(
-                "core", "/phonenumber/available_dids",
+                "core",
+                "/phonenumber/available_dids",
                 params={"limit": change.count, **({"filter": flt} if flt else {})},
-            )  # fmt: skip
+            )
             numbers = [d["phonenumber"] for d in page["items"]]
             for request in rent_requests(change, numbers, resolver):
                 await client.request(request.api, request.method, request.path, json=request.body)
@@ -29,9 +30,13 @@ async def apply_in_order(client: CarrierX, changeset: Changeset, live: LiveState
         if request is None:
             continue
         response = await client.request(
-            request.api, request.method, request.path, json=request.body,
-            endpoint=request.endpoint, params=request.params,
-        )  # fmt: skip
+            request.api,
+            request.method,
+            request.path,
+            json=request.body,
+            endpoint=request.endpoint,
+            params=request.params,
+        )
         sent += 1
         if isinstance(change, Create):
             sid = created_sid(change.kind, response)

@@ -29,9 +29,14 @@ REPO = Path(__file__).resolve().parents[2]
 def _bulkx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CARRIERX_TOKEN": TOKEN, "BULKX_HOME": str(cwd / ".bulkx")}
     return subprocess.run(
-        [sys.executable, "-m", "bulkx", *args], capture_output=True, text=True, cwd=cwd,
-        env=env, timeout=120, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _events(path: Path) -> list[dict[str, object]]:
@@ -68,17 +73,24 @@ def test_rentals_and_updates_go_through_reviewed_batch_tasks(
     base = ["--base-url", sandbox.core_url]
     planned = _bulkx(tmp_path, "plan", str(plan), *base)
     assert planned.returncode == 0, planned.stderr
-    other_partner = {**sandbox.world.partner(sandbox.world.partner_sid),
-                     "partner_sid": "other-partner", "login": "other"}  # fmt: skip
+    other_partner = {
+        **sandbox.world.partner(sandbox.world.partner_sid),
+        "partner_sid": "other-partner",
+        "login": "other",
+    }
     sandbox.world.store.insert("partners", "other-partner", "other-partner", other_partner)
     other = sandbox.world.issue_token("other-partner")["access_token"]
-    rented = httpx.post(f"{sandbox.core_url}/phonenumber/dids", json={"phonenumber": taken},
-                        headers={"Authorization": f"Bearer {other}"})  # fmt: skip
+    rented = httpx.post(
+        f"{sandbox.core_url}/phonenumber/dids",
+        json={"phonenumber": taken},
+        headers={"Authorization": f"Bearer {other}"},
+    )
     assert rented.status_code == 200, rented.text
 
     events = tmp_path / "events.jsonl"
-    run = _bulkx(tmp_path, "apply", str(plan), "--yes", "--via", "batch", "--events",
-                 str(events), *base)  # fmt: skip
+    run = _bulkx(
+        tmp_path, "apply", str(plan), "--yes", "--via", "batch", "--events", str(events), *base
+    )
     assert run.returncode == 3, run.stderr  # finished, one rental (and its E911) failed
     assert "review: 6 item(s)" in run.stderr
 
@@ -188,9 +200,15 @@ def test_a_task_is_polled_and_its_reads_retried_on_the_injected_sleep() -> None:
         waits.append(seconds)
 
     op = Operation(
-        op_key="k", step="s", kind="did", key="15550001", action="update",
-        position="p.yaml:1:0", depends_on=(), change={},
-    )  # fmt: skip
+        op_key="k",
+        step="s",
+        kind="did",
+        key="15550001",
+        action="update",
+        position="p.yaml:1:0",
+        depends_on=(),
+        change={},
+    )
     request = Request("core", "PATCH", "/phonenumber/dids/d1", {"trunk_group_sid": "tg"})
     group = Group("PATCH", "phonenumber", "phonenumber", [op], [request])
     batcher = Batcher(_TaskApi(), Resolver(), lambda *a, **k: None, sleep=recording_sleep)  # type: ignore[arg-type]

@@ -47,6 +47,7 @@ SLOW_DOWN = RateLimited("slow down", 429, retry_after=3.0)
 LOST = OutcomeUnknown("connection reset after the request was sent")
 TAKEN = Conflict("already rented", 409)
 
+# fmt: off
 ROWS = [
     # (what happened, error, context, decision)
     ("unresolved reference", UnresolvedReference("no trunk_group 'x'"), PREPARE,
@@ -122,7 +123,8 @@ ROWS = [
      Decision(Verdict.STOP_OUTAGE)),
     ("lookup: a lost answer is only transient", LOST, LOOKUP,
      Decision(Verdict.RETRY_AFTER_BACKOFF)),
-]  # fmt: skip
+]
+# fmt: on
 
 
 @pytest.mark.parametrize(

@@ -274,9 +274,13 @@ def test_apply_writes_its_events_as_json_lines(tmp_path: Path) -> None:
     def bulkx(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "bulkx", *args, "--sandbox-db", str(tmp_path / "w.db")],
-            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
             stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
 
     done = bulkx("apply", str(plan), "--yes", "--events", str(tmp_path / "events.jsonl"))
     assert done.returncode == 0, done.stderr

@@ -30,8 +30,9 @@ steps:
 
 
 def test_a_plan_claims_its_objects_its_rent_step_and_each_sms_ref(tmp_path: Path) -> None:
-    (tmp_path / "sms.csv").write_text("customer_id,first_name,to\n7,Ann,+12125550100\n"
-                                      "8,Bob,+12125550101\n")  # fmt: skip
+    (tmp_path / "sms.csv").write_text(
+        "customer_id,first_name,to\n7,Ann,+12125550100\n8,Bob,+12125550101\n"
+    )
     (tmp_path / "plan.yaml").write_text(PLAN)
     plan, problems = load_plan(tmp_path / "plan.yaml")
     assert plan is not None, problems
@@ -50,8 +51,10 @@ def test_a_resume_claims_the_same_keys_from_its_operations() -> None:
         ("sms.message", "notice-7", "notices", "create"),
     ]
     assert list(op_claims(rows)) == [
-        "trunk_group:sip-01", "did:rent:rent-ny", "sms.message:notice-7",
-    ]  # fmt: skip
+        "trunk_group:sip-01",
+        "did:rent:rent-ny",
+        "sms.message:notice-7",
+    ]
 
 
 def test_a_target_is_its_base_url_or_its_sandbox_file(tmp_path: Path) -> None:

@@ -60,9 +60,12 @@ async def _apply(
         by_key = {}
         for op in ops:
             by_key[op.op_key] = next(
-                c for c in changes if c.step == op.step and c.kind == op.kind
+                c
+                for c in changes
+                if c.step == op.step
+                and c.kind == op.kind
                 and (c.key == op.key or op.action == "rent")
-            )  # fmt: skip
+            )
         ledger = MemoryLedger()
         runner = Executor(client, ledger, Resolver.from_live(live), **executor)  # type: ignore[arg-type]
         if faults:
@@ -104,9 +107,15 @@ def test_lost_answers_are_reconciled_never_duplicated(tmp_path: Path) -> None:
 
     rng = TopOfRange()
     _, (progress, leftover) = asyncio.run(
-        _apply(app, _plan("new-site.yaml"), "execute_then_reset=0.3,http_5xx=0.05",
-               concurrency=8, sleep=recording_sleep, rng=rng)
-    )  # fmt: skip
+        _apply(
+            app,
+            _plan("new-site.yaml"),
+            "execute_then_reset=0.3,http_5xx=0.05",
+            concurrency=8,
+            sleep=recording_sleep,
+            rng=rng,
+        )
+    )
     assert progress.failed == 0  # type: ignore[attr-defined]
     assert leftover == []
     # Every wait between retries came from the executor's own rng and sleep (never the global
@@ -145,9 +154,8 @@ def test_lost_answers_on_links_and_uploads_find_the_object_in_its_parent(tmp_pat
     the lookup must look there (not among trunk groups), or the create is sent twice."""
     app = _sandbox(tmp_path)
     _, (progress, leftover) = asyncio.run(
-        _apply(app, _plan("content.yaml"), "execute_then_reset=0.4", concurrency=4,
-               sleep=_no_sleep)
-    )  # fmt: skip
+        _apply(app, _plan("content.yaml"), "execute_then_reset=0.4", concurrency=4, sleep=_no_sleep)
+    )
     assert progress.failed == 0  # type: ignore[attr-defined]
     assert leftover == []
     counts = app.world.store.counts()
@@ -190,9 +198,15 @@ def test_an_outage_shorter_than_the_breaker_fails_nothing(tmp_path: Path) -> Non
     app = _sandbox(tmp_path)
     breaker = OutageBreaker(open_after=60.0, min_errors=3)
     _, (progress, leftover) = asyncio.run(
-        _apply(app, _plan("e911-correction.yaml"), "outage=2s@0s", concurrency=4,
-               max_attempts=2, breaker=breaker)
-    )  # fmt: skip
+        _apply(
+            app,
+            _plan("e911-correction.yaml"),
+            "outage=2s@0s",
+            concurrency=4,
+            max_attempts=2,
+            breaker=breaker,
+        )
+    )
     assert (progress.failed, progress.stopped_because) == (0, None)  # type: ignore[attr-defined]
     assert leftover == []
     log = app.controls.log.entries(0, 10_000)

@@ -30,9 +30,14 @@ class _Listing:
 
 def _rent(count: int) -> RentByCriteria:
     return RentByCriteria(
-        kind="did", key="rent#1", step="numbers", position=Position("p.yaml", 3),
-        count=count, criteria={"npa": "212"}, template={},
-    )  # fmt: skip
+        kind="did",
+        key="rent#1",
+        step="numbers",
+        position=Position("p.yaml", 3),
+        count=count,
+        criteria={"npa": "212"},
+        template={},
+    )
 
 
 def test_sixteen_workers_share_one_listing_of_numbers() -> None:

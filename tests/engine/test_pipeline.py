@@ -156,9 +156,11 @@ def test_which_plans_send_while_they_are_prepared(tmp_path: Path) -> None:
     names = "".join(f"      - {{phonenumber: '{n}', name: x}}\n" for n in numbers)
     both = _load(
         tmp_path / "both.yaml",
-        "version: 1\nsteps:\n  - kind: did\n    name: names\n    items:\n" + names
-        + "  - kind: did_emergency\n    name: e911\n    items:\n" + e911,
-    )  # fmt: skip
+        "version: 1\nsteps:\n  - kind: did\n    name: names\n    items:\n"
+        + names
+        + "  - kind: did_emergency\n    name: e911\n    items:\n"
+        + e911,
+    )
     # An E911 chunk reads the numbers the first step's operations change meanwhile.
     assert "same did objects" in str(pipeline_refusal(both, options, saved=False))
 
@@ -232,10 +234,11 @@ def _routing(directory: Path) -> Plan:
     (directory / "routes.csv").write_text("phonenumber,trunk_group\n" + rows)
     return _load(
         directory / "routing.yaml",
-        "version: 1\nsteps:\n  - kind: trunk_group\n    name: groups\n    items:\n" + groups
+        "version: 1\nsteps:\n  - kind: trunk_group\n    name: groups\n    items:\n"
+        + groups
         + "      - {name: old-sip, ensure: absent}\n"
         "  - {kind: did, name: routes, source: routes.csv}\n",
-    )  # fmt: skip
+    )
 
 
 async def _old_sip(db: Path) -> None:
@@ -252,8 +255,11 @@ async def _old_sip(db: Path) -> None:
             found = await client.list_all(
                 "core", "/phonenumber/dids", filter=f'phonenumber eq "{number}"'
             )
-            await client.patch("core", f"/phonenumber/dids/{found[0]['did_sid']}",
-                               json={"trunk_group_sid": group["trunk_group_sid"]})  # fmt: skip
+            await client.patch(
+                "core",
+                f"/phonenumber/dids/{found[0]['did_sid']}",
+                json={"trunk_group_sid": group["trunk_group_sid"]},
+            )
     app.world.store.close()
 
 
@@ -336,6 +342,7 @@ def test_ctrl_c_stops_sending_and_preparing_and_a_resume_finishes_each_once(
     assert asyncio.run(resume()) == 0
     counts, ops, run_state, prepared = _succeeded_all(root, run_id)
     assert counts == {"succeeded": len(NUMBERS)} and run_state == "completed"
-    starts = [op_id for op_id, to in _started_ops(root / "runs" / f"{run_id}.db")
-              if to == "in_flight"]  # fmt: skip
+    starts = [
+        op_id for op_id, to in _started_ops(root / "runs" / f"{run_id}.db") if to == "in_flight"
+    ]
     assert sorted(starts) == list(range(1, len(NUMBERS) + 1))  # each sent once

@@ -13,8 +13,16 @@ from bulkx.journal.states import Operation
 
 
 def _op(kind: str, key: str, action: str, change: dict[str, Any], step: str = "s") -> Operation:
-    return Operation("k" + key + action, step, kind, key, action, "p.yaml:3", (),
-                     {"kind": kind, "key": key, "action": action, **change})  # fmt: skip
+    return Operation(
+        "k" + key + action,
+        step,
+        kind,
+        key,
+        action,
+        "p.yaml:3",
+        (),
+        {"kind": kind, "key": key, "action": action, **change},
+    )
 
 
 def _update(
@@ -32,9 +40,14 @@ def test_an_update_goes_back_to_the_first_old_value_of_each_field() -> None:
     number = {"phonenumber": "12015550100", "ensure": "adopted"}
     revert = _revert(
         _update("did", "12015550100", {**number, "name": "b"}, ("name", "a", "b")),
-        _update("did", "12015550100", {**number, "name": "c", "trunk_group": "tg"},
-                ("name", "b", "c"), ("trunk_group", None, "tg")),
-    )  # fmt: skip
+        _update(
+            "did",
+            "12015550100",
+            {**number, "name": "c", "trunk_group": "tg"},
+            ("name", "b", "c"),
+            ("trunk_group", None, "tg"),
+        ),
+    )
     [item] = revert.items
     assert item.values == {**number, "name": "a", "trunk_group": None}  # null: a clear
     assert item.after == {**number, "name": "c", "trunk_group": "tg"}
@@ -52,14 +65,20 @@ def test_creates_are_removed_and_releases_and_sends_cannot_be_undone() -> None:
         {"name": "t1", "trunk_group": "tg", "ensure": "absent"},
     ]
     assert [(c.kind, c.reason.split(":")[0]) for c in revert.irreversible] == [
-        ("did", "released"), ("sms.message", "sent"),
-    ]  # fmt: skip
+        ("did", "released"),
+        ("sms.message", "sent"),
+    ]
     assert revert.flags() == ["--allow-release"]
 
 
 def test_an_e911_address_set_where_there_was_none_cannot_be_undone() -> None:
-    values = {"phonenumber": "12015550102", "address_1": "1 Main St", "city": "Newark",
-              "state": "NJ", "zip": "07102"}  # fmt: skip
+    values = {
+        "phonenumber": "12015550102",
+        "address_1": "1 Main St",
+        "city": "Newark",
+        "state": "NJ",
+        "zip": "07102",
+    }
     changes = [("address_1", None, "1 Main St"), ("city", None, "Newark")]
     revert = _revert(_update("did_emergency", "12015550102", values, *changes))
     assert revert.items == []
@@ -67,27 +86,43 @@ def test_an_e911_address_set_where_there_was_none_cannot_be_undone() -> None:
 
 
 def test_an_e911_correction_names_every_required_field() -> None:
-    values = {"phonenumber": "12015550103", "address_1": "2 Side St", "city": "Newark",
-              "state": "NJ", "zip": "07102"}  # fmt: skip
-    revert = _revert(_update("did_emergency", "12015550103", values,
-                             ("address_1", "1 Main St", "2 Side St")))  # fmt: skip
+    values = {
+        "phonenumber": "12015550103",
+        "address_1": "2 Side St",
+        "city": "Newark",
+        "state": "NJ",
+        "zip": "07102",
+    }
+    revert = _revert(
+        _update("did_emergency", "12015550103", values, ("address_1", "1 Main St", "2 Side St"))
+    )
     assert revert.items[0].values == {**values, "address_1": "1 Main St"}
 
 
 def test_a_reference_to_an_object_the_run_deleted_is_not_set_back() -> None:
     number = {"phonenumber": "12015550104", "ensure": "adopted"}
     revert = _revert(
-        _update("did", "12015550104", {**number, "name": "n", "trunk_group": "tg-b"},
-                ("name", "m", "n"), ("trunk_group", "tg-a", "tg-b")),
+        _update(
+            "did",
+            "12015550104",
+            {**number, "name": "n", "trunk_group": "tg-b"},
+            ("name", "m", "n"),
+            ("trunk_group", "tg-a", "tg-b"),
+        ),
         _op("trunk_group", "tg-a", "release", {"sid": "x", "values": {"name": "tg-a"}}),
-    )  # fmt: skip
+    )
     assert revert.items[0].values == {**number, "name": "m"}
     assert revert.kept[0][2:] == ("trunk_group", "it named trunk_group tg-a, which the run deleted")
 
 
 def test_the_sub_record_of_a_number_the_run_rented_goes_with_it() -> None:
-    values = {"phonenumber": "12015550105", "address_1": "1 Main St", "city": "Newark",
-              "state": "NJ", "zip": "07102"}  # fmt: skip
+    values = {
+        "phonenumber": "12015550105",
+        "address_1": "1 Main St",
+        "city": "Newark",
+        "state": "NJ",
+        "zip": "07102",
+    }
     revert = _revert(
         _op("did", "12015550105", "create", {"values": {"phonenumber": "12015550105"}}),
         _update("did_emergency", "12015550105", values, ("address_1", None, "1 Main St")),

@@ -12,9 +12,15 @@ from bulkx.plan.model import Position
 
 def _op(key: str, *depends_on: str) -> Operation:
     return Operation(
-        op_key=key, step="s", kind="did_group", key=key, action="release",
-        position="p.yaml:1:0", depends_on=depends_on, change={},
-    )  # fmt: skip
+        op_key=key,
+        step="s",
+        kind="did_group",
+        key=key,
+        action="release",
+        position="p.yaml:1:0",
+        depends_on=depends_on,
+        change={},
+    )
 
 
 def _change(op: Operation) -> Change:

@@ -32,9 +32,15 @@ from tests.journal.conftest import create
 
 def _op(key: str, *depends_on: str) -> Operation:
     return Operation(
-        op_key=key, step="s", kind="did_group", key=f"{key}-name", action="release",
-        position="p.yaml:1:0", depends_on=depends_on, change={},
-    )  # fmt: skip
+        op_key=key,
+        step="s",
+        kind="did_group",
+        key=f"{key}-name",
+        action="release",
+        position="p.yaml:1:0",
+        depends_on=depends_on,
+        change={},
+    )
 
 
 def _change(op: Operation) -> Change:
@@ -127,8 +133,14 @@ def test_dependencies_across_the_window_boundary_are_waited_for_or_already_done(
 
 
 def test_a_failure_rules_out_dependents_loaded_after_it_left_the_window() -> None:
-    ops = [_op("a"), *(_op(f"x{i}") for i in range(6)), _op("b", "a"), _op("c", "b"),
-           _op("d", "x1"), _op("e", "c", "x2")]  # fmt: skip
+    ops = [
+        _op("a"),
+        *(_op(f"x{i}") for i in range(6)),
+        _op("b", "a"),
+        _op("c", "b"),
+        _op("d", "x1"),
+        _op("e", "c", "x2"),
+    ]
     trace = asyncio.run(_drive(ListSource(ops), failing=["a"], size=2))
     # `a` failed and left the window long before `b` was loaded.
     assert trace.ran.index("a") < trace.loaded.index("b") - 2
@@ -235,8 +247,11 @@ def test_unknown_outcomes_are_looked_up_by_each_operations_own_state(tmp_path: P
     since = app.controls.log.last_seq
     progress = asyncio.run(scenario())
     assert (progress.done, progress.failed) == (123, 0)
-    posts = [e for e in app.controls.log.entries(since, 10_000)
-             if e["method"] == "POST" and e["path"].endswith("/trunk_groups")]  # fmt: skip
+    posts = [
+        e
+        for e in app.controls.log.entries(since, 10_000)
+        if e["method"] == "POST" and e["path"].endswith("/trunk_groups")
+    ]
     assert len(posts) == 1  # the one before the "crash"; the run looked, found, and moved on
 
 

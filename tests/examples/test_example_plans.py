@@ -29,8 +29,11 @@ def rehearsal(plan: Path) -> list[list[str]]:
 
 def test_the_api_sections_each_have_an_example() -> None:
     assert {p.name for p in EXAMPLES} >= {
-        "routing.yaml", "conference-v1.yaml", "flexml.yaml", "mediator.yaml",
-    }  # fmt: skip
+        "routing.yaml",
+        "conference-v1.yaml",
+        "flexml.yaml",
+        "mediator.yaml",
+    }
     for plan in EXAMPLES:
         commands = rehearsal(plan)
         assert commands[-1][:3] == ["apply", f"plans/{plan.name}", "--yes"], plan.name

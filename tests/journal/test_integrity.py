@@ -97,10 +97,15 @@ def test_a_damaged_journal_is_refused_with_a_journal_error(tmp_path: Path) -> No
 
 def _push(i: int) -> Operation:
     return Operation(
-        op_key=f"push-{i}", step="notices", kind="push.notification", key=f"ref-{i}",
-        action="create", position=f"plan.yaml:{i + 1}", depends_on=(),
+        op_key=f"push-{i}",
+        step="notices",
+        kind="push.notification",
+        key=f"ref-{i}",
+        action="create",
+        position=f"plan.yaml:{i + 1}",
+        depends_on=(),
         change={"method": "POST", "api": "core", "path": "/push", "body": {}},
-    )  # fmt: skip
+    )
 
 
 def test_after_lost_commits_a_resume_skips_sends_it_cannot_find_again(tmp_path: Path) -> None:

@@ -82,8 +82,9 @@ class JournalModel(RuleBasedStateMachine):
         if not candidates or data.draw(st.integers(0, 4)) == 0:
             candidates = sorted(self.model)
         size = data.draw(st.integers(1, 4) if method in BATCHED else st.just(1))
-        ids = data.draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=size,
-                                 unique=True))  # fmt: skip
+        ids = data.draw(
+            st.lists(st.sampled_from(candidates), min_size=1, max_size=size, unique=True)
+        )
         legal = all(self.model[i] in sources for i in ids)
         try:
             _call(self.journal, method, ids)

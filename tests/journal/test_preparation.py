@@ -17,15 +17,29 @@ from tests.journal.conftest import new_ops
 
 def preparing(root: Path) -> Journal:
     return Journal.create(
-        root, plan_path="plan.yaml", plan_digest="digest-1", target_label="sandbox",
-        is_sandbox=True, options={}, changeset_json="{}", preparing=True,
+        root,
+        plan_path="plan.yaml",
+        plan_digest="digest-1",
+        target_label="sandbox",
+        is_sandbox=True,
+        options={},
+        changeset_json="{}",
+        preparing=True,
         saved={"changes": []},
-    )  # fmt: skip
+    )
 
 
 def release(n: int) -> Operation:
-    return Operation(f"rel-{n}", "gone", "did", f"+1555{n:07d}", "release", f"plan.yaml:{n}",
-                     (), {"action": "release", "sid": f"sid-{n}"})  # fmt: skip
+    return Operation(
+        f"rel-{n}",
+        "gone",
+        "did",
+        f"+1555{n:07d}",
+        "release",
+        f"plan.yaml:{n}",
+        (),
+        {"action": "release", "sid": f"sid-{n}"},
+    )
 
 
 def test_chunks_are_written_whole_with_their_cursor_and_releases_last(tmp_path: Path) -> None:
@@ -39,19 +53,33 @@ def test_chunks_are_written_whole_with_their_cursor_and_releases_last(tmp_path: 
 
     ops = new_ops(4)
     journal.add_prepared(
-        ops[:2], refs={("did", "+1"): "sid-1"}, releases=[(("did", "+15550000007"), release(7))],
-        waits=[(("did", "+15550000007"), "key-000001", True)], cursor=(0, 3),
+        ops[:2],
+        refs={("did", "+1"): "sid-1"},
+        releases=[(("did", "+15550000007"), release(7))],
+        waits=[(("did", "+15550000007"), "key-000001", True)],
+        cursor=(0, 3),
         summary={"ops": 3},
-    )  # fmt: skip
+    )
     journal.add_prepared(
-        ops[2:], refs={}, releases=[(("did", "+15550000008"), release(8))],
-        waits=[(("did", "+15550000007"), "rel-8", False)], cursor=(1, 0), summary={"ops": 6},
-    )  # fmt: skip
-    secret = Operation("k", "s", "did", "+1", "update", "p:1", (),
-                       {"headers": {"Authorization": "Bearer x"}})  # fmt: skip
+        ops[2:],
+        refs={},
+        releases=[(("did", "+15550000008"), release(8))],
+        waits=[(("did", "+15550000007"), "rel-8", False)],
+        cursor=(1, 0),
+        summary={"ops": 6},
+    )
+    secret = Operation(
+        "k", "s", "did", "+1", "update", "p:1", (), {"headers": {"Authorization": "Bearer x"}}
+    )
     with pytest.raises(JournalError, match="credential"):
-        journal.add_prepared([secret], refs={("did", "+2"): "sid-2"}, releases=[], waits=[],
-                             cursor=(9, 9), summary={})  # fmt: skip
+        journal.add_prepared(
+            [secret],
+            refs={("did", "+2"): "sid-2"},
+            releases=[],
+            waits=[],
+            cursor=(9, 9),
+            summary={},
+        )
     state = journal.preparation()
     assert state is not None and (state.step_index, state.row_offset) == (1, 0)
     assert state.summary == {"ops": 6}

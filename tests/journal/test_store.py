@@ -130,13 +130,15 @@ def test_add_ops_refuses_credentials(journal: Journal, request_: dict[str, objec
 # ---- the state machine, table-driven --------------------------------------------------------
 
 #: The brief's moves, written out again independently of bulkx.journal.states.
+# fmt: off
 EXPECTED_EDGES = {
     ("pending", "in_flight"), ("pending", "skipped"), ("pending", "cancelled"),
     ("pending", "failed"),  # could not be built (no number to rent): nothing was sent
     ("in_flight", "succeeded"), ("in_flight", "failed"), ("in_flight", "unknown"),
     ("in_flight", "pending"),
     ("unknown", "succeeded"), ("unknown", "failed"), ("unknown", "pending"),
-}  # fmt: skip
+}
+# fmt: on
 
 #: How each state is reached from pending, and which methods are legal from where.
 PATHS: dict[str, list[str]] = {
@@ -159,12 +161,14 @@ METHODS: dict[str, tuple[str, Callable[[Journal, int], None]]] = {
     "found": ("succeeded", lambda j, i: j.reconcile(i, "sid-found")),
     "absent": ("pending", lambda j, i: j.reconcile(i, None)),
 }
+# fmt: off
 LEGAL = {
     ("pending", "start"), ("pending", "skip"), ("pending", "cancel"), ("pending", "fail"),
     ("in_flight", "succeed"), ("in_flight", "fail"), ("in_flight", "unknown"),
     ("in_flight", "retry"),
     ("unknown", "fail"), ("unknown", "found"), ("unknown", "absent"),
-}  # fmt: skip
+}
+# fmt: on
 
 
 def test_the_transition_table_is_the_documented_one() -> None:
@@ -225,8 +229,12 @@ def test_paging_both_ways(journal: Journal) -> None:
     newest = journal.ops(limit=5, newest_first=True)
     assert [o.op_id for o in newest] == [25, 24, 23, 22, 21]
     assert [o.op_id for o in journal.ops(limit=5, after_op_id=21, newest_first=True)] == [
-        20, 19, 18, 17, 16,
-    ]  # fmt: skip
+        20,
+        19,
+        18,
+        17,
+        16,
+    ]
     assert [o.op_id for o in journal.ops("in_flight", newest_first=True)] == [9, 7, 3]
 
 

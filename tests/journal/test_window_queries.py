@@ -42,9 +42,15 @@ def test_refs_of_reads_the_keys_asked_only(tmp_path: Path) -> None:
     refs = {("trunk_group", f"tg-{i}"): f"sid-{i}" for i in range(700)}
     refs[("did", "15550001")] = "did-sid"
     journal = Journal.create(
-        tmp_path, plan_path="p.yaml", plan_digest="d", target_label="sandbox", is_sandbox=True,
-        options={}, changeset_json="{}", refs=refs,
-    )  # fmt: skip
+        tmp_path,
+        plan_path="p.yaml",
+        plan_digest="d",
+        target_label="sandbox",
+        is_sandbox=True,
+        options={},
+        changeset_json="{}",
+        refs=refs,
+    )
     wanted = {"trunk_group": {f"tg-{i}" for i in range(700)} | {"tg-none"}, "did": set()}
     found = journal.refs_of(wanted)
     assert found == {k: v for k, v in refs.items() if k[0] == "trunk_group"}

@@ -146,8 +146,12 @@ def test_mediator_bindings_and_dialouts(tmp_path: Path, bulkx: Bulkx) -> None:
 def test_a_mediator_did_not_routed_to_the_endpoint_is_blocked(tmp_path: Path, bulkx: Bulkx) -> None:
     one, two = numbers(bulkx)
     bulkx.apply(write(tmp_path / "route.yaml", route("relay", "mediator", one, two)))
-    audit = write(tmp_path / "audit.yaml", MEDIATOR.split("  - kind: mediator.binding")[0]
-                  .replace("ONE", one).replace("TWO", "12125550100"))  # fmt: skip
+    audit = write(
+        tmp_path / "audit.yaml",
+        MEDIATOR.split("  - kind: mediator.binding")[0]
+        .replace("ONE", one)
+        .replace("TWO", "12125550100"),
+    )
     (blocked,) = bulkx.changes(audit)
     assert (blocked["action"], blocked["key"]) == ("blocked", "relay/12125550100")
     assert "trunk_group" in blocked["hint"]

@@ -62,8 +62,15 @@ def test_live_calls_are_exported_muted_and_hung_up(
     assert seed_live_meetings(sandbox.world, 2)["calls"] == 2 * len(SEEDED_ROLES)
 
     exported = _export(bulkx)
-    assert [*exported[0]] == ["endpoint", "call_sid", "meeting_room", "caller", "role", "muted",
-                              "on_hold"]  # fmt: skip
+    assert [*exported[0]] == [
+        "endpoint",
+        "call_sid",
+        "meeting_room",
+        "caller",
+        "role",
+        "muted",
+        "on_hold",
+    ]
     assert len(exported) == 2 * len(SEEDED_ROLES)
     assert {row["meeting_room"] for row in exported} == {"standup", "review"}
     assert {(row["endpoint"], row["muted"], row["on_hold"]) for row in exported} == {
@@ -133,13 +140,31 @@ def _apply_killed_after_send(
 ) -> subprocess.CompletedProcess[str]:
     """`bulkx apply` in a process of its own, killed (SIGKILL) as soon as its first request has
     been carried out and before its outcome is journaled: the answer is lost with the process."""
-    env = {**os.environ, "CARRIERX_TOKEN": sandbox.token, "BULKX_HOME": str(cwd / ".bulkx"),
-           CRASHPOINT_ENV: "after_send_before_response:1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "CARRIERX_TOKEN": sandbox.token,
+        "BULKX_HOME": str(cwd / ".bulkx"),
+        CRASHPOINT_ENV: "after_send_before_response:1",
+    }
     crashed = subprocess.run(
-        [sys.executable, "-m", "bulkx", "apply", str(plan), "--yes", *flags,
-         "--base-url", sandbox.core_url],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=60, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bulkx",
+            "apply",
+            str(plan),
+            "--yes",
+            *flags,
+            "--base-url",
+            sandbox.core_url,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     return crashed
 
 

@@ -120,8 +120,9 @@ def test_conference_v2_account_is_updated_once_its_endpoint_exists(
     }
     bulkx.apply(account)
     (found,) = bulkx.get("/accounts", "/conference/v2", "conf2")
-    flows = {f["call_flow_sid"]: f["name"] for f in bulkx.get("/call_flows", "/conference/v2",
-                                                                "conf2")}  # fmt: skip
+    flows = {
+        f["call_flow_sid"]: f["name"] for f in bulkx.get("/call_flows", "/conference/v2", "conf2")
+    }
     assert (found["name"], flows[found["call_flow_sid"]]) == ("Sales conferences", "open")
 
     missing = write(tmp_path / "missing.yaml", V2_ACCOUNT.replace("name: open}", "name: closed}"))

@@ -25,11 +25,21 @@ def test_links_and_files_are_keyed_within_their_domain_and_container() -> None:
         "go.example.com/promo"
     )
     assert natural_key(file, {"container": "prompts", "name": "a.wav"}) == "prompts/a.wav"
-    order = kind_order(["storage.file", "shortener.link", "storage.container", "push.device",
-                        "shortener.domain", "push.application"])  # fmt: skip
-    for parent, child in (("shortener.domain", "shortener.link"),
-                          ("storage.container", "storage.file"),
-                          ("push.application", "push.device")):  # fmt: skip
+    order = kind_order(
+        [
+            "storage.file",
+            "shortener.link",
+            "storage.container",
+            "push.device",
+            "shortener.domain",
+            "push.application",
+        ]
+    )
+    for parent, child in (
+        ("shortener.domain", "shortener.link"),
+        ("storage.container", "storage.file"),
+        ("push.application", "push.device"),
+    ):
         assert order.index(parent) < order.index(child)
 
 
@@ -42,8 +52,16 @@ def test_a_device_is_keyed_by_its_token_under_another_plan_name() -> None:
 
 
 def test_every_new_kind_can_be_created_updated_and_deleted() -> None:
-    for name in ("shortener.domain", "shortener.link", "push.application", "push.device",
-                 "storage.container", "storage.file", "partner", "oauth.login"):  # fmt: skip
+    for name in (
+        "shortener.domain",
+        "shortener.link",
+        "push.application",
+        "push.device",
+        "storage.container",
+        "storage.file",
+        "partner",
+        "oauth.login",
+    ):
         assert KINDS[name].operations == {"create", "update", "delete"}, name
     assert KINDS["partner"].confirm_flag == "--allow-partners"
     assert all(KINDS[n].confirm_flag is None for n in ("shortener.domain", "storage.file"))
@@ -68,29 +86,39 @@ def test_passwords_come_from_the_environment_and_only_on_create(
 
 
 def test_a_password_is_never_compared(tmp_path: Path) -> None:
-    plan = _plan(tmp_path, """
+    plan = _plan(
+        tmp_path,
+        """
 steps:
   - kind: oauth.login
     items: [{login: acme_support, password_env: SUPPORT_PW, token_scopes: [phonenumber.read]}]
-""")  # fmt: skip
+""",
+    )
     live = LiveState()
-    live.add(KINDS["oauth.login"], "acme_support", LiveObject("l-1", {
-        "login": "acme_support", "token_scopes": ["phonenumber.read"]}))  # fmt: skip
+    live.add(
+        KINDS["oauth.login"],
+        "acme_support",
+        LiveObject("l-1", {"login": "acme_support", "token_scopes": ["phonenumber.read"]}),
+    )
     assert [type(c) for c in diff(plan, live)] == [NoOp]
 
 
 def test_a_file_is_uploaded_as_its_bytes_with_its_fields_as_query(tmp_path: Path) -> None:
     (tmp_path / "media").mkdir()
     (tmp_path / "media" / "hi.wav").write_bytes(b"RIFF....")
-    values = {"container": "prompts", "name": "hi.wav", "path": "media/hi.wav",
-              "lifecycle_ttl": 60}  # fmt: skip
+    values = {"container": "prompts", "name": "hi.wav", "path": "media/hi.wav", "lifecycle_ttl": 60}
     at = Position(str(tmp_path / "plan.yaml"), 3)
     change = Create("storage.file", "prompts/hi.wav", "s", at, values)
     sids = resolver(**{"storage_DOT_container__prompts": "c-1"})
     assert request_for(change, sids) == Request(
-        "core", "POST", "/storage/files", None, None,
-        {"container_sid": "c-1", "name": "hi.wav", "lifecycle_ttl": "60"}, b"RIFF....",
-    )  # fmt: skip
+        "core",
+        "POST",
+        "/storage/files",
+        None,
+        None,
+        {"container_sid": "c-1", "name": "hi.wav", "lifecycle_ttl": "60"},
+        b"RIFF....",
+    )
 
     (tmp_path / "media" / "hi.wav").unlink()  # gone between the plan and the apply
     with pytest.raises(UnresolvedReference, match="cannot read the local file"):
@@ -112,9 +140,19 @@ def _files(tmp_path: Path, content: bytes) -> tuple[Plan, LiveState]:
     plan = _plan(tmp_path, FILES)
     live = LiveState()
     live.add(KINDS["storage.container"], "prompts", LiveObject("c-1", {"name": "prompts"}))
-    live.add(KINDS["storage.file"], "prompts/hi.wav", LiveObject("f-1", {
-        "container": "prompts", "name": "hi.wav", "string_key_1": "greeting",
-        "path": hashlib.md5(b"v1").hexdigest()}))  # fmt: skip
+    live.add(
+        KINDS["storage.file"],
+        "prompts/hi.wav",
+        LiveObject(
+            "f-1",
+            {
+                "container": "prompts",
+                "name": "hi.wav",
+                "string_key_1": "greeting",
+                "path": hashlib.md5(b"v1").hexdigest(),
+            },
+        ),
+    )
     return plan, live
 
 
@@ -169,18 +207,27 @@ def test_sub_partners_are_created_and_deleted_only_with_allow_partners(tmp_path:
 
 
 def test_a_link_is_deleted_before_its_domain(tmp_path: Path) -> None:
-    plan = _plan(tmp_path, """
+    plan = _plan(
+        tmp_path,
+        """
 steps:
   - kind: shortener.domain
     items: [{domain_name: go.example.com, ensure: absent}]
   - kind: shortener.link
     items: [{domain: go.example.com, short_name: promo, ensure: absent}]
-""")  # fmt: skip
+""",
+    )
     live = LiveState()
-    live.add(KINDS["shortener.domain"], "go.example.com",
-             LiveObject("d-1", {"domain_name": "go.example.com"}))  # fmt: skip
-    live.add(KINDS["shortener.link"], "go.example.com/promo", LiveObject(
-        "l-1", {"domain": "go.example.com", "short_name": "promo"}))  # fmt: skip
+    live.add(
+        KINDS["shortener.domain"],
+        "go.example.com",
+        LiveObject("d-1", {"domain_name": "go.example.com"}),
+    )
+    live.add(
+        KINDS["shortener.link"],
+        "go.example.com/promo",
+        LiveObject("l-1", {"domain": "go.example.com", "short_name": "promo"}),
+    )
     ops = operations(diff(plan, live, allow_release=True), plan.digest)
     by_kind = {op.kind: op for op in ops}
     assert by_kind["shortener.link"].op_key in by_kind["shortener.domain"].depends_on

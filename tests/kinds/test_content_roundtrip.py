@@ -73,9 +73,15 @@ steps:
 """
 
 EVERY_KIND = [
-    "oauth.login", "partner", "push.application", "push.device", "shortener.domain",
-    "shortener.link", "storage.container", "storage.file",
-]  # fmt: skip
+    "oauth.login",
+    "partner",
+    "push.application",
+    "push.device",
+    "shortener.domain",
+    "shortener.link",
+    "storage.container",
+    "storage.file",
+]
 
 
 def test_content_and_account_kinds_round_trip(
@@ -119,12 +125,19 @@ def test_content_and_account_kinds_round_trip(
     assert _stored_password(bulkx, "partners", "acme-reseller") == "s3cret-partner-pw"
 
     changes = bulkx.changes(change)
-    assert actions(changes) == [("update", kind, key) for kind, key in [
-        ("oauth.login", f"{own}_support"), ("partner", "acme-reseller"),
-        ("push.application", "field-app"), ("push.device", "tok-1"),
-        ("shortener.domain", "go.example.com"), ("shortener.link", "go.example.com/promo"),
-        ("storage.container", "prompts"), ("storage.file", "prompts/hello.txt"),
-    ]]  # fmt: skip
+    assert actions(changes) == [
+        ("update", kind, key)
+        for kind, key in [
+            ("oauth.login", f"{own}_support"),
+            ("partner", "acme-reseller"),
+            ("push.application", "field-app"),
+            ("push.device", "tok-1"),
+            ("shortener.domain", "go.example.com"),
+            ("shortener.link", "go.example.com/promo"),
+            ("storage.container", "prompts"),
+            ("storage.file", "prompts/hello.txt"),
+        ]
+    ]
     # The password is never compared: a plan without it changes only the scopes.
     (login_change,) = [c for c in changes if c["kind"] == "oauth.login"]
     assert [c["field"] for c in login_change["changes"]] == ["token_scopes"]
@@ -148,8 +161,15 @@ def test_content_and_account_kinds_round_trip(
     (kept,) = [c for c in gone if c["kind"] == "partner"]
     assert kept["action"] == "blocked" and "--allow-partners" in kept["hint"]
     _apply(bulkx, delete, "--allow-release", "--allow-partners")
-    for path in ("/shortener/domains", "/shortener/links", "/push/applications", "/push/devices",
-                 "/storage/containers", "/storage/files", "/oauth/logins"):  # fmt: skip
+    for path in (
+        "/shortener/domains",
+        "/shortener/links",
+        "/push/applications",
+        "/push/devices",
+        "/storage/containers",
+        "/storage/files",
+        "/oauth/logins",
+    ):
         assert bulkx.get(path) == [], path
     assert "acme-reseller" not in {p["login"] for p in bulkx.get("/partners")}
 

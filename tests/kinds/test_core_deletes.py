@@ -127,14 +127,16 @@ def test_routing_kinds_are_created_updated_and_deleted(tmp_path: Path, bulkx: Bu
     )
     did_sid = bulkx.get(f"/phonenumber/dids?filter=phonenumber eq '{number}'")[0]["did_sid"]
     assert sent.index(("PATCH", f"{core}/phonenumber/dids/{did_sid}")) < sent.index(("DELETE", tg))
-    assert sorted(sent) == sorted([
-        ("PATCH", f"{core}/phonenumber/dids/{did_sid}"),
-        ("DELETE", f"{core}/endpoints/{endpoint['endpoint_sid']}"),
-        ("DELETE", tg),
-        ("DELETE", f"{tg}/trunks/{trunk['trunk_sid']}"),
-        ("DELETE", f"{core}/phonenumber/did_groups/{did_group['did_group_sid']}"),
-        ("DELETE", f"{core}/phonenumber/prefixes/{prefix['prefix_sid']}"),
-    ])  # fmt: skip
+    assert sorted(sent) == sorted(
+        [
+            ("PATCH", f"{core}/phonenumber/dids/{did_sid}"),
+            ("DELETE", f"{core}/endpoints/{endpoint['endpoint_sid']}"),
+            ("DELETE", tg),
+            ("DELETE", f"{tg}/trunks/{trunk['trunk_sid']}"),
+            ("DELETE", f"{core}/phonenumber/did_groups/{did_group['did_group_sid']}"),
+            ("DELETE", f"{core}/phonenumber/prefixes/{prefix['prefix_sid']}"),
+        ]
+    )
     assert [g["name"] for g in bulkx.get("/trunk_groups")] == ["west"]
     assert "pbx-east" not in {e["name"] for e in bulkx.get("/endpoints")}
     assert bulkx.get("/phonenumber/prefixes") == bulkx.get("/phonenumber/did_groups") == []
@@ -144,9 +146,15 @@ def test_a_delete_waits_for_the_updates_that_move_objects_off_it() -> None:
     """Re-pointing a DID and deleting its old trunk group in one run: the delete must not race
     the update (the API refuses to delete a trunk group a DID still uses)."""
     at = Position("plan.yaml", 3)
-    moved = Update("did", "12125550100", "s", at, "d-1",
-                   (FieldChange("trunk_group", "east", "west"),),
-                   {"phonenumber": "12125550100", "trunk_group": "west"})  # fmt: skip
+    moved = Update(
+        "did",
+        "12125550100",
+        "s",
+        at,
+        "d-1",
+        (FieldChange("trunk_group", "east", "west"),),
+        {"phonenumber": "12125550100", "trunk_group": "west"},
+    )
     kept = {"phonenumber": "12125550101", "trunk_group": "east", "name": "b"}
     renamed = Update("did", "12125550101", "s", at, "d-2", (FieldChange("name", "a", "b"),), kept)
     east = Release("trunk_group", "east", "s", at, "tg-1", {"name": "east"})

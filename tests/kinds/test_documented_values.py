@@ -106,8 +106,11 @@ CLASSIFICATIONS = "archive, document, executable, media, unknown"
 def _validate(plan: Path) -> tuple[int, list[dict[str, Any]]]:
     done = subprocess.run(
         [sys.executable, "-m", "bulkx", "validate", plan.name, "-o", "json"],
-        capture_output=True, text=True, cwd=plan.parent, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=plan.parent,
+        timeout=120,
+    )
     return done.returncode, json.loads(done.stdout)["diagnostics"]
 
 
@@ -137,14 +140,29 @@ def test_validate_refuses_an_invalid_enum_offline_with_its_position_and_values(
     assert code == 2
     found = {(d["file"], d["line"], d["column"], d["message"]): d["hint"] for d in diagnostics}
     assert found == {
-        ("plan.yaml", 5, 45, "operation 'bogus' is not one of exact, prefix, regexp"):
-            "one of: exact, prefix, regexp",
-        ("rules.csv", 2, 4, "quantifier 'some' is not one of all, any, none"):
-            "one of: all, any, none",
-        ("plan.yaml", 10, 48, "type 'a3p' is not one of a2p, p2p"):
-            "did you mean 'a2p'? (one of: a2p, p2p)",
-        ("plan.yaml", 13, 50,
-         "allowed_classifications value 'audio' is not one of " + CLASSIFICATIONS):
-            "one of: " + CLASSIFICATIONS,
-    }  # fmt: skip
+        (
+            "plan.yaml",
+            5,
+            45,
+            "operation 'bogus' is not one of exact, prefix, regexp",
+        ): "one of: exact, prefix, regexp",
+        (
+            "rules.csv",
+            2,
+            4,
+            "quantifier 'some' is not one of all, any, none",
+        ): "one of: all, any, none",
+        (
+            "plan.yaml",
+            10,
+            48,
+            "type 'a3p' is not one of a2p, p2p",
+        ): "did you mean 'a2p'? (one of: a2p, p2p)",
+        (
+            "plan.yaml",
+            13,
+            50,
+            "allowed_classifications value 'audio' is not one of " + CLASSIFICATIONS,
+        ): "one of: " + CLASSIFICATIONS,
+    }
     assert all(d["code"] == "BX102" and d["severity"] == "error" for d in diagnostics)

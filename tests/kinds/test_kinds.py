@@ -85,8 +85,10 @@ def test_v1_room_keychain_uses_role_numbers() -> None:
 
 
 def test_room_codes_are_sent_only_when_the_plan_names_a_code_column() -> None:
-    for name, codes in (("conference.meeting_room", "keychain"),
-                        ("conference_v2.meeting_room", "access_codes")):  # fmt: skip
+    for name, codes in (
+        ("conference.meeting_room", "keychain"),
+        ("conference_v2.meeting_room", "access_codes"),
+    ):
         room = KINDS[name]
         assert codes not in room.to_api({"did_group": 3})
         # Naming the columns empty clears the room's codes: the plan states them whole.
@@ -130,10 +132,16 @@ def test_deletable_kinds_and_only_they_have_ensure() -> None:
     deletable = {n for n, k in KINDS.items() if "delete" in k.operations}
     assert deletable == {n for n, k in KINDS.items() if "ensure" in k.by_name}
     assert deletable >= {
-        "did", "lrn_prefix", "accesscontrol_rule", "conference.subscriber",
-        "conference.did_group", "conference.meeting_room", "conference.did", "mediator.binding",
+        "did",
+        "lrn_prefix",
+        "accesscontrol_rule",
+        "conference.subscriber",
+        "conference.did_group",
+        "conference.meeting_room",
+        "conference.did",
+        "mediator.binding",
         "mediator.dialout",
-    }  # fmt: skip
+    }
     assert KINDS["did"].by_name["ensure"].choices == ("present", "adopted", "absent")
     assert KINDS["mediator.binding"].by_name["ensure"].choices == ("present", "absent")
 
@@ -148,9 +156,14 @@ def test_update_only_and_read_only_kinds() -> None:
 
 def _kind(**changes: Any) -> Kind:
     base: dict[str, Any] = {
-        "name": "thing", "api": "core", "path": "/things", "sid_field": "sid", "key": "name",
-        "fields": (PlanField("name"),), "doc": "test",
-    }  # fmt: skip
+        "name": "thing",
+        "api": "core",
+        "path": "/things",
+        "sid_field": "sid",
+        "key": "name",
+        "fields": (PlanField("name"),),
+        "doc": "test",
+    }
     return Kind(**{**base, **changes})
 
 

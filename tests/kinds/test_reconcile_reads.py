@@ -95,17 +95,21 @@ steps:
 
 #: When the first run died: deletes it had sent (the server carried them out, the answer never
 #: came back)...
+# fmt: off
 SENT = {
     "trunk": "east/east-1", "push.device": "tok-1", "shortener.link": "go.example.com/promo",
     "storage.file": "prompts/hello.txt", "conference.did": "conf1/12125550101",
     "prefix": "1212555", "push.application": "spare-app", "shortener.domain": "spare.example.com",
-}  # fmt: skip
+}
+# fmt: on
 #: ... and deletes it had marked in flight but not sent yet. The rest (objects whose children go
 #: first) were still waiting: a resumed run just sends them.
 NOT_SENT = {
-    "accesscontrol_rule": "no-premium", "did_group": "support", "storage.container": "spare",
+    "accesscontrol_rule": "no-premium",
+    "did_group": "support",
+    "storage.container": "spare",
     "endpoint": "spare-pbx",
-}  # fmt: skip
+}
 
 
 class LosesDeleteAnswers(SandboxTransport):
@@ -165,8 +169,9 @@ async def _die_then_resume(app: SandboxApp, plan: Plan) -> tuple[Progress, list[
                 request = request_for(change, resolver)
                 assert isinstance(change, Release) and request is not None
                 with pytest.raises(TransportError):
-                    await dying.request(request.api, request.method, request.path,
-                                        endpoint=request.endpoint)  # fmt: skip
+                    await dying.request(
+                        request.api, request.method, request.path, endpoint=request.endpoint
+                    )
             if op.key in (SENT.get(op.kind), NOT_SENT.get(op.kind)):
                 in_flight.add(op.op_key)
         assert len(in_flight) == len(SENT) + len(NOT_SENT)
@@ -207,24 +212,27 @@ def test_a_resumed_run_reads_each_in_flight_delete_before_resending(tmp_path: Pa
         on_it = [(e["method"], e["status"]) for e in resumed if e["path"] == sent["path"]]
         assert on_it == [("GET", 404)], sent
     # ... one that never left is read (still there), then sent.
-    found = [e for e in resumed if e["method"] == "GET" and e["status"] == 200
-             and e["path"] in deleted]  # fmt: skip
+    found = [
+        e for e in resumed if e["method"] == "GET" and e["status"] == 200 and e["path"] in deleted
+    ]
     assert len(found) == len(NOT_SENT)
     looked_up = sorted(_shape(e["path"]) for e in [*found, *lost])
-    assert looked_up == sorted([
-        "/conference/v1/dids/{}",
-        "/core/v2/accesscontrol/rules/{}",
-        "/core/v2/endpoints/{}",
-        "/core/v2/phonenumber/did_groups/{}",
-        "/core/v2/phonenumber/prefixes/{}",
-        "/core/v2/push/applications/{}",
-        "/core/v2/push/devices/{}",
-        "/core/v2/shortener/domains/{}",
-        "/core/v2/shortener/links/{}",
-        "/core/v2/storage/containers/{}",
-        "/core/v2/storage/files/{}",
-        "/core/v2/trunk_groups/{}/trunks/{}",
-    ])  # fmt: skip
+    assert looked_up == sorted(
+        [
+            "/conference/v1/dids/{}",
+            "/core/v2/accesscontrol/rules/{}",
+            "/core/v2/endpoints/{}",
+            "/core/v2/phonenumber/did_groups/{}",
+            "/core/v2/phonenumber/prefixes/{}",
+            "/core/v2/push/applications/{}",
+            "/core/v2/push/devices/{}",
+            "/core/v2/shortener/domains/{}",
+            "/core/v2/shortener/links/{}",
+            "/core/v2/storage/containers/{}",
+            "/core/v2/storage/files/{}",
+            "/core/v2/trunk_groups/{}/trunks/{}",
+        ]
+    )
 
 
 def _shape(path: str) -> str:

@@ -52,17 +52,30 @@ def resolver(**sids: str) -> Resolver:
 
 def test_v1_room_is_created_under_its_subscriber_with_numeric_references() -> None:
     change = create(
-        "conference.meeting_room", endpoint="conf1", description="weekly",
-        subscriber="ana@example.com", did_group="main", host_code="1111",
-    )  # fmt: skip
-    sids = resolver(**{"conference_DOT_subscriber__conf1__ana@example.com": "s-9",
-                       "conference_DOT_did_group__conf1__main": "7"})  # fmt: skip
+        "conference.meeting_room",
+        endpoint="conf1",
+        description="weekly",
+        subscriber="ana@example.com",
+        did_group="main",
+        host_code="1111",
+    )
+    sids = resolver(
+        **{
+            "conference_DOT_subscriber__conf1__ana@example.com": "s-9",
+            "conference_DOT_did_group__conf1__main": "7",
+        }
+    )
     assert request_for(change, sids) == Request(
-        "conference", "POST", "/subscribers/s-9/meetingRooms",
-        {"description": "weekly", "primaryDidGroupId": 7,
-         "keychain": [{"accessCode": "1111", "role": 1}]},
+        "conference",
+        "POST",
+        "/subscribers/s-9/meetingRooms",
+        {
+            "description": "weekly",
+            "primaryDidGroupId": 7,
+            "keychain": [{"accessCode": "1111", "role": 1}],
+        },
         "conf1",
-    )  # fmt: skip
+    )
 
 
 def test_v1_updates_are_partial_puts_and_deletes_name_the_endpoint() -> None:
@@ -86,13 +99,18 @@ def test_a_release_keeps_its_values_through_a_journal() -> None:
 
 def test_a_binding_sends_its_redirect_did_as_the_number() -> None:
     change = create(
-        "mediator.binding", endpoint="relay", name="support", destination_did="16465550199",
+        "mediator.binding",
+        endpoint="relay",
+        name="support",
+        destination_did="16465550199",
         redirect_did="12025550100",
-    )  # fmt: skip
+    )
     request = request_for(change, resolver())
     assert request is not None and request.body == {
-        "name": "support", "destination_did": "16465550199", "redirect_did": "12025550100",
-    }  # fmt: skip
+        "name": "support",
+        "destination_did": "16465550199",
+        "redirect_did": "12025550100",
+    }
     # ... yet it waits for that DID's routing in the same run.
     routed = update("did", "d-1", phonenumber="12025550100", trunk_group="relay-route")
     ops = operations([routed, change], "digest")
@@ -122,8 +140,9 @@ def test_the_account_of_an_endpoint_made_in_the_same_run_is_found_by_listing() -
 
 def test_releases_go_last_dependants_first() -> None:
     group = release("conference.did_group", "7", endpoint="conf1", name="main")
-    room = release("conference.meeting_room", "12", endpoint="conf1", description="weekly",
-                   did_group="main")  # fmt: skip
+    room = release(
+        "conference.meeting_room", "12", endpoint="conf1", description="weekly", did_group="main"
+    )
     made = create("conference.subscriber", endpoint="conf1", email="bo@example.com")
     ops = operations([group, made, room], "digest")
     assert [(op.kind, op.action) for op in ops] == [
@@ -146,14 +165,17 @@ def _plan(tmp_path: Path, text: str) -> Plan:
 def test_read_only_view_missing_is_blocked_unless_the_plan_routes_its_number(
     tmp_path: Path,
 ) -> None:
-    plan = _plan(tmp_path, """
+    plan = _plan(
+        tmp_path,
+        """
 steps:
   - kind: did
     items: [{phonenumber: "12025550100", trunk_group: relay-route}]
   - kind: mediator.did
     items: [{endpoint: relay, phonenumber: "12025550100"},
             {endpoint: relay, phonenumber: "12025550101"}]
-""")  # fmt: skip
+""",
+    )
     live = LiveState()
     live.add(KINDS["did"], "12025550100", LiveObject("d-1", {"phonenumber": "12025550100"}))
     routing, routed, stray = diff(plan, live)

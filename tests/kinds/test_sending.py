@@ -30,8 +30,13 @@ def _bulkx(cwd: Path, sandbox: Sandbox, *args: str) -> subprocess.CompletedProce
     env = {**os.environ, "CARRIERX_TOKEN": TOKEN, "BULKX_HOME": str(cwd / ".bulkx")}
     return subprocess.run(
         [sys.executable, "-m", "bulkx", *args, "--base-url", sandbox.core_url],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=120, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_messages_go_out_once_each_and_only_when_allowed(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -76,22 +81,32 @@ def test_sms_notice_rehearses_as_its_header_says_enabling_its_number_first(
     shutil.copytree(REPO / "plans", tmp_path / "plans")
     shutil.copytree(REPO / "samples", tmp_path / "samples")
     db = tmp_path / ".bulkx" / "sandbox.db"
-    seeded = _run(tmp_path, "sandbox", "seed", "--ported", "samples/ported-numbers.csv",
-                  "--db", str(db))  # fmt: skip
+    seeded = _run(
+        tmp_path, "sandbox", "seed", "--ported", "samples/ported-numbers.csv", "--db", str(db)
+    )
     assert seeded.returncode == 0, seeded.stderr
     config = SandboxConfig(db=db, token=TOKEN)  # the seed the `seed` command gave it
     for sandbox in serve_sandbox(config):
         store = sandbox.world.store
         valid = _run(tmp_path, "validate", "plans/sms-notice.yaml")
         assert valid.returncode == 0 and "BX130" not in valid.stdout + valid.stderr, valid.stdout
-        planned = _bulkx(tmp_path, sandbox, "plan", "plans/sms-notice.yaml", "--allow-send",
-                         "-o", "json")  # fmt: skip
+        planned = _bulkx(
+            tmp_path, sandbox, "plan", "plans/sms-notice.yaml", "--allow-send", "-o", "json"
+        )
         changes = json.loads(planned.stdout)["changes"]
         assert [(c["kind"], c["action"]) for c in changes if c["kind"] == "did_messaging"] == [
             ("did_messaging", "update")
         ]
-        applied = _bulkx(tmp_path, sandbox, "apply", "plans/sms-notice.yaml", "--yes",
-                         "--allow-send", "--send-rate", "5")  # fmt: skip
+        applied = _bulkx(
+            tmp_path,
+            sandbox,
+            "apply",
+            "plans/sms-notice.yaml",
+            "--yes",
+            "--allow-send",
+            "--send-rate",
+            "5",
+        )
         assert applied.returncode == 0, applied.stderr
         assert store.counts()["sms_messages"] == 6
         (enabled,) = [
@@ -104,8 +119,7 @@ def test_sms_notice_rehearses_as_its_header_says_enabling_its_number_first(
         enable = posts.index((f"/core/v2/phonenumber/dids/{enabled['did_sid']}/messaging", 200))
         texts = [i for i, (path, _) in enumerate(posts) if path == "/core/v2/sms/messages"]
         assert texts and enable < min(texts)  # enabled before the first text went out
-        again = _bulkx(tmp_path, sandbox, "apply", "plans/sms-notice.yaml", "--yes",
-                       "--allow-send")  # fmt: skip
+        again = _bulkx(tmp_path, sandbox, "apply", "plans/sms-notice.yaml", "--yes", "--allow-send")
         assert again.returncode == 0 and "Nothing to do" in again.stderr
 
         # The texts alone, from a ported number nobody enabled: validate warns, the API refuses.
@@ -148,15 +162,41 @@ def test_one_sending_number_is_paced_on_its_own() -> None:
 def test_a_sending_kind_must_be_create_only_and_confirmed() -> None:
     assert KINDS["sms.message"].sends and KINDS["sms.message"].confirm_flag == "--allow-send"
     with pytest.raises(ValueError, match="sending kind"):
-        Kind(name="x.send", api="core", path="/x", sid_field="x_sid", key="ref", doc="",
-             fields=(PlanField("ref"),), sends=True)  # fmt: skip
+        Kind(
+            name="x.send",
+            api="core",
+            path="/x",
+            sid_field="x_sid",
+            key="ref",
+            doc="",
+            fields=(PlanField("ref"),),
+            sends=True,
+        )
     with pytest.raises(ValueError, match="only a sending kind can be untraceable"):
-        Kind(name="x.thing", api="core", path="/x", sid_field="x_sid", key="ref", doc="",
-             fields=(PlanField("ref", api=None),), traceable=False)  # fmt: skip
+        Kind(
+            name="x.thing",
+            api="core",
+            path="/x",
+            sid_field="x_sid",
+            key="ref",
+            doc="",
+            fields=(PlanField("ref", api=None),),
+            traceable=False,
+        )
     with pytest.raises(ValueError, match="key is plan-only"):
-        Kind(name="x.send", api="core", path="/x", sid_field="x_sid", key="ref", doc="",
-             fields=(PlanField("ref"),), sends=True, traceable=False,
-             operations=frozenset({"create"}), confirm_flag="--allow-send")  # fmt: skip
+        Kind(
+            name="x.send",
+            api="core",
+            path="/x",
+            sid_field="x_sid",
+            key="ref",
+            doc="",
+            fields=(PlanField("ref"),),
+            sends=True,
+            traceable=False,
+            operations=frozenset({"create"}),
+            confirm_flag="--allow-send",
+        )
 
 
 def test_dial_outs_are_placed_once_each(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -177,8 +217,9 @@ def test_dial_outs_are_placed_once_each(sandbox: Sandbox, tmp_path: Path) -> Non
     auth = sandbox.admin_headers
     spec = {"spec": "execute_then_reset=0.5", "seed": 5}
     assert httpx.put(faults, json=spec, headers=auth).is_success
-    placed = _bulkx(tmp_path, sandbox, "apply", str(calls), "--yes", "--allow-send",
-                    "--send-rate", "50")  # fmt: skip
+    placed = _bulkx(
+        tmp_path, sandbox, "apply", str(calls), "--yes", "--allow-send", "--send-rate", "50"
+    )
     assert httpx.delete(faults, headers=auth).is_success
     assert placed.returncode == 0, placed.stderr
     again = _bulkx(tmp_path, sandbox, "plan", str(calls), "--allow-send")
@@ -189,8 +230,15 @@ def test_dial_outs_are_placed_once_each(sandbox: Sandbox, tmp_path: Path) -> Non
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`bulkx ARGS` for commands that take no target (report, resume)."""
     env = {**os.environ, "CARRIERX_TOKEN": TOKEN, "BULKX_HOME": str(cwd / ".bulkx")}
-    return subprocess.run([sys.executable, "-m", "bulkx", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=120, stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bulkx", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _run_id(result: subprocess.CompletedProcess[str]) -> str:
@@ -199,8 +247,9 @@ def _run_id(result: subprocess.CompletedProcess[str]) -> str:
 
 def _sent(store: Any) -> dict[str, int]:
     counts = store.counts()
-    return {name: counts.get(name, 0) for name in ("push_notifications", "verifications",
-                                                     "tts_texts")}  # fmt: skip
+    return {
+        name: counts.get(name, 0) for name in ("push_notifications", "verifications", "tts_texts")
+    }
 
 
 NOTICES = {"push_notifications": 2, "verifications": 6, "tts_texts": 2}
@@ -241,8 +290,11 @@ def test_untraceable_sends_go_out_at_most_once_lost_answers_included(
     assert sent.returncode == 3, sent.stderr
     assert all("may have been sent" in i["error"] and "at most once" in i["error"] for i in lost)
     assert all(i["state"] == "succeeded" for i in items if i not in lost)
-    codes = [i["result"]["code"] for i in items
-             if i["kind"] == "verification.sms" and i["state"] == "succeeded"]  # fmt: skip
+    codes = [
+        i["result"]["code"]
+        for i in items
+        if i["kind"] == "verification.sms" and i["state"] == "succeeded"
+    ]
     assert all(len(code) == 6 and code.isdigit() for code in codes)
     stored = store.rows("SELECT json_extract(data, '$.code') FROM t_verifications")
     assert {code for (code,) in stored} >= set(codes)
@@ -266,11 +318,24 @@ def test_a_send_cut_off_by_a_crash_is_reported_by_the_resume_not_resent(
     # number's messaging, which the verification codes wait for), among the sends.
     env = {**os.environ, "BULKX_CRASHPOINT": "after_send_before_response:6"}
     crashed = subprocess.run(
-        [sys.executable, "-m", "bulkx", "apply", "plans/notices.yaml", "--yes", "--allow-send",
-         "--base-url", sandbox.core_url],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "bulkx",
+            "apply",
+            "plans/notices.yaml",
+            "--yes",
+            "--allow-send",
+            "--base-url",
+            sandbox.core_url,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
         env={**env, "CARRIERX_TOKEN": TOKEN, "BULKX_HOME": str(tmp_path / ".bulkx")},
-    )  # fmt: skip
+    )
     assert crashed.returncode == -9
     run_id = max((tmp_path / ".bulkx" / "runs").glob("*.db")).stem
     resumed = _run(tmp_path, "resume", run_id, "--yes")

@@ -44,14 +44,17 @@ def test_lists_from_yaml_and_from_csv_cells(tmp_path: Path) -> None:
 
 
 def test_an_item_to_delete_needs_only_its_key(tmp_path: Path) -> None:
-    _, diagnostics = check(tmp_path, """
+    _, diagnostics = check(
+        tmp_path,
+        """
 steps:
   - kind: accesscontrol_rule
     items: [{name: a, ensure: absent}]
   - kind: conference.meeting_room
     items: [{endpoint: conf, description: weekly, ensure: absent}, {endpoint: conf,
              description: daily}]
-""")  # fmt: skip
+""",
+    )
     # Only the step that also creates a room misses the room's required fields.
     assert errors(diagnostics) == [
         (5, "BX111", "step conference.meeting_room#2: required field 'subscriber' is missing"),
@@ -60,26 +63,32 @@ steps:
 
 
 def test_v1_access_codes_are_unique_per_endpoint(tmp_path: Path) -> None:
-    _, diagnostics = check(tmp_path, """
+    _, diagnostics = check(
+        tmp_path,
+        """
 steps:
   - kind: conference.meeting_room
     items:
       - {endpoint: conf, description: a, subscriber: s, did_group: g, host_code: "11"}
       - {endpoint: conf, description: b, subscriber: s, did_group: g, listener_code: "11"}
       - {endpoint: other, description: c, subscriber: s, did_group: g, host_code: "11"}
-""")  # fmt: skip
+""",
+    )
     (problem,) = errors(diagnostics)
     assert problem[:2] == (6, "BX140")
     assert "access code 11 of room 'b' collides with host_code of room 'a'" in problem[2]
 
 
 def test_duplicate_keys_are_per_endpoint(tmp_path: Path) -> None:
-    _, diagnostics = check(tmp_path, """
+    _, diagnostics = check(
+        tmp_path,
+        """
 steps:
   - kind: mediator.binding
     items:
       - {endpoint: a, name: support, destination_did: "12125550100"}
       - {endpoint: b, name: support, destination_did: "12125550100"}
       - {endpoint: a, name: support, destination_did: "12125550101"}
-""")  # fmt: skip
+""",
+    )
     assert [(line, code) for line, code, _ in errors(diagnostics)] == [(7, "BX120")]

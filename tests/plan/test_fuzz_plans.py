@@ -108,10 +108,19 @@ def _steps(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str]:
     groups = draw(st.lists(SAFE, min_size=1, max_size=3, unique=True))
     steps.append({"kind": "trunk_group", "items": [{"name": g} for g in groups]})
     numbers = draw(NUMBERS)
-    steps.append({"kind": "did", "items": [
-        {"phonenumber": n, "name": draw(NAMES), "trunk_group": draw(st.sampled_from(groups))}
-        for n in numbers
-    ]})  # fmt: skip
+    steps.append(
+        {
+            "kind": "did",
+            "items": [
+                {
+                    "phonenumber": n,
+                    "name": draw(NAMES),
+                    "trunk_group": draw(st.sampled_from(groups)),
+                }
+                for n in numbers
+            ],
+        }
+    )
     if draw(st.booleans()):
         criteria = draw(st.sampled_from([{"state": "NY"}, {"npa": "516"}, {}]))
         steps.append({"kind": "did", "count": draw(st.integers(1, 50)), "criteria": criteria})
@@ -122,6 +131,7 @@ def _steps(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str]:
     return steps, source
 
 
+# fmt: off
 YAML_MISTAKES = [
     "item key typo", "only item key typo", "step key typo", "unknown kind", "bad count",
     "absurd count", "tag on steps", "tag on root", "tag on an item value", "alias bomb",
@@ -129,7 +139,8 @@ YAML_MISTAKES = [
     "rename onto a column", "items not a list", "item not a mapping", "unknown top-level key",
     "version 2", "invalid number", "no items", "ragged source row", "unterminated quote in source",
     "nul in source", "duplicate key",
-]  # fmt: skip
+]
+# fmt: on
 
 
 def _bomb(levels: int) -> Raw:
@@ -178,8 +189,12 @@ def _mutate_yaml(case: Case, doc: dict[str, Any], mistake: str, draw: st.DrawFn)
         case "syntax error":
             item["name"] = Raw(draw(st.sampled_from(["[unclosed", '"open', "{a: ", "]"])))
         case "missing source" | "fifo source" | "device source" | "directory source":
-            where = {"missing source": "nowhere.csv", "fifo source": "pipe.csv",
-                     "device source": "/dev/zero", "directory source": "."}[mistake]  # fmt: skip
+            where = {
+                "missing source": "nowhere.csv",
+                "fifo source": "pipe.csv",
+                "device source": "/dev/zero",
+                "directory source": ".",
+            }[mistake]
             steps.append({"kind": "did", "source": where})
             if mistake == "fifo source":
                 case.fifos.append("pipe.csv")
@@ -201,9 +216,11 @@ def _mutate_yaml(case: Case, doc: dict[str, Any], mistake: str, draw: st.DrawFn)
         case "duplicate key":
             items.append(dict(item))
         case "ragged source row" | "unterminated quote in source" | "nul in source":
-            bad = {"ragged source row": "15162089999,x,extra\n",
-                   "unterminated quote in source": '15162089999,"never closed',
-                   "nul in source": "15162089999,a\x00b\n"}[mistake]  # fmt: skip
+            bad = {
+                "ragged source row": "15162089999,x,extra\n",
+                "unterminated quote in source": '15162089999,"never closed',
+                "nul in source": "15162089999,a\x00b\n",
+            }[mistake]
             case.files["c.csv"] = "phonenumber,name\n15162080002,ok\n" + bad
             steps.append({"kind": "did", "source": "c.csv"})
 
@@ -227,9 +244,18 @@ def yaml_cases(draw: st.DrawFn) -> Case:
 # --- CSV ---------------------------------------------------------------------------------
 
 CSV_MISTAKES = [
-    "no kind", "unknown kind", "ragged row", "unterminated quote", "nul byte", "duplicate header",
-    "unknown column", "invalid number", "huge header", "empty", "duplicate number",
-]  # fmt: skip
+    "no kind",
+    "unknown kind",
+    "ragged row",
+    "unterminated quote",
+    "nul byte",
+    "duplicate header",
+    "unknown column",
+    "invalid number",
+    "huge header",
+    "empty",
+    "duplicate number",
+]
 
 
 def _csv_cell(text: str) -> str:

@@ -117,8 +117,9 @@ def test_step_level_problems_are_capped(check: Check) -> None:
         ("BX130", "references no step defines"),
     ):
         assert codes.count(code) == MAX_ROW_DIAGNOSTICS + 1, code
-        assert any(d.message == f"... and {many - MAX_ROW_DIAGNOSTICS} more {what}"
-                   for d in diagnostics)  # fmt: skip
+        assert any(
+            d.message == f"... and {many - MAX_ROW_DIAGNOSTICS} more {what}" for d in diagnostics
+        )
 
 
 BOMB = """\

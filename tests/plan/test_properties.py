@@ -22,15 +22,53 @@ SETTINGS = settings(
 
 # Text shaped like plans finds deeper paths than uniform noise.
 YAML_BITS = st.sampled_from(
-    ["version: 1\n", "steps:\n", "  - kind: did\n", "  - kind: trunk\n", "    items:\n",
-     "      - phonenumber: 5162065575\n", "        trunk_group: x\n", "    source: a.csv\n",
-     "    count: 3\n", "    defaults: {name: '{x}'}\n", "- ", ": ", "{", "[", "'", '"', "\t",
-     "&a ", "*a", "!!binary ", "\n", "#", "---\n", "? ", "%YAML 1.2\n"]
-)  # fmt: skip
+    [
+        "version: 1\n",
+        "steps:\n",
+        "  - kind: did\n",
+        "  - kind: trunk\n",
+        "    items:\n",
+        "      - phonenumber: 5162065575\n",
+        "        trunk_group: x\n",
+        "    source: a.csv\n",
+        "    count: 3\n",
+        "    defaults: {name: '{x}'}\n",
+        "- ",
+        ": ",
+        "{",
+        "[",
+        "'",
+        '"',
+        "\t",
+        "&a ",
+        "*a",
+        "!!binary ",
+        "\n",
+        "#",
+        "---\n",
+        "? ",
+        "%YAML 1.2\n",
+    ]
+)
 CSV_BITS = st.sampled_from(
-    ["phonenumber", "name", "trunk_group", ",", "\n", '"', "\r\n", "+1 (516) 206-5575",
-     "516", "# kind: did\n", "\ufeff", " ", "x", "ensure", "adopted"]
-)  # fmt: skip
+    [
+        "phonenumber",
+        "name",
+        "trunk_group",
+        ",",
+        "\n",
+        '"',
+        "\r\n",
+        "+1 (516) 206-5575",
+        "516",
+        "# kind: did\n",
+        "\ufeff",
+        " ",
+        "x",
+        "ensure",
+        "adopted",
+    ]
+)
 
 
 def _ok(plan: Plan | None, diagnostics: list) -> None:  # type: ignore[type-arg]

@@ -217,10 +217,24 @@ def test_template_reference_is_checked(check: Check) -> None:
 
 def test_dependency_cycle(check: Check, monkeypatch: pytest.MonkeyPatch) -> None:
     # No shipped kinds can form a cycle, so two test kinds reference each other.
-    ping = Kind("ping", "core", "/ping", "sid", "name", (PlanField("name"),
-                PlanField("pong", reference="pong")), "test")  # fmt: skip
-    pong = Kind("pong", "core", "/pong", "sid", "name", (PlanField("name"),
-                PlanField("ping", reference="ping")), "test")  # fmt: skip
+    ping = Kind(
+        "ping",
+        "core",
+        "/ping",
+        "sid",
+        "name",
+        (PlanField("name"), PlanField("pong", reference="pong")),
+        "test",
+    )
+    pong = Kind(
+        "pong",
+        "core",
+        "/pong",
+        "sid",
+        "name",
+        (PlanField("name"), PlanField("ping", reference="ping")),
+        "test",
+    )
     monkeypatch.setitem(registry.KINDS, "ping", ping)
     monkeypatch.setitem(registry.KINDS, "pong", pong)
     text = """\
@@ -283,8 +297,15 @@ def test_a_number_field_named_like_the_normaliser_s_own_columns(
     check: Check, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # `number` and `problem` are the columns phone number normalisation works with.
-    caller = Kind("caller", "core", "/callers", "sid", "number",
-                  (PlanField("number", "e164"), PlanField("problem")), "test")  # fmt: skip
+    caller = Kind(
+        "caller",
+        "core",
+        "/callers",
+        "sid",
+        "number",
+        (PlanField("number", "e164"), PlanField("problem")),
+        "test",
+    )
     monkeypatch.setitem(registry.KINDS, "caller", caller)
     plan, diagnostics = check(
         "number,problem\n+1 (516) 206-5575,none\n12,bad\n", name="c.csv", kind="caller"

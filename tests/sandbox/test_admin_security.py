@@ -130,9 +130,17 @@ def test_a_host_that_is_not_loopback_is_refused(sandbox: Sandbox, host: str) -> 
 
 
 @pytest.mark.parametrize(
-    "host", ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST:{port}", "[::1]:{port}",
-             "127.0.0.1", "localhost", "127.0.0.2:{port}"],
-)  # fmt: skip
+    "host",
+    [
+        "127.0.0.1:{port}",
+        "localhost:{port}",
+        "LOCALHOST:{port}",
+        "[::1]:{port}",
+        "127.0.0.1",
+        "localhost",
+        "127.0.0.2:{port}",
+    ],
+)
 def test_loopback_hosts_are_answered(sandbox: Sandbox, host: str) -> None:
     port = sandbox.url.rsplit(":", 1)[1]
     headers = {**sandbox.admin_headers, "Host": host.format(port=port)}
@@ -334,7 +342,10 @@ def test_bad_token_options_are_usage_errors(tmp_path: Path) -> None:
     for case in cases:
         result = subprocess.run(
             [*BULKX, "sandbox", "serve", "--port", str(_free_port()), *db, *case],
-            capture_output=True, text=True, env=env, timeout=60,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert result.returncode == 2, (case, result.stderr)
         assert "error:" in result.stderr and "Traceback" not in result.stderr

@@ -483,9 +483,14 @@ def test_status_transitions(core: httpx.Client) -> None:
 
     pending = create(
         core,
-        {"method": "PATCH", "type": "phonenumber", "field": "phonenumber", "entries": numbers,
-         "data": {"name": "x"}},
-    )  # fmt: skip
+        {
+            "method": "PATCH",
+            "type": "phonenumber",
+            "field": "phonenumber",
+            "entries": numbers,
+            "data": {"name": "x"},
+        },
+    )
     sid = pending["task_sid"]
     r = core.patch(f"/batch/tasks/{sid}", json={"entries": ["15550000000"]})
     assert problems(r) == {"entries": "field is read only"}
@@ -582,9 +587,13 @@ def test_entries_run_with_the_creators_scopes(sandbox: Sandbox) -> None:
 def test_prefix_tasks(core: httpx.Client) -> None:
     task = create(
         core,
-        {"method": "POST", "type": "prefix", "review": False,
-         "data": [{"prefix": "1555"}, {"prefix": "1666", "name": "six"}, {"prefix": "1555"}]},
-    )  # fmt: skip
+        {
+            "method": "POST",
+            "type": "prefix",
+            "review": False,
+            "data": [{"prefix": "1555"}, {"prefix": "1666", "name": "six"}, {"prefix": "1555"}],
+        },
+    )
     done = wait_for(core, task["task_sid"])
     assert (done["success"], done["failure"]) == (2, 1)
     assert done["error_details"][0]["message"].startswith("409")

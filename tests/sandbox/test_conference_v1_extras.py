@@ -69,9 +69,11 @@ def test_logout_answers_no_content(conf: httpx.Client) -> None:
 def test_media_files(conf: httpx.Client, me: dict[str, Any]) -> None:
     files = f"/subscribers/{me['sid']}/files"
     raw = conf.post(
-        files, params={"fileName": "hold.wav"}, content=b"RIFF" + b"\0" * 60,
+        files,
+        params={"fileName": "hold.wav"},
+        content=b"RIFF" + b"\0" * 60,
         headers={"Content-Type": "audio/wav"},
-    )  # fmt: skip
+    )
     assert raw.status_code == assumptions.CONFERENCE_V1_FILE_UPLOAD_STATUS, raw.text
     hold = raw.json()
     assert set(hold) == set(assumptions.CONFERENCE_V1_FILE_FIELDS)

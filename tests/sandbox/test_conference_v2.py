@@ -106,8 +106,13 @@ def test_account_comes_from_the_endpoint(
     assert me["name"] == "Sales bridge"
     assert "password" not in me
     assert set(me) == {
-        "account_sid", "call_flow_sid", "date_created", "login", "name", "properties",
-    }  # fmt: skip
+        "account_sid",
+        "call_flow_sid",
+        "date_created",
+        "login",
+        "name",
+        "properties",
+    }
     assert me["account_sid"] != endpoint["endpoint_sid"]
 
     listed = conf.get("/accounts").json()
@@ -153,8 +158,10 @@ def test_account_update_and_password(
     r = conf.patch(f"/accounts/{sid}", json={"login": "someone-else"})
     assert r.status_code == 422
     assert r.json()["errors"][0] == {
-        "field": "login", "message": "field is read only", "reference_sid": None,
-    }  # fmt: skip
+        "field": "login",
+        "message": "field is read only",
+        "reference_sid": None,
+    }
 
     r = conf.patch(f"/accounts/{sid}", json={"call_flow_sid": "no-such-flow"})
     assert r.status_code == 422
@@ -239,8 +246,10 @@ def test_meeting_room_crud_patch_and_put(conf: httpx.Client) -> None:
     r = conf.patch(f"/meeting_rooms/{sid}", json={"colour": "blue"})
     assert r.status_code == 422
     assert r.json()["errors"][0] == {
-        "field": "colour", "message": "unknown field", "reference_sid": None,
-    }  # fmt: skip
+        "field": "colour",
+        "message": "unknown field",
+        "reference_sid": None,
+    }
 
     for bad in (
         [{"access_code": "12a4", "role": "host"}],

@@ -172,9 +172,12 @@ def test_a_token_keeps_its_client_id_and_refresh_expiry(core: httpx.Client) -> N
     # OAUTH_TOKEN_CLIENT_ID_FROM_REQUEST, OAUTH_REFRESH_TOKEN_EXPIRES_WITH_ACCESS_TOKEN).
     client_id = "5c7965f285344165b003ce1a3202e589"
     form = {
-        "grant_type": "password", "username": DEFAULT_LOGIN, "password": PARTNER_PASSWORD,
-        "client_id": client_id, "client_secret": "5033909114fe442cbbcb83b674dbf90c",
-    }  # fmt: skip
+        "grant_type": "password",
+        "username": DEFAULT_LOGIN,
+        "password": PARTNER_PASSWORD,
+        "client_id": client_id,
+        "client_secret": "5033909114fe442cbbcb83b674dbf90c",
+    }
     issued = ok(core.post("/oauth/token", data=form))
     read = ok(core.get(f"/oauth/tokens/{issued['token_sid']}"))
     for token in (issued, read):

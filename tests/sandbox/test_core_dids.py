@@ -26,13 +26,34 @@ AVAILABLE = "/phonenumber/available_dids"
 #: The keys of the rent sample in the reference (§5.1, D:…/did/rent).
 RENT_SAMPLE_KEYS = frozenset(
     {
-        "active_capabilities", "attributes", "callback_url", "campaign_sid", "capabilities",
-        "classification_sid", "country_code", "did_group_sid", "did_sid", "in_country_format",
-        "international_format", "lata", "locality", "lrn_sid", "name", "ocn", "partner_sid",
-        "phonenumber", "porting_pin", "price", "state", "status", "string_key_1", "string_key_2",
-        "transformations", "trunk_group_sid",
+        "active_capabilities",
+        "attributes",
+        "callback_url",
+        "campaign_sid",
+        "capabilities",
+        "classification_sid",
+        "country_code",
+        "did_group_sid",
+        "did_sid",
+        "in_country_format",
+        "international_format",
+        "lata",
+        "locality",
+        "lrn_sid",
+        "name",
+        "ocn",
+        "partner_sid",
+        "phonenumber",
+        "porting_pin",
+        "price",
+        "state",
+        "status",
+        "string_key_1",
+        "string_key_2",
+        "transformations",
+        "trunk_group_sid",
     }
-)  # fmt: skip
+)
 #: Fields the reference marks writable (rw) on a DID, without a question mark.
 DOCUMENTED_RW = frozenset(
     {"attributes", "callback_url", "did_group_sid", "transformations", "trunk_group_sid"}

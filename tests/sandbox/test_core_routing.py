@@ -329,9 +329,13 @@ def test_endpoint_updates_keep_credentials_and_hide_passwords(core: httpx.Client
     patched = ok(core.patch(url, json={"properties": {"b": 2}}))
     account, api_url = endpoint["properties"]["account_sid"], endpoint["properties"]["api_url"]
     assert patched["properties"] == {
-        "account_sid": account, "api_url": api_url, "b": 2, "container_sid": None,
-        "login": login, "password": password,
-    }  # fmt: skip
+        "account_sid": account,
+        "api_url": api_url,
+        "b": 2,
+        "container_sid": None,
+        "login": login,
+        "password": password,
+    }
     patched = ok(core.patch(url, json={"properties": {"login": "stolen", "password": "x"}}))
     assert patched["properties"]["login"] == login
     assert patched["properties"]["password"] == password
@@ -403,8 +407,15 @@ def test_access_control_rules(core: httpx.Client, sandbox: Sandbox) -> None:
     assert rule["read_only"] is False
     # The documented fields only (https://docs.carrierx.com/voice/core-api/access-control/
     # access-control-rule/create): no partner_sid.
-    assert set(rule) == {"entries", "field", "name", "operation", "quantifier", "read_only",
-                         "rule_sid"}  # fmt: skip
+    assert set(rule) == {
+        "entries",
+        "field",
+        "name",
+        "operation",
+        "quantifier",
+        "read_only",
+        "rule_sid",
+    }
     url = f"{base}/{rule['rule_sid']}"
     assert ok(core.get(url)) == rule
     assert ok(core.get(base, params={"filter": 'field eq "calling"'}))["items"] == [rule]
@@ -497,8 +508,10 @@ def test_a_trunk_list_without_limit_answers_1000(core: httpx.Client) -> None:
     group = ok(core.post(GROUPS, json={"name": "many trunks", "trunks": trunks}))
     page = ok(core.get(f"{GROUPS}/{group['trunk_group_sid']}/trunks"))
     assert (page["limit"], page["count"], page["has_more"]) == (
-        assumptions.TRUNK_LIST_LIMIT_DEFAULT, 12, False,
-    )  # fmt: skip
+        assumptions.TRUNK_LIST_LIMIT_DEFAULT,
+        12,
+        False,
+    )
     assert (
         ok(core.get(f"{GROUPS}/{group['trunk_group_sid']}/trunks", params={"limit": 5}))["count"]
         == 5

@@ -120,8 +120,10 @@ def test_the_enable_call_checks_its_body(core: httpx.Client) -> None:
     error_of(core.post(path, json=change), assumptions.MESSAGING_CHANGE_NEEDS_FORCE_STATUS)
     forced = ok(core.post(path, params={"force": "true"}, json=change))
     assert (forced["type"], forced["status"], forced["campaign_external_id"]) == (
-        "p2p", "enabled", None,
-    )  # fmt: skip
+        "p2p",
+        "enabled",
+        None,
+    )
     assert set(forced) == OBJECT_KEYS | {"p2p_nnid"}  # a p2p number shows its NetNumber ID
     nnid = ok(core.post(path, params={"force": "true"}, json={**change, "p2p_nnid": "123456"}))
     assert nnid["p2p_nnid"] == "123456" == ok(core.get(path))["p2p_nnid"]

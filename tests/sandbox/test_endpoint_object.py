@@ -104,11 +104,13 @@ def test_seeded_calls_name_the_gateway_as_their_outside_leg(
 
 
 def test_addresses_answer_every_documented_default(core: httpx.Client) -> None:
+    # fmt: off
     body = {
         "name": "pbx", "type": "third_party",
         "addresses": [{"ip": "1.1.2.13", "port": "5060"}, {"ip": "pbx.example.com", "srtp": True,
                                                             "transport": "tls", "port": 5061}],
-    }  # fmt: skip
+    }
+    # fmt: on
     endpoint = ok(core.post("/endpoints", json=body))
     defaults = assumptions.ENDPOINT_ADDRESS_DEFAULTS
     assert endpoint["addresses"] == [
@@ -122,8 +124,12 @@ def test_addresses_answer_every_documented_default(core: httpx.Client) -> None:
     patched = ok(core.patch(f"/endpoints/{endpoint['endpoint_sid']}", json=moved))
     assert patched["addresses"] == [{**defaults, "ip": "2.2.2.2", "dst_port": 5080}]
     assert patched["voip_token"] == endpoint["voip_token"]
-    for bad in ([{"port": 5060}], [{"ip": "1.1.1.1", "port": "x"}], [{"ip": "1.1.1.1", "tls": 1}],
-                ["1.1.1.1"]):  # fmt: skip
+    for bad in (
+        [{"port": 5060}],
+        [{"ip": "1.1.1.1", "port": "x"}],
+        [{"ip": "1.1.1.1", "tls": 1}],
+        ["1.1.1.1"],
+    ):
         r = core.post("/endpoints", json={"name": "bad", "addresses": bad})
         assert error_fields(r, 422) == {"addresses"}, bad
 
@@ -156,11 +162,13 @@ def test_app_endpoints_carry_their_account_api_url_and_container(
 def test_the_admin_state_never_shows_an_endpoint_secret(
     sandbox: Sandbox, core: httpx.Client
 ) -> None:
+    # fmt: off
     body = {
         "name": "secretive", "type": "third_party", "out_sip_username": "u",
         "out_sip_password": "out-pw-4411",
         "addresses": [{"ip": "3.3.3.3", "sip_username": "a", "sip_password": "addr-pw-4412"}],
-    }  # fmt: skip
+    }
+    # fmt: on
     shown = ok(core.post("/endpoints", json=body))
     assert shown["out_sip_password"] == "out-pw-4411"  # the API answers it, as documented
     app = ok(core.post("/endpoints", json={"name": "secretive-app", "type": "mediator"}))
@@ -173,8 +181,12 @@ def test_the_admin_state_never_shows_an_endpoint_secret(
     assert hosted["properties"]["password"] == "REDACTED"
     assert hosted["properties"]["login"] == app["properties"]["login"]
     text = str(rows)
-    for secret in ("out-pw-4411", "addr-pw-4412", shown["voip_token"],
-                   app["properties"]["password"]):  # fmt: skip
+    for secret in (
+        "out-pw-4411",
+        "addr-pw-4412",
+        shown["voip_token"],
+        app["properties"]["password"],
+    ):
         assert secret not in text
 
 

@@ -183,9 +183,11 @@ def test_a_body_over_the_cap_is_a_413_before_it_is_read(tight: Sandbox) -> None:
     # A 300 MB promise is refused at once: nothing is read, the connection is closed.
     with _connect(tight) as sock:
         head = _head(
-            "POST", "/core/v2/phonenumber/did_groups",
-            "Content-Type: application/json", "Content-Length: 300000000",
-        )  # fmt: skip
+            "POST",
+            "/core/v2/phonenumber/did_groups",
+            "Content-Type: application/json",
+            "Content-Length: 300000000",
+        )
         sock.sendall(head + b'{"name": "')
         answer = _read_all(sock)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
@@ -194,9 +196,11 @@ def test_a_body_over_the_cap_is_a_413_before_it_is_read(tight: Sandbox) -> None:
 def test_a_body_that_does_not_arrive_in_time_is_a_408(tight: Sandbox) -> None:
     with _connect(tight) as sock:
         head = _head(
-            "POST", "/core/v2/phonenumber/did_groups",
-            "Content-Type: application/json", "Content-Length: 100",
-        )  # fmt: skip
+            "POST",
+            "/core/v2/phonenumber/did_groups",
+            "Content-Type: application/json",
+            "Content-Length: 100",
+        )
         sock.sendall(head + b'{"name": ')
         started = time.monotonic()
         answer = _read_all(sock)
@@ -212,9 +216,11 @@ def test_a_client_that_leaves_mid_body_is_not_a_traceback(
     for _ in range(5):
         with _connect(tight) as sock:
             head = _head(
-                "POST", "/core/v2/phonenumber/did_groups",
-                "Content-Type: application/json", "Content-Length: 1000",
-            )  # fmt: skip
+                "POST",
+                "/core/v2/phonenumber/did_groups",
+                "Content-Type: application/json",
+                "Content-Length: 1000",
+            )
             sock.sendall(head + b'{"name": "half')
             time.sleep(0.05)
     time.sleep(0.3)

@@ -117,8 +117,11 @@ def test_account_comes_from_the_endpoint_and_updates(
     )
     assert r.status_code == 200
     changed = {
-        **me, "url": "https://app.example.com/flexml", "method": "GET", "error_handler": "none",
-    }  # fmt: skip
+        **me,
+        "url": "https://app.example.com/flexml",
+        "method": "GET",
+        "error_handler": "none",
+    }
     assert r.json() == changed
     assert fx.get(f"/accounts/{sid}").json() == changed
 
@@ -137,13 +140,19 @@ def test_account_comes_from_the_endpoint_and_updates(
     r = fx.put(f"/accounts/{sid}", json={"name": "Menu"})
     assert r.status_code == 422
     assert error_fields(r) == {
-        "error_handler", "method", "status_callback_method", "status_callback_url", "url",
-    }  # fmt: skip
+        "error_handler",
+        "method",
+        "status_callback_method",
+        "status_callback_url",
+        "url",
+    }
+    # fmt: off
     full = {
         "error_handler": "basic", "method": "POST", "name": "Menu",
         "status_callback_method": "GET", "status_callback_url": "https://cb.example.com/s",
         "url": None,
-    }  # fmt: skip
+    }
+    # fmt: on
     r = fx.put(f"/accounts/{sid}", json=full)
     assert r.status_code == 200
     assert r.json() == {**me, **full}

@@ -76,5 +76,11 @@ def test_bounds_of_any_length_select_exactly_the_right_numbers() -> None:
     for text, expected in cases.items():
         found = [n for n, _ in inventory.browse_numbers(parse_filter(text), limit=3, offset=0)]
         assert found[: len(expected)] == expected, text
-    assert len(inventory.browse_numbers(parse_filter(f"phonenumber le {prefix}0001"), limit=9,
-                                        offset=0)) == 2  # fmt: skip
+    assert (
+        len(
+            inventory.browse_numbers(
+                parse_filter(f"phonenumber le {prefix}0001"), limit=9, offset=0
+            )
+        )
+        == 2
+    )

@@ -53,37 +53,66 @@ def _colour(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
 
 
-def _op(i: int, step: str, kind: str, key: str, position: str, request: dict[str, object],
-        depends_on: tuple[str, ...] = ()) -> Operation:  # fmt: skip
+def _op(
+    i: int,
+    step: str,
+    kind: str,
+    key: str,
+    position: str,
+    request: dict[str, object],
+    depends_on: tuple[str, ...] = (),
+) -> Operation:
     return Operation(f"op-{i:05d}", step, kind, key, "create", position, depends_on, request)
 
 
 def site_ops() -> list[Operation]:
     """A new site: a trunk group, 120 numbers, a conference endpoint and its 20 rooms."""
+    # fmt: off
     ops = [
         _op(0, "site-sip", "trunk_group", "site-516-sip", "plans/new-site.yaml:4",
             {"action": "create", "kind": "trunk_group", "values": {"name": "site-516-sip"}}),
         _op(1, "site-conference", "endpoint", "site-516-rooms", "plans/new-site.yaml:20",
             {"action": "create", "kind": "endpoint",
              "values": {"name": "site-516-rooms", "type": "conference_v2"}}),
-    ]  # fmt: skip
+    ]
+    # fmt: on
     for n in range(NUMBERS):
         number = f"1516555{n:04d}"
         ops.append(
-            _op(2 + n, "site-516-numbers", "did", number, f"samples/site-numbers.csv:{n + 2}",
-                {"action": "create", "kind": "did",
-                 "values": {"phonenumber": number, "name": f"desk {n}",
-                            "trunk_group": "site-516-sip"}},
-                ("op-00000",))
-        )  # fmt: skip
+            _op(
+                2 + n,
+                "site-516-numbers",
+                "did",
+                number,
+                f"samples/site-numbers.csv:{n + 2}",
+                {
+                    "action": "create",
+                    "kind": "did",
+                    "values": {
+                        "phonenumber": number,
+                        "name": f"desk {n}",
+                        "trunk_group": "site-516-sip",
+                    },
+                },
+                ("op-00000",),
+            )
+        )
     for n in range(20):
         ops.append(
-            _op(1000 + n, "site-rooms", "conference_v2.meeting_room", f"room-{n:02d}",
+            _op(
+                1000 + n,
+                "site-rooms",
+                "conference_v2.meeting_room",
+                f"room-{n:02d}",
                 f"plans/new-site.yaml:{31 + n}",
-                {"action": "create", "kind": "conference_v2.meeting_room",
-                 "values": {"endpoint": "site-516-rooms", "name": f"room-{n:02d}"}},
-                ("op-00001",))
-        )  # fmt: skip
+                {
+                    "action": "create",
+                    "kind": "conference_v2.meeting_room",
+                    "values": {"endpoint": "site-516-rooms", "name": f"room-{n:02d}"},
+                },
+                ("op-00001",),
+            )
+        )
     return ops
 
 
@@ -127,11 +156,13 @@ def build_site_run(
         "ep-77a0",
         {"endpoint_sid": "ep-77a0", "properties": {"login": "site-516", "password": "s3cr3t!"}},
     )
+    # fmt: off
     failing = {7: "422 phonenumber: 15165550007 is not in the inventory",
                19: "422 phonenumber: 15165550019 is not in the inventory",
                33: "409 conflict: 15165550033 is assigned to another account",
                41: "422 trunk_group: site-516-sip has no trunk yet",
-               58: "422 phonenumber: 15165550058 is not in the inventory"}  # fmt: skip
+               58: "422 phonenumber: 15165550058 is not in the inventory"}
+    # fmt: on
     # One transaction for the lot: the fixture needs the rows, not 600 fsyncs.
     with journal.batch():
         done = 0
@@ -160,9 +191,14 @@ def build_site_run(
                 throttled += 6
                 journal.event("warning", "429 from the API, Retry-After 2 s; pacing at 12.0/s")
             succeeded = done - sum(1 for n in failing if n < done)
-            journal.sample(done=succeeded, failed=done - succeeded, in_flight=4,
-                           rate_limit=20.0 if second < 40 else 12.0, throttled=throttled,
-                           retries=retries)  # fmt: skip
+            journal.sample(
+                done=succeeded,
+                failed=done - succeeded,
+                in_flight=4,
+                rate_limit=20.0 if second < 40 else 12.0,
+                throttled=throttled,
+                retries=retries,
+            )
     clock.set(75)
     journal.start([ids[f"1516555{n:04d}"] for n in range(done, done + 4)])
     if finish:

@@ -21,15 +21,26 @@ from bulkx.tui.source import FAILURES_SHOWN, JournalSource
 from tests.tui.conftest import NOW, STARTED, FrozenClock, SiteRun
 
 
-def _sample(second: int, done: int, failed: int = 0, throttled: int = 0,
-            retries: int = 0) -> Sample:  # fmt: skip
+def _sample(
+    second: int, done: int, failed: int = 0, throttled: int = 0, retries: int = 0
+) -> Sample:
     at = (STARTED + timedelta(seconds=second)).isoformat().replace("+00:00", "Z")
     return Sample(at, done, failed, 2, 10.0, throttled, retries)
 
 
 def _info(*, is_sandbox: bool, base_url: str | None) -> RunInfo:
-    return RunInfo("r", "2026-01-01T00:00:00Z", "p.yaml", "d", "label", is_sandbox, "running",
-                   None, {"base_url": base_url}, None)  # fmt: skip
+    return RunInfo(
+        "r",
+        "2026-01-01T00:00:00Z",
+        "p.yaml",
+        "d",
+        "label",
+        is_sandbox,
+        "running",
+        None,
+        {"base_url": base_url},
+        None,
+    )
 
 
 def test_rates_come_from_consecutive_samples_and_a_resume_is_not_a_negative_rate() -> None:
@@ -56,8 +67,18 @@ def test_no_samples_no_rate() -> None:
 
 
 def test_step_columns_fold_unknown_into_in_flight_and_cancelled_into_skipped() -> None:
-    step = StepFigures.of("s", {"succeeded": 5, "in_flight": 1, "unknown": 2, "pending": 3,
-                                "failed": 4, "skipped": 1, "cancelled": 6})  # fmt: skip
+    step = StepFigures.of(
+        "s",
+        {
+            "succeeded": 5,
+            "in_flight": 1,
+            "unknown": 2,
+            "pending": 3,
+            "failed": 4,
+            "skipped": 1,
+            "cancelled": 6,
+        },
+    )
     assert (step.done, step.in_flight, step.queued, step.failed, step.skipped) == (5, 3, 3, 4, 7)
     assert step.total == 22 and step.left == 6
 
@@ -81,8 +102,12 @@ def test_the_live_api_is_told_apart_from_sandboxes(
 
 def test_durations_read_well() -> None:
     assert [duration(s) for s in (None, 4.4, 75, 3600 * 2 + 125, 86_400 * 3 + 7200)] == [
-        "—", "4s", "1m 15s", "2h 02m", "3d 2h"
-    ]  # fmt: skip
+        "—",
+        "4s",
+        "1m 15s",
+        "2h 02m",
+        "3d 2h",
+    ]
 
 
 def test_credentials_are_redacted_at_any_depth() -> None:
@@ -120,10 +145,28 @@ def test_a_read_is_bounded_however_large_the_run(
 ) -> None:
     """20,000 operations, 1,000 of them failed: one read brings back counts (all of them) and
     only the newest rows of each kind."""
-    journal = Journal.create(tmp_path, plan_path="p.csv", plan_digest="d", target_label="t",
-                             is_sandbox=True, options={}, changeset_json="{}")  # fmt: skip
-    ops = [Operation(f"k{i}", "numbers", "did", f"1516{i:07d}", "create", f"p.csv:{i + 2}", (),
-                 {"values": {"phonenumber": f"1516{i:07d}"}}) for i in range(20_000)]  # fmt: skip
+    journal = Journal.create(
+        tmp_path,
+        plan_path="p.csv",
+        plan_digest="d",
+        target_label="t",
+        is_sandbox=True,
+        options={},
+        changeset_json="{}",
+    )
+    ops = [
+        Operation(
+            f"k{i}",
+            "numbers",
+            "did",
+            f"1516{i:07d}",
+            "create",
+            f"p.csv:{i + 2}",
+            (),
+            {"values": {"phonenumber": f"1516{i:07d}"}},
+        )
+        for i in range(20_000)
+    ]
     ids = journal.add_ops(ops)
     with journal.batch():
         journal.start(ids[:1000])

@@ -40,8 +40,9 @@ def engine_like_job(journal: Journal, *, ops: int, pace: float = 0.01) -> Job:
 
 
 def in_process(run: SiteRun, tmp_path: Path, job: Job) -> MonitorApp:
-    return MonitorApp(run.root, RUN_ID, job=job, clock=lambda: NOW, poll_seconds=0.05,
-                      export_dir=tmp_path)  # fmt: skip
+    return MonitorApp(
+        run.root, RUN_ID, job=job, clock=lambda: NOW, poll_seconds=0.05, export_dir=tmp_path
+    )
 
 
 def test_the_job_runs_in_the_app_and_its_exit_code_is_returned_on_quit(

@@ -28,8 +28,7 @@ from tests.tui.conftest import NOW, RUN_ID, FrozenClock, SiteRun, build_site_run
 
 
 def monitor(run: SiteRun, tmp_path: Path, run_id: str | None = RUN_ID) -> MonitorApp:
-    return MonitorApp(run.root, run_id, clock=lambda: NOW, poll_seconds=0.05,
-                      export_dir=tmp_path)  # fmt: skip
+    return MonitorApp(run.root, run_id, clock=lambda: NOW, poll_seconds=0.05, export_dir=tmp_path)
 
 
 def current(app: MonitorApp) -> Screen[Any]:
@@ -98,8 +97,14 @@ def test_the_command_palette_offers_the_run_controls(site_run: SiteRun, tmp_path
     async def scenario() -> None:
         async with app.run_test() as pilot:
             titles = [command.title for command in app.get_system_commands(app.screen)]
-            for title in ("Pause the run", "Resume the run", "Cancel the run", "Failures",
-                          "Export failures to CSV", "Detach"):  # fmt: skip
+            for title in (
+                "Pause the run",
+                "Resume the run",
+                "Cancel the run",
+                "Failures",
+                "Export failures to CSV",
+                "Detach",
+            ):
                 assert title in titles
             await pilot.press("ctrl+p")
             await pilot.press(*"pause")
@@ -126,8 +131,14 @@ def test_failures_view_and_an_items_history_with_credentials_redacted(
             assert screen.item is not None
             assert screen.item.op.key == "15165550041" and screen.item.op.attempts == 3
             assert [t.to_state for t in screen.item.history] == [
-                "pending", "in_flight", "pending", "in_flight", "pending", "in_flight", "failed"
-            ]  # fmt: skip
+                "pending",
+                "in_flight",
+                "pending",
+                "in_flight",
+                "pending",
+                "in_flight",
+                "failed",
+            ]
             await pilot.press("escape")
             assert isinstance(app.screen, FailuresScreen)
             await pilot.press("escape")
@@ -175,9 +186,12 @@ def test_e_exports_only_the_failures_and_n_the_items_not_attempted(
         expected = failed_csv([r for r in unreached if r.kind == kind])
         assert (out / name).read_text() == expected
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f"{RUN_ID}-failed.csv", f"{RUN_ID}-not-attempted-did.csv",
-         f"{RUN_ID}-not-attempted-conference_v2_meeting_room.csv"]
-    )  # fmt: skip
+        [
+            f"{RUN_ID}-failed.csv",
+            f"{RUN_ID}-not-attempted-did.csv",
+            f"{RUN_ID}-not-attempted-conference_v2_meeting_room.csv",
+        ]
+    )
 
 
 def test_export_of_a_one_kind_run_is_byte_for_byte_report_failed(

@@ -56,12 +56,25 @@ def live_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, str]
     seed_ported(app.world, numbers)
     with serve_in_thread(app) as server:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bulkx", "apply", "plans/new-site.yaml", "--yes",
-             "--concurrency", "2", "--base-url", f"{server.url}/core/v2"],
-            cwd=tmp_path, env={**os.environ, "CARRIERX_TOKEN": "sandbox-token"},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "bulkx",
+                "apply",
+                "plans/new-site.yaml",
+                "--yes",
+                "--concurrency",
+                "2",
+                "--base-url",
+                f"{server.url}/core/v2",
+            ],
+            cwd=tmp_path,
+            env={**os.environ, "CARRIERX_TOKEN": "sandbox-token"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
             start_new_session=True,
-        )  # fmt: skip
+        )
         home = tmp_path / ".bulkx"
         try:
             deadline = time.monotonic() + 60

@@ -37,8 +37,10 @@ def test_failures_view(snap_compare: SnapCompare, site_run: SiteRun, tmp_path: P
 def test_item_detail(snap_compare: SnapCompare, site_run: SiteRun, tmp_path: Path) -> None:
     async def open_the_retried_failure(pilot: Pilot[object]) -> None:
         await pilot.press("f", "down", "enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, ItemScreen)
-                    and pilot.app.screen.item is not None)  # fmt: skip
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, ItemScreen) and pilot.app.screen.item is not None,
+        )
 
     assert snap_compare(
         monitor(site_run, tmp_path), run_before=open_the_retried_failure, terminal_size=(100, 40)

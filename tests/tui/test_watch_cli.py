@@ -45,8 +45,10 @@ def test_a_finished_run_prints_its_figures_and_returns_its_code(
     out = io.StringIO()
     assert watch_status(tmp_path, RUN_ID, out, interval=0.01) == 130
     lines = out.getvalue().splitlines()
-    assert lines[0] == (f"run {RUN_ID}: plans/new-site.yaml on the embedded sandbox"
-                        " (.bulkx/sandbox.db), started 2026-11-27T22:15:03.000Z")  # fmt: skip
+    assert lines[0] == (
+        f"run {RUN_ID}: plans/new-site.yaml on the embedded sandbox"
+        " (.bulkx/sandbox.db), started 2026-11-27T22:15:03.000Z"
+    )
     assert (
         "cancelled (exit 130)  done 117/322  in flight 4  queued 176  failed 5  skipped 20"
         in (lines[1])

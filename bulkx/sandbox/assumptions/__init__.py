@@ -32,5 +32,13 @@ from bulkx.sandbox.assumptions.routing import *  # noqa: F403
 
 #: The domain modules, in the order the assumptions table lists them.
 domain_modules = (
-    core, accounts, phone_numbers, routing, batch, conference, apps, messaging, content,
-)  # fmt: skip
+    core,
+    accounts,
+    phone_numbers,
+    routing,
+    batch,
+    conference,
+    apps,
+    messaging,
+    content,
+)

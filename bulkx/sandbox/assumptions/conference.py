@@ -15,6 +15,7 @@ CONFERENCE_V2_DID_SID_IS_CORE_SID: Final = True
 #: The base properties of every v2 call flow: the documented `secured` flow's
 #: (https://docs.carrierx.com/conference/conf-v2-api/call-flows/call-flow/get-by-sid). The docs show
 #: no other flow's; the sandbox gives them the same (it runs no calls, so nothing differs).
+# fmt: off
 CONFERENCE_V2_CALL_FLOW_PROPERTIES: Final = {
     "call_mute_dtmf_binding": "*6", "call_rolepin_dtmf_binding": "99",
     "conference_announceparticipantcount_policy": "hpl", "conference_entrytones_enabled": "on",
@@ -27,7 +28,8 @@ CONFERENCE_V2_CALL_FLOW_PROPERTIES: Final = {
     "conference_stop_how": "last", "conference_stop_wait": "180",
     "conference_welcomeprompt": "default", "conference_welcomeprompt_enabled": "on",
     "did_language": "en_US", "did_prompt_serial": "001", "did_welcomeprompt": "default",
-}  # fmt: skip
+}
+# fmt: on
 
 # --- conference v1 --------------------------------------------------------------------------------
 #: The v1 list envelope was not found; v1 lists use the Core envelope too.
@@ -140,19 +142,42 @@ CONFERENCE_V1_DEFAULT_COUNTRY_CODE: Final = "US"
 #: Live calls and meetings (Conference v2 `/calls`, `/meetings`; v1 `/calls`, `/meetings`): the
 #: docs list their methods but no field of either object. These field lists are assumed.
 CONFERENCE_V2_CALL_FIELDS: Final = (
-    "account_sid", "call_sid", "date_joined", "meeting_room_sid", "meeting_sid", "muted",
-    "number_src", "on_hold", "role", "state",
-)  # fmt: skip
+    "account_sid",
+    "call_sid",
+    "date_joined",
+    "meeting_room_sid",
+    "meeting_sid",
+    "muted",
+    "number_src",
+    "on_hold",
+    "role",
+    "state",
+)
 CONFERENCE_V2_MEETING_FIELDS: Final = (
-    "account_sid", "date_start", "locked", "meeting_room_sid", "meeting_sid", "participants",
+    "account_sid",
+    "date_start",
+    "locked",
+    "meeting_room_sid",
+    "meeting_sid",
+    "participants",
     "properties",
-)  # fmt: skip
+)
 CONFERENCE_V1_CALL_FIELDS: Final = (
-    "id", "joined", "meetingNumber", "muted", "onHold", "phoneNumber", "role",
-)  # fmt: skip
+    "id",
+    "joined",
+    "meetingNumber",
+    "muted",
+    "onHold",
+    "phoneNumber",
+    "role",
+)
 CONFERENCE_V1_MEETING_FIELDS: Final = (
-    "attributes", "meetingNumber", "participants", "started", "subscriberSid",
-)  # fmt: skip
+    "attributes",
+    "meetingNumber",
+    "participants",
+    "started",
+    "subscriberSid",
+)
 #: What a PATCH (v2) or PUT (v1) of a call may change: its mute and hold state; on v2, which has
 #: no DELETE for a call, also its state, and CONFERENCE_V2_CALL_END_STATE hangs the call up.
 CONFERENCE_V2_CALL_WRITABLE: Final = ("muted", "on_hold", "state")

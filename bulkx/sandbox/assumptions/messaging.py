@@ -14,16 +14,29 @@ from typing import Final
 #: (https://docs.carrierx.com/voice/core-api/apps/mediator-cdr/get); the default token has
 #: app.manage.
 UNSCOPED_AREAS: Final = (
-    "calls", "countries", "invoices", "lookup", "rating", "tts", "verification",
-)  # fmt: skip
+    "calls",
+    "countries",
+    "invoices",
+    "lookup",
+    "rating",
+    "tts",
+    "verification",
+)
 #: CDR and app record numbers (duration, duration_billing, price, rate) are strings, as in the
 #: docs' samples, though the field tables say "number"; filters on them compare as strings.
 RECORD_NUMBERS_ARE_STRINGS: Final = True
 #: Fields of a conference meeting record (`/app/conference/meetings`); the docs give none.
 CONFERENCE_MEETING_DR_FIELDS: Final = (
-    "date_insert", "date_start", "date_stop", "duration", "endpoint_sid", "meeting_room_sid",
-    "meeting_sid", "participants", "partner_sid",
-)  # fmt: skip
+    "date_insert",
+    "date_start",
+    "date_stop",
+    "duration",
+    "endpoint_sid",
+    "meeting_room_sid",
+    "meeting_sid",
+    "participants",
+    "partner_sid",
+)
 #: Seeded records: the share of inbound calls, of unanswered calls (no talk, price 0), of inbound
 #: messages (status "received") and of MMS among messages.
 SEEDED_CDR_INBOUND_SHARE: Final = 0.6
@@ -82,11 +95,13 @@ MMS_INBOUND_RATE: Final = "0.005"
 MMS_PRICE_FACTOR: Final = "2.5"
 #: Per-minute VoIP rates by endpoint type (both directions); the rating sub_types include
 #: conference_v2 and peering_*, so the rate lists accept them too.
+# fmt: off
 VOIP_RATES: Final = {
     "conference": "0", "conference_playback": "0", "conference_v2": "0", "flexml": "0.001",
     "mediator": "0.001", "peering_receiver": "0", "peering_sender": "0", "third_party": "0.002",
     "voicemail": "0",
-}  # fmt: skip
+}
+# fmt: on
 #: A rate list for an unknown sub_type; a rating request no rate covers.
 RATE_UNKNOWN_SUB_TYPE_STATUS: Final = 404
 RATING_NO_RATE_STATUS: Final = 422

@@ -45,12 +45,14 @@ SHORT_CODES_PER_PARTNER: Final = 3
 COVERAGE_GROUP_BY: Final = ("country_code", "locality", "npa", "npa_nxx", "state")
 #: The DID tier rates every partner sees: the docs' sample tier (one per classification), plan
 #: name and effective date.
+# fmt: off
 DID_RATE_TIER: Final = {
     "price_0": "0.15", "price_1": "0.12", "price_2": "0.1", "price_3": "0.07",
     "price_4": "0.05", "price_5": "0.02", "price_6": "0.01",
     "quantity_0": 0, "quantity_1": 3, "quantity_2": 5, "quantity_3": 6,
     "quantity_4": 8, "quantity_5": 9, "quantity_6": 11,
-}  # fmt: skip
+}
+# fmt: on
 DID_RATES_PLAN_NAME: Final = "did_retail-2017-08-03.txt"
 DID_RATES_EFFECTIVE_DATE: Final = "2017-08-03T00:00:00.000Z"
 #: /phonenumber/rates/csv: a header row of the item fields in alphabetical order, then one row per

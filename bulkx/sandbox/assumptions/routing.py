@@ -11,9 +11,17 @@ from typing import Final
 #: (https://docs.carrierx.com/voice/core-api/endpoints/endpoint/create, .../endpoint/get). A port
 #: sent as a string of digits is stored as an integer, as that sample shows. `ip` is required.
 ENDPOINT_ADDRESS_DEFAULTS: Final = {
-    "direction": "any", "dst_port": 5060, "ip": None, "location_sid": None, "port": 5060,
-    "priority": 0, "sip_password": None, "sip_username": None, "srtp": False, "transport": "udp",
-}  # fmt: skip
+    "direction": "any",
+    "dst_port": 5060,
+    "ip": None,
+    "location_sid": None,
+    "port": 5060,
+    "priority": 0,
+    "sip_password": None,
+    "sip_username": None,
+    "srtp": False,
+    "transport": "udp",
+}
 #: `out_sip_password` is returned like `out_sip_username` (the samples show both, null); like every
 #: password it reads REDACTED in the admin `/_sandbox/state`.
 ENDPOINT_OUT_SIP_PASSWORD_SHOWN: Final = True

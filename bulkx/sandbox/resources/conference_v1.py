@@ -85,9 +85,11 @@ def _drop_rooms(ctx: Ctx, subscriber: dict[str, Any]) -> None:
         MEETING_ROOM.collection, "c_subscriberSid=?", [subscriber["sid"]], owner=ctx.owner
     )
     if rooms and not assumptions.CONFERENCE_V1_SUBSCRIBER_DELETE_CASCADES:
-        raise ApiError(409, "the subscriber has meeting rooms", [
-            FieldError(None, "delete the rooms first", str(rooms[0]["meetingNumber"]))
-        ])  # fmt: skip
+        raise ApiError(
+            409,
+            "the subscriber has meeting rooms",
+            [FieldError(None, "delete the rooms first", str(rooms[0]["meetingNumber"]))],
+        )
     for room in rooms:
         release_access_codes(ctx, _codes(room))
         store.delete(MEETING_ROOM.collection, str(room["meetingNumber"]))
@@ -543,6 +545,11 @@ def build(world: World) -> Api:
 
 
 RESOURCES = (
-    ACCESS_CODE, SUBSCRIBER, MEETING_ROOM, DID_GROUP, DID, *live_meetings.RESOURCES_V1,
+    ACCESS_CODE,
+    SUBSCRIBER,
+    MEETING_ROOM,
+    DID_GROUP,
+    DID,
+    *live_meetings.RESOURCES_V1,
     *conference_v1_extras.RESOURCES,
-)  # fmt: skip
+)

@@ -51,11 +51,16 @@ CALL_FLOW = Resource(
 def _templates() -> list[dict[str, Any]]:
     """The meeting attributes a flow starts meetings with, as Attribute objects."""
     return [
-        {"description": f"the meeting's {name} setting", "enumValues": list(allowed),
-         "group": assumptions.CONFERENCE_V1_MEETING_ATTRIBUTE_GROUP, "name": name,
-         "type": assumptions.CONFERENCE_V1_MEETING_ATTRIBUTE_TYPE, "value": initial}
+        {
+            "description": f"the meeting's {name} setting",
+            "enumValues": list(allowed),
+            "group": assumptions.CONFERENCE_V1_MEETING_ATTRIBUTE_GROUP,
+            "name": name,
+            "type": assumptions.CONFERENCE_V1_MEETING_ATTRIBUTE_TYPE,
+            "value": initial,
+        }
         for name, (initial, allowed) in assumptions.CONFERENCE_V1_MEETING_ATTRIBUTES.items()
-    ]  # fmt: skip
+    ]
 
 
 CALL_FLOWS: tuple[dict[str, Any], ...] = tuple(

@@ -147,9 +147,11 @@ def _detach_group(ctx: Ctx, group: dict[str, Any]) -> None:
     for resource in (MEETING_ROOM, DID):
         users = store.find(resource.collection, "c_did_group_sid=?", [sid], owner=ctx.owner)
         if users and not assumptions.CONFERENCE_V2_DID_GROUP_DELETE_DETACHES:
-            raise ApiError(409, "the DID group is in use", [
-                FieldError("did_group_sid", "used", str(users[0][resource.sid_field]))
-            ])  # fmt: skip
+            raise ApiError(
+                409,
+                "the DID group is in use",
+                [FieldError("did_group_sid", "used", str(users[0][resource.sid_field]))],
+            )
         for obj in users:
             store.replace(
                 resource.collection, str(obj[resource.sid_field]), {**obj, "did_group_sid": None}

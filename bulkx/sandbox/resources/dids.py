@@ -232,10 +232,17 @@ def browse_available(ctx: Ctx) -> dict[str, Any]:
         q.order_field not in AVAILABLE_DID.by_name
         or q.order_field in assumptions.AVAILABLE_DID_UNORDERABLE
     ):
-        raise ApiError(400, f"available DIDs cannot be ordered by {q.order_field!r}", [
-            FieldError("order", "order by a field of the available DID other than did_sid,"
-                                " e.g. 'state asc', 'phonenumber desc', or 'shuffle'")
-        ])  # fmt: skip
+        raise ApiError(
+            400,
+            f"available DIDs cannot be ordered by {q.order_field!r}",
+            [
+                FieldError(
+                    "order",
+                    "order by a field of the available DID other than did_sid,"
+                    " e.g. 'state asc', 'phonenumber desc', or 'shuffle'",
+                )
+            ],
+        )
     inventory = ctx.world.inventory
     typed = field_type_of(AVAILABLE_DID)
 
@@ -273,9 +280,11 @@ def _check_available_field(cond: Condition) -> None:
             [FieldError("filter", f"available DIDs have no field {cond.field!r}")],
         )
     if cond.op == "nearby" and cond.field != "phonenumber":
-        raise ApiError(400, "filter: nearby applies to phonenumber", [
-            FieldError("filter", 'write: phonenumber nearby "latlng:40.7,-74.0"')
-        ])  # fmt: skip
+        raise ApiError(
+            400,
+            "filter: nearby applies to phonenumber",
+            [FieldError("filter", 'write: phonenumber nearby "latlng:40.7,-74.0"')],
+        )
 
 
 def get_available(ctx: Ctx, sid: str) -> dict[str, Any]:

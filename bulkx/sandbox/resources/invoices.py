@@ -60,8 +60,15 @@ def _usage(ctx: Ctx, start: datetime, end: datetime) -> list[dict[str, Any]]:
         f" FROM t_{CALL_DR.collection} WHERE owner=? AND {date} >= ? AND {date} < ? GROUP BY 1",
         (ctx.owner, lo, hi),
     ):
-        items.append({**period, "amount": _money(Decimal(str(amount or 0))), "direction": direction,
-                      "type": "toll", "usage": int(usage or 0)})  # fmt: skip
+        items.append(
+            {
+                **period,
+                "amount": _money(Decimal(str(amount or 0))),
+                "direction": direction,
+                "type": "toll",
+                "usage": int(usage or 0),
+            }
+        )
     for direction, kind, usage, amount in store.rows(
         f"SELECT {Store.column('direction')}, json_extract(data, '$.type'), count(*),"
         " sum(CAST(json_extract(data, '$.price') AS REAL))"
@@ -69,24 +76,35 @@ def _usage(ctx: Ctx, start: datetime, end: datetime) -> list[dict[str, Any]]:
         " GROUP BY 1, 2",
         (ctx.owner, lo, hi),
     ):
-        items.append({**period, "amount": _money(Decimal(str(amount or 0))), "direction": direction,
-                      "type": kind, "usage": int(usage)})  # fmt: skip
+        items.append(
+            {
+                **period,
+                "amount": _money(Decimal(str(amount or 0))),
+                "direction": direction,
+                "type": kind,
+                "usage": int(usage),
+            }
+        )
     dids, rent = store.rows(
         "SELECT count(*), sum(CAST(json_extract(data, '$.price') AS REAL)) FROM t_dids"
         " WHERE owner=? AND c_status='assigned'",
         (ctx.principal.partner_sid,),
     )[0]
     if dids:
-        items.append({**period, "amount": _money(Decimal(str(rent or 0))), "type": "did",
-                      "usage": int(dids)})  # fmt: skip
+        items.append(
+            {**period, "amount": _money(Decimal(str(rent or 0))), "type": "did", "usage": int(dids)}
+        )
     return sorted(items, key=lambda i: (i["type"], i.get("direction") or ""))
 
 
 def _totals(items: list[dict[str, Any]], previous: Decimal) -> dict[str, Any]:
     amount = sum((Decimal(i["amount"]) for i in items), Decimal(0))
     tax = (amount * Decimal(assumptions.INVOICE_TAX_RATE)).quantize(Decimal("0.01"))
-    tax_items = [{"amount": _money(tax), "jurisdiction": "federal",
-                  "type": "fed_universal_service_fund"}] if tax else []  # fmt: skip
+    tax_items = (
+        [{"amount": _money(tax), "jurisdiction": "federal", "type": "fed_universal_service_fund"}]
+        if tax
+        else []
+    )
     return {
         "amount": _money(amount),
         "amount_tax": _money(tax),
@@ -187,7 +205,7 @@ INVOICE = Resource(
             ("tax_items", "array"),
         )
     ),
-)  # fmt: skip
+)
 
 INVOICE_EMAIL = Resource(
     name="invoice_email",

@@ -40,16 +40,29 @@ def _start_v2(store: Store, owner: str, room: Mapping[str, Any], rng: random.Ran
     if store.find(V2_MEETING.collection, "c_meeting_room_sid=?", [room["meeting_room_sid"]]):
         return 0
     meeting_sid, started = str(uuid.UUID(int=rng.getrandbits(128), version=4)), now_iso()
-    meeting = {"account_sid": owner, "date_start": started, "locked": False,
-               "meeting_room_sid": room["meeting_room_sid"], "meeting_sid": meeting_sid,
-               "properties": {}}  # fmt: skip
+    meeting = {
+        "account_sid": owner,
+        "date_start": started,
+        "locked": False,
+        "meeting_room_sid": room["meeting_room_sid"],
+        "meeting_sid": meeting_sid,
+        "properties": {},
+    }
     store.insert(V2_MEETING.collection, meeting_sid, owner, meeting)
     for role in SEEDED_ROLES:
         call_sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        call = {"account_sid": owner, "call_sid": call_sid, "date_joined": started,
-                "meeting_room_sid": room["meeting_room_sid"], "meeting_sid": meeting_sid,
-                "muted": False, "number_src": _caller(rng), "on_hold": False, "role": role,
-                "state": "connected"}  # fmt: skip
+        call = {
+            "account_sid": owner,
+            "call_sid": call_sid,
+            "date_joined": started,
+            "meeting_room_sid": room["meeting_room_sid"],
+            "meeting_sid": meeting_sid,
+            "muted": False,
+            "number_src": _caller(rng),
+            "on_hold": False,
+            "role": role,
+            "state": "connected",
+        }
         store.insert(V2_CALL.collection, call_sid, owner, call)
     return 1
 
@@ -60,13 +73,22 @@ def _start_v1(store: Store, owner: str, room: Mapping[str, Any], rng: random.Ran
         return 0  # assumptions.CONFERENCE_V1_ONE_MEETING_PER_ROOM
     started = int(time.time() * 1000)
     attributes = [
-        {"description": f"the meeting's {name} setting", "enumValues": list(allowed),
-         "group": assumptions.CONFERENCE_V1_MEETING_ATTRIBUTE_GROUP, "name": name,
-         "type": assumptions.CONFERENCE_V1_MEETING_ATTRIBUTE_TYPE, "value": initial}
+        {
+            "description": f"the meeting's {name} setting",
+            "enumValues": list(allowed),
+            "group": assumptions.CONFERENCE_V1_MEETING_ATTRIBUTE_GROUP,
+            "name": name,
+            "type": assumptions.CONFERENCE_V1_MEETING_ATTRIBUTE_TYPE,
+            "value": initial,
+        }
         for name, (initial, allowed) in assumptions.CONFERENCE_V1_MEETING_ATTRIBUTES.items()
-    ]  # fmt: skip
-    meeting = {"attributes": attributes, "meetingNumber": number, "started": started,
-               "subscriberSid": room.get("subscriberSid")}  # fmt: skip
+    ]
+    meeting = {
+        "attributes": attributes,
+        "meetingNumber": number,
+        "started": started,
+        "subscriberSid": room.get("subscriberSid"),
+    }
     store.insert(V1_MEETING.collection, str(number), owner, meeting)
     for role in SEEDED_ROLES:
         # The AUTOINCREMENT counter, as the generic create does: an ended call's id is not reused.
@@ -74,9 +96,15 @@ def _start_v1(store: Store, owner: str, room: Mapping[str, Any], rng: random.Ran
             "SELECT seq FROM sqlite_sequence WHERE name=?", (f"t_{V1_CALL.collection}",)
         )
         call_id = int(last or 0) + 1
-        call = {"id": call_id, "joined": started, "meetingNumber": number, "muted": False,
-                "onHold": False, "phoneNumber": _caller(rng),
-                "role": assumptions.CONFERENCE_V1_CALL_ROLE_NUMBERS[role]}  # fmt: skip
+        call = {
+            "id": call_id,
+            "joined": started,
+            "meetingNumber": number,
+            "muted": False,
+            "onHold": False,
+            "phoneNumber": _caller(rng),
+            "role": assumptions.CONFERENCE_V1_CALL_ROLE_NUMBERS[role],
+        }
         store.insert(V1_CALL.collection, str(call_id), owner, call)
     return 1
 

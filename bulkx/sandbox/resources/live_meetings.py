@@ -245,8 +245,9 @@ def _put_attribute(ctx: Ctx, params: Mapping[str, str], body: Any) -> dict[str, 
         index = next((i for i, a in enumerate(attributes) if a["name"] == params["name"]), None)
         if index is None:
             raise not_found(V1_ATTRIBUTE.name, params["name"])
-        updated = validate_update(V1_ATTRIBUTE, attributes[index], require_object(body),
-                                  replace=False)  # fmt: skip
+        updated = validate_update(
+            V1_ATTRIBUTE, attributes[index], require_object(body), replace=False
+        )
         allowed = updated["enumValues"]
         if allowed and updated["value"] not in allowed:
             raise ApiError(

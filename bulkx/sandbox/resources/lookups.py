@@ -43,6 +43,7 @@ def pick(options: Sequence[Any], *parts: object) -> Any:
 
 # alpha-2, alpha-3, numeric, common name, official name, capital, dialing prefix, domain, MCCs,
 # region, subregion.
+# fmt: off
 _COUNTRIES: tuple[tuple[str, str, int, str, str, str, str, str, str, str, str], ...] = (
     ("AU", "AUS", 36, "Australia", "Commonwealth of Australia", "Canberra", "61", "au", "505",
      "Oceania", "Australia and New Zealand"),
@@ -73,7 +74,8 @@ _COUNTRIES: tuple[tuple[str, str, int, str, str, str, str, str, str, str, str], 
      "330", "Americas", "Caribbean"),
     ("US", "USA", 840, "United States", "United States of America", "Washington D.C.", "1", "us",
      "310,311,312,313,316", "Americas", "Northern America"),
-)  # fmt: skip
+)
+# fmt: on
 
 COUNTRY = Resource(
     name="country",
@@ -225,9 +227,19 @@ def country_code_of(number: str) -> str | None:
 
 
 _CNAM_NAMES = (
-    "SMITH JOHN", "GARCIA MARIA", "JOHNSON ROBERT", "LEE SUSAN", "BROWN MICHAEL", "NGUYEN ANH",
-    "MILLER KAREN", "DAVIS JAMES", "ACME CORP", "LONG BEACH CITY", "RODRIGUEZ LUIS", "KIM DAVID",
-)  # fmt: skip
+    "SMITH JOHN",
+    "GARCIA MARIA",
+    "JOHNSON ROBERT",
+    "LEE SUSAN",
+    "BROWN MICHAEL",
+    "NGUYEN ANH",
+    "MILLER KAREN",
+    "DAVIS JAMES",
+    "ACME CORP",
+    "LONG BEACH CITY",
+    "RODRIGUEZ LUIS",
+    "KIM DAVID",
+)
 
 
 def cnam_for(ctx: Ctx, number: str, kind: str) -> str:

@@ -444,16 +444,26 @@ VERIFICATION_EMAIL = Resource(
     indexed=("_token",),
     operations=frozenset(),
     fields=(
-        rw("base_url", default=assumptions.VERIFICATION_BASE_URL, nullable=False,
-           check=lambda v: None if _URL.fullmatch(v) else "must be an http(s) URL"),
-        rw("email_template_sid", default=assumptions.VERIFICATION_EMAIL_TEMPLATE_SID,
-           nullable=False, check=_template_known),
+        rw(
+            "base_url",
+            default=assumptions.VERIFICATION_BASE_URL,
+            nullable=False,
+            check=lambda v: None if _URL.fullmatch(v) else "must be an http(s) URL",
+        ),
+        rw(
+            "email_template_sid",
+            default=assumptions.VERIFICATION_EMAIL_TEMPLATE_SID,
+            nullable=False,
+            check=_template_known,
+        ),
         rw("partner_sid"),
         ro("status", default="sent_email"),
-        rw("to_address",
-           check=lambda v: None if _EMAIL.fullmatch(v) else "must be an email address"),
+        rw(
+            "to_address",
+            check=lambda v: None if _EMAIL.fullmatch(v) else "must be an email address",
+        ),
     ),
-)  # fmt: skip
+)
 
 
 def send_verification_email(ctx: Ctx, body: Any) -> dict[str, Any]:

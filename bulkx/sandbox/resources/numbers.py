@@ -89,8 +89,14 @@ def _classification(sid: str) -> dict[str, Any]:
 
 
 RESOURCES = (
-    DID, EMERGENCY, LINE_INFORMATION, *did_messaging.RESOURCES, DID_GROUP, PREFIX, LRN_PREFIX,
-)  # fmt: skip
+    DID,
+    EMERGENCY,
+    LINE_INFORMATION,
+    *did_messaging.RESOURCES,
+    DID_GROUP,
+    PREFIX,
+    LRN_PREFIX,
+)
 
 __all__ = [
     "AVAILABLE_DID",

@@ -32,6 +32,7 @@ from bulkx.sandbox.world import World
 # --- rate tables ---------------------------------------------------------------------------------
 
 # (prefix, country alpha-3, price per minute, billing increment = minimum, in seconds)
+# fmt: off
 _OUTBOUND_PSTN = (
     ("1", "USA", "0.01", 6), ("1212", "USA", "0.008", 6), ("1516", "USA", "0.008", 6),
     ("1808", "USA", "0.02", 6), ("1907", "USA", "0.035", 6), ("1204", "CAN", "0.012", 6),
@@ -41,7 +42,8 @@ _OUTBOUND_PSTN = (
     ("447", "GBR", "0.045", 60), ("49", "DEU", "0.02", 60), ("52", "MEX", "0.03", 60),
     ("55", "BRA", "0.04", 60), ("61", "AUS", "0.04", 60), ("81", "JPN", "0.05", 60),
     ("91", "IND", "0.045", 60),
-)  # fmt: skip
+)
+# fmt: on
 # Inbound: one rate for every caller, toll-free numbers apart (the called number's prefix).
 _INBOUND_PSTN = (
     (None, None, "0.005", 60),
@@ -105,6 +107,7 @@ SMS_RATE = Resource(
 
 # (country alpha-3, MCC, MNC, operator, price per segment for "toll"); the first row of a
 # country prices its numbers whose network is not listed.
+# fmt: off
 _SMS_TOLL = (
     *(("USA", int(mcc), int(mnc), name, "0.0075") for name, _kind, mcc, mnc in US_CARRIERS),
     ("AUS", 505, 1, "Telstra", "0.05"), ("BRA", 724, 5, "Claro", "0.03"),
@@ -114,7 +117,8 @@ _SMS_TOLL = (
     ("IND", 404, 10, "Airtel", "0.015"), ("ITA", 222, 1, "TIM", "0.06"),
     ("JPN", 440, 10, "NTT Docomo", "0.08"), ("MEX", 334, 20, "Telcel", "0.035"),
     ("NLD", 204, 8, "KPN", "0.075"), ("PRI", 330, 110, "Claro", "0.01"),
-)  # fmt: skip
+)
+# fmt: on
 
 
 def _money(value: Decimal, places: int = 5) -> str:

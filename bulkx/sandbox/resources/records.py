@@ -280,16 +280,26 @@ def _conference_meeting(
     endpoint = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bulkx-conference-endpoint-{s.world.seed}"))
     meeting_sid = s.sid("meeting", index)
     room = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bulkx-room-{s.world.seed}-{index % 3}"))
-    shared = {"endpoint_sid": endpoint, "meeting_room_sid": room, "meeting_sid": meeting_sid,
-              "partner_sid": s.world.partner_sid}  # fmt: skip
+    shared = {
+        "endpoint_sid": endpoint,
+        "meeting_room_sid": room,
+        "meeting_sid": meeting_sid,
+        "partner_sid": s.world.partner_sid,
+    }
     calls: list[tuple[Resource, dict[str, Any]]] = []
     stop = start
     for leg in range(rng.randrange(2, 6)):
         joined = start + timedelta(seconds=leg * rng.randrange(5, 60))
         left = joined + timedelta(seconds=rng.randrange(60, 3600))
         stop = max(stop, left)
-        call = _conference_call(s.sid(f"conference-call-{leg}", index), joined, left, ours,
-                                s.outside_number(), host=leg == 0)  # fmt: skip
+        call = _conference_call(
+            s.sid(f"conference-call-{leg}", index),
+            joined,
+            left,
+            ours,
+            s.outside_number(),
+            host=leg == 0,
+        )
         calls.append((CONFERENCE_CALL, call | shared))
     meeting = (
         _blank(CONFERENCE_MEETING)

@@ -80,8 +80,11 @@ TRUNK = Resource(
     operations=frozenset(),
     fields=(
         rw("acls", "array", [], nullable=False, check=each_object(VOICE_ACL_FIELDS)),
-        rw("allow_forward", default="disabled",
-           choices=("direct", "direct_uri", "disabled", "protected", "reroute")),
+        rw(
+            "allow_forward",
+            default="disabled",
+            choices=("direct", "direct_uri", "disabled", "protected", "reroute"),
+        ),
         # assumptions.TRUNK_ALLOW_TRANSFER_TYPE: a boolean, as the trunk object page types it
         # and every documented sample sends it.
         rw("allow_transfer", assumptions.TRUNK_ALLOW_TRANSFER_TYPE, False),
@@ -104,7 +107,7 @@ TRUNK = Resource(
         ro("trunk_sid"),
         rw("weight", "int", 0, nullable=False),
     ),
-)  # fmt: skip
+)
 
 
 def _no_endpoint_as_null(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -252,9 +255,15 @@ def _trunk_operation(method: str) -> Any:
 # --- endpoints -----------------------------------------------------------------------------------
 
 ENDPOINT_TYPES = (
-    "system_gateway", "third_party", "conference", "conference_playback", "conference_v2",
-    "flexml", "mediator", "voicemail",
-)  # fmt: skip
+    "system_gateway",
+    "third_party",
+    "conference",
+    "conference_playback",
+    "conference_v2",
+    "flexml",
+    "mediator",
+    "voicemail",
+)
 
 
 _ADDRESS_FIELDS: dict[str, Field] = {
@@ -282,9 +291,10 @@ def _check_addresses(value: Any) -> str | None:
     (https://docs.carrierx.com/voice/core-api/endpoints/endpoint)."""
     typed = [
         {k: _as_int(v) if k in _ADDRESS_INTS else v for k, v in item.items()}
-        if isinstance(item, dict) else item
+        if isinstance(item, dict)
+        else item
         for item in value
-    ]  # fmt: skip
+    ]
     problem = each_object(_ADDRESS_FIELDS)(typed)
     if problem:
         return problem
@@ -298,10 +308,12 @@ def _addresses(value: Any) -> list[dict[str, Any]]:
     """Each address with every documented field: its defaults filled in (the create sample,
     assumptions.ENDPOINT_ADDRESS_DEFAULTS) and ports as integers."""
     return [
-        {**assumptions.ENDPOINT_ADDRESS_DEFAULTS,
-         **{k: _as_int(v) if k in _ADDRESS_INTS else v for k, v in item.items()}}
+        {
+            **assumptions.ENDPOINT_ADDRESS_DEFAULTS,
+            **{k: _as_int(v) if k in _ADDRESS_INTS else v for k, v in item.items()},
+        }
         for item in value or []
-    ]  # fmt: skip
+    ]
 
 
 def system_gateway_sid(partner_sid: str) -> str:
@@ -457,8 +469,11 @@ ACCESS_CONTROL_RULE = Resource(
     scope="accesscontrol",
     fields=(
         rw("entries", "array", None, required=True, nullable=False),
-        rw("field", required=True,
-           choices=("calling", "called", "from", "to", "message", "from_did", "to_did")),
+        rw(
+            "field",
+            required=True,
+            choices=("calling", "called", "from", "to", "message", "from_did", "to_did"),
+        ),
         rw("name", default="N/A", nullable=False),
         # https://docs.carrierx.com/voice/core-api/access-control/access-control-rule
         rw("operation", required=True, nullable=False, choices=ACR_OPERATIONS),
@@ -468,7 +483,7 @@ ACCESS_CONTROL_RULE = Resource(
         ro("read_only", "bool", False),
         ro("rule_sid"),
     ),
-)  # fmt: skip
+)
 
 
 def mount(api: Api, world: World) -> None:

@@ -176,18 +176,34 @@ FILE_DATA = Resource(
 
 _ARCHIVES = frozenset(
     "application/" + name
-    for name in ("zip", "x-tar", "gzip", "x-gzip", "x-7z-compressed", "x-rar-compressed",
-                 "x-bzip2", "vnd.rar", "x-xz")
-)  # fmt: skip
+    for name in (
+        "zip",
+        "x-tar",
+        "gzip",
+        "x-gzip",
+        "x-7z-compressed",
+        "x-rar-compressed",
+        "x-bzip2",
+        "vnd.rar",
+        "x-xz",
+    )
+)
 _EXECUTABLES = frozenset(
-    ("application/x-msdownload", "application/x-executable", "application/x-sh",
-     "application/x-msdos-program", "application/x-csh", "text/x-sh", "application/x-python-code",
-     "application/vnd.microsoft.portable-executable")
-)  # fmt: skip
+    (
+        "application/x-msdownload",
+        "application/x-executable",
+        "application/x-sh",
+        "application/x-msdos-program",
+        "application/x-csh",
+        "text/x-sh",
+        "application/x-python-code",
+        "application/vnd.microsoft.portable-executable",
+    )
+)
 _DOCUMENTS = frozenset(
     "application/" + name
     for name in ("pdf", "msword", "rtf", "json", "xml", "vnd.ms-excel", "vnd.ms-powerpoint")
-)  # fmt: skip
+)
 
 
 def classify(mime_type: str) -> str:

@@ -13,10 +13,15 @@ ROOM_CODES = [
     {"access_code": "143623", "role": "participant"},
 ]
 ROOM = {
-    "access_codes": ROOM_CODES, "account_sid": SID, "properties": {}, "did_group_sid": None,
-    "meeting_room_sid": SID, "name": "My meeting room",
-}  # fmt: skip
+    "access_codes": ROOM_CODES,
+    "account_sid": SID,
+    "properties": {},
+    "did_group_sid": None,
+    "meeting_room_sid": SID,
+    "name": "My meeting room",
+}
 #: The base properties of the `secured` call flow (the Call Flow object's sample).
+# fmt: off
 SECURED_PROPERTIES = {
     "call_mute_dtmf_binding": "*6", "call_rolepin_dtmf_binding": "99",
     "conference_announceparticipantcount_policy": "hpl", "conference_entrytones_enabled": "on",
@@ -29,7 +34,8 @@ SECURED_PROPERTIES = {
     "conference_stop_how": "last", "conference_stop_wait": "180",
     "conference_welcomeprompt": "default", "conference_welcomeprompt_enabled": "on",
     "did_language": "en_US", "did_prompt_serial": "001", "did_welcomeprompt": "default",
-}  # fmt: skip
+}
+# fmt: on
 
 SAMPLES: tuple[Sample, ...] = (
     Sample(

@@ -25,11 +25,20 @@ D = "https://docs.carrierx.com/voice/core-api/"
 
 #: An Endpoint Address with every documented default (the endpoint create and list samples).
 ADDRESS: dict[str, object] = {
-    "direction": "any", "dst_port": 5060, "ip": "1.1.2.13", "location_sid": None, "port": 5060,
-    "priority": 0, "sip_password": None, "sip_username": None, "srtp": False, "transport": "udp",
-}  # fmt: skip
+    "direction": "any",
+    "dst_port": 5060,
+    "ip": "1.1.2.13",
+    "location_sid": None,
+    "port": 5060,
+    "priority": 0,
+    "sip_password": None,
+    "sip_username": None,
+    "srtp": False,
+    "transport": "udp",
+}
 
 #: A Trunk object with every default (the trunk and trunk group create samples).
+# fmt: off
 TRUNK: dict[str, object] = {
     "acls": [], "allow_forward": "disabled", "allow_transfer": False, "asn_mode": "disable",
     "call_type": "regular", "codec": None, "endpoint_sid": None, "in_capacity": 0,
@@ -37,7 +46,8 @@ TRUNK: dict[str, object] = {
     "in_rfc_4694_mode": "cut_all", "location_sid": None, "name": STR, "out_capacity": 0,
     "out_identity_mode": "passthrough", "out_rfc_4694_mode": "cut_all", "priority": 0,
     "relay_sip_headers": [], "transformations": [], "trunk_sid": SID, "weight": 0,
-}  # fmt: skip
+}
+# fmt: on
 
 DID_GROUP: dict[str, object] = {
     "callback_url": None,
@@ -47,11 +57,17 @@ DID_GROUP: dict[str, object] = {
 }
 
 RULE: dict[str, object] = {
-    "entries": ["1800", "1615"], "field": "to", "name": "N/A", "operation": "prefix",
-    "quantifier": "any", "read_only": False, "rule_sid": SID,
-}  # fmt: skip
+    "entries": ["1800", "1615"],
+    "field": "to",
+    "name": "N/A",
+    "operation": "prefix",
+    "quantifier": "any",
+    "read_only": False,
+    "rule_sid": SID,
+}
 
 #: A new Container with every default (the container create sample).
+# fmt: off
 CONTAINER: dict[str, object] = {
     "allow_publish": True, "allowed_classifications": [], "available_bytes_percent": 100,
     "available_files_percent": 100, "blocked_classifications": [], "container_sid": SID,
@@ -67,24 +83,30 @@ CONTAINER: dict[str, object] = {
     "threshold_bytes_target": None, "threshold_files": None, "threshold_files_target": None,
     "threshold_grace_period": 0, "threshold_total_bytes": 0, "threshold_total_files": 0,
     "total_bytes": 0, "total_files": 0, "type": "internal", "unique": False,
-}  # fmt: skip
+}
+# fmt: on
 
+# fmt: off
 DOMAIN: dict[str, object] = {
     "domain_name": STR, "domain_sid": SID, "expired_mode": "redirect_temporary",
     "expired_page": None, "expired_status_code": None, "minimum_length": 6,
     "not_found_mode": "redirect_temporary", "not_found_page": None,
     "not_found_status_code": None, "partner_sid": SID, "scope": "children",
     "secure": "disabled", "suffix_pattern": None,
-}  # fmt: skip
+}
+# fmt: on
 
+# fmt: off
 THIRD_PARTY: dict[str, object] = {
     "addresses": [ADDRESS], "attributes": {}, "capacity": 0, "cps_limit": None,
     "endpoint_sid": SID, "name": "my_third_party", "out_sip_password": None,
     "out_sip_username": None, "partner_sid": SID, "properties": {}, "transformations": [],
     "type": "third_party", "voip_token": SID,
-}  # fmt: skip
+}
+# fmt: on
 
 #: The DID object as the rent sample answers it (a number that can text: capabilities 31).
+# fmt: off
 DID: dict[str, object] = {
     "active_capabilities": 4, "attributes": {}, "callback_url": None, "campaign_sid": None,
     "capabilities": 31, "classification_sid": SID, "country_code": "USA", "did_group_sid": None,
@@ -93,9 +115,11 @@ DID: dict[str, object] = {
     "phonenumber": PHONE, "porting_pin": None, "price": DECIMAL, "state": STR,
     "status": "assigned", "string_key_1": None, "string_key_2": None, "transformations": [],
     "trunk_group_sid": None,
-}  # fmt: skip
+}
+# fmt: on
 
 #: The Partner object, every documented field (the Get Partner by SID sample).
+# fmt: off
 PARTNER: dict[str, object] = {
     "acls": [], "address1": None, "address2": None, "attributes": {}, "available_scopes": list,
     "balance": DECIMAL, "billing_email": STR, "callbacks": {}, "charge_at": DECIMAL, "city": None,
@@ -105,24 +129,32 @@ PARTNER: dict[str, object] = {
     "partner_sid": SID, "payment_type": "prepay", "phonenumber": PHONE, "prepay_amount": "100",
     "spending_limit": "0", "state": None, "status": "active", "tech_email": STR,
     "transformations": [], "zip": STR,
-}  # fmt: skip
+}
+# fmt: on
 
+# fmt: off
 TOKEN: dict[str, object] = {
     "access_token": STR, "client_id": STR, "date_created": DATE,
     "date_expiration_access_token": DATE, "date_expiration_refresh_token": DATE,
     "date_last_accessed": None, "ip_last_accessed": None, "name": "test_token",
     "partner_sid": SID, "refresh_token": STR, "scopes": list, "token_sid": SID,
     "token_type": "bearer",
-}  # fmt: skip
+}
+# fmt: on
 
 
 def envelope(items: list[object], *, total: object = 1, limit: int = 10) -> dict[str, object]:
     """The documented list envelope around `items`."""
     count = len(items)
     return {
-        "count": count, "has_more": False, "items": items, "limit": limit, "offset": 0,
-        "pagination": {}, "total": total,
-    }  # fmt: skip
+        "count": count,
+        "has_more": False,
+        "items": items,
+        "limit": limit,
+        "offset": 0,
+        "pagination": {},
+        "total": total,
+    }
 
 
 SAMPLES: tuple[Sample, ...] = (

@@ -6,22 +6,28 @@ from tests.sandbox.documented_samples.model import DATE, PHONE, SID, STR, Sample
 
 D = "https://docs.carrierx.com/flexml/flexml-api/"
 
+# fmt: off
 CALL = {
     "account_sid": SID, "attributes": {}, "call_sid": SID, "called_did": "15162065318",
     "calling_did": PHONE, "date_created": DATE, "delay": 0, "method": "POST",
     "status_callback_method": "POST", "status_callback_url": None, "url": None,
-}  # fmt: skip
+}
+# fmt: on
+# fmt: off
 DID = {
     "account_sid": SID, "country_code": "USA", "did_sid": SID, "in_country_format": STR,
     "international_format": STR, "method": "POST", "phonenumber": PHONE,
     "status_callback_method": "POST", "status_callback_url": None, "url": None,
-}  # fmt: skip
+}
+# fmt: on
 
+# fmt: off
 ACCOUNT = {
     "account_sid": SID, "date_created": DATE, "error_handler": "basic", "login": STR,
     "method": "POST", "name": "John Smith", "status_callback_method": "POST",
     "status_callback_url": None, "url": None,
-}  # fmt: skip
+}
+# fmt: on
 
 SAMPLES: tuple[Sample, ...] = (
     Sample(

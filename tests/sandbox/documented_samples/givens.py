@@ -57,8 +57,10 @@ class Setup:
 
     def available(self, capabilities: int, count: int = 1) -> list[dict[str, Any]]:
         query: dict[str, str | int] = {
-            "filter": f"capabilities eq {capabilities}", "limit": count, "order": "shuffle",
-        }  # fmt: skip
+            "filter": f"capabilities eq {capabilities}",
+            "limit": count,
+            "order": "shuffle",
+        }
         items: list[dict[str, Any]] = ok(
             self.core.get("/phonenumber/available_dids", params=query)
         )["items"]
@@ -85,19 +87,23 @@ def new_partner(sandbox: Sandbox, stack: contextlib.ExitStack) -> Setup:
     client_secret, which the token samples then show)."""
     serial = next(_SERIAL)
     login, password = f"sample_partner_{serial}_{time.time_ns()}", f"pw-{serial}-sample"
+    # fmt: off
     details = {
         "login": login, "password": password, "name": "John Smith", "company_name": "CarrierX",
         "billing_email": "example@example.com", "owner_email": "example@example.com",
         "tech_email": "example@example.com", "country_code": "USA", "phonenumber": "15162065819",
         "zip": "90804", "charge_at": "20", "prepay_amount": "100",
-    }  # fmt: skip
+    }
+    # fmt: on
     with sandbox.core() as root:
         partner = ok(root.post("/partners", json=details))
+    # fmt: off
     form = {
         "grant_type": "password", "client_id": SAMPLE_CLIENT_ID,
         "client_secret": "5033909114fe442cbbcb83b674dbf90c", "username": login,
         "password": password,
-    }  # fmt: skip
+    }
+    # fmt: on
     token = ok(httpx.post(f"{sandbox.core_url}/oauth/token", data=form, timeout=10))
     core = stack.enter_context(
         httpx.Client(
@@ -107,9 +113,12 @@ def new_partner(sandbox: Sandbox, stack: contextlib.ExitStack) -> Setup:
         )
     )
     values = {
-        "partner_sid": partner["partner_sid"], "token_sid": token["token_sid"], "login": login,
-        "password": password, "new_login": f"{login}_john",
-    }  # fmt: skip
+        "partner_sid": partner["partner_sid"],
+        "token_sid": token["token_sid"],
+        "login": login,
+        "password": password,
+        "new_login": f"{login}_john",
+    }
     return Setup(sandbox, stack, core, partner, values)
 
 
@@ -164,9 +173,10 @@ def _rented_voice_only_did(s: Setup) -> None:
 
 def _partner_login(s: Setup) -> None:
     body = {
-        "login": f"{s.partner['login']}_carrierx_partner", "password": "sub-login-pw",
+        "login": f"{s.partner['login']}_carrierx_partner",
+        "password": "sub-login-pw",
         "token_scopes": ["partners.read", "partners.update"],
-    }  # fmt: skip
+    }
     s.values["login_sid"] = ok(s.core.post("/oauth/logins", json=body))["login_sid"]
 
 
@@ -224,11 +234,13 @@ def _sub_partner(s: Setup) -> None:
 
 def _task_in_review(s: Setup) -> None:
     _two_dids_and_group(s)
+    # fmt: off
     body = {
         "method": "PATCH", "type": "phonenumber", "field": "phonenumber",
         "entries": [s.values["number_1"], s.values["number_2"]],
         "data": {"trunk_group_sid": s.values["tg_sid"]},
-    }  # fmt: skip
+    }
+    # fmt: on
     sid = ok(s.core.post("/batch/tasks", json=body))["task_sid"]
     for _ in range(200):
         if ok(s.core.get(f"/batch/tasks/{sid}"))["status"] == "pending_review":

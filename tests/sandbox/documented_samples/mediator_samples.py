@@ -8,15 +8,20 @@ from tests.sandbox.documented_samples.model import DATE, PHONE, SID, STR, Record
 D = "https://docs.carrierx.com/mediator/mediator-api/"
 
 REDIRECT_DID_INFO = {
-    "country_code": "USA", "e164_format": STR, "in_country_format": STR,
-    "international_format": STR, "phonenumber": PHONE,
-}  # fmt: skip
+    "country_code": "USA",
+    "e164_format": STR,
+    "in_country_format": STR,
+    "international_format": STR,
+    "phonenumber": PHONE,
+}
+# fmt: off
 BINDING = {
     "account_sid": SID, "attributes": {"ringback": "moh"}, "binding_sid": SID,
     "date_created": DATE, "destination_did": "15162065338", "dtmf": None, "maximum_ttl": -1,
     "name": "N/A", "origination_did": None, "redirect_did": PHONE,
     "redirect_did_info": REDIRECT_DID_INFO, "wait_origination_did_ttl": 300,
-}  # fmt: skip
+}
+# fmt: on
 
 SAMPLES: tuple[Sample, ...] = (
     Sample(

@@ -26,9 +26,10 @@ pytestmark = pytest.mark.timeout(60)
 
 #: The docs, the older single-page docs, and a mirror of the docs (quick.schlameel.com).
 DOCS_PAGES = (
-    "https://docs.carrierx.com/", "https://www.carrierx.com/documentation/",
+    "https://docs.carrierx.com/",
+    "https://www.carrierx.com/documentation/",
     "https://quick.schlameel.com/docs/",
-)  # fmt: skip
+)
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +98,12 @@ def test_the_samples_are_well_formed() -> None:
     assert len(names) == len(set(names)), "sample names are unique"
     assert len(SAMPLES) >= 60
     assert {s.api for s in SAMPLES} == {
-        "core", "conference_v1", "conference_v2", "flexml", "mediator",
-    }  # fmt: skip
+        "core",
+        "conference_v1",
+        "conference_v2",
+        "flexml",
+        "mediator",
+    }
     for sample in SAMPLES:
         assert sample.page.startswith(DOCS_PAGES), sample.name
         assert sample.given in GIVENS, sample.name
