@@ -20,13 +20,13 @@ from bulkx.diff.changes import (
     ACTIONS,
     Blocked,
     Change,
-    Changeset,
     Create,
     NoOp,
     Release,
     RentByCriteria,
     Update,
 )
+from bulkx.diff.spool import ChangesetLike
 from bulkx.kinds import KINDS
 
 #: Changes listed per step; a step with more is collapsed, with the count of the rest.
@@ -72,11 +72,11 @@ class Step:
         return self.changes > OPEN_UP_TO
 
 
-def plan_page(changeset: Changeset, options: Mapping[str, Any]) -> str:
+def plan_page(changeset: ChangesetLike, options: Mapping[str, Any]) -> str:
     return render_page("plan.html.j2", plan_context(changeset, options))
 
 
-def plan_context(changeset: Changeset, options: Mapping[str, Any]) -> dict[str, Any]:
+def plan_context(changeset: ChangesetLike, options: Mapping[str, Any]) -> dict[str, Any]:
     counts = changeset.counts()
     actions = [a for a in ACTIONS if any(a in by_action for by_action in counts.values())]
     totals = {a: sum(by_action.get(a, 0) for by_action in counts.values()) for a in actions}
@@ -109,7 +109,7 @@ def plan_context(changeset: Changeset, options: Mapping[str, Any]) -> dict[str, 
     }
 
 
-def _steps(changeset: Changeset) -> tuple[list[Step], list[Row], int]:
+def _steps(changeset: ChangesetLike) -> tuple[list[Step], list[Row], int]:
     """The steps in plan order with the rows they list; the flagged rows and their count."""
     steps: dict[str, Step] = {}
     flagged: list[Row] = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import time
@@ -43,8 +42,9 @@ from bulkx.errors import ApiError, BulkxError
 from bulkx.escaping import csv_writer, printable
 
 if TYPE_CHECKING:
-    from bulkx.diff.changes import Changeset, RentByCriteria
+    from bulkx.diff.changes import RentByCriteria
     from bulkx.diff.export import Exported
+    from bulkx.diff.spool import ChangesetLike, ChangeStream
     from bulkx.kinds.model import Kind
     from bulkx.plan.model import Plan
     from bulkx.records import ExportResult, RecordKind
@@ -62,7 +62,7 @@ EXPORT_FORMATS = ("csv", "parquet")
 
 
 def _render(
-    changeset: Changeset,
+    changeset: ChangesetLike,
     output: str,
     output_file: Path | None,
     options: Mapping[str, object] | None = None,
@@ -126,20 +126,16 @@ class ReadProgressLine:
                 pass
 
 
-def unmet_counts(changeset: Changeset) -> list[RentByCriteria]:
-    from bulkx.diff.changes import RentByCriteria
-
+def unmet_counts(changeset: ChangeStream) -> list[RentByCriteria]:
     """The `count:` steps the inventory cannot meet: fewer matching numbers than they rent."""
     return [
         change
-        for change in changeset.changes
-        if isinstance(change, RentByCriteria)
-        and change.available is not None
-        and change.available < change.count
+        for change in changeset.rents
+        if change.available is not None and change.available < change.count
     ]
 
 
-def warn_unmet_counts(changeset: Changeset) -> bool:
+def warn_unmet_counts(changeset: ChangeStream) -> bool:
     """A warning on stderr for each `count:` step that cannot be met; whether there was one."""
     unmet = unmet_counts(changeset)
     for change in unmet:
@@ -171,36 +167,30 @@ def load_valid_plan(path: str, kind: str | None) -> Plan:
     return plan
 
 
-async def _changeset(
+async def _stream(
     plan: Plan,
     options: TargetOptions,
+    into: ChangeStream,
     allow_release: bool,
     confirmed: frozenset[str],
     outage_after: float,
-) -> Changeset:
-    from bulkx.diff.changes import Changeset
-    from bulkx.diff.engine import diff
-    from bulkx.diff.read import read_live_state
-    from bulkx.engine.plan_run import journal_sends
-    from bulkx.engine.read_policy import for_run
+) -> None:
+    from bulkx.engine.plan_run import stream_changes
 
     line = ReadProgressLine()
     try:
         async with open_client(options) as client:
-            reader = for_run(client, outage_after=outage_after)
-            live = await read_live_state(
-                reader, plan, sent_before=journal_sends(client), progress=line
+            await stream_changes(
+                client,
+                plan,
+                into,
+                allow_release=allow_release,
+                confirmed=confirmed,
+                outage_after=outage_after,
+                progress=line,
             )
     finally:
         line.close()
-    changes = diff(plan, live, allow_release=allow_release, confirmed=confirmed)
-    return Changeset(
-        plan_path=plan.path,
-        plan_digest=plan.digest,
-        target=options.describe(),
-        changes=tuple(changes),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
 
 
 def _run(
@@ -209,11 +199,23 @@ def _run(
     allow_release: bool,
     confirmed: frozenset[str] = frozenset(),
     outage_after: float = DEFAULT_OUTAGE_SECONDS,
-) -> Changeset:
-    return guarded(
-        lambda: asyncio.run(_changeset(plan, options, allow_release, confirmed, outage_after)),
-        doing="reading live state",
-    )
+) -> ChangeStream:
+    """The plan's changes, spooled chunk by chunk (the caller closes the stream)."""
+    from bulkx.diff.spool import ChangeStream
+
+    created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    stream = ChangeStream(plan.path, plan.digest, options.describe(), created_at)
+    try:
+        guarded(
+            lambda: asyncio.run(
+                _stream(plan, options, stream, allow_release, confirmed, outage_after)
+            ),
+            doing="reading live state",
+        )
+    except BaseException:
+        stream.close()
+        raise
+    return stream
 
 
 def plan_command(
@@ -255,44 +257,52 @@ def plan_command(
     except typer.Exit as stop:
         raise typer.Exit(exit_codes.ERROR if detailed_exitcode else stop.exit_code) from None
     options = target_options(profile, base_url, token_file, sandbox_db)
-    changeset = _run(
-        plan,
-        options,
-        allow_release,
-        confirmed_flags(
-            allow_partners=allow_partners, allow_send=allow_send, allow_calls=allow_calls
-        ),
-        outage_after,
+    confirmed = confirmed_flags(
+        allow_partners=allow_partners, allow_send=allow_send, allow_calls=allow_calls
     )
-    _render(
-        changeset,
-        output,
-        output_file,
-        {
-            "kind": kind,
-            "allow_release": allow_release,
-            "allow_partners": allow_partners,
-            "allow_send": allow_send,
-            "allow_calls": allow_calls,
-            "via": via,
-        },
-    )
+    shown = {
+        "kind": kind,
+        "allow_release": allow_release,
+        "allow_partners": allow_partners,
+        "allow_send": allow_send,
+        "allow_calls": allow_calls,
+        "via": via,
+    }
+    with _run(plan, options, allow_release, confirmed, outage_after) as changeset:
+        unmet = _show_plan(changeset, output, output_file, shown, via == "batch", save)
+        doing = changeset.has_changes
+    if detailed_exitcode and (doing or unmet):
+        raise typer.Exit(2)
+
+
+def _show_plan(
+    changeset: ChangeStream,
+    output: str,
+    output_file: Path | None,
+    shown: Mapping[str, object],
+    batch: bool,
+    save: Path | None,
+) -> bool:
+    """The changeset in `output`'s format, its warnings, and its saved copy; whether a
+    `count:` step cannot be met."""
+    _render(changeset, output, output_file, shown)
     unmet = warn_unmet_counts(changeset)
-    if via == "batch":
+    if batch:
         _show_batch_tasks(changeset)
     if save is not None:
         _save(changeset, save)
         typer.echo(f"saved the changeset to {save}", err=True)
-    if detailed_exitcode and (changeset.has_changes or unmet):
-        raise typer.Exit(2)
+    return unmet
 
 
-def _save(changeset: Changeset, path: Path) -> None:
+def _save(changeset: ChangeStream, path: Path) -> None:
+    """As `json.dump(changeset.as_dict(), indent=2)`, written as it is read from the spool."""
+    from bulkx.cli.render import render_json
+
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        json.dump(changeset.as_dict(), out, indent=2, default=str)
-        out.write("\n")
+        render_json(changeset, out)
     os.replace(tmp, path)
 
 
@@ -309,15 +319,12 @@ def audit_command(
 ) -> None:
     """Read-only drift check: exit 0 when live state matches PLAN, 2 when it drifted."""
     plan = load_valid_plan(plan_path, kind)
-    changeset = _run(
-        plan,
-        target_options(profile, base_url, token_file, sandbox_db),
-        allow_release=False,
-        outage_after=outage_after,
-    )
-    _render(changeset, output, output_file)
-    warn_unmet_counts(changeset)
-    if changeset.has_changes:
+    options = target_options(profile, base_url, token_file, sandbox_db)
+    with _run(plan, options, allow_release=False, outage_after=outage_after) as changeset:
+        _render(changeset, output, output_file)
+        warn_unmet_counts(changeset)
+        drifted = changeset.has_changes
+    if drifted:
         raise typer.Exit(2)
 
 
@@ -513,7 +520,7 @@ def _export_records(
     )
 
 
-def _show_batch_tasks(changeset: Changeset) -> None:
+def _show_batch_tasks(changeset: ChangeStream) -> None:
     """On stderr, so that -o json/csv on stdout stays one document."""
     from bulkx.engine.batch_backend import MIN_ENTRIES, planned_tasks
 

@@ -12,12 +12,13 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
 from bulkx.diff.changes import (
     ACTIONS,
     Blocked,
+    Change,
     Changeset,
     Create,
     NoOp,
@@ -26,6 +27,7 @@ from bulkx.diff.changes import (
     Update,
     change_as_dict,
 )
+from bulkx.diff.spool import ChangesetLike, ChangeStream
 from bulkx.diff.summary import ChangeSummary
 from bulkx.escaping import csv_writer, printable
 
@@ -50,7 +52,7 @@ def _short(value: Any, width: int = 30) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def summary_table(changeset: Changeset | ChangeSummary) -> list[str]:
+def summary_table(changeset: ChangesetLike | ChangeSummary) -> list[str]:
     """Items per step and action (a changeset's, or one counted chunk by chunk)."""
     counts = changeset.counts()
     shown = [a for a in ACTIONS if any(a in c for c in counts.values())]
@@ -66,14 +68,23 @@ def summary_table(changeset: Changeset | ChangeSummary) -> list[str]:
     return lines
 
 
-def change_lines(changeset: Changeset, *, colour: bool, limit: int = MAX_LISTED) -> Iterator[str]:
+def change_lines(
+    changeset: ChangesetLike, *, colour: bool, limit: int = MAX_LISTED
+) -> Iterator[str]:
     listed = 0
     hidden = 0
-    for change in changeset.changes:
+    if isinstance(changeset, ChangeStream):
+        # The first changes that do something are kept in memory; the rest are counted.
+        doing: Iterable[Change] = changeset.first
+        hidden = max(0, changeset.doing - min(limit, len(changeset.first)))
+    else:
+        doing = changeset.changes
+    for change in doing:
         if isinstance(change, NoOp):
             continue
         if listed >= limit:
-            hidden += 1
+            if not isinstance(changeset, ChangeStream):
+                hidden += 1
             continue
         listed += 1
         symbol = SYMBOLS[change.action]
@@ -103,7 +114,7 @@ def change_lines(changeset: Changeset, *, colour: bool, limit: int = MAX_LISTED)
         yield f"  … and {hidden} more changes (-o json or -o csv lists them all)"
 
 
-def render_text(changeset: Changeset, out: TextIO | None = None) -> None:
+def render_text(changeset: ChangesetLike, out: TextIO | None = None) -> None:
     out = out if out is not None else sys.stdout
     colour = use_colour(out)
     out.write(
@@ -130,11 +141,38 @@ def render_text(changeset: Changeset, out: TextIO | None = None) -> None:
     out.write(".\n")
 
 
-def render_json(changeset: Changeset, out: TextIO | None = None) -> None:
+def render_json(changeset: ChangesetLike, out: TextIO | None = None) -> None:
+    """Exactly `json.dumps(changeset.as_dict(), indent=2, default=str)`, written a thousand
+    changes at a time: a spooled changeset of a million changes is never held whole, and
+    `json.dump` would write every token on its own (3.6 million writes for 100,000 changes)."""
     out = out if out is not None else sys.stdout
-    # Encoded whole, then written once: `json.dump` writes every token on its own (3.6 million
-    # writes for 100,000 changes, 8.7 s of `bulkx plan -o json`).
-    out.write(indented_json(changeset.as_dict()) + "\n")
+    head = indented_json({**changeset.header(), "changes": []})
+    assert head.endswith("[]\n}")
+    out.write(head[: -len("[]\n}")] + "[")
+    parts: list[str] = []
+    count = 0
+    for count, change in enumerate(change_dicts(changeset), 1):
+        parts.append(",\n    " if count > 1 else "\n    ")
+        _indented(change, 2, parts)
+        if len(parts) > 2_000:
+            out.write("".join(parts))
+            parts.clear()
+    parts.append("\n  ]\n}\n" if count else "]\n}\n")
+    out.write("".join(parts))
+
+
+def change_dicts(changeset: ChangesetLike) -> Iterator[dict[str, Any]]:
+    """Each change as `change_as_dict` makes it (a spooled one as JSON gave it back)."""
+    if isinstance(changeset, ChangeStream):
+        return (json.loads(line) for line in changeset.lines())
+    return (change_as_dict(change) for change in changeset.changes)
+
+
+def encoded_changes(changeset: ChangesetLike) -> Iterator[str]:
+    """Each change as `json.dumps(change_as_dict(change), default=str)`."""
+    if isinstance(changeset, ChangeStream):
+        return changeset.lines()
+    return (json.dumps(change_as_dict(c), default=str) for c in changeset.changes)
 
 
 #: What the C encoder writes as one token (bool is an int).
@@ -205,14 +243,19 @@ def _indented(value: Any, level: int, parts: list[str]) -> None:
     parts.append(outer + ("}" if is_dict else "]"))
 
 
-def render_jsonl(changeset: Changeset, out: TextIO | None = None) -> None:
+def render_jsonl(changeset: ChangesetLike, out: TextIO | None = None) -> None:
     """A header line, then one change per line: streamable, greppable."""
     out = out if out is not None else sys.stdout
-    head = changeset.as_dict()
-    head.pop("changes")
-    out.write(json.dumps({"type": "changeset", **head}, default=str) + "\n")
-    for change in changeset.changes:
-        out.write(json.dumps({"type": "change", **change_as_dict(change)}, default=str) + "\n")
+    out.write(json.dumps({"type": "changeset", **changeset.header()}, default=str) + "\n")
+    lines: list[str] = []
+    for encoded in encoded_changes(changeset):
+        # `{"type": "change", **change}` encoded, without encoding the change again.
+        lines.append('{"type": "change", ' + encoded[1:] if encoded != "{}" else encoded)
+        if len(lines) >= 1_000:
+            out.write("\n".join(lines) + "\n")
+            lines.clear()
+    if lines:
+        out.write("\n".join(lines) + "\n")
 
 
 CSV_COLUMNS = (
@@ -230,7 +273,7 @@ CSV_COLUMNS = (
 )
 
 
-def render_csv(changeset: Changeset, out: TextIO | None = None) -> None:
+def render_csv(changeset: ChangesetLike, out: TextIO | None = None) -> None:
     """The audit report: one row per changed field, one per other change."""
     out = out if out is not None else sys.stdout
     writer = csv_writer(out)
@@ -268,7 +311,7 @@ def render_csv(changeset: Changeset, out: TextIO | None = None) -> None:
                 writer.writerow([*base, "count", "", str(change.count), "", *where, ""])
 
 
-def render(changeset: Changeset, fmt: str, out: TextIO | None = None) -> None:
+def render(changeset: ChangesetLike, fmt: str, out: TextIO | None = None) -> None:
     out = out if out is not None else sys.stdout
     {"text": render_text, "json": render_json, "jsonl": render_jsonl, "csv": render_csv}[fmt](
         changeset, out

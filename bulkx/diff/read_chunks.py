@@ -24,6 +24,7 @@ from bulkx.diff.read import (
     CONCURRENCY,
     SUB_RECORDS,
     ApiReader,
+    ReadProgress,
     SentBefore,
     add_all,
     add_sent_before,
@@ -115,8 +116,9 @@ class ChunkReads:
         await read_parent_scoped(self._reader, shared, parent_scoped_kinds(keyed))
         await read_app_scoped(self._reader, shared, _scopes(self._plan.steps))
 
-    async def chunk(self, chunk: PlanChunk) -> LiveState:
-        """Live state for the chunk's diff: what it names, over what was read up front."""
+    async def chunk(self, chunk: PlanChunk, progress: ReadProgress | None = None) -> LiveState:
+        """Live state for the chunk's diff: what it names, over what was read up front.
+        `progress` hears how its DIDs and their sub-records are read."""
         named = plan_keys([chunk.part]).keys
         listed = listed_kinds(named, self._referenced)
         await self._whole_list_of(chunk.step.kind, [n for n in listed if not KINDS[n].sends])
@@ -124,7 +126,7 @@ class ChunkReads:
         add_sent_before(live, named, self._sent_before)
         sends = [name for name in listed if KINDS[name].sends]
         await read_listed(self._reader, live, sends, named, self._concurrency)
-        await read_dids(self._reader, live, named, self._concurrency)
+        await read_dids(self._reader, live, named, self._concurrency, progress)
         self.dids_looked_up = {key for name in DID_KINDS for key in named.get(name, ())}
         if chunk.first and chunk.step.count is not None:
             await read_counts(self._reader, live, [chunk.step])

@@ -13,8 +13,11 @@ from typing import Any
 from bulkx.api import CarrierX
 from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
 from bulkx.diff.changes import Change, Changeset, change_as_dict, change_from_dict
+from bulkx.diff.chunks import ChunkDiffer, ordered_steps, plan_chunks, rows_before
 from bulkx.diff.engine import diff
 from bulkx.diff.read import ReadProgress, SentBefore, read_live_state
+from bulkx.diff.read_chunks import ChunkReads
+from bulkx.diff.spool import ChangeStream
 from bulkx.diff.state import LiveState
 from bulkx.engine.journal_ledger import journal_root
 from bulkx.engine.operations import Operation, operations, referenced
@@ -87,6 +90,44 @@ async def prepare(
     )
     ops = operations(changes, plan.digest)
     return Prepared(changeset, ops, drifted, live_refs(live, referenced(changes)))
+
+
+async def stream_changes(
+    reader: CarrierX,
+    plan: Plan,
+    into: ChangeStream,
+    *,
+    allow_release: bool,
+    confirmed: frozenset[str] = frozenset(),
+    outage_after: float = DEFAULT_OUTAGE_SECONDS,
+    progress: ReadProgress | None = None,
+) -> None:
+    """The plan's changes against live state, a chunk of rows at a time, into `into`: what
+    `bulkx plan` and `bulkx audit` show, in memory that does not grow with the plan.
+
+    Each chunk's live state is read by key (`ChunkReads`) under the run's read policy (retries,
+    429s, the outage breaker), diffed (`ChunkDiffer`, with `diff()`'s results) and spooled;
+    `progress(what, done, total)` hears the DIDs and sub-records read, counted over the plan."""
+    policed = for_run(reader, outage_after=outage_after)
+    steps = ordered_steps(plan)
+    total = sum(step.rows.height for step in steps)
+    reads = ChunkReads(policed, plan, sent_before=journal_sends(reader))
+    differ = ChunkDiffer(plan, allow_release=allow_release, confirmed=confirmed)
+    await reads.up_front()
+    for chunk in plan_chunks(steps):
+        before = rows_before(steps, (chunk.index, chunk.offset))
+        after = total - before - chunk.part.rows.height
+        said = None if progress is None else partial(_over_the_plan, progress, before, after)
+        live = await reads.chunk(chunk, said)
+        into.add(differ.diff(chunk, live))
+    into.finish()
+
+
+def _over_the_plan(
+    progress: ReadProgress, before: int, after: int, what: str, done: int, total: int
+) -> None:
+    """A chunk's read progress as the whole plan's: the rows before it done, those after to do."""
+    progress(what, before + done, before + total + after)
 
 
 class SavedChanges:

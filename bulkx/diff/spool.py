@@ -1,0 +1,151 @@
+"""A changeset of any size, kept on disk as it is diffed: what `bulkx plan` and `bulkx audit`
+show of a plan of a million rows in bounded memory.
+
+`ChangeStream` takes the changes chunk by chunk (`bulkx.diff.chunks`), writes each as a line of
+JSON to a spool file, and counts them as `ChangeSummary` does. What a person reads first (the
+first changes that do something, the `count:` steps) stays in memory, bounded; everything else
+is read back from the spool, once per output, in the order the diff made it.
+
+It answers as a `Changeset` does (`ChangesetLike`), so every renderer takes either.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from bulkx.diff.changes import (
+    CHANGESET_SCHEMA_VERSION,
+    Change,
+    NoOp,
+    RentByCriteria,
+    change_as_dict,
+    change_from_dict,
+)
+from bulkx.diff.summary import ChangeSummary
+
+#: Changes that do something, kept in memory for the text output (it lists 200).
+KEPT_FIRST = 200
+
+
+class ChangesetLike(Protocol):
+    """What the renderers read of a changeset: held whole (`Changeset`) or spooled."""
+
+    @property
+    def plan_path(self) -> str: ...
+
+    @property
+    def plan_digest(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
+
+    @property
+    def created_at(self) -> str: ...
+
+    @property
+    def changes(self) -> Iterable[Change]: ...
+
+    def counts(self) -> dict[str, dict[str, int]]: ...
+
+    def monthly_cost(self) -> float: ...
+
+    def header(self) -> dict[str, Any]: ...
+
+
+class ChangeStream:
+    """Changes as they come, spooled to a private temporary directory (removed on close)."""
+
+    def __init__(self, plan_path: str, plan_digest: str, target: str, created_at: str) -> None:
+        self.plan_path = plan_path
+        self.plan_digest = plan_digest
+        self.target = target
+        self.created_at = created_at
+        self.summary = ChangeSummary()
+        #: The first KEPT_FIRST changes that do something, and every `count:` step's rent.
+        self.first: list[Change] = []
+        self.rents: list[RentByCriteria] = []
+        self.total = 0
+        #: Changes that do something (not a `NoOp`), each counted once.
+        self.doing = 0
+        self._dir = Path(tempfile.mkdtemp(prefix="bulkx-plan-"))
+        self._path = self._dir / "changes.jsonl"
+        self._out = self._path.open("w", encoding="utf-8")
+
+    def add(self, changes: Iterable[Change]) -> None:
+        batch = list(changes)
+        self.summary.add(batch)
+        lines = []
+        for change in batch:
+            lines.append(json.dumps(change_as_dict(change), default=str))
+            if isinstance(change, RentByCriteria):
+                self.rents.append(change)
+            if not isinstance(change, NoOp):
+                self.doing += 1
+                if len(self.first) < KEPT_FIRST:
+                    self.first.append(change)
+        if lines:
+            self._out.write("\n".join(lines) + "\n")
+        self.total += len(batch)
+
+    def finish(self) -> None:
+        """No more changes: the spool is complete and can be read."""
+        if not self._out.closed:
+            self._out.close()
+
+    # --- read back, as a Changeset -----------------------------------------------------
+
+    def lines(self) -> Iterator[str]:
+        """Each change as the JSON line spooled (`change_as_dict`, encoded)."""
+        self.finish()
+        with self._path.open(encoding="utf-8") as spooled:
+            for line in spooled:
+                yield line.rstrip("\n")
+
+    @property
+    def changes(self) -> Iterator[Change]:
+        return (change_from_dict(json.loads(line)) for line in self.lines())
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return self.summary.counts()
+
+    def monthly_cost(self) -> float:
+        return self.summary.monthly_cost()
+
+    @property
+    def has_changes(self) -> bool:
+        return self.doing > 0
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "schema_version": CHANGESET_SCHEMA_VERSION,
+            "plan": self.plan_path,
+            "plan_digest": self.plan_digest,
+            "target": self.target,
+            "created_at": self.created_at,
+            "summary": self.counts(),
+            "monthly_cost": self.monthly_cost(),
+        }
+
+    def close(self) -> None:
+        self.finish()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> ChangeStream:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ChangeStream({self.plan_path!r}, {self.total} changes)"
