@@ -21,6 +21,13 @@ from bulkx.sandbox.server import serve_in_thread
 
 NUMBERS = [f"1201314{i:04d}" for i in range(2_500)]
 RENAMED = NUMBERS[::10]
+#: `python -m bulkx` under a limit on the size of the files it writes (as a disk filling up:
+#: Python ignores SIGXFSZ, so a write past the limit fails with EFBIG).
+LIMITED = (
+    "import resource, runpy, sys; n = int(sys.argv.pop(1));"
+    " resource.setrlimit(resource.RLIMIT_FSIZE, (n, n));"
+    " runpy.run_module('bulkx', run_name='__main__', alter_sys=True)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +43,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         yield f"{server.url}/core/v2", plan
 
 
-def bulkx(served: tuple[str, Path], *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """The command on the plan, with a temporary directory of its own (the spool's place)."""
+def bulkx(
+    served: tuple[str, Path], *args: str, file_size_limit: int | None = None
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The command on the plan, with a temporary directory of its own (the spool's place);
+    `file_size_limit`: no file it writes may grow past so many bytes (a disk filling up)."""
     base, plan = served
     tmp = plan.parent / f"tmp-{len(list(plan.parent.glob('tmp-*')))}"
     tmp.mkdir()
     env = {**os.environ, "CARRIERX_TOKEN": "sandbox-token", "TMPDIR": str(tmp)}
     argv = [sys.executable, "-m", "bulkx", *args[:1], str(plan), "--kind", "did", *args[1:]]
     argv += ["--base-url", base]
+    if file_size_limit is not None:
+        argv[1:3] = ["-c", LIMITED, str(file_size_limit)]
     done = subprocess.run(
         argv, capture_output=True, text=True, cwd=plan.parent, env=env, timeout=120
     )
@@ -90,4 +102,14 @@ def test_audit_of_a_drifted_plan_of_several_chunks_exits_2(served: tuple[str, Pa
     audited, tmp = bulkx(served, "audit")
     assert audited.returncode == 2, audited.stderr
     assert "250 to update" in audited.stdout
+    assert list(tmp.iterdir()) == []
+
+
+def test_a_spool_that_cannot_be_written_is_a_clear_error(served: tuple[str, Path]) -> None:
+    """A full disk where the changes are spooled: exit 6 and what to do, no traceback, no
+    spool left behind."""
+    full, tmp = bulkx(served, "plan", file_size_limit=64_000)
+    assert full.returncode == 6, full.stderr
+    assert "cannot keep the changes in" in full.stderr and "TMPDIR" in full.stderr
+    assert "Traceback" not in full.stderr
     assert list(tmp.iterdir()) == []

@@ -11,6 +11,7 @@ It answers as a `Changeset` does (`ChangesetLike`), so every renderer takes eith
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -28,9 +29,18 @@ from bulkx.diff.changes import (
     change_from_dict,
 )
 from bulkx.diff.summary import ChangeSummary
+from bulkx.errors import ConfigError
 
 #: Changes that do something, kept in memory for the text output (it lists 200).
 KEPT_FIRST = 200
+
+
+def _cannot_spool(error: OSError) -> ConfigError:
+    """A spool that cannot be written (a full disk, a read-only TMPDIR): exit 6, with a hint."""
+    return ConfigError(
+        f"cannot keep the changes in {tempfile.gettempdir()}: {error.strerror or error}",
+        hint="point TMPDIR at a directory with room (the changes take ~300 bytes each)",
+    )
 
 
 class ChangesetLike(Protocol):
@@ -73,7 +83,10 @@ class ChangeStream:
         self.total = 0
         #: Changes that do something (not a `NoOp`), each counted once.
         self.doing = 0
-        self._dir = Path(tempfile.mkdtemp(prefix="bulkx-plan-"))
+        try:
+            self._dir = Path(tempfile.mkdtemp(prefix="bulkx-plan-"))
+        except OSError as error:
+            raise _cannot_spool(error) from None
         self._path = self._dir / "changes.jsonl"
         self._out = self._path.open("w", encoding="utf-8")
 
@@ -89,14 +102,20 @@ class ChangeStream:
                 self.doing += 1
                 if len(self.first) < KEPT_FIRST:
                     self.first.append(change)
-        if lines:
-            self._out.write("\n".join(lines) + "\n")
+        try:
+            if lines:
+                self._out.write("\n".join(lines) + "\n")
+        except OSError as error:
+            raise _cannot_spool(error) from None
         self.total += len(batch)
 
     def finish(self) -> None:
         """No more changes: the spool is complete and can be read."""
         if not self._out.closed:
-            self._out.close()
+            try:
+                self._out.close()
+            except OSError as error:
+                raise _cannot_spool(error) from None
 
     # --- read back, as a Changeset -----------------------------------------------------
 
@@ -133,7 +152,8 @@ class ChangeStream:
         }
 
     def close(self) -> None:
-        self.finish()
+        with contextlib.suppress(ConfigError):  # closing after a failed write: it failed already
+            self.finish()
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> ChangeStream:
