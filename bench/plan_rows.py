@@ -191,6 +191,24 @@ def _is_e911(entry: dict[str, Any]) -> bool:
     return str(entry["path"]).endswith("/emergency")
 
 
+def _why_slow(
+    done: Finished, rates: tuple[float, float], refused: int, busy: float, progress: list[str]
+) -> str:
+    """The note of an E911 read that missed its target: the (early, late) request rates
+    around the warm-up, the 429s, how busy the client was and what stderr lacked."""
+    early_rate, late_rate = rates
+    parts = [
+        f"{early_rate:.0f} req/s in the first {WARMUP_S:.0f} s (the limiter learning R;"
+        f" {refused} 429s in all), {late_rate:.0f} req/s after",
+        f"the client used {busy:.0%} of a core",
+    ]
+    if not progress:
+        parts.append("no `reading live state: ... DIDs (E911)` line on stderr")
+    if done.code != 0:
+        parts.append(f"exit {done.code}: {done.stderr.strip().splitlines()[-1:]}")
+    return "; ".join(parts)
+
+
 def _read_at_limit(sb: Sandbox, plan: Path, work: Path, env: dict[str, str], n: int) -> Row:
     since = sb.clear_log()
     started_at = time.time()
@@ -218,18 +236,7 @@ def _read_at_limit(sb: Sandbox, plan: Path, work: Path, env: dict[str, str], n: 
         and len(progress) >= 1
         and "Traceback" not in done.stderr
     )
-    note = ""
-    if not met:
-        parts = [
-            f"{early_rate:.0f} req/s in the first {WARMUP_S:.0f} s (the limiter learning R;"
-            f" {refused} 429s in all), {late_rate:.0f} req/s after",
-            f"the client used {busy:.0%} of a core",
-        ]
-        if not progress:
-            parts.append("no `reading live state: ... DIDs (E911)` line on stderr")
-        if done.code != 0:
-            parts.append(f"exit {done.code}: {done.stderr.strip().splitlines()[-1:]}")
-        note = "; ".join(parts)
+    note = "" if met else _why_slow(done, (early_rate, late_rate), refused, busy, progress)
     return Row(
         11,
         f"E911 reads at R={E911_RATE} ({n:,} numbers)",

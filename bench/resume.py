@@ -124,6 +124,41 @@ class KilledRun:
         return out
 
 
+def _apply_killed_at_half(
+    plan: Path, base_url: str, work: Path, env: dict[str, str], home: Path, count: int
+) -> Finished:
+    """`bulkx apply --yes` of the plan's `count` operations, SIGKILLed once half succeeded."""
+    apply = start_bulkx(
+        ["apply", str(plan), "--yes", "--base-url", base_url],
+        cwd=work,
+        env=env,
+        capture=False,
+    )
+    half = count // 2
+    reached = poll_until(lambda: _succeeded(home)[1] >= half, timeout=1800, every=0.1)
+    if apply.poll() is None:
+        os.killpg(apply.pid, signal.SIGKILL)
+    applied = finish(apply, time.perf_counter())
+    if not reached:
+        raise RuntimeError(f"the apply did not reach 50% (exit {applied.code})")
+    return applied
+
+
+def _resume(run_id: str, work: Path, env: dict[str, str], profile: Path | None) -> Finished | None:
+    """`bulkx resume RUN_ID --yes`, measured; under cProfile (writing `profile`/resume.prof,
+    unmeasured: None) when `profile` is given."""
+    args = ["resume", run_id, "--yes"]
+    if profile is not None:
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile / "resume.prof")]
+        command += ["-m", "bulkx", *args]
+        subprocess.run(command, cwd=work, env=env, capture_output=True, check=True)
+        return None
+    resumed = finish(start_bulkx(args, cwd=work, env=env, capture=False), time.perf_counter())
+    if resumed.code != 0:
+        raise RuntimeError(f"bulkx resume exited {resumed.code}")
+    return resumed
+
+
 def kill_and_resume(work: Path, count: int, *, profile: Path | None = None) -> KilledRun:
     """`bulkx apply --yes` of `count` renames, SIGKILLed at 50%, then `bulkx resume --yes`."""
     work.mkdir()
@@ -134,19 +169,7 @@ def kill_and_resume(work: Path, count: int, *, profile: Path | None = None) -> K
         floor = run_bulkx(["runs"], cwd=work, env=env)
         since = sb.clear_log()
         apply_started_at = time.time()
-        apply = start_bulkx(
-            ["apply", str(plan), "--yes", "--base-url", sb.core_url],
-            cwd=work,
-            env=env,
-            capture=False,
-        )
-        half = count // 2
-        reached = poll_until(lambda: _succeeded(home)[1] >= half, timeout=1800, every=0.1)
-        if apply.poll() is None:
-            os.killpg(apply.pid, signal.SIGKILL)
-        applied = finish(apply, time.perf_counter())
-        if not reached:
-            raise RuntimeError(f"the apply did not reach 50% (exit {applied.code})")
+        applied = _apply_killed_at_half(plan, sb.core_url, work, env, home, count)
         apply_log = sb.requests(since)
         run_id, done_at_kill = _succeeded(home)
         assert run_id is not None
@@ -154,18 +177,7 @@ def kill_and_resume(work: Path, count: int, *, profile: Path | None = None) -> K
 
         since = sb.clear_log()
         started_at = time.time()
-        args = ["resume", run_id, "--yes"]
-        resumed: Finished | None = None
-        if profile is not None:
-            command = [sys.executable, "-m", "cProfile", "-o", str(profile / "resume.prof")]
-            command += ["-m", "bulkx", *args]
-            subprocess.run(command, cwd=work, env=env, capture_output=True, check=True)
-        else:
-            resumed = finish(
-                start_bulkx(args, cwd=work, env=env, capture=False), time.perf_counter()
-            )
-            if resumed.code != 0:
-                raise RuntimeError(f"bulkx resume exited {resumed.code}")
+        resumed = _resume(run_id, work, env, profile)
         resume_log = sb.requests(since)
     with JournalReader.open(home, run_id) as reader:
         final = reader.counts()
@@ -205,26 +217,8 @@ def resume_and_memory(sizes: Sizes, tmp: Path, *, profile: Path | None = None) -
     count = run.count
     py = _python_pass(tmp)
     figures = {**run.figures(), "python_pass_s": round(py, 3)}
-    floor = f"`bulkx runs` exits in {run.floor.seconds:.2f} s (its imports)"
     resume_ok = run.resume_first_op < RESUME_FIRST_OP_S
-    resume_note = ""
-    if not resume_ok:
-        resume_note = (
-            f"resume: {run.resume_first_request:.2f} s to its first request ({floor}), then"
-            f" {run.resume_first_op - run.resume_first_request:.2f} s to its first operation"
-            f" (reading the journal's {count - run.done_at_kill:,} remaining operations)"
-        )
-    if run.resent:
-        resent = f"{run.resent} operations the journal had as done were sent again"
-        resume_note = f"{resume_note}; {resent}" if resume_note else resent
-    apply_note = ""
-    if run.apply_first_op >= APPLY_FIRST_OP_S:
-        apply_note = (
-            f"apply: {run.apply_first_request:.1f} s to its first request ({floor}; then"
-            f" loading and validating the plan), then"
-            f" {run.apply_first_op - run.apply_first_request:.1f} s to its first operation"
-            f" (reading live state, diffing, journaling {count:,} operations)"
-        )
+    resume_note, apply_note = _first_op_notes(run)
     rows = [
         Row(
             6,
@@ -252,22 +246,51 @@ def resume_and_memory(sizes: Sizes, tmp: Path, *, profile: Path | None = None) -
         ),
     ]
     if run.resumed is not None:
-        applied, resumed = run.applied.peak_rss_mb, run.resumed.peak_rss_mb
-        peak = max(applied, resumed)
-        rows.append(
-            Row(
-                7,
-                f"memory of a {count:,}-op apply",
-                bulkx=f"apply {applied:,.0f} MB, resume {resumed:,.0f} MB",
-                baseline=f"`bulkx runs` {run.floor.peak_rss_mb:,.0f} MB",
-                ratio=f"{peak / run.floor.peak_rss_mb:.1f}x",
-                target="< 500 MB",
-                met=peak < 500,
-                peak_rss_mb=round(peak),
-                figures=figures,
-            )
-        )
+        rows.append(_memory_row(run, run.resumed, figures))
     return rows
+
+
+def _first_op_notes(run: KilledRun) -> tuple[str, str]:
+    """Why the resume's and the apply's first operations were late (each "" when not), and
+    any operation the resume sent again."""
+    count = run.count
+    floor = f"`bulkx runs` exits in {run.floor.seconds:.2f} s (its imports)"
+    resume_note = ""
+    if run.resume_first_op >= RESUME_FIRST_OP_S:
+        resume_note = (
+            f"resume: {run.resume_first_request:.2f} s to its first request ({floor}), then"
+            f" {run.resume_first_op - run.resume_first_request:.2f} s to its first operation"
+            f" (reading the journal's {count - run.done_at_kill:,} remaining operations)"
+        )
+    if run.resent:
+        resent = f"{run.resent} operations the journal had as done were sent again"
+        resume_note = f"{resume_note}; {resent}" if resume_note else resent
+    apply_note = ""
+    if run.apply_first_op >= APPLY_FIRST_OP_S:
+        apply_note = (
+            f"apply: {run.apply_first_request:.1f} s to its first request ({floor}; then"
+            f" loading and validating the plan), then"
+            f" {run.apply_first_op - run.apply_first_request:.1f} s to its first operation"
+            f" (reading live state, diffing, journaling {count:,} operations)"
+        )
+    return resume_note, apply_note
+
+
+def _memory_row(run: KilledRun, resumed: Finished, figures: dict[str, Any]) -> Row:
+    """Row 7: the peak memory of the apply and of its resume."""
+    applied, resumed_mb = run.applied.peak_rss_mb, resumed.peak_rss_mb
+    peak = max(applied, resumed_mb)
+    return Row(
+        7,
+        f"memory of a {run.count:,}-op apply",
+        bulkx=f"apply {applied:,.0f} MB, resume {resumed_mb:,.0f} MB",
+        baseline=f"`bulkx runs` {run.floor.peak_rss_mb:,.0f} MB",
+        ratio=f"{peak / run.floor.peak_rss_mb:.1f}x",
+        target="< 500 MB",
+        met=peak < 500,
+        peak_rss_mb=round(peak),
+        figures=figures,
+    )
 
 
 def _memory_note(

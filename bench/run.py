@@ -115,7 +115,7 @@ def profile(tmp: Path) -> None:
         print("\n".join(throughput.profile_summary(out / name)))
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     listing = "\n".join(f"  {n:>2}  {title}" for n, title in TITLES.items())
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -135,6 +135,27 @@ def main() -> None:
         metavar="REV",
         help="row 10's baseline: the code of this git revision (default: %(default)s)",
     )
+    return parser
+
+
+def _measure(wanted: list[int], sizes: Sizes, tmp: Path) -> list[Row]:
+    """The rows numbered `wanted`, each printed as it is measured."""
+    rows: list[Row] = []
+    for number in wanted:
+        began = time.perf_counter()
+        made = ROWS[number](sizes, tmp)
+        rows += made
+        for row in made:
+            print(
+                f"  row {row.number} {row.title}: {row.bulkx} | {row.baseline}"
+                f" ({time.perf_counter() - began:.0f} s)",
+                flush=True,
+            )
+    return rows
+
+
+def main() -> None:
+    parser = _parser()
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bulkx-bench-") as tmp:
         if args.profile:
@@ -150,17 +171,7 @@ def main() -> None:
             f"bulkx bench ({sizes.name}) on {info['cpu']}, load {info['load_before']}", flush=True
         )
         started = time.perf_counter()
-        rows: list[Row] = []
-        for number in wanted:
-            began = time.perf_counter()
-            made = ROWS[number](sizes, Path(tmp))
-            rows += made
-            for row in made:
-                print(
-                    f"  row {row.number} {row.title}: {row.bulkx} | {row.baseline}"
-                    f" ({time.perf_counter() - began:.0f} s)",
-                    flush=True,
-                )
+        rows = _measure(wanted, sizes, Path(tmp))
         seconds = time.perf_counter() - started
     print()
     print(text_table(rows))

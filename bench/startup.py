@@ -46,6 +46,8 @@ def _a_finished_run(work: Path, env: dict[str, str]) -> str:
         text=True,
         check=False,
     )
+    if "run id: " not in done.stderr:  # bulkx apply itself is broken: say how
+        raise RuntimeError(f"the setup's `bulkx apply` failed:\n{done.stderr[-2000:]}")
     return done.stderr.split("run id: ")[1].split()[0]
 
 

@@ -242,9 +242,9 @@ async def _execute(
     from bulkx.engine.requests import Resolver
     from bulkx.engine.run import Run, RunOptions, start_run
     from bulkx.engine.throttle import AdaptiveLimiter
-    from bulkx.plan.load import load_plan
+    from bulkx.plan.validate import load_valid
 
-    plan, diagnostics = load_plan(plan_path)
+    plan, diagnostics = load_valid(plan_path)  # as `bulkx apply` does: diff takes a valid plan
     assert plan is not None, diagnostics[:3]
     target = Target(f"{url}/core/v2", is_sandbox=True, label="bench")
     async with CarrierX(target, Secret(TOKEN)) as reader:

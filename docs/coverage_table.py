@@ -60,25 +60,16 @@ TITLES = {
     "flexml": "FlexML",
     "mediator": "Mediator",
 }
+#: The verbs that start an action in the quick reference's method tables.
+# fmt: off
 VERBS = (
-    "Create",
-    "Get",
-    "Update",
-    "Delete",
-    "Rent",
-    "Release",
-    "Browse",
-    "Look up",
-    "Download",
-    "Send",
-    "Revoke",
-    "Generate",
-    "Register",
-    "Upload",
-    "Verify",
-    "Log Out",
+    "Create", "Get", "Update", "Delete", "Rent", "Release", "Browse", "Look up", "Download",
+    "Send", "Revoke", "Generate", "Register", "Upload", "Verify", "Log Out",
 )
+# fmt: on
 METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
+#: A method as the columns compare it: (api, HTTP method, path shape).
+Key = tuple[str, str, str]
 
 #: Requests the client makes that no kind's path explains: (api, method, path) -> what uses it.
 OTHER_USES: dict[tuple[str, str, str], str] = {
@@ -521,6 +512,28 @@ def _tests_cell(names: list[str], shown: int = 2) -> str:
     return "<br>".join(f"`{n}`" for n in names[:shown]) + more
 
 
+#: The head of each API's table.
+_METHOD_TABLE = (
+    "| method | path | action | served | used by bulkx | tested | notes |",
+    "|---|---|---|---|---|---|---|",
+)
+
+
+def _method_row(m: Method, served: set[Key], uses: dict[Key, list[str]], names: list[str]) -> str:
+    """One method's row: served, used by bulkx, tested (by `names`), and the notes."""
+    key = (m.api, m.method, m.shape)
+    cells = (
+        m.method,
+        f"`{m.path}`",
+        m.action,
+        served_cell(m, served),
+        "; ".join(uses.get(key, [])),
+        _tests_cell(names),
+        note_for(m, uses) if key not in uses else "",
+    )
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
 def render(reference: str, tests: Path = TESTS) -> str:
     methods = reference_methods(reference)
     served = sandbox_routes()
@@ -552,35 +565,13 @@ def render(reference: str, tests: Path = TESTS) -> str:
             f"| {sum(bool(exercised[m]) for m in rows)} |"
         )
     for api, title in TITLES.items():
-        lines += [
-            "",
-            f"## {title} (`{SECTIONS[next(k for k, v in SECTIONS.items() if v[0] == api)][1]}`)",
-            "",
-            "| method | path | action | served | used by bulkx | tested | notes |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for m in (m for m in methods if m.api == api):
-            key = (m.api, m.method, m.shape)
-            cells = (
-                m.method,
-                f"`{m.path}`",
-                m.action,
-                served_cell(m, served),
-                "; ".join(uses.get(key, [])),
-                _tests_cell(exercised[m]),
-                note_for(m, uses) if key not in uses else "",
-            )
-            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines += ["", f"## {title} (`{dict(SECTIONS.values())[api]}`)", "", *_METHOD_TABLE]
+        lines += [_method_row(m, served, uses, exercised[m]) for m in methods if m.api == api]
     extras = sorted(k for k in served if k not in listed)
     if extras:
-        lines += [
-            "",
-            "## Served by the sandbox, not in the quick reference",
-            "",
-            "| API | method | path |",
-            "|---|---|---|",
-            *(f"| {TITLES[api]} | {verb} | `{path}` |" for api, verb, path in extras),
-        ]
+        lines += ["", "## Served by the sandbox, not in the quick reference", ""]
+        lines += ["| API | method | path |", "|---|---|---|"]
+        lines += [f"| {TITLES[api]} | {verb} | `{path}` |" for api, verb, path in extras]
     return "\n".join(lines) + "\n"
 
 

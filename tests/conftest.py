@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bulkx.sandbox.app import SandboxConfig, create_app
+from bulkx.sandbox.app import SandboxApp, SandboxConfig, create_app
+from bulkx.sandbox.resources.numbers import seed_ported
 from bulkx.sandbox.server import serve_in_thread
 from bulkx.sandbox.world import World
 
@@ -82,6 +83,18 @@ def sandbox(sandbox_config: SandboxConfig) -> Iterator[Sandbox]:
 def core(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with sandbox.core() as client:
         yield client
+
+
+@pytest.fixture
+def served_ported(tmp_path: Path, ported_numbers: list[str]) -> Iterator[tuple[SandboxApp, str]]:
+    """A sandbox served on 127.0.0.1 holding `ported_numbers` (a fixture the module using this
+    one defines), number i named "line i"; the app (for its request log and faults) and its
+    Core base URL, for the real `bulkx` command."""
+    app = create_app(SandboxConfig(db=tmp_path / "served.db", seed=2))
+    seed_ported(app.world, [(n, f"line {i}") for i, n in enumerate(ported_numbers)])
+    with serve_in_thread(app) as server:
+        yield app, f"{server.url}/core/v2"
+    app.world.store.close()
 
 
 _CHECKOUT_RUNS = Path(__file__).resolve().parents[1] / ".bulkx" / "runs"

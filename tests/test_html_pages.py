@@ -16,7 +16,7 @@ import pytest
 
 from bulkx.audit.chart import chart
 from bulkx.audit.plan_page import PER_STEP, plan_page
-from bulkx.diff.changes import Changeset, Create, FieldChange, NoOp, Release, Update
+from bulkx.diff.changes import Change, Changeset, Create, FieldChange, NoOp, Release, Update
 from bulkx.journal import Journal, Operation, Sample
 from bulkx.plan.model import Position
 from bulkx.sandbox.app import SandboxConfig, create_app
@@ -209,8 +209,8 @@ def test_the_run_page_lists_failures_with_their_error_and_charts_429s(tmp_path: 
         journal.succeed(op_id, f"sid-{op_id}")
     journal.fail(ids[4], f"400 {HOSTILE_ATTRIBUTE} {HOSTILE_SCRIPT}")
     journal.fail(ids[5], "409 conflict")
-    for done, throttled in ((0, 0), (2, 3), (4, 7), (6, 7)):
-        journal.sample(done=done, failed=0, in_flight=1, throttled=throttled)
+    for finished, throttled in ((0, 0), (2, 3), (4, 7), (6, 7)):
+        journal.sample(done=finished, failed=0, in_flight=1, throttled=throttled)
     journal.set_run_state("failed", 1)
     run_id = journal.run_id
     journal.close()
@@ -241,7 +241,7 @@ def _change(i: int, step: str) -> Update:
 
 
 def test_a_100000_change_plan_is_summarised_under_2_mb() -> None:
-    changes = [_change(i, "huge") for i in range(99_000)]
+    changes: list[Change] = [_change(i, "huge") for i in range(99_000)]
     changes += [_change(i, f"small-{i % 10}") for i in range(99_000, 100_000)]
     changes += [
         Release(

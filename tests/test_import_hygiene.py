@@ -6,6 +6,7 @@ loads at run time, and that the contracts keep up with the modules of bulkx/.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -13,9 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.core
+import typer.main
 from importlinter.cli import lint_imports
+from typer._coercion import build_runtime_param
+from typer.core import _TyperParameter
 
 import bulkx
+from bulkx.cli.main import COMMANDS, app
+from bulkx.cli.plain_params import PlainValue, _is_plain
 
 PACKAGE = Path(bulkx.__file__).parent
 PYPROJECT = PACKAGE.parent / "pyproject.toml"
@@ -75,26 +82,182 @@ def test_a_new_module_is_covered_by_the_contracts_from_the_start() -> None:
     assert set(_contract("core-headless")["source_modules"]) == every - user_interface
 
 
-#: What every command would pay at start-up if it were imported eagerly (~1 s and ~70 MB).
-HEAVY = ("bulkx.sandbox", "textual", "polars", "aiohttp", "httpx", "rich", "phonenumbers")
+#: What every command would pay at start-up if it were imported eagerly (~1 s and ~70 MB), and
+#: what typer's coercion would import (pydantic, ~0.1 s) without bulkx.cli.plain_params.
+HEAVY = (
+    "bulkx.sandbox",
+    "textual",
+    "polars",
+    "aiohttp",
+    "httpx",
+    "rich",
+    "phonenumbers",
+    "pydantic",
+    "asyncio",
+    "ruamel",
+)
+#: The modules of the commands: `--help` lists them all without importing one.
+COMMAND_MODULES = {f"bulkx.cli.{entry.module}" for entry in COMMANDS.values()}
 
 
-def _modules_after_command(tmp_path: Path, *args: str) -> set[str]:
+def _modules_after_command(cwd: Path, *args: str) -> set[str]:
     code = (
         "import sys\nfrom bulkx.cli.main import app\n"
         f"try:\n    app({list(args)!r})\nexcept SystemExit:\n    pass\n"
         "sys.stderr.flush()\nprint('\\n'.join(sorted(sys.modules)), file=sys.__stdout__)"
     )
+    env = {**os.environ, "BULKX_HOME": str(cwd / ".bulkx")}
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=cwd, env=env
     ).stdout
     return set(out.split())
 
 
-@pytest.mark.parametrize("args", [("--help",), ("--version",), ("runs",), ("status", "x")])
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A folder with one finished run of a two-row plan on the embedded sandbox: (folder, id)."""
+    folder = tmp_path_factory.mktemp("one-run")
+    (folder / "small.csv").write_text("phonenumber,name\n+1 212 555 0100,a\n+1 212 555 0101,b\n")
+    applied = subprocess.run(
+        [sys.executable, "-m", "bulkx", "apply", "small.csv", "--kind", "did", "--yes"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env={**os.environ, "BULKX_HOME": str(folder / ".bulkx")},
+        timeout=120,
+        check=False,
+    )
+    assert "run id: " in applied.stderr, applied.stderr
+    return folder, applied.stderr.split("run id: ")[1].split()[0]
+
+
+def _heavy(loaded: set[str]) -> list[str]:
+    return sorted(m for m in loaded if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("runs",), ("status", "RUN")])
 def test_the_light_commands_start_without_the_heavy_libraries(
-    tmp_path: Path, args: tuple[str, ...]
+    finished_run: tuple[Path, str], args: tuple[str, ...]
 ) -> None:
-    loaded = _modules_after_command(tmp_path, *args)
-    assert "bulkx.cli.main" in loaded
-    assert sorted(m for m in loaded if m.split(".")[0] in HEAVY or m.startswith(HEAVY)) == []
+    folder, run_id = finished_run
+    loaded = _modules_after_command(folder, *(run_id if a == "RUN" else a for a in args))
+    assert _heavy(loaded) == []
+    if not args[0].startswith("--"):
+        assert "bulkx.journal.reader" in loaded  # it did read the run's journal
+
+
+def test_runs_and_status_of_an_unknown_run_start_without_the_heavy_libraries(
+    tmp_path: Path,
+) -> None:
+    assert _heavy(_modules_after_command(tmp_path, "runs")) == []  # no journal at all
+    assert _heavy(_modules_after_command(tmp_path, "status", "nope")) == []
+
+
+def test_validate_loads_the_plan_machinery_only(finished_run: tuple[Path, str]) -> None:
+    """An offline check: the plan machinery (polars, phonenumbers, the YAML parser), and no
+    API client, sandbox, engine, journal, monitor, asyncio or pydantic."""
+    folder, _ = finished_run
+    loaded = _modules_after_command(folder, "validate", "small.csv", "--kind", "did")
+    assert "bulkx.plan.validate" in loaded
+    offline = ("bulkx.engine", "bulkx.sandbox", "bulkx.api", "bulkx.journal", "bulkx.tui")
+    assert sorted(m for m in loaded if m.startswith(offline)) == []
+    plan_machinery = {"polars", "phonenumbers", "ruamel"}
+    assert sorted({m.split(".")[0] for m in _heavy(loaded)} - plan_machinery) == []
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",)])
+def test_help_and_version_import_no_command_module(tmp_path: Path, args: tuple[str, ...]) -> None:
+    assert sorted(_modules_after_command(tmp_path, *args) & COMMAND_MODULES) == []
+
+
+def test_a_command_imports_its_own_module_only(finished_run: tuple[Path, str]) -> None:
+    folder, run_id = finished_run
+    loaded = _modules_after_command(folder, "status", run_id) & COMMAND_MODULES
+    # `status` writes with the report module's table writers.
+    assert sorted(loaded) == ["bulkx.cli.report_commands", "bulkx.cli.runs_commands"]
+
+
+def _built_root() -> typer.core.TyperGroup:
+    """The root group with every command built (each module imported)."""
+    root = typer.main.get_command(app)
+    assert isinstance(root, typer.core.TyperGroup)
+    context = root.context_class(root)
+    for name in root.list_commands(context):
+        assert root.get_command(context, name) is not None, name
+    return root
+
+
+def test_the_help_table_names_every_command_with_its_own_first_line() -> None:
+    """`bulkx --help` lists the commands from main.COMMANDS, without importing them: what it
+    prints must be what the commands themselves would print."""
+    root = _built_root()
+    assert set(root.commands) == set(COMMANDS), "a command missing from main.COMMANDS, or gone"
+    for name, entry in COMMANDS.items():
+        built = root.commands[name]
+        assert built.callback is None or built.callback.__module__ == f"bulkx.cli.{entry.module}"
+        assert built.get_short_help_str(10_000) == entry.help, name
+
+
+def test_help_lists_the_commands_as_typer_would() -> None:
+    """The lazy listing (nothing imported) against typer's own, from the built commands."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "bulkx", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    root = _built_root()
+    context = root.context_class(root, info_name="bulkx")
+    formatter = context.make_formatter()
+    typer.core.TyperGroup.format_commands(root, context, formatter)
+    assert formatter.getvalue() in shown
+    assert formatter.getvalue().count("\n") == len(COMMANDS) + 1
+
+
+def test_a_mistyped_command_is_still_helped(tmp_path: Path) -> None:
+    typo = subprocess.run(
+        [sys.executable, "-m", "bulkx", "statu"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert typo.returncode == 2
+    assert "No such command 'statu'. Did you mean 'status'?" in typo.stderr
+
+
+PLAIN_VALUES = ["table", "", "-", "a b", "ü", "--x", "RUN-1"]
+
+
+def _plain_params() -> list[_TyperParameter]:
+    """Every parameter, across the commands, that bulkx.cli.plain_params coerces."""
+    root = _built_root()
+    found: list[_TyperParameter] = []
+
+    def walk(command: Any) -> None:
+        context = command.context_class(command)
+        params = [*command.params, command.get_help_option(context)]
+        found.extend(p for p in params if isinstance(p, _TyperParameter) and _is_plain(p))
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+
+    walk(root)
+    return found
+
+
+def test_plain_values_are_coerced_as_typer_coerces_them(tmp_path: Path) -> None:
+    """Without pydantic, the same values: strings as given, flags as given, paths checked by
+    typer's own rules (a directory where a file is wanted is refused the same way)."""
+    params = _plain_params()
+    assert {p.type_descriptor.annotation for p in params} == {str, bool, Path}
+    (tmp_path / "file.csv").write_text("x\n")
+    paths = ["out.csv", str(tmp_path), str(tmp_path / "file.csv"), Path("p.csv"), "-"]
+    for param in params:
+        context = typer.Context(typer.main.get_command(app))
+        plain = PlainValue(param.type_descriptor.parameter_info, param.type_descriptor.annotation)
+        typer_own = build_runtime_param(param.type_descriptor)
+        values: dict[Any, list[Any]] = {str: PLAIN_VALUES, bool: [True, False, None], Path: paths}
+        for value in values[param.type_descriptor.annotation]:
+            assert _outcome(plain, value, param, context) == _outcome(
+                typer_own, value, param, context
+            ), (param.name, value)
+
+
+def _outcome(coercion: Any, value: Any, param: Any, context: Any) -> Any:
+    try:
+        return coercion.coerce(value, param=param, ctx=context)
+    except typer.BadParameter as refused:
+        return ("refused", refused.format_message())

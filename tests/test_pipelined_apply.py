@@ -11,15 +11,12 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bulkx.journal import JournalReader
-from bulkx.sandbox.app import SandboxApp, SandboxConfig, create_app
-from bulkx.sandbox.resources.numbers import seed_ported
-from bulkx.sandbox.server import serve_in_thread
+from bulkx.sandbox.app import SandboxApp
 
 #: 8,000 rows: four chunks of 2,000 (bulkx.diff.chunks.CHUNK_ROWS).
 NUMBERS = [f"1201556{i:04d}" for i in range(8_000)]
@@ -45,12 +42,9 @@ def bulkx(cwd: Path, *args: str, crash: str | None = None) -> subprocess.Complet
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[SandboxApp, str]]:
-    app = create_app(SandboxConfig(db=tmp_path / "served.db", seed=2))
-    seed_ported(app.world, [(n, f"line {i}") for i, n in enumerate(NUMBERS)])
-    with serve_in_thread(app) as server:
-        yield app, f"{server.url}/core/v2"
-    app.world.store.close()
+def ported_numbers() -> list[str]:
+    """What `served_ported` (tests/conftest.py) seeds."""
+    return NUMBERS
 
 
 def _plan(directory: Path, *, extra: str = "") -> Path:
@@ -72,9 +66,9 @@ def _patched(app: SandboxApp, since: int = 0) -> list[str]:
 
 
 def test_an_apply_with_yes_sends_while_it_prepares_and_ends_with_the_whole_summary(
-    tmp_path: Path, served: tuple[SandboxApp, str]
+    tmp_path: Path, served_ported: tuple[SandboxApp, str]
 ) -> None:
-    app, base = served
+    app, base = served_ported
     _plan(tmp_path)
     applied = bulkx(tmp_path, "apply", "names.csv", "--yes", "--base-url", base)
     assert applied.returncode == 0, applied.stderr
@@ -101,9 +95,9 @@ def _sids(reader: JournalReader, state: str) -> set[str]:
 
 
 def test_a_kill_while_preparing_and_sending_is_resumed_none_lost_none_resent(
-    tmp_path: Path, served: tuple[SandboxApp, str]
+    tmp_path: Path, served_ported: tuple[SandboxApp, str]
 ) -> None:
-    app, base = served
+    app, base = served_ported
     _plan(tmp_path)
     # Killed once a chunk more is journaled after some operations succeeded.
     crashed = bulkx(
@@ -152,9 +146,9 @@ def test_a_kill_while_preparing_and_sending_is_resumed_none_lost_none_resent(
 
 
 def test_a_plan_needing_a_flag_not_given_is_refused_before_anything_is_sent(
-    tmp_path: Path, served: tuple[SandboxApp, str]
+    tmp_path: Path, served_ported: tuple[SandboxApp, str]
 ) -> None:
-    app, base = served
+    app, base = served_ported
     (tmp_path / "gone.csv").write_text(
         "# kind: did\nphonenumber,name,ensure\n"
         + "".join(f"{n},line {i},present\n" for i, n in enumerate(NUMBERS[:-1]))
@@ -167,9 +161,9 @@ def test_a_plan_needing_a_flag_not_given_is_refused_before_anything_is_sent(
 
 
 def test_a_change_blocked_in_a_later_chunk_fails_as_an_item_and_the_rest_goes_on(
-    tmp_path: Path, served: tuple[SandboxApp, str]
+    tmp_path: Path, served_ported: tuple[SandboxApp, str]
 ) -> None:
-    app, base = served
+    app, base = served_ported
     (tmp_path / "adopt.csv").write_text(
         "# kind: did\nphonenumber,name,ensure\n"
         + "".join(

@@ -10,7 +10,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -18,9 +17,7 @@ from urllib.parse import unquote_plus
 import pytest
 
 from bulkx.journal import JournalReader
-from bulkx.sandbox.app import SandboxApp, SandboxConfig, create_app
-from bulkx.sandbox.resources.numbers import seed_ported
-from bulkx.sandbox.server import serve_in_thread
+from bulkx.sandbox.app import SandboxApp
 
 #: 4,500 rows: chunks of 2,000, 2,000 and 500 (bulkx.diff.chunks.CHUNK_ROWS).
 NUMBERS = [f"1201555{i:04d}" for i in range(4_500)]
@@ -44,12 +41,9 @@ def bulkx(cwd: Path, *args: str, crash: str | None = None) -> subprocess.Complet
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[SandboxApp, str]]:
-    app = create_app(SandboxConfig(db=tmp_path / "served.db", seed=2))
-    seed_ported(app.world, [(n, f"line {i}") for i, n in enumerate(NUMBERS)])
-    with serve_in_thread(app) as server:
-        yield app, f"{server.url}/core/v2"
-    app.world.store.close()
+def ported_numbers() -> list[str]:
+    """What `served_ported` (tests/conftest.py) seeds."""
+    return NUMBERS
 
 
 def _preparation(db: Path) -> tuple[int, int, int]:
@@ -65,9 +59,9 @@ def _keys_read(entries: list[dict[str, Any]]) -> int:
 
 
 def test_a_kill_while_preparing_loses_nothing_and_resume_prepares_the_rest(
-    tmp_path: Path, served: tuple[SandboxApp, str]
+    tmp_path: Path, served_ported: tuple[SandboxApp, str]
 ) -> None:
-    app, base = served
+    app, base = served_ported
     rows = [f"{n},{'renamed' if n in RENAMED else f'line {i}'}" for i, n in enumerate(NUMBERS)]
     (tmp_path / "names.csv").write_text("# kind: did\nphonenumber,name\n" + "\n".join(rows))
 

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from bulkx.cli.main import app as bulkx_app
 from bulkx.sandbox.app import SandboxConfig, create_app
 from bulkx.sandbox.resources.numbers import seed_ported
 from bulkx.sandbox.server import serve_in_thread
@@ -32,19 +34,18 @@ def bulkx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, list[str], Path]]:
-    """A sandbox on 127.0.0.1 holding 200 ported numbers, half of them on trunk group
-    tg-old; the Core base URL, the numbers, and a working directory."""
+def _serve(tmp_path: Path, count: int) -> Iterator[tuple[str, list[str], Path]]:
+    """A sandbox on 127.0.0.1 holding `count` ported numbers, the first half of them on trunk
+    group tg-old; the Core base URL, the numbers, and a working directory."""
     app = create_app(SandboxConfig(db=tmp_path / "served.db", seed=3))
-    numbers = [f"1201206{i:04d}" for i in range(200)]
+    numbers = [f"1201206{i:04d}" for i in range(count)]
     seed_ported(app.world, [(number, f"line {i}") for i, number in enumerate(numbers)])
     work = tmp_path / "work"
     work.mkdir()
     with serve_in_thread(app) as server:
         base = f"{server.url}/core/v2"
         items = "".join(
-            f'      - {{phonenumber: "{n}", trunk_group: tg-old}}\n' for n in numbers[:100]
+            f'      - {{phonenumber: "{n}", trunk_group: tg-old}}\n' for n in numbers[: count // 2]
         )
         _apply(
             work,
@@ -53,6 +54,19 @@ def served(tmp_path: Path) -> Iterator[tuple[str, list[str], Path]]:
             _plan([("trunk_group", "tgs", "      - {name: tg-old}\n"), ("did", "old", items)]),
         )
         yield base, numbers, work
+
+
+@pytest.fixture
+def served_200(tmp_path: Path) -> Iterator[tuple[str, list[str], Path]]:
+    """200 numbers: the size of the revert that is compared field for field."""
+    yield from _serve(tmp_path, 200)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, list[str], Path]]:
+    """20 numbers, enough for the other tests: every `bulkx export` of the state compared reads
+    each number and its sub-records, so a smaller world keeps them quick."""
+    yield from _serve(tmp_path, 20)
 
 
 def _plan(steps: list[tuple[str, str, str]]) -> str:
@@ -73,11 +87,15 @@ def _apply(work: Path, base: str, name: str, text: str, *options: str) -> str:
 def _state(
     work: Path, base: str, kinds: tuple[str, ...] = KINDS_WITH_STATE
 ) -> dict[str, list[str]]:
-    """Every object of the kinds the tests touch, field by field, as `bulkx export` writes."""
+    """Every object of the kinds the tests touch, field by field, as `bulkx export` writes.
+    The export runs in-process (the same command, read-only): a new interpreter for each kind
+    of each state compared was most of this module's time."""
     found = {}
     for kind in kinds:
-        exported = bulkx(work, "export", kind, "--base-url", base)
-        assert exported.returncode == 0, exported.stderr
+        exported = CliRunner().invoke(
+            bulkx_app, ["export", kind, "--base-url", base], env={"CARRIERX_TOKEN": "sandbox-token"}
+        )
+        assert exported.exit_code == 0, exported.output
         found[kind] = sorted(exported.stdout.splitlines())
     return found
 
@@ -100,9 +118,9 @@ def _rename(numbers: list[str], group: str, prefix: str = "renamed") -> str:
 
 
 def test_a_reverted_run_leaves_live_state_as_before_field_for_field(
-    served: tuple[str, list[str], Path],
+    served_200: tuple[str, list[str], Path],
 ) -> None:
-    base, numbers, work = served
+    base, numbers, work = served_200
     before = _state(work, base)
     run_id = _apply(
         work,
@@ -156,7 +174,7 @@ def test_a_run_with_releases_exits_3_unless_partial(served: tuple[str, list[str]
     base, numbers, work = served
     items = (
         _rename(numbers[:5], "tg-old")
-        + f'      - {{phonenumber: "{numbers[199]}", ensure: absent}}\n'
+        + f'      - {{phonenumber: "{numbers[-1]}", ensure: absent}}\n'
     )
     run_id = _apply(work, base, "run.yaml", _plan([("did", "mixed", items)]), "--allow-release")
 
@@ -166,15 +184,16 @@ def test_a_run_with_releases_exits_3_unless_partial(served: tuple[str, list[str]
     partial = bulkx(work, "revert", run_id, "--partial", "--output-file", "undo.yaml")
     assert partial.returncode == 0, partial.stderr
     text = (work / "undo.yaml").read_text()
-    assert "# Cannot be undone (1):" in text and f"did {numbers[199]} (release" in text
+    assert "# Cannot be undone (1):" in text and f"did {numbers[-1]} (release" in text
     assert "Puts back 5 item(s)" in text
 
 
 def test_a_revert_run_can_itself_be_reverted(served: tuple[str, list[str], Path]) -> None:
     base, numbers, work = served
     _apply(work, base, "b.yaml", _plan([("trunk_group", "b", "      - {name: tg-b}\n")]))
+    # Half of the numbers moved are on tg-old, half on no trunk group.
     run_id = _apply(
-        work, base, "run.yaml", _plan([("did", "move", _rename(numbers[50:150], "tg-b"))])
+        work, base, "run.yaml", _plan([("did", "move", _rename(numbers[5:15], "tg-b"))])
     )
     result = _state(work, base)
     undo_id = _undo(work, base, run_id)
@@ -186,7 +205,7 @@ def test_a_revert_run_can_itself_be_reverted(served: tuple[str, list[str], Path]
 def test_a_run_through_batch_tasks_is_reverted(served: tuple[str, list[str], Path]) -> None:
     base, numbers, work = served
     before = _state(work, base)
-    moved = _plan([("did", "move", _rename(numbers[:60], "tg-old", "b"))])
+    moved = _plan([("did", "move", _rename(numbers[:10], "tg-old", "b"))])
     run_id = _apply(work, base, "run.yaml", moved, "--via", "batch")
     assert _state(work, base) != before
     reverted = bulkx(work, "revert", run_id, "--output-file", "undo.yaml")

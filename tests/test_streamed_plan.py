@@ -108,7 +108,7 @@ def test_audit_of_a_drifted_plan_of_several_chunks_exits_2(served: tuple[str, Pa
 def test_a_spool_that_cannot_be_written_is_a_clear_error(served: tuple[str, Path]) -> None:
     """A full disk where the changes are spooled: exit 6 and what to do, no traceback, no
     spool left behind."""
-    full, tmp = bulkx(served, "plan", file_size_limit=64_000)
+    full, tmp = bulkx(served, "plan", "-o", "jsonl", file_size_limit=64_000)
     assert full.returncode == 6, full.stderr
     assert "cannot keep the changes in" in full.stderr and "TMPDIR" in full.stderr
     assert "Traceback" not in full.stderr

@@ -1,4 +1,4 @@
-"""`bulkx apply`: confirm, journal, execute, summarise. `runs`, `status`, `resume` read journals.
+"""`bulkx apply`: confirm, journal, execute, summarise. `bulkx resume`: from the journal alone.
 
 The wiring of a run (journal, executor, limiter, breaker, signals, exit code) is the library's
 front door, `bulkx.engine.run`; this module parses options and talks to the person.
@@ -6,7 +6,6 @@ front door, `bulkx.engine.run`; this module parses options and talks to the pers
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sys
@@ -30,12 +29,11 @@ from bulkx.cli.options import (
     SANDBOX_DB,
     TOKEN_FILE,
 )
-from bulkx.cli.output import OUTPUT_FILE, format_option, output_stream
 from bulkx.cli.profile_edge import run_settings, target_options
-from bulkx.cli.report_commands import RUNS_FORMATS, STATUS_FORMATS
+from bulkx.cli.warm import warmed
 from bulkx.defaults import journal_root, locate_run
 from bulkx.errors import ConfigError, JournalError, JournalLocked, PlanError
-from bulkx.journal import Journal, JournalReader, list_runs
+from bulkx.journal import Journal
 
 if TYPE_CHECKING:
     from bulkx.diff.summary import ChangeSummary
@@ -44,8 +42,21 @@ if TYPE_CHECKING:
     from bulkx.engine.run import Outcome, Run, RunOptions
 
 
-# The engine (the API client, the plan machinery, the monitor) is imported by the commands that
-# run something: `bulkx --help`, `runs` and `status` start without it.
+# The engine (the API client, the plan machinery, the monitor) and asyncio are imported when a
+# run is prepared or driven, not with this module: `bulkx apply --help` starts without them.
+
+#: What driving a run imports (`_drive`, `_open_resume`, `_finish_preparing`): the engine, the
+#: HTTP client and its transport, the plan machinery they name.
+RUN_MODULES = (
+    "asyncio",
+    "bulkx.engine.run",
+    "bulkx.engine.pipeline",
+    "bulkx.api.client",
+    "bulkx.cli.progress",
+    "bulkx.cli.diff_commands",
+)
+
+
 def _say(line: str) -> None:
     """A line for the person on stderr; a closed stderr (its pipe gone) costs nothing."""
     with contextlib.suppress(OSError, ValueError):
@@ -179,6 +190,8 @@ async def run_to_end(
 
 def _drive(run: Run, events_path: str | None, tui: bool) -> int:
     """Carry `run` out with a progress line (or the monitor) and the `--events` stream."""
+    import asyncio
+
     from bulkx.cli.progress import ProgressLine
     from bulkx.engine.events import Reporters
     from bulkx.tui import run_monitor
@@ -212,67 +225,70 @@ def _options(**given: Any) -> RunOptions:
         raise typer.Exit(exit_codes.USAGE) from None
 
 
+# The options of `apply` of its own (those it shares are in bulkx.cli.options).
+KIND = typer.Option(None, "--kind", help="The kind of a CSV-only plan.")
+APPLY_YES = typer.Option(False, "--yes", "-y", help="Apply without asking.")
+APPLY_CONCURRENCY = typer.Option(
+    None,
+    "--concurrency",
+    min=1,
+    max=256,
+    help="Requests in flight at once (default 16, or the profile's).",
+)
+APPLY_RATE = typer.Option(
+    None, "--rate", help="Requests/s ceiling (default: adapt; never above the profile's)."
+)
+MAX_FAILURES = typer.Option(None, "--max-failures", help="Stop after N or P%.")
+APPLY_FAIL_FAST = typer.Option(False, "--fail-fast", help="Stop at the first failure.")
+ALLOW_RELEASE = typer.Option(
+    False, "--allow-release", help="Let `ensure: absent` release numbers (not reversible)."
+)
+APPLY_SEND_RATE = typer.Option(
+    1.0,
+    "--send-rate",
+    min=0.01,
+    metavar="PER_S",
+    help="Messages per second from any one sending number.",
+)
+APPLY_VIA = typer.Option(
+    None,
+    "--via",
+    metavar="api|batch",
+    help="api (default, or the profile's) or batch: rent, update and release DIDs and"
+    " prefixes through CarrierX Batch tasks (reviewed, approved, followed to the end);"
+    " everything else as usual.",
+)
+APPLY_TUI = typer.Option(
+    False,
+    "--tui",
+    help="Watch and steer the run in the terminal monitor (p pause, r resume, c cancel, q quit).",
+)
+
+
 def apply_command(
     plan_path: str = typer.Argument(..., metavar="PLAN|SAVED_CHANGESET"),
-    kind: str | None = typer.Option(None, "--kind", help="The kind of a CSV-only plan."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
-    concurrency: int | None = typer.Option(
-        None,
-        "--concurrency",
-        min=1,
-        max=256,
-        help="Requests in flight at once (default 16, or the profile's).",
-    ),
-    rate: float | None = typer.Option(
-        None, "--rate", help="Requests/s ceiling (default: adapt; never above the profile's)."
-    ),
-    max_failures: str | None = typer.Option(None, "--max-failures", help="Stop after N or P%."),
-    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
-    allow_release: bool = typer.Option(
-        False, "--allow-release", help="Let `ensure: absent` release numbers (not reversible)."
-    ),
+    kind: str | None = KIND,
+    yes: bool = APPLY_YES,
+    concurrency: int | None = APPLY_CONCURRENCY,
+    rate: float | None = APPLY_RATE,
+    max_failures: str | None = MAX_FAILURES,
+    fail_fast: bool = APPLY_FAIL_FAST,
+    allow_release: bool = ALLOW_RELEASE,
     allow_partners: bool = ALLOW_PARTNERS,
     allow_send: bool = ALLOW_SEND,
     allow_calls: bool = ALLOW_CALLS,
-    send_rate: float = typer.Option(
-        1.0,
-        "--send-rate",
-        min=0.01,
-        metavar="PER_S",
-        help="Messages per second from any one sending number.",
-    ),
-    via: str | None = typer.Option(
-        None,
-        "--via",
-        metavar="api|batch",
-        help="api (default, or the profile's) or batch: rent, update and release DIDs and"
-        " prefixes through CarrierX Batch tasks (reviewed, approved, followed to the end);"
-        " everything else as usual.",
-    ),
+    send_rate: float = APPLY_SEND_RATE,
+    via: str | None = APPLY_VIA,
     events_path: str | None = EVENTS,
     outage_after: float = OUTAGE_AFTER,
-    tui: bool = typer.Option(
-        False,
-        "--tui",
-        help="Watch and steer the run in the terminal monitor (p pause, r resume, c cancel,"
-        " q quit).",
-    ),
+    tui: bool = APPLY_TUI,
     profile: str | None = PROFILE,
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
 ) -> None:
     """Apply PLAN (or a changeset saved by `bulkx plan --save`), journaled and resumable."""
-    from bulkx.engine.plan_run import is_saved_changeset, read_saved
-
-    saved = None
-    try:
-        if is_saved_changeset(plan_path):
-            saved = read_saved(Path(plan_path))
-            plan_path = str(saved["plan"])
-    except PlanError as error:
-        err(str(error))
-        raise typer.Exit(exit_codes.USAGE) from None
+    plan_path, saved = _plan_or_saved(plan_path)
     target = target_options(profile, base_url, token_file, sandbox_db)
     options = _options(
         kind=kind,
@@ -295,10 +311,27 @@ def apply_command(
     raise typer.Exit(_drive(run, events_path, tui))
 
 
+def _plan_or_saved(plan_path: str) -> tuple[str, Any]:
+    """(the plan's path, None), or for a changeset saved by `plan --save`, (the path of the
+    plan it was made from, the changeset)."""
+    from bulkx.engine.plan_run import is_saved_changeset, read_saved
+
+    try:
+        if is_saved_changeset(plan_path):
+            saved = read_saved(Path(plan_path))
+            return str(saved["plan"]), saved
+    except PlanError as error:
+        err(str(error))
+        raise typer.Exit(exit_codes.USAGE) from None
+    return plan_path, None
+
+
 def _start(plan_path: str, options: RunOptions, saved: Any, yes: bool) -> Run:
     """Journal the plan's operations a chunk at a time (nothing sent), show their summary,
     ask, start. Neither the plan's changes nor its operations are held whole: the journal
     holds them, and the run takes them from it."""
+    import asyncio
+
     from bulkx.cli.diff_commands import ReadProgressLine, load_valid_plan
     from bulkx.engine.pipeline import pipeline_refusal
     from bulkx.engine.run import plan_run, start_run
@@ -399,6 +432,8 @@ def _finish_preparing(journal: Journal, given: dict[str, Any]) -> None:
     """A run a crash stopped while it was being prepared (nothing of it sent): go on preparing
     from its cursor, then show its summary and refuse or discard it as apply would. The
     resume's own question (or --yes) confirms it."""
+    import asyncio
+
     from bulkx.cli.diff_commands import ReadProgressLine
     from bulkx.engine.pipeline import preparation_unfinished
     from bulkx.engine.run import continue_preparing
@@ -429,51 +464,61 @@ def _finish_preparing(journal: Journal, given: dict[str, Any]) -> None:
     _confirm_or_discard(prepared, True, info.target_label)
 
 
+# `resume` takes the options a run was applied with, unless given again.
+RUN_NAME = typer.Argument(
+    ..., metavar="RUN_ID|JOURNAL", help="A run id from `bulkx runs`, or a journal's path."
+)
+RESUME_YES = typer.Option(False, "--yes", "-y", help="Resume without asking.")
+RESUME_CONCURRENCY = typer.Option(
+    None, "--concurrency", min=1, max=256, help="[default: as the run was applied]"
+)
+RESUME_RATE = typer.Option(None, "--rate", help="Requests/s ceiling [default: as applied].")
+RESUME_SEND_RATE = typer.Option(
+    None,
+    "--send-rate",
+    min=0.01,
+    metavar="PER_S",
+    help="Messages/s per sending number [default: as applied].",
+)
+RESUME_FAIL_FAST = typer.Option(
+    None, "--fail-fast/--no-fail-fast", help="Stop at the first failure [default: as applied]."
+)
+RESUME_VIA = typer.Option(
+    None, "--via", metavar="api|batch", help="api or batch [default: as applied]."
+)
+RESUME_OUTAGE_AFTER = typer.Option(
+    None,
+    "--stop-after-outage",
+    metavar="SECONDS",
+    min=1.0,
+    help="Stop (resumably) once the API has"
+    " answered nothing but errors this long [default:"
+    " as applied].",
+)
+RESUME_TUI = typer.Option(False, "--tui", help="Watch and steer it in the terminal monitor.")
+
+
 def resume_command(
-    run_name: str = typer.Argument(
-        ..., metavar="RUN_ID|JOURNAL", help="A run id from `bulkx runs`, or a journal's path."
-    ),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Resume without asking."),
-    concurrency: int | None = typer.Option(
-        None, "--concurrency", min=1, max=256, help="[default: as the run was applied]"
-    ),
-    rate: float | None = typer.Option(
-        None, "--rate", help="Requests/s ceiling [default: as applied]."
-    ),
-    send_rate: float | None = typer.Option(
-        None,
-        "--send-rate",
-        min=0.01,
-        metavar="PER_S",
-        help="Messages/s per sending number [default: as applied].",
-    ),
-    max_failures: str | None = typer.Option(None, "--max-failures", help="Stop after N or P%."),
-    fail_fast: bool | None = typer.Option(
-        None, "--fail-fast/--no-fail-fast", help="Stop at the first failure [default: as applied]."
-    ),
-    via: str | None = typer.Option(
-        None, "--via", metavar="api|batch", help="api or batch [default: as applied]."
-    ),
+    run_name: str = RUN_NAME,
+    yes: bool = RESUME_YES,
+    concurrency: int | None = RESUME_CONCURRENCY,
+    rate: float | None = RESUME_RATE,
+    send_rate: float | None = RESUME_SEND_RATE,
+    max_failures: str | None = MAX_FAILURES,
+    fail_fast: bool | None = RESUME_FAIL_FAST,
+    via: str | None = RESUME_VIA,
     events_path: str | None = EVENTS,
-    outage_after: float | None = typer.Option(
-        None,
-        "--stop-after-outage",
-        metavar="SECONDS",
-        min=1.0,
-        help="Stop (resumably) once the API has"
-        " answered nothing but errors this long [default:"
-        " as applied].",
-    ),
-    tui: bool = typer.Option(False, "--tui", help="Watch and steer it in the terminal monitor."),
+    outage_after: float | None = RESUME_OUTAGE_AFTER,
+    tui: bool = RESUME_TUI,
     token_file: Path | None = TOKEN_FILE,
 ) -> None:
     """Continue a stopped run from its journal alone (no plan file, any directory): the options
     it was applied with, unless given again here; unknown outcomes are looked up first."""
-    journal = _open_journal(run_name)
+    # The journal's check (SQLite, off the GIL) and the imports a run needs, side by side.
+    with warmed(*RUN_MODULES):
+        journal = _open_journal(run_name)
     if journal.lost_commits:  # said before anything else: it must not be missed
         _say(f"warning: run {journal.run_id}: {journal.lost_commits}")
-    from bulkx.engine.run import open_resume
-
     # fmt: off
     given = {
         "concurrency": concurrency, "rate": rate, "send_rate": send_rate, "via": via,
@@ -482,16 +527,7 @@ def resume_command(
     }
     # fmt: on
     _finish_preparing(journal, given)
-    try:
-        run = open_resume(journal, given)
-    except JournalLocked as error:  # another live run holds objects it would touch
-        journal.close()
-        locked(error)
-        raise typer.Exit(exit_codes.ENVIRONMENT) from None
-    except (ConfigError, JournalError) as error:
-        journal.close()
-        err(str(error))
-        raise typer.Exit(exit_codes.USAGE) from None
+    run = _open_resume(journal, given)
     _ask_resume(journal, run, yes)
     journal.set_run_state("running")
     try:
@@ -501,78 +537,25 @@ def resume_command(
     raise typer.Exit(code)
 
 
-def runs_command(
-    output: str = format_option(RUNS_FORMATS, "table"),
-    output_file: Path | None = OUTPUT_FILE,
-) -> None:
-    """The runs journaled in this directory (.bulkx/runs), newest last. -o json:
-    {"schema_version": 1, "runs": [...]}, each with its counts per state."""
-    from bulkx.cli.report_commands import write_runs
-
-    runs = list_runs(journal_root())
-    if not runs:
-        typer.echo("no runs yet (bulkx apply starts one)", err=True)
-        if output == "table":
-            return
-    with output_stream(output_file) as out:
-        write_runs(out, output, runs)
-
-
-def status_command(
-    run_id: str = typer.Argument(...),
-    output: str = format_option(STATUS_FORMATS, "table"),
-    output_file: Path | None = OUTPUT_FILE,
-    watch: bool = typer.Option(
-        False,
-        "--watch",
-        help="Keep printing the key figures as text lines until the run ends; exit with"
-        " the run's exit code (for CI logs and terminals without the full-screen monitor).",
-    ),
-) -> None:
-    """A run's state and counts, per step (read-only: safe while the run goes on)."""
-    from bulkx.cli.report_commands import write_status
+def _open_resume(journal: Journal, given: dict[str, Any]) -> Run:
+    """The run to resume, with the options `given` again; the journal is closed on refusal."""
+    from bulkx.engine.run import open_resume
 
     try:
-        root, run_id = locate_run(run_id, journal_root())
-    except JournalError as error:
+        return open_resume(journal, given)
+    except JournalLocked as error:  # another live run holds objects it would touch
+        journal.close()
+        locked(error)
+        raise typer.Exit(exit_codes.ENVIRONMENT) from None
+    except (ConfigError, JournalError) as error:
+        journal.close()
         err(str(error))
         raise typer.Exit(exit_codes.USAGE) from None
-    if watch:
-        _watch_status(root, run_id, output, output_file)
-    try:
-        reader = JournalReader.open(root, run_id)
-    except JournalError as error:
-        err(str(error))
-        raise typer.Exit(exit_codes.USAGE) from None
-    with reader:
-        info, counts = reader.run(), reader.counts()
-        by_step, events = reader.counts_by_step(), reader.recent_events(5)
-    with output_stream(output_file) as out:
-        write_status(out, output, info, counts, by_step, events)
-
-
-def _watch_status(root: Path, run_id: str, output: str, output_file: Path | None) -> None:
-    """`status --watch`: text lines on stdout until the run ends; exits with its code."""
-    from bulkx.cli.watch_commands import watch_status
-
-    if output != "table" or output_file is not None:
-        err("--watch prints text lines to stdout, without -o or --output-file")
-        raise typer.Exit(exit_codes.USAGE)
-    try:
-        code = watch_status(root, run_id, sys.stdout)
-    except JournalError as error:
-        err(str(error))
-        raise typer.Exit(exit_codes.USAGE) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(exit_codes.INTERRUPTED) from None
-    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:
     app.command("apply")(apply_command)
     app.command("resume")(resume_command)
-    app.command("runs")(runs_command)
-    app.command("status")(status_command)
 
 
 __all__: list[Any] = ["register"]

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from bulkx.api import CarrierX
     from bulkx.engine.events import Progress
     from bulkx.engine.run import RunOptions
-    from bulkx.plan.model import Plan
+    from bulkx.plan.model import ValidPlan
     from bulkx.sandbox.app import SandboxApp
 
 # The sandbox, the client and the engine are imported when the demo runs, not at start-up.
@@ -67,15 +67,12 @@ def say(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
-def _valid_plan(path: Path) -> Plan:
-    from bulkx.plan.load import load_plan
-    from bulkx.plan.validate import validate
+def _valid_plan(path: Path) -> ValidPlan:
+    from bulkx.plan.validate import load_valid
 
-    plan, diagnostics = load_plan(path)
-    if plan is not None:
-        diagnostics = diagnostics + validate(plan)
+    plan, diagnostics = load_valid(path)
     errors = [d for d in diagnostics if d.severity == "error"]
-    if plan is None or errors:
+    if plan is None:
         for problem in errors:
             say(str(problem))
         raise typer.Exit(exit_codes.USAGE)
@@ -110,7 +107,7 @@ async def _apply_one(
 
 
 async def _run(
-    plan: Plan, path: Path, client: CarrierX, options: RunOptions, journals: Path
+    plan: ValidPlan, path: Path, client: CarrierX, options: RunOptions, journals: Path
 ) -> PlanResult:
     """Plan, apply (journaled, with a progress line) and plan again."""
     from bulkx.cli.progress import ProgressLine

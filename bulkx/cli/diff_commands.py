@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from bulkx.diff.export import Exported
     from bulkx.diff.spool import ChangesetLike, ChangeStream
     from bulkx.kinds.model import Kind
-    from bulkx.plan.model import Plan
+    from bulkx.plan.model import ValidPlan
     from bulkx.records import ExportResult, RecordKind
 
 # What reads plans, live state and records (polars, httpx, the YAML parser) is imported by the
@@ -151,24 +151,21 @@ def warn_unmet_counts(changeset: ChangeStream) -> bool:
     return bool(unmet)
 
 
-def load_valid_plan(path: str, kind: str | None) -> Plan:
-    from bulkx.plan.load import load_plan
-    from bulkx.plan.validate import sort_diagnostics, validate
+def load_valid_plan(path: str, kind: str | None) -> ValidPlan:
+    from bulkx.plan.validate import load_valid, sort_diagnostics
 
-    plan, diagnostics = load_plan(path, kind=kind)
-    if plan is not None:
-        diagnostics = diagnostics + validate(plan)
+    plan, diagnostics = load_valid(path, kind=kind)
     errors = [d for d in sort_diagnostics(diagnostics) if d.severity == "error"]
     for problem in errors:
         typer.echo(printable(str(problem)), err=True)
-    if plan is None or errors:
+    if plan is None:
         err(f"{len(errors)} problem(s) in the plan; `bulkx validate {path}` explains each")
         raise typer.Exit(exit_codes.USAGE)
     return plan
 
 
 async def _stream(
-    plan: Plan,
+    plan: ValidPlan,
     options: TargetOptions,
     into: ChangeStream,
     allow_release: bool,
@@ -193,18 +190,34 @@ async def _stream(
         line.close()
 
 
+def spools_for(output: str, *, save: bool = False, batch: bool = False) -> set[str]:
+    """The spools the outputs asked for read back (the text output reads none: it shows the
+    counts and the first changes, kept in memory)."""
+    from bulkx.diff.spool import COMPACT, INDENTED
+
+    wanted = set()
+    if output == "json" or save:
+        wanted.add(INDENTED)
+    if output in ("jsonl", "csv", HTML) or batch:
+        wanted.add(COMPACT)
+    return wanted
+
+
 def _run(
-    plan: Plan,
+    plan: ValidPlan,
     options: TargetOptions,
+    spools: set[str],
     allow_release: bool,
     confirmed: frozenset[str] = frozenset(),
     outage_after: float = DEFAULT_OUTAGE_SECONDS,
 ) -> ChangeStream:
-    """The plan's changes, spooled chunk by chunk (the caller closes the stream)."""
+    """The plan's changes, counted and spooled chunk by chunk into `spools` (the caller closes
+    the stream)."""
     from bulkx.diff.spool import ChangeStream
 
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
-    stream = ChangeStream(plan.path, plan.digest, options.describe(), created_at)
+    target = options.describe()
+    stream = guarded(lambda: ChangeStream(plan.path, plan.digest, target, created_at, spools))
     try:
         guarded(
             lambda: asyncio.run(
@@ -268,7 +281,8 @@ def plan_command(
         "allow_calls": allow_calls,
         "via": via,
     }
-    with _run(plan, options, allow_release, confirmed, outage_after) as changeset:
+    spools = spools_for(output, save=save is not None, batch=via == "batch")
+    with _run(plan, options, spools, allow_release, confirmed, outage_after) as changeset:
         unmet = _show_plan(changeset, output, output_file, shown, via == "batch", save)
         doing = changeset.has_changes
     if detailed_exitcode and (doing or unmet):
@@ -320,7 +334,8 @@ def audit_command(
     """Read-only drift check: exit 0 when live state matches PLAN, 2 when it drifted."""
     plan = load_valid_plan(plan_path, kind)
     options = target_options(profile, base_url, token_file, sandbox_db)
-    with _run(plan, options, allow_release=False, outage_after=outage_after) as changeset:
+    spools = spools_for(output)
+    with _run(plan, options, spools, allow_release=False, outage_after=outage_after) as changeset:
         _render(changeset, output, output_file)
         warn_unmet_counts(changeset)
         drifted = changeset.has_changes

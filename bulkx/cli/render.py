@@ -7,12 +7,11 @@ spreadsheet would run). JSON escapes control characters itself.
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from bulkx.diff.changes import (
@@ -27,9 +26,18 @@ from bulkx.diff.changes import (
     Update,
     change_as_dict,
 )
-from bulkx.diff.spool import ChangesetLike, ChangeStream
+from bulkx.diff.spool import (
+    CHANGE_SEPARATOR,
+    CLOSING_TAIL,
+    EMPTY_TAIL,
+    FIRST_CHANGE,
+    INDENTED,
+    ChangesetLike,
+    ChangeStream,
+)
 from bulkx.diff.summary import ChangeSummary
 from bulkx.escaping import csv_writer, printable
+from bulkx.json_text import indented_at, indented_json
 
 MAX_LISTED = 200
 SYMBOLS = {"create": "+", "rent": "+", "update": "~", "release": "-", "blocked": "!", "noop": " "}
@@ -143,22 +151,26 @@ def render_text(changeset: ChangesetLike, out: TextIO | None = None) -> None:
 
 def render_json(changeset: ChangesetLike, out: TextIO | None = None) -> None:
     """Exactly `json.dumps(changeset.as_dict(), indent=2, default=str)`, written a thousand
-    changes at a time: a spooled changeset of a million changes is never held whole, and
-    `json.dump` would write every token on its own (3.6 million writes for 100,000 changes)."""
+    changes at a time (a spooled changeset's as it was spooled): a changeset of a million
+    changes is never held whole, and `json.dump` would write every token on its own."""
     out = out if out is not None else sys.stdout
     head = indented_json({**changeset.header(), "changes": []})
-    assert head.endswith("[]\n}")
-    out.write(head[: -len("[]\n}")] + "[")
-    parts: list[str] = []
-    count = 0
-    for count, change in enumerate(change_dicts(changeset), 1):
-        parts.append(",\n    " if count > 1 else "\n    ")
-        _indented(change, 2, parts)
-        if len(parts) > 2_000:
-            out.write("".join(parts))
-            parts.clear()
-    parts.append("\n  ]\n}\n" if count else "]\n}\n")
-    out.write("".join(parts))
+    assert head.endswith(EMPTY_TAIL)
+    out.write(head[: -len(EMPTY_TAIL)] + "[")
+    if isinstance(changeset, ChangeStream) and changeset.spools(INDENTED):
+        changeset.copy_spool(INDENTED, out)
+        count = changeset.total
+    else:
+        parts: list[str] = []
+        count = 0
+        for count, change in enumerate(change_dicts(changeset), 1):
+            parts.append(CHANGE_SEPARATOR if count > 1 else FIRST_CHANGE)
+            parts.append(indented_at(change, 2))
+            if len(parts) > 2_000:
+                out.write("".join(parts))
+                parts.clear()
+        out.write("".join(parts))
+    out.write(CLOSING_TAIL if count else "]\n}\n")
 
 
 def change_dicts(changeset: ChangesetLike) -> Iterator[dict[str, Any]]:
@@ -173,74 +185,6 @@ def encoded_changes(changeset: ChangesetLike) -> Iterator[str]:
     if isinstance(changeset, ChangeStream):
         return changeset.lines()
     return (json.dumps(change_as_dict(c), default=str) for c in changeset.changes)
-
-
-#: What the C encoder writes as one token (bool is an int).
-_SCALARS = (str, int, float, type(None))
-
-
-class _NotPlain(Exception):
-    """A key the fast path does not encode (not a string): the stdlib encodes it all."""
-
-
-def indented_json(document: Any) -> str:
-    """Exactly `json.dumps(document, indent=2, default=str)`, several times faster.
-
-    With an indent the stdlib encodes every token in Python (the C encoder takes none). Here
-    each container of plain values (most of a changeset: a no-op, a field change, a change's
-    values) is one call of the C encoder, its item separator carrying the newline and indent;
-    only containers holding containers are walked in Python."""
-    parts: list[str] = []
-    try:
-        _indented(document, 0, parts)
-    except _NotPlain:
-        return json.dumps(document, indent=2, default=str)
-    return "".join(parts)
-
-
-@functools.cache
-def _flat_encoder(level: int) -> Callable[[Any], str]:
-    """The encoder of a container of plain values `level` deep: one C call (made once per
-    level; `json.dumps` with a separator builds a new encoder on every call)."""
-    separator = ",\n" + "  " * (level + 1)
-    make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
-    if make is None:  # a Python without the C encoder
-        return json.JSONEncoder(default=str, separators=(separator, ": ")).encode
-    # As `JSONEncoder.iterencode` builds it for `json.dumps(default=str)` (no circular check:
-    # a changeset is a tree), with this separator.
-    encode = make(
-        None, str, json.encoder.encode_basestring_ascii, None, ": ", separator, False, False, True
-    )
-
-    def encoded(value: Any) -> str:
-        return "".join(encode(value, 0))
-
-    return encoded
-
-
-def _indented(value: Any, level: int, parts: list[str]) -> None:
-    is_dict = isinstance(value, dict)
-    if not (is_dict or isinstance(value, list | tuple)):
-        parts.append(_flat_encoder(0)(value))
-        return
-    if not value:
-        parts.append("{}" if is_dict else "[]")
-        return
-    inner, outer = "\n" + "  " * (level + 1), "\n" + "  " * level
-    items = value.values() if is_dict else value
-    if all(isinstance(item, _SCALARS) for item in items):
-        flat = _flat_encoder(level)(value)
-        parts.append(flat[0] + inner + flat[1:-1] + outer + flat[-1])
-        return
-    parts.append("{" if is_dict else "[")
-    for index, (key, item) in enumerate(value.items() if is_dict else enumerate(value)):
-        parts.append(("," + inner) if index else inner)
-        if is_dict:
-            if not isinstance(key, str):
-                raise _NotPlain
-            parts.append(json.encoder.encode_basestring_ascii(key) + ": ")
-        _indented(item, level + 1, parts)
-    parts.append(outer + ("}" if is_dict else "]"))
 
 
 def render_jsonl(changeset: ChangesetLike, out: TextIO | None = None) -> None:

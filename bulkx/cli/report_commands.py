@@ -33,18 +33,12 @@ from bulkx.defaults import journal_root
 from bulkx.errors import JournalError
 from bulkx.escaping import csv_writer, printable
 from bulkx.journal import JournalReader
-from bulkx.report import (
-    FAILED,
-    NOT_ATTEMPTED,
-    all_ops,
-    failed_csv,
-    has_rentals,
-    plan_values,
-    retry_plan_yaml,
-)
+
+# bulkx.report (ruamel.yaml, the kinds, the plan model) is imported by the functions of
+# `bulkx report`: `runs` and `status` write with this module and start without it.
 
 if TYPE_CHECKING:
-    from bulkx.journal import Event, Operation, RunInfo, RunSummary
+    from bulkx.journal import JournalEvent, Operation, RunInfo, RunSummary
 
 REPORT_FORMATS = ("csv", "json", "jsonl", HTML)
 CSV_COLUMNS = ("step", "kind", "key", "action", "state", "sid", "position", "error", "result")
@@ -73,6 +67,8 @@ def report_command(
     """Every item of a run with its outcome (csv: created sids; --failed: a plan CSV of the
     failed items with their error; --not-attempted: of the items the run never reached;
     --retry: the same without the error column, to apply again)."""
+    from bulkx.report import all_ops
+
     try:
         reader = JournalReader.open(journal_root(), run_id)
     except JournalError as error:
@@ -112,12 +108,16 @@ def _write_page(reader: JournalReader, output_file: Path | None, *, selected: bo
 
 def _selected_states(failed: bool, not_attempted: bool) -> frozenset[str] | None:
     """The states the options select; None: every item."""
+    from bulkx.report import FAILED, NOT_ATTEMPTED
+
     if not (failed or not_attempted):
         return None
     return (FAILED if failed else frozenset()) | (NOT_ATTEMPTED if not_attempted else frozenset())
 
 
 def _item(record: Operation) -> dict[str, Any]:
+    from bulkx.report import plan_values
+
     return {
         "step": record.step,
         "kind": record.kind,
@@ -164,6 +164,8 @@ def _write_plan_csv(
     records: Sequence[Operation], *, retry: bool, not_attempted: bool, output_file: Path | None
 ) -> None:
     """`--failed`, `--not-attempted`, `--retry`: a plan CSV of ONE kind."""
+    from bulkx.report import failed_csv, has_rentals, retry_plan_yaml
+
     if not records:
         what = "items the run did not reach" if not_attempted else "failed items"
         typer.echo(f"no {what} in this run", err=True)
@@ -256,7 +258,7 @@ def write_status(
     info: RunInfo,
     counts: dict[str, int],
     by_step: Mapping[str, Mapping[str, int]],
-    events: Sequence[Event],
+    events: Sequence[JournalEvent],
 ) -> None:
     """`bulkx status RUN_ID` in one of `STATUS_FORMATS`."""
     if fmt == "json":

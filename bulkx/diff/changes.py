@@ -1,7 +1,9 @@
 """The closed set of changes a diff can produce, and the changeset that holds them.
 
-Changes are frozen plain data; consumers `match` over `Change` and end with `assert_never`, so a
-new change type is a type error until every consumer handles it.
+Changes are frozen plain data. Each type's `action` is a class constant (what saved changesets
+and journals call it), never a field an instance could set otherwise. A consumer that must
+handle every type `match`es over `Change` and ends with `assert_never` (as `change_as_dict`
+does), so a new change type is a type error until it is handled there.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Literal, assert_never
 
 from bulkx.plan.model import Position
 
@@ -34,7 +36,7 @@ class Create:
     values: Mapping[str, Any]
     #: What it will cost per month, where the inventory says (DIDs).
     monthly_price: str | None = None
-    action: str = "create"
+    action: ClassVar[Literal["create"]] = "create"
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Update:
     #: Every managed field's desired value: an update sends them all, so a nested API value
     #: (an E911 location, a room's access codes) is written whole, never half.
     values: Mapping[str, Any] = field(default_factory=dict)
-    action: str = "update"
+    action: ClassVar[Literal["update"]] = "update"
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class NoOp:
     step: str
     position: Position
     sid: str | None
-    action: str = "noop"
+    action: ClassVar[Literal["noop"]] = "noop"
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Release:
     sid: str
     #: The item's plan values: they name the endpoint (app APIs) and parent the request needs.
     values: Mapping[str, Any] = field(default_factory=dict)
-    action: str = "release"
+    action: ClassVar[Literal["release"]] = "release"
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class RentByCriteria:
     template: Mapping[str, Any]
     available: int | None = None
     monthly_price: str | None = None
-    action: str = "rent"
+    action: ClassVar[Literal["rent"]] = "rent"
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class Blocked:
     position: Position
     reason: str
     hint: str | None = None
-    action: str = "blocked"
+    action: ClassVar[Literal["blocked"]] = "blocked"
 
 
 Change = Create | Update | NoOp | Release | RentByCriteria | Blocked
@@ -147,6 +149,8 @@ def change_as_dict(change: Change) -> dict[str, Any]:
             )
         case Blocked():
             out.update(reason=change.reason, hint=change.hint)
+        case _:
+            assert_never(change)
     return out
 
 

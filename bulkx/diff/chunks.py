@@ -21,7 +21,7 @@ from bulkx.diff.changes import Change, Create, Update
 from bulkx.diff.engine import diff_item, kind_order, owner_of, rent_by_criteria
 from bulkx.diff.state import LiveState, natural_key
 from bulkx.kinds import KINDS
-from bulkx.plan.model import Item, Plan, Step
+from bulkx.plan.model import Item, Plan, Step, ValidPlan
 
 #: Rows per chunk: a chunk's live state is read by key (`in (...)` filters of 200) and its
 #: operations written in one transaction; 2,000 keeps both short and memory flat.
@@ -139,7 +139,7 @@ class ChunkDiffer:
 
     def __init__(
         self,
-        plan: Plan,
+        plan: ValidPlan,
         *,
         allow_release: bool = False,
         confirmed: frozenset[str] = frozenset(),

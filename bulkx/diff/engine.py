@@ -20,7 +20,7 @@ from bulkx.diff.changes import (
 from bulkx.diff.state import LiveObject, LiveState, natural_key, reference_key, scope_field
 from bulkx.kinds import KINDS, Kind
 from bulkx.kinds.model import PlanField, file_md5, local_file
-from bulkx.plan.model import Item, Plan, Position, Step
+from bulkx.plan.model import Item, Position, Step, ValidPlan
 
 
 def kind_order(kinds: Iterable[str]) -> list[str]:
@@ -93,7 +93,7 @@ def owner_of(kind: Kind, values: Mapping[str, Any]) -> tuple[Kind, str] | None:
 
 
 def _noun(kind: Kind) -> str:
-    return "number" if kind.name == "did" else kind.name
+    return kind.noun or kind.name
 
 
 def _missing(
@@ -143,7 +143,7 @@ def _missing(
             hint=kind.missing_hint or None,
             **common,
         )
-    price = live.available.get(str(values.get("phonenumber"))) if kind.name == "did" else None
+    price = live.available.get(str(values.get(kind.key))) if kind.rentable else None
     return Create(values=dict(values), monthly_price=price, **common)
 
 
@@ -175,7 +175,7 @@ def diff_item(
         return NoOp(sid=found.sid, **common)
     if ensure == "absent":
         if not allow_release:
-            verb = "release" if kind.name == "did" else "delete"
+            verb = kind.delete_verb.base
             return Blocked(
                 reason=f"ensure: absent would {verb} this {_noun(kind)}",
                 hint=f"{verb}ing is not reversible through the API; pass --allow-release",
@@ -346,7 +346,7 @@ def _managed(kind: Kind, name: str) -> bool:
 
 
 def diff(
-    plan: Plan,
+    plan: ValidPlan,
     live: LiveState,
     *,
     allow_release: bool = False,
@@ -374,7 +374,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _diff(
-    plan: Plan, live: LiveState, *, allow_release: bool, confirmed: frozenset[str]
+    plan: ValidPlan, live: LiveState, *, allow_release: bool, confirmed: frozenset[str]
 ) -> list[Change]:
     # What the plan itself will create counts as present for the sub-records that follow.
     planned: dict[str, set[str]] = {}

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from bulkx.diff.engine import live_reference
-from bulkx.diff.read import SUB_RECORDS, _gather_bounded, add_all, read_referenced
+from bulkx.diff.read import _gather_bounded, add_all, read_referenced
 from bulkx.diff.state import LiveState, scope_field
 from bulkx.errors import BulkxError, NotFound
 from bulkx.kinds import KINDS, Kind
@@ -90,14 +90,15 @@ def why_not_exportable(kind: Kind, endpoint: str | None) -> str | None:
 
 def columns_of(kind: Kind) -> list[str]:
     """The plan columns an export writes: the scope first (an app object's endpoint), then
-    every field the API holds; a DID's `ensure` says it is adopted as it is."""
+    every field the API holds; `ensure` where a kind has a value that keeps an object as it is
+    (a DID's "adopted": `Kind.existing_ensure`)."""
     scope = scope_field(kind) or ("endpoint" if kind.per_endpoint else None)
     columns = [scope] if scope else []
     for spec in kind.fields:
         if spec.name in columns:
             continue
         held = spec.api_name is not None or spec.name in (kind.key, kind.parent_field)
-        if held or (kind.name == "did" and spec.name == "ensure"):
+        if held or (spec.name == "ensure" and kind.existing_ensure is not None):
             columns.append(spec.name)
     return columns
 
@@ -152,15 +153,15 @@ async def _live_objects(
     progress: ExportProgress | None,
 ) -> list[dict[str, Any]]:
     """Plan-shaped values of every live object (references still sids), scope included."""
-    if kind.name in SUB_RECORDS:
+    if kind.reads == "per_parent":
         return await _sub_records(reader, kind, filter, progress)
-    if kind.parent and "{parent_sid}" in kind.path:  # a trunk, inside its trunk group
-        parent = KINDS[kind.parent]
+    if kind.nested_in is not None:  # a trunk, inside its trunk group
+        parent = KINDS[kind.parent or ""]
         groups = await reader.list_all(
             parent.api,
             parent.path,
             filter=filter,
-            params={"with_trunks": "true"},
+            params=kind.nested_in.params,
             require=(parent.sid_field,),
         )
         return [
@@ -170,7 +171,7 @@ async def _live_objects(
                 str(kind.parent_field): group.get(parent.key_field),
             }
             for group in groups
-            for obj in group.get("trunks") or []
+            for obj in group.get(kind.nested_in.api_field) or []
         ]
     found = await reader.list_all(
         kind.api, kind.path, filter=filter, endpoint=endpoint, require=(kind.sid_field,)
@@ -187,13 +188,15 @@ async def _live_objects(
 async def _sub_records(
     reader: ExportReader, kind: Kind, filter: str | None, progress: ExportProgress | None
 ) -> list[dict[str, Any]]:
-    """A DID's record of `kind` for each DID `filter` selects: one GET each (the API has no
-    list of them); a DID without one (no messaging record) is left out."""
-    did = KINDS["did"]
-    dids = await reader.list_all(did.api, did.path, filter=filter, require=(did.sid_field,))
+    """The record of `kind` of each parent `filter` selects (a DID's E911): one GET each (the
+    API has no list of them); a parent without one (no messaging record) is left out."""
+    parent = KINDS[kind.parent or ""]
+    parents = await reader.list_all(
+        parent.api, parent.path, filter=filter, require=(parent.sid_field,)
+    )
     done = 0
 
-    async def one(number: str, sid: str) -> dict[str, Any] | None:
+    async def one(parent_key: str, sid: str) -> dict[str, Any] | None:
         nonlocal done
         try:
             record = await reader.get(kind.api, kind.path.format(parent_sid=sid))
@@ -201,11 +204,11 @@ async def _sub_records(
             record = None
         done += 1
         if progress is not None:
-            progress(done, len(dids))
-        return None if record is None else {**kind.from_api(record), kind.key: number}
+            progress(done, len(parents))
+        return None if record is None else {**kind.from_api(record), kind.key: parent_key}
 
     found = await _gather_bounded(
-        partial(one, str(d.get("phonenumber")), str(d[did.sid_field])) for d in dids
+        partial(one, str(p.get(parent.key_field)), str(p[parent.sid_field])) for p in parents
     )
     return [values for values in found if values is not None]
 
@@ -214,7 +217,7 @@ def _row(kind: Kind, columns: list[str], values: dict[str, Any], live: LiveState
     cells = []
     for name in columns:
         spec = kind.by_name[name]
-        value = "adopted" if name == "ensure" else values.get(name)
+        value = kind.existing_ensure if name == "ensure" else values.get(name)
         if spec.reference and not spec.sends_key and spec.api_name is not None:
             value = live_reference(live, kind, name, value, values)
         cells.append(_cell(kind, name, value))

@@ -18,6 +18,8 @@ from bulkx.diff.state import STEP_TAG, LiveObject, LiveState, scope_field
 from bulkx.errors import NotFound
 from bulkx.journal.sent import EarlierSend
 from bulkx.kinds import KINDS, Kind
+from bulkx.kinds.model import ReadStrategy
+from bulkx.kinds.registry import nested_kinds, records_of
 from bulkx.plan.model import Plan, Step
 
 #: Above this many keys a kind's whole list is cheaper than `in (...)` filters.
@@ -27,11 +29,10 @@ IN_CHUNK = 200
 #: Reads in flight at once. The limiter paces them; this only has to cover the round trip:
 #: 16 in flight at 100 ms each is 160 requests/s, well over a 50/s account's limit.
 CONCURRENCY = 16
-#: The sub-records of a DID (no list endpoint: one GET per DID each), as progress names them.
+#: The per-parent records (a DID's E911, line information and messaging: no list endpoint, one
+#: GET per parent each), as progress names them.
 SUB_RECORDS = {
-    "did_emergency": "E911",
-    "did_line_information": "line information",
-    "did_messaging": "messaging",
+    kind.name: kind.progress_label for kind in KINDS.values() if kind.reads == "per_parent"
 }
 
 #: Progress of a long read: (what, done, total), e.g. ("DIDs (E911)", 1200, 2000).
@@ -199,27 +200,93 @@ def referenced_kinds(kinds: Iterable[str]) -> set[str]:
 
 
 def listed_kinds(names: Iterable[str], referenced: set[str]) -> list[str]:
-    """The plan's Core kinds with a list of their own, besides the referenced ones (read
-    whole already), DIDs and their records (read by key) and the untraceable sends (which
-    the journals answer for); sorted, as they are read."""
+    """The plan's kinds with a list of their own, besides the referenced ones (read whole
+    already): the small Core collections and the traceable sends (the DIDs and their records,
+    the untraceable sends and the app kinds are read their own ways); sorted, as they are read."""
     return sorted(
         name
-        for name in set(names) - referenced - {"did"}
-        if KINDS[name].traceable
-        and (
-            KINDS[name].sends
-            or (KINDS[name].api == "core" and not KINDS[name].singleton and not KINDS[name].parent)
-        )
+        for name in set(names) - referenced
+        if KINDS[name].reads == "whole" or (KINDS[name].reads == "by_key" and KINDS[name].sends)
     )
 
 
 def parent_scoped_kinds(names: Iterable[str]) -> list[str]:
     """Core kinds listed on their own but scoped by the object they live in (a link by its
     domain, a file by its container)."""
-    kinds = [KINDS[name] for name in set(names)]
-    return sorted(
-        k.name for k in kinds if k.api == "core" and k.parent and "{parent_sid}" not in k.path
+    return sorted(name for name in set(names) if KINDS[name].reads == "parent_scoped")
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What each read strategy reads with, and into."""
+
+    reader: ApiReader
+    live: LiveState
+    named: PlanKeys
+    sent_before: SentBefore | None
+    concurrency: int
+    progress: ReadProgress | None
+
+
+def kinds_to_read(steps: Iterable[Step], named: PlanKeys) -> dict[ReadStrategy, list[Kind]]:
+    """The kinds a plan's live state needs, by how each is read (sorted by name): those its
+    steps name, what those reference (read whole), and the parents of the records they name
+    (a DID's, read by key with it). Nested kinds come with their parents' lists."""
+    planned = set(named.keys) | {name for name, _ in named.scoped}
+    referenced = referenced_kinds(step.kind for step in steps)
+    wanted = planned | {n for n in referenced if KINDS[n].reads == "whole"}
+    wanted |= {str(KINDS[n].parent) for n in planned if KINDS[n].reads == "per_parent"}
+    by_strategy: dict[ReadStrategy, list[Kind]] = {}
+    for name in sorted(wanted):
+        by_strategy.setdefault(KINDS[name].reads, []).append(KINDS[name])
+    return by_strategy
+
+
+async def _read_whole(reading: _Reading, kinds: list[Kind]) -> None:
+    for kind in kinds:
+        await read_whole(reading.reader, reading.live, kind)
+
+
+async def _read_journaled(reading: _Reading, kinds: list[Kind]) -> None:
+    add_sent_before(reading.live, reading.named.keys, reading.sent_before)
+
+
+async def _read_keyed(reading: _Reading, kinds: list[Kind]) -> None:
+    r = reading
+    for kind in kinds:
+        await read_keyed(r.reader, r.live, kind, r.named.keys, r.concurrency, r.progress)
+
+
+async def _read_parent_scoped(reading: _Reading, kinds: list[Kind]) -> None:
+    await read_parent_scoped(reading.reader, reading.live, [kind.name for kind in kinds])
+
+
+async def _read_records(reading: _Reading, kinds: list[Kind]) -> None:
+    wanted = {kind.name: reading.named.keys.get(kind.name, []) for kind in kinds}
+    await _read_sub_records(
+        reading.reader, reading.live, wanted, reading.concurrency, reading.progress
     )
+
+
+async def _read_per_endpoint(reading: _Reading, kinds: list[Kind]) -> None:
+    await read_app_scoped(reading.reader, reading.live, reading.named.scoped)
+
+
+async def _read_with_parent(reading: _Reading, kinds: list[Kind]) -> None:
+    """Nested kinds: their parents' lists hold them (`read_whole`)."""
+
+
+#: Each read strategy, in the order they run: a parent's list before what is scoped by its
+#: objects (a link by its domain), a DID before its records.
+READS: dict[ReadStrategy, Callable[[_Reading, list[Kind]], Awaitable[None]]] = {
+    "whole": _read_whole,
+    "nested": _read_with_parent,
+    "journals": _read_journaled,
+    "by_key": _read_keyed,
+    "parent_scoped": _read_parent_scoped,
+    "per_parent": _read_records,
+    "per_endpoint": _read_per_endpoint,
+}
 
 
 async def read_live_state(
@@ -238,42 +305,44 @@ async def read_live_state(
     reads through `bulkx.engine.read_policy.policed`: apply's limiter, retries and outage
     breaker). `progress(what, done, total)` hears how the long parts go: ("DIDs", ...), then
     ("DIDs (E911)", ...)."""
-    live = LiveState()
     named = plan_keys(plan.steps)
-    keys = named.keys
-    referenced = referenced_kinds(s.kind for s in plan.steps)
-    await read_referenced(reader, live, referenced)
-    add_sent_before(live, keys, sent_before)
-    await read_listed(reader, live, listed_kinds(keys, referenced), keys, concurrency)
-    await read_parent_scoped(reader, live, parent_scoped_kinds(keys))
-    await read_dids(reader, live, keys, concurrency, progress)
-    await read_counts(reader, live, plan.steps)
-    await read_app_scoped(reader, live, named.scoped)
-    return live
+    reading = _Reading(reader, LiveState(), named, sent_before, concurrency, progress)
+    kinds = kinds_to_read(plan.steps, named)
+    for strategy, read in READS.items():
+        await read(reading, kinds.get(strategy, []))
+    await read_counts(reader, reading.live, plan.steps)
+    return reading.live
+
+
+async def read_whole(reader: ApiReader, live: LiveState, kind: Kind) -> None:
+    """`kind`'s whole list, and the objects listed inside each of its objects (a trunk group's
+    trunks, scoped by their group's key)."""
+    nested = nested_kinds(kind.name)
+    params = {
+        k: v for child in nested if child.nested_in for k, v in child.nested_in.params.items()
+    }
+    objects = await reader.list_all(kind.api, kind.path, params=params or None)
+    add_all(live, kind, objects)
+    for child in nested:
+        field = child.nested_in.api_field if child.nested_in else ""
+        for parent in objects:
+            add_all(live, child, parent.get(field) or [], scope=str(parent.get(kind.key_field)))
 
 
 async def read_referenced(reader: ApiReader, live: LiveState, referenced: set[str]) -> None:
     """Small kinds that references point at (trunk groups with their trunks, endpoints, DID
-    groups...): read whole, for the sids live references hold (`LiveState.key_of_sid`)."""
-    for name in sorted(referenced - {"did"}):
-        kind = KINDS[name]
-        if kind.api != "core" or name in SUB_RECORDS:
-            continue  # a DID's records are read by key, with the DIDs (`read_dids`)
-        if name == "trunk_group":
-            groups = await reader.list_all("core", kind.path, params={"with_trunks": "true"})
-            add_all(live, kind, groups)
-            trunk = KINDS["trunk"]
-            for group in groups:
-                add_all(live, trunk, group.get("trunks") or [], scope=str(group.get("name")))
-        else:
-            add_all(live, kind, await reader.list_all("core", kind.path))
+    groups...): read whole, for the sids live references hold (`LiveState.key_of_sid`). The
+    others are read their own ways: DIDs and their records by key, app objects per endpoint."""
+    for name in sorted(referenced):
+        if KINDS[name].reads == "whole":
+            await read_whole(reader, live, KINDS[name])
 
 
 def add_sent_before(
     live: LiveState, keys: Mapping[str, list[str]], sent_before: SentBefore | None
 ) -> None:
     """Sends the API keeps no trace of: what the run journals say went out."""
-    untraceable = {name: keys[name] for name in keys if not KINDS[name].traceable}
+    untraceable = {name: keys[name] for name in keys if KINDS[name].reads == "journals"}
     if not untraceable or sent_before is None:
         return
     for (name, key), send in sent_before(untraceable).items():
@@ -294,12 +363,10 @@ async def read_listed(
     whole (these lists are an account's own small collections; a DID is read by key)."""
     for name in names:
         kind = KINDS[name]
-        if kind.sends:
-            found = await read_by_keys(reader, kind, keys.get(name, []), concurrency=concurrency)
-            add_all(live, kind, found)
-            continue
-        params = {"with_trunks": "true"} if name == "trunk_group" else None
-        add_all(live, kind, await reader.list_all("core", kind.path, params=params))
+        if kind.reads == "by_key":
+            await read_keyed(reader, live, kind, keys, concurrency)
+        else:
+            await read_whole(reader, live, kind)
 
 
 async def read_parent_scoped(reader: ApiReader, live: LiveState, names: Iterable[str]) -> None:
@@ -309,9 +376,36 @@ async def read_parent_scoped(reader: ApiReader, live: LiveState, names: Iterable
         kind = KINDS[name]
         parents = live.sid_index(kind.parent or "")
         parent_sid_field = kind.by_name[kind.parent_field or ""].api_name or ""
-        for obj in await reader.list_all("core", kind.path):
+        for obj in await reader.list_all(kind.api, kind.path):
             sid = str(obj.get(parent_sid_field))
             add_all(live, kind, [obj], scope=parents.get(sid, f"<{sid}>"))
+
+
+async def read_keyed(
+    reader: ApiReader,
+    live: LiveState,
+    kind: Kind,
+    keys: Mapping[str, list[str]],
+    concurrency: int = CONCURRENCY,
+    progress: ReadProgress | None = None,
+) -> None:
+    """A kind read by key (`Kind.reads` "by_key"): the objects its steps name and those its
+    records' steps name (a DID's E911), and the inventory's price of the ones missing if it is
+    rented (a DID)."""
+    own = keys.get(kind.name, [])
+    wanted = sorted(
+        set(own) | {k for record in records_of(kind.name) for k in keys.get(record.name, [])}
+    )
+    if not wanted:
+        return
+    said = None
+    if progress is not None and kind.progress_label:
+        said = partial(progress, kind.progress_label)
+    found = await read_by_keys(reader, kind, wanted, concurrency=concurrency, progress=said)
+    add_all(live, kind, found)
+    if kind.rentable:
+        missing = [k for k in own if live.get(kind.name, k) is None]
+        await _read_prices(reader, live, kind, missing, concurrency)
 
 
 async def read_dids(
@@ -321,22 +415,14 @@ async def read_dids(
     concurrency: int = CONCURRENCY,
     progress: ReadProgress | None = None,
 ) -> None:
-    """DIDs (of the did steps and of the sub-record steps) by key, the inventory's price of
-    the ones missing, and the sub-records of the DIDs that exist."""
-    did_keys = sorted(
-        set(keys.get("did", [])) | {k for name in SUB_RECORDS for k in keys.get(name, [])}
-    )
-    if did_keys:
-        said = partial(progress, "DIDs") if progress is not None else None
-        dids = await read_by_keys(
-            reader, KINDS["did"], did_keys, concurrency=concurrency, progress=said
-        )
-        add_all(live, KINDS["did"], dids)
-        missing = [k for k in keys.get("did", []) if live.get("did", k) is None]
-        await _read_prices(reader, live, missing, concurrency)
-    await _read_sub_records(
-        reader, live, {name: keys.get(name, []) for name in SUB_RECORDS}, concurrency, progress
-    )
+    """The kinds listed by key (`Kind.listed_by_key`: the DIDs, of the did steps and of their
+    records' steps) by key, the inventory's price of the ones missing, and the records of the
+    ones that exist."""
+    for kind in KINDS.values():
+        if kind.listed_by_key:
+            await read_keyed(reader, live, kind, keys, concurrency, progress)
+            wanted = {record.name: keys.get(record.name, []) for record in records_of(kind.name)}
+            await _read_sub_records(reader, live, wanted, concurrency, progress)
 
 
 async def read_counts(reader: ApiReader, live: LiveState, steps: Iterable[Step]) -> None:
@@ -344,12 +430,15 @@ async def read_counts(reader: ApiReader, live: LiveState, steps: Iterable[Step])
     tagged list, there is no count), and what the inventory has for the shortfall."""
     for step in steps:
         if step.count is not None:
+            kind = KINDS[step.kind]
             tagged = await reader.list_all(
-                "core", "/phonenumber/dids", filter=f"attributes.{STEP_TAG} eq {quote(step.name)}"
+                kind.api, kind.path, filter=f"attributes.{STEP_TAG} eq {quote(step.name)}"
             )
             live.rented_by_step[step.name] = len(tagged)
             shortfall = max(0, step.count - len(tagged))
-            live.criteria[step.name] = await _count_available(reader, step.criteria, shortfall)
+            live.criteria[step.name] = await _count_available(
+                reader, kind, step.criteria, shortfall
+            )
 
 
 async def read_app_scoped(
@@ -384,19 +473,36 @@ async def _read_sub_records(
     concurrency: int,
     progress: ReadProgress | None,
 ) -> None:
-    """The sub-records the plan names (kind -> DID numbers), of the DIDs that exist (one that
-    does not has none to compare): each DID's read once, its records one after the other."""
+    """The per-parent records the plan names (kind -> keys of their parents: DID numbers), of
+    the parents that exist (one that does not has none to compare)."""
+    by_parent: dict[str, dict[str, list[str]]] = {}
+    for name, keys in wanted.items():
+        by_parent.setdefault(str(KINDS[name].parent), {})[name] = keys
+    for parent, records in sorted(by_parent.items()):
+        await _read_records_of(reader, live, KINDS[parent], records, concurrency, progress)
+
+
+async def _read_records_of(
+    reader: ApiReader,
+    live: LiveState,
+    parent_kind: Kind,
+    wanted: Mapping[str, list[str]],
+    concurrency: int,
+    progress: ReadProgress | None,
+) -> None:
+    """`_read_sub_records` of one parent kind: each parent's read once, its records one after
+    the other."""
     kinds_of: dict[str, list[Kind]] = {}
     for name, keys in wanted.items():
         for key in sorted(set(keys)):
-            parent = live.get("did", key)
+            parent = live.get(parent_kind.name, key)
             if parent is not None and parent.sid:
                 kinds_of.setdefault(key, []).append(KINDS[name])
     if not kinds_of:
         return
     needed = {kind.name for kinds in kinds_of.values() for kind in kinds}
-    labels = [label for name, label in SUB_RECORDS.items() if name in needed]
-    what = f"DIDs ({' and '.join(labels)})"
+    labels = [k.progress_label for k in records_of(parent_kind.name) if k.name in needed]
+    what = f"{parent_kind.progress_label} ({' and '.join(labels)})"
     total = len(kinds_of)
     done = 0
     if progress is not None:
@@ -404,7 +510,7 @@ async def _read_sub_records(
 
     async def one(key: str, kinds: list[Kind]) -> None:
         nonlocal done
-        parent = live.get("did", key)
+        parent = live.get(parent_kind.name, key)
         assert parent is not None
         sid = str(parent.sid)
         for kind in kinds:
@@ -425,25 +531,23 @@ async def _read_sub_records(
 
 
 async def _read_prices(
-    reader: ApiReader, live: LiveState, numbers: list[str], concurrency: int = CONCURRENCY
+    reader: ApiReader, live: LiveState, kind: Kind, keys: list[str], concurrency: int
 ) -> None:
-    if not numbers:
+    """The inventory's monthly price of each of `keys` it offers (numbers not rented yet)."""
+    if not keys or kind.inventory is None:
         return
     pages = await _gather_bounded(
         (
             partial(
-                reader.list_all,
-                "core",
-                "/phonenumber/available_dids",
-                filter=in_filter("phonenumber", chunk),
+                reader.list_all, kind.api, kind.inventory, filter=in_filter(kind.key_field, chunk)
             )
-            for chunk in _chunks(sorted(set(numbers)), IN_CHUNK)
+            for chunk in _chunks(sorted(set(keys)), IN_CHUNK)
         ),
         concurrency,
     )
     for page in pages:
         for obj in page:
-            live.available[str(obj["phonenumber"])] = str(obj.get("price"))
+            live.available[str(obj[kind.key_field])] = str(obj.get("price"))
 
 
 def criteria_filter(criteria: Mapping[str, Any]) -> str:
@@ -459,7 +563,7 @@ def criteria_filter(criteria: Mapping[str, Any]) -> str:
 
 
 async def _count_available(
-    reader: ApiReader, criteria: Mapping[str, Any], wanted: int
+    reader: ApiReader, kind: Kind, criteria: Mapping[str, Any], wanted: int
 ) -> tuple[int, str | None]:
     """How many numbers match (counted up to `wanted`), and the first one's price.
 
@@ -472,7 +576,7 @@ async def _count_available(
         params: dict[str, Any] = {"limit": min(1000, wanted - found), "offset": found}
         if flt:
             params["filter"] = flt
-        page = await reader.get("core", "/phonenumber/available_dids", params=params)
+        page = await reader.get(kind.api, str(kind.inventory), params=params)
         items = page.get("items") or []
         if price is None and items:
             price = str(items[0].get("price"))

@@ -15,10 +15,10 @@ import contextlib
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from bulkx.diff.changes import (
     CHANGESET_SCHEMA_VERSION,
@@ -30,9 +30,21 @@ from bulkx.diff.changes import (
 )
 from bulkx.diff.summary import ChangeSummary
 from bulkx.errors import ConfigError
+from bulkx.json_text import indented_at
 
 #: Changes that do something, kept in memory for the text output (it lists 200).
 KEPT_FIRST = 200
+
+#: The spools a stream can keep, each for the outputs that read it back:
+#: a line of JSON per change (`-o jsonl`, `-o csv`, the changes read back as objects)...
+COMPACT = "compact"
+#: ...and the changes of `json.dumps(changeset.as_dict(), indent=2)` as they come (`-o json`,
+#: `--save`), written between the document's head and its tail.
+INDENTED = "indented"
+EMPTY_TAIL = "[]\n}"
+FIRST_CHANGE = "\n    "
+CHANGE_SEPARATOR = ",\n    "
+CLOSING_TAIL = "\n  ]\n}\n"
 
 
 def _cannot_spool(error: OSError) -> ConfigError:
@@ -71,7 +83,14 @@ class ChangesetLike(Protocol):
 class ChangeStream:
     """Changes as they come, spooled to a private temporary directory (removed on close)."""
 
-    def __init__(self, plan_path: str, plan_digest: str, target: str, created_at: str) -> None:
+    def __init__(
+        self,
+        plan_path: str,
+        plan_digest: str,
+        target: str,
+        created_at: str,
+        spools: Collection[str] = (COMPACT,),
+    ) -> None:
         self.plan_path = plan_path
         self.plan_digest = plan_digest
         self.target = target
@@ -83,46 +102,71 @@ class ChangeStream:
         self.total = 0
         #: Changes that do something (not a `NoOp`), each counted once.
         self.doing = 0
-        try:
-            self._dir = Path(tempfile.mkdtemp(prefix="bulkx-plan-"))
-        except OSError as error:
-            raise _cannot_spool(error) from None
-        self._path = self._dir / "changes.jsonl"
-        self._out = self._path.open("w", encoding="utf-8")
+        self._dir: Path | None = None
+        self._files: dict[str, tuple[Path, TextIO]] = {}
+        if spools:
+            try:
+                self._dir = Path(tempfile.mkdtemp(prefix="bulkx-plan-"))
+                for name in sorted(set(spools)):
+                    path = self._dir / f"changes.{name}"
+                    self._files[name] = (path, path.open("w", encoding="utf-8"))
+            except OSError as error:
+                self.close()
+                raise _cannot_spool(error) from None
 
     def add(self, changes: Iterable[Change]) -> None:
         batch = list(changes)
         self.summary.add(batch)
-        lines = []
         for change in batch:
-            lines.append(json.dumps(change_as_dict(change), default=str))
             if isinstance(change, RentByCriteria):
                 self.rents.append(change)
             if not isinstance(change, NoOp):
                 self.doing += 1
                 if len(self.first) < KEPT_FIRST:
                     self.first.append(change)
-        try:
-            if lines:
-                self._out.write("\n".join(lines) + "\n")
-        except OSError as error:
-            raise _cannot_spool(error) from None
+        if self._files and batch:
+            self._spool([change_as_dict(change) for change in batch])
         self.total += len(batch)
 
+    def _spool(self, dicts: list[dict[str, Any]]) -> None:
+        try:
+            if COMPACT in self._files:
+                lines = [json.dumps(d, default=str) for d in dicts]
+                self._files[COMPACT][1].write("\n".join(lines) + "\n")
+            if INDENTED in self._files:
+                first = self.total == 0
+                texts = [indented_at(d, 2) for d in dicts]
+                head = FIRST_CHANGE if first else CHANGE_SEPARATOR
+                self._files[INDENTED][1].write(head + CHANGE_SEPARATOR.join(texts))
+        except OSError as error:
+            raise _cannot_spool(error) from None
+
     def finish(self) -> None:
-        """No more changes: the spool is complete and can be read."""
-        if not self._out.closed:
-            try:
-                self._out.close()
-            except OSError as error:
-                raise _cannot_spool(error) from None
+        """No more changes: the spools are complete and can be read."""
+        for _, handle in self._files.values():
+            if not handle.closed:
+                try:
+                    handle.close()
+                except OSError as error:
+                    raise _cannot_spool(error) from None
+
+    def spools(self, name: str) -> bool:
+        return name in self._files
+
+    def copy_spool(self, name: str, out: TextIO) -> None:
+        """The spool `name` as it was written, onto `out`."""
+        self.finish()
+        with self._files[name][0].open(encoding="utf-8") as spooled:
+            shutil.copyfileobj(spooled, out, 1 << 20)
 
     # --- read back, as a Changeset -----------------------------------------------------
 
     def lines(self) -> Iterator[str]:
         """Each change as the JSON line spooled (`change_as_dict`, encoded)."""
+        if COMPACT not in self._files:
+            raise ValueError("this stream keeps no compact spool to read changes back from")
         self.finish()
-        with self._path.open(encoding="utf-8") as spooled:
+        with self._files[COMPACT][0].open(encoding="utf-8") as spooled:
             for line in spooled:
                 yield line.rstrip("\n")
 
@@ -154,7 +198,8 @@ class ChangeStream:
     def close(self) -> None:
         with contextlib.suppress(ConfigError):  # closing after a failed write: it failed already
             self.finish()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> ChangeStream:
         return self

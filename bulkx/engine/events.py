@@ -86,6 +86,9 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """One thing that happened in a run, as every reporter gets it (the lines the journal keeps
+    of them read back as `bulkx.journal.JournalEvent`)."""
+
     type: str
     #: Wall-clock time (epoch seconds), for logs and event files.
     at: float

@@ -13,15 +13,15 @@ time into a bounded window; `scheduler.Scheduler` keeps dependency order among t
 `Executor._attempt` builds one operation's request and sends it once; `decide.decide`, a pure
 table, says what to do about what went wrong; `live_reads.LiveReads` makes the reads around a
 send (candidate numbers, the lookup after a lost answer); `bulkx.api.retry.Backoff` is the wait
-between retries; `steering.Steering` the controls (pause, resume, cancel, stop) and events.
+between retries; `outcomes.Outcomes` records each outcome (ledger, totals, event) and
+`steering.Steering` holds the controls (pause, resume, cancel, stop) and events.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
@@ -29,7 +29,6 @@ from typing import Any, Final
 from bulkx.api import CarrierX
 from bulkx.api.retry import Backoff
 from bulkx.diff.changes import Change, Create, Release
-from bulkx.diff.state import natural_key
 from bulkx.engine import events
 from bulkx.engine.batch_backend import Batcher, Group, batchable
 from bulkx.engine.crashpoints import crash_point
@@ -47,9 +46,9 @@ from bulkx.engine.ledger import Ledger, MemoryLedger
 from bulkx.engine.live_reads import LiveReads
 from bulkx.engine.operations import Operation, change_of
 from bulkx.engine.outage import OutageBreaker
+from bulkx.engine.outcomes import Outcomes
 from bulkx.engine.requests import Resolver, UnresolvedReference, answer_result, created_sid
 from bulkx.engine.scheduler import Scheduler
-from bulkx.engine.steering import Steering
 from bulkx.engine.throttle import AdaptiveLimiter, KeyedPacer
 from bulkx.engine.window import ListSource, Loader, OpSource, Prepare, window_size
 from bulkx.errors import (
@@ -107,9 +106,9 @@ class _Job:
 
 
 @dataclass
-class Executor(Steering):
-    """Carries a run's operations out (see the module's docstring); `Steering` holds its
-    controls and events."""
+class Executor(Outcomes):
+    """Carries a run's operations out (see the module's docstring); `Outcomes` records what
+    became of each, and `Steering` (below it) holds the controls and events."""
 
     client: CarrierX
     ledger: Ledger
@@ -283,14 +282,6 @@ class Executor(Steering):
         doomed = schedule.settle(op, ok)
         if doomed:
             self._skip(doomed, op.key)
-
-    def _skip(self, doomed: Sequence[Operation], cause: str) -> None:
-        """Record operations that can never run: `cause` (a natural key) failed above them."""
-        reason = f"a dependency failed: {cause}"
-        self.ledger.skip(doomed, reason)
-        self.progress.skipped += len(doomed)
-        for skipped in doomed:
-            self.emit(events.OP_SKIPPED, skipped, reason=reason)
 
     def _to_batcher(self, op: Operation, change: Change) -> bool:
         """Hand a ready operation to the batcher when it can carry it out (not one whose
@@ -532,53 +523,12 @@ class Executor(Steering):
         self.progress.done += 1
         return True
 
-    @contextlib.contextmanager
-    def _in_flight(self) -> Iterator[None]:
-        self.progress.in_flight += 1
-        try:
-            yield
-        finally:
-            self.progress.in_flight -= 1
-
     async def _pace(self, change: Change) -> None:
         """Wait for the sending number's pace (sending kinds) and the run's rate limit."""
         paced_by = KINDS[change.kind].paced_by
         if paced_by and isinstance(change, Create):
             await self.pacer.acquire(str(change.values.get(paced_by)))
         await self.limiter.acquire()
-
-    async def _start(self, op: Operation) -> bool:
-        try:
-            await self.ledger.start(op)
-        except JournalError as error:
-            self._journal_error = error
-            self.stop(f"the journal could not record the next operation: {error}")
-            return False
-        self.emit(events.OP_STARTED, op)
-        return True
-
-    def _succeeded(
-        self, op: Operation, change: Change, sid: str | None, result: Any = None
-    ) -> None:
-        self._remember(op, change, sid)
-        self.ledger.succeed(op, sid, result)
-        self.progress.done += 1
-        self.emit(events.OP_SUCCEEDED, op, sid=sid)
-
-    def _retrying(
-        self,
-        op: Operation,
-        error: Exception | str,
-        *,
-        throttled: bool = False,
-        retry_after: float | None = None,
-    ) -> None:
-        self.ledger.retry(op, str(error))
-        self.progress.retries += 1
-        if throttled:
-            self.emit(events.THROTTLED, op, retry_after=retry_after, rate_limit=self.limiter.rate)
-        else:
-            self.emit(events.OP_RETRYING, op, error=str(error))
 
     def _outage(self, error: Exception) -> bool:
         """Count a transient error; when the API looks down, stop the run (resumable)."""
@@ -592,16 +542,6 @@ class Executor(Steering):
         self.emit(events.OUTAGE, reason=reason)
         self.stop(reason)
         return True
-
-    def _failed(self, op: Operation, error: Exception | str) -> bool:
-        self.ledger.fail(op, str(error))
-        self.progress.failed += 1
-        self.emit(events.OP_FAILED, op, error=str(error))
-        return False
-
-    def _remember(self, op: Operation, change: Change, sid: str | None) -> None:
-        if sid and isinstance(change, Create):
-            self.resolver.remember(change.kind, natural_key(KINDS[change.kind], change.values), sid)
 
 
 def change_sid(change: Change) -> str | None:

@@ -16,9 +16,8 @@ import polars as pl
 
 from bulkx.errors import JournalError
 from bulkx.journal.view import JournalView
-from bulkx.plan.load import load_plan
-from bulkx.plan.model import SOURCE_FILE, Plan
-from bulkx.plan.validate import validate
+from bulkx.plan.model import SOURCE_FILE, ValidPlan
+from bulkx.plan.validate import load_valid
 
 
 def _depth_above(paths: Sequence[str]) -> int:
@@ -50,7 +49,7 @@ def _lay_out(directory: Path, plan_path: str, sources: Sequence[tuple[str, bytes
     return plan_file
 
 
-def _renamed(plan: Plan, names: Mapping[str, str], plan_path: str) -> Plan:
+def _renamed(plan: ValidPlan, names: Mapping[str, str], plan_path: str) -> ValidPlan:
     """`plan` with its files named as apply named them (its operations' positions)."""
     steps = tuple(
         replace(
@@ -63,7 +62,7 @@ def _renamed(plan: Plan, names: Mapping[str, str], plan_path: str) -> Plan:
     return replace(plan, path=plan_path, steps=steps)
 
 
-def journaled_plan(journal: JournalView, kind: str | None) -> Plan:
+def journaled_plan(journal: JournalView, kind: str | None) -> ValidPlan:
     """The run's plan, from its journal; `kind`: the kind a CSV-only plan was applied as.
     Refused (JournalError) when the files no longer make the plan the run was prepared from."""
     info = journal.run()
@@ -72,11 +71,9 @@ def journaled_plan(journal: JournalView, kind: str | None) -> Plan:
         raise JournalError(f"run {info.run_id} keeps no plan files (an older bulkx wrote it)")
     with tempfile.TemporaryDirectory(prefix="bulkx-plan-") as directory:
         plan_file = _lay_out(Path(directory), info.plan_path, sources)
-        plan, diagnostics = load_plan(plan_file, kind=kind)
-        if plan is not None:
-            diagnostics = diagnostics + validate(plan)
+        plan, diagnostics = load_valid(plan_file, kind=kind)
         errors = [d for d in diagnostics if d.severity == "error"]
-        if plan is None or errors:
+        if plan is None:
             problem = errors[0].message if errors else "it cannot be read"
             raise JournalError(f"the plan run {info.run_id} keeps no longer loads: {problem}")
         names = {str(plan_file): info.plan_path}

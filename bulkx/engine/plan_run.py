@@ -24,7 +24,7 @@ from bulkx.engine.operations import Operation, operations, referenced
 from bulkx.engine.read_policy import for_run
 from bulkx.errors import PlanError
 from bulkx.journal.sent import earlier_sends
-from bulkx.plan.model import Plan
+from bulkx.plan.model import ValidPlan
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def journal_sends(reader: CarrierX) -> SentBefore:
 
 async def prepare(
     reader: CarrierX,
-    plan: Plan,
+    plan: ValidPlan,
     *,
     target: str,
     allow_release: bool,
@@ -94,7 +94,7 @@ async def prepare(
 
 async def stream_changes(
     reader: CarrierX,
-    plan: Plan,
+    plan: ValidPlan,
     into: ChangeStream,
     *,
     allow_release: bool,

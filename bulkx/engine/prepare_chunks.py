@@ -54,7 +54,7 @@ from bulkx.engine.plan_run import SavedChanges, live_refs
 from bulkx.errors import JournalError
 from bulkx.journal import Journal, Operation
 from bulkx.kinds import KINDS
-from bulkx.plan.model import Plan, Step
+from bulkx.plan.model import Plan, Step, ValidPlan
 
 #: Releases written per transaction at the end (they are few; a page bounds a plan of many).
 RELEASE_PAGE = 2_000
@@ -135,7 +135,7 @@ class Preparer:
     def __init__(
         self,
         journal: Journal,
-        plan: Plan,
+        plan: ValidPlan,
         reader: ApiReader,
         *,
         target: str,
@@ -320,7 +320,7 @@ class PreparedRun:
 
 async def prepare_journaled(
     journal: Journal,
-    plan: Plan,
+    plan: ValidPlan,
     reader: ApiReader,
     *,
     target: str,

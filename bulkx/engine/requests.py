@@ -119,7 +119,7 @@ def request_for(change: Change, resolver: Resolver) -> Request | None:
             values = _resolved(kind, wanted, resolver)
             # A field the path carries (a v1 room's subscriber) is not in the body.
             body = kind.to_api({k: v for k, v in values.items() if k not in kind.path_fields})
-            if kind.name == "did":
+            if kind.rentable:
                 # Renting takes the number plus writable fields in one request.
                 body = {k: v for k, v in body.items() if v is not None}
             path = _path(kind, kind.create_path or kind.path, wanted, values, resolver)
@@ -253,7 +253,7 @@ def rent_request(
 ) -> Request:
     """Rent `number` for a rent-by-criteria step, tagged with the step (so a re-plan counts it)
     and with the operation (so an unknown outcome can be reconciled)."""
-    kind = KINDS["did"]
+    kind = KINDS[change.kind]
     wanted = {k: v for k, v in change.template.items() if v is not None}
     template = _resolved(kind, wanted, resolver)
     body = {k: v for k, v in kind.to_api(template).items() if v is not None}
@@ -262,7 +262,7 @@ def rent_request(
     if op_key:
         attributes[OP_TAG] = op_key
     return Request(
-        "core", "POST", kind.path, {**body, "phonenumber": number, "attributes": attributes}
+        kind.api, "POST", kind.path, {**body, kind.key: number, "attributes": attributes}
     )
 
 

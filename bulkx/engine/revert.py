@@ -143,8 +143,7 @@ class RevertBuilder:
         if kind is None:
             self._cannot(op, f"kind {op.kind} is unknown to this bulkx")
         elif op.action == "release":
-            verb = "released" if kind.name == "did" else "deleted"
-            self._cannot(op, f"{verb}: the API cannot bring it back")
+            self._cannot(op, f"{kind.delete_verb.past}: the API cannot bring it back")
         elif kind.sends:
             self._cannot(op, "sent: what was sent cannot be called back")
         elif op.action in ("create", "rent"):
@@ -162,7 +161,7 @@ class RevertBuilder:
             self._cannot(op, f"created: the API cannot delete a {kind.name}")
             return
         if op.action == "rent":  # by criteria: the journal has the number's sid only
-            after = {**dict(change.get("template") or {}), "ensure": "adopted"}
+            after = {**dict(change.get("template") or {}), "ensure": kind.existing_ensure}
             self._items[(op.kind, op.key)] = RevertItem(
                 op.kind,
                 op.step,
@@ -174,7 +173,7 @@ class RevertBuilder:
             )
             return
         values = dict(change.get("values") or {})
-        after = {**values, "ensure": "adopted" if kind.name == "did" else "present"}
+        after = {**values, "ensure": kind.existing_ensure or "present"}
         undo = {**key_fields(kind, values), "ensure": "absent"}
         # A create replaces whatever the run did to the object before: it is simply removed.
         self._items[(op.kind, op.key)] = RevertItem(
@@ -199,7 +198,7 @@ class RevertBuilder:
         if item is None:
             values = dict(change.get("values") or {})
             named = key_fields(kind, values)
-            ensure = {"ensure": "adopted"} if kind.name == "did" else {}
+            ensure = {"ensure": kind.existing_ensure} if kind.existing_ensure else {}
             item = RevertItem(
                 op.kind, op.step, op.key, {**named, **ensure}, {**named, **ensure}, op.position
             )

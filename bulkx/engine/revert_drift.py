@@ -20,7 +20,7 @@ from bulkx.engine.revert_text import after_plan_text, revert_plan_text
 from bulkx.errors import BulkxError
 from bulkx.journal.view import JournalView
 from bulkx.kinds import KINDS
-from bulkx.plan.model import Plan
+from bulkx.plan.model import ValidPlan
 
 #: Sids per `in (...)` filter when rented numbers are looked up.
 _IN_CHUNK = 200
@@ -30,19 +30,16 @@ class RevertPlanInvalid(BulkxError):
     """A plan the revert wrote does not load: a bug in bulkx, never the user's input."""
 
 
-def load_plan_text(text: str, name: str) -> Plan:
+def load_plan_text(text: str, name: str) -> ValidPlan:
     """`text` loaded and validated as a plan file named `name` (in a private directory)."""
-    from bulkx.plan.load import load_plan
-    from bulkx.plan.validate import validate
+    from bulkx.plan.validate import load_valid
 
     with tempfile.TemporaryDirectory(prefix="bulkx-revert-") as folder:
         path = Path(folder) / name
         path.write_text(text)
-        plan, problems = load_plan(path)
-        if plan is not None:
-            problems = problems + validate(plan)
+        plan, problems = load_valid(path)
     errors = [p for p in problems if p.severity == "error"]
-    if plan is None or errors:
+    if plan is None:
         shown = "; ".join(str(p) for p in errors[:5])
         raise RevertPlanInvalid(f"the {name} plan the revert made does not validate: {shown}")
     return plan

@@ -45,7 +45,7 @@ from bulkx.engine.window import JournalSource, OpSource
 from bulkx.errors import ConfigError, JournalError
 from bulkx.journal import Journal
 from bulkx.journal.states import RunState
-from bulkx.plan.model import Plan
+from bulkx.plan.model import ValidPlan
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class Outcome:
 
 
 async def plan_run(
-    plan: Plan,
+    plan: ValidPlan,
     options: RunOptions,
     *,
     root: Path,
@@ -240,7 +240,7 @@ async def continue_preparing(
 
 async def _prepare(
     journal: Journal,
-    plan: Plan,
+    plan: ValidPlan,
     client: CarrierX,
     options: RunOptions,
     progress: ReadProgress | None,
@@ -264,7 +264,7 @@ async def _prepare(
 
 def start_run(
     root: Path,
-    plan: Plan,
+    plan: ValidPlan,
     prepared: Prepared | PreparedRun,
     options: RunOptions,
     *,

@@ -234,7 +234,11 @@ class Command:
 
 
 @dataclass(frozen=True)
-class Event:
+class JournalEvent:
+    """One line of the run's log (the `events` table), as a monitor or `bulkx report` reads it.
+    Live, a run emits `bulkx.engine.events.Event`s; the journal's reporter logs here the ones a
+    person should notice."""
+
     id: int
     at: str
     level: str

@@ -13,7 +13,6 @@ are importable from here too.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -25,6 +24,7 @@ from typing import Any
 from bulkx.errors import JournalError
 from bulkx.journal import integrity
 from bulkx.journal import preparation as prep_table
+from bulkx.journal.new_run import RunRow, files_of, reserve, write_first_rows
 from bulkx.journal.payloads import SUSPECT, dumps, refuse_secrets
 from bulkx.journal.reader import JournalReader, list_runs, request_control
 from bulkx.journal.run_files import (
@@ -112,38 +112,23 @@ class Journal(JournalView):
         except ValueError as exc:
             raise JournalError(f"the changeset to journal is not JSON: {exc}") from None
         options_json = dumps(options, "the options")
-        rid, db, lock = _reserve(root, run_id)
+        row = RunRow(plan_path, plan_digest, target_label, is_sandbox, options_json, changeset_json)
+        rid, db, lock = reserve(root, run_id)
         conn: sqlite3.Connection | None = None
         try:
             conn = connect(db, "rw")
             journal = cls(conn, db, rid, lock)
             with journal._write("initialise"):
                 apply_migrations(conn, db)
-                conn.execute(
-                    "INSERT INTO run (id, run_id, created_at, plan_path, plan_digest, "
-                    "target_label, is_sandbox, state, options, changeset) "
-                    "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        rid,
-                        now_iso(),
-                        plan_path,
-                        plan_digest,
-                        target_label,
-                        int(is_sandbox),
-                        "preparing" if preparing else "planned",
-                        options_json,
-                        changeset_json,
-                    ),
-                )
-                if preparing:
-                    prep_table.start(conn, saved)
-                conn.executemany(
-                    "INSERT OR REPLACE INTO sources (path, content, sha256) VALUES (?, ?, ?)",
-                    [(path, data, hashlib.sha256(data).hexdigest()) for path, data in sources],
-                )
-                conn.executemany(
-                    "INSERT INTO refs (kind, key, sid) VALUES (?, ?, ?)",
-                    [(kind, key, sid) for (kind, key), sid in (refs or {}).items()],
+                write_first_rows(
+                    conn,
+                    rid,
+                    row,
+                    created_at=now_iso(),
+                    sources=sources,
+                    refs=refs or {},
+                    preparing=preparing,
+                    saved=saved,
                 )
             tighten_modes(db)
             return journal
@@ -151,7 +136,7 @@ class Journal(JournalView):
             # A journal that never got its run row is noise in `bulkx runs`: remove it whole.
             if conn is not None:
                 conn.close()
-            for leftover in _files_of(db):
+            for leftover in files_of(db):
                 leftover.unlink(missing_ok=True)
             lock.release()
             raise
@@ -524,7 +509,7 @@ class Journal(JournalView):
             raise JournalError(f"run {self.run_id} has started; it cannot be discarded")
         db = self._path
         self.close()
-        for leftover in (*_files_of(db), self._lock_path):
+        for leftover in (*files_of(db), self._lock_path):
             leftover.unlink(missing_ok=True)
         with suppress(OSError):
             db.parent.rmdir()  # only when empty: other runs keep it
@@ -587,35 +572,6 @@ class Journal(JournalView):
                 (str(cmd), now_iso(), os.getpid()),
             )
         return int(cursor.lastrowid or 0)
-
-
-def _reserve(root: str | Path, run_id: str | None) -> tuple[str, Path, WriterLock]:
-    """A new run's id, its journal file (created empty, 0600) and its lock, held."""
-    for _ in range(5):  # a fresh id collides only within the same second: try another
-        rid = run_id or new_run_id()
-        db, lock_path = run_paths(root, rid)
-        lock = WriterLock(lock_path, rid)
-        try:
-            os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            return rid, db, lock
-        except FileExistsError:
-            lock.release()
-            if run_id is not None:
-                raise JournalError(f"run {rid} already exists in {db.parent}") from None
-        except OSError as exc:
-            lock.release()
-            raise JournalError(f"cannot create the journal {db}: {exc.strerror}") from None
-    raise JournalError(f"could not find a free run id in {runs_dir(root)}")
-
-
-def _files_of(db: Path) -> tuple[Path, ...]:
-    """A journal and its companions: its WAL, shared memory and high-water mark."""
-    return (
-        db,
-        db.with_name(db.name + "-wal"),
-        db.with_name(db.name + "-shm"),
-        integrity.mark_path(db),
-    )
 
 
 def _insert_refs(conn: sqlite3.Connection, refs: Mapping[tuple[str, str], str]) -> None:

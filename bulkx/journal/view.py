@@ -21,7 +21,7 @@ from bulkx.journal.schema import connect, now_iso, read_lock_pid, sql_errors
 from bulkx.journal.states import (
     Command,
     ControlCommand,
-    Event,
+    JournalEvent,
     Operation,
     OpState,
     OpStatus,
@@ -231,10 +231,10 @@ class JournalView:
         )
         return [Transition(*row[:5]) for row in self._rows(sql, {"op": op_id})]
 
-    def recent_events(self, limit: int = 50) -> list[Event]:
+    def recent_events(self, limit: int = 50) -> list[JournalEvent]:
         """The last `limit` events, oldest first (the order a log tail prints them)."""
         sql = "SELECT id, at, level, message FROM events ORDER BY id DESC LIMIT ?"
-        return [Event(*row) for row in reversed(self._rows(sql, (limit,)))]
+        return [JournalEvent(*row) for row in reversed(self._rows(sql, (limit,)))]
 
     def recent_samples(self, limit: int = 300) -> list[Sample]:
         sql = (

@@ -71,7 +71,7 @@ PARTNER = Kind(
     sid_field="partner_sid",
     key="login",
     operations=ALL_OPERATIONS,
-    confirm_flag="--allow-partners",
+    confirm="partners",
     doc="A sub-partner (an account under this one), keyed by its login. Creating or deleting"
     " one needs --allow-partners (deleting also --allow-release); the API refuses to delete one"
     " that still has sub-partners, numbers or endpoints.",

@@ -149,9 +149,6 @@ CONFERENCE_V2_DID = Kind(
     ),
 )
 
-#: Changing a live call (muting it, hanging it up) needs this flag: it acts on a meeting under way.
-CALLS_FLAG = "--allow-calls"
-
 CONFERENCE_V2_CALL = Kind(
     name="conference_v2.call",
     api="conference_v2",
@@ -159,7 +156,8 @@ CONFERENCE_V2_CALL = Kind(
     sid_field="call_sid",
     key="call_sid",
     operations=frozenset({"update", "delete"}),
-    confirm_flag=CALLS_FLAG,
+    # Changing a live call (muting it, hanging it up) acts on a meeting under way.
+    confirm="calls",
     confirm_updates=True,
     # The API has no DELETE for a call: a PATCH of its state hangs it up.
     release_body={"state": "disconnected"},

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bulkx.kinds.model import ALL_OPERATIONS, UPDATE_ONLY, Kind, PlanField, ensure_field
+from bulkx.kinds.model import (
+    ALL_OPERATIONS,
+    RELEASE,
+    UPDATE_ONLY,
+    Kind,
+    Nesting,
+    PlanField,
+    ensure_field,
+)
 
 F = PlanField
 
@@ -18,6 +26,12 @@ DID = Kind(
     sid_field="did_sid",
     key="phonenumber",
     operations=ALL_OPERATIONS,
+    inventory="/phonenumber/available_dids",
+    listed_by_key=True,
+    delete_verb=RELEASE,
+    existing_ensure="adopted",
+    noun="number",
+    progress_label="DIDs",
     doc="A phone number on the account: rent it, adopt a ported one, or release it.",
     fields=(
         F("phonenumber", "e164", required=True, doc="E.164; '+1 (516) 206-5575' is accepted"),
@@ -60,6 +74,7 @@ def _emergency_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 DID_EMERGENCY = Kind(
     name="did_emergency",
+    progress_label="E911",
     api="core",
     path="/phonenumber/dids/{parent_sid}/emergency",
     sid_field="did_sid",
@@ -89,6 +104,7 @@ DID_EMERGENCY = Kind(
 
 DID_LINE_INFORMATION = Kind(
     name="did_line_information",
+    progress_label="line information",
     api="core",
     path="/phonenumber/dids/{parent_sid}/line_information",
     sid_field="did_sid",
@@ -124,6 +140,7 @@ DID_LINE_INFORMATION = Kind(
 
 DID_MESSAGING = Kind(
     name="did_messaging",
+    progress_label="messaging",
     api="core",
     path="/phonenumber/dids/{parent_sid}/messaging",
     sid_field="did_sid",
@@ -250,6 +267,7 @@ TRUNK = Kind(
     key="name",
     parent="trunk_group",
     parent_field="trunk_group",
+    nested_in=Nesting("trunks", {"with_trunks": "true"}),
     operations=ALL_OPERATIONS,
     doc="A trunk of a trunk group.",
     fields=(

@@ -30,12 +30,29 @@ FieldType = Literal[
     "list",
     "file",
 ]
-Api = Literal["core", "conference_v2", "conference", "flexml", "mediator"]
+#: The API a kind lives in (`Kind.api`).
+ApiName = Literal["core", "conference_v2", "conference", "flexml", "mediator"]
 #: What bulkx may do to an object of a kind through its API.
-Operation = Literal["create", "update", "delete"]
-CREATE_UPDATE: frozenset[Operation] = frozenset({"create", "update"})
-ALL_OPERATIONS: frozenset[Operation] = frozenset({"create", "update", "delete"})
-UPDATE_ONLY: frozenset[Operation] = frozenset({"update"})
+WriteVerb = Literal["create", "update", "delete"]
+CREATE_UPDATE: frozenset[WriteVerb] = frozenset({"create", "update"})
+ALL_OPERATIONS: frozenset[WriteVerb] = frozenset({"create", "update", "delete"})
+UPDATE_ONLY: frozenset[WriteVerb] = frozenset({"update"})
+#: How the live objects of a kind are read for a plan (`Kind.reads`): its whole list; `in (...)`
+#: filters on the keys the plan names; inside its parent's list (`Kind.nested_in`); its whole
+#: list, scoped by the parent each names (a link by its domain); one GET per parent (a DID's
+#: E911 record); the list of each endpoint's own account (app APIs); or the run journals only
+#: (the sends the API keeps no trace of).
+ReadStrategy = Literal[
+    "whole", "by_key", "nested", "parent_scoped", "per_parent", "per_endpoint", "journals"
+]
+#: What a plan must be allowed to do, beyond create, update and delete, before objects of a
+#: kind are made or ended (`Kind.confirm`). The CLI spells each as a flag (`CONFIRM_FLAGS`).
+Permission = Literal["partners", "send", "calls"]
+#: The apply flag that gives each permission. Kept beside `Permission`, not in bulkx.cli: the
+#: diff's and the revert's messages name the flag, and the core never imports the CLI.
+CONFIRM_FLAGS: Mapping[Permission, str] = MappingProxyType(
+    {"partners": "--allow-partners", "send": "--allow-send", "calls": "--allow-calls"}
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,29 @@ class PlanField:
         return self.empty_value if value is None else value
 
 
+@dataclass(frozen=True)
+class Verb:
+    """How messages name what ending an object does: its base form and its past tense."""
+
+    base: str
+    past: str
+
+
+DELETE = Verb("delete", "deleted")
+#: A rented number is released back to the inventory, not deleted.
+RELEASE = Verb("release", "released")
+
+
+@dataclass(frozen=True)
+class Nesting:
+    """Objects listed inside their parent's list (a trunk group's trunks), not on their own."""
+
+    #: The parent's API field that holds them.
+    api_field: str
+    #: The query arguments that make the parent's list include them.
+    params: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+
 def ensure_field(*, release: bool = False) -> PlanField:
     """The plan-only `ensure` field of a kind bulkx may delete: `absent` deletes (a DID:
     releases), and only with --allow-release."""
@@ -140,7 +180,7 @@ class Kind:
     none has a branch per kind."""
 
     name: str
-    api: Api
+    api: ApiName
     #: Collection path under the API base; `{parent_sid}` is the parent object's sid.
     path: str
     sid_field: str
@@ -163,7 +203,7 @@ class Kind:
     #: What the API lets bulkx do. Without "create", a missing object is blocked (it comes into
     #: being some other way; a singleton is updated into being); without "update", a differing
     #: one is blocked; "delete" comes with an `ensure` field (`ensure_field()`).
-    operations: frozenset[Operation] = CREATE_UPDATE
+    operations: frozenset[WriteVerb] = CREATE_UPDATE
     #: How an update is sent: PATCH, or PUT where the API has no PATCH (Conference v1's PUT is a
     #: partial update), or POST where a sub-record is set by one (a DID's messaging).
     update_method: Literal["PATCH", "PUT", "POST"] = "PATCH"
@@ -178,9 +218,10 @@ class Kind:
     unique_across: tuple[str, ...] = ()
     #: Why a missing object cannot be created, and what to do instead (kinds without "create").
     missing_hint: str = ""
-    #: Creating or deleting one also needs this CLI flag (sub-partners: --allow-partners).
-    confirm_flag: str | None = None
-    #: Updating one needs `confirm_flag` too (a live call: muting it changes a meeting under way).
+    #: Creating or deleting one also needs this permission (sub-partners: "partners", given by
+    #: --allow-partners: `confirm_flag`).
+    confirm: Permission | None = None
+    #: Updating one needs `confirm` too (a live call: muting it changes a meeting under way).
     confirm_updates: bool = False
     #: For a kind the API cannot DELETE: the update body that ends one instead (a Conference v2
     #: call is hung up by a PATCH of its state).
@@ -210,6 +251,25 @@ class Kind:
     #: Custom mapping for kinds whose API shape differs from the plan's flat columns.
     to_api_hook: ToApi | None = field(default=None, repr=False)
     from_api_hook: FromApi | None = field(default=None, repr=False)
+    #: Where the objects to rent are listed, by their key (a DID: the available numbers); None:
+    #: the kind is not rented (`rentable`).
+    inventory: str | None = None
+    #: The list is the account's longest (its numbers): read by `in (...)` filters on the keys
+    #: the plan names, not whole, and its per-parent records along with it.
+    listed_by_key: bool = False
+    #: Listed only inside the parent's list (a trunk in its trunk group's `trunks`).
+    nested_in: Nesting | None = None
+    #: What ending one is called (a DID is released).
+    delete_verb: Verb = DELETE
+    #: The `ensure` value that keeps an object already on the account without ever making one
+    #: (a DID's "adopted": a ported number is never rented instead): what an export writes
+    #: and what a revert leaves. None: such objects are simply "present".
+    existing_ensure: str | None = None
+    #: What messages call one ("number" for a DID); empty: its kind name.
+    noun: str = ""
+    #: What the progress of a long read calls them ("DIDs", a DID's "E911"); empty: no
+    #: progress is told.
+    progress_label: str = ""
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]
@@ -220,8 +280,8 @@ class Kind:
             problems.append(f"the key {self.key!r} is not a field")
         if ("delete" in self.operations) != ("ensure" in names):
             problems.append("a kind has an `ensure` field exactly when it can be deleted")
-        if self.sends and (self.operations != {"create"} or self.confirm_flag is None):
-            problems.append("a sending kind is create-only and needs a confirm_flag")
+        if self.sends and (self.operations != {"create"} or self.confirm is None):
+            problems.append("a sending kind is create-only and needs a confirm permission")
         if not self.traceable and not self.sends:
             problems.append("only a sending kind can be untraceable")
         if not self.traceable and self.key in names and self.by_name[self.key].api_name is not None:
@@ -235,8 +295,53 @@ class Kind:
         for name in self.path_fields:
             if name not in names or self.by_name[name].reference is None:
                 problems.append(f"create_path names {name!r}, which is no reference field")
+        problems.extend(self._read_problems())
+        if self.existing_ensure is not None and (
+            "ensure" not in names or self.existing_ensure not in self.by_name["ensure"].choices
+        ):
+            problems.append(f"existing_ensure {self.existing_ensure!r} is no `ensure` choice")
         if problems:
             raise ValueError(f"kind {self.name}: " + "; ".join(problems))
+
+    def _read_problems(self) -> list[str]:
+        """What contradicts how the kind's live objects are read (`reads`)."""
+        problems = []
+        if self.nested_in is not None and self.parent is None:
+            problems.append("a nested kind names its parent")
+        in_parent = "{parent_sid}" in self.path
+        if in_parent and self.reads not in ("nested", "per_parent", "per_endpoint"):
+            problems.append("a path under its parent's sid is nested or a singleton sub-record")
+        if self.listed_by_key and self.api != "core":
+            problems.append("only a Core kind is read by key")
+        return problems
+
+    @property
+    def rentable(self) -> bool:
+        """Objects come from an inventory (a DID): a `count:` step rents some by criteria, the
+        inventory's price of a missing one is read, and a rent sends only the values set."""
+        return self.inventory is not None
+
+    @property
+    def confirm_flag(self) -> str | None:
+        """The apply flag that gives `confirm` (--allow-send), or None."""
+        return None if self.confirm is None else CONFIRM_FLAGS[self.confirm]
+
+    @cached_property
+    def reads(self) -> ReadStrategy:
+        """How the diff reads the live objects of this kind (`ReadStrategy`), from its shape."""
+        if self.sends and not self.traceable:
+            return "journals"
+        if self.api != "core":
+            return "per_endpoint"
+        if self.sends or self.listed_by_key:
+            return "by_key"
+        if self.nested_in is not None:
+            return "nested"
+        if self.parent and self.singleton and "{parent_sid}" in self.path:
+            return "per_parent"
+        if self.parent:
+            return "parent_scoped"
+        return "whole"
 
     @cached_property
     def by_name(self) -> Mapping[str, PlanField]:

@@ -12,7 +12,7 @@ from bulkx.kinds import (
     mediator,
     sending_kinds,
 )
-from bulkx.kinds.model import Kind
+from bulkx.kinds.model import Kind, ReadStrategy
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
@@ -46,3 +46,25 @@ def _check_references() -> None:
 
 
 _check_references()
+
+
+def _children(reads: ReadStrategy) -> dict[str, tuple[Kind, ...]]:
+    found: dict[str, list[Kind]] = {}
+    for kind in KINDS.values():
+        if kind.reads == reads and kind.parent is not None:
+            found.setdefault(kind.parent, []).append(kind)
+    return {parent: tuple(kinds) for parent, kinds in found.items()}
+
+
+_NESTED = _children("nested")
+_RECORDS = _children("per_parent")
+
+
+def nested_kinds(parent: str) -> tuple[Kind, ...]:
+    """The kinds listed inside `parent`'s list (a trunk group's trunks)."""
+    return _NESTED.get(parent, ())
+
+
+def records_of(parent: str) -> tuple[Kind, ...]:
+    """The per-parent records of `parent` (a DID's E911, line information and messaging)."""
+    return _RECORDS.get(parent, ())

@@ -17,8 +17,6 @@ from bulkx.kinds.model import Kind, PlanField
 
 F = PlanField
 
-SEND_FLAG = "--allow-send"
-
 
 def _sender() -> PlanField:
     """The sending number: it sends only once its messaging is enabled, so a send waits for the
@@ -41,7 +39,7 @@ SMS_MESSAGE = Kind(
     key="ref",
     key_api="user_data",
     operations=frozenset({"create"}),
-    confirm_flag=SEND_FLAG,
+    confirm="send",
     sends=True,
     paced_by="from",
     doc="A text message, sent once (needs --allow-send). `ref` names it for good: it is kept in"
@@ -88,7 +86,7 @@ FLEXML_CALL = Kind(
     key="ref",
     key_api=f"attributes.{CALL_REF}",
     operations=frozenset({"create"}),
-    confirm_flag=SEND_FLAG,
+    confirm="send",
     sends=True,
     paced_by="calling_did",
     doc="A FlexML dial-out, placed once (needs --allow-send): the call fetches its FlexML from"
@@ -145,7 +143,7 @@ PUSH_NOTIFICATION = Kind(
     sid_field="notification_sid",
     key="ref",
     operations=frozenset({"create"}),
-    confirm_flag=SEND_FLAG,
+    confirm="send",
     sends=True,
     traceable=False,
     to_api_hook=_push_to_api,
@@ -178,7 +176,7 @@ VERIFICATION_SMS = Kind(
     sid_field="message_sid",
     key="ref",
     operations=frozenset({"create"}),
-    confirm_flag=SEND_FLAG,
+    confirm="send",
     sends=True,
     traceable=False,
     paced_by="from",
@@ -216,7 +214,7 @@ TTS_TEXT = Kind(
     sid_field="file_sid",
     key="ref",
     operations=frozenset({"create"}),
-    confirm_flag=SEND_FLAG,
+    confirm="send",
     sends=True,
     traceable=False,
     query_fields=("container",),

@@ -83,7 +83,7 @@ def _step(kind: Kind) -> dict[str, Any]:
             },
         },
     }
-    if kind.name == "did":
+    if kind.rentable:  # a `count:` step rents numbers by criteria
         template = {k: v for k, v in fields.items() if k != kind.key}
         step["properties"].update(
             count={"type": "integer", "minimum": 1, "description": "Rent this many numbers."},

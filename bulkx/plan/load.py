@@ -2,7 +2,7 @@
 
 Loading checks structure only: readable files, known kinds, keys and columns. Value checks
 (numbers, enums, references, duplicates) belong to `bulkx.plan.validate`. Rows are kept as
-strings here; `validate` writes the normalised, typed values back.
+strings here; `validate` makes a new plan of normalised, typed values from them.
 
 This module reads the plan itself: a CSV plan of one kind, or a YAML plan's top-level keys and
 steps (step keys, `count:`/`criteria:`/`template:`). Reading files and parsing CSV (with its
@@ -26,15 +26,20 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bulkx.kinds.registry import KINDS
 from bulkx.plan.csv_source import KIND_LINE, MAX_ROW_DIAGNOSTICS, SourceReader
-from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Diagnostic, Plan, Position, Step
+from bulkx.plan.model import (
+    SOURCE_FILE,
+    SOURCE_LINE,
+    Diagnostic,
+    Plan,
+    Position,
+    Step,
+    StepSource,
+)
 from bulkx.plan.step_builder import (
     StepBuilder,
-    StepSource,
     did_you_mean,
     plain,
-    remember,
     scalar,
-    source_of,
 )
 from bulkx.plan.yaml_guard import check_document
 
@@ -47,7 +52,6 @@ __all__ = [
     "StepSource",
     "did_you_mean",
     "load_plan",
-    "source_of",
 ]
 
 TOP_KEYS = ("version", "steps")
@@ -341,7 +345,7 @@ class PlanLoader(SourceReader):
             return None
         where = builder.source.keys["count"]
         checked: int | None = None
-        if kind.name != "did":
+        if not kind.rentable:
             self.error(where, "count: is only for kind did", "BX008", "list the items instead")
         elif isinstance(count, bool) or not isinstance(count, int) or count < 1:
             self.error(where, f"count must be a positive integer, not {count!r}", "BX008")
@@ -426,8 +430,16 @@ class PlanLoader(SourceReader):
         rows = rows.select([c for c in rows.columns if not c.startswith("__tpl_")])
         ordered = [f.name for f in builder.kind.fields if f.name in rows.columns]
         rows = rows.select([*ordered, SOURCE_FILE, SOURCE_LINE])
-        step = Step(builder.kind.name, name, at, rows, count, criteria or {}, template or {})
-        remember(step, builder.source)
+        step = Step(
+            builder.kind.name,
+            name,
+            at,
+            rows,
+            count,
+            criteria or {},
+            template or {},
+            source=builder.source,
+        )
         self.steps.append(step)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the frames come from the loader; a plan's record types need no polars
@@ -52,6 +52,9 @@ class Diagnostic:
     code: str = "BX100"
     hint: str | None = None
     severity: str = "error"
+    #: The plan field the problem is in, if it is in one: what a `count:` step's template
+    #: check needs to point at the template's own key. Not part of the diagnostic's identity.
+    field_name: str | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         text = f"{self.position}: {self.message}"
@@ -76,6 +79,19 @@ class Item:
 
 
 @dataclass(frozen=True)
+class StepSource:
+    """Where a step's cells came from, for positioned diagnostics after loading. The loader
+    fills it while it builds the step; validation only reads it."""
+
+    #: (row index, field) -> (line, column) of YAML item values.
+    cells: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
+    #: file -> plan field -> 1-based CSV field number.
+    csv_columns: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Step-level keys ("count", "criteria.state", "template.trunk_group") -> position.
+    keys: dict[str, Position] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Step:
     """One step of a plan: a kind, and what should exist of it."""
 
@@ -90,6 +106,8 @@ class Step:
     count: int | None = None
     criteria: Mapping[str, Any] = field(default_factory=dict)
     template: Mapping[str, Any] = field(default_factory=dict)
+    #: Where the step's cells and keys are in the plan's files (empty for a step built in code).
+    source: StepSource = field(default_factory=StepSource, compare=False, repr=False)
 
     @property
     def fields(self) -> list[str]:
@@ -131,3 +149,16 @@ class Plan:
 
     def steps_of(self, kind: str) -> list[Step]:
         return [s for s in self.steps if s.kind == kind]
+
+
+@dataclass(frozen=True)
+class ValidPlan(Plan):
+    """A plan validation found no error in, its values normalised (E.164 numbers, typed
+    values, the kind's defaults filled in): what `diff` and `prepare` take, so that a plan is
+    validated before anything is diffed. `bulkx.plan.validate.validate` makes them; a test
+    that builds its steps' frames normalised by hand may too."""
+
+    @classmethod
+    def of(cls, checked: Plan) -> ValidPlan:
+        """The valid plan of `checked`, a plan `validate` normalised and found no error in."""
+        return cls(**{f.name: getattr(checked, f.name) for f in fields(checked)})

@@ -1,9 +1,9 @@
 """One step's rows, built from a YAML step: inline items, CSV sources (with column renames),
 and defaults (with `{column}` templates), into one string frame.
 
-Where each cell came from is kept beside the frozen `Step` (`source_of(step)`), so that
-`bulkx.plan.validate` can point at the cell of every problem it finds; `did_you_mean` is the
-hint both offer for a misspelt name.
+Where each cell came from is collected in a `StepSource`, which the loader puts in the `Step`
+(`Step.source`), so that `bulkx.plan.validate` can point at the cell of every problem it finds;
+`did_you_mean` is the hint both offer for a misspelt name.
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import string
-import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -21,32 +19,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bulkx.kinds.model import Kind
 from bulkx.plan.csv_source import SourceReader
-from bulkx.plan.model import CLEAR_MARKER, SOURCE_FILE, SOURCE_LINE, Position, Step
-
-
-@dataclass
-class StepSource:
-    """Where a step's cells came from, for positioned diagnostics after loading."""
-
-    #: (row index, field) -> (line, column) of YAML item values.
-    cells: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
-    #: file -> plan field -> 1-based CSV field number.
-    csv_columns: dict[str, dict[str, int]] = field(default_factory=dict)
-    #: Step-level keys ("count", "criteria.state", "template.trunk_group") -> position.
-    keys: dict[str, Position] = field(default_factory=dict)
-
-
-# Step is a frozen contract type; positions live beside it rather than in it.
-_SOURCES: dict[int, StepSource] = {}
-
-
-def source_of(step: Step) -> StepSource:
-    return _SOURCES.get(id(step)) or StepSource()
-
-
-def remember(step: Step, source: StepSource) -> None:
-    _SOURCES[id(step)] = source
-    weakref.finalize(step, _SOURCES.pop, id(step), None)
+from bulkx.plan.model import CLEAR_MARKER, SOURCE_FILE, SOURCE_LINE, Position, StepSource
 
 
 def did_you_mean(word: str, choices: Any) -> str | None:

@@ -2,7 +2,8 @@
 
 The type rules (integers, booleans, US states, ZIP codes, URLs, enums, E.164 numbers, JSON
 objects and lists), required fields and maximum lengths, and a `count:` step's template and
-criteria. A step's rows are replaced by their normalised, typed values.
+criteria. Each check of a step gives a new step of its normalised, typed values; the step it
+was given (frozen) is left as it was.
 
 `StepChecks` also collects the diagnostics and says where a cell is (file:line:column), for the
 checks across steps built on it in `bulkx.plan.validate`.
@@ -11,7 +12,7 @@ checks across steps built on it in `bulkx.plan.validate`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -31,7 +32,7 @@ from bulkx.plan.model import (
     Position,
     Step,
 )
-from bulkx.plan.step_builder import did_you_mean, source_of
+from bulkx.plan.step_builder import did_you_mean
 
 _STATES = """AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV
 NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI UM AA AE AP"""
@@ -170,8 +171,8 @@ class StepChecks:
         self.out: list[Diagnostic] = []
         #: Per capped check: (how many problems, the first one past the cap).
         self._capped: dict[str, tuple[int, Diagnostic | None]] = {}
-        #: (id of the step, field) -> rows whose clear of the field was refused (reported).
-        self.refused_clears: dict[tuple[int, str], pl.Series] = {}
+        #: Of the step being checked: field -> rows whose clear of it was refused (reported).
+        self.refused_clears: dict[str, pl.Series] = {}
 
     def over_cap(self, check: str, pos: Position, code: str, severity: str = "error") -> bool:
         """Count one more problem of a check that repeats once per step, field or value (a
@@ -201,11 +202,12 @@ class StepChecks:
         code: str,
         hint: str | None = None,
         severity: str = "error",
+        field_name: str | None = None,
     ) -> None:
-        self.out.append(Diagnostic(pos, message, code, hint or None, severity))
+        self.out.append(Diagnostic(pos, message, code, hint or None, severity, field_name))
 
     def cell(self, step: Step, row: int, file: str, line: int, name: str) -> Position:
-        source = source_of(step)
+        source = step.source
         at = source.cells.get((row, name))
         if at is not None:
             return Position(file, *at)
@@ -222,7 +224,7 @@ class StepChecks:
         for row in bad.head(MAX_ROW_DIAGNOSTICS).iter_rows(named=True):
             pos = self.cell(step, row[ROW], row[SOURCE_FILE], row[SOURCE_LINE], name)
             message, code, hint = describe(row)
-            self.add(pos, message, code, hint, severity)
+            self.add(pos, message, code, hint, severity, field_name=name)
         if bad.height > MAX_ROW_DIAGNOSTICS:
             row = bad.row(MAX_ROW_DIAGNOSTICS, named=True)
             pos = self.cell(step, row[ROW], row[SOURCE_FILE], row[SOURCE_LINE], name)
@@ -232,6 +234,7 @@ class StepChecks:
                 f"{name} in step {step.name}",
                 "BX199",
                 severity=severity,
+                field_name=name,
             )
 
     def check_controls(self, step: Step, base: pl.DataFrame, name: str) -> None:
@@ -254,11 +257,12 @@ class StepChecks:
 
     # --- per field ---------------------------------------------------------------------------
 
-    def check_step(self, step: Step) -> None:
+    def check_step(self, step: Step) -> Step:
+        """`step`'s problems, and the step of its normalised values."""
         kind = KINDS[step.kind]
         frame = step.rows.with_row_index(ROW)
         present = set(step.fields)
-        at = source_of(step).keys.get("name", step.position)
+        at = step.source.keys.get("name", step.position)
         if has_control(step.name) and not self.over_cap("step names", at, "BX115", "warning"):
             message = f"step name holds a control character: {printable(step.name)[:60]}"
             self.add(at, message, "BX115", _CONTROL_HINT, "warning")
@@ -299,9 +303,8 @@ class StepChecks:
         ]
         if defaults and rows.height:
             rows = rows.with_columns(defaults)
-        object.__setattr__(step, "rows", rows)  # normalised values are part of the contract
-        if step.count is not None:
-            self.check_template(step, kind)
+        checked = replace(step, rows=rows)
+        return checked if step.count is None else self.check_template(checked, kind)
 
     def take_clears(
         self, step: Step, frame: pl.DataFrame, kind: Kind
@@ -309,6 +312,7 @@ class StepChecks:
         """The frame with every `<clear>` cell emptied, and per row the fields it clears
         (`name;name;`, see `CLEARED`), or None when no cell clears anything. A clear of a
         field that cannot be cleared is an error at its cell (and only that error)."""
+        self.refused_clears = {}
         marks: dict[str, pl.Series] = {}
         for name in step.fields:
             # One anchored regex per column: 200,000 rows in a few ms.
@@ -327,7 +331,7 @@ class StepChecks:
             )
             why = _why_not_clearable(kind, kind.by_name[name])
             self.report_rows(step, bad, name, lambda _r, why=why: why)
-            self.refused_clears[(id(step), name)] = bad[ROW]
+            self.refused_clears[name] = bad[ROW]
         emptied = frame.with_columns(
             pl.when(mask).then(None).otherwise(pl.col(name)).alias(name)
             for name, mask in marks.items()
@@ -397,7 +401,7 @@ class StepChecks:
 
     def check_required(self, step: Step, base: pl.DataFrame, name: str) -> None:
         missing = base.filter(_empty(pl.col(name)))
-        refused = self.refused_clears.get((id(step), name))
+        refused = self.refused_clears.get(name)
         if refused is not None:  # reported already: "cannot be cleared"
             missing = missing.filter(~pl.col(ROW).is_in(refused.implode()))
         if not _identifies(KINDS[step.kind], name):
@@ -488,8 +492,10 @@ class StepChecks:
             .alias(name)
         )
 
-    def check_template(self, step: Step, kind: Kind) -> None:
-        source = source_of(step)
+    def check_template(self, step: Step, kind: Kind) -> Step:
+        """A `count:` step's template and criteria checked; the step with them normalised."""
+        source = step.source
+        template: dict[str, Any] = {}
         values = {k: v for k, v in step.template.items() if k in kind.by_name and k != kind.key}
         if values:
             one = pl.DataFrame(
@@ -505,17 +511,14 @@ class StepChecks:
                 ),
             )
             before = len(self.out)
-            self.check_step_fields(probe, kind)
+            typed = self.check_step_fields(probe, kind).rows.row(0, named=True)
             # Template problems point at the template's own key, not at the step.
             for i in range(before, len(self.out)):
-                d = self.out[i]
-                for k in values:
-                    if f"{k} " in d.message or d.message.startswith(k):
-                        at = source.keys.get(f"template.{k}", d.position)
-                        self.out[i] = Diagnostic(at, d.message, d.code, d.hint, d.severity)
-                        break
-            typed = probe.rows.row(0, named=True)
-            object.__setattr__(step, "template", {k: typed[k] for k in values})
+                name = self.out[i].field_name
+                if name in values:
+                    at = source.keys.get(f"template.{name}", self.out[i].position)
+                    self.out[i] = replace(self.out[i], position=at)
+            template = {k: typed[k] for k in values}
         crit = dict(step.criteria)
         if "state" in crit and str(crit["state"]).upper() not in US_STATES:
             self.add(
@@ -533,10 +536,12 @@ class StepChecks:
                     f'quote it: {k}: "516"',
                 )
         normalised = {k: str(v).upper() if k == "state" else str(v) for k, v in crit.items()}
-        object.__setattr__(step, "criteria", normalised)
+        return replace(step, template=template or step.template, criteria=normalised)
 
-    def check_step_fields(self, step: Step, kind: Kind) -> None:
+    def check_step_fields(self, step: Step, kind: Kind) -> Step:
+        """`step`'s fields checked (no required-field or default rules: a template's); the step
+        of their normalised values."""
         # A template's clear is nothing to send: a number rented has nothing to clear yet.
         frame, _ = self.take_clears(step, step.rows.with_row_index(ROW), kind)
         exprs = [self.check_field(step, frame, kind.by_name[n]) for n in step.fields]
-        object.__setattr__(step, "rows", frame.with_columns(exprs).drop(ROW))
+        return replace(step, rows=frame.with_columns(exprs).drop(ROW))

@@ -1,4 +1,8 @@
-"""Check a loaded plan's values, all problems in one pass, and normalise them in place.
+"""Check a loaded plan's values, all problems in one pass, and make the valid plan of them.
+
+`validate(plan)` gives every problem and, when none is an error, a `ValidPlan`: a new plan of
+the normalised values (the loaded plan is frozen and left as it was), the one type `diff` and
+`prepare` take. `load_valid` loads and validates a plan file in one call.
 
 Every check is a polars expression over a whole step; Python only touches the failing rows
 (at most MAX_ROW_DIAGNOSTICS per check) and distinct values (enums, references, prefixes).
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import graphlib
 from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -24,15 +30,19 @@ import polars as pl
 from bulkx.kinds.model import Kind
 from bulkx.kinds.registry import KINDS
 from bulkx.plan.csv_source import MAX_ROW_DIAGNOSTICS
-from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Diagnostic, Plan, Step
-from bulkx.plan.step_builder import did_you_mean, source_of
+from bulkx.plan.load import load_plan
+from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Diagnostic, Plan, Step, ValidPlan
+from bulkx.plan.step_builder import did_you_mean
 from bulkx.plan.step_checks import FALSE, ROW, TRUE, US_STATES, StepChecks
 
 __all__ = [
     "FALSE",
     "TRUE",
     "US_STATES",
+    "ValidPlan",
     "did_you_mean_suffix",
+    "load_valid",
+    "normalised",
     "sort_diagnostics",
     "step_order",
     "validate",
@@ -140,7 +150,7 @@ class _Validator(StepChecks):
                     # Named by no step, it must already exist: a parent too (a plan of trunks
                     # alone, as `bulkx export trunk` writes, names live trunk groups).
                     pos = (
-                        source_of(step).keys.get(f"template.{spec.name}", step.position)
+                        step.source.keys.get(f"template.{spec.name}", step.position)
                         if row < 0
                         else self.cell(step, row, file, line, spec.name)
                     )
@@ -234,9 +244,11 @@ class _Validator(StepChecks):
                 "access codes must be unique across all rooms of an endpoint",
             )
 
-    def run(self) -> list[Diagnostic]:
-        for step in self.plan.steps:
-            self.check_step(step)
+    def run(self) -> tuple[Plan, list[Diagnostic]]:
+        """The plan of normalised steps, and every problem of the plan."""
+        # The checks across steps compare normalised values (a number written two ways is
+        # one number): they run on the new steps.
+        self.plan = replace(self.plan, steps=tuple(self.check_step(s) for s in self.plan.steps))
         for kind in {KINDS[s.kind].name: KINDS[s.kind] for s in self.plan.steps}.values():
             self.check_duplicates(kind)
         self.check_cycles(self.check_references())
@@ -244,7 +256,7 @@ class _Validator(StepChecks):
             if kind.unique_across:
                 self.check_access_codes(kind)
         self.flush_capped()
-        return self.out
+        return self.plan, self.out
 
 
 def _article(word: str) -> str:
@@ -256,13 +268,41 @@ def did_you_mean_suffix(value: str, known: dict[str, list[int]] | None) -> str:
     return f" ({hint})" if hint else ""
 
 
-def validate(plan: Plan) -> list[Diagnostic]:
-    """All value problems of `plan`; its steps' rows are replaced by normalised, typed rows."""
+def normalised(plan: Plan) -> tuple[Plan, list[Diagnostic]]:
+    """`plan` with its values normalised as far as they could be, and all its value problems.
+    For a caller that looks at the values whatever the problems; one that goes on to diff
+    wants `validate`."""
+    checked, diagnostics = _Validator(plan).run()
     # A bad default is one problem reported from every row it fills: say it once.
-    return list(dict.fromkeys(_Validator(plan).run()))
+    return checked, list(dict.fromkeys(diagnostics))
 
 
-def step_order(plan: Plan) -> list[Step]:
+def validate(plan: Plan) -> tuple[ValidPlan | None, list[Diagnostic]]:
+    """All value problems of `plan`, and the valid plan of its normalised values when none of
+    them is an error (warnings do not stop a plan). `plan` itself is left as it was. The
+    loader's own diagnostics are the caller's to weigh: `load_valid` weighs both."""
+    checked, diagnostics = normalised(plan)
+    if any(d.severity == "error" for d in diagnostics):
+        return None, diagnostics
+    return ValidPlan.of(checked), diagnostics
+
+
+def load_valid(
+    path: str | Path, *, kind: str | None = None
+) -> tuple[ValidPlan | None, list[Diagnostic]]:
+    """`load_plan` then `validate`: the diagnostics of both (unsorted), and the valid plan when
+    neither found an error."""
+    plan, diagnostics = load_plan(path, kind=kind)
+    if plan is None:
+        return None, diagnostics
+    valid, found = validate(plan)
+    diagnostics = diagnostics + found
+    if any(d.severity == "error" for d in diagnostics):
+        return None, diagnostics
+    return valid, diagnostics
+
+
+def step_order(plan: ValidPlan) -> list[Step]:
     """Steps in dependency order (referenced objects first). Assumes a valid plan."""
     validator = _Validator(plan)
     graph = validator.check_references()

@@ -24,7 +24,7 @@ from bulkx.sandbox.asgi import (
     send_body,
     send_error,
 )
-from bulkx.sandbox.errors import ApiError, FieldError, bad_request
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, bad_request
 from bulkx.sandbox.faults import FaultInjector, FaultSpec, FaultSpecError, parse_fault_spec
 from bulkx.sandbox.ratelimit import TokenBucketLimiter
 from bulkx.sandbox.requestlog import REQUESTS_PAGE_DEFAULT, RequestLog
@@ -50,18 +50,20 @@ class Controls(Protocol):
     def rate_limit_state(self) -> dict[str, Any]: ...
 
 
-def _forbidden_admin() -> ApiError:
+def _forbidden_admin() -> ErrorAnswer:
     message = "the sandbox admin API answers loopback clients only"
-    return ApiError(403, assumptions.MESSAGE_BY_STATUS[403], [FieldError(None, message)])
+    return ErrorAnswer(403, assumptions.MESSAGE_BY_STATUS[403], [FieldError(None, message)])
 
 
-def _admin_unauthorized() -> ApiError:
+def _admin_unauthorized() -> ErrorAnswer:
     message = (
         "the sandbox admin API takes 'Authorization: Bearer <token>' with the sandbox's own"
         " token (its --token, --token-file or BULKX_SANDBOX_TOKEN; sandbox-token by default)"
     )
     challenge = {"WWW-Authenticate": 'Bearer realm="bulkx-sandbox-admin"'}
-    return ApiError(401, assumptions.MESSAGE_BY_STATUS[401], [FieldError(None, message)], challenge)
+    return ErrorAnswer(
+        401, assumptions.MESSAGE_BY_STATUS[401], [FieldError(None, message)], challenge
+    )
 
 
 class AdminApi:
@@ -100,11 +102,11 @@ class AdminApi:
         handler = methods.get(scope["method"])
         if handler is None:
             allow = ", ".join(methods)
-            await send_error(send, ApiError(405, headers={"Allow": allow}))
+            await send_error(send, ErrorAnswer(405, headers={"Allow": allow}))
             return
         try:
             payload = await handler(scope, receive)
-        except ApiError as error:
+        except ErrorAnswer as error:
             await send_error(send, error)
             return
         await send_body(send, 200, dumps(payload))
@@ -192,11 +194,11 @@ async def _read_json_object(receive: Receive) -> dict[str, Any]:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ApiError(400, "the client disconnected while sending the body")
+            raise ErrorAnswer(400, "the client disconnected while sending the body")
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > _MAX_ADMIN_BODY:
-            raise ApiError(413, "admin request body too large")
+            raise ErrorAnswer(413, "admin request body too large")
         chunks.append(chunk)
         if not message.get("more_body", False):
             break

@@ -9,7 +9,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from bulkx.sandbox.errors import ApiError
+from bulkx.sandbox.errors import ErrorAnswer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -41,7 +41,7 @@ async def send_body(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_error(send: Send, error: ApiError) -> None:
+async def send_error(send: Send, error: ErrorAnswer) -> None:
     headers = tuple((k.lower().encode(), v.encode()) for k, v in error.headers.items())
     await send_body(send, error.status, dumps(error.body()), headers)
 

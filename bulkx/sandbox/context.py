@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from bulkx.sandbox import assumptions
-from bulkx.sandbox.errors import ApiError, FieldError
+from bulkx.sandbox.errors import ErrorAnswer, FieldError
 
 if TYPE_CHECKING:
     from bulkx.sandbox.world import World
@@ -35,7 +35,7 @@ class Principal:
             return
         if f"{area}.manage" in self.scopes or f"{area}.{verb}" in self.scopes:
             return
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.MISSING_SCOPE_STATUS,
             "forbidden",
             [FieldError(None, f"the token lacks the scope {area}.manage or {area}.{verb}")],

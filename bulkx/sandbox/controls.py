@@ -30,7 +30,7 @@ from bulkx.sandbox.asgi import (
     send_body,
     swallow,
 )
-from bulkx.sandbox.errors import ApiError
+from bulkx.sandbox.errors import ErrorAnswer
 from bulkx.sandbox.faults import FaultInjector, FaultKind, FaultSpec, parse_fault_spec
 from bulkx.sandbox.ratelimit import TokenBucketLimiter
 from bulkx.sandbox.requestlog import (
@@ -61,7 +61,7 @@ __all__ = [
 ANONYMOUS_KEY: Final = "-"
 
 
-_RATE_LIMITED_BODY: Final = dumps(ApiError(429).body())
+_RATE_LIMITED_BODY: Final = dumps(ErrorAnswer(429).body())
 
 
 def _retry_after_text(seconds: float) -> str:
@@ -69,8 +69,8 @@ def _retry_after_text(seconds: float) -> str:
     return str(max(0, math.ceil(seconds)))
 
 
-_OUTAGE_BODY: Final = dumps(ApiError(503).body())
-_UNAUTHORIZED_BODY: Final = dumps(ApiError(401).body())
+_OUTAGE_BODY: Final = dumps(ErrorAnswer(503).body())
+_UNAUTHORIZED_BODY: Final = dumps(ErrorAnswer(401).body())
 _5XX_MESSAGES: Final = {
     500: "internal server error",
     502: "bad gateway",
@@ -78,7 +78,7 @@ _5XX_MESSAGES: Final = {
     504: "gateway timeout",
 }
 _5XX_BODIES: Final = {
-    status: dumps(ApiError(status, message).body()) for status, message in _5XX_MESSAGES.items()
+    status: dumps(ErrorAnswer(status, message).body()) for status, message in _5XX_MESSAGES.items()
 }
 #: Faults that answer in place of the app: (status, fault name in the request log, body).
 _ANSWERED_FAULTS: Final = {

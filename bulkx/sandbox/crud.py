@@ -11,8 +11,8 @@ from typing import Any
 
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
-from bulkx.sandbox.errors import ApiError, FieldError, bad_request, not_found
-from bulkx.sandbox.filters import Condition, FieldType, SqlField, compile_sql, matches
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, bad_request, not_found
+from bulkx.sandbox.filters import Condition, JsonType, SqlField, compile_sql, matches
 from bulkx.sandbox.listing import (
     EncodedItems,
     ListQuery,
@@ -30,7 +30,7 @@ def resolve_path(resource: Resource, indexed: tuple[str, ...], cond: Condition) 
     top = cond.path[0]
     spec = resource.by_name.get(top)
     if spec is None or spec.access == "hidden":
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.UNKNOWN_FILTER_FIELD_STATUS,
             f"filter: unknown field {top!r}",
             [FieldError("filter", f"{resource.name} has no field {top!r}")],
@@ -291,7 +291,7 @@ def delete_object(ctx: Ctx, resource: Resource, sid: str) -> None:
 
 
 def field_type_of(resource: Resource) -> Any:
-    def field_type(cond: Condition) -> FieldType | None:
+    def field_type(cond: Condition) -> JsonType | None:
         return resource.field_type(cond.field) if len(cond.path) == 1 else None
 
     return field_type
@@ -319,7 +319,7 @@ def list_from_objects(
     for cond in q.conditions:
         spec = resource.by_name.get(cond.field)
         if spec is None or spec.access == "hidden":
-            raise ApiError(
+            raise ErrorAnswer(
                 assumptions.UNKNOWN_FILTER_FIELD_STATUS,
                 f"filter: unknown field {cond.field!r}",
                 [FieldError("filter", f"{resource.name} has no field {cond.field!r}")],

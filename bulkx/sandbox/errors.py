@@ -19,7 +19,7 @@ class FieldError:
 
 
 @dataclass
-class ApiError(Exception):
+class ErrorAnswer(Exception):
     """An HTTP error answer: `status`, a top-level message and per-field errors."""
 
     status: int
@@ -41,25 +41,25 @@ class ApiError(Exception):
         return f"{self.status} {self.message}" + (f" ({details})" if details else "")
 
 
-def bad_request(message: str, field_name: str | None = None) -> ApiError:
-    return ApiError(400, message, [FieldError(field_name, message)])
+def bad_request(message: str, field_name: str | None = None) -> ErrorAnswer:
+    return ErrorAnswer(400, message, [FieldError(field_name, message)])
 
 
-def not_found(what: str = "item", sid: str | None = None) -> ApiError:
+def not_found(what: str = "item", sid: str | None = None) -> ErrorAnswer:
     """The documented 404 body ("no item error" / "cannot find item by sid"); `what` is kept
     for callers' readability. The sid not found is named in reference_sid
     (assumptions.NOT_FOUND_NAMES_SID)."""
     del what
-    return ApiError(
+    return ErrorAnswer(
         404,
         assumptions.MESSAGE_BY_STATUS[404],
         [FieldError(None, assumptions.NOT_FOUND_ITEM_MESSAGE, sid)],
     )
 
 
-def conflict(message: str, field_name: str | None = None, sid: str | None = None) -> ApiError:
-    return ApiError(409, message, [FieldError(field_name, message, sid)])
+def conflict(message: str, field_name: str | None = None, sid: str | None = None) -> ErrorAnswer:
+    return ErrorAnswer(409, message, [FieldError(field_name, message, sid)])
 
 
-def invalid(errors: list[FieldError]) -> ApiError:
-    return ApiError(422, assumptions.MESSAGE_BY_STATUS[422], errors)
+def invalid(errors: list[FieldError]) -> ErrorAnswer:
+    return ErrorAnswer(422, assumptions.MESSAGE_BY_STATUS[422], errors)

@@ -239,10 +239,11 @@ class _FilterReader:
 
 # --- typing values ---------------------------------------------------------------------------
 
-FieldType = Literal["str", "int", "float", "bool", "object", "array", "any"]
+#: The JSON type of a stored field's value: how a filter literal compared with it is read.
+JsonType = Literal["str", "int", "float", "bool", "object", "array", "any"]
 
 
-def typed(literal: Literal_, field_type: FieldType | None) -> Scalar:
+def typed(literal: Literal_, field_type: JsonType | None) -> Scalar:
     """The value a literal stands for, given the type of the field it is compared with."""
     text = literal.text
     if not literal.quoted and text.lower() == "null":
@@ -329,7 +330,7 @@ class SqlField:
     """How to reach a filterable value in SQL: a column, or a JSON path into `data`."""
 
     expr: str
-    type: FieldType | None
+    type: JsonType | None
     #: When set, the path walks into an array of objects: the condition holds if any element
     #: matches.
     array_of: str | None = None
@@ -354,9 +355,7 @@ def _sql_value(value: Scalar) -> Scalar:
     return value
 
 
-def condition_sql(
-    cond: Condition, expr: str, field_type: FieldType | None
-) -> tuple[str, list[Any]]:
+def condition_sql(cond: Condition, expr: str, field_type: JsonType | None) -> tuple[str, list[Any]]:
     """SQL for one condition on a scalar SQL expression."""
     op = cond.op
     if op in ("in", "notin"):
@@ -438,7 +437,7 @@ def _get_path(obj: Any, path: Sequence[str]) -> list[Any]:
     return values
 
 
-def _compare(op: Operator, actual: Any, cond: Condition, field_type: FieldType | None) -> bool:
+def _compare(op: Operator, actual: Any, cond: Condition, field_type: JsonType | None) -> bool:
     if op in ("in", "notin"):
         members = {typed(v, field_type) for v in cond.values}
         return (actual in members) == (op == "in")
@@ -472,7 +471,7 @@ def _compare(op: Operator, actual: Any, cond: Condition, field_type: FieldType |
 def matches(
     obj: dict[str, Any],
     conditions: Sequence[Condition],
-    field_type: Callable[[Condition], FieldType | None] = lambda _c: None,
+    field_type: Callable[[Condition], JsonType | None] = lambda _c: None,
 ) -> bool:
     for cond in conditions:
         if cond.op == "nearby":

@@ -14,7 +14,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
-from bulkx.sandbox.errors import ApiError, FieldError
+from bulkx.sandbox.errors import ErrorAnswer, FieldError
 
 Scope = MutableMapping[str, Any]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -68,7 +68,7 @@ async def refuse_host(send: Send, host: str | None) -> None:
         f"{shown}: the sandbox answers only requests addressed to 127.0.0.1, [::1] or localhost"
         " (with the port), so that a web page cannot reach it through DNS rebinding"
     )
-    error = ApiError(MISDIRECTED, "misdirected request", [FieldError(None, why)])
+    error = ErrorAnswer(MISDIRECTED, "misdirected request", [FieldError(None, why)])
     body = json.dumps(error.body(), separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),

@@ -26,7 +26,7 @@ from bulkx.sandbox.crud import (
     list_objects,
     update_object,
 )
-from bulkx.sandbox.errors import ApiError, FieldError
+from bulkx.sandbox.errors import ErrorAnswer, FieldError
 from bulkx.sandbox.limits import Limits, deadline_passed, query_deadline, query_timeout_error
 from bulkx.sandbox.listing import EncodedItems
 from bulkx.sandbox.schema import Resource
@@ -46,9 +46,10 @@ class Raw:
     status: int = 200
 
 
-#: What an operation returns: a JSON document, nothing (204), or a raw body.
+#: What a handler returns: a JSON document, nothing (204), or a raw body.
 Result = dict[str, Any] | list[Any] | None | Raw
-Operation = Callable[[Ctx, Mapping[str, str], Any], Result]
+#: What a route does: (context, path parameters, body) -> its answer, or it raises `ErrorAnswer`.
+Handler = Callable[[Ctx, Mapping[str, str], Any], Result]
 
 
 _ITEMS_MARK = "\x00items\x00"
@@ -72,7 +73,7 @@ def json_response(
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-def error_response(error: ApiError) -> Response:
+def error_response(error: ErrorAnswer) -> Response:
     return json_response(error.body(), error.status, error.headers or None)
 
 
@@ -97,16 +98,16 @@ async def read_body(
                 chunks.append(chunk)
     except TimeoutError:
         why = f"the body did not arrive within {limits.body_timeout_s:g} s"
-        raise ApiError(408, "request timeout", [FieldError(field, why)], dict(_CLOSE)) from None
+        raise ErrorAnswer(408, "request timeout", [FieldError(field, why)], dict(_CLOSE)) from None
     return b"".join(chunks)
 
 
 _CLOSE: Final = {"Connection": "close"}
 
 
-def _too_large(cap: int, field: str | None) -> ApiError:
+def _too_large(cap: int, field: str | None) -> ErrorAnswer:
     why = f"the body is larger than {cap} bytes"
-    return ApiError(413, "request entity too large", [FieldError(field, why)], dict(_CLOSE))
+    return ErrorAnswer(413, "request entity too large", [FieldError(field, why)], dict(_CLOSE))
 
 
 class EmptyBody(dict[str, Any]):
@@ -123,11 +124,11 @@ async def read_json_body(request: Request, limits: Limits, *, form: bool = False
             # "POST ... when no argument is needed, send {}": an empty body means the same,
             # except where a route needs a body (renting a DID: `EmptyBody` tells them apart).
             return EmptyBody()
-        raise ApiError(
+        raise ErrorAnswer(
             400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, "the body is empty")]
         )
     if content_type != "application/json" and not content_type.endswith("+json"):
-        raise ApiError(
+        raise ErrorAnswer(
             415,
             assumptions.MESSAGE_BY_STATUS[415],
             [FieldError(None, "send the body with 'Content-Type: application/json'")],
@@ -135,7 +136,7 @@ async def read_json_body(request: Request, limits: Limits, *, form: bool = False
     try:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(
+        raise ErrorAnswer(
             400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, "the body is not valid JSON")]
         ) from None
     except RecursionError:
@@ -148,7 +149,7 @@ async def read_json_body(request: Request, limits: Limits, *, form: bool = False
 def client_left() -> Response:
     """The answer to a request whose client disconnected mid-body: nobody reads it, and it is
     not an error of the sandbox (no traceback in the log)."""
-    return error_response(ApiError(400, "the client disconnected while sending the body"))
+    return error_response(ErrorAnswer(400, "the client disconnected while sending the body"))
 
 
 async def run_query(world: World, call: Callable[[], Result]) -> Result:
@@ -173,9 +174,9 @@ async def run_query(world: World, call: Callable[[], Result]) -> Result:
 MAX_JSON_DEPTH = 64
 
 
-def _too_deep_error() -> ApiError:
+def _too_deep_error() -> ErrorAnswer:
     message = f"the body nests deeper than {MAX_JSON_DEPTH} levels"
-    return ApiError(400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, message)])
+    return ErrorAnswer(400, assumptions.INVALID_JSON_MESSAGE, [FieldError(None, message)])
 
 
 def _too_deep(value: Any) -> bool:
@@ -201,7 +202,7 @@ def _form_fields(raw: bytes) -> dict[str, str]:
         text = raw.decode("utf-8")
         return dict(urllib.parse.parse_qsl(text, keep_blank_values=True, errors="strict"))
     except (UnicodeDecodeError, ValueError):
-        raise ApiError(
+        raise ErrorAnswer(
             400,
             assumptions.MESSAGE_BY_STATUS[400],
             [FieldError(None, "the form body is not valid")],
@@ -210,7 +211,7 @@ def _form_fields(raw: bytes) -> dict[str, str]:
 
 def require_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise ApiError(
+        raise ErrorAnswer(
             400,
             assumptions.INVALID_JSON_MESSAGE,
             [FieldError(None, "the body must be a JSON object")],
@@ -230,7 +231,7 @@ class Api:
     def endpoint(
         self,
         world: World,
-        operation: Operation,
+        operation: Handler,
         *,
         form: bool = False,
         body: bool | None = None,
@@ -254,7 +255,7 @@ class Api:
                     result = await run_query(world, lambda: operation(ctx, params, payload))
                 else:
                     result = operation(ctx, params, payload)
-            except ApiError as error:
+            except ErrorAnswer as error:
                 return error_response(error)
             except ClientDisconnect:
                 return client_left()
@@ -273,7 +274,7 @@ class Api:
         world: World,
         path: str,
         methods: list[str],
-        operation: Operation,
+        operation: Handler,
         *,
         form: bool = False,
         authenticate: Authenticate | None = None,
@@ -324,17 +325,17 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     if status == 404:
         why = f"no such path: {request.url.path}"
-        error = ApiError(404, assumptions.UNKNOWN_PATH_MESSAGE, [FieldError(None, why)])
+        error = ErrorAnswer(404, assumptions.UNKNOWN_PATH_MESSAGE, [FieldError(None, why)])
     elif status == 405:
-        error = ApiError(
+        error = ErrorAnswer(
             405, "Method Not Allowed", [FieldError(None, f"{request.method} is not allowed here")]
         )
     else:
-        error = ApiError(status, getattr(exc, "detail", None) or None)
+        error = ErrorAnswer(status, getattr(exc, "detail", None) or None)
     return error_response(error)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     # A bug in the sandbox must cost one request, not the server (and never leak a traceback).
     log.exception("sandbox error on %s %s", request.method, request.url.path)
-    return error_response(ApiError(500, "internal server error"))
+    return error_response(ErrorAnswer(500, "internal server error"))

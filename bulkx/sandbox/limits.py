@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bulkx.sandbox import assumptions
-from bulkx.sandbox.errors import ApiError, FieldError
+from bulkx.sandbox.errors import ErrorAnswer, FieldError
 
 MIB = 1024 * 1024
 
@@ -72,12 +72,12 @@ def check_deadline() -> None:
         raise query_timeout_error(getattr(_local, "seconds", None))
 
 
-def query_timeout_error(seconds: float | None, field: str | None = "filter") -> ApiError:
+def query_timeout_error(seconds: float | None, field: str | None = "filter") -> ErrorAnswer:
     limit = f"{seconds:g} s" if seconds is not None else "its time limit"
     why = (
         f"the query ran longer than {limit} and was stopped; narrow it (a filter on a"
         ' phonenumber prefix, such as phonenumber like "1516%", is answered from an index)'
     )
-    return ApiError(
+    return ErrorAnswer(
         assumptions.QUERY_TIMEOUT_STATUS, "the query took too long", [FieldError(field, why)]
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bulkx.sandbox import assumptions
-from bulkx.sandbox.errors import ApiError, FieldError, bad_request
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, bad_request
 from bulkx.sandbox.filters import Condition, parse_filter
 
 
@@ -53,7 +53,7 @@ def parse_list_query(
 ) -> ListQuery:
     limit = _int_param(query, "limit", default_limit)
     if limit > assumptions.LIST_LIMIT_MAX:
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.LIST_LIMIT_TOO_LARGE_STATUS,
             f"limit must not exceed {assumptions.LIST_LIMIT_MAX}",
             [FieldError("limit", f"must not exceed {assumptions.LIST_LIMIT_MAX}")],

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.errors import FieldError, invalid
-from bulkx.sandbox.filters import FieldType
+from bulkx.sandbox.filters import JsonType
 
 if TYPE_CHECKING:
     from bulkx.sandbox.context import Ctx
@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 #: rw: create and update; ro: server-managed; create: settable only on create;
 #: hidden: writable but never returned (passwords).
 Access = Literal["rw", "ro", "create", "hidden"]
-Operation = Literal["list", "get", "create", "update", "delete"]
-ALL_OPERATIONS: frozenset[Operation] = frozenset({"list", "get", "create", "update", "delete"})
+#: The generic routes a resource can have (`Resource.operations`).
+CrudVerb = Literal["list", "get", "create", "update", "delete"]
+ALL_OPERATIONS: frozenset[CrudVerb] = frozenset({"list", "get", "create", "update", "delete"})
 
 Check = Callable[[Any], str | None]
 
@@ -32,7 +33,7 @@ Check = Callable[[Any], str | None]
 @dataclass(frozen=True)
 class Field:
     name: str
-    type: FieldType = "str"
+    type: JsonType = "str"
     default: Any = None
     access: Access = "rw"
     nullable: bool = True
@@ -48,7 +49,7 @@ class Field:
 
 @dataclass(frozen=True)
 class Hooks:
-    """Resource-specific behaviour around the generic CRUD. Each may raise ApiError."""
+    """Resource-specific behaviour around the generic CRUD. Each may raise ErrorAnswer."""
 
     before_create: Callable[[Ctx, dict[str, Any]], None] | None = None
     after_create: Callable[[Ctx, dict[str, Any]], None] | None = None
@@ -72,7 +73,7 @@ class Resource:
     collection: str = ""
     #: Top-level fields kept in their own indexed SQL columns (fast filters and ordering).
     indexed: tuple[str, ...] = ()
-    operations: frozenset[Operation] = ALL_OPERATIONS
+    operations: frozenset[CrudVerb] = ALL_OPERATIONS
     #: Scope area, e.g. "phonenumber" -> phonenumber.manage / .read / .create / .update / .delete.
     scope: str | None = None
     #: Who owns the rows: the partner (Core) or the app account (endpoint APIs).
@@ -102,7 +103,7 @@ class Resource:
         # Cached: filters ask for field types once per candidate object (browse hot path).
         return {f.name: f for f in self.fields}
 
-    def field_type(self, name: str) -> FieldType | None:
+    def field_type(self, name: str) -> JsonType | None:
         spec = self.by_name.get(name)
         return spec.type if spec else None
 
@@ -126,7 +127,7 @@ _TYPE_NAMES = {
 }
 
 
-def _type_ok(kind: FieldType, value: Any) -> bool:
+def _type_ok(kind: JsonType, value: Any) -> bool:
     if kind == "any":
         return True
     if kind == "str":
@@ -266,17 +267,17 @@ class Registry:
 # --- shorthands for resource definitions ------------------------------------------------------
 
 
-def rw(name: str, type: FieldType = "str", default: Any = None, **options: Any) -> Field:
+def rw(name: str, type: JsonType = "str", default: Any = None, **options: Any) -> Field:
     return Field(name, type, default, "rw", **options)
 
 
-def ro(name: str, type: FieldType = "str", default: Any = None, **options: Any) -> Field:
+def ro(name: str, type: JsonType = "str", default: Any = None, **options: Any) -> Field:
     return Field(name, type, default, "ro", **options)
 
 
-def create_only(name: str, type: FieldType = "str", default: Any = None, **options: Any) -> Field:
+def create_only(name: str, type: JsonType = "str", default: Any = None, **options: Any) -> Field:
     return Field(name, type, default, "create", **options)
 
 
-def hidden(name: str, type: FieldType = "str", default: Any = None, **options: Any) -> Field:
+def hidden(name: str, type: JsonType = "str", default: Any = None, **options: Any) -> Field:
     return Field(name, type, default, "hidden", **options)

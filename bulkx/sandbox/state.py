@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bulkx.sandbox.errors import ApiError, FieldError, bad_request
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, bad_request
 from bulkx.sandbox.http import error_response, json_response
 from bulkx.sandbox.world import World
 
@@ -87,8 +87,8 @@ def state_route(world: World, prefix: str) -> Route:
             limit = _limit(request)
         except KeyError:
             why = FieldError("collection", "no such collection")
-            return error_response(ApiError(404, "Not Found", [why]))
-        except ApiError as error:
+            return error_response(ErrorAnswer(404, "Not Found", [why]))
+        except ErrorAnswer as error:
             return error_response(error)
         # A whole collection is a big answer: built off the event loop, like a list query.
         body = await anyio.to_thread.run_sync(_collection, world, collection, limit)

@@ -100,7 +100,7 @@ class Store:
         """A write transaction (BEGIN IMMEDIATE: check-then-write races cannot interleave).
 
         Nested, it is a savepoint: an error inside rolls back only the inner writes, so a
-        caller that catches an ApiError inside an outer transaction keeps nothing half-done.
+        caller that catches an ErrorAnswer inside an outer transaction keeps nothing half-done.
         """
         with self._lock:
             depth = self._depth

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkx.sandbox.context import Principal
-from bulkx.sandbox.errors import ApiError, FieldError
+from bulkx.sandbox.errors import ErrorAnswer, FieldError
 from bulkx.sandbox.inventory import Inventory
 from bulkx.sandbox.limits import DEFAULT_LIMITS, Limits
 from bulkx.sandbox.schema import Registry
@@ -210,7 +210,7 @@ class World:
         field and nothing internal (assumptions.PARTNER_VIEWS_ARE_THE_PARTNER_OBJECT)."""
         found = self.store.get("partners", partner_sid)
         if found is None:
-            raise ApiError(401)
+            raise ErrorAnswer(401)
         spec = self.registry.resources.get("partner")
         if spec is None:  # a world without the Core resources
             return {k: v for k, v in found.items() if k != "password"}
@@ -300,12 +300,12 @@ class World:
         """The id logs and rate limits use; None when the request carries no credential."""
         try:
             scheme, credentials = _authorization(headers)
-        except ApiError:
+        except ErrorAnswer:
             return None
         if scheme == "basic":
             try:
                 return f"login:{_basic(credentials)[0]}"
-            except ApiError:
+            except ErrorAnswer:
                 return None
         found = self.store.find("tokens", "c_access_token=?", [credentials])
         return f"token:{found[0]['token_sid']}" if found else "token:unknown"
@@ -334,8 +334,8 @@ class Credentials:
         return scheme.lower() == "bearer" and bool(value.strip()) and self.accepts(value.strip())
 
 
-def _unauthorized(why: str) -> ApiError:
-    return ApiError(401, "Bad credentials", [FieldError(None, why)])
+def _unauthorized(why: str) -> ErrorAnswer:
+    return ErrorAnswer(401, "Bad credentials", [FieldError(None, why)])
 
 
 def _authorization(headers: Mapping[str, str]) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bulkx.journal import Event, RunInfo, Sample
+from bulkx.journal import JournalEvent, RunInfo, Sample
 from bulkx.tui.source import RunSnapshot
 
 #: The run states in which a run has ended (the journal sets `finished_at` on entering one).
@@ -179,7 +179,7 @@ def throughput(samples: Sequence[Sample]) -> Throughput:
     )
 
 
-def _paused(events: Sequence[Event]) -> bool:
+def _paused(events: Sequence[JournalEvent]) -> bool:
     """The writer logs `paused` and `resumed`; a process that reopens the run starts unpaused."""
     for event in reversed(events):
         if event.message in ("paused", "resumed") or event.message.startswith("reopened by"):
@@ -187,7 +187,7 @@ def _paused(events: Sequence[Event]) -> bool:
     return False
 
 
-def _stopping(events: Sequence[Event]) -> bool:
+def _stopping(events: Sequence[JournalEvent]) -> bool:
     for event in reversed(events):
         if event.message.startswith("stopping"):
             return True

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bulkx.journal import (
     Command,
-    Event,
+    JournalEvent,
     JournalReader,
     JournalView,
     Operation,
@@ -43,7 +43,7 @@ class RunSnapshot:
     by_step: Mapping[str, Mapping[str, int]]
     #: The newest failed operations, newest first; `counts["failed"]` says how many in all.
     failures: tuple[Operation, ...]
-    events: tuple[Event, ...]
+    events: tuple[JournalEvent, ...]
     samples: tuple[Sample, ...]
     #: pause/resume/cancel written to the control table and not yet picked up by the writer.
     pending_commands: tuple[Command, ...]

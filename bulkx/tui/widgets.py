@@ -14,7 +14,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from bulkx.escaping import printable
-from bulkx.journal import Event, Operation
+from bulkx.journal import JournalEvent, Operation
 from bulkx.tui.figures import RunFigures, StepFigures, Tone, clock_time, duration, wall_time
 from bulkx.tui.source import RunSnapshot
 
@@ -262,9 +262,9 @@ class LogTail(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._events: tuple[Event, ...] = ()
+        self._events: tuple[JournalEvent, ...] = ()
 
-    def show(self, events: Sequence[Event]) -> None:
+    def show(self, events: Sequence[JournalEvent]) -> None:
         if tuple(events) != self._events:
             self._events = tuple(events)
             self.refresh()

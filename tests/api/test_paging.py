@@ -92,7 +92,7 @@ async def test_a_looping_next_link_is_an_error() -> None:
 
 
 async def test_a_non_envelope_is_an_error() -> None:
-    async def bad(offset: int) -> Any:
+    async def bad(offset_or_url: object) -> Any:
         return ["not", "an", "envelope"]
 
     with pytest.raises(ApiError, match="list envelope"):

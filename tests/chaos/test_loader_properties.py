@@ -35,7 +35,7 @@ from bulkx.engine.plan_run import read_saved
 from bulkx.errors import ConfigError, PlanError
 from bulkx.plan.model import Position
 from bulkx.plan.numbers import normalise_one
-from bulkx.sandbox.errors import ApiError
+from bulkx.sandbox.errors import ErrorAnswer
 from bulkx.sandbox.faults import FaultSpec, FaultSpecError, parse_fault_spec
 from bulkx.sandbox.filters import parse_filter
 from bulkx.sandbox.seeding import read_ported_csv
@@ -316,7 +316,7 @@ def test_any_text_as_a_phone_number(text: str) -> None:
 def test_any_text_as_a_sandbox_filter(text: str) -> None:
     try:
         parse_filter(text)
-    except ApiError as error:
+    except ErrorAnswer as error:
         status = error.status
     else:
         return

@@ -24,9 +24,8 @@ from bulkx.engine.plan_run import live_refs
 from bulkx.engine.prepare_chunks import prepare_journaled
 from bulkx.engine.run import RunOptions, execute, plan_run, start_run
 from bulkx.journal import Journal, Operation
-from bulkx.plan.load import load_plan
-from bulkx.plan.model import Plan
-from bulkx.plan.validate import validate
+from bulkx.plan.model import ValidPlan
+from bulkx.plan.validate import load_valid
 from bulkx.sandbox.app import SandboxApp, SandboxConfig, create_app
 from bulkx.sandbox.controls import SandboxTransport
 from bulkx.sandbox.resources.numbers import seed_ported
@@ -75,7 +74,7 @@ def world(tmp_path: Path) -> tuple[Path, list[str]]:
     return db, to_rent
 
 
-def _plan(directory: Path, to_rent: list[str], *, blocked: bool) -> Plan:
+def _plan(directory: Path, to_rent: list[str], *, blocked: bool) -> ValidPlan:
     """Creates and a release of trunk groups, DIDs moved off the released one, DIDs released
     (one naming it), renamed and rented, E911 records (one on a number the plan rents) and
     line information: references, sub-records and releases across many chunks."""
@@ -105,10 +104,8 @@ def _plan(directory: Path, to_rent: list[str], *, blocked: bool) -> Plan:
         "  - {kind: did_emergency, name: e911, source: e911.csv}\n"
         "  - {kind: did_line_information, name: lines, source: lines.csv}\n"
     )
-    plan, diagnostics = load_plan(directory / "plan.yaml")
-    assert plan is not None, diagnostics
-    problems = [d for d in diagnostics + validate(plan) if d.severity == "error"]
-    assert not problems, problems
+    plan, diagnostics = load_valid(directory / "plan.yaml")
+    assert plan is not None, [d for d in diagnostics if d.severity == "error"]
     return plan
 
 
@@ -125,7 +122,7 @@ def _shape(op: Operation) -> tuple[Any, ...]:
     )
 
 
-async def _whole_and_chunked(app: SandboxApp, plan: Plan, root: Path) -> dict[str, Any]:
+async def _whole_and_chunked(app: SandboxApp, plan: ValidPlan, root: Path) -> dict[str, Any]:
     async with _client(app) as client:
         live = await read_live_state(client, plan)
         whole = diff(plan, live, allow_release=True)

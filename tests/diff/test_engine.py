@@ -22,7 +22,7 @@ from bulkx.diff.changes import (
 from bulkx.diff.engine import diff, kind_order
 from bulkx.diff.state import LiveObject, LiveState, natural_key
 from bulkx.kinds import KINDS
-from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Plan, Position, Step
+from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Position, Step, ValidPlan
 
 
 def step(kind: str, rows: list[dict[str, Any]], name: str | None = None, **extra: Any) -> Step:
@@ -37,8 +37,9 @@ def step(kind: str, rows: list[dict[str, Any]], name: str | None = None, **extra
     return Step(kind, name or f"{kind}#1", Position("plan.yaml", 1), frame, **extra)
 
 
-def plan(*steps: Step) -> Plan:
-    return Plan("plan.yaml", steps, "digest")
+def plan(*steps: Step) -> ValidPlan:
+    """A plan of steps whose frames the test wrote normalised, as validation would leave them."""
+    return ValidPlan("plan.yaml", steps, "digest")
 
 
 def live_with(*entries: tuple[str, str, dict[str, Any]]) -> LiveState:

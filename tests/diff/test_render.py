@@ -76,7 +76,8 @@ def test_json_is_exactly_the_stdlib_indented_text() -> None:
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from bulkx.cli.render import indented_json, render_json
+    from bulkx.cli.render import render_json
+    from bulkx.json_text import indented_json
 
     awkward = {
         "text": 'quote " back\\slash \x1b[2J \u202e é 中 \U0001f600 \x7f\t\n',
@@ -87,6 +88,7 @@ def test_json_is_exactly_the_stdlib_indented_text() -> None:
         "é key": {"\x00": "nul"},
     }
     int_keys = {"n": {1: "int key", None: "x"}, 2.5: {True: [1, [2]]}}
+    document: object
     for document in (awkward, int_keys, [], "alone", 3, None):
         assert indented_json(document) == json.dumps(document, indent=2, default=str)
     changeset = _changeset()

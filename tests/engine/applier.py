@@ -7,12 +7,13 @@ from bulkx.api import CarrierX
 from bulkx.diff.changes import Changeset, Create, RentByCriteria
 from bulkx.diff.read import criteria_filter
 from bulkx.diff.state import LiveState
-from bulkx.engine.requests import Resolver, created_sid, rent_requests, request_for
+from bulkx.engine.requests import Request, Resolver, created_sid, rent_requests, request_for
 
 
 async def apply_in_order(client: CarrierX, changeset: Changeset, live: LiveState) -> int:
     resolver = Resolver.from_live(live)
     sent = 0
+    request: Request | None
     for change in changeset.changes:
         if isinstance(change, RentByCriteria):
             flt = criteria_filter(change.criteria)

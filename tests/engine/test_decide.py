@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TypedDict
 
 import pytest
 
@@ -40,7 +41,15 @@ SEND = Context(
 )
 PREPARE = replace(SEND, phase=Phase.PREPARE)
 LOOKUP = replace(SEND, phase=Phase.LOOKUP)
-USED_UP = {"attempts": 6}
+
+
+class _Attempts(TypedDict):
+    """The attempts field alone, typed so that `replace(ctx, **USED_UP)` type-checks."""
+
+    attempts: int
+
+
+USED_UP: _Attempts = {"attempts": 6}
 
 BUSY = ServerError("busy", 503)
 SLOW_DOWN = RateLimited("slow down", 429, retry_after=3.0)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,7 +83,7 @@ def test_a_retry_then_a_restart_are_written_in_order(tmp_path: Path) -> None:
     asyncio.run(scenario())
     with JournalReader.open(tmp_path, journal.run_id) as reader:
         record = reader.op_by_key(ops[0].op_key)
-        assert record is not None
+        assert record is not None and record.op_id is not None
         moves = [(t.from_state, t.to_state) for t in reader.history(record.op_id)]
     assert moves[-4:] == [
         ("pending", "in_flight"),
@@ -99,7 +100,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch, *names: str) -> dict[str, list[li
         real = getattr(Journal, name)
 
         def counted(self: Journal, first: object, *rest: object, _real=real, _name=name):  # type: ignore[no-untyped-def]
-            items = first if isinstance(first, list) else [first]
+            items: list[Any] = first if isinstance(first, list) else [first]
             calls[_name].append([i[0] if isinstance(i, tuple) else i for i in items])
             return _real(self, first, *rest)
 
@@ -163,7 +164,7 @@ def test_an_operation_named_twice_in_one_commit_keeps_its_order(
     assert calls["start"][1:] == [[ops[0].op_id, ops[2].op_id]]
     with JournalReader.open(tmp_path, journal.run_id) as reader:
         record = reader.op_by_key(ops[0].op_key)
-        assert record is not None
+        assert record is not None and record.op_id is not None
         moves = [(t.from_state, t.to_state) for t in reader.history(record.op_id)]
     assert moves[-4:] == [
         ("pending", "in_flight"),

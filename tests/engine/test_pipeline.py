@@ -17,7 +17,7 @@ import pytest
 
 from bulkx.diff.read import ApiReader
 from bulkx.engine import events
-from bulkx.engine.events import Event, Reporters
+from bulkx.engine.events import Event, Reporter, Reporters
 from bulkx.engine.pipeline import pipeline_refusal
 from bulkx.engine.run import (
     RunOptions,
@@ -28,8 +28,8 @@ from bulkx.engine.run import (
     start_run,
 )
 from bulkx.journal import Journal
-from bulkx.plan.load import load_plan
-from bulkx.plan.model import Plan
+from bulkx.plan.model import ValidPlan
+from bulkx.plan.validate import load_valid
 from bulkx.sandbox.app import SandboxConfig, create_app
 from bulkx.sandbox.resources.numbers import seed_ported
 
@@ -51,14 +51,14 @@ def world(tmp_path: Path) -> Path:
     return db
 
 
-def _load(path: Path, text: str, *, kind: str | None = None) -> Plan:
+def _load(path: Path, text: str, *, kind: str | None = None) -> ValidPlan:
     path.write_text(text)
-    plan, diagnostics = load_plan(path, kind=kind)
+    plan, diagnostics = load_valid(path, kind=kind)  # as apply does
     assert plan is not None, diagnostics
     return plan
 
 
-def _renames(directory: Path, numbers: list[str] = NUMBERS) -> Plan:
+def _renames(directory: Path, numbers: list[str] = NUMBERS) -> ValidPlan:
     """Every number renamed: 8 chunks of 3, each operation its own number's."""
     rows = "".join(f"{n},renamed {i}\n" for i, n in enumerate(numbers))
     return _load(directory / "names.csv", "phonenumber,name\n" + rows, kind="did")
@@ -93,8 +93,7 @@ class Gate:
 
 def _gate_reads(monkeypatch: pytest.MonkeyPatch, gate: Gate) -> None:
     from bulkx.engine import pipeline
-
-    real = pipeline.for_run
+    from bulkx.engine.read_policy import for_run as real
 
     def gated(reader: ApiReader, **kwargs: Any) -> ApiReader:
         return gate.reader(real(reader, **kwargs))
@@ -102,7 +101,7 @@ def _gate_reads(monkeypatch: pytest.MonkeyPatch, gate: Gate) -> None:
     monkeypatch.setattr(pipeline, "for_run", gated)
 
 
-def _on(kind: str, act: Callable[[Event], None]) -> Callable[[Event], None]:
+def _on(kind: str, act: Callable[[Event], None]) -> Reporter:
     def reporter(event: Event) -> None:
         if event.type == kind:
             act(event)
@@ -110,7 +109,7 @@ def _on(kind: str, act: Callable[[Event], None]) -> Callable[[Event], None]:
     return reporter
 
 
-def _pipelined_options(db: Path, plan: Plan, **given: Any) -> RunOptions:
+def _pipelined_options(db: Path, plan: ValidPlan, **given: Any) -> RunOptions:
     """Options on the sandbox `db` with which `plan` may send while it is prepared."""
     options = RunOptions(sandbox_db=str(db), **given)
     assert pipeline_refusal(plan, options, saved=False) is None
@@ -225,7 +224,7 @@ def test_a_run_sends_before_its_plan_is_prepared_and_ends_with_the_whole_summary
     assert summary.ops == len(NUMBERS) and "preparing" not in header
 
 
-def _routing(directory: Path) -> Plan:
+def _routing(directory: Path) -> ValidPlan:
     """Trunk groups made in the first two chunks, the numbers routed to them in the chunks
     after (each update depends on a create of an earlier chunk), and old-sip released once
     the numbers on it are moved off it (it waits for updates of later chunks)."""
@@ -291,8 +290,13 @@ def test_no_operation_is_sent_before_what_it_depends_on_across_chunks(
     assert (release.kind, release.action) == ("trunk_group", "release")
     assert len(release.depends_on) == 6  # the numbers moved off it, in later chunks
     order = _started_ops(root / "runs" / f"{run_id}.db")
-    succeeded_at = {op_id: i for i, (op_id, to) in enumerate(order) if to == "succeeded"}
-    started_at = {op_id: i for i, (op_id, to) in enumerate(order) if to == "in_flight"}
+    # Keyed like Operation.op_id (optional in the type; every journaled op has one).
+    succeeded_at: dict[int | None, int] = {
+        op_id: i for i, (op_id, to) in enumerate(order) if to == "succeeded"
+    }
+    started_at: dict[int | None, int] = {
+        op_id: i for i, (op_id, to) in enumerate(order) if to == "in_flight"
+    }
     ids = {op.op_key: op.op_id for op in ops}
     depending = [op for op in ops if op.depends_on]
     assert len(depending) == len(NUMBERS) + 1

@@ -16,9 +16,8 @@ from bulkx.api import CarrierX, Secret, Target
 from bulkx.diff.changes import Changeset, NoOp
 from bulkx.diff.engine import diff
 from bulkx.diff.read import read_live_state
-from bulkx.plan.load import load_plan
-from bulkx.plan.model import Plan
-from bulkx.plan.validate import validate
+from bulkx.plan.model import ValidPlan
+from bulkx.plan.validate import load_valid
 from bulkx.sandbox.app import SandboxConfig, create_app
 from bulkx.sandbox.controls import SandboxTransport
 from bulkx.sandbox.resources.numbers import seed_ported
@@ -28,15 +27,13 @@ from tests.engine.applier import apply_in_order
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _plan(path: Path) -> Plan:
-    plan, diagnostics = load_plan(path)
-    assert plan is not None, diagnostics
-    problems = [d for d in diagnostics + validate(plan) if d.severity == "error"]
-    assert problems == []
+def _plan(path: Path) -> ValidPlan:
+    plan, diagnostics = load_valid(path)
+    assert plan is not None, [d for d in diagnostics if d.severity == "error"]
     return plan
 
 
-async def _changeset(client: CarrierX, plan: Plan) -> tuple[Changeset, object]:
+async def _changeset(client: CarrierX, plan: ValidPlan) -> tuple[Changeset, object]:
     live = await read_live_state(client, plan)
     return Changeset(plan.path, plan.digest, "sandbox", tuple(diff(plan, live))), live
 

@@ -29,7 +29,7 @@ def _change(op: Operation) -> Change:
 
 async def _ready(schedule: Scheduler) -> list[str]:
     """The op_keys queued for the workers right now, in order."""
-    keys = []
+    keys: list[str] = []
     while True:
         try:
             op = await asyncio.wait_for(schedule.next_ready(), 0.01)

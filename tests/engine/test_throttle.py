@@ -117,7 +117,8 @@ def test_a_retry_after_pause_is_not_caught_up_in_a_burst() -> None:
 def _bucket_spell(limit: float, burst: int, paces: list[tuple[float, float]]) -> Spell:
     """What a token bucket admits from full to its first refusal, for a client sending at
     each (pace, seconds) in turn and then at the last pace until refused."""
-    tokens, now, sent = float(burst), 0.0, []
+    tokens, now = float(burst), 0.0
+    sent: list[float] = []
     segments = itertools.chain(paces[:-1], [(paces[-1][0], math.inf)])
     for pace, seconds in segments:
         until = now + seconds

@@ -216,7 +216,7 @@ def test_a_real_plan_through_a_window_of_one(
     monkeypatch.setattr(Scheduler, "add", add)
     app = _sandbox(tmp_path)
     ledger, (progress, leftover) = asyncio.run(_apply(app, _plan("port-in.yaml"), concurrency=4))
-    assert (progress.done, progress.failed, progress.total) == (123, 0, 123)  # type: ignore[attr-defined]
+    assert (progress.done, progress.failed, progress.total) == (123, 0, 123)
     assert set(ledger.states.values()) == {"succeeded"}
     assert leftover == []
     assert peak == 1

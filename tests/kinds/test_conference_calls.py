@@ -226,6 +226,7 @@ def test_a_hang_up_whose_answer_was_lost_is_looked_up_by_get_calls_call_sid_not_
     with JournalReader.open(tmp_path / ".bulkx", run_id) as journal:
         (op,) = journal.ops()
         assert (op.state, op.remote_sid) == ("succeeded", call_sid)
+        assert op.op_id is not None
         moves = [(t.from_state, t.to_state) for t in journal.history(op.op_id)]
         assert moves[-2:] == [("in_flight", "unknown"), ("unknown", "succeeded")]
         assert journal.history(op.op_id)[-1].detail == f"reconciled: found {call_sid}"

@@ -14,7 +14,7 @@ from bulkx.diff.state import LiveObject, LiveState, natural_key
 from bulkx.engine.operations import operations
 from bulkx.engine.requests import Request, UnresolvedReference, request_for
 from bulkx.kinds import KINDS
-from bulkx.plan.model import Plan, Position
+from bulkx.plan.model import Position, ValidPlan
 from tests.kinds.test_requests_and_diff import _plan, create, resolver, update
 
 
@@ -134,7 +134,7 @@ steps:
 """
 
 
-def _files(tmp_path: Path, content: bytes) -> tuple[Plan, LiveState]:
+def _files(tmp_path: Path, content: bytes) -> tuple[ValidPlan, LiveState]:
     (tmp_path / "media").mkdir(exist_ok=True)
     (tmp_path / "media" / "hi.wav").write_bytes(content)
     plan = _plan(tmp_path, FILES)

@@ -195,7 +195,7 @@ def test_a_sending_kind_must_be_create_only_and_confirmed() -> None:
             sends=True,
             traceable=False,
             operations=frozenset({"create"}),
-            confirm_flag="--allow-send",
+            confirm="send",
         )
 
 

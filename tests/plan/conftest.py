@@ -9,15 +9,18 @@ import pytest
 
 from bulkx.plan.load import load_plan
 from bulkx.plan.model import Diagnostic, Plan
-from bulkx.plan.validate import validate
+from bulkx.plan.validate import normalised
 
 Check = Callable[..., tuple[Plan | None, list[Diagnostic]]]
 
 
 def check_file(path: Path, kind: str | None = None) -> tuple[Plan | None, list[Diagnostic]]:
+    """The loaded plan with its values normalised (whatever its problems: tests look at the
+    values of plans with errors too), and the diagnostics of loading and validating it."""
     plan, diagnostics = load_plan(path, kind=kind)
     if plan is not None:
-        diagnostics = diagnostics + validate(plan)
+        plan, found = normalised(plan)
+        diagnostics = diagnostics + found
     return plan, diagnostics
 
 

@@ -65,7 +65,7 @@ def ok(response: httpx.Response) -> Any:
 def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert set(body) == set(assumptions.ERROR_BODY_KEYS), body
     for item in body["errors"]:
         assert set(item) == set(assumptions.ERROR_ITEM_KEYS), item

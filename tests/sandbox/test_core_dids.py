@@ -78,7 +78,7 @@ def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
     """The error body, after checking the status and the documented shape."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert set(body) == set(assumptions.ERROR_BODY_KEYS), body
     assert isinstance(body["message"], str)
     assert body["message"]

@@ -67,6 +67,7 @@ def test_a_number_sends_only_once_its_messaging_is_enabled(
 ) -> None:
     did = _rent(core, 31)
     sid, number = did["did_sid"], did["phonenumber"]
+    assert isinstance(number, str)
     path = f"/phonenumber/dids/{sid}/messaging"
     assert did["active_capabilities"] == 4  # messaging off: voice only (the DID object page)
 

@@ -219,7 +219,8 @@ def test_a_path_the_api_lacks_is_not_a_missing_item(sandbox: Sandbox, core: http
     # The docs show only the missing item's 404; a wrong URL reads otherwise, in Core and in
     # Mediator's API alike (assumptions.UNKNOWN_PATH_MESSAGE).
     body = error_of(core.get("/endpointz"), 404)
-    assert body["message"] == assumptions.UNKNOWN_PATH_MESSAGE != "no item error"
+    assert body["message"] == assumptions.UNKNOWN_PATH_MESSAGE
+    assert body["message"] != "no item error"
     assert body["errors"][0]["message"] == "no such path: /core/v2/endpointz"
     endpoint = ok(core.post("/endpoints", json={"name": "paths", "type": "mediator"}))
     props = endpoint["properties"]

@@ -30,6 +30,7 @@ def engine_like_job(journal: Journal, *, ops: int, pace: float = 0.01) -> Job:
                     journal.event("warning", "stopping: stop requested")
                     journal.set_run_state("cancelled", 130)
                     return 130
+            assert record.op_id is not None
             journal.start([record.op_id])
             journal.succeed(record.op_id, f"sid-{record.op_id}")
             await asyncio.sleep(pace)

@@ -14,7 +14,7 @@ from typing import Any
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import list_from_objects, render
-from bulkx.sandbox.errors import ApiError, FieldError, conflict, invalid, not_found
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, conflict, invalid, not_found
 from bulkx.sandbox.http import Api, require_object
 from bulkx.sandbox.resources.routing import ACL_FIELDS, ensure_system_gateway, system_gateway_sid
 from bulkx.sandbox.schema import (
@@ -165,7 +165,7 @@ def login_taken(ctx: Ctx, login: str, *, own: tuple[str, str] | None = None) -> 
         for sid in [str(row[sid_field])]
     ]
     if any(user != own for user in users):
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.LOGIN_TAKEN_STATUS,
             f"the login {login!r} is taken",
             [FieldError("login", f"the login {login!r} is taken")],
@@ -206,7 +206,7 @@ def create_partner(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
         parent_sid = obj.get("parent_sid") or ctx.principal.partner_sid
         try:
             parent = visible_partner(ctx, str(parent_sid))
-        except ApiError:
+        except ErrorAnswer:
             raise invalid(
                 [FieldError("parent_sid", "not you or one of your sub-partners", str(parent_sid))]
             ) from None
@@ -242,7 +242,7 @@ def update_partner(ctx: Ctx, sid: str, body: dict[str, Any], *, replace: bool) -
             whose = (
                 "the parent partner" if other == "parent_assigned_acls" else "the partner itself"
             )
-            raise ApiError(
+            raise ErrorAnswer(
                 assumptions.PARTNER_ACL_OWNER_STATUS,
                 assumptions.MESSAGE_BY_STATUS[422],
                 [FieldError(other, f"only {whose} sets {other}")],
@@ -273,7 +273,7 @@ def delete_partner(ctx: Ctx, sid: str) -> None:
                 ):
                     why = f"the partner still holds {collection}; delete them first"
         if why:
-            raise ApiError(
+            raise ErrorAnswer(
                 assumptions.PARTNER_DELETE_REFUSED_STATUS, why, [FieldError(None, why, sid)]
             )
         for collection in ("tokens", "partner_logins", "billing_methods"):

@@ -11,8 +11,8 @@ from typing import Any
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx, Principal
 from bulkx.sandbox.crud import load, update_object
-from bulkx.sandbox.errors import ApiError, FieldError
-from bulkx.sandbox.http import Authenticate, Operation, require_object
+from bulkx.sandbox.errors import ErrorAnswer, FieldError
+from bulkx.sandbox.http import Authenticate, Handler, require_object
 from bulkx.sandbox.resources.dids import DID as CORE_DID
 from bulkx.sandbox.resources.routing import ENDPOINT, TRUNK_GROUP
 from bulkx.sandbox.schema import Resource
@@ -29,7 +29,7 @@ def account_endpoint(world: World, account_sid: str) -> dict[str, Any]:
         ENDPOINT.collection, "json_extract(data, '$._account_sid')=?", [account_sid]
     )
     if not found:
-        raise ApiError(401, "Bad credentials", [FieldError(None, "the endpoint is gone")])
+        raise ErrorAnswer(401, "Bad credentials", [FieldError(None, "the endpoint is gone")])
     return found[0]
 
 
@@ -129,7 +129,7 @@ def view_dids(ctx: Ctx, view: Resource, account: Resource) -> list[dict[str, Any
     return ctx.world.store.find(view.collection, owner=ctx.owner)
 
 
-def view_update(view: Resource, account: Resource, *, replace: bool) -> Operation:
+def view_update(view: Resource, account: Resource, *, replace: bool) -> Handler:
     """PATCH/PUT of a view DID: sync first, so a DID routed a moment ago can be updated."""
 
     def operation(ctx: Ctx, params: Mapping[str, str], body: Any) -> dict[str, Any]:

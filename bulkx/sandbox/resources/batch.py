@@ -36,8 +36,8 @@ import anyio.from_thread
 
 from bulkx.sandbox import assumptions, crud, schema
 from bulkx.sandbox.context import Ctx, Principal
-from bulkx.sandbox.errors import ApiError, FieldError, invalid
-from bulkx.sandbox.http import Api, Operation, Raw, require_object
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, invalid
+from bulkx.sandbox.http import Api, Handler, Raw, require_object
 from bulkx.sandbox.inventory import sid_for_number
 from bulkx.sandbox.resources.dids import DID
 from bulkx.sandbox.resources.number_groups import PREFIX
@@ -131,7 +131,7 @@ def _check_data(kind: Any, method: str, data: Any, errors: list[FieldError]) -> 
                 schema.validate_create(target, body)
             else:
                 schema.validate_update(target, target.defaults(), body, replace=False)
-        except ApiError as error:
+        except ErrorAnswer as error:
             errors.extend(FieldError(f"{prefix}.{e.field}", e.message) for e in error.errors)
 
 
@@ -140,7 +140,7 @@ def _validate_new(body: Mapping[str, Any]) -> dict[str, Any]:
     errors: list[FieldError] = []
     try:
         obj = schema.validate_create(TASK, {k: v for k, v in body.items() if k != "status"})
-    except ApiError as error:
+    except ErrorAnswer as error:
         errors.extend(error.errors)
         obj = {}
     if "status" in body:
@@ -295,8 +295,8 @@ def get_review_csv(ctx: Ctx, sid: str) -> Raw:
 # --- update and delete ------------------------------------------------------------------------
 
 
-def _refuse(status: int, message: str, sid: str) -> ApiError:
-    return ApiError(status, message, [FieldError("status", message, sid)])
+def _refuse(status: int, message: str, sid: str) -> ErrorAnswer:
+    return ErrorAnswer(status, message, [FieldError("status", message, sid)])
 
 
 def update_task(ctx: Ctx, sid: str, body: Any, *, replace: bool) -> dict[str, Any]:
@@ -396,7 +396,7 @@ def _apply(ctx: Ctx, task: Mapping[str, Any], entry: Any) -> None:
     field = task["field"]
     found = _match(ctx.world.store, ctx.owner, resource, field, entry)
     if found is None:
-        raise ApiError(
+        raise ErrorAnswer(
             404,
             assumptions.MESSAGE_BY_STATUS[404],
             [FieldError(field, f"no {task['type']} with {field} {entry} on this account")],
@@ -408,7 +408,7 @@ def _apply(ctx: Ctx, task: Mapping[str, Any], entry: Any) -> None:
         crud.delete_object(ctx, resource, sid)
 
 
-def _describe(error: ApiError) -> str:
+def _describe(error: ErrorAnswer) -> str:
     """The error the single-object API would have answered, as one line."""
     details = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in error.errors)
     return f"{error.status} {error.message}" + (f" ({details})" if details else "")
@@ -436,7 +436,7 @@ def _step(world: World, sid: str) -> bool:
                     with _savepoint(store):
                         _apply(ctx, task, entry)
                     task["success"] += 1
-                except ApiError as error:
+                except ErrorAnswer as error:
                     task["failure"] += 1
                     task["error_details"].append({"entry": entry, "message": _describe(error)})
                 except Exception:  # a sandbox bug must cost one entry, not the task
@@ -522,7 +522,7 @@ def _ensure_resumed(world: World) -> None:
 
 def mount(api: Api, world: World) -> None:
     item = TASK.path + "/{task_sid}"
-    routes: list[tuple[str, str, Operation]] = [
+    routes: list[tuple[str, str, Handler]] = [
         (item + "/review_items", "GET", lambda c, p, _b: get_review_items(c, p["task_sid"])),
         (item + "/review_items.csv", "GET", lambda c, p, _b: get_review_csv(c, p["task_sid"])),
         (TASK.path, "GET", lambda c, _p, _b: crud.list_objects(c, TASK)),

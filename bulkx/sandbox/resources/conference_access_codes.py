@@ -11,7 +11,7 @@ from typing import Any
 
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
-from bulkx.sandbox.errors import ApiError, FieldError, invalid
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, invalid
 from bulkx.sandbox.schema import Check, Resource, pattern, ro
 
 dtmf: Check = pattern(
@@ -42,7 +42,7 @@ def claim_access_codes(
             twice.append(code)
         seen.add(code)
     if twice:
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.CONFERENCE_DUPLICATE_ACCESS_CODE_STATUS,
             assumptions.MESSAGE_BY_STATUS[422],
             [FieldError(field, f"access code {c} is given twice in this room") for c in twice],
@@ -55,7 +55,7 @@ def claim_access_codes(
             message = f"access code {code} is used by another meeting room"
             taken.append(FieldError(field, message, row["holder"]))
     if taken:
-        raise ApiError(assumptions.ACCESS_CODE_COLLISION_STATUS, taken[0].message, taken)
+        raise ErrorAnswer(assumptions.ACCESS_CODE_COLLISION_STATUS, taken[0].message, taken)
     held = set(previous)
     release_access_codes(ctx, held - seen)
     for code in codes:

@@ -23,8 +23,8 @@ from bulkx.sandbox.crud import (
     render,
     update_object,
 )
-from bulkx.sandbox.errors import ApiError, FieldError, invalid, not_found
-from bulkx.sandbox.http import Api, Operation, require_object
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, invalid, not_found
+from bulkx.sandbox.http import Api, Handler, require_object
 from bulkx.sandbox.resources import conference_v1_extras, live_meetings
 from bulkx.sandbox.resources.app_views import account_endpoint
 from bulkx.sandbox.resources.conference_access_codes import (
@@ -36,6 +36,7 @@ from bulkx.sandbox.resources.conference_access_codes import (
     release_access_codes,
 )
 from bulkx.sandbox.schema import (
+    CrudVerb,
     Hooks,
     Resource,
     create_only,
@@ -46,13 +47,12 @@ from bulkx.sandbox.schema import (
     validate_create,
     validate_update,
 )
-from bulkx.sandbox.schema import Operation as CrudOperation
 from bulkx.sandbox.world import World
 
 PREFIX = "/conference/v1"
 API = "conference_v1"
 #: v1 has no PATCH, and its PUT is partial: `mount_v1` adds it next to the generic routes.
-V1_OPERATIONS: frozenset[CrudOperation] = frozenset({"list", "create", "get", "delete"})
+V1_OPERATIONS: frozenset[CrudVerb] = frozenset({"list", "create", "get", "delete"})
 
 
 def _now_ms() -> int:
@@ -85,7 +85,7 @@ def _drop_rooms(ctx: Ctx, subscriber: dict[str, Any]) -> None:
         MEETING_ROOM.collection, "c_subscriberSid=?", [subscriber["sid"]], owner=ctx.owner
     )
     if rooms and not assumptions.CONFERENCE_V1_SUBSCRIBER_DELETE_CASCADES:
-        raise ApiError(
+        raise ErrorAnswer(
             409,
             "the subscriber has meeting rooms",
             [FieldError(None, "delete the rooms first", str(rooms[0]["meetingNumber"]))],
@@ -166,7 +166,7 @@ def _group_in_use(ctx: Ctx, group: dict[str, Any]) -> None:
         users = store.find(resource.collection, f"c_{field}=?", [group["id"]], owner=ctx.owner)
         if users:
             sid = str(users[0][resource.sid_field])
-            raise ApiError(
+            raise ErrorAnswer(
                 assumptions.CONFERENCE_V1_DID_GROUP_IN_USE_STATUS,
                 "the DID group is in use",
                 [FieldError(field, f"{resource.sid_field} {sid} uses this DID group", sid)],
@@ -210,7 +210,7 @@ def _new_did(ctx: Ctx, did: dict[str, Any]) -> None:
     )
     if clash:
         sid = str(clash[0]["id"])
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.CONFERENCE_V1_DUPLICATE_DID_STATUS,
             f"phone number {did['phoneNumber']} is on this endpoint already",
             [FieldError("phoneNumber", "is on this endpoint already", sid)],
@@ -331,7 +331,7 @@ def _keychain_of(ctx: Ctx, room: dict[str, Any], previous: list[dict[str, Any]])
                     [FieldError("id", "no meeting key with this id in the room", str(item["id"]))]
                 )
             keys.append(_key(ctx, item, by_id.get(item.get("id")), number))
-        except ApiError as error:  # re-labelled with the key's index
+        except ErrorAnswer as error:  # re-labelled with the key's index
             for e in error.errors:
                 name = f"keychain[{index}]" + (f".{e.field}" if e.field else "")
                 errors.append(FieldError(name, e.message, e.reference_sid))
@@ -430,7 +430,7 @@ def _room_of(ctx: Ctx, params: Mapping[str, str]) -> dict[str, Any]:
     return room
 
 
-def _subscriber_rooms(method: str) -> Operation:
+def _subscriber_rooms(method: str) -> Handler:
     def operation(ctx: Ctx, params: Mapping[str, str], body: Any) -> Any:
         number = params.get("meetingNumber")
         if number is None:
@@ -453,7 +453,7 @@ def _subscriber_rooms(method: str) -> Operation:
     return operation
 
 
-def _keychain(method: str) -> Operation:
+def _keychain(method: str) -> Handler:
     def operation(ctx: Ctx, params: Mapping[str, str], body: Any) -> Any:
         store = ctx.world.store
         with store.transaction():

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import list_from_objects, render
-from bulkx.sandbox.errors import ApiError, FieldError, bad_request, invalid, not_found
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, bad_request, invalid, not_found
 from bulkx.sandbox.http import Api, client_left, error_response, json_response, read_body
 from bulkx.sandbox.schema import Resource, ro
 from bulkx.sandbox.world import World
@@ -156,7 +156,7 @@ def _upload_route(api: Api, world: World, subscriber_of: Subscriber) -> Route:
             kind_header = request.headers.get("content-type", "")
             name, data, kind = _parse_upload(kind_header, raw, ctx.query)
             answer = _store_file(ctx, sid, name, data, kind)
-        except ApiError as error:
+        except ErrorAnswer as error:
             return error_response(error)
         except ClientDisconnect:
             return client_left()

@@ -17,7 +17,7 @@ from typing import Any
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx, Principal
 from bulkx.sandbox.crud import load, render
-from bulkx.sandbox.errors import ApiError, FieldError
+from bulkx.sandbox.errors import ErrorAnswer, FieldError
 from bulkx.sandbox.http import Api
 from bulkx.sandbox.resources import live_meetings
 from bulkx.sandbox.resources.app_views import account_endpoint, sync_did_view, view_update
@@ -147,7 +147,7 @@ def _detach_group(ctx: Ctx, group: dict[str, Any]) -> None:
     for resource in (MEETING_ROOM, DID):
         users = store.find(resource.collection, "c_did_group_sid=?", [sid], owner=ctx.owner)
         if users and not assumptions.CONFERENCE_V2_DID_GROUP_DELETE_DETACHES:
-            raise ApiError(
+            raise ErrorAnswer(
                 409,
                 "the DID group is in use",
                 [FieldError("did_group_sid", "used", str(users[0][resource.sid_field]))],

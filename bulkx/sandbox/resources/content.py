@@ -16,7 +16,7 @@ from typing import Any
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import create_object, render
-from bulkx.sandbox.errors import ApiError, FieldError, invalid
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, invalid
 from bulkx.sandbox.http import Api, require_object
 from bulkx.sandbox.resources.dids import check_reference
 from bulkx.sandbox.schema import Hooks, Resource, create_only, pattern, ro, rw
@@ -40,20 +40,20 @@ def _between(value: int, low: int, high: int) -> str | None:
     return None if low <= value <= high else f"must be from {low} to {high}"
 
 
-def _taken(field: str, message: str, sid: str | None = None) -> ApiError:
-    return ApiError(
+def _taken(field: str, message: str, sid: str | None = None) -> ErrorAnswer:
+    return ErrorAnswer(
         assumptions.SHORTENER_NAME_TAKEN_STATUS, message, [FieldError(field, message, sid)]
     )
 
 
-def _in_use(status: int, message: str, sid: str) -> ApiError:
-    return ApiError(status, message, [FieldError(None, message, sid)])
+def _in_use(status: int, message: str, sid: str) -> ErrorAnswer:
+    return ErrorAnswer(status, message, [FieldError(None, message, sid)])
 
 
 def _require_extra_scope(ctx: Ctx, scope: str, field: str, value: Any) -> None:
     """Some values need a scope of their own on top of `<area>.create|update`."""
     if ctx.principal.kind == "partner" and scope not in ctx.principal.scopes:
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.MISSING_SCOPE_STATUS,
             "forbidden",
             [FieldError(field, f"setting {field} to {value!r} needs the scope {scope}")],

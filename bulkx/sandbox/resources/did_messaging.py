@@ -19,7 +19,7 @@ from typing import Any
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import load
-from bulkx.sandbox.errors import ApiError, FieldError
+from bulkx.sandbox.errors import ErrorAnswer, FieldError
 from bulkx.sandbox.http import Api, require_object
 from bulkx.sandbox.resources.dids import DID
 from bulkx.sandbox.schema import Resource, ro, rw, validate_update
@@ -58,7 +58,7 @@ def _the_did(ctx: Ctx, sid: str) -> dict[str, Any]:
     did = load(ctx, DID, sid)  # 404 for a DID that is not the caller's
     if not int(did.get("capabilities") or 0) & MESSAGING_BITS:
         # Documented: a DID with voice capabilities only answers 404 "no item error".
-        raise ApiError(404, "no item error", [FieldError(None, "cannot find item by sid")])
+        raise ErrorAnswer(404, "no item error", [FieldError(None, "cannot find item by sid")])
     return did
 
 
@@ -110,7 +110,7 @@ def post_messaging(ctx: Ctx, params: Mapping[str, str], body: Any) -> dict[str, 
             if changed:
                 status = assumptions.MESSAGING_CHANGE_NEEDS_FORCE_STATUS
                 why = "messaging is enabled: disable it first, or send force=true to change it"
-                raise ApiError(
+                raise ErrorAnswer(
                     status,
                     assumptions.MESSAGE_BY_STATUS[status],
                     [FieldError(name, why) for name in changed],

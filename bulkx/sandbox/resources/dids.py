@@ -22,7 +22,7 @@ from bulkx.sandbox.crud import (
     render,
     renders_as_stored,
 )
-from bulkx.sandbox.errors import ApiError, FieldError, conflict, invalid, not_found
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, conflict, invalid, not_found
 from bulkx.sandbox.filters import Condition
 from bulkx.sandbox.http import EmptyBody, require_object
 from bulkx.sandbox.inventory import CLASSIFICATION_SID, number_for_sid
@@ -61,7 +61,7 @@ def _rent(ctx: Ctx, obj: dict[str, Any]) -> None:
     _claim(ctx, number)
     block = world.inventory.block_of(number)
     if block is None:
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.RENT_NOT_IN_INVENTORY_STATUS,
             "phonenumber is not available",
             [FieldError("phonenumber", f"{number} is not in the inventory of available numbers")],
@@ -87,7 +87,7 @@ def _claim(ctx: Ctx, number: str) -> None:
         if float(held.get("_aging_until", 0)) <= time.time():
             store.delete("dids", str(held["did_sid"]))
             return
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.RENT_TAKEN_STATUS,
             "phonenumber is not available",
             [
@@ -97,7 +97,7 @@ def _claim(ctx: Ctx, number: str) -> None:
             ],
         )
     if held.get("partner_sid") == ctx.principal.partner_sid:
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.RENT_ALREADY_OWNED_STATUS,
             "phonenumber is already assigned to this partner",
             [
@@ -106,7 +106,7 @@ def _claim(ctx: Ctx, number: str) -> None:
                 )
             ],
         )
-    raise ApiError(
+    raise ErrorAnswer(
         assumptions.RENT_TAKEN_STATUS,
         "phonenumber is not available",
         [FieldError("phonenumber", f"{number} is not available")],
@@ -193,7 +193,7 @@ def rent_did(ctx: Ctx, body: Any) -> dict[str, Any]:
     (https://docs.carrierx.com/voice/core-api/phone-numbers/did/rent: "No fields are required to
     rent a DID, an empty object can be passed"): a rent is billed, never implied."""
     if isinstance(body, EmptyBody):
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.RENT_EMPTY_BODY_STATUS,
             assumptions.INVALID_JSON_MESSAGE,
             [FieldError(None, "the body is empty: send {} to rent the first available number")],
@@ -232,7 +232,7 @@ def browse_available(ctx: Ctx) -> dict[str, Any]:
         q.order_field not in AVAILABLE_DID.by_name
         or q.order_field in assumptions.AVAILABLE_DID_UNORDERABLE
     ):
-        raise ApiError(
+        raise ErrorAnswer(
             400,
             f"available DIDs cannot be ordered by {q.order_field!r}",
             [
@@ -274,13 +274,13 @@ def browse_available(ctx: Ctx) -> dict[str, Any]:
 def _check_available_field(cond: Condition) -> None:
     known = cond.field in AVAILABLE_DID.by_name
     if not known and cond.field not in assumptions.AVAILABLE_DID_AREA_FILTERS:
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.UNKNOWN_FILTER_FIELD_STATUS,
             f"filter: unknown field {cond.field!r}",
             [FieldError("filter", f"available DIDs have no field {cond.field!r}")],
         )
     if cond.op == "nearby" and cond.field != "phonenumber":
-        raise ApiError(
+        raise ErrorAnswer(
             400,
             "filter: nearby applies to phonenumber",
             [FieldError("filter", 'write: phonenumber nearby "latlng:40.7,-74.0"')],

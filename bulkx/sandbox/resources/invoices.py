@@ -18,7 +18,7 @@ from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import get_object, list_objects, load
 from bulkx.sandbox.errors import FieldError, invalid
-from bulkx.sandbox.http import Api, Operation, Raw
+from bulkx.sandbox.http import Api, Handler, Raw
 from bulkx.sandbox.resources.messaging import MESSAGE_DR
 from bulkx.sandbox.resources.records import CALL_DR
 from bulkx.sandbox.schema import Hooks, Resource, ro
@@ -319,7 +319,7 @@ def email_invoice(ctx: Ctx, sid: str, kind: str, body: Any) -> None:
     ctx.world.store.insert(INVOICE_EMAIL.collection, record["email_sid"], ctx.owner, record)
 
 
-def _email_operation(kind: str) -> Operation:
+def _email_operation(kind: str) -> Handler:
     def operation(ctx: Ctx, params: Mapping[str, str], body: Any) -> None:
         email_invoice(ctx, params["sid"], kind, body)
 

@@ -21,9 +21,9 @@ from typing import Any
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import list_from_objects, load, render, update_object
-from bulkx.sandbox.errors import ApiError, FieldError, not_found
-from bulkx.sandbox.filters import FieldType
-from bulkx.sandbox.http import Api, Operation, require_object
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, not_found
+from bulkx.sandbox.filters import JsonType
+from bulkx.sandbox.http import Api, Handler, require_object
 from bulkx.sandbox.schema import Field, Hooks, Resource, ro, rw, validate_update
 from bulkx.sandbox.store import Store
 from bulkx.sandbox.world import World
@@ -36,7 +36,7 @@ _READ: frozenset[Any] = frozenset({"list", "get"})
 def _fields(
     names: Iterable[str],
     writable: Iterable[str],
-    types: Mapping[str, FieldType],
+    types: Mapping[str, JsonType],
     choices: Mapping[str, tuple[Any, ...]] | None = None,
 ) -> tuple[Field, ...]:
     """Fields from an assumed name list: the `writable` ones read-write (never null), others
@@ -250,7 +250,7 @@ def _put_attribute(ctx: Ctx, params: Mapping[str, str], body: Any) -> dict[str, 
         )
         allowed = updated["enumValues"]
         if allowed and updated["value"] not in allowed:
-            raise ApiError(
+            raise ErrorAnswer(
                 assumptions.CONFERENCE_V1_ATTRIBUTE_VALUE_STATUS,
                 assumptions.MESSAGE_BY_STATUS[422],
                 [FieldError("value", "must be one of " + ", ".join(map(str, allowed)))],
@@ -261,7 +261,7 @@ def _put_attribute(ctx: Ctx, params: Mapping[str, str], body: Any) -> dict[str, 
 
 
 def mount_v1(api: Api, world: World) -> None:
-    routes: tuple[tuple[str, str, Operation], ...] = (
+    routes: tuple[tuple[str, str, Handler], ...] = (
         ("/calls/{sid}", "PUT", _put_v1_call),
         ("/calls/{sid}", "DELETE", _delete_v1_call),
         ("/meetings/{sid}", "DELETE", V1.end_meeting),

@@ -21,7 +21,7 @@ from phonenumbers import carrier as phone_carrier
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import list_from_objects, render
-from bulkx.sandbox.errors import ApiError, FieldError, bad_request, invalid, not_found
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, bad_request, invalid, not_found
 from bulkx.sandbox.http import Api, Raw, require_object
 from bulkx.sandbox.inventory import geography_of, nanp_formats
 from bulkx.sandbox.resources.storage import upload_file
@@ -285,7 +285,7 @@ def lookup_did(ctx: Ctx, raw: str) -> dict[str, Any]:
     query = ctx.query
     parsed = parse_number(raw, query.get("country_code"))
     if parsed is None:
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.LOOKUP_INVALID_NUMBER_STATUS,
             "phonenumber is not a valid phone number",
             [FieldError("phonenumber", f"{raw!r} is not a phone number")],
@@ -393,7 +393,7 @@ def locate_ip(raw: str) -> dict[str, Any]:
     except ValueError:
         raise bad_request(f"{raw!r} is not an IPv4 address", "ip_address") from None
     if not address.is_global:
-        raise ApiError(
+        raise ErrorAnswer(
             404,
             assumptions.MESSAGE_BY_STATUS[404],
             [FieldError("ip_address", f"{raw} is not a public address; it has no location")],

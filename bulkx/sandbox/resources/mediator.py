@@ -23,8 +23,8 @@ from starlette.routing import BaseRoute, Match, Route
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import create_object, render
-from bulkx.sandbox.errors import ApiError, FieldError, invalid
-from bulkx.sandbox.http import Api, Authenticate, Operation, error_response, require_object
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, invalid
+from bulkx.sandbox.http import Api, Authenticate, Handler, error_response, require_object
 from bulkx.sandbox.resources.app_views import app_authenticator, view_dids
 from bulkx.sandbox.resources.flexml import bare, did_resource, number_check
 from bulkx.sandbox.schema import Check, Hooks, Resource, pattern, ro, rw, validate_create
@@ -60,7 +60,7 @@ class WrappedApi(Api):
     def endpoint(
         self,
         world: World,
-        operation: Operation,
+        operation: Handler,
         *,
         form: bool = False,
         body: bool | None = None,
@@ -73,7 +73,7 @@ class WrappedApi(Api):
                 response = await inner(request)
             except Exception:  # a sandbox bug costs one request, still in the wrapper
                 log.exception("sandbox error on %s %s", request.method, request.url.path)
-                response = error_response(ApiError(500, "internal server error"))
+                response = error_response(ErrorAnswer(500, "internal server error"))
             return wrap(response)
 
         return handle
@@ -86,10 +86,10 @@ def _not_here(routes: list[BaseRoute]) -> Route:
     async def answer(request: Request) -> Response:
         if any(route.matches(request.scope)[0] == Match.PARTIAL for route in routes):
             why = f"{request.method} is not allowed here"
-            error = ApiError(405, "Method Not Allowed", [FieldError(None, why)])
+            error = ErrorAnswer(405, "Method Not Allowed", [FieldError(None, why)])
         else:
             why = f"no such path: {request.url.path}"
-            error = ApiError(404, assumptions.UNKNOWN_PATH_MESSAGE, [FieldError(None, why)])
+            error = ErrorAnswer(404, assumptions.UNKNOWN_PATH_MESSAGE, [FieldError(None, why)])
         return wrap(error_response(error))
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -117,7 +117,7 @@ def _did_of(ctx: Ctx, number: Any, field: str) -> dict[str, Any]:
     for did in view_dids(ctx, DID, ACCOUNT):
         if bare(did["phonenumber"]) == bare(number):
             return did
-    raise ApiError(
+    raise ErrorAnswer(
         assumptions.MEDIATOR_REDIRECT_DID_NOT_OURS_STATUS,
         assumptions.MESSAGE_BY_STATUS[422],
         [FieldError(field, "is not a DID of this Mediator endpoint", str(number))],
@@ -170,7 +170,7 @@ def _pick_redirect_did(ctx: Ctx, binding: Mapping[str, Any]) -> dict[str, Any]:
     why = f"no DID of the endpoint is free for {binding['destination_did']}" + (
         f" or in {fallback}" if fallback else ""
     )
-    raise ApiError(409, why, [FieldError("redirect_did", why)])
+    raise ErrorAnswer(409, why, [FieldError("redirect_did", why)])
 
 
 def _place_binding(ctx: Ctx, binding: dict[str, Any]) -> None:
@@ -182,7 +182,7 @@ def _place_binding(ctx: Ctx, binding: dict[str, Any]) -> None:
         holder = _clash(ctx, binding, did["phonenumber"])
         if holder is not None:
             why = "the redirect_did is bound already for these callers"
-            raise ApiError(
+            raise ErrorAnswer(
                 assumptions.MEDIATOR_REDIRECT_DID_TAKEN_STATUS,
                 why,
                 [FieldError("redirect_did", why, str(holder["binding_sid"]))],
@@ -310,7 +310,7 @@ def _check_dialout(ctx: Ctx, dialout: dict[str, Any], *, redirect_changed: bool 
         ]
         if not free:
             why = "no DID of the endpoint is free for a dialout"
-            raise ApiError(409, why, [FieldError("redirect_did", why)])
+            raise ErrorAnswer(409, why, [FieldError("redirect_did", why)])
         dialout["redirect_did"] = free[0]["phonenumber"]
     elif redirect_changed:
         dialout["redirect_did"] = _did_of(ctx, dialout["redirect_did"], "redirect_did")[
@@ -326,7 +326,7 @@ def _check_dialout(ctx: Ctx, dialout: dict[str, Any], *, redirect_changed: bool 
     ]
     if clashes:
         status = assumptions.MEDIATOR_DIALOUT_NUMBER_TAKEN_STATUS
-        raise ApiError(status, clashes[0].message, clashes)
+        raise ErrorAnswer(status, clashes[0].message, clashes)
 
 
 def _new_dialout(ctx: Ctx, dialout: dict[str, Any]) -> None:

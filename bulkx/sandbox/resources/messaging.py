@@ -22,7 +22,7 @@ from typing import Any
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import create_object, list_from_objects, render
-from bulkx.sandbox.errors import ApiError, FieldError, bad_request, invalid, not_found
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, bad_request, invalid, not_found
 from bulkx.sandbox.http import Api, require_object
 from bulkx.sandbox.resources.content import PUSH_DEVICE
 from bulkx.sandbox.resources.did_messaging import enabled as messaging_enabled
@@ -98,7 +98,7 @@ def _send(ctx: Ctx, obj: dict[str, Any]) -> None:
     sender = _digits(str(obj["from"]))
     did_sid = _from_on_account(ctx, sender)
     if did_sid is None:
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.SMS_FROM_NOT_ON_ACCOUNT_STATUS,
             "from is not a number of this account",
             [FieldError("from", f"{sender} is not a phone number rented on this account")],
@@ -106,7 +106,7 @@ def _send(ctx: Ctx, obj: dict[str, Any]) -> None:
     if assumptions.SMS_REQUIRES_MESSAGING_ENABLED and not messaging_enabled(ctx, did_sid):
         # https://docs.carrierx.com/voice/core-api/sms/sms/send: "to send messages from a
         # rented DID you need to enable SMS/MMS messaging on that DID first".
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.SMS_MESSAGING_NOT_ENABLED_STATUS,
             assumptions.MESSAGE_BY_STATUS[assumptions.SMS_MESSAGING_NOT_ENABLED_STATUS],
             [
@@ -353,7 +353,7 @@ def send_verification_sms(ctx: Ctx) -> dict[str, Any]:
         FieldError(n, "query argument is required") for n in ("from", "to") if not query.get(n)
     ]
     if missing:
-        raise ApiError(400, assumptions.MESSAGE_BY_STATUS[400], missing)
+        raise ErrorAnswer(400, assumptions.MESSAGE_BY_STATUS[400], missing)
     kind = query.get("code_type") or "numeric"
     if kind not in _CODE_ALPHABETS:
         raise bad_request("code_type must be one of " + ", ".join(_CODE_ALPHABETS), "code_type")

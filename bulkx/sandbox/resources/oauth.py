@@ -7,7 +7,7 @@ from typing import Any
 
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx, Principal
-from bulkx.sandbox.errors import ApiError, FieldError, invalid
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, invalid
 from bulkx.sandbox.http import Api
 from bulkx.sandbox.world import World
 
@@ -48,7 +48,7 @@ def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str,
     if not grant:
         # https://docs.carrierx.com/voice/core-api/oauth/oauth-token/generate: the request
         # names its grant (`grant_type=password`); none is a token for nobody in particular.
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.OAUTH_GRANT_TYPE_MISSING_STATUS,
             assumptions.MESSAGE_BY_STATUS[assumptions.OAUTH_GRANT_TYPE_MISSING_STATUS],
             [FieldError("grant_type", "field is required: send grant_type=password")],
@@ -59,12 +59,14 @@ def generate_token(ctx: Ctx, _params: Mapping[str, str], body: Any) -> dict[str,
     username, password = form.get("username"), form.get("password")
     if username is None:
         if anonymous:
-            raise ApiError(401, "Bad credentials", [FieldError(None, _NO_CREDENTIALS)])
+            raise ErrorAnswer(401, "Bad credentials", [FieldError(None, _NO_CREDENTIALS)])
         partner_sid = ctx.principal.partner_sid
     else:
         found = world.store.find("partners", "c_login=?", [str(username)])
         if not found or not world.password_ok(found[0], str(password or "")):
-            raise ApiError(401, "Bad credentials", [FieldError(None, "bad username or password")])
+            raise ErrorAnswer(
+                401, "Bad credentials", [FieldError(None, "bad username or password")]
+            )
         partner_sid = str(found[0]["partner_sid"])
     available = set(world.partner(partner_sid).get("available_scopes") or ())
     if anonymous:

@@ -10,7 +10,7 @@ from typing import Any
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import field_type_of, list_from_objects
-from bulkx.sandbox.errors import ApiError, FieldError, bad_request
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, bad_request
 from bulkx.sandbox.filters import matches
 from bulkx.sandbox.http import Api, Raw
 from bulkx.sandbox.inventory import CLASSIFICATION_SID, NUMBERS_PER_BLOCK
@@ -110,7 +110,7 @@ def browse_coverage(ctx: Ctx) -> dict[str, Any]:
     q = parse_list_query(ctx.query, cursors=False)
     for cond in q.conditions:
         if cond.field not in COVERAGE_SOURCE.by_name or len(cond.path) > 1:
-            raise ApiError(
+            raise ErrorAnswer(
                 assumptions.UNKNOWN_FILTER_FIELD_STATUS,
                 f"filter: unknown field {cond.field!r}",
                 [FieldError("filter", "coverage filters: " + ", ".join(COVERAGE_SOURCE.by_name))],

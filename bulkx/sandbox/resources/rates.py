@@ -16,8 +16,8 @@ from typing import Any
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import list_from_objects
-from bulkx.sandbox.errors import ApiError, FieldError, bad_request
-from bulkx.sandbox.http import Api, Operation, Raw
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, bad_request
+from bulkx.sandbox.http import Api, Handler, Raw
 from bulkx.sandbox.resources.lookups import (
     US_CARRIERS,
     carrier_for,
@@ -174,7 +174,7 @@ def _table(
 ) -> tuple[dict[str, Any], ...]:
     found = tables.get(key)
     if found is None:
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.RATE_UNKNOWN_SUB_TYPE_STATUS,
             assumptions.MESSAGE_BY_STATUS[404],
             [FieldError("sub_type", f"no rates for {key!r}")],
@@ -212,7 +212,7 @@ def call_rate_for(direction: str, number: str, sub_type: str | None = None) -> d
         default=None,
     )
     if best is None:
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.RATING_NO_RATE_STATUS,
             assumptions.MESSAGE_BY_STATUS[422],
             [FieldError("to", f"no {direction} rate covers {number}")],
@@ -242,7 +242,7 @@ def message_rate(direction: str, number: str, *, mms: bool, sub_type: str = "tol
     ]
     candidates = exact or same_country
     if not candidates:
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.RATING_NO_RATE_STATUS,
             assumptions.MESSAGE_BY_STATUS[422],
             [FieldError("to", f"no message rate covers {number}")],
@@ -257,7 +257,7 @@ def message_rate(direction: str, number: str, *, mms: bool, sub_type: str = "tol
 def _required(ctx: Ctx, *names: str) -> dict[str, str]:
     missing = [FieldError(n, "query argument is required") for n in names if not ctx.query.get(n)]
     if missing:
-        raise ApiError(400, assumptions.MESSAGE_BY_STATUS[400], missing)
+        raise ErrorAnswer(400, assumptions.MESSAGE_BY_STATUS[400], missing)
     return {n: ctx.query[n] for n in names}
 
 
@@ -323,7 +323,7 @@ def rate_message(ctx: Ctx, sub_type: str, *, mms: bool) -> dict[str, Any]:
 # --- routes ---------------------------------------------------------------------------------------
 
 
-def _call_rates_operation(direction: str, kind: str, *, as_csv: bool) -> Operation:
+def _call_rates_operation(direction: str, kind: str, *, as_csv: bool) -> Handler:
     def operation(ctx: Ctx, params: Mapping[str, str], _body: Any) -> Any:
         key = f"{direction}/pstn" if kind == "pstn" else f"{direction}/voip/{params['sub_type']}"
         return call_rates(ctx, key, as_csv=as_csv)

@@ -10,7 +10,7 @@ from typing import Any
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import list_from_objects, load, render
-from bulkx.sandbox.errors import ApiError, FieldError, conflict, invalid, not_found
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, conflict, invalid, not_found
 from bulkx.sandbox.http import Api, require_object
 from bulkx.sandbox.schema import (
     Field,
@@ -146,7 +146,7 @@ def _create_trunk_group(ctx: Ctx, obj: dict[str, Any]) -> None:
             continue
         try:
             built.append(_new_trunk(ctx, body))
-        except ApiError as error:  # re-labelled with the trunk's index
+        except ErrorAnswer as error:  # re-labelled with the trunk's index
             for item in error.errors:
                 errors.append(FieldError(f"trunks[{index}].{item.field}", item.message))
     if errors:
@@ -350,7 +350,7 @@ def _gateway_before_read(ctx: Ctx) -> None:
 def _not_the_gateway(current: Mapping[str, Any]) -> None:
     if current.get("type") == "system_gateway":
         why = "the system_gateway endpoint is provided by CarrierX and cannot be modified"
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.SYSTEM_GATEWAY_CHANGE_STATUS,
             assumptions.MESSAGE_BY_STATUS[403],
             [FieldError(None, why, str(current.get("endpoint_sid")))],

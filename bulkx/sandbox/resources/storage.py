@@ -24,7 +24,7 @@ from starlette.routing import Route
 from bulkx.sandbox import assumptions
 from bulkx.sandbox.context import Ctx
 from bulkx.sandbox.crud import load, render
-from bulkx.sandbox.errors import ApiError, FieldError, bad_request, invalid
+from bulkx.sandbox.errors import ErrorAnswer, FieldError, bad_request, invalid
 from bulkx.sandbox.http import Api, Raw, client_left, error_response, json_response, read_body
 from bulkx.sandbox.schema import Field, Hooks, Resource, create_only, ro, rw, validate_create
 from bulkx.sandbox.world import World, new_sid, now_iso
@@ -72,7 +72,7 @@ def _container_limit(ctx: Ctx, container: dict[str, Any]) -> None:
     limit = assumptions.STORAGE_CONTAINERS_PER_PARTNER
     if int(held) >= limit:
         message = f"a partner may have {limit} containers; delete one or ask support for more"
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.STORAGE_CONTAINER_LIMIT_STATUS, message, [FieldError(None, message)]
         )
     _settle_usage(container)
@@ -85,7 +85,7 @@ def _container_updated(_ctx: Ctx, _current: dict[str, Any], updated: dict[str, A
 def _container_in_use(_ctx: Ctx, container: dict[str, Any]) -> None:
     if container["total_files"]:
         message = f"the container holds {container['total_files']} file(s); delete them first"
-        raise ApiError(
+        raise ErrorAnswer(
             assumptions.STORAGE_CONTAINER_IN_USE_STATUS,
             message,
             [FieldError(None, message, str(container["container_sid"]))],
@@ -238,7 +238,7 @@ def _admit(container: dict[str, Any], file: Mapping[str, Any], *, sign: int = 1)
         if (allowed and kind not in allowed) or kind in (
             container.get("blocked_classifications") or []
         ):
-            raise ApiError(
+            raise ErrorAnswer(
                 assumptions.STORAGE_CLASSIFICATION_REJECTED_STATUS,
                 assumptions.MESSAGE_BY_STATUS[422],
                 [
@@ -253,7 +253,7 @@ def _admit(container: dict[str, Any], file: Mapping[str, Any], *, sign: int = 1)
         ):
             if int(container[total]) + more > int(container[quota]):
                 message = f"the container's {quota} ({container[quota]}) would be exceeded"
-                raise ApiError(
+                raise ErrorAnswer(
                     assumptions.STORAGE_QUOTA_EXCEEDED_STATUS,
                     message,
                     [FieldError(quota, message, sid)],
@@ -482,7 +482,7 @@ def _upload_endpoint(api: Api, world: World) -> Callable[[Request], Awaitable[Re
                 request.headers.get("content-type", ""), raw, ctx.query
             )
             result = upload_file(ctx, fields, data, filename)
-        except ApiError as error:
+        except ErrorAnswer as error:
             return error_response(error)
         except ClientDisconnect:
             return client_left()
