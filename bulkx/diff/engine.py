@@ -175,10 +175,11 @@ def diff_item(
         return NoOp(sid=found.sid, **common)
     if ensure == "absent":
         if not allow_release:
-            verb = kind.delete_verb.base
+            verb = kind.delete_verb
             return Blocked(
-                reason=f"ensure: absent would {verb} this {_noun(kind)}",
-                hint=f"{verb}ing is not reversible through the API; pass --allow-release",
+                reason=f"ensure: absent would {verb.base} this {_noun(kind)}",
+                hint=f"what is {verb.past} cannot be put back through the API;"
+                " pass --allow-release",
                 **common,
             )
         return _confirmed(

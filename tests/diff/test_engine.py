@@ -76,7 +76,12 @@ def test_adopting_a_number_not_on_the_account_is_blocked_never_rented() -> None:
 def test_release_only_with_allow_release() -> None:
     desired = plan(step("did", [{"phonenumber": "15162065575", "ensure": "absent"}]))
     live = live_with(("did", "sid-1", {"phonenumber": "15162065575"}))
-    assert isinstance(diff(desired, live)[0], Blocked)
+    blocked = diff(desired, live)[0]
+    assert isinstance(blocked, Blocked)
+    assert blocked.reason == "ensure: absent would release this number"
+    assert blocked.hint == (
+        "what is released cannot be put back through the API; pass --allow-release"
+    )
     released = diff(desired, live, allow_release=True)[0]
     assert isinstance(released, Release)
     assert released.sid == "sid-1"
