@@ -31,7 +31,7 @@ from bulkx.cli.options import (
 )
 from bulkx.cli.profile_edge import run_settings, target_options
 from bulkx.cli.warm import warmed
-from bulkx.defaults import journal_root, locate_run
+from bulkx.defaults import DEFAULT_SANDBOX_DB, journal_root, locate_run
 from bulkx.errors import ConfigError, JournalError, JournalLocked, PlanError
 from bulkx.journal import Journal
 
@@ -517,6 +517,7 @@ def resume_command(
     # The journal's check (SQLite, off the GIL) and the imports a run needs, side by side.
     with warmed(*RUN_MODULES):
         journal = _open_journal(run_name)
+        _take_over_claims(journal)
     if journal.lost_commits:  # said before anything else: it must not be missed
         _say(f"warning: run {journal.run_id}: {journal.lost_commits}")
     # fmt: off
@@ -535,6 +536,19 @@ def resume_command(
     finally:
         run.ledger.close()
     raise typer.Exit(code)
+
+
+def _take_over_claims(journal: Journal) -> None:
+    """The claims a killed process left, taken over now, while the run's imports load
+    (`_open_resume` then finds them this process's). Quietly: on any trouble `_open_resume`
+    claims again and says what stops it."""
+    from bulkx.journal import claims
+
+    options = journal.run().options
+    sandbox_db = str(options.get("sandbox_db") or DEFAULT_SANDBOX_DB)
+    target = claims.target_key(options.get("base_url"), sandbox_db)
+    with contextlib.suppress(JournalError):
+        claims.adopt(journal.path.parent.parent, target, journal.run_id)
 
 
 def _open_resume(journal: Journal, given: dict[str, Any]) -> Run:

@@ -14,15 +14,21 @@ from pathlib import Path
 from bulkx.diff.state import natural_key
 from bulkx.errors import JournalError
 from bulkx.journal import claims
+from bulkx.journal.claims import target_key
 from bulkx.kinds import KINDS
 from bulkx.plan.model import Plan
 
-
-def target_key(base_url: str | None, sandbox_db: str) -> str:
-    """What identifies a target across runs: the API's base URL, or the sandbox's file."""
-    if base_url is not None:
-        return base_url.rstrip("/")
-    return f"sandbox:{Path(sandbox_db).resolve()}"
+__all__ = [
+    "claim_again",
+    "claim_ops",
+    "claim_plan",
+    "op_claims",
+    "plan_claims",
+    "release",
+    "rent_claim",
+    "root_of",
+    "target_key",
+]
 
 
 def rent_claim(kind: str, step: str) -> str:

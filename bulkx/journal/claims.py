@@ -52,6 +52,13 @@ class RunsOverlap(JournalLocked):
         self.count = count
 
 
+def target_key(base_url: str | None, sandbox_db: str) -> str:
+    """What identifies a target across runs: the API's base URL, or the sandbox's file."""
+    if base_url is not None:
+        return base_url.rstrip("/")
+    return f"sandbox:{Path(sandbox_db).resolve()}"
+
+
 def claims_path(root: Path) -> Path:
     return Path(root) / "claims.db"
 
@@ -149,9 +156,14 @@ def adopt(root: Path, target: str, run_id: str) -> bool:
             ).fetchone()[0]
             taken = 0
             if not elsewhere:
+                # Only the rows not ours yet: taken over once, a second call writes nothing.
+                conn.execute(
+                    "UPDATE claims SET pid = ? WHERE run_id = ? AND pid != ?",
+                    (os.getpid(), run_id, os.getpid()),
+                )
                 taken = conn.execute(
-                    "UPDATE claims SET pid = ? WHERE run_id = ?", (os.getpid(), run_id)
-                ).rowcount
+                    "SELECT count(*) FROM claims WHERE run_id = ?", (run_id,)
+                ).fetchone()[0]
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

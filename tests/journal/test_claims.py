@@ -129,6 +129,10 @@ def test_a_resume_takes_over_what_its_killed_process_claimed(
     assert claims.adopt(tmp_path, "sandbox:a", "run-1")
     me = os.getpid()
     assert _holders(tmp_path) == [("run-1", "did:1", me), ("run-1", "did:2", me)]
+    # Taken over early (`bulkx resume` does, beside its imports), then again when the run is
+    # opened: the second finds them its own already, and says so.
+    assert claims.adopt(tmp_path, "sandbox:a", "run-1")
+    assert _holders(tmp_path) == [("run-1", "did:1", me), ("run-1", "did:2", me)]
     # Taken over, they refuse an overlapping run as any claim does.
     _journal(tmp_path, "run-2")
     with pytest.raises(RunsOverlap):
