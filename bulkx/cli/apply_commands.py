@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,7 +32,7 @@ from bulkx.cli.options import (
 )
 from bulkx.cli.profile_edge import run_settings, target_options
 from bulkx.cli.warm import warmed
-from bulkx.defaults import DEFAULT_SANDBOX_DB, journal_root, locate_run
+from bulkx.defaults import journal_root, locate_run
 from bulkx.errors import ConfigError, JournalError, JournalLocked, PlanError
 from bulkx.journal import Journal
 
@@ -515,9 +516,10 @@ def resume_command(
     """Continue a stopped run from its journal alone (no plan file, any directory): the options
     it was applied with, unless given again here; unknown outcomes are looked up first."""
     # The journal's check (SQLite, off the GIL) and the imports a run needs, side by side.
-    with warmed(*RUN_MODULES):
+    # The journal's check, the claims its killed process left and the imports a run needs,
+    # side by side (SQLite lets go of the GIL): none stands in the way of the first request.
+    with warmed(*RUN_MODULES), _claims_taken_over(run_name):
         journal = _open_journal(run_name)
-        _take_over_claims(journal)
     if journal.lost_commits:  # said before anything else: it must not be missed
         _say(f"warning: run {journal.run_id}: {journal.lost_commits}")
     # fmt: off
@@ -538,17 +540,24 @@ def resume_command(
     raise typer.Exit(code)
 
 
-def _take_over_claims(journal: Journal) -> None:
-    """The claims a killed process left, taken over now, while the run's imports load
-    (`_open_resume` then finds them this process's). Quietly: on any trouble `_open_resume`
-    claims again and says what stops it."""
+@contextlib.contextmanager
+def _claims_taken_over(name: str) -> Iterator[None]:
+    """The claims of the run `name` whose process is gone, taken over on a thread for the
+    length of the block (`_open_resume` then finds them this process's). Quietly: on any
+    trouble `_open_resume` claims again and says what stops it."""
     from bulkx.journal import claims
 
-    options = journal.run().options
-    sandbox_db = str(options.get("sandbox_db") or DEFAULT_SANDBOX_DB)
-    target = claims.target_key(options.get("base_url"), sandbox_db)
-    with contextlib.suppress(JournalError):
-        claims.adopt(journal.path.parent.parent, target, journal.run_id)
+    def take_over() -> None:
+        with contextlib.suppress(Exception):
+            root, run_id = locate_run(name, journal_root())
+            claims.take_over_from_the_dead(root, run_id)
+
+    thread = threading.Thread(target=take_over, name="bulkx-claims", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def _open_resume(journal: Journal, given: dict[str, Any]) -> Run:

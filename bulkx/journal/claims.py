@@ -173,6 +173,31 @@ def adopt(root: Path, target: str, run_id: str) -> bool:
     return taken > 0
 
 
+def take_over_from_the_dead(root: Path, run_id: str) -> None:
+    """`adopt`, early: before the run's writer lock is held (a resume does it beside its
+    journal's check), so only when every process holding `run_id`'s claims is gone. A live
+    holder keeps them (its resume is refused by the lock); `adopt`, once the lock is held,
+    takes over what this left."""
+    if not claims_path(root).exists():
+        return
+    me = os.getpid()
+    with _connect(root) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            sql = "SELECT DISTINCT pid FROM claims WHERE run_id = ?"
+            holders = [int(pid) for (pid,) in conn.execute(sql, (run_id,))]
+            if holders and not any(_alive(pid) for pid in holders if pid != me):
+                conn.execute(
+                    "UPDATE claims SET pid = ? WHERE run_id = ? AND pid != ?", (me, run_id, me)
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+
+
 def _holds(root: Path, run_id: str, pid: int) -> bool:
     """Whether a run's claims still hold: its process is alive and its journal is still there
     (a run discarded before it started, nothing to do or not confirmed, left no journal)."""

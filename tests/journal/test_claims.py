@@ -150,3 +150,21 @@ def test_nothing_is_taken_over_once_another_run_purged_it_or_on_another_target(
     _journal(tmp_path, "run-2")
     claims.claim(tmp_path, "sandbox:a", "run-2", ["did:9"])  # purges the dead run's claims
     assert not claims.adopt(tmp_path, "sandbox:a", "run-1")  # so its resume claims afresh
+
+
+def test_taken_over_early_only_from_a_process_that_is_gone(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    """`bulkx resume` takes over its run's claims before it holds the run's writer lock: a
+    live holder (another process driving the run) keeps them, a dead one's become ours."""
+    _claim_as(tmp_path, other_process.pid, "sandbox:a", "run-1", ["did:1", "did:2"])
+    claims.take_over_from_the_dead(tmp_path, "run-1")
+    alive = other_process.pid
+    assert _holders(tmp_path) == [("run-1", "did:1", alive), ("run-1", "did:2", alive)]
+    other_process.kill()
+    other_process.wait()
+    claims.take_over_from_the_dead(tmp_path, "run-1")
+    me = os.getpid()
+    assert _holders(tmp_path) == [("run-1", "did:1", me), ("run-1", "did:2", me)]
+    assert claims.adopt(tmp_path, "sandbox:a", "run-1")  # when the run opens: ours already
+    claims.take_over_from_the_dead(tmp_path / "elsewhere", "run-1")  # no claims file: nothing
