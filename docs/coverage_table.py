@@ -218,7 +218,7 @@ def kind_uses(kind: Kind) -> Iterator[tuple[str, str, str, str]]:
         yield "GET", path, kind.name, "read"
     item = path if kind.singleton and kind.parent else f"{path}/{{}}"
     if "create" in kind.operations and not kind.singleton:
-        yield "POST", shape(kind.create_path or kind.path), kind.name, "create"
+        yield "POST", shape(kind.creation.path or kind.path), kind.name, "create"
     if "update" in kind.operations:
         yield kind.update_method, item, kind.name, "update"
     if "delete" in kind.operations:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from bulkx.cli.main import app as bulkx_app
 from bulkx.errors import JournalError
 from bulkx.journal import Journal, JournalReader
 from bulkx.sandbox.app import SandboxConfig, create_app
@@ -46,7 +48,13 @@ def bulkx(
 
 
 def seed(cwd: Path) -> None:
-    assert bulkx(cwd, "sandbox", "seed", "--ported", "samples/ported-numbers.csv").returncode == 0
+    """`bulkx sandbox seed --ported samples/ported-numbers.csv` in `cwd`, run in-process: it is
+    the setting, not the command under test (tests/test_cli.py runs it as a process)."""
+    ported, db = cwd / "samples" / "ported-numbers.csv", cwd / ".bulkx" / "sandbox.db"
+    seeded = CliRunner().invoke(
+        bulkx_app, ["sandbox", "seed", "--ported", str(ported), "--db", str(db)]
+    )
+    assert seeded.exit_code == 0, seeded.output
 
 
 def _succeeded(workdir: Path, run_id: str) -> int:
@@ -174,6 +182,7 @@ def test_a_killed_apply_resumes_without_repeating_work(workdir: Path) -> None:
         run_id = wait_for_progress(workdir, 20)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        app.controls.clear_faults()  # the latency was to kill it mid-run; the rest need none
         resumed = bulkx(workdir, "resume", run_id, "--yes", env=env)
         assert resumed.returncode == 0, resumed.stderr
         assert "0 failed" in resumed.stderr
@@ -230,6 +239,7 @@ def test_sigterm_stops_gracefully_and_the_run_resumes(workdir: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
+        app.controls.clear_faults()  # the latency was to stop it mid-run; the rest need none
         assert "bulkx resume" in err
         with JournalReader.open(workdir / ".bulkx", run_id) as reader:
             counts = reader.counts()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -15,7 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import pytest
+from typer.testing import CliRunner
 
+from bulkx.cli.main import app as bulkx_app
 from bulkx.examples import shipped_files, shipped_root
 from bulkx.plan.load import load_plan
 from bulkx.sandbox.app import SandboxApp, SandboxConfig, create_app
@@ -145,31 +148,40 @@ def test_export_runs_status_and_report_see_the_demo(after_demo: tuple[Path, str]
         assert {row["state"] for row in csv_rows(report.stdout)} == {"succeeded"}
 
 
-def test_a_second_demo_undoes_nothing_done_since(tmp_path: Path) -> None:
-    first = bulkx(tmp_path, "demo")
-    assert first.returncode == 0, first.stderr
+def test_a_second_demo_undoes_nothing_done_since(
+    tmp_path: Path, after_demo: tuple[Path, str]
+) -> None:
+    # A copy of the folder the first demo ran in (that demo is checked above), so the
+    # engineer's own work below changes only this test's world.
+    folder, _ = after_demo
+    work = tmp_path / "again"
+    shutil.copytree(folder, work)
     # The engineer's own work on the sandbox since: a correction applied, a number added.
-    corrected = bulkx(tmp_path, "apply", "plans/e911-correction.yaml", "--yes")
+    corrected = bulkx(work, "apply", "plans/e911-correction.yaml", "--yes")
     assert corrected.returncode == 0, corrected.stderr
-    corrections = csv_rows((tmp_path / "samples" / "e911-corrections.csv").read_text())
-    (tmp_path / "mine.csv").write_text("phonenumber\n+1 (516) 206-5575\n")
-    assert bulkx(tmp_path, "sandbox", "seed", "--ported", "mine.csv").returncode == 0
-    plans_before = {p: p.read_bytes() for p in (tmp_path / "plans").iterdir()}
+    corrections = csv_rows((work / "samples" / "e911-corrections.csv").read_text())
+    (work / "mine.csv").write_text("phonenumber\n+1 (516) 206-5575\n")
+    ported, db = work / "mine.csv", work / ".bulkx" / "sandbox.db"
+    seeded = CliRunner().invoke(  # in-process: the setting, not the command under test
+        bulkx_app, ["sandbox", "seed", "--ported", str(ported), "--db", str(db)]
+    )
+    assert seeded.exit_code == 0, seeded.output
+    plans_before = {p: p.read_bytes() for p in (work / "plans").iterdir()}
 
-    again = bulkx(tmp_path, "demo")
+    again = bulkx(work, "demo")
 
     assert again.returncode == 0, again.stderr
     # port-in would put the old E911 addresses back: it is left unapplied, and says why.
     assert f"plans/port-in.yaml       not applied: {len(corrections)} change(s)" in again.stdout
     assert "`bulkx plan plans/port-in.yaml` shows them" in again.stderr
     assert "plans/new-site.yaml      nothing left to do" in again.stdout
-    assert len(journals(tmp_path)) == 3  # the two demo runs and the correction; none added
+    assert len(journals(work)) == 3  # the two demo runs and the correction; none added
     dids = ported_numbers() + rented_by_new_site() + 1
     assert f"DIDs on the account     {dids:>5}" in again.stdout
-    still = bulkx(tmp_path, "plan", "plans/e911-correction.yaml")
+    still = bulkx(work, "plan", "plans/e911-correction.yaml")
     assert still.returncode == 0, still.stderr
     assert "0 to create, 0 to rent, 0 to update, 0 to release" in still.stdout + still.stderr
-    assert {p: p.read_bytes() for p in (tmp_path / "plans").iterdir()} == plans_before
+    assert {p: p.read_bytes() for p in (work / "plans").iterdir()} == plans_before
 
 
 def test_a_folder_with_its_own_plans_is_left_alone(tmp_path: Path) -> None:

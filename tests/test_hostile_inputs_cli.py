@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from bulkx.cli.main import app as bulkx_app
 from bulkx.plan.csv_source import MAX_HEADER_CHARS
 from bulkx.plan.load import load_plan
 
@@ -129,10 +131,11 @@ def test_plan_csv_quotes_formulas_and_keeps_numbers(tmp_path: Path) -> None:
 
 
 def _seeded(tmp_path: Path) -> Path:
+    """`bulkx sandbox seed` in-process: the setting, not the command under test."""
     db = tmp_path / "world.db"
-    ported = "samples/ported-numbers.csv"
-    seeded = bulkx(REPO, "sandbox", "seed", "--ported", ported, "--db", str(db))
-    assert seeded.returncode == 0, seeded.stderr
+    ported = str(REPO / "samples" / "ported-numbers.csv")
+    seeded = CliRunner().invoke(bulkx_app, ["sandbox", "seed", "--ported", ported, "--db", str(db)])
+    assert seeded.exit_code == 0, seeded.output
     return db
 
 

@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from bulkx.cli.diff_commands import ReadProgressLine
+from bulkx.cli.main import app as bulkx_app
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,11 +31,15 @@ def bulkx(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     )
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Path:
-    db = tmp_path / "world.db"
-    seeded = bulkx("sandbox", "seed", "--ported", "samples/ported-numbers.csv", "--db", str(db))
-    assert seeded.returncode == 0, seeded.stderr
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sandbox after `bulkx sandbox seed --ported samples/ported-numbers.csv`, seeded once
+    for the module (its tests only read it) and in-process: the setting, not the command under
+    test (tests/test_cli.py runs that one as a process)."""
+    db = tmp_path_factory.mktemp("plan-cli") / "world.db"
+    ported = str(REPO / "samples" / "ported-numbers.csv")
+    seeded = CliRunner().invoke(bulkx_app, ["sandbox", "seed", "--ported", ported, "--db", str(db)])
+    assert seeded.exit_code == 0, seeded.output
     return db
 
 

@@ -41,7 +41,7 @@ def bulkx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[SandboxApp, str, list[str]]]:
     app = create_app(SandboxConfig(db=tmp_path / "served.db", seed=3, token=TOKEN))
-    numbers = seed_rented(app.world, 1200)
+    numbers = seed_rented(app.world, 450)  # as many as the learning run sends
     with serve_in_thread(app) as server:
         yield app, f"{server.url}/core/v2", numbers
 
@@ -59,8 +59,9 @@ def test_a_learned_limit_is_remembered_shown_used_and_forgotten(
     tmp_path: Path, served: tuple[SandboxApp, str, list[str]]
 ) -> None:
     app, base, served_numbers = served
-    # A limit a loaded client still goes over: learning needs 429s.
-    limit, numbers = 100, served_numbers[:700]
+    # A limit a loaded client still goes over: learning needs 429s. It is learned within the
+    # first few hundred requests (to within 5% in trials); 450 leave it room.
+    limit, numbers = 100, served_numbers[:450]
     app.controls.set_rate_limit(limit, burst=10)
     since = app.controls.log.last_seq
     first = bulkx(
@@ -88,12 +89,13 @@ def test_a_learned_limit_is_remembered_shown_used_and_forgotten(
     assert "limit" in bulkx(tmp_path, "config").stdout.split()
 
     # The next run starts paced at the remembered limit, from its first request: no unpaced
-    # burst, and none of the 429s the first run learned the limit from.
+    # burst, and none of the 429s the first run learned the limit from. Its start is what is
+    # checked: three seconds of it at the limit, not the whole run again.
     since = app.controls.log.last_seq
     second = bulkx(
         tmp_path,
         "apply",
-        str(rename_csv(tmp_path / "b.csv", numbers, "second")),
+        str(rename_csv(tmp_path / "b.csv", numbers[:300], "second")),
         "--base-url",
         base,
         "--yes",
@@ -122,7 +124,7 @@ def test_a_ceiling_holds_in_every_second_at_the_wire(
     ran = bulkx(
         tmp_path,
         "apply",
-        str(rename_csv(tmp_path / "c.csv", numbers[:240], "capped")),
+        str(rename_csv(tmp_path / "c.csv", numbers[:160], "capped")),  # 4 s at 40 a second
         "--base-url",
         base,
         "--yes",
@@ -134,6 +136,6 @@ def test_a_ceiling_holds_in_every_second_at_the_wire(
     assert ran.returncode == 0, ran.stderr
     log = [e for e in log_since(app, since) if not e["path"].startswith("/_sandbox")]
     writes = [e["time"] for e in log if e["method"] in MUTATING]
-    assert len(writes) >= (240 if via == "api" else 2)
+    assert len(writes) >= (160 if via == "api" else 2)
     # Every request, the Batch API's task reads and polls too.
     assert most_in_any_second([e["time"] for e in log]) <= rate

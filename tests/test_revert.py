@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -44,16 +45,22 @@ def _serve(tmp_path: Path, count: int) -> Iterator[tuple[str, list[str], Path]]:
     work.mkdir()
     with serve_in_thread(app) as server:
         base = f"{server.url}/core/v2"
-        items = "".join(
-            f'      - {{phonenumber: "{n}", trunk_group: tg-old}}\n' for n in numbers[: count // 2]
-        )
-        _apply(
-            work,
-            base,
-            "before.yaml",
-            _plan([("trunk_group", "tgs", "      - {name: tg-old}\n"), ("did", "old", items)]),
-        )
+        _put_on_a_trunk_group(base, "tg-old", numbers[: count // 2])
         yield base, numbers, work
+
+
+def _put_on_a_trunk_group(base: str, name: str, numbers: list[str]) -> None:
+    """The world the tests start from, made through the API (not a `bulkx apply`: a setting,
+    not what is tested, and a process of its own for each test)."""
+    with httpx.Client(base_url=base, headers={"Authorization": "Bearer sandbox-token"}) as core:
+        created = core.post("/trunk_groups", json={"name": name})
+        assert created.status_code == 200, created.text
+        group = created.json()["trunk_group_sid"]
+        for number in numbers:
+            found = core.get("/phonenumber/dids", params={"filter": f'phonenumber eq "{number}"'})
+            sid = found.json()["items"][0]["did_sid"]
+            moved = core.patch(f"/phonenumber/dids/{sid}", json={"trunk_group_sid": group})
+            assert moved.status_code == 200, moved.text
 
 
 @pytest.fixture
@@ -104,7 +111,8 @@ def _undo(work: Path, base: str, run_id: str, *options: str) -> str:
     """`bulkx revert RUN_ID` to undo.yaml, checked, then applied; the undo run's id."""
     reverted = bulkx(work, "revert", run_id, "--output-file", "undo.yaml", *options)
     assert reverted.returncode == 0, reverted.stderr
-    assert bulkx(work, "validate", "undo.yaml").returncode == 0
+    validated = CliRunner().invoke(bulkx_app, ["validate", str(work / "undo.yaml")])  # read-only
+    assert validated.exit_code == 0, validated.output
     flags = ["--allow-release"] if "ensure" in (work / "undo.yaml").read_text() else []
     return _apply(work, base, "undo.yaml", (work / "undo.yaml").read_text(), *flags)
 

@@ -131,6 +131,7 @@ def test_a_killed_kind_csv_run_resumes_from_its_journal_alone(
         "--concurrency",
         "2",
     )
+    app.controls.clear_faults()  # the latency was to kill it mid-run; the resume needs none
 
     listed = bulkx(workdir, "runs").stdout
     assert run_id in listed and "interrupted" in listed  # not "running": its process is dead
@@ -163,7 +164,7 @@ def test_a_killed_kind_csv_run_resumes_from_its_journal_alone(
 def test_options_given_to_resume_override_and_are_recorded(
     tmp_path: Path, served: tuple[SandboxApp, str, list[str]]
 ) -> None:
-    _, base, numbers = served
+    app, base, numbers = served
     rename_csv(tmp_path / "d.csv", numbers)
     run_id = killed_apply(
         tmp_path,
@@ -179,6 +180,7 @@ def test_options_given_to_resume_override_and_are_recorded(
         "--concurrency",
         "1",
     )
+    app.controls.clear_faults()  # the latency was to kill it mid-run; the resume needs none
     resumed = bulkx(tmp_path, "resume", run_id, "--yes", "--rate", "200")
     assert resumed.returncode == 0, resumed.stderr
     with JournalReader.open(tmp_path / ".bulkx", run_id) as reader:
@@ -208,11 +210,12 @@ def test_a_count_with_no_inventory_fails_cleanly_not_stuck(tmp_path: Path) -> No
 def test_a_resumed_run_with_one_failure_exits_3(
     tmp_path: Path, served: tuple[SandboxApp, str, list[str]]
 ) -> None:
-    _, base, numbers = served
+    app, base, numbers = served
     rename_csv(tmp_path / "d.csv", numbers, bad_first=True)
     run_id = killed_apply(
         tmp_path, 8, "d.csv", "--kind", "did", "--yes", "--base-url", base, "--concurrency", "1"
     )
+    app.controls.clear_faults()  # the latency was to kill it mid-run; the resume needs none
     assert counts(tmp_path, run_id)["failed"] == 1  # the number that is not ours, first
     resumed = bulkx(tmp_path, "resume", run_id, "--yes")
     assert resumed.returncode == 3, resumed.stderr  # the failure before the kill still counts
@@ -256,12 +259,13 @@ def test_a_journal_without_refs_resolves_them_live_on_resume(
 ) -> None:
     """A journal written before runs kept `refs` (schema 2): the resume reads the objects its
     remaining operations name live (`read_named`), then finishes the run."""
-    _, base, _ = served
+    app, base, _ = served
     shutil.copytree(REPO / "plans", tmp_path / "plans")
     shutil.copytree(REPO / "samples", tmp_path / "samples")
     run_id = killed_apply(
         tmp_path, 20, "plans/port-in.yaml", "--yes", "--base-url", base, "--concurrency", "2"
     )
+    app.controls.clear_faults()  # the latency was to kill it mid-run; the resume needs none
     with sqlite3.connect(tmp_path / ".bulkx" / "runs" / f"{run_id}.db") as db:
         assert db.execute("DELETE FROM refs").rowcount > 0
     resumed = bulkx(tmp_path, "resume", run_id, "--yes")

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from bulkx.diff.changes import RentByCriteria
     from bulkx.diff.export import Exported
     from bulkx.diff.spool import ChangesetLike, ChangeStream
-    from bulkx.kinds.model import Kind
+    from bulkx.kinds.model import Kind, Permission
     from bulkx.plan.model import ValidPlan
     from bulkx.records import ExportResult, RecordKind
 
@@ -169,7 +169,7 @@ async def _stream(
     options: TargetOptions,
     into: ChangeStream,
     allow_release: bool,
-    confirmed: frozenset[str],
+    confirmed: frozenset[Permission],
     outage_after: float,
 ) -> None:
     from bulkx.engine.plan_run import stream_changes
@@ -208,7 +208,7 @@ def _run(
     options: TargetOptions,
     spools: set[str],
     allow_release: bool,
-    confirmed: frozenset[str] = frozenset(),
+    confirmed: frozenset[Permission] = frozenset(),
     outage_after: float = DEFAULT_OUTAGE_SECONDS,
 ) -> ChangeStream:
     """The plan's changes, counted and spooled chunk by chunk into `spools` (the caller closes
@@ -263,14 +263,14 @@ def plan_command(
     sandbox_db: Path = SANDBOX_DB,
 ) -> None:
     """Show what applying PLAN would change, against live state. Changes nothing."""
-    from bulkx.diff.engine import confirmed_flags
+    from bulkx.kinds.model import granted_permissions
 
     try:
         plan = load_valid_plan(plan_path, kind)
     except typer.Exit as stop:
         raise typer.Exit(exit_codes.ERROR if detailed_exitcode else stop.exit_code) from None
     options = target_options(profile, base_url, token_file, sandbox_db)
-    confirmed = confirmed_flags(
+    confirmed = granted_permissions(
         allow_partners=allow_partners, allow_send=allow_send, allow_calls=allow_calls
     )
     shown = {

@@ -19,8 +19,9 @@ import polars as pl
 
 from bulkx.diff.changes import Change, Create, Update
 from bulkx.diff.engine import diff_item, kind_order, owner_of, rent_by_criteria
-from bulkx.diff.state import LiveState, natural_key
+from bulkx.diff.state import LiveState
 from bulkx.kinds import KINDS
+from bulkx.kinds.model import Permission
 from bulkx.plan.model import Item, Plan, Step, ValidPlan
 
 #: Rows per chunk: a chunk's live state is read by key (`in (...)` filters of 200) and its
@@ -112,7 +113,7 @@ def _planned_keys(step: Step) -> pl.Series:
     if kind.scope_field is None and kind.key in rows.columns and rows[kind.key].dtype == pl.String:
         return rows[kind.key].fill_null("")
     kept = replace(step, rows=rows)
-    return pl.Series([natural_key(kind, item.values) for item in kept.items()], dtype=pl.String)
+    return pl.Series([kind.natural_key(item.values) for item in kept.items()], dtype=pl.String)
 
 
 def owner_kinds(kinds: Iterable[str]) -> set[str]:
@@ -131,7 +132,8 @@ def owner_kinds(kinds: Iterable[str]) -> set[str]:
 
 def viewed_kinds(kinds: Iterable[str]) -> set[str]:
     """The kinds that views among `kinds` show (a mediator DID is a view of a Core DID)."""
-    return {str(KINDS[name].same_sid_as) for name in set(kinds) if KINDS[name].same_sid_as}
+    views = (KINDS[name].creation.same_sid_as for name in set(kinds))
+    return {viewed for viewed in views if viewed}
 
 
 class ChunkDiffer:
@@ -142,7 +144,7 @@ class ChunkDiffer:
         plan: ValidPlan,
         *,
         allow_release: bool = False,
-        confirmed: frozenset[str] = frozenset(),
+        confirmed: frozenset[Permission] = frozenset(),
         made: Iterable[tuple[str, str]] = (),
     ) -> None:
         kinds = {step.kind for step in plan.steps}

@@ -17,9 +17,9 @@ from bulkx.diff.changes import (
     RentByCriteria,
     Update,
 )
-from bulkx.diff.state import LiveObject, LiveState, natural_key, reference_key, scope_field
+from bulkx.diff.state import LiveObject, LiveState
 from bulkx.kinds import KINDS, Kind
-from bulkx.kinds.model import PlanField, file_md5, local_file
+from bulkx.kinds.model import Permission, PlanField, file_md5, local_file
 from bulkx.plan.model import Item, Position, Step, ValidPlan
 
 
@@ -35,7 +35,7 @@ def kind_order(kinds: Iterable[str]) -> list[str]:
         visiting.add(name)
         kind = KINDS[name]
         needs = [f.reference for f in kind.fields if f.reference]
-        needs += [kind.parent or "", kind.same_sid_as or ""]
+        needs += [kind.parent or "", kind.creation.same_sid_as or ""]
         for need in needs:
             if need and need in KINDS and need != name:
                 visit(need)
@@ -79,7 +79,7 @@ def live_reference(
     key = live.key_of_sid(ref_kind.name, str(sid))
     if key is None:
         return f"<{sid}>"  # an object the plan does not know: shown by sid
-    prefix = reference_key(ref_kind, "", values)
+    prefix = ref_kind.reference_key("", values)
     return key[len(prefix) :] if prefix and key.startswith(prefix) else key
 
 
@@ -133,14 +133,15 @@ def _missing(
             if _managed(kind, n) and v is not None
         )
         return Update(sid=None, changes=set_all, values=dict(values), **common)
-    if kind.same_sid_as and (kind.same_sid_as, str(values.get(kind.key))) in made:
+    viewed = kind.creation.same_sid_as
+    if viewed and (viewed, str(values.get(kind.key))) in made:
         # A read-only view (a mediator DID) of an object this plan creates or changes (routes):
         # nothing to send for it; the next plan checks it appeared.
         return NoOp(sid=None, **common)
     if "create" not in kind.operations or kind.singleton:
         return Blocked(
             reason=f"no such {kind.name}, and the API cannot create one",
-            hint=kind.missing_hint or None,
+            hint=kind.creation.missing_hint or None,
             **common,
         )
     price = live.available.get(str(values.get(kind.key))) if kind.rentable else None
@@ -156,10 +157,10 @@ def diff_item(
     made: set[tuple[str, str]],
     *,
     allow_release: bool,
-    confirmed: frozenset[str],
+    confirmed: frozenset[Permission],
 ) -> Change:
     values = item.values
-    key = natural_key(kind, values)
+    key = kind.natural_key(values)
     found = live.get(kind.name, key)
     common = _Common(kind=kind.name, key=key, step=step.name, position=item.position)
     ensure = values.get("ensure", "present") if "ensure" in kind.by_name else "present"
@@ -232,7 +233,7 @@ def _unchangeable(kind: Kind, blocked: list[str], common: _Common) -> Blocked:
     if "update" not in kind.operations:
         return Blocked(
             reason=f"a {kind.name} is read only through the API: " + "; ".join(blocked),
-            hint=kind.missing_hint or None,
+            hint=kind.creation.missing_hint or None,
             **common,
         )
     return Blocked(
@@ -294,27 +295,16 @@ def _sent(kind: Kind, values: Mapping[str, Any], found: LiveObject) -> dict[str,
     return {**values, **kept}
 
 
-def confirmed_flags(
-    *, allow_partners: bool, allow_send: bool = False, allow_calls: bool = False
-) -> frozenset[str]:
-    """The confirmation flags given, as kinds' `confirm_flag` names them."""
-    given = {
-        "--allow-partners": allow_partners,
-        "--allow-send": allow_send,
-        "--allow-calls": allow_calls,
-    }
-    return frozenset(flag for flag, on in given.items() if on)
-
-
-def _confirmed(kind: Kind, change: Change, confirmed: frozenset[str]) -> Change:
+def _confirmed(kind: Kind, change: Change, confirmed: frozenset[Permission]) -> Change:
     """`change`, unless it creates or deletes (or, for some kinds, updates) an object of a kind
-    that needs a flag not given."""
-    flag = kind.confirm_flag
-    gated = isinstance(change, Create | Release) or (
-        kind.confirm_updates and isinstance(change, Update)
-    )
-    if flag is None or flag in confirmed or not gated:
+    that needs a permission not given: then blocked, its hint naming the permission's flag."""
+    confirmation = kind.confirmation
+    if confirmation is None or confirmation.permission in confirmed:
         return change
+    updates_too = confirmation.updates
+    if not (isinstance(change, Create | Release) or (updates_too and isinstance(change, Update))):
+        return change
+    flag = confirmation.flag
     verb = "create" if isinstance(change, Create) else "change"
     verb = "delete" if isinstance(change, Release) else verb
     if kind.sends:
@@ -332,7 +322,7 @@ def _confirmed(kind: Kind, change: Change, confirmed: frozenset[str]) -> Change:
         step=change.step,
         position=change.position,
         reason=f"the plan would {verb} this {kind.name}",
-        hint=f"a {kind.name} is {'changed' if kind.confirm_updates else 'created or deleted'}"
+        hint=f"a {kind.name} is {'changed' if updates_too else 'created or deleted'}"
         f" only with {flag}",
     )
 
@@ -343,7 +333,7 @@ def _managed(kind: Kind, name: str) -> bool:
     spec = kind.by_name.get(name)
     if spec is None or spec.api_name is None:
         return False
-    return name != kind.key and name != scope_field(kind)
+    return name != kind.key and name != kind.scope_field
 
 
 def diff(
@@ -351,10 +341,10 @@ def diff(
     live: LiveState,
     *,
     allow_release: bool = False,
-    confirmed: frozenset[str] = frozenset(),
+    confirmed: frozenset[Permission] = frozenset(),
 ) -> list[Change]:
     """The changes that make live state match the plan, dependencies first. `confirmed`: the
-    flags given (e.g. --allow-partners) that kinds with a `confirm_flag` need."""
+    permissions given (`granted_permissions`) that kinds with a `confirmation` need."""
     with _no_cyclic_gc():
         return _diff(plan, live, allow_release=allow_release, confirmed=confirmed)
 
@@ -375,7 +365,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _diff(
-    plan: ValidPlan, live: LiveState, *, allow_release: bool, confirmed: frozenset[str]
+    plan: ValidPlan, live: LiveState, *, allow_release: bool, confirmed: frozenset[Permission]
 ) -> list[Change]:
     # What the plan itself will create counts as present for the sub-records that follow.
     planned: dict[str, set[str]] = {}
@@ -383,7 +373,7 @@ def _diff(
         kind = KINDS[step.kind]
         for item in step.items():
             if item.values.get("ensure", "present") != "absent":
-                planned.setdefault(kind.name, set()).add(natural_key(kind, item.values))
+                planned.setdefault(kind.name, set()).add(kind.natural_key(item.values))
     changes: list[Change] = []
     made: set[tuple[str, str]] = set()
     steps_by_kind: dict[str, list[Step]] = {}

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from bulkx.diff.engine import live_reference
 from bulkx.diff.read import _gather_bounded, add_all, read_referenced
-from bulkx.diff.state import LiveState, scope_field
+from bulkx.diff.state import LiveState
 from bulkx.errors import BulkxError, NotFound
 from bulkx.kinds import KINDS, Kind
 from bulkx.plan.model import CLEAR_MARKER
@@ -92,7 +92,7 @@ def columns_of(kind: Kind) -> list[str]:
     """The plan columns an export writes: the scope first (an app object's endpoint), then
     every field the API holds; `ensure` where a kind has a value that keeps an object as it is
     (a DID's "adopted": `Kind.existing_ensure`)."""
-    scope = scope_field(kind) or ("endpoint" if kind.per_endpoint else None)
+    scope = kind.scope_field or ("endpoint" if kind.per_endpoint else None)
     columns = [scope] if scope else []
     for spec in kind.fields:
         if spec.name in columns:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
-from bulkx.diff.state import STEP_TAG, LiveObject, LiveState, scope_field
+from bulkx.diff.state import STEP_TAG, LiveObject, LiveState
 from bulkx.errors import NotFound
 from bulkx.journal.sent import EarlierSend
 from bulkx.kinds import KINDS, Kind
@@ -138,7 +138,7 @@ def add_all(
 ) -> None:
     # What the kind says is looked up once, not per object: `Kind.scope_field` builds a dict
     # of the kind's fields on every call (a third of reading 200,000 DIDs).
-    field = scope_field(kind)
+    field = kind.scope_field
     per_endpoint, key, key_field, sid_field = (
         kind.per_endpoint,
         kind.key,
@@ -155,7 +155,7 @@ def add_all(
             values[field] = scope
         # Conference v1's integer ids are kept as text, like every other sid.
         sid = None if obj.get(sid_field) is None else str(obj[sid_field])
-        # natural_key(kind, values), with the scope field looked up above.
+        # kind.natural_key(values), with the scope field looked up above.
         name = str(values.get(key, ""))
         into[f"{scope}/{name}" if field else name] = LiveObject(sid, values)
 
@@ -181,7 +181,7 @@ def plan_keys(steps: Iterable[Step]) -> PlanKeys:
         kind = KINDS[step.kind]
         if step.rows.height == 0 or kind.key not in step.rows.columns:
             continue
-        field = "endpoint" if kind.per_endpoint else scope_field(kind)
+        field = "endpoint" if kind.per_endpoint else kind.scope_field
         column = step.rows[kind.key].cast(str).to_list()
         if field and field in step.rows.columns and kind.api != "core":
             for scope, key in zip(step.rows[field].cast(str).to_list(), column, strict=True):
@@ -534,13 +534,12 @@ async def _read_prices(
     reader: ApiReader, live: LiveState, kind: Kind, keys: list[str], concurrency: int
 ) -> None:
     """The inventory's monthly price of each of `keys` it offers (numbers not rented yet)."""
-    if not keys or kind.inventory is None:
+    inventory = kind.creation.inventory
+    if not keys or inventory is None:
         return
     pages = await _gather_bounded(
         (
-            partial(
-                reader.list_all, kind.api, kind.inventory, filter=in_filter(kind.key_field, chunk)
-            )
+            partial(reader.list_all, kind.api, inventory, filter=in_filter(kind.key_field, chunk))
             for chunk in _chunks(sorted(set(keys)), IN_CHUNK)
         ),
         concurrency,
@@ -576,7 +575,7 @@ async def _count_available(
         params: dict[str, Any] = {"limit": min(1000, wanted - found), "offset": found}
         if flt:
             params["filter"] = flt
-        page = await reader.get(kind.api, str(kind.inventory), params=params)
+        page = await reader.get(kind.api, str(kind.creation.inventory), params=params)
         items = page.get("items") or []
         if price is None and items:
             price = str(items[0].get("price"))

@@ -40,7 +40,7 @@ from bulkx.diff.read import (
     read_referenced,
     referenced_kinds,
 )
-from bulkx.diff.state import LiveState, scope_field
+from bulkx.diff.state import LiveState
 from bulkx.kinds import KINDS
 from bulkx.plan.model import Plan, Step
 
@@ -62,7 +62,7 @@ def _keyed_kinds(steps: Iterable[Step]) -> set[str]:
 def _scope_column(step: Step) -> str | None:
     """The column an app kind's rows are scoped by (their endpoint), as `plan_keys` sees it."""
     kind = KINDS[step.kind]
-    field = "endpoint" if kind.per_endpoint else scope_field(kind)
+    field = "endpoint" if kind.per_endpoint else kind.scope_field
     if field and field in step.rows.columns and kind.api != "core":
         return field
     return None

@@ -20,28 +20,6 @@ class LiveObject:
 STEP_TAG = "bulkx_step"
 
 
-def scope_field(kind: Kind) -> str | None:
-    """What scopes a kind's natural key: a trunk's trunk group, an app object's endpoint."""
-    return kind.scope_field
-
-
-def reference_key(ref_kind: Kind, name: Any, values: Mapping[str, Any]) -> str:
-    """The natural key of the `ref_kind` object that `name` names from an item with `values`:
-    a scoped object (a conference DID group) is looked up in the item's own scope (its
-    endpoint)."""
-    scope = ref_kind.scope_field
-    if scope and values.get(scope) not in (None, ""):
-        return f"{values[scope]}/{name}"
-    return str(name)
-
-
-def natural_key(kind: Kind, values: Mapping[str, Any]) -> str:
-    """The key the diff matches desired and live objects on ("endpoint/name" when scoped)."""
-    scope = scope_field(kind)
-    key = str(values.get(kind.key, ""))
-    return f"{values.get(scope, '')}/{key}" if scope else key
-
-
 @dataclass
 class LiveState:
     #: kind -> natural key -> object

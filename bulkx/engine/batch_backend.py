@@ -23,7 +23,6 @@ from bulkx.api import CarrierX
 from bulkx.api.retry import Backoff, Sleep
 from bulkx.diff.changes import Change, Create, Release, Update
 from bulkx.diff.read import quote
-from bulkx.diff.state import natural_key
 from bulkx.engine import events
 from bulkx.engine.operations import Operation
 from bulkx.engine.requests import Request, Resolver, UnresolvedReference, request_for
@@ -340,6 +339,6 @@ class Batcher:
                 "core", kind.path, filter=f"{kind.key_field} in ({listed})"
             )
             for obj in objects:
-                key = natural_key(kind, kind.from_api(obj))
+                key = kind.natural_key(kind.from_api(obj))
                 found[key] = str(obj[kind.sid_field])
         return found

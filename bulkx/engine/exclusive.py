@@ -11,7 +11,6 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from bulkx.diff.state import natural_key
 from bulkx.errors import JournalError
 from bulkx.journal import claims
 from bulkx.journal.claims import target_key
@@ -43,7 +42,7 @@ def plan_claims(plan: Plan) -> Iterator[str]:
         if step.count is not None:
             yield rent_claim(kind.name, step.name)
         for item in step.items():
-            yield f"{kind.name}:{natural_key(kind, item.values)}"
+            yield f"{kind.name}:{kind.natural_key(item.values)}"
 
 
 def op_claims(rows: Iterable[tuple[str, str, str, str]]) -> Iterator[str]:

@@ -133,7 +133,7 @@ class Executor(Outcomes):
     _loaded: int = 0
     #: With `--via batch`: who carries out the operations the Batch API can do.
     batcher: Batcher | None = None
-    #: Sending kinds: each sending number at its own pace (`Kind.paced_by`).
+    #: Sending kinds: each sending number at its own pace (`Sending.paced_by`).
     pacer: KeyedPacer = field(default_factory=lambda: KeyedPacer(1.0))
     #: The jitter of the backoff between retries (seed it for a repeatable schedule).
     rng: random.Random = field(default_factory=random.Random)
@@ -407,7 +407,8 @@ class Executor(Outcomes):
         self.limiter.on_success(sent_at)
         self.breaker.success()
         kind, change = job.kind, job.change
-        problem = kind.answer_problem(response) if kind.answer_problem and response else None
+        check = kind.creation.answer_problem
+        problem = check(response) if check and response else None
         if problem is not None:
             return self._failed(job.op, problem)
         sid = created_sid(change.kind, response) or getattr(change, "sid", None)
@@ -525,7 +526,8 @@ class Executor(Outcomes):
 
     async def _pace(self, change: Change) -> None:
         """Wait for the sending number's pace (sending kinds) and the run's rate limit."""
-        paced_by = KINDS[change.kind].paced_by
+        sending = KINDS[change.kind].sending
+        paced_by = sending.paced_by if sending else None
         if paced_by and isinstance(change, Create):
             await self.pacer.acquire(str(change.values.get(paced_by)))
         await self.limiter.acquire()

@@ -16,7 +16,6 @@ from typing import Any
 from bulkx.api import CarrierX
 from bulkx.diff.changes import Change, Create, Release, RentByCriteria, Update
 from bulkx.diff.read import criteria_filter, quote
-from bulkx.diff.state import scope_field
 from bulkx.engine.operations import Operation
 from bulkx.engine.requests import (
     OP_TAG,
@@ -122,7 +121,7 @@ class LiveReads:
             return str(found[0][kind.sid_field]) if found else None
         assert isinstance(change, Create)
         values = change.values
-        scope = scope_field(kind)
+        scope = kind.scope_field
         if kind.parent and scope and "{parent_sid}" in kind.path:  # a trunk: in its group
             await self.before_read()
             groups = await self.client.list_all(

@@ -22,7 +22,6 @@ from bulkx.diff.changes import (
     change_as_dict,
     change_from_dict,
 )
-from bulkx.diff.state import natural_key, reference_key
 from bulkx.journal.states import Operation
 from bulkx.kinds import KINDS
 
@@ -57,11 +56,12 @@ def _references(change: Change) -> list[tuple[str, str]]:
     for spec in kind.fields:
         if spec.reference and values.get(spec.name) not in (None, ""):
             ref = KINDS[spec.reference]
-            found.append((ref.name, reference_key(ref, values[spec.name], values)))
+            found.append((ref.name, ref.reference_key(values[spec.name], values)))
     if kind.parent and kind.parent_field and values.get(kind.parent_field) is not None:
         found.append((kind.parent, str(values[kind.parent_field])))
-    if kind.same_sid_as and values.get(kind.key) is not None:
-        found.append((kind.same_sid_as, str(values[kind.key])))
+    viewed = kind.creation.same_sid_as
+    if viewed and values.get(kind.key) is not None:
+        found.append((viewed, str(values[kind.key])))
     return found
 
 
@@ -91,7 +91,7 @@ def _vacated(change: Update) -> list[tuple[str, str]]:
         if spec is None or not spec.reference or old in (None, "") or str(old).startswith("<"):
             continue
         ref = KINDS[spec.reference]
-        found.append((ref.name, reference_key(ref, old, change.values)))
+        found.append((ref.name, ref.reference_key(old, change.values)))
     return found
 
 
@@ -184,7 +184,7 @@ class OperationsBuilder:
                 built.ops.extend(self._rents(change, deps))
                 continue
             operation = self._operation(change, deps)
-            natural = (change.kind, natural_key(KINDS[change.kind], change.values))
+            natural = (change.kind, KINDS[change.kind].natural_key(change.values))
             if isinstance(change, Create | Update) and self._keeps_made(change.kind):
                 self.made[natural] = operation.op_key
             if isinstance(change, Update):

@@ -9,7 +9,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from bulkx.diff.changes import Change, Create
-from bulkx.diff.state import natural_key
 from bulkx.engine import events
 from bulkx.engine.operations import Operation
 from bulkx.engine.requests import Resolver
@@ -85,4 +84,4 @@ class Outcomes(Steering):
     def _remember(self, op: Operation, change: Change, sid: str | None) -> None:
         """A created object's sid, for the operations after it that name it."""
         if sid and isinstance(change, Create):
-            self.resolver.remember(change.kind, natural_key(KINDS[change.kind], change.values), sid)
+            self.resolver.remember(change.kind, KINDS[change.kind].natural_key(change.values), sid)

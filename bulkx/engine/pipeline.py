@@ -67,8 +67,8 @@ def family(kind_name: str) -> str:
     """The kind whose live objects `kind_name`'s chunks read and its operations change: a
     sub-record's owner (a DID's for its E911), a view's viewed kind, else the kind itself."""
     kind = KINDS[kind_name]
-    if kind.same_sid_as:
-        return family(kind.same_sid_as)
+    if kind.creation.same_sid_as:
+        return family(kind.creation.same_sid_as)
     if kind.singleton and kind.parent:
         return family(kind.parent)
     if kind.singleton and kind.per_endpoint:
@@ -97,9 +97,9 @@ def pipeline_refusal(plan: Plan, options: RunOptions, *, saved: bool) -> str | N
 def _gate_refusal(plan: Plan, options: RunOptions) -> str | None:
     releasing = releasable_kinds(plan)
     for step in plan.steps:
-        flag = KINDS[step.kind].confirm_flag
-        if flag is not None and flag not in options.confirmed:
-            return f"step {step.name} may need {flag}"
+        confirmation = KINDS[step.kind].confirmation
+        if confirmation is not None and confirmation.permission not in options.confirmed:
+            return f"step {step.name} may need {confirmation.flag}"
         if step.kind in releasing and not options.allow_release:
             return f"step {step.name} may need --allow-release"
     return None

@@ -24,6 +24,7 @@ from bulkx.engine.operations import Operation, operations, referenced
 from bulkx.engine.read_policy import for_run
 from bulkx.errors import PlanError
 from bulkx.journal.sent import earlier_sends
+from bulkx.kinds.model import Permission
 from bulkx.plan.model import ValidPlan
 
 
@@ -64,7 +65,7 @@ async def prepare(
     target: str,
     allow_release: bool,
     saved: Mapping[str, Any] | None = None,
-    confirmed: frozenset[str] = frozenset(),
+    confirmed: frozenset[Permission] = frozenset(),
     rate: float | None = None,
     outage_after: float = DEFAULT_OUTAGE_SECONDS,
     progress: ReadProgress | None = None,
@@ -98,7 +99,7 @@ async def stream_changes(
     into: ChangeStream,
     *,
     allow_release: bool,
-    confirmed: frozenset[str] = frozenset(),
+    confirmed: frozenset[Permission] = frozenset(),
     outage_after: float = DEFAULT_OUTAGE_SECONDS,
     progress: ReadProgress | None = None,
 ) -> None:

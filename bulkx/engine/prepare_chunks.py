@@ -39,7 +39,6 @@ from bulkx.diff.chunks import (
 from bulkx.diff.engine import criteria_label
 from bulkx.diff.read import ApiReader, ReadProgress, SentBefore, referenced_kinds
 from bulkx.diff.read_chunks import ChunkReads
-from bulkx.diff.state import natural_key
 from bulkx.diff.summary import ChangeSummary
 from bulkx.engine.crashpoints import crash_point
 from bulkx.engine.operations import (
@@ -54,6 +53,7 @@ from bulkx.engine.plan_run import SavedChanges, live_refs
 from bulkx.errors import JournalError
 from bulkx.journal import Journal, Operation
 from bulkx.kinds import KINDS
+from bulkx.kinds.model import Permission
 from bulkx.plan.model import Plan, Step, ValidPlan
 
 #: Releases written per transaction at the end (they are few; a page bounds a plan of many).
@@ -118,7 +118,7 @@ def chunk_keys(chunk: PlanChunk) -> Iterator[tuple[str, str, str]]:
         yield (step.name, step.kind, criteria_label(step.criteria))
     kind = KINDS[step.kind]
     for item in chunk.part.items():
-        yield (step.name, step.kind, natural_key(kind, item.values))
+        yield (step.name, step.kind, kind.natural_key(item.values))
 
 
 def _chunks_before(steps: Sequence[Step], cursor: Cursor) -> Iterator[PlanChunk]:
@@ -140,7 +140,7 @@ class Preparer:
         *,
         target: str,
         allow_release: bool,
-        confirmed: frozenset[str],
+        confirmed: frozenset[Permission],
         sent_before: SentBefore | None = None,
     ) -> None:
         state = journal.preparation()
@@ -325,7 +325,7 @@ async def prepare_journaled(
     *,
     target: str,
     allow_release: bool,
-    confirmed: frozenset[str],
+    confirmed: frozenset[Permission],
     sent_before: SentBefore | None = None,
     progress: ReadProgress | None = None,
     start_early: bool = False,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkx.diff.changes import Blocked, Change, Create, NoOp, Release, RentByCriteria, Update
-from bulkx.diff.state import STEP_TAG, LiveState, reference_key
+from bulkx.diff.state import STEP_TAG, LiveState
 from bulkx.errors import BulkxError
 from bulkx.kinds import KINDS, Kind, PlanField
 from bulkx.kinds.model import local_file
@@ -73,7 +73,7 @@ def _resolved(kind: Kind, values: Mapping[str, Any], resolver: Resolver) -> dict
         if not spec.reference or spec.sends_key or values.get(spec.name) in (None, ""):
             continue
         ref_kind = KINDS[spec.reference]
-        sid = resolver.sid(ref_kind.name, reference_key(ref_kind, values[spec.name], values))
+        sid = resolver.sid(ref_kind.name, ref_kind.reference_key(values[spec.name], values))
         out[spec.name] = int(sid) if ref_kind.numeric_sid and sid.isdigit() else sid
     return out
 
@@ -104,8 +104,8 @@ def _endpoint(kind: Kind, values: Mapping[str, Any]) -> str | None:
 def _sid(kind: Kind, change: Update, resolver: Resolver) -> str:
     if change.sid:
         return change.sid
-    if kind.same_sid_as:
-        return resolver.sid(kind.same_sid_as, str(change.values[kind.key]))
+    if kind.creation.same_sid_as:
+        return resolver.sid(kind.creation.same_sid_as, str(change.values[kind.key]))
     return resolver.sid(kind.name, change.key)
 
 
@@ -122,11 +122,11 @@ def request_for(change: Change, resolver: Resolver) -> Request | None:
             if kind.rentable:
                 # Renting takes the number plus writable fields in one request.
                 body = {k: v for k, v in body.items() if v is not None}
-            path = _path(kind, kind.create_path or kind.path, wanted, values, resolver)
+            path = _path(kind, kind.creation.path or kind.path, wanted, values, resolver)
             upload = next((f for f in kind.fields if f.type == "file" and f.name in values), None)
             if upload is not None:
                 return _upload(kind, path, body, upload, change)
-            if kind.query_fields or kind.create_params:
+            if kind.creation.query_fields or kind.creation.params:
                 return _with_query(kind, path, body, change)
             return Request(kind.api, "POST", path, body, _endpoint(kind, wanted))
         case Update():
@@ -197,7 +197,7 @@ def sid_lookup_request(change: Update, resolver: Resolver) -> Request | None:
     endpoint the same run creates): the list request whose one item is that object
     (`sid_from_lookup` reads its sid). None when the sid is known or comes from another kind."""
     kind = KINDS[change.kind]
-    if change.sid or kind.same_sid_as or not kind.per_endpoint:
+    if change.sid or kind.creation.same_sid_as or not kind.per_endpoint:
         return None
     if (kind.name, change.key) in resolver.sids:
         return None
@@ -215,8 +215,8 @@ def sid_from_lookup(change: Update, response: Any) -> str | None:
 
 def _with_query(kind: Kind, path: str, body: dict[str, Any], change: Create) -> Request:
     """A create whose API takes (some of) its fields as query arguments (a verification SMS)."""
-    params = dict(kind.create_params)
-    for name in kind.query_fields:
+    params = dict(kind.creation.params)
+    for name in kind.creation.query_fields:
         api_name = kind.by_name[name].api_name or name
         value = body.pop(api_name, None)
         if value not in (None, ""):
@@ -238,10 +238,10 @@ def created_sid(kind_name: str, response: Any) -> str | None:
 
 def answer_result(kind_name: str, response: Any) -> dict[str, Any] | None:
     """What of a create's answer the kind keeps for the report (a verification's code)."""
-    kind = KINDS[kind_name]
-    if not kind.answer_fields or not isinstance(response, dict):
+    fields = KINDS[kind_name].creation.answer_fields
+    if not fields or not isinstance(response, dict):
         return None
-    return {name: response.get(name) for name in kind.answer_fields}
+    return {name: response.get(name) for name in fields}
 
 
 #: The attribute naming the operation that rented a number: finds it again after a lost answer.

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulkx.diff.state import reference_key
 from bulkx.journal.states import Operation
 from bulkx.journal.view import JournalView
 from bulkx.kinds import KINDS, Kind
@@ -87,9 +86,11 @@ class Revert:
         """The apply flags the revert plan needs (--allow-release, --allow-partners...)."""
         needed = ["--allow-release"] if self.needs_release else []
         for item in self.items:
-            flag = KINDS[item.kind].confirm_flag
-            if flag and flag not in needed and (item.releases or KINDS[item.kind].confirm_updates):
-                needed.append(flag)
+            confirmation = KINDS[item.kind].confirmation
+            if confirmation is None or not (item.releases or confirmation.updates):
+                continue
+            if confirmation.flag not in needed:
+                needed.append(confirmation.flag)
         return needed
 
 
@@ -255,7 +256,7 @@ def _names_deleted(
         value = item.values.get(spec.name)
         if spec.reference and value not in (None, ""):
             ref = KINDS[spec.reference]
-            named = (ref.name, reference_key(ref, value, item.values))
+            named = (ref.name, ref.reference_key(value, item.values))
             if named in deleted:
                 found.append((spec.name, named))
     return found

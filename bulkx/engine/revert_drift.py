@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bulkx.diff.changes import NoOp
-from bulkx.diff.engine import confirmed_flags, diff
+from bulkx.diff.engine import diff
 from bulkx.diff.read import ApiReader, in_filter, read_live_state
 from bulkx.engine.revert import Revert, RevertItem, build_revert
 from bulkx.engine.revert_text import after_plan_text, revert_plan_text
 from bulkx.errors import BulkxError
 from bulkx.journal.view import JournalView
 from bulkx.kinds import KINDS
+from bulkx.kinds.model import granted_permissions
 from bulkx.plan.model import ValidPlan
 
 #: Sids per `in (...)` filter when rented numbers are looked up.
@@ -76,8 +77,8 @@ async def find_drift(reader: ApiReader, items: Sequence[RevertItem]) -> list[Rev
         return []
     plan = load_plan_text(after_plan_text(items), "after-run.yaml")
     live = await read_live_state(reader, plan)
-    every_flag = confirmed_flags(allow_partners=True, allow_send=True, allow_calls=True)
-    changes = diff(plan, live, allow_release=False, confirmed=every_flag)
+    every_permission = granted_permissions(allow_partners=True, allow_send=True, allow_calls=True)
+    changes = diff(plan, live, allow_release=False, confirmed=every_permission)
     moved = {(c.step, c.kind, c.key) for c in changes if not isinstance(c, NoOp)}
     return [item for item in items if (item.step, item.kind, item.key) in moved]
 

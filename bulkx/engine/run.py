@@ -22,7 +22,6 @@ from bulkx import exit_codes
 from bulkx.api import CarrierX, RetryPolicy
 from bulkx.defaults import DEFAULT_OUTAGE_SECONDS, DEFAULT_SANDBOX_DB
 from bulkx.diff.changes import Change
-from bulkx.diff.engine import confirmed_flags
 from bulkx.diff.named import read_named
 from bulkx.diff.read import ReadProgress
 from bulkx.diff.summary import ChangeSummary
@@ -31,7 +30,6 @@ from bulkx.engine.batch_backend import Batcher
 from bulkx.engine.events import Progress, Reporter, Reporters
 from bulkx.engine.executor import AuthStopped, Executor, JournalStopped, OutageBreaker
 from bulkx.engine.journal_ledger import JournalLedger, JournalReporter
-from bulkx.engine.journaled_plan import journaled_plan
 from bulkx.engine.operations import Operation, referenced
 from bulkx.engine.pipeline import UNPREPARED, sending_while_preparing
 from bulkx.engine.plan_run import Prepared, journal_sends
@@ -45,6 +43,7 @@ from bulkx.engine.window import JournalSource, OpSource
 from bulkx.errors import ConfigError, JournalError
 from bulkx.journal import Journal
 from bulkx.journal.states import RunState
+from bulkx.kinds.model import Permission, granted_permissions
 from bulkx.plan.model import ValidPlan
 
 
@@ -96,9 +95,9 @@ class RunOptions:
         return replace(self, **changed).journaled(), changed
 
     @property
-    def confirmed(self) -> frozenset[str]:
-        """The confirmation flags given, as kinds' `confirm_flag` names them."""
-        return confirmed_flags(
+    def confirmed(self) -> frozenset[Permission]:
+        """The permissions given (--allow-send...), as kinds' `confirmation` names them."""
+        return granted_permissions(
             allow_partners=self.allow_partners,
             allow_send=self.allow_send,
             allow_calls=self.allow_calls,
@@ -225,6 +224,10 @@ async def continue_preparing(
 ) -> PreparedRun:
     """Go on preparing a run a crash stopped while it was `preparing`, from its cursor, with
     the plan its journal keeps (and the `given` options in place of the journaled ones)."""
+    # The plan machinery (its loader and validation) is imported only for a run stopped while
+    # it was prepared: the resume of a prepared run needs none of it before its first request.
+    from bulkx.engine.journaled_plan import journaled_plan
+
     options, _ = RunOptions.from_dict(journal.run().options).overridden(given)
     plan = journaled_plan(journal, options.kind)
     root = exclusive.root_of(journal.path)

@@ -12,7 +12,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from bulkx.kinds.model import ALL_OPERATIONS, Kind, PlanField, ToApi, ensure_field
+from bulkx.kinds.model import (
+    ALL_OPERATIONS,
+    Confirmation,
+    Kind,
+    PlanField,
+    ToApi,
+    ensure_field,
+)
 
 F = PlanField
 
@@ -71,7 +78,7 @@ PARTNER = Kind(
     sid_field="partner_sid",
     key="login",
     operations=ALL_OPERATIONS,
-    confirm="partners",
+    confirmation=Confirmation("partners"),
     doc="A sub-partner (an account under this one), keyed by its login. Creating or deleting"
     " one needs --allow-partners (deleting also --allow-release); the API refuses to delete one"
     " that still has sub-partners, numbers or endpoints.",

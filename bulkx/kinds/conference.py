@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bulkx.kinds.model import ALL_OPERATIONS, UPDATE_ONLY, Kind, PlanField, ensure_field
+from bulkx.kinds.model import (
+    ALL_OPERATIONS,
+    UPDATE_ONLY,
+    Confirmation,
+    Creation,
+    Kind,
+    PlanField,
+    ensure_field,
+)
 
 F = PlanField
 
@@ -79,8 +87,10 @@ CONFERENCE_V2_CALL_FLOW = Kind(
     sid_field="call_flow_sid",
     key="name",
     operations=frozenset(),
-    missing_hint="every account has the call flows secured, open, direct_host and "
-    "direct_participant; name one of those",
+    creation=Creation(
+        missing_hint="every account has the call flows secured, open, direct_host and "
+        "direct_participant; name one of those"
+    ),
     doc="A call flow of a conference_v2 account (read only: each account has its own).",
     fields=(_endpoint("conference_v2"), F("name", required=True)),
 )
@@ -139,7 +149,7 @@ CONFERENCE_V2_DID = Kind(
     sid_field="did_sid",
     key="phonenumber",
     singleton=True,
-    same_sid_as="did",
+    creation=Creation(same_sid_as="did"),
     operations=UPDATE_ONLY,
     doc="A Core DID routed to a conference_v2 endpoint: its DID group.",
     fields=(
@@ -157,12 +167,13 @@ CONFERENCE_V2_CALL = Kind(
     key="call_sid",
     operations=frozenset({"update", "delete"}),
     # Changing a live call (muting it, hanging it up) acts on a meeting under way.
-    confirm="calls",
-    confirm_updates=True,
+    confirmation=Confirmation("calls", updates=True),
     # The API has no DELETE for a call: a PATCH of its state hangs it up.
     release_body={"state": "disconnected"},
-    missing_hint="a call exists only while its caller is on the line: this one has ended"
-    " (`bulkx export conference_v2.call --endpoint NAME` lists the live ones)",
+    creation=Creation(
+        missing_hint="a call exists only while its caller is on the line: this one has ended"
+        " (`bulkx export conference_v2.call --endpoint NAME` lists the live ones)"
+    ),
     doc="A live call in a meeting of a conference_v2 endpoint (`bulkx export` lists them): mute"
     " or hold it, or hang it up with ensure: absent. Any change needs --allow-calls (hanging up,"
     " like every delete, also --allow-release).",
@@ -268,7 +279,7 @@ CONFERENCE_MEETING_ROOM = Kind(
     name="conference.meeting_room",
     api="conference",
     path="/meetingRooms",
-    create_path="/subscribers/{subscriber}/meetingRooms",
+    creation=Creation(path="/subscribers/{subscriber}/meetingRooms"),
     sid_field="meetingNumber",
     key="description",
     numeric_sid=True,

@@ -9,6 +9,7 @@ from bulkx.kinds.model import (
     ALL_OPERATIONS,
     RELEASE,
     UPDATE_ONLY,
+    Creation,
     Kind,
     Nesting,
     PlanField,
@@ -26,7 +27,7 @@ DID = Kind(
     sid_field="did_sid",
     key="phonenumber",
     operations=ALL_OPERATIONS,
-    inventory="/phonenumber/available_dids",
+    creation=Creation(inventory="/phonenumber/available_dids"),
     listed_by_key=True,
     delete_verb=RELEASE,
     existing_ensure="adopted",
@@ -188,8 +189,10 @@ SHORT_CODE = Kind(
     sid_field="short_code_sid",
     key="short_code",
     operations=UPDATE_ONLY,
-    missing_hint="short codes are provisioned by CarrierX (through support), not through the API;"
-    " bulkx only updates the ones on the account",
+    creation=Creation(
+        missing_hint="short codes are provisioned by CarrierX (through support), not through"
+        " the API; bulkx only updates the ones on the account"
+    ),
     doc="A short code on the account: its name, DID group and callback (CarrierX provisions it).",
     fields=(
         F("short_code", "digits", required=True),

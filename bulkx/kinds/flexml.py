@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bulkx.kinds.model import UPDATE_ONLY, Kind, PlanField
+from bulkx.kinds.model import UPDATE_ONLY, Creation, Kind, PlanField
 
 F = PlanField
 
@@ -53,7 +53,7 @@ FLEXML_DID = Kind(
     sid_field="did_sid",
     key="phonenumber",
     singleton=True,
-    same_sid_as="did",
+    creation=Creation(same_sid_as="did"),
     operations=UPDATE_ONLY,
     doc="A Core DID routed to a flexml endpoint: its own FlexML URL and status callback.",
     fields=(_endpoint(), F("phonenumber", "e164", required=True), *_instructions()),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bulkx.kinds.model import ALL_OPERATIONS, Kind, PlanField, ensure_field
+from bulkx.kinds.model import ALL_OPERATIONS, Creation, Kind, PlanField, ensure_field
 
 F = PlanField
 
@@ -79,10 +79,12 @@ MEDIATOR_DID = Kind(
     sid_field="did_sid",
     key="phonenumber",
     singleton=True,
-    same_sid_as="did",
     operations=frozenset(),
-    missing_hint="a mediator DID is a Core DID routed to the endpoint: give the did a trunk_group"
-    " with a trunk to the mediator endpoint",
+    creation=Creation(
+        same_sid_as="did",
+        missing_hint="a mediator DID is a Core DID routed to the endpoint: give the did a"
+        " trunk_group with a trunk to the mediator endpoint",
+    ),
     doc="A Core DID routed to a mediator endpoint (read only: plan it to check the routing).",
     fields=(_endpoint(), F("phonenumber", "e164", required=True)),
 )

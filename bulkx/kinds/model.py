@@ -46,13 +46,27 @@ ReadStrategy = Literal[
     "whole", "by_key", "nested", "parent_scoped", "per_parent", "per_endpoint", "journals"
 ]
 #: What a plan must be allowed to do, beyond create, update and delete, before objects of a
-#: kind are made or ended (`Kind.confirm`). The CLI spells each as a flag (`CONFIRM_FLAGS`).
+#: kind are made or ended (`Confirmation`). The core decides on these; the CLI spells each as
+#: a flag (`CONFIRM_FLAGS`).
 Permission = Literal["partners", "send", "calls"]
 #: The apply flag that gives each permission. Kept beside `Permission`, not in bulkx.cli: the
-#: diff's and the revert's messages name the flag, and the core never imports the CLI.
+#: diff's, the pipeline's and the revert's messages name the flag (a blocked change's hint is
+#: part of the JSON the core writes), and the core never imports the CLI.
 CONFIRM_FLAGS: Mapping[Permission, str] = MappingProxyType(
     {"partners": "--allow-partners", "send": "--allow-send", "calls": "--allow-calls"}
 )
+
+
+def granted_permissions(
+    *, allow_partners: bool = False, allow_send: bool = False, allow_calls: bool = False
+) -> frozenset[Permission]:
+    """The permissions a run's options give (each option is its `CONFIRM_FLAGS` flag)."""
+    given: dict[Permission, bool] = {
+        "partners": allow_partners,
+        "send": allow_send,
+        "calls": allow_calls,
+    }
+    return frozenset(permission for permission, on in given.items() if on)
 
 
 @dataclass(frozen=True)
@@ -174,6 +188,66 @@ AnswerProblem = Callable[[Mapping[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
+class Creation:
+    """How objects of a kind come into being, and what a create's answer holds."""
+
+    #: Where creates are POSTed when not to the kind's `path`: `{field}` is the sid of the
+    #: object that reference field names (a v1 meeting room is created under its subscriber).
+    #: A field in the path is not sent in the body.
+    path: str | None = None
+    #: Plan fields a create sends as query arguments (by API name) rather than in the body, and
+    #: fixed query arguments every create carries.
+    query_fields: tuple[str, ...] = ()
+    params: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: Answer fields kept as the operation's result (a verification's code), for the report.
+    answer_fields: tuple[str, ...] = ()
+    #: What in a create's answer says it did not work although the API accepted it.
+    answer_problem: AnswerProblem | None = field(default=None, repr=False)
+    #: Where the objects to rent are listed, by their key (a DID: the available numbers); None:
+    #: objects are made, not rented (`Kind.rentable`).
+    inventory: str | None = None
+    #: A view of another kind's object with the same sid (a conference_v2 DID is a Core DID
+    #: routed to the endpoint): its sid is known from that kind before the view shows it.
+    same_sid_as: str | None = None
+    #: Why a missing object cannot be created, and what to do instead (kinds without "create").
+    missing_hint: str = ""
+
+
+@dataclass(frozen=True)
+class Sending:
+    """A kind that sends something (a text message, a call) rather than keeps it in shape:
+    created once, never compared or updated; its key, stored on the object, is how a re-run or
+    a resume knows it went out."""
+
+    #: The field whose value is paced on its own (a message's sending number), so that no one
+    #: number sends faster than the carrier allows.
+    paced_by: str | None = None
+    #: Whether the API keeps the key on what was sent (an SMS's user_data, a call's
+    #: attributes), so a lost answer is looked up. Without it (a push notification, a
+    #: verification SMS) the run journals are the only record: each item is sent at most
+    #: once, and one whose answer was lost is reported as such, never sent again.
+    traceable: bool = True
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a plan must also be allowed to do before objects of a kind are made or ended."""
+
+    permission: Permission
+    #: Updating one needs it too (a live call: muting it changes a meeting under way).
+    updates: bool = False
+
+    @property
+    def flag(self) -> str:
+        """The apply flag that gives the permission, for messages (--allow-send)."""
+        return CONFIRM_FLAGS[self.permission]
+
+
+#: The confirmation of every sending kind: nothing is sent without --allow-send.
+SEND = Confirmation("send")
+
+
+@dataclass(frozen=True)
 class Kind:
     """One kind of object a plan can name, as data: where it lives, how it is keyed, its fields,
     and what the API lets bulkx do to it. Every layer (validation, diff, requests) reads this;
@@ -197,9 +271,6 @@ class Kind:
     singleton: bool = False
     #: The API field the natural key is read from on live objects.
     key_api: str = ""
-    #: A view of another kind's object with the same sid (a conference_v2 DID is a Core DID
-    #: routed to the endpoint): its sid is known from that kind before the view shows it.
-    same_sid_as: str | None = None
     #: What the API lets bulkx do. Without "create", a missing object is blocked (it comes into
     #: being some other way; a singleton is updated into being); without "update", a differing
     #: one is blocked; "delete" comes with an `ensure` field (`ensure_field()`).
@@ -207,43 +278,20 @@ class Kind:
     #: How an update is sent: PATCH, or PUT where the API has no PATCH (Conference v1's PUT is a
     #: partial update), or POST where a sub-record is set by one (a DID's messaging).
     update_method: Literal["PATCH", "PUT", "POST"] = "PATCH"
-    #: Where creates are POSTed when not to `path`: `{field}` is the sid of the object that
-    #: reference field names (a v1 meeting room is created under its subscriber). A field in the
-    #: path is not sent in the body.
-    create_path: str | None = None
     #: The API's sids of this kind are integers (Conference v1): references send them as such.
     numeric_sid: bool = False
     #: Plan fields whose values are unique together across a scope's objects (a conference
     #: endpoint's access codes), checked offline by validation.
     unique_across: tuple[str, ...] = ()
-    #: Why a missing object cannot be created, and what to do instead (kinds without "create").
-    missing_hint: str = ""
-    #: Creating or deleting one also needs this permission (sub-partners: "partners", given by
-    #: --allow-partners: `confirm_flag`).
-    confirm: Permission | None = None
-    #: Updating one needs `confirm` too (a live call: muting it changes a meeting under way).
-    confirm_updates: bool = False
     #: For a kind the API cannot DELETE: the update body that ends one instead (a Conference v2
     #: call is hung up by a PATCH of its state).
     release_body: Mapping[str, Any] | None = field(default=None, compare=False)
-    #: Something sent, not kept in shape (a text message): created once, never compared or
-    #: updated; its key, stored on the object, is how a re-run or a resume knows it went out.
-    sends: bool = False
-    #: For sending kinds: the field whose value is paced on its own (a message's sending
-    #: number), so that no one number sends faster than the carrier allows.
-    paced_by: str | None = None
-    #: For sending kinds: whether the API keeps the key on what was sent (an SMS's user_data, a
-    #: call's attributes), so a lost answer is looked up. Without it (a push notification, a
-    #: verification SMS) the run journals are the only record: each item is sent at most
-    #: once, and one whose answer was lost is reported as such, never sent again.
-    traceable: bool = True
-    #: Plan fields a create sends as query arguments (by API name) rather than in the body, and
-    #: fixed query arguments every create carries.
-    query_fields: tuple[str, ...] = ()
-    create_params: Mapping[str, str] = field(default_factory=dict, compare=False)
-    #: Answer fields kept as the operation's result (a verification's code), for the report.
-    answer_fields: tuple[str, ...] = ()
-    answer_problem: AnswerProblem | None = field(default=None, repr=False)
+    #: How objects come into being (`Creation`): where creates go, what their answer holds.
+    creation: Creation = Creation()
+    #: For a kind that sends something (a text message): how it goes out (`Sending`).
+    sending: Sending | None = None
+    #: The permission that making or ending one also needs (`Confirmation`), or None.
+    confirmation: Confirmation | None = None
     #: Fields the API takes as one value (an E911 location): an update sends them all, the
     #: live value of one the plan leaves out included, so that leaving a cell empty never
     #: empties it.
@@ -251,9 +299,6 @@ class Kind:
     #: Custom mapping for kinds whose API shape differs from the plan's flat columns.
     to_api_hook: ToApi | None = field(default=None, repr=False)
     from_api_hook: FromApi | None = field(default=None, repr=False)
-    #: Where the objects to rent are listed, by their key (a DID: the available numbers); None:
-    #: the kind is not rented (`rentable`).
-    inventory: str | None = None
     #: The list is the account's longest (its numbers): read by `in (...)` filters on the keys
     #: the plan names, not whole, and its per-parent records along with it.
     listed_by_key: bool = False
@@ -280,16 +325,9 @@ class Kind:
             problems.append(f"the key {self.key!r} is not a field")
         if ("delete" in self.operations) != ("ensure" in names):
             problems.append("a kind has an `ensure` field exactly when it can be deleted")
-        if self.sends and (self.operations != {"create"} or self.confirm is None):
-            problems.append("a sending kind is create-only and needs a confirm permission")
-        if not self.traceable and not self.sends:
-            problems.append("only a sending kind can be untraceable")
-        if not self.traceable and self.key in names and self.by_name[self.key].api_name is not None:
-            problems.append("an untraceable kind's key is plan-only (api=None)")
-        if any(n not in names for n in self.query_fields):
+        problems.extend(self._sending_problems())
+        if any(n not in names for n in self.creation.query_fields):
             problems.append("query_fields names a field that is not one")
-        if self.paced_by is not None and self.paced_by not in names:
-            problems.append(f"paced_by names {self.paced_by!r}, which is no field")
         if any(n not in names for n in self.written_together):
             problems.append("written_together names a field that is not one")
         for name in self.path_fields:
@@ -302,6 +340,21 @@ class Kind:
             problems.append(f"existing_ensure {self.existing_ensure!r} is no `ensure` choice")
         if problems:
             raise ValueError(f"kind {self.name}: " + "; ".join(problems))
+
+    def _sending_problems(self) -> list[str]:
+        """What contradicts how a sending kind goes out (`sending`)."""
+        if self.sending is None:
+            return []
+        problems = []
+        if self.operations != {"create"} or self.confirmation is None:
+            problems.append("a sending kind is create-only and needs a confirm permission")
+        key = self.by_name.get(self.key)
+        if not self.sending.traceable and key is not None and key.api_name is not None:
+            problems.append("an untraceable kind's key is plan-only (api=None)")
+        paced_by = self.sending.paced_by
+        if paced_by is not None and paced_by not in self.by_name:
+            problems.append(f"paced_by names {paced_by!r}, which is no field")
+        return problems
 
     def _read_problems(self) -> list[str]:
         """What contradicts how the kind's live objects are read (`reads`)."""
@@ -319,12 +372,18 @@ class Kind:
     def rentable(self) -> bool:
         """Objects come from an inventory (a DID): a `count:` step rents some by criteria, the
         inventory's price of a missing one is read, and a rent sends only the values set."""
-        return self.inventory is not None
+        return self.creation.inventory is not None
 
     @property
-    def confirm_flag(self) -> str | None:
-        """The apply flag that gives `confirm` (--allow-send), or None."""
-        return None if self.confirm is None else CONFIRM_FLAGS[self.confirm]
+    def sends(self) -> bool:
+        """Something sent, not kept in shape (`Sending`)."""
+        return self.sending is not None
+
+    @property
+    def traceable(self) -> bool:
+        """The API keeps something to look an object up by: every kind but an untraceable
+        send (`Sending.traceable`)."""
+        return self.sending is None or self.sending.traceable
 
     @cached_property
     def reads(self) -> ReadStrategy:
@@ -376,12 +435,27 @@ class Kind:
             return "endpoint"
         return None
 
+    def natural_key(self, values: Mapping[str, Any]) -> str:
+        """The key the diff matches desired and live objects on ("endpoint/name" when scoped)."""
+        scope = self.scope_field
+        key = str(values.get(self.key, ""))
+        return f"{values.get(scope, '')}/{key}" if scope else key
+
+    def reference_key(self, name: Any, values: Mapping[str, Any]) -> str:
+        """The natural key of the object of this kind that `name` names from an item with
+        `values`: a scoped object (a conference DID group) is looked up in the item's own scope
+        (its endpoint)."""
+        scope = self.scope_field
+        if scope and values.get(scope) not in (None, ""):
+            return f"{values[scope]}/{name}"
+        return str(name)
+
     @cached_property
     def path_fields(self) -> tuple[str, ...]:
         """The reference fields `create_path` places in the URL."""
-        if self.create_path is None:
+        if self.creation.path is None:
             return ()
-        return tuple(n for _, n, _, _ in string.Formatter().parse(self.create_path) if n)
+        return tuple(n for _, n, _, _ in string.Formatter().parse(self.creation.path) if n)
 
     def to_api(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """API body fields for plan values (references must already be resolved to sids)."""

@@ -39,7 +39,10 @@ def kind_named(name: str) -> Kind:
 
 def _check_references() -> None:
     for kind in KINDS.values():
-        named = [f.reference for f in kind.fields if f.reference] + [kind.parent, kind.same_sid_as]
+        named = [f.reference for f in kind.fields if f.reference] + [
+            kind.parent,
+            kind.creation.same_sid_as,
+        ]
         unknown = [n for n in named if n is not None and n not in KINDS]
         if unknown:
             raise ValueError(f"kind {kind.name} names unknown kinds: {', '.join(unknown)}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bulkx.kinds.model import Kind, PlanField
+from bulkx.kinds.model import SEND, Creation, Kind, PlanField, Sending
 
 F = PlanField
 
@@ -39,9 +39,8 @@ SMS_MESSAGE = Kind(
     key="ref",
     key_api="user_data",
     operations=frozenset({"create"}),
-    confirm="send",
-    sends=True,
-    paced_by="from",
+    confirmation=SEND,
+    sending=Sending(paced_by="from"),
     doc="A text message, sent once (needs --allow-send). `ref` names it for good: it is kept in"
     " the message's user_data, so re-running the plan or resuming a run never sends it twice."
     " Write the text as a template over the CSV's columns: message: 'Hi {first_name}, ...'."
@@ -86,9 +85,8 @@ FLEXML_CALL = Kind(
     key="ref",
     key_api=f"attributes.{CALL_REF}",
     operations=frozenset({"create"}),
-    confirm="send",
-    sends=True,
-    paced_by="calling_did",
+    confirmation=SEND,
+    sending=Sending(paced_by="calling_did"),
     doc="A FlexML dial-out, placed once (needs --allow-send): the call fetches its FlexML from"
     " `url` when answered. `ref` travels in the call's attributes, so a re-run or a resume"
     " never dials twice. Each calling number is paced on its own (--send-rate).",
@@ -143,12 +141,10 @@ PUSH_NOTIFICATION = Kind(
     sid_field="notification_sid",
     key="ref",
     operations=frozenset({"create"}),
-    confirm="send",
-    sends=True,
-    traceable=False,
+    confirmation=SEND,
+    sending=Sending(traceable=False),
+    creation=Creation(answer_fields=("success", "failure"), answer_problem=_push_undelivered),
     to_api_hook=_push_to_api,
-    answer_fields=("success", "failure"),
-    answer_problem=_push_undelivered,
     doc="A push notification to one registered device, sent at most once (needs --allow-send)."
     " The API keeps nothing to find a notification by, so bulkx's run journals remember each"
     " `ref` sent: a re-run skips it, and one whose answer was lost is reported, not resent.",
@@ -176,12 +172,11 @@ VERIFICATION_SMS = Kind(
     sid_field="message_sid",
     key="ref",
     operations=frozenset({"create"}),
-    confirm="send",
-    sends=True,
-    traceable=False,
-    paced_by="from",
-    query_fields=("from", "to", "message", "code_length", "code_type"),
-    answer_fields=("code",),
+    confirmation=SEND,
+    sending=Sending(paced_by="from", traceable=False),
+    creation=Creation(
+        query_fields=("from", "to", "message", "code_length", "code_type"), answer_fields=("code",)
+    ),
     doc="A verification code by SMS, sent at most once (needs --allow-send). The API makes the"
     " code and answers with it; the report (-o json) gives it per item, with the message sid."
     " `ref` is remembered by bulkx's journals, as the API keeps nothing to find it by.",
@@ -214,12 +209,13 @@ TTS_TEXT = Kind(
     sid_field="file_sid",
     key="ref",
     operations=frozenset({"create"}),
-    confirm="send",
-    sends=True,
-    traceable=False,
-    query_fields=("container",),
-    create_params={"response_format": "file"},
-    answer_fields=("name", "publish_uri"),
+    confirmation=SEND,
+    sending=Sending(traceable=False),
+    creation=Creation(
+        query_fields=("container",),
+        params={"response_format": "file"},
+        answer_fields=("name", "publish_uri"),
+    ),
     doc="Speech made from text, saved as an audio file in a storage container (e.g. IVR"
     " prompts a FlexML app plays), made at most once (needs --allow-send: it is billed)."
     " The report gives each file's sid and public URI.",

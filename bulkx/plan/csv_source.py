@@ -18,8 +18,10 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import cast
 
 import polars as pl
+from polars.datatypes import IntegerType
 
 from bulkx.escaping import FORMULA_ESCAPED
 from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Diagnostic, Position
@@ -96,7 +98,10 @@ class SourceReader:
 
     # --- files -------------------------------------------------------------------------------
 
-    def read_text(self, path: Path, shown: str, at: Position) -> str | None:
+    def read_source(self, path: Path, shown: str, at: Position) -> bytes | None:
+        """The bytes of a plan file (hashed and kept), once `decode` found them a text plan;
+        None (and an error) otherwise. A CSV source is parsed from these bytes: its text would
+        be a second copy of the file for as long as the parse (27 MB of a million DIDs)."""
         if not path.exists():
             self.error(
                 at, f"no such file: {shown}", "BX001", "check the path (relative to the plan)"
@@ -116,7 +121,7 @@ class SourceReader:
             return None
         self.digest.update(data)
         self.sources.append((shown, data))
-        return self.decode(data, shown)
+        return None if self.decode(data, shown) is None else data
 
     def _read_regular(self, path: Path, shown: str, at: Position) -> bytes | None:
         """The bytes of a regular file of at most `max_plan_bytes()`, else an error and None.
@@ -180,21 +185,14 @@ class SourceReader:
 
     # --- CSV ---------------------------------------------------------------------------------
 
-    def read_csv(self, text: str, shown: str) -> tuple[pl.DataFrame, int] | None:
-        """Rows as strings plus __file/__line, and the header's line number."""
-        lines_before = 0
-        while True:
-            end = text.find("\n")
-            first = text if end < 0 else text[:end]
-            if first.strip() == "" or KIND_LINE.match(first.strip()):
-                lines_before += 1
-                text = "" if end < 0 else text[end + 1 :]
-                if end < 0:
-                    break
-                continue
-            break
+    def read_csv(self, data: bytes | str, shown: str) -> tuple[pl.DataFrame, int] | None:
+        """Rows as strings plus __file/__line, and the header's line number. `data` is a file's
+        bytes as `read_source` gave them (text is encoded first)."""
+        if isinstance(data, str):
+            data = data.encode()
+        start, lines_before = _preamble(data)
         header_line = lines_before + 1
-        if not text.strip():
+        if _blank_from(data, start):
             self.error(
                 Position(shown, header_line),
                 "CSV has no header line",
@@ -202,20 +200,25 @@ class SourceReader:
                 "the first line names the columns, e.g. phonenumber,name",
             )
             return None
-        if not self._sane_header(text, shown, header_line) or self._open_quote(
-            text, shown, header_line
+        if not self._sane_header(data, start, shown, header_line) or self._open_quote(
+            data, start, shown, header_line
         ):
             return None
-        counts = _field_counts(text)
+        counts = _field_counts(data, start)
         if counts is not None:
-            frame = self._csv_fast(text, counts, shown, header_line)
+            # polars takes a BOM off what it reads: a BOM starting the header (after a first
+            # one, or after the lines before) goes only if it reads from there. That copy is
+            # for such files only.
+            source = data[start:] if data.startswith(_BOM, start) else data
+            skip = 0 if source is not data else lines_before
+            frame = self._csv_fast(source, skip, counts, shown, header_line)
         else:
-            frame = self._csv_slow(text, shown, header_line)
+            frame = self._csv_slow(data[start:].decode("utf-8"), shown, header_line)
         return None if frame is None else (_unquoted(frame), header_line)
 
-    def _sane_header(self, text: str, shown: str, header_line: int) -> bool:
-        end = text.find("\n")
-        header = text if end < 0 else text[:end]
+    def _sane_header(self, data: bytes, start: int, shown: str, header_line: int) -> bool:
+        end = data.find(b"\n", start)
+        header = (data[start:] if end < 0 else data[start:end]).decode("utf-8")
         if len(header) > MAX_HEADER_CHARS:
             self.error(
                 Position(shown, header_line),
@@ -236,21 +239,22 @@ class SourceReader:
             return False
         return True
 
-    def _open_quote(self, text: str, shown: str, header_line: int) -> bool:
+    def _open_quote(self, data: bytes, start: int, shown: str, header_line: int) -> bool:
         """A quote that opens a cell and is never closed swallows the rest of the file into
         that cell: an error at the quote. (With an odd number of quotes, the last one is the
-        one left open, pairing them from the start as the CSV readers do.)"""
-        if text.count('"') % 2 == 0:
+        one left open, pairing them from the start as the CSV readers do.) Counted in bytes:
+        a quote, comma or newline byte is never part of another UTF-8 character."""
+        if data.count(b'"', start) % 2 == 0:
             return False
-        at = text.rfind('"')
-        if at > 0 and text[at - 1] not in ",\r\n":
+        at = data.rfind(b'"', start)
+        if at > start and data[at - 1] not in b",\r\n":
             return False  # a quote inside an unquoted cell (`5" screen`) is a plain character
-        line_start = text.rfind("\n", 0, at) + 1
+        line_start = max(data.rfind(b"\n", start, at) + 1, start)
         self.error(
             Position(
                 shown,
-                header_line + text.count("\n", 0, at),
-                text.count(",", line_start, at) + 1,
+                header_line + data.count(b"\n", start, at),
+                data.count(b",", line_start, at) + 1,
             ),
             "unterminated quote: this quoted cell never ends",
             "BX004",
@@ -275,18 +279,24 @@ class SourceReader:
             )
 
     def _csv_fast(
-        self, text: str, counts: pl.DataFrame, shown: str, header_line: int
+        self,
+        data: bytes,
+        skip: int,
+        counts: tuple[int, pl.DataFrame],
+        shown: str,
+        header_line: int,
     ) -> pl.DataFrame | None:
-        # No quoted newline: record i is physical line header_line + 1 + i, and `counts`
-        # (from `_field_counts`) are its fields.
-        width = int(counts["n"][0])
-        numbered = counts.with_row_index("i").slice(1)
-        bad = numbered.filter((pl.col("n") != width) & ~pl.col("blank"))
+        # No quoted newline: record i is physical line header_line + 1 + i; `counts` (from
+        # `_field_counts`) are the header's fields and the ragged lines.
+        width, bad = counts
         first_bad = bad.head(MAX_ROW_DIAGNOSTICS + 1).iter_rows()
-        self._ragged(shown, [(header_line + i, n) for i, n, _ in first_bad], bad.height, width)
+        self._ragged(shown, [(header_line + i, n) for i, n in first_bad], bad.height, width)
         try:
+            # The bytes in hand, the lines before the header skipped by polars: a slice (or
+            # the text encoded again) would copy the file.
             frame = pl.read_csv(
-                io.BytesIO(text.encode()),
+                data,
+                skip_lines=skip,
                 infer_schema=False,
                 raise_if_empty=False,
                 truncate_ragged_lines=True,
@@ -296,24 +306,27 @@ class SourceReader:
                 Position(shown, header_line), f"cannot parse CSV: {exc}".splitlines()[0], "BX004"
             )
             return None
+        # By position, not by name: a header cell such as `*` or `^x$` is a wildcard or a
+        # regex to pl.col(). (A CSV column named like a position column is replaced by it.)
+        data_cols = [i for i, c in enumerate(frame.columns) if c not in (SOURCE_FILE, SOURCE_LINE)]
+        blanks = None
+        if data_cols:
+            blank = pl.all_horizontal(
+                [pl.nth(i).is_null() | pl.nth(i).str.contains(r"^\s*$") for i in data_cols]
+            )
+            blanks = frame.select(blank).to_series()
         frame = frame.with_columns(
             pl.lit(shown).alias(SOURCE_FILE),
-            (pl.int_range(pl.len(), dtype=pl.Int64) + header_line + 1).alias(SOURCE_LINE),
+            row_numbers(frame, SOURCE_LINE, header_line + 1, pl.Int64()),
         )
+        dropped = []
         if bad.height:
-            frame = frame.filter(~pl.col(SOURCE_LINE).is_in((bad["i"] + header_line).implode()))
-        # By position, not by name: a header cell such as `*` or `^x$` is a wildcard or a
-        # regex to pl.col().
-        data_cols = [i for i, c in enumerate(frame.columns) if c not in (SOURCE_FILE, SOURCE_LINE)]
-        if not data_cols:
-            return frame
-        blank = pl.all_horizontal(
-            [pl.nth(i).is_null() | pl.nth(i).str.contains(r"^\s*$") for i in data_cols]
-        )
-        # Filtered only when there is a blank row: a filter copies every column (~70 MB of a
-        # million-row plan's peak), and blank rows are rare.
-        blanks = frame.select(blank).to_series()
-        return frame.filter(~blanks) if blanks.any() else frame
+            dropped.append(pl.col(SOURCE_LINE).is_in((bad["i"] + header_line).implode()))
+        # Filtered only when there is a blank or ragged row: a filter copies every column
+        # (~70 MB of a million-row plan's peak), and those rows are rare.
+        if blanks is not None and blanks.any():
+            dropped.append(pl.lit(blanks))
+        return frame.filter(~pl.any_horizontal(dropped)) if dropped else frame
 
     def _csv_slow(self, text: str, shown: str, header_line: int) -> pl.DataFrame | None:
         reader = csv.reader(io.StringIO(text, newline=""))
@@ -352,37 +365,96 @@ class SourceReader:
         )
 
 
-#: Characters of a CSV whose fields `_field_counts` counts at once: the whole file at once
-#: (a million lines) was ~150 MB of a million-row plan's peak; 1 MB chunks cost no time.
-FIELD_COUNT_CHUNK = 1024 * 1024
+#: Bytes of a CSV whose fields `_field_counts` counts at once: the whole file at once
+#: (a million lines) was ~150 MB of a million-row plan's peak; 256 KiB chunks cost no time.
+FIELD_COUNT_CHUNK = 256 * 1024
+_BOM = b"\xef\xbb\xbf"
+_QUOTED_BYTES = re.compile(rb'"[^"]*"?')
+#: A byte that is not ASCII whitespace as `str.strip` sees it.
+_NOT_ASCII_SPACE = re.compile(rb"[^ \t\n\r\x0b\x0c\x1c-\x1f]")
 
 
-def _field_counts(text: str) -> pl.DataFrame | None:
-    """Per physical line of CSV `text`: `n` fields and whether it is `blank`; None when a
-    quoted cell spans lines (the slow path reads those). Quoted cells are emptied first, a
-    chunk of whole lines at a time: a chunk with an odd number of quotes has a quoted cell
-    running past its end, and a chunk whose emptied text lost a newline, one inside it."""
-    parts: list[pl.DataFrame] = []
-    start = 0
+def _preamble(data: bytes) -> tuple[int, int]:
+    """Where a CSV's header starts (past a BOM, blank lines and a `# kind:` line), and the
+    number of lines before it (the end of the file counts as one more when it is reached)."""
+    start = len(_BOM) if data.startswith(_BOM) else 0
+    lines = 0
     while True:
-        end = text.find("\n", start + FIELD_COUNT_CHUNK)
-        chunk = text[start:] if end < 0 else text[start:end]
-        stripped = _QUOTED.sub('""', chunk)
-        if chunk.count('"') % 2 or stripped.count("\n") != chunk.count("\n"):
-            return None
-        # Split by polars: no Python string per line. A "\r" before the "\n" is whitespace.
-        lines = pl.Series("l", [stripped], dtype=pl.String).str.split("\n").explode()
-        parts.append(
-            pl.DataFrame(
-                {
-                    "n": lines.str.count_matches(",", literal=True).cast(pl.Int64) + 1,
-                    "blank": lines.str.contains(r"^\s*$"),
-                }
-            )
-        )
+        end = data.find(b"\n", start)
+        line = (data[start:] if end < 0 else data[start:end]).decode("utf-8").strip()
+        if line and not KIND_LINE.match(line):
+            return start, lines
+        lines += 1
         if end < 0:
-            return pl.concat(parts, rechunk=True)
+            return len(data), lines
         start = end + 1
+
+
+def _blank_from(data: bytes, start: int) -> bool:
+    """Whether `data` from `start` is whitespace only (`not text.strip()`)."""
+    found = _NOT_ASCII_SPACE.search(data, start)
+    if found is None:
+        return True
+    if data[found.start()] < 0x80:
+        return False
+    return not data[found.start() :].decode("utf-8").strip()  # Unicode spaces: rare
+
+
+def _field_counts(data: bytes, start: int = 0) -> tuple[int, pl.DataFrame] | None:
+    """The number of fields of the header at `start` of CSV `data`, and the lines after it
+    that are neither blank nor of that many fields (`i`: lines after the header, `n`: their
+    fields); None when a quoted cell spans lines (the slow path reads those). Quoted cells
+    are emptied first, a chunk of whole lines at a time: a chunk with an odd number of quotes
+    has a quoted cell running past its end, and a chunk whose emptied text lost a newline, one
+    inside it. Only the ragged lines are kept: a count per line was 9 MB a million lines."""
+    width: int | None = None
+    ragged: list[pl.DataFrame] = []
+    first_line = 0
+    while True:
+        end = data.find(b"\n", start + FIELD_COUNT_CHUNK)
+        chunk = data[start:] if end < 0 else data[start:end]
+        stripped = _QUOTED_BYTES.sub(b'""', chunk)
+        if chunk.count(b'"') % 2 or stripped.count(b"\n") != chunk.count(b"\n"):
+            return None
+        del chunk
+        # Split by polars: no Python string per line. A "\r" before the "\n" is whitespace.
+        lines = pl.Series("l", [stripped.decode("utf-8")], dtype=pl.String).str.split("\n")
+        lines = lines.explode()
+        counts = pl.DataFrame(
+            {
+                "n": lines.str.count_matches(",", literal=True).cast(pl.Int64) + 1,
+                "blank": lines.str.contains(r"^\s*$"),
+            }
+        ).with_row_index("i", offset=first_line)
+        if width is None:
+            width = int(counts["n"][0])
+        bad = (pl.col("i") > 0) & (pl.col("n") != width) & ~pl.col("blank")
+        ragged.append(counts.filter(bad).select("i", "n"))
+        if end < 0:
+            return width, pl.concat(ragged)
+        first_line += counts.height
+        start = end + 1
+
+
+def row_numbers(
+    frame: pl.DataFrame, name: str, offset: int = 0, dtype: IntegerType | None = None
+) -> pl.Series:
+    """`offset`, `offset + 1`, ... per row of `frame` (of polars' index type unless `dtype`),
+    cut into the chunks of its first column. polars' CSV reader gives columns of many chunks,
+    and a column of other chunks added (`with_row_index`, `int_range`) makes the next select
+    copy every column into one chunk: ~30 MB of a million rows' peak."""
+    kind = dtype or cast("IntegerType", pl.get_index_type())
+    lengths = frame.to_series(0).chunk_lengths() if frame.width else [frame.height]
+    parts: list[pl.Series] = []
+    for length in lengths:
+        parts.append(pl.int_range(offset, offset + length, dtype=kind, eager=True))
+        offset += length
+    if len(parts) == 1:
+        return parts[0].alias(name)
+    if not parts:
+        return pl.Series(name, [], kind)
+    numbers: pl.Series = pl.concat(parts, rechunk=False)
+    return numbers.alias(name)
 
 
 def _unquoted(frame: pl.DataFrame) -> pl.DataFrame:

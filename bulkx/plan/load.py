@@ -115,17 +115,18 @@ class PlanLoader(SourceReader):
                 did_you_mean(self.kind_option, KINDS) or _kinds_hint(),
             )
             return None
-        text = self.read_text(self.path, self.shown, Position(self.shown, 0))
-        if text is None:
+        data = self.read_source(self.path, self.shown, Position(self.shown, 0))
+        if data is None:
             return None
-        first = text.lstrip("\ufeff").split("\n", 1)[0].strip()
+        first = _first_line(data)
         is_csv = self.path.suffix.lower() in (".csv", ".txt") or bool(KIND_LINE.match(first))
         if self.kind_option is not None and self.path.suffix.lower() not in (".yaml", ".yml"):
             is_csv = True
         if is_csv:
-            self.load_csv_plan(text, first)
+            self.load_csv_plan(data, first)
         else:
-            self.load_yaml_plan(text)
+            # A CSV is parsed from its bytes; a YAML plan (small) from its text.
+            self.load_yaml_plan(self.decode(data, self.shown) or "")
         self.flush_capped()
         if any(d.severity == "error" for d in self.diagnostics) and not self.steps:
             return None
@@ -137,7 +138,7 @@ class PlanLoader(SourceReader):
             kind=self.kind_option,
         )
 
-    def load_csv_plan(self, text: str, first: str) -> None:
+    def load_csv_plan(self, data: bytes, first: str) -> None:
         match = KIND_LINE.match(first)
         name = self.kind_option or (match.group(1) if match else None)
         if name is None:
@@ -157,7 +158,7 @@ class PlanLoader(SourceReader):
                 did_you_mean(name, KINDS) or _kinds_hint(),
             )
             return
-        read = self.read_csv(text, self.shown)
+        read = self.read_csv(data, self.shown)
         if read is None:
             return
         builder = StepBuilder(self, kind)
@@ -397,8 +398,8 @@ class PlanLoader(SourceReader):
             return
         path = self.path.parent / value
         shown = os.path.normpath(path)
-        text = self.read_text(path, value, at)
-        read = None if text is None else self.read_csv(text, shown)
+        data = self.read_source(path, value, at)
+        read = None if data is None else self.read_csv(data, shown)
         if read is None:
             builder.failed = True
             return
@@ -441,6 +442,13 @@ class PlanLoader(SourceReader):
             source=builder.source,
         )
         self.steps.append(step)
+
+
+def _first_line(data: bytes) -> str:
+    """The first line of a plan's bytes (valid UTF-8), stripped, past any BOM."""
+    end = data.find(b"\n")
+    head = data if end < 0 else data[:end]
+    return head.decode("utf-8").lstrip("\ufeff").strip()
 
 
 def _kinds_hint() -> str:

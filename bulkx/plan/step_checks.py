@@ -21,7 +21,7 @@ from bulkx.escaping import CONTROL_IN_VALUE, has_control, printable
 from bulkx.kinds.model import Kind, PlanField
 from bulkx.kinds.registry import KINDS
 from bulkx.plan import numbers
-from bulkx.plan.csv_source import MAX_ROW_DIAGNOSTICS
+from bulkx.plan.csv_source import MAX_ROW_DIAGNOSTICS, row_numbers
 from bulkx.plan.model import (
     CLEAR_MARKER,
     CLEARED,
@@ -40,6 +40,8 @@ US_STATES = frozenset(_STATES.split())
 TRUE = ("true", "yes", "1", "y", "on")
 FALSE = ("false", "no", "0", "n", "off")
 ROW = "__row"
+#: Types whose values are text: an empty one is no value (null).
+_TEXT_TYPES = ("str", "enum", "url", "state", "zip", "alpha3", "digits")
 #: A cell that clears its field: the marker in any case, spaces around it ignored.
 _CLEAR_CELL = rf"(?i)^\s*{CLEAR_MARKER}\s*$"
 _CONTROL_HINT = (
@@ -63,12 +65,17 @@ def _empty(col: pl.Expr) -> pl.Expr:
     return col.is_null() | (col == "")
 
 
+def _none_if_empty(col: pl.Expr) -> pl.Expr:
+    return pl.when(_empty(col)).then(None).otherwise(col)
+
+
 def _regex_check(s: pl.Expr, pattern: str, code: str, what: str, hint: str) -> _Check:
     return _Check(s, ~_empty(s) & ~s.str.contains(pattern), code, f"is not {what}", hint)
 
 
+# The rule of `spec`'s type over its column, as text stripped of surrounding spaces.
 def _type_check(spec: PlanField) -> _Check | None:
-    s = pl.col(spec.name).cast(pl.String).str.strip_chars()
+    s = pl.col(spec.name)
     kind = spec.type
     if kind == "int":
         value = s.cast(pl.Int64, strict=False)
@@ -241,8 +248,11 @@ class StepChecks:
         """A warning for each value holding a control character (ESC, BEL, CR...): bulkx
         shows them escaped, but the value reaches the API, and other tools' terminals, as is."""
         # A CSV written on Windows keeps CRLF inside a quoted multi-line cell: not a trick.
+        # Only values with a control character at all are rewritten so (a rewrite of every
+        # value is a copy of the column); a value without one has none once rewritten.
+        control = pl.col(name).str.contains(CONTROL_IN_VALUE).fill_null(False)
         text = pl.col(name).str.replace_all("\r\n", "\n", literal=True)
-        bad = base.filter(text.str.contains(CONTROL_IN_VALUE).fill_null(False))
+        bad = base.filter(control).filter(text.str.contains(CONTROL_IN_VALUE).fill_null(False))
         self.report_rows(
             step,
             bad,
@@ -260,7 +270,8 @@ class StepChecks:
     def check_step(self, step: Step) -> Step:
         """`step`'s problems, and the step of its normalised values."""
         kind = KINDS[step.kind]
-        frame = step.rows.with_row_index(ROW)
+        # Row numbers in the chunks of the step's columns: see `row_numbers`.
+        frame = step.rows.with_columns(row_numbers(step.rows, ROW))
         present = set(step.fields)
         at = step.source.keys.get("name", step.position)
         if has_control(step.name) and not self.over_cap("step names", at, "BX115", "warning"):
@@ -342,34 +353,22 @@ class StepChecks:
 
     def check_field(self, step: Step, frame: pl.DataFrame, spec: PlanField) -> pl.Expr:
         name = spec.name
-        raw = pl.col(name).cast(pl.String).str.strip_chars()
-        base = frame.select(ROW, SOURCE_FILE, SOURCE_LINE, raw.alias(name))
+        # The stripped column once, shared by every check and the typed value.
+        values = numbers.stripped(frame[name])
+        base = frame.select(ROW, SOURCE_FILE, SOURCE_LINE).with_columns(values.alias(name))
         if spec.required:
             self.check_required(step, base, name)
         if spec.type not in ("object", "list"):  # those are JSON text: escaped already
             self.check_controls(step, base, name)
         if spec.type == "e164":
-            result = numbers.normalise_e164(frame[name])
-            # Prefixed, so that a field called `number` or `problem` cannot clash with them.
-            problem = result["problem"].alias("__e164_problem")
-            checked = pl.concat([base, problem.to_frame()], how="horizontal")
-            bad = checked.filter(pl.col("__e164_problem").is_not_null())
-
-            def e164(row: dict[str, Any]) -> tuple[str, str, str]:
-                message, hint = numbers.MESSAGES[row["__e164_problem"]]
-                return f"{name} {row[name]!r} {message}", "BX101", hint
-
-            self.report_rows(step, bad, name, e164)
-            value = result["number"].alias(name)
-            return pl.lit(value)
+            return self.check_e164(step, base, values, name)
         if spec.type == "object":
             return self.check_object(step, base, name)
         if spec.type == "list":
             return self.check_list(step, base, name)
         check = _type_check(spec)
         assert check is not None
-        checked = base.with_columns(check.bad.alias("__bad"))
-        bad = checked.filter(pl.col("__bad"))
+        bad = base.filter(check.bad)
         if bad.height:
             choices = spec.choices
 
@@ -394,10 +393,30 @@ class StepChecks:
                     f"shorten it to at most {spec.max_length} characters",
                 ),
             )
-        typed = check.value
-        if spec.type in ("str", "enum", "url", "state", "zip", "alpha3", "digits"):
-            typed = pl.when(_empty(typed)).then(None).otherwise(typed)
-        return typed.alias(name)
+        typed = base.select(check.value.alias(name)).to_series()
+        # Empty text is no value. Rewritten only when there is some: a rewrite is a copy.
+        if spec.type in _TEXT_TYPES and (typed == "").any():
+            typed = typed.to_frame().select(_none_if_empty(pl.col(name)).alias(name)).to_series()
+        return pl.lit(typed)
+
+    def check_e164(self, step: Step, base: pl.DataFrame, values: pl.Series, name: str) -> pl.Expr:
+        """Phone numbers `values` (stripped) checked; their normalised column."""
+        result = numbers.normalise_e164(values)
+        # Prefixed, so that a field called `number` or `problem` cannot clash with them.
+        problem = result["problem"].alias("__e164_problem")
+        # Only the bad rows get their problem beside them: the problems of every row beside
+        # `base` (in other chunks) had polars copy `base` into one chunk (~30 MB a million).
+        has_problem = problem.is_not_null()
+        bad = base.clear()
+        if has_problem.any():
+            bad = base.filter(has_problem).with_columns(problem.filter(has_problem))
+
+        def e164(row: dict[str, Any]) -> tuple[str, str, str]:
+            message, hint = numbers.MESSAGES[row["__e164_problem"]]
+            return f"{name} {row[name]!r} {message}", "BX101", hint
+
+        self.report_rows(step, bad, name, e164)
+        return pl.lit(result["number"].alias(name))
 
     def check_required(self, step: Step, base: pl.DataFrame, name: str) -> None:
         missing = base.filter(_empty(pl.col(name)))

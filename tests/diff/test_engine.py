@@ -20,7 +20,7 @@ from bulkx.diff.changes import (
     Update,
 )
 from bulkx.diff.engine import diff, kind_order
-from bulkx.diff.state import LiveObject, LiveState, natural_key
+from bulkx.diff.state import LiveObject, LiveState
 from bulkx.kinds import KINDS
 from bulkx.plan.model import SOURCE_FILE, SOURCE_LINE, Position, Step, ValidPlan
 
@@ -46,7 +46,7 @@ def live_with(*entries: tuple[str, str, dict[str, Any]]) -> LiveState:
     state = LiveState()
     for kind_name, sid, values in entries:
         kind = KINDS[kind_name]
-        state.add(kind, natural_key(kind, values), LiveObject(sid, values))
+        state.add(kind, kind.natural_key(values), LiveObject(sid, values))
     return state
 
 
@@ -222,6 +222,6 @@ def test_diffing_a_plan_against_itself_is_all_noop(rows: list[dict[str, Any]]) -
     live = LiveState()
     for i, item in enumerate(desired.steps[0].items()):
         live.add(
-            KINDS["did"], natural_key(KINDS["did"], item.values), LiveObject(f"s{i}", item.values)
+            KINDS["did"], KINDS["did"].natural_key(item.values), LiveObject(f"s{i}", item.values)
         )
     assert all(isinstance(c, NoOp) for c in diff(desired, live))

@@ -131,7 +131,7 @@ def test_live_calls_are_exported_muted_and_hung_up(
     (change,) = bulkx.changes(gone, "--allow-calls")
     assert (change["action"], change["hint"]) == (
         "blocked",
-        KINDS["conference_v2.call"].missing_hint,
+        KINDS["conference_v2.call"].creation.missing_hint,
     )
 
 

@@ -10,10 +10,11 @@ import pytest
 
 from bulkx.diff.changes import Blocked, Create, NoOp, Release, Update
 from bulkx.diff.engine import diff, kind_order
-from bulkx.diff.state import LiveObject, LiveState, natural_key
+from bulkx.diff.state import LiveObject, LiveState
 from bulkx.engine.operations import operations
 from bulkx.engine.requests import Request, UnresolvedReference, request_for
 from bulkx.kinds import KINDS
+from bulkx.kinds.model import Confirmation, granted_permissions
 from bulkx.plan.model import Position, ValidPlan
 from tests.kinds.test_requests_and_diff import _plan, create, resolver, update
 
@@ -21,10 +22,10 @@ from tests.kinds.test_requests_and_diff import _plan, create, resolver, update
 def test_links_and_files_are_keyed_within_their_domain_and_container() -> None:
     link, file = KINDS["shortener.link"], KINDS["storage.file"]
     assert (link.scope_field, file.scope_field) == ("domain", "container")
-    assert natural_key(link, {"domain": "go.example.com", "short_name": "promo"}) == (
+    assert link.natural_key({"domain": "go.example.com", "short_name": "promo"}) == (
         "go.example.com/promo"
     )
-    assert natural_key(file, {"container": "prompts", "name": "a.wav"}) == "prompts/a.wav"
+    assert file.natural_key({"container": "prompts", "name": "a.wav"}) == "prompts/a.wav"
     order = kind_order(
         [
             "storage.file",
@@ -63,8 +64,8 @@ def test_every_new_kind_can_be_created_updated_and_deleted() -> None:
         "oauth.login",
     ):
         assert KINDS[name].operations == {"create", "update", "delete"}, name
-    assert KINDS["partner"].confirm_flag == "--allow-partners"
-    assert all(KINDS[n].confirm_flag is None for n in ("shortener.domain", "storage.file"))
+    assert KINDS["partner"].confirmation == Confirmation("partners")
+    assert all(KINDS[n].confirmation is None for n in ("shortener.domain", "storage.file"))
 
 
 @pytest.mark.parametrize("name", ["partner", "oauth.login"])
@@ -198,7 +199,7 @@ def test_sub_partners_are_created_and_deleted_only_with_allow_partners(tmp_path:
     assert created.reason == "the plan would create this partner"
     assert created.hint == "a partner is created or deleted only with --allow-partners"
     assert isinstance(updated, Update)  # an update needs no confirmation
-    confirmed = frozenset({"--allow-partners"})
+    confirmed = granted_permissions(allow_partners=True)
     created, deleted, _ = diff(plan, live, allow_release=True, confirmed=confirmed)
     assert isinstance(created, Create) and isinstance(deleted, Release)
     # Deleting stays behind --allow-release too, as every delete does.

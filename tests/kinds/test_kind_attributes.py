@@ -16,7 +16,7 @@ import pytest
 from bulkx.api import CarrierX, Secret, Target
 from bulkx.diff.read import kinds_to_read, plan_keys, read_live_state
 from bulkx.kinds import KINDS, Kind
-from bulkx.kinds.model import CONFIRM_FLAGS, RELEASE, Nesting
+from bulkx.kinds.model import CONFIRM_FLAGS, RELEASE, Nesting, granted_permissions
 from bulkx.kinds.registry import nested_kinds, records_of
 from bulkx.plan.model import ValidPlan
 from bulkx.plan.validate import load_valid
@@ -87,12 +87,18 @@ def test_only_numbers_are_rented_released_and_adopted() -> None:
 
 
 def test_a_permission_is_named_and_the_cli_spells_it_as_its_flag(bulkx: Bulkx) -> None:
-    confirmed = {kind.name: kind.confirm for kind in KINDS.values() if kind.confirm}
+    confirmed = {k.name: k.confirmation.permission for k in KINDS.values() if k.confirmation}
     assert confirmed["partner"] == "partners"
     assert confirmed["conference_v2.call"] == "calls"
     assert {confirmed[n] for n in ("sms.message", "tts.text", "flexml.call")} == {"send"}
     for kind in KINDS.values():
-        assert kind.confirm_flag == (CONFIRM_FLAGS[kind.confirm] if kind.confirm else None)
+        if kind.confirmation is not None:
+            assert kind.confirmation.flag == CONFIRM_FLAGS[kind.confirmation.permission]
+    # The core decides on permissions; a run's --allow-* options give them.
+    assert granted_permissions() == frozenset()
+    assert granted_permissions(allow_send=True) == {"send"}
+    every = granted_permissions(allow_partners=True, allow_send=True, allow_calls=True)
+    assert every == set(CONFIRM_FLAGS)
     help_text = bulkx.run("apply", "--help", target=False).output
     for flag in CONFIRM_FLAGS.values():
         assert flag in help_text

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bulkx.kinds import KINDS, Kind, PlanField
-from bulkx.kinds.model import ALL_OPERATIONS, ensure_field
+from bulkx.kinds.model import ALL_OPERATIONS, Creation, ensure_field
 
 SAMPLE: dict[str, Any] = {
     "str": "text",
@@ -150,7 +150,7 @@ def test_update_only_and_read_only_kinds() -> None:
     update_only = {n for n, k in KINDS.items() if k.operations == {"update"}}
     assert update_only >= {"conference_v2.account", "flexml.account", "flexml.did"}
     assert KINDS["mediator.did"].operations == frozenset()
-    assert KINDS["mediator.did"].missing_hint
+    assert KINDS["mediator.did"].creation.missing_hint
     assert {KINDS[n].update_method for n in KINDS if n.startswith("conference.")} == {"PUT"}
 
 
@@ -174,7 +174,7 @@ def _kind(**changes: Any) -> Kind:
         ({"fields": (PlanField("name"), ensure_field())}, "ensure"),
         ({"key": "title"}, "key"),
         ({"fields": (PlanField("name"), PlanField("name"))}, "twice"),
-        ({"create_path": "/owners/{owner}/things"}, "owner"),
+        ({"creation": Creation(path="/owners/{owner}/things")}, "owner"),
     ],
 )
 def test_inconsistent_definitions_are_refused(changes: dict[str, Any], problem: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from bulkx.diff.changes import Blocked, Create, NoOp, Release, Update, change_from_dict
 from bulkx.diff.changes import change_as_dict as as_dict
 from bulkx.diff.engine import diff, kind_order
-from bulkx.diff.state import LiveObject, LiveState, natural_key
+from bulkx.diff.state import LiveObject, LiveState
 from bulkx.engine.operations import operations
 from bulkx.engine.requests import (
     Request,
@@ -26,15 +26,15 @@ AT = Position("plan.yaml", 3)
 
 
 def create(kind: str, **values: Any) -> Create:
-    return Create(kind, natural_key(KINDS[kind], values), "s", AT, values)
+    return Create(kind, KINDS[kind].natural_key(values), "s", AT, values)
 
 
 def update(kind: str, sid: str | None, **values: Any) -> Update:
-    return Update(kind, natural_key(KINDS[kind], values), "s", AT, sid, (), values)
+    return Update(kind, KINDS[kind].natural_key(values), "s", AT, sid, (), values)
 
 
 def release(kind: str, sid: str, **values: Any) -> Release:
-    return Release(kind, natural_key(KINDS[kind], values), "s", AT, sid, values)
+    return Release(kind, KINDS[kind].natural_key(values), "s", AT, sid, values)
 
 
 def resolver(**sids: str) -> Resolver:
@@ -179,7 +179,7 @@ steps:
     routing, routed, stray = diff(plan, live)
     assert isinstance(routing, Update) and isinstance(routed, NoOp)
     assert isinstance(stray, Blocked) and "cannot create" in stray.reason
-    assert stray.hint == KINDS["mediator.did"].missing_hint
+    assert stray.hint == KINDS["mediator.did"].creation.missing_hint
 
 
 def test_an_account_needs_its_endpoint(tmp_path: Path) -> None:

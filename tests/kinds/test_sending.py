@@ -17,7 +17,7 @@ import pytest
 
 from bulkx.engine.throttle import KeyedPacer
 from bulkx.kinds import KINDS
-from bulkx.kinds.model import Kind, PlanField
+from bulkx.kinds.model import SEND, Kind, PlanField, Sending
 from bulkx.sandbox.app import SandboxConfig
 from bulkx.sandbox.resources.numbers import seed_ported
 from bulkx.sandbox.seeding import read_ported_csv
@@ -160,7 +160,8 @@ def test_one_sending_number_is_paced_on_its_own() -> None:
 
 
 def test_a_sending_kind_must_be_create_only_and_confirmed() -> None:
-    assert KINDS["sms.message"].sends and KINDS["sms.message"].confirm_flag == "--allow-send"
+    assert KINDS["sms.message"].sends and KINDS["sms.message"].confirmation == SEND
+    assert SEND.flag == "--allow-send"
     with pytest.raises(ValueError, match="sending kind"):
         Kind(
             name="x.send",
@@ -170,18 +171,20 @@ def test_a_sending_kind_must_be_create_only_and_confirmed() -> None:
             key="ref",
             doc="",
             fields=(PlanField("ref"),),
-            sends=True,
+            sending=Sending(),
         )
-    with pytest.raises(ValueError, match="only a sending kind can be untraceable"):
+    with pytest.raises(ValueError, match="paced_by names 'sender', which is no field"):
         Kind(
-            name="x.thing",
+            name="x.send",
             api="core",
             path="/x",
             sid_field="x_sid",
             key="ref",
             doc="",
-            fields=(PlanField("ref", api=None),),
-            traceable=False,
+            fields=(PlanField("ref"),),
+            sending=Sending(paced_by="sender"),
+            operations=frozenset({"create"}),
+            confirmation=SEND,
         )
     with pytest.raises(ValueError, match="key is plan-only"):
         Kind(
@@ -192,10 +195,9 @@ def test_a_sending_kind_must_be_create_only_and_confirmed() -> None:
             key="ref",
             doc="",
             fields=(PlanField("ref"),),
-            sends=True,
-            traceable=False,
+            sending=Sending(traceable=False),
             operations=frozenset({"create"}),
-            confirm="send",
+            confirmation=SEND,
         )
 
 

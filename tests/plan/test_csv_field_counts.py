@@ -40,14 +40,29 @@ def test_small_chunks_read_as_one(name: str, chunk: int, monkeypatch: pytest.Mon
 
 
 def test_a_quoted_cell_across_lines_takes_the_slow_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    text = 'phonenumber,name\n5162065575,"one\ntwo"\n'
-    assert csv_source._field_counts(text) is None  # one chunk: a newline inside quotes
+    data = b'phonenumber,name\n5162065575,"one\ntwo"\n'
+    assert csv_source._field_counts(data) is None  # one chunk: a newline inside quotes
     # Cut inside the quoted cell: the first chunk has an odd number of quotes.
-    monkeypatch.setattr(csv_source, "FIELD_COUNT_CHUNK", text.index("one"))
-    assert csv_source._field_counts(text) is None
+    monkeypatch.setattr(csv_source, "FIELD_COUNT_CHUNK", data.index(b"one"))
+    assert csv_source._field_counts(data) is None
 
 
-def test_counts_per_physical_line() -> None:
-    counts = csv_source._field_counts('a,b\n1,"2,3",4\n\n \r')
+@pytest.mark.parametrize("chunk", [1, 3, 1024])
+def test_ragged_lines_by_line_after_the_header(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csv_source, "FIELD_COUNT_CHUNK", chunk)
+    # Lines after the header: 1 has 3 fields (the quoted comma is one field's), 2 and 3 are
+    # blank (not ragged), 4 has 1 field, 5 the header's 2.
+    counts = csv_source._field_counts(b'a,b\n1,"2,3",4\n\n \r\n5\n6,7')
     assert counts is not None
-    assert counts.rows() == [(2, False), (3, False), (1, True), (1, True)]
+    width, ragged = counts
+    assert width == 2
+    assert ragged.rows() == [(1, 3), (4, 1)]
+
+
+def test_field_counts_start_at_the_header() -> None:
+    # The lines before `start` (a `# kind:` line) are not counted: the header is line 0.
+    data = b"# kind: did\na,b,c\n1,2\n"
+    counts = csv_source._field_counts(data, data.index(b"a,b"))
+    assert counts is not None
+    assert counts[0] == 3
+    assert counts[1].rows() == [(1, 2)]
