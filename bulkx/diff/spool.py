@@ -21,7 +21,6 @@ from types import TracebackType
 from typing import Any, Protocol, TextIO
 
 from bulkx.diff.changes import (
-    CHANGESET_SCHEMA_VERSION,
     Change,
     NoOp,
     RentByCriteria,
@@ -185,15 +184,11 @@ class ChangeStream:
         return self.doing > 0
 
     def header(self) -> dict[str, Any]:
-        return {
-            "schema_version": CHANGESET_SCHEMA_VERSION,
-            "plan": self.plan_path,
-            "plan_digest": self.plan_digest,
-            "target": self.target,
-            "created_at": self.created_at,
-            "summary": self.counts(),
-            "monthly_cost": self.monthly_cost(),
-        }
+        """As `Changeset.header()`: the summary's, without its count of drifted changes (a
+        plan's changeset has none: it is not a saved one applied later)."""
+        head = self.summary.header(self.plan_path, self.plan_digest, self.target, self.created_at)
+        del head["drifted"]
+        return head
 
     def close(self) -> None:
         with contextlib.suppress(ConfigError):  # closing after a failed write: it failed already
