@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from bulkx.cli.options import (
     TOKEN_FILE,
 )
 from bulkx.cli.profile_edge import run_settings, target_options
-from bulkx.cli.warm import warmed
+from bulkx.cli.warm import beside, warmed
 from bulkx.defaults import journal_root, locate_run
 from bulkx.errors import ConfigError, JournalError, JournalLocked, PlanError
 from bulkx.journal import Journal
@@ -540,8 +539,7 @@ def resume_command(
     raise typer.Exit(code)
 
 
-@contextlib.contextmanager
-def _claims_taken_over(name: str) -> Iterator[None]:
+def _claims_taken_over(name: str) -> contextlib.AbstractContextManager[None]:
     """The claims of the run `name` whose process is gone, taken over on a thread for the
     length of the block (`_open_resume` then finds them this process's). Quietly: on any
     trouble `_open_resume` claims again and says what stops it."""
@@ -552,12 +550,7 @@ def _claims_taken_over(name: str) -> Iterator[None]:
             root, run_id = locate_run(name, journal_root())
             claims.take_over_from_the_dead(root, run_id)
 
-    thread = threading.Thread(target=take_over, name="bulkx-claims", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        thread.join()
+    return beside(take_over, "bulkx-claims")
 
 
 def _open_resume(journal: Journal, given: dict[str, Any]) -> Run:

@@ -27,17 +27,16 @@ from bulkx.diff.changes import (
     change_as_dict,
 )
 from bulkx.diff.spool import (
-    CHANGE_SEPARATOR,
     CLOSING_TAIL,
     EMPTY_TAIL,
-    FIRST_CHANGE,
     INDENTED,
     ChangesetLike,
     ChangeStream,
+    indented_changes,
 )
 from bulkx.diff.summary import ChangeSummary
 from bulkx.escaping import csv_writer, printable
-from bulkx.json_text import indented_at, indented_json
+from bulkx.json_text import indented_json
 
 MAX_LISTED = 200
 SYMBOLS = {"create": "+", "rent": "+", "update": "~", "release": "-", "blocked": "!", "noop": " "}
@@ -161,15 +160,15 @@ def render_json(changeset: ChangesetLike, out: TextIO | None = None) -> None:
         changeset.copy_spool(INDENTED, out)
         count = changeset.total
     else:
-        parts: list[str] = []
         count = 0
-        for count, change in enumerate(change_dicts(changeset), 1):
-            parts.append(CHANGE_SEPARATOR if count > 1 else FIRST_CHANGE)
-            parts.append(indented_at(change, 2))
-            if len(parts) > 2_000:
-                out.write("".join(parts))
-                parts.clear()
-        out.write("".join(parts))
+        batch: list[dict[str, Any]] = []
+        for change in change_dicts(changeset):
+            batch.append(change)
+            if len(batch) == 1_000:
+                out.write(indented_changes(batch, first=count == 0))
+                count, batch = count + len(batch), []
+        out.write(indented_changes(batch, first=count == 0))
+        count += len(batch)
     out.write(CLOSING_TAIL if count else "]\n}\n")
 
 

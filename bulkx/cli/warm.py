@@ -14,11 +14,21 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 @contextlib.contextmanager
-def warmed(*modules: str) -> Iterator[None]:
+def beside(job: Callable[[], None], name: str) -> Iterator[None]:
+    """`job` on a thread of its own for the length of the block, waited for at its end."""
+    thread = threading.Thread(target=job, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
+def warmed(*modules: str) -> contextlib.AbstractContextManager[None]:
     """Import `modules` on a thread for the length of the block, then wait for it. A module
     that fails to import fails again, with its real error, where it is imported for use."""
 
@@ -29,9 +39,4 @@ def warmed(*modules: str) -> Iterator[None]:
             except Exception:  # the importer for use reports it
                 return
 
-    thread = threading.Thread(target=load, name="bulkx-warm-imports", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        thread.join()
+    return beside(load, "bulkx-warm-imports")

@@ -15,7 +15,7 @@ import contextlib
 import json
 import shutil
 import tempfile
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, TextIO
@@ -44,6 +44,15 @@ EMPTY_TAIL = "[]\n}"
 FIRST_CHANGE = "\n    "
 CHANGE_SEPARATOR = ",\n    "
 CLOSING_TAIL = "\n  ]\n}\n"
+
+
+def indented_changes(dicts: Sequence[dict[str, Any]], *, first: bool) -> str:
+    """Changes as they stand in `json.dumps(changeset.as_dict(), indent=2)`'s list of them,
+    `first` when none came before them."""
+    if not dicts:
+        return ""
+    texts = [indented_at(d, 2) for d in dicts]
+    return (FIRST_CHANGE if first else CHANGE_SEPARATOR) + CHANGE_SEPARATOR.join(texts)
 
 
 def _cannot_spool(error: OSError) -> ConfigError:
@@ -133,10 +142,7 @@ class ChangeStream:
                 lines = [json.dumps(d, default=str) for d in dicts]
                 self._files[COMPACT][1].write("\n".join(lines) + "\n")
             if INDENTED in self._files:
-                first = self.total == 0
-                texts = [indented_at(d, 2) for d in dicts]
-                head = FIRST_CHANGE if first else CHANGE_SEPARATOR
-                self._files[INDENTED][1].write(head + CHANGE_SEPARATOR.join(texts))
+                self._files[INDENTED][1].write(indented_changes(dicts, first=self.total == 0))
         except OSError as error:
             raise _cannot_spool(error) from None
 

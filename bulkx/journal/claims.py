@@ -101,6 +101,22 @@ def _connect(root: Path) -> Iterator[sqlite3.Connection]:
             conn.close()
 
 
+@contextlib.contextmanager
+def _transaction(root: Path) -> Iterator[sqlite3.Connection]:
+    """The claims file, in one write transaction taken at once (BEGIN IMMEDIATE: a second
+    claimer waits for it), committed at the end of the block, rolled back on any error."""
+    with _connect(root) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # the first error is the one worth reporting
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+
+
 def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
     chunk: list[str] = []
     for item in items:
@@ -117,27 +133,15 @@ def claim(root: Path, target: str, run_id: str, items: Iterable[str]) -> None:
     live run that holds any of them. Check and write are one transaction: of two runs that
     claim at once, one waits for the other and then sees its claims."""
     pid = os.getpid()
-    with _connect(root) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (item TEXT PRIMARY KEY)")
-            conn.execute("DELETE FROM wanted")
-            for chunk in _chunks(items):
-                conn.executemany(
-                    "INSERT OR IGNORE INTO wanted VALUES (?)", ((item,) for item in chunk)
-                )
-            _purge_stale(conn, root)
-            _refuse_overlap(conn, target, run_id)
-            conn.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
-            conn.execute(
-                "INSERT INTO claims SELECT ?, item, ?, ? FROM wanted", (target, run_id, pid)
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # the first error is the one worth reporting
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
+    with _transaction(root) as conn:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (item TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM wanted")
+        for chunk in _chunks(items):
+            conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((item,) for item in chunk))
+        _purge_stale(conn, root)
+        _refuse_overlap(conn, target, run_id)
+        conn.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
+        conn.execute("INSERT INTO claims SELECT ?, item, ?, ? FROM wanted", (target, run_id, pid))
 
 
 def adopt(root: Path, target: str, run_id: str) -> bool:
@@ -148,29 +152,15 @@ def adopt(root: Path, target: str, run_id: str) -> bool:
     left this replaces a claim of every one of them (~0.7 s before a resume's first request)."""
     if not claims_path(root).exists():
         return False
-    with _connect(root) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            elsewhere = conn.execute(
-                "SELECT count(*) FROM claims WHERE run_id = ? AND target != ?", (run_id, target)
-            ).fetchone()[0]
-            taken = 0
-            if not elsewhere:
-                # Only the rows not ours yet: taken over once, a second call writes nothing.
-                conn.execute(
-                    "UPDATE claims SET pid = ? WHERE run_id = ? AND pid != ?",
-                    (os.getpid(), run_id, os.getpid()),
-                )
-                taken = conn.execute(
-                    "SELECT count(*) FROM claims WHERE run_id = ?", (run_id,)
-                ).fetchone()[0]
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
-    return taken > 0
+    with _transaction(root) as conn:
+        elsewhere = conn.execute(
+            "SELECT count(*) FROM claims WHERE run_id = ? AND target != ?", (run_id, target)
+        ).fetchone()[0]
+        if elsewhere:
+            return False
+        _take_over(conn, run_id)
+        taken = conn.execute("SELECT count(*) FROM claims WHERE run_id = ?", (run_id,))
+        return bool(taken.fetchone()[0])
 
 
 def take_over_from_the_dead(root: Path, run_id: str) -> None:
@@ -181,21 +171,18 @@ def take_over_from_the_dead(root: Path, run_id: str) -> None:
     if not claims_path(root).exists():
         return
     me = os.getpid()
-    with _connect(root) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            sql = "SELECT DISTINCT pid FROM claims WHERE run_id = ?"
-            holders = [int(pid) for (pid,) in conn.execute(sql, (run_id,))]
-            if holders and not any(_alive(pid) for pid in holders if pid != me):
-                conn.execute(
-                    "UPDATE claims SET pid = ? WHERE run_id = ? AND pid != ?", (me, run_id, me)
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
+    with _transaction(root) as conn:
+        sql = "SELECT DISTINCT pid FROM claims WHERE run_id = ?"
+        holders = [int(pid) for (pid,) in conn.execute(sql, (run_id,))]
+        if holders and not any(_alive(pid) for pid in holders if pid != me):
+            _take_over(conn, run_id)
+
+
+def _take_over(conn: sqlite3.Connection, run_id: str) -> None:
+    """`run_id`'s claims, this process's: only the rows not ours yet (a second take-over
+    writes nothing)."""
+    me = os.getpid()
+    conn.execute("UPDATE claims SET pid = ? WHERE run_id = ? AND pid != ?", (me, run_id, me))
 
 
 def _holds(root: Path, run_id: str, pid: int) -> bool:
