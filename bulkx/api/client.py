@@ -1,9 +1,9 @@
 """`CarrierX`: the async client for the Core and app APIs.
 
-Requests and responses are httpx's; each API has a route (base URL, default headers, timeouts)
-and a transport that does I/O only (aiohttp's for real HTTP, which scales far better than
-httpx's default at high concurrency; the sandbox's in-process transport in tests). This module
-adds the CarrierX policy on top: authentication, Mediator's response wrapper, mapping every
+Each API has a route (base URL, default headers) and a wire that does I/O only (`wire`:
+aiohttp's pool for real HTTP, which scales far better than httpx's default at high concurrency;
+any httpx transport, such as the sandbox's in-process one, in tests). This module adds the
+CarrierX policy on top: authentication, Mediator's response wrapper, mapping every
 failure onto `bulkx.errors`, retries (`retry.RetryPolicy`) and pagination (`paging`).
 
 Credentials never reach an exception, a log record or a repr: Core's token lives only in the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import email.utils
+import json as jsonlib
 import logging
 import math
 import re
@@ -27,7 +28,6 @@ from typing import Any, Final
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 import bulkx
 from bulkx.api.auth import REDACTED, BasicCredentials, Secret
@@ -35,6 +35,7 @@ from bulkx.api.filters import Filter
 from bulkx.api.paging import MAX_PAGE_SIZE, envelope_items, iter_envelopes, same_origin
 from bulkx.api.retry import IDEMPOTENT_METHODS, RetryPolicy
 from bulkx.api.target import API_NAMES, Target
+from bulkx.api.wire import AiohttpWire, Answer, HttpxWire, Wire, with_query
 from bulkx.errors import (
     ApiError,
     AuthError,
@@ -67,12 +68,14 @@ _SID: Final = re.compile(
 _SECRET_PARAM_WORDS: Final = ("token", "password", "secret", "key", "auth")
 
 # Failures that happen before a single request byte leaves: nothing can have been executed.
-_HTTPX_NOT_SENT: Final = (
+_NOT_SENT: Final = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
     httpx.UnsupportedProtocol,
     httpx.ProxyError,
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
 )
 
 
@@ -95,8 +98,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 def _reached_server(exc: BaseException) -> bool:
     """Whether a transport failure may have happened after the request was sent.
 
-    httpx-aiohttp maps aiohttp's errors coarsely (a read timeout and a server disconnect both
-    become `httpx.ConnectTimeout`), so the aiohttp cause decides when there is one.
+    An httpx transport wrapping aiohttp may map its errors coarsely (httpx-aiohttp makes a read
+    timeout and a server disconnect both `httpx.ConnectTimeout`), so the aiohttp cause decides
+    when there is one.
     """
     cause: BaseException | None = exc
     while cause is not None:
@@ -112,7 +116,7 @@ def _reached_server(exc: BaseException) -> bool:
             return True
         cause = cause.__cause__
     # Anything unrecognised is treated as possibly executed: the safe assumption for a POST.
-    return not isinstance(exc, _HTTPX_NOT_SENT)
+    return not isinstance(exc, _NOT_SENT)
 
 
 def _never_connected(exc: BaseException) -> bool:
@@ -125,9 +129,9 @@ def _never_connected(exc: BaseException) -> bool:
     return isinstance(exc, httpx.ConnectError)
 
 
-def _display_url(url: httpx.URL) -> str:
+def _display_url(text: str) -> str:
     """The URL for messages: no userinfo, and secret-looking query values replaced."""
-    url = url.copy_with(username=None, password=None)
+    url = httpx.URL(text).copy_with(username=None, password=None)
     if not url.query:
         return str(url)
     params = [
@@ -139,9 +143,9 @@ def _display_url(url: httpx.URL) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Route:
-    """One API's base URL, default headers and pool (transport), ready for the hot path.
+    """One API's base URL, default headers and pool (wire), ready for the hot path.
 
-    Requests are built and handed to the transport directly rather than through
+    Requests go to the wire as method, URL, headers and bytes rather than through
     `httpx.AsyncClient.send`: its URL merging, cookie jar and auth/redirect layers cost a
     third of bulkx's CPU per operation (bench row 1) and do nothing for us, as CarrierX
     authenticates by header and a redirect is never followed (it could carry the credentials
@@ -149,8 +153,7 @@ class _Route:
 
     base: str
     headers: dict[str, str] = field(repr=False)  # Core's carries the token
-    transport: httpx.AsyncBaseTransport
-    extensions: dict[str, Any]
+    wire: Wire
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):  # a pagination link, checked by the caller
@@ -190,8 +193,10 @@ class CarrierX:
             raise TypeError("token must be a bulkx.api.Secret (so it is never printed)")
         self.target = target
         self._token = token
-        self._transport = transport
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._shared_wire = (
+            HttpxWire(transport, self._timeout_of(timeout)) if transport is not None else None
+        )
+        self._timeout = self._timeout_of(timeout)
         self._limits = limits or httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -205,6 +210,10 @@ class CarrierX:
 
     def __repr__(self) -> str:
         return f"CarrierX(target={self.target.label!r})"
+
+    @staticmethod
+    def _timeout_of(timeout: httpx.Timeout | float) -> httpx.Timeout:
+        return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
 
     def with_retry(self, retry: RetryPolicy) -> CarrierX:
         """The same client (connections, credentials) with another retry policy: the executor
@@ -225,10 +234,10 @@ class CarrierX:
         self._closed = True
         routes, self._routes = list(self._routes.values()), {}
         for route in routes:
-            if route.transport is not self._transport:  # its own pool, not the caller's
-                await route.transport.aclose()
-        if self._transport is not None:
-            await self._transport.aclose()
+            if route.wire is not self._shared_wire:  # its own pool, not the caller's
+                await route.wire.aclose()
+        if self._shared_wire is not None:
+            await self._shared_wire.aclose()
 
     # --- plumbing ---
 
@@ -247,9 +256,8 @@ class CarrierX:
             base=self.target.base(api).rstrip("/"),
             headers=headers,
             # Every API shares a caller's transport (closed once, by aclose); real HTTP gets
-            # one aiohttp-backed pool per API.
-            transport=self._transport or AiohttpTransport(verify=True, limits=self._limits),
-            extensions={"timeout": self._timeout.as_dict()},
+            # one aiohttp pool per API.
+            wire=self._shared_wire or AiohttpWire(limits=self._limits, timeout=self._timeout),
         )
         self._routes[api] = route
         return route
@@ -288,22 +296,24 @@ class CarrierX:
         if api != "core":
             authorization = (await self.credentials_for(api, endpoint)).header()
             headers = {**headers, "Authorization": authorization}
+        body = content
         if content is not None:
             headers = {**headers, "Content-Type": "application/octet-stream"}
-        elif json is None and method in _BODY_METHODS:
-            json = {}  # CarrierX requires a body on POST/PUT/PATCH, `{}` when there is none
-        request = httpx.Request(
-            method,
-            route.url(path),
-            params=params,
-            headers=headers,
-            json=json,
-            content=content,
-            extensions=route.extensions,
-        )
+        elif json is not None or method in _BODY_METHODS:
+            # CarrierX requires a body on POST/PUT/PATCH, `{}` when there is none. Encoded as
+            # httpx encodes JSON.
+            encoded = jsonlib.dumps(
+                {} if json is None else json,
+                ensure_ascii=False,
+                separators=(",", ":"),
+                allow_nan=False,
+            )
+            body = encoded.encode()
+            headers = {**headers, "Content-Type": "application/json"}
+        url = with_query(route.url(path), params)
 
         async def attempt() -> Any:
-            return await self._send(api, route.transport, request)
+            return await self._send(api, route.wire, method, url, headers, body)
 
         try:
             return await self.retry.call(method, attempt)
@@ -313,47 +323,48 @@ class CarrierX:
             raise
 
     async def _send(
-        self, api: str, transport: httpx.AsyncBaseTransport, request: httpx.Request
+        self,
+        api: str,
+        wire: Wire,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
     ) -> Any:
-        method = request.method
         try:
-            response = await transport.handle_async_request(request)
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-        except (httpx.TransportError, aiohttp.ClientError) as exc:
-            raise self._transport_failure(exc, method, _display_url(request.url)) from exc
-        status = response.status_code
+            response = await wire.send(method, url, headers, body)
+        except (httpx.TransportError, aiohttp.ClientError, TimeoutError) as exc:
+            raise self._transport_failure(exc, method, _display_url(url)) from exc
+        status = response.status
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s -> %d", method, _display_url(request.url), status)
+            log.debug("%s %s -> %d", method, _display_url(url), status)
         if 200 <= status < 300:
-            if status == 204 or not response.content:
+            if status == 204 or not response.body:
                 return None
             try:
-                data = response.json()
+                data = jsonlib.loads(response.body)
             except ValueError:
                 cls = OutcomeUnknown if method not in IDEMPOTENT_METHODS else TransportError
                 raise cls(
                     "the response body is not valid JSON (truncated?)",
                     status,
                     method,
-                    _display_url(request.url),
+                    _display_url(url),
                 ) from None
             return self._unwrap(api, data)
-        raise self._error_for(api, response, method, _display_url(request.url))
+        raise self._error_for(api, response, method, _display_url(url))
 
     def _unwrap(self, api: str, data: Any) -> Any:
         if api == "mediator" and isinstance(data, dict) and data.keys() == {"body", "status"}:
             return data["body"]
         return data
 
-    def _error_for(self, api: str, response: httpx.Response, method: str, url: str) -> ApiError:
+    def _error_for(self, api: str, response: Answer, method: str, url: str) -> ApiError:
         try:
-            body = self._unwrap(api, response.json())
+            body = self._unwrap(api, jsonlib.loads(response.body))
         except ValueError:
             body = None
-        message = response.reason_phrase or f"HTTP {response.status_code}"
+        message = response.reason or f"HTTP {response.status}"
         problems: list[FieldProblem] = []
         if isinstance(body, dict):
             if isinstance(body.get("message"), str) and body["message"]:
@@ -370,13 +381,13 @@ class CarrierX:
                         reference_sid=str(sid) if sid is not None else None,
                     )
                 )
-        cls = error_for_status(response.status_code)
-        if cls is ServerError and response.status_code != 503 and method not in IDEMPOTENT_METHODS:
+        cls = error_for_status(response.status)
+        if cls is ServerError and response.status != 503 and method not in IDEMPOTENT_METHODS:
             # A 500 after a POST says nothing about whether it ran: look before resending.
             cls = OutcomeUnknown
         return cls(
             message=self._scrub(message),
-            status=response.status_code,
+            status=response.status,
             method=method,
             url=url,
             errors=problems,
@@ -443,7 +454,7 @@ class CarrierX:
         async def fetch_url(url: str) -> Any:
             if not same_origin(url, base):
                 # The credentials go wherever the link points; only follow it on our origin.
-                raise ApiError(f"pagination.next leaves {base}: {_display_url(httpx.URL(url))}")
+                raise ApiError(f"pagination.next leaves {base}: {_display_url(url)}")
             return await self.request(api, "GET", url, endpoint=endpoint)
 
         where = f"GET {base}{path}"

@@ -190,8 +190,7 @@ async def run_to_end(
 
 def _drive(run: Run, events_path: str | None, tui: bool) -> int:
     """Carry `run` out with a progress line (or the monitor) and the `--events` stream."""
-    import asyncio
-
+    from bulkx.api.loop import run as run_on_loop
     from bulkx.cli.progress import ProgressLine
     from bulkx.engine.events import Reporters
     from bulkx.tui import run_monitor
@@ -210,7 +209,7 @@ def _drive(run: Run, events_path: str | None, tui: bool) -> int:
             return exit_codes.INTERRUPTED if code is None else code
         line = ProgressLine()
         try:
-            return guarded(lambda: asyncio.run(run_to_end(run, reporter=Reporters(line, *extra))))
+            return guarded(lambda: run_on_loop(run_to_end(run, reporter=Reporters(line, *extra))))
         finally:
             line.close()
 
@@ -330,8 +329,7 @@ def _start(plan_path: str, options: RunOptions, saved: Any, yes: bool) -> Run:
     """Journal the plan's operations a chunk at a time (nothing sent), show their summary,
     ask, start. Neither the plan's changes nor its operations are held whole: the journal
     holds them, and the run takes them from it."""
-    import asyncio
-
+    from bulkx.api.loop import run as run_on_loop
     from bulkx.cli.diff_commands import ReadProgressLine, load_valid_plan
     from bulkx.engine.pipeline import pipeline_refusal
     from bulkx.engine.run import plan_run, start_run
@@ -344,7 +342,7 @@ def _start(plan_path: str, options: RunOptions, saved: Any, yes: bool) -> Run:
     early = yes and pipeline_refusal(plan, options, saved=saved is not None) is None
     try:
         prepared = guarded(
-            lambda: asyncio.run(
+            lambda: run_on_loop(
                 plan_run(plan, options, root=root, saved=saved, progress=line, start_early=early)
             )
         )
@@ -432,8 +430,7 @@ def _finish_preparing(journal: Journal, given: dict[str, Any]) -> None:
     """A run a crash stopped while it was being prepared (nothing of it sent): go on preparing
     from its cursor, then show its summary and refuse or discard it as apply would. The
     resume's own question (or --yes) confirms it."""
-    import asyncio
-
+    from bulkx.api.loop import run as run_on_loop
     from bulkx.cli.diff_commands import ReadProgressLine
     from bulkx.engine.pipeline import preparation_unfinished
     from bulkx.engine.run import continue_preparing
@@ -447,7 +444,7 @@ def _finish_preparing(journal: Journal, given: dict[str, Any]) -> None:
 
     def go_on() -> PreparedRun:
         try:
-            return asyncio.run(continue_preparing(journal, given, progress=line))
+            return run_on_loop(continue_preparing(journal, given, progress=line))
         except JournalLocked:  # another live run holds objects of its plan: exit 6
             raise
         except JournalError as error:  # its plan no longer loads from the journal

@@ -17,7 +17,6 @@ nor `samples/` the demo writes them there, so the commands it suggests next work
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import sys
 import time
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from bulkx.api.loop import run as run_on_loop
 from bulkx.cli import exit_codes
 from bulkx.defaults import DEFAULT_SANDBOX_DB, journal_root
 from bulkx.errors import BulkxError
@@ -275,7 +275,7 @@ def demo(
     quiet_dropped_connections()
     try:
         with serve_in_thread(app) as server:
-            results = asyncio.run(_rehearse(server.url, area))
+            results = run_on_loop(_rehearse(server.url, area))
             failed = _print_summary(results, app, time.monotonic() - started)
     except BulkxError as error:
         say(f"error: {error}")

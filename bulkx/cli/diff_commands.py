@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import time
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import typer
 
+from bulkx.api.loop import run as run_on_loop
 from bulkx.cli import exit_codes
 from bulkx.cli.failures import err, guarded
 from bulkx.cli.options import (
@@ -220,7 +220,7 @@ def _run(
     stream = guarded(lambda: ChangeStream(plan.path, plan.digest, target, created_at, spools))
     try:
         guarded(
-            lambda: asyncio.run(
+            lambda: run_on_loop(
                 _stream(plan, options, stream, allow_release, confirmed, outage_after)
             ),
             doing="reading live state",
@@ -445,7 +445,7 @@ def _read_export(
             )
 
     try:
-        return asyncio.run(read())
+        return run_on_loop(read())
     except BulkxError as error:
         err(str(error))
         raise typer.Exit(exit_codes.ERROR) from None
@@ -515,7 +515,7 @@ def _export_records(
             )
 
     try:
-        result = asyncio.run(run())
+        result = run_on_loop(run())
     except BulkxError as error:
         hint = getattr(error, "hint", None)
         err(str(error) + (f"\n  hint: {hint}" if hint else ""))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from bulkx.api.loop import run as run_on_loop
 from bulkx.cli import exit_codes
 from bulkx.cli.failures import guarded
 from bulkx.cli.options import BASE_URL, PROFILE, SANDBOX_DB, TOKEN_FILE
@@ -92,7 +92,7 @@ def lookup_command(
         async with open_client(options) as client:
             return await Lookups(client, concurrency=concurrency, rates=rates).run(inputs)
 
-    rows = guarded(lambda: asyncio.run(run()))
+    rows = guarded(lambda: run_on_loop(run()))
     with output_stream(output_file) as out:
         if output == "json":
             write_json(

@@ -4,7 +4,6 @@ parses options, says what was left out, and picks the exit code."""
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from bulkx.api.loop import run as run_on_loop
 from bulkx.cli import exit_codes
 from bulkx.cli.failures import err, guarded
 from bulkx.cli.options import TOKEN_FILE
@@ -139,7 +139,7 @@ def revert_command(
     try:
         options = _options(reader, token_file)
         revert = guarded(
-            lambda: asyncio.run(_made(reader, options, force)), doing="reading live state"
+            lambda: run_on_loop(_made(reader, options, force)), doing="reading live state"
         )
     finally:
         reader.close()
