@@ -159,6 +159,14 @@ class PeakWatch:
         """Wall-clock time of the highest RSS sample (when the peak was reached)."""
         return max(self.rss, key=lambda s: s[1])[0] if self.rss else 0.0
 
+    def own_cpu(self) -> float:
+        """CPU seconds this watch's sampling thread has used in the bench's process: taken
+        out of what an in-process measurement counts as the client's (row 5)."""
+        ident = self._thread.ident
+        if ident is None or not self._thread.is_alive():
+            return 0.0
+        return time.clock_gettime(time.pthread_getcpuclockid(ident))
+
     def stop(self) -> float:
         self._done.set()
         self._thread.join()

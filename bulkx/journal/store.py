@@ -300,22 +300,34 @@ class Journal(JournalView):
             per_op = dict.fromkeys(ids, columns or {})
         now = now_iso()
         with self._write(f"record {target} in") as conn:
-            current: dict[int, str] = {}
-            for i in range(0, len(ids), _CHUNK):
-                chunk = ids[i : i + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                sql = f"SELECT op_id, state FROM ops WHERE op_id IN ({marks})"
-                current.update((r[0], r[1]) for r in conn.execute(sql, chunk))
-            by_source: dict[str, list[int]] = {}
-            for op_id in ids:
-                if op_id not in current:
-                    raise JournalError(f"run {self.run_id} has no operation {op_id}")
-                if only_from is not None and current[op_id] != only_from:
-                    raise JournalError(f"operation {op_id} is {current[op_id]}, not {only_from}")
-                check_transition(op_id, current[op_id], target)
-                by_source.setdefault(current[op_id], []).append(op_id)
+            by_source = self._by_source(conn, ids, target, only_from)
             for source, group in by_source.items():
                 self._set_states(group, per_op, source, target, now, detail, attempt=attempt)
+
+    def _by_source(
+        self, conn: sqlite3.Connection, ids: list[int], target: OpState, only_from: OpState | None
+    ) -> dict[str, list[int]]:
+        """`ids` grouped by the state each is in now, every move checked legal (once per
+        state, not per operation: a commit moves its operations from one or two states)."""
+        current: dict[int, str] = {}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT op_id, state FROM ops WHERE op_id IN ({marks})"
+            current.update(conn.execute(sql, chunk).fetchall())
+        by_source: dict[str, list[int]] = {}
+        for op_id in ids:
+            state = current.get(op_id)
+            if state is None:
+                raise JournalError(f"run {self.run_id} has no operation {op_id}")
+            group = by_source.get(state)
+            if group is None:
+                if only_from is not None and state != only_from:
+                    raise JournalError(f"operation {op_id} is {state}, not {only_from}")
+                check_transition(op_id, state, target)
+                group = by_source[state] = []
+            group.append(op_id)
+        return by_source
 
     def add_ops(self, ops: Iterable[Operation]) -> list[int]:
         """Write a batch of intents (state `pending`) in ONE transaction; returns their op_ids
