@@ -90,6 +90,8 @@ class _Again(Enum):
 AGAIN: Final = _Again.AGAIN
 #: How an operation ended: True done, False failed, None stopped first (left for a resume).
 Settled = bool | None
+#: Workers per slot of `concurrency` (`Executor._slots`).
+WORKERS_PER_SLOT: Final = 2
 
 
 @dataclass
@@ -139,6 +141,9 @@ class Executor(Outcomes):
     rng: random.Random = field(default_factory=random.Random)
     _backoff: Backoff = field(init=False, repr=False)
     _reads: LiveReads = field(init=False, repr=False)
+    #: `concurrency` slots: an operation holds one while it is carried out, except while it
+    #: waits for the journal to record its start (`_start_off_slot`).
+    _slots: asyncio.Semaphore = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # 0.5 s doubling up to 30 s, jittered: the client's own retry schedule.
@@ -192,7 +197,11 @@ class Executor(Outcomes):
         """The loader fills the window while workers (and the batcher) take ready operations,
         until all are settled or the run stops."""
         loading = asyncio.create_task(self._feed(loader))
-        workers = [asyncio.create_task(self._worker(schedule)) for _ in range(self.concurrency)]
+        self._slots = asyncio.Semaphore(self.concurrency)
+        # Twice as many workers as slots: while one waits for the journal to record its start,
+        # another sends (the start's group commit no longer adds to each operation's time).
+        count = self.concurrency * WORKERS_PER_SLOT
+        workers = [asyncio.create_task(self._worker(schedule)) for _ in range(count)]
         batching = (
             asyncio.create_task(self._run_batches(self.batcher, schedule))
             if self.batcher is not None
@@ -266,7 +275,8 @@ class Executor(Outcomes):
             op = await schedule.next_ready()
             if op is None:
                 break
-            ok = await self._execute(op, schedule.change_of(op))
+            async with self._slots:
+                ok = await self._execute(op, schedule.change_of(op))
             if ok is None:  # stopped before it finished; it stays resumable
                 continue
             self._settle(schedule, op, ok)
@@ -360,6 +370,16 @@ class Executor(Outcomes):
                 return attempted
         return None
 
+    async def _start_off_slot(self, op: Operation) -> bool:
+        """`_start`, its slot lent to another operation meanwhile. Not for a send the API
+        cannot look up: that one keeps its slot, so that what a crash leaves as "may have been
+        sent" was really about to go (see `_attempt`)."""
+        self._slots.release()
+        try:
+            return await self._start(op)
+        finally:
+            await self._slots.acquire()
+
     async def _attempt(self, job: _Job) -> Settled | _Again:
         """One attempt: build the request, send it once, and act on what happened."""
         op, change = job.op, job.change
@@ -373,7 +393,7 @@ class Executor(Outcomes):
         blind = not job.kind.traceable
         if blind:
             await self._pace(change)
-        if not await self._start(op):
+        if not await (self._start(op) if blind else self._start_off_slot(op)):
             return None
         if request is None:
             self._succeeded(op, change, None)
