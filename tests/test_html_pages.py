@@ -16,7 +16,17 @@ import pytest
 
 from bulkx.audit.chart import chart
 from bulkx.audit.plan_page import PER_STEP, plan_page
-from bulkx.diff.changes import Change, Changeset, Create, FieldChange, NoOp, Release, Update
+from bulkx.cli.options import ALLOW_FLAGS
+from bulkx.diff.changes import (
+    Blocked,
+    Change,
+    Changeset,
+    Create,
+    FieldChange,
+    NoOp,
+    Release,
+    Update,
+)
 from bulkx.journal import Journal, Operation, Sample
 from bulkx.plan.model import Position
 from bulkx.sandbox.app import SandboxConfig, create_app
@@ -238,6 +248,17 @@ def _change(i: int, step: str) -> Update:
         sid=f"sid-{i}",
         changes=(FieldChange("name", f"old {i}", f"new {i}"),),
     )
+
+
+def test_a_blocked_change_shows_what_it_needs_in_the_words_it_is_given() -> None:
+    """The page is the core's: it names the permission, unless the CLI gives its flags."""
+    at = Position("texts.yaml", 4)
+    blocked = Blocked("sms.message", "hi-1", "texts", at, "the plan would send it", "ask", "send")
+    changeset = Changeset("texts.yaml", "digest", "sandbox", (blocked,), "2026-12-07T12:00:00Z")
+    named = parsed(plan_page(changeset, {})).words
+    assert "the plan would send it (hint: ask) (needs: send)" in named
+    flagged = parsed(plan_page(changeset, {}, ALLOW_FLAGS)).words
+    assert "the plan would send it (hint: ask) (needs: --allow-send)" in flagged
 
 
 def test_a_100000_change_plan_is_summarised_under_2_mb() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from markupsafe import escape
 
-from bulkx.audit.render import render_page, shown
+from bulkx.audit.render import allowance_words, render_page, shown
 from bulkx.diff.changes import (
     ACTIONS,
     Blocked,
@@ -28,6 +28,7 @@ from bulkx.diff.changes import (
 )
 from bulkx.diff.spool import ChangesetLike
 from bulkx.kinds import KINDS
+from bulkx.kinds.model import Allowance
 
 #: Changes listed per step; a step with more is collapsed, with the count of the rest.
 PER_STEP = 50
@@ -72,15 +73,25 @@ class Step:
         return self.changes > OPEN_UP_TO
 
 
-def plan_page(changeset: ChangesetLike, options: Mapping[str, Any]) -> str:
-    return render_page("plan.html.j2", plan_context(changeset, options))
+def plan_page(
+    changeset: ChangesetLike,
+    options: Mapping[str, Any],
+    allowances: Mapping[Allowance, str] | None = None,
+) -> str:
+    """The page; `allowances`: how it names what a blocked change needs to be allowed (the
+    CLI gives its flags; `allowance_words`)."""
+    return render_page("plan.html.j2", plan_context(changeset, options, allowances))
 
 
-def plan_context(changeset: ChangesetLike, options: Mapping[str, Any]) -> dict[str, Any]:
+def plan_context(
+    changeset: ChangesetLike,
+    options: Mapping[str, Any],
+    allowances: Mapping[Allowance, str] | None = None,
+) -> dict[str, Any]:
     counts = changeset.counts()
     actions = [a for a in ACTIONS if any(a in by_action for by_action in counts.values())]
     totals = {a: sum(by_action.get(a, 0) for by_action in counts.values()) for a in actions}
-    steps, flagged, flagged_total = _steps(changeset)
+    steps, flagged, flagged_total = _steps(changeset, allowance_words(allowances))
     more_steps = steps[STEPS:]
     rentals = sum(
         c.count if isinstance(c, RentByCriteria) else 1
@@ -109,7 +120,9 @@ def plan_context(changeset: ChangesetLike, options: Mapping[str, Any]) -> dict[s
     }
 
 
-def _steps(changeset: ChangesetLike) -> tuple[list[Step], list[Row], int]:
+def _steps(
+    changeset: ChangesetLike, words: Mapping[Allowance, str]
+) -> tuple[list[Step], list[Row], int]:
     """The steps in plan order with the rows they list; the flagged rows and their count."""
     steps: dict[str, Step] = {}
     flagged: list[Row] = []
@@ -122,7 +135,7 @@ def _steps(changeset: ChangesetLike) -> tuple[list[Step], list[Row], int]:
             continue
         step.changes += 1
         flag = _flag(change)
-        row = _row(change, flag) if flag or len(step.rows) < PER_STEP else None
+        row = _row(change, flag, words) if flag or len(step.rows) < PER_STEP else None
         if flag:
             flagged_total += 1
             if len(flagged) < FLAGGED and row is not None and budget.take(row):
@@ -167,7 +180,7 @@ def _flag(change: Change) -> str:
     return ""
 
 
-def _row(change: Change, flag: str) -> Row:
+def _row(change: Change, flag: str, words: Mapping[Allowance, str]) -> Row:
     where = f"{change.position.file}:{change.position.line}"
     row = Row(change.action, change.kind, change.key, where, [], flag=flag)
     match change:
@@ -186,6 +199,7 @@ def _row(change: Change, flag: str) -> Row:
             row.note = f"sid {change.sid}: not reversible"
         case Blocked():
             row.note = change.reason + (f" (hint: {change.hint})" if change.hint else "")
+            row.note += f" (needs: {words[change.needs]})" if change.needs else ""
         case NoOp():
             pass
     return row

@@ -10,6 +10,8 @@ from typing import Any
 
 import jinja2
 
+from bulkx.kinds.model import ALLOWANCES, Allowance
+
 #: Longest value shown in a cell: a page stays readable, and its size bounded, whatever a plan
 #: holds (the JSON and CSV outputs carry every byte).
 MAX_VALUE = 300
@@ -27,6 +29,12 @@ def environment() -> jinja2.Environment:
     env.filters["shown"] = shown
     env.filters["thousands"] = lambda n: f"{n:,}"
     return env
+
+
+def allowance_words(given: Mapping[Allowance, str] | None) -> Mapping[Allowance, str]:
+    """How a page names what an apply must be allowed to do (`Allowance`): as its caller says
+    (the CLI gives the flags that allow each), else by the allowance's own name."""
+    return {allowance: (given or {}).get(allowance, allowance) for allowance in ALLOWANCES}
 
 
 def render_page(template: str, context: Mapping[str, Any]) -> str:

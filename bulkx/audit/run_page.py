@@ -9,12 +9,14 @@ what a revert could and could not undo, as `bulkx.engine.revert` classifies it f
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from bulkx.audit.chart import chart, throttled_total
-from bulkx.audit.render import render_page
+from bulkx.audit.render import allowance_words, render_page
 from bulkx.engine.revert import build_revert
 from bulkx.journal import JournalView, Operation
+from bulkx.kinds.model import Allowance
 from bulkx.report import FAILED
 
 #: Failures listed (all are counted); the CSV of `bulkx report --failed` has every one.
@@ -27,11 +29,15 @@ SAMPLES = 3600
 STATES = ("succeeded", "failed", "skipped", "unknown", "in_flight", "pending", "cancelled")
 
 
-def run_page(view: JournalView) -> str:
-    return render_page("run.html.j2", run_context(view))
+def run_page(view: JournalView, allowances: Mapping[Allowance, str] | None = None) -> str:
+    """The page; `allowances`: how it names what an apply must be allowed to do (the CLI
+    gives its flags; `allowance_words`)."""
+    return render_page("run.html.j2", run_context(view, allowances))
 
 
-def run_context(view: JournalView) -> dict[str, Any]:
+def run_context(
+    view: JournalView, allowances: Mapping[Allowance, str] | None = None
+) -> dict[str, Any]:
     info = view.run()
     counts = view.counts()
     by_step = view.counts_by_step()
@@ -49,7 +55,7 @@ def run_context(view: JournalView) -> dict[str, Any]:
         "throttled": throttled_total(samples),
         "failures": _failures(view),
         "failed_total": sum(counts.get(s, 0) for s in FAILED),
-        "revert": _revert(view, info.target_label),
+        "revert": _revert(view, info.target_label, allowance_words(allowances)),
         "events": [e for e in view.recent_events(limit=20) if e.level != "info"],
     }
 
@@ -62,7 +68,7 @@ def _failures(view: JournalView) -> list[Operation]:
     return sorted(found, key=lambda op: op.op_id or 0)[:FAILURES]
 
 
-def _revert(view: JournalView, target: str) -> dict[str, Any]:
+def _revert(view: JournalView, target: str, words: Mapping[Allowance, str]) -> dict[str, Any]:
     revert = build_revert(view, target=target)
     removed = sum(1 for item in revert.items if item.releases)
     reasons = Counter(i.reason for i in revert.irreversible)
@@ -75,5 +81,5 @@ def _revert(view: JournalView, target: str) -> dict[str, Any]:
         "kept": revert.kept[:IRREVERSIBLE],
         "kept_total": len(revert.kept),
         "unsettled": revert.unsettled,
-        "flags": revert.flags(),
+        "needs": [words[allowance] for allowance in revert.allowances()],
     }

@@ -17,6 +17,7 @@ from bulkx.cli import exit_codes
 from bulkx.cli.failures import err, guarded
 from bulkx.cli.options import (
     ALLOW_CALLS,
+    ALLOW_FLAGS,
     ALLOW_PARTNERS,
     ALLOW_SEND,
     BASE_URL,
@@ -71,7 +72,7 @@ def _render(
     if output == HTML:
         from bulkx.audit.plan_page import plan_page
 
-        write_page(output_file, lambda: plan_page(changeset, options or {}))
+        write_page(output_file, lambda: plan_page(changeset, options or {}, ALLOW_FLAGS))
         return
     with output_stream(output_file) as out:
         render(changeset, "text" if output == "table" else output, out)
@@ -244,7 +245,7 @@ def plan_command(
         " meet), 1 on error.",
     ),
     allow_release: bool = typer.Option(
-        False, "--allow-release", help="Let `ensure: absent` release numbers (not reversible)."
+        False, ALLOW_FLAGS["release"], help="Let `ensure: absent` release numbers (not reversible)."
     ),
     allow_partners: bool = ALLOW_PARTNERS,
     allow_send: bool = ALLOW_SEND,

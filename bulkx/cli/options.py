@@ -3,9 +3,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
 import typer
 
 from bulkx.defaults import DEFAULT_OUTAGE_SECONDS, DEFAULT_SANDBOX_DB
+
+if TYPE_CHECKING:  # a type only: the kinds' registry is not loaded to build options
+    from bulkx.kinds.model import Allowance
+
+#: The flag that gives each allowance. The core names what a run must be allowed to do (a
+#: blocked change's `needs`, a revert's `allowances()`); only the CLI spells it, from here.
+ALLOW_FLAGS: Mapping[Allowance, str] = MappingProxyType(
+    {
+        "release": "--allow-release",
+        "partners": "--allow-partners",
+        "send": "--allow-send",
+        "calls": "--allow-calls",
+    }
+)
+
+
+def allow_flags(allowances: Iterable[Allowance]) -> list[str]:
+    """The apply flags that give `allowances`, in their order."""
+    return [ALLOW_FLAGS[allowance] for allowance in allowances]
+
 
 BASE_URL = typer.Option(
     None,
@@ -23,13 +47,15 @@ SANDBOX_DB = typer.Option(
     DEFAULT_SANDBOX_DB, "--sandbox-db", help="The embedded sandbox's world (with no --base-url)."
 )
 ALLOW_PARTNERS = typer.Option(
-    False, "--allow-partners", help="Let the plan create and delete sub-partners."
+    False, ALLOW_FLAGS["partners"], help="Let the plan create and delete sub-partners."
 )
 ALLOW_SEND = typer.Option(
-    False, "--allow-send", help="Let the plan send (text messages): each item exactly once."
+    False, ALLOW_FLAGS["send"], help="Let the plan send (text messages): each item exactly once."
 )
 ALLOW_CALLS = typer.Option(
-    False, "--allow-calls", help="Let the plan change live conference calls (mute, hang up)."
+    False,
+    ALLOW_FLAGS["calls"],
+    help="Let the plan change live conference calls (mute, hang up).",
 )
 OUTAGE_AFTER = typer.Option(
     DEFAULT_OUTAGE_SECONDS,

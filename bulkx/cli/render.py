@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
+from bulkx.cli.options import ALLOW_FLAGS
 from bulkx.diff.changes import (
     ACTIONS,
     Blocked,
@@ -114,11 +115,21 @@ def change_lines(
                 yield _paint(head + "  (release: not reversible)", symbol, colour)
             case Blocked():
                 yield _paint(printable(f"{head}  blocked: {change.reason}"), symbol, colour)
-                if change.hint:
-                    yield printable(f"      hint: {change.hint}")
+                hint = blocked_hint(change)
+                if hint:
+                    yield printable(f"      hint: {hint}")
                 yield printable(f"      at {change.position}")
     if hidden:
         yield f"  … and {hidden} more changes (-o json or -o csv lists them all)"
+
+
+def blocked_hint(change: Blocked) -> str:
+    """A blocked change's hint, and the flag that gives what it `needs` (the core names the
+    permission; the flag is the CLI's word for it)."""
+    if change.needs is None:
+        return change.hint or ""
+    flag = f"pass {ALLOW_FLAGS[change.needs]}"
+    return f"{change.hint} ({flag})" if change.hint else flag
 
 
 def render_text(changeset: ChangesetLike, out: TextIO | None = None) -> None:
@@ -245,7 +256,8 @@ def render_csv(changeset: ChangesetLike, out: TextIO | None = None) -> None:
                         ]
                     )
             case Blocked():
-                writer.writerow([*base, "", "", "", "", *where, change.reason])
+                needs = f" ({ALLOW_FLAGS[change.needs]})" if change.needs else ""
+                writer.writerow([*base, "", "", "", "", *where, change.reason + needs])
             case NoOp() | Release():
                 writer.writerow([*base, "", "", "", change.sid or "", *where, ""])
             case Create():

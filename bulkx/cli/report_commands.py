@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import typer
 
 from bulkx.cli import exit_codes
+from bulkx.cli.options import ALLOW_FLAGS
 from bulkx.cli.output import (
     HTML,
     OUTPUT_FILE,
@@ -103,7 +104,7 @@ def _write_page(reader: JournalReader, output_file: Path | None, *, selected: bo
                 "-o html reports the whole run; --failed, --not-attempted and --retry"
                 " select items as csv, json or jsonl"
             )
-        write_page(output_file, lambda: run_page(reader))
+        write_page(output_file, lambda: run_page(reader, ALLOW_FLAGS))
 
 
 def _selected_states(failed: bool, not_attempted: bool) -> frozenset[str] | None:

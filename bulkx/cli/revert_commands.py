@@ -15,7 +15,7 @@ import typer
 from bulkx.api.loop import run as run_on_loop
 from bulkx.cli import exit_codes
 from bulkx.cli.failures import err, guarded
-from bulkx.cli.options import TOKEN_FILE
+from bulkx.cli.options import TOKEN_FILE, allow_flags
 from bulkx.cli.output import OUTPUT_FILE, output_stream
 from bulkx.defaults import journal_root, locate_run
 from bulkx.errors import JournalError
@@ -69,7 +69,8 @@ async def _made(reader: JournalReader, options: RunOptions, force: bool) -> Reve
 
 
 def _apply_hint(revert: Revert, options: RunOptions, output_file: Path | None) -> str:
-    words = ["bulkx", "apply", str(output_file or "THIS_FILE"), *revert.flags()]
+    flags = allow_flags(revert.allowances())
+    words = ["bulkx", "apply", str(output_file or "THIS_FILE"), *flags]
     if options.base_url:
         words += ["--base-url", options.base_url]
     else:

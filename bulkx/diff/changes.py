@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, assert_never
 
+from bulkx.kinds.model import ALLOWANCES, Allowance
 from bulkx.plan.model import Position
 
 CHANGESET_SCHEMA_VERSION = 1
@@ -108,6 +109,9 @@ class Blocked:
     position: Position
     reason: str
     hint: str | None = None
+    #: What the apply must be allowed to do for the change to go ahead (a send, a sub-partner
+    #: made); None when no option unblocks it. The CLI names the flag that gives it.
+    needs: Allowance | None = None
     action: ClassVar[Literal["blocked"]] = "blocked"
 
 
@@ -149,6 +153,8 @@ def change_as_dict(change: Change) -> dict[str, Any]:
             )
         case Blocked():
             out.update(reason=change.reason, hint=change.hint)
+            if change.needs is not None:  # written only when set: other changes as before
+                out["needs"] = change.needs
         case _:
             assert_never(change)
     return out
@@ -245,5 +251,15 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
             **common,
         )
     if action == "blocked":
-        return Blocked(reason=data["reason"], hint=data.get("hint"), **common)
+        needs = _allowance(data.get("needs"))
+        return Blocked(reason=data["reason"], hint=data.get("hint"), needs=needs, **common)
     return NoOp(sid=data.get("sid"), **common)
+
+
+def _allowance(saved: Any) -> Allowance | None:
+    """A saved blocked change's `needs`: None when it holds none (saved before changes named
+    it) or one this version does not know (its hint still says what it needs, in words)."""
+    for allowance in ALLOWANCES:
+        if saved == allowance:
+            return allowance
+    return None

@@ -179,8 +179,8 @@ def diff_item(
             verb = kind.delete_verb
             return Blocked(
                 reason=f"ensure: absent would {verb.base} this {_noun(kind)}",
-                hint=f"what is {verb.past} cannot be put back through the API;"
-                " pass --allow-release",
+                hint=f"what is {verb.past} cannot be put back through the API",
+                needs="release",
                 **common,
             )
         return _confirmed(
@@ -297,33 +297,32 @@ def _sent(kind: Kind, values: Mapping[str, Any], found: LiveObject) -> dict[str,
 
 def _confirmed(kind: Kind, change: Change, confirmed: frozenset[Permission]) -> Change:
     """`change`, unless it creates or deletes (or, for some kinds, updates) an object of a kind
-    that needs a permission not given: then blocked, its hint naming the permission's flag."""
+    that needs a permission not given: then blocked, and `needs` names the permission (the
+    CLI shows the flag that gives it)."""
     confirmation = kind.confirmation
     if confirmation is None or confirmation.permission in confirmed:
         return change
     updates_too = confirmation.updates
     if not (isinstance(change, Create | Release) or (updates_too and isinstance(change, Update))):
         return change
-    flag = confirmation.flag
-    verb = "create" if isinstance(change, Create) else "change"
-    verb = "delete" if isinstance(change, Release) else verb
+    permission = confirmation.permission
     if kind.sends:
-        return Blocked(
-            kind=change.kind,
-            key=change.key,
-            step=change.step,
-            position=change.position,
-            reason=f"the plan would send this {kind.name}",
-            hint=f"nothing is sent without {flag}",
-        )
+        reason = f"the plan would send this {kind.name}"
+        hint = "nothing is sent unless sending is allowed"
+    else:
+        verb = "create" if isinstance(change, Create) else "change"
+        verb = "delete" if isinstance(change, Release) else verb
+        reason = f"the plan would {verb} this {kind.name}"
+        done = "changed" if updates_too else "created or deleted"
+        hint = f"a {kind.name} is {done} only with the {permission!r} permission"
     return Blocked(
         kind=change.kind,
         key=change.key,
         step=change.step,
         position=change.position,
-        reason=f"the plan would {verb} this {kind.name}",
-        hint=f"a {kind.name} is {'changed' if updates_too else 'created or deleted'}"
-        f" only with {flag}",
+        reason=reason,
+        hint=hint,
+        needs=permission,
     )
 
 

@@ -5,14 +5,13 @@ the same event loop meanwhile (`PreparingSource.fill`), instead of preparing eve
 Only a plan for which this changes nothing but the timing is pipelined (`pipeline_refusal`,
 decided up front from the plan and the options, before anything is read or sent):
 
-- Permission gates. Every flag a step of the plan could need is given (`--allow-release` for a
-  step with `ensure: absent` rows, the kind's `--allow-send`, `--allow-partners`,
-  `--allow-calls`), so no change can be blocked for a missing flag after sending began. A
-  change blocked for another reason (a number to adopt that is not on the account, a field
-  fixed at creation) found in a later chunk fails as an item: it is journaled failed with its
-  reason, the rest goes on, and the run ends with exit 3 and the item in `report --failed`, as
-  an item the API refused would. One found in the first chunks refuses the run before anything
-  is sent, as a prepared-whole run is.
+- Permission gates. Every permission a step of the plan could need is given ('release' for a
+  step with `ensure: absent` rows, the kind's 'send', 'partners' or 'calls'), so no change can
+  be blocked for a missing permission after sending began. A change blocked for another reason
+  (a number to adopt that is not on the account, a field fixed at creation) found in a later
+  chunk fails as an item: it is journaled failed with its reason, the rest goes on, and the
+  run ends with exit 3 and the item in `report --failed`, as an item the API refused would. One
+  found in the first chunks refuses the run before anything is sent, as a prepared-whole run is.
 - What later chunks read. A chunk reads live state by key while earlier chunks' operations
   are being sent, so no chunk may read what another step's operations change: no two steps of
   one family (a kind, the sub-records on its objects and the views of them: a DID, its E911 and
@@ -95,13 +94,15 @@ def pipeline_refusal(plan: Plan, options: RunOptions, *, saved: bool) -> str | N
 
 
 def _gate_refusal(plan: Plan, options: RunOptions) -> str | None:
+    """Why a step could be blocked for want of a permission (named, as `Blocked.needs` does:
+    the reason is a diagnostic, and the CLI alone spells permissions as flags)."""
     releasing = releasable_kinds(plan)
     for step in plan.steps:
         confirmation = KINDS[step.kind].confirmation
         if confirmation is not None and confirmation.permission not in options.confirmed:
-            return f"step {step.name} may need {confirmation.flag}"
+            return f"step {step.name} may need the {confirmation.permission!r} permission"
         if step.kind in releasing and not options.allow_release:
-            return f"step {step.name} may need --allow-release"
+            return f"step {step.name} may need the 'release' permission"
     return None
 
 

@@ -175,9 +175,15 @@ class SavedChanges:
         return [c for c in left if c.action not in ("noop", "blocked")]
 
 
+#: What a saved change holds that is not what it does: what the inventory says (it moves on
+#: its own), and how a blocked change explains itself (`hint`, `needs`), whose words change
+#: between versions: a changeset saved by an older bulkx still meets the same blocked change.
+_NOT_COMPARED = frozenset({"available", "hint", "needs"})
+
+
 def _comparable(change: Mapping[str, Any]) -> dict[str, Any]:
-    """A change as saved, without what the inventory says (it moves on its own)."""
-    return {k: v for k, v in change.items() if k != "available"}
+    """A change as saved, without what is not compared (`_NOT_COMPARED`)."""
+    return {k: v for k, v in change.items() if k not in _NOT_COMPARED}
 
 
 def live_refs(live: LiveState, wanted: Mapping[str, set[str]]) -> dict[tuple[str, str], str]:

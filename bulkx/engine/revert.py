@@ -4,7 +4,7 @@ Each operation the run carried out (state `succeeded`) is turned around:
 
 - an update sets back the values live state held before the run: the `old` of each field it
   changed, as the diff read it (a reference by the natural key of what it named);
-- a create or a rent becomes `ensure: absent` (which still needs `--allow-release` at apply);
+- a create or a rent becomes `ensure: absent` (which applies only when releasing is allowed);
 - a release, a delete or a send cannot be undone: it is listed, never planned.
 
 What the run set (`RevertItem.after`) is kept beside each item, so that live state can be
@@ -21,6 +21,7 @@ from typing import Any
 from bulkx.journal.states import Operation
 from bulkx.journal.view import JournalView
 from bulkx.kinds import KINDS, Kind
+from bulkx.kinds.model import Allowance
 
 #: Operations read from the journal per page.
 _PAGE = 500
@@ -82,15 +83,16 @@ class Revert:
     def needs_release(self) -> bool:
         return any(item.releases for item in self.items)
 
-    def flags(self) -> list[str]:
-        """The apply flags the revert plan needs (--allow-release, --allow-partners...)."""
-        needed = ["--allow-release"] if self.needs_release else []
+    def allowances(self) -> list[Allowance]:
+        """What the revert plan's apply must be allowed to do ('release', then the kinds'
+        permissions, in the order its items first need them); the CLI names their flags."""
+        needed: list[Allowance] = ["release"] if self.needs_release else []
         for item in self.items:
             confirmation = KINDS[item.kind].confirmation
             if confirmation is None or not (item.releases or confirmation.updates):
                 continue
-            if confirmation.flag not in needed:
-                needed.append(confirmation.flag)
+            if confirmation.permission not in needed:
+                needed.append(confirmation.permission)
         return needed
 
 

@@ -96,7 +96,7 @@ class RunOptions:
 
     @property
     def confirmed(self) -> frozenset[Permission]:
-        """The permissions given (--allow-send...), as kinds' `confirmation` names them."""
+        """The permissions given (`allow_send`...), as kinds' `confirmation` names them."""
         return granted_permissions(
             allow_partners=self.allow_partners,
             allow_send=self.allow_send,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 #: Value types a plan field can have. `e164` is normalised to digits without '+'; `list` is a
 #: list of strings (a YAML list, or a CSV cell of JSON or of `;`-separated values); `file` is a
@@ -46,21 +46,20 @@ ReadStrategy = Literal[
     "whole", "by_key", "nested", "parent_scoped", "per_parent", "per_endpoint", "journals"
 ]
 #: What a plan must be allowed to do, beyond create, update and delete, before objects of a
-#: kind are made or ended (`Confirmation`). The core decides on these; the CLI spells each as
-#: a flag (`CONFIRM_FLAGS`).
+#: kind are made or ended (`Confirmation`). The core decides on these and names them in its
+#: changes and messages; only the CLI spells each as the flag that gives it.
 Permission = Literal["partners", "send", "calls"]
-#: The apply flag that gives each permission. Kept beside `Permission`, not in bulkx.cli: the
-#: diff's, the pipeline's and the revert's messages name the flag (a blocked change's hint is
-#: part of the JSON the core writes), and the core never imports the CLI.
-CONFIRM_FLAGS: Mapping[Permission, str] = MappingProxyType(
-    {"partners": "--allow-partners", "send": "--allow-send", "calls": "--allow-calls"}
-)
+#: Everything an apply must be allowed to do beyond create and update: release (delete) what
+#: the plan says is absent (`RunOptions.allow_release`), or a kind's `Permission`. What a
+#: blocked change `needs`, and what a revert plan needs to be applied.
+Allowance = Literal["release", Permission]
+ALLOWANCES: tuple[Allowance, ...] = get_args(Allowance)
 
 
 def granted_permissions(
     *, allow_partners: bool = False, allow_send: bool = False, allow_calls: bool = False
 ) -> frozenset[Permission]:
-    """The permissions a run's options give (each option is its `CONFIRM_FLAGS` flag)."""
+    """The permissions a run's options give (one option each)."""
     given: dict[Permission, bool] = {
         "partners": allow_partners,
         "send": allow_send,
@@ -237,13 +236,8 @@ class Confirmation:
     #: Updating one needs it too (a live call: muting it changes a meeting under way).
     updates: bool = False
 
-    @property
-    def flag(self) -> str:
-        """The apply flag that gives the permission, for messages (--allow-send)."""
-        return CONFIRM_FLAGS[self.permission]
 
-
-#: The confirmation of every sending kind: nothing is sent without --allow-send.
+#: The confirmation of every sending kind: nothing is sent unless sending is allowed.
 SEND = Confirmation("send")
 
 

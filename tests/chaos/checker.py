@@ -132,9 +132,17 @@ def check(workload: Workload, ops: Iterable[JournalOp], store: Rows) -> Verdict:
     verdict = Verdict()
     mine = [op for op in ops if op.step.startswith(workload.prefix)]
     by_item = {(op.kind, op.key): op for op in mine}
-
-    # Rents: one number per operation, found by the operation tag it was rented with.
     dids = _objects(store, "dids")
+    _check_rents(verdict, workload, mine, dids)
+    _check_creates(verdict, workload, by_item, store)
+    _check_e911_updates(verdict, workload, by_item, dids, store)
+    return verdict
+
+
+def _check_rents(
+    verdict: Verdict, workload: Workload, mine: list[JournalOp], dids: list[dict[str, Any]]
+) -> None:
+    """Rents: one number per operation, found by the operation tag it was rented with."""
     tagged = Counter(
         (d.get("attributes") or {}).get(OP_TAG)
         for d in dids
@@ -149,7 +157,14 @@ def check(workload: Workload, ops: Iterable[JournalOp], store: Rows) -> Verdict:
         for _ in range(count):
             verdict.add("unexpected", f"number tagged {op_key}")
 
-    # Creates, by natural key.
+
+def _check_creates(
+    verdict: Verdict,
+    workload: Workload,
+    by_item: dict[tuple[str, str], JournalOp],
+    store: Rows,
+) -> None:
+    """Creates, by natural key."""
     groups = Counter(g["name"] for g in _objects(store, "trunk_groups"))
     _settled(
         verdict,
@@ -177,7 +192,15 @@ def check(workload: Workload, ops: Iterable[JournalOp], store: Rows) -> Verdict:
         for _ in range(count):
             verdict.add("unexpected", f"room {name}")
 
-    # Updates: the sandbox's record equals what the plan asks for.
+
+def _check_e911_updates(
+    verdict: Verdict,
+    workload: Workload,
+    by_item: dict[tuple[str, str], JournalOp],
+    dids: list[dict[str, Any]],
+    store: Rows,
+) -> None:
+    """Updates: the sandbox's record equals what the plan asks for."""
     sid_of = {d["phonenumber"]: d["_sid"] for d in dids}
     records = {r["_sid"]: r for r in _objects(store, "did_emergency")}
     for number, address in workload.e911.items():
@@ -201,4 +224,3 @@ def check(workload: Workload, ops: Iterable[JournalOp], store: Rows) -> Verdict:
                 verdict.add("lost", f"e911 {number}")
         else:
             verdict.add("unresolved", f"e911 {number} ({update.state})")
-    return verdict

@@ -13,26 +13,26 @@ from tests.chaos.checker import read_journal
 from tests.chaos.lab import MUTATING, Lab, lab
 from tests.chaos.nemesis import LoseFirstAnswer
 from tests.chaos.outcome import Outcome, expect_exit, settle_and_check
-from tests.chaos.workload import Workload
 
 # --- T3 -----------------------------------------------------------------------------------
 
 
-def lost_answers(directory: Path, *, items: int, seed: int, thorough: bool = True) -> Outcome:
-    """T3: the first answer to chosen writes (every third room, E911 record and rented number,
-    the trunk group, the endpoint) is lost after the sandbox applied them: each must be looked
-    up, found, and end succeeded exactly once, as "recovered"."""
-    started = time.perf_counter()
-    outcome = Outcome(f"T3 execute-then-reset, {items} items")
-    chosen: dict[str, set[str]] = {"rooms": set(), "e911": set()}
-    holder: dict[str, Workload] = {}
+class _ChosenWrites:
+    """The chooser of T3: which writes lose their first answer. It chooses nothing until
+    armed, so the seeding of the lab goes through untouched."""
 
-    def choose(method: str, path: str, body: Any) -> str | None:
-        if "w" not in holder or not isinstance(body, dict):
+    def __init__(self) -> None:
+        self.armed = False
+        self.rooms: set[str] = set()
+        #: The sids of the numbers whose E911 record is chosen.
+        self.e911: set[str] = set()
+
+    def __call__(self, method: str, path: str, body: Any) -> str | None:
+        if not self.armed or not isinstance(body, dict):
             return None
-        if path.endswith("/meeting_rooms") and body.get("name") in chosen["rooms"]:
+        if path.endswith("/meeting_rooms") and body.get("name") in self.rooms:
             return f"room {body['name']}"
-        if path.endswith("/emergency") and path.split("/")[-2] in chosen["e911"]:
+        if path.endswith("/emergency") and path.split("/")[-2] in self.e911:
             return f"e911 {path.split('/')[-2]}"
         attributes = body.get("attributes") or {}
         if path.endswith("/phonenumber/dids") and attributes.get("bulkx_step"):
@@ -42,10 +42,18 @@ def lost_answers(directory: Path, *, items: int, seed: int, thorough: bool = Tru
             return f"create {body.get('name')}"
         return None
 
+
+def lost_answers(directory: Path, *, items: int, seed: int, thorough: bool = True) -> Outcome:
+    """T3: the first answer to chosen writes (every third room, E911 record and rented number,
+    the trunk group, the endpoint) is lost after the sandbox applied them: each must be looked
+    up, found, and end succeeded exactly once, as "recovered"."""
+    started = time.perf_counter()
+    outcome = Outcome(f"T3 execute-then-reset, {items} items")
+    chosen = _ChosenWrites()
     wrappers: list[LoseFirstAnswer] = []
 
     def wrap(app: Any) -> LoseFirstAnswer:
-        wrappers.append(LoseFirstAnswer(app, choose))
+        wrappers.append(LoseFirstAnswer(app, chosen))
         return wrappers[0]
 
     with lab(directory, seed=seed, wrap=wrap) as bench:
@@ -53,37 +61,43 @@ def lost_answers(directory: Path, *, items: int, seed: int, thorough: bool = Tru
         sids = {
             n: s for n, s in bench.app.world.store.rows("SELECT c_phonenumber, sid FROM t_dids")
         }
-        chosen["rooms"] = set(workload.rooms[::3])
-        chosen["e911"] = {sids[n] for n in list(workload.e911)[::3]}
-        holder["w"] = workload
+        chosen.rooms = set(workload.rooms[::3])
+        chosen.e911 = {sids[n] for n in list(workload.e911)[::3]}
+        chosen.armed = True
         ran = bench.wait(bench.apply(workload, "--concurrency", "4"))
         expect_exit(outcome, ran, 0, "the apply")
         run_id = bench.only_run()
         lost = wrappers[0].lost
         outcome.expect(
-            len(lost) >= len(chosen["rooms"]) + len(chosen["e911"]) + 2,
+            len(lost) >= len(chosen.rooms) + len(chosen.e911) + 2,
             f"only {len(lost)} answers were lost: the chooser missed items",
         )
         settle_and_check(outcome, bench, workload, run_id, thorough)
-        # A create whose answer is lost is unknown until looked up ("recovered"); an update's
-        # is simply sent again (the desired state, idempotent): it needs a second attempt.
-        creates = [i for i in lost if not i.startswith("e911")]
-        recovered = outcome.verdict.counts["recovered"] if outcome.verdict else 0
-        outcome.expect(
-            recovered == len(creates),
-            f"{len(creates)} create answers lost but {recovered} items recovered",
-        )
-        number_of = {s: n for n, s in sids.items()}
-        ops = {op.key: op for op in read_journal(bench.home / "runs" / f"{run_id}.db")}
-        for identity in lost:
-            if identity.startswith("e911"):
-                op = ops[number_of[identity.split()[1]]]
-                outcome.expect(
-                    op.attempts >= 2,
-                    f"{identity}: its answer was lost, yet it was sent {op.attempts} time(s)",
-                )
+        _expect_lost_answers_recovered(outcome, bench, run_id, lost, sids)
         outcome.faults["answer lost (chosen)"] += len(lost)
         return outcome.finish(bench, started)
+
+
+def _expect_lost_answers_recovered(
+    outcome: Outcome, bench: Lab, run_id: str, lost: list[str], sids: dict[str, str]
+) -> None:
+    """A create whose answer is lost is unknown until looked up ("recovered"); an update's
+    is simply sent again (the desired state, idempotent): it needs a second attempt."""
+    creates = [i for i in lost if not i.startswith("e911")]
+    recovered = outcome.verdict.counts["recovered"] if outcome.verdict else 0
+    outcome.expect(
+        recovered == len(creates),
+        f"{len(creates)} create answers lost but {recovered} items recovered",
+    )
+    number_of = {s: n for n, s in sids.items()}
+    ops = {op.key: op for op in read_journal(bench.home / "runs" / f"{run_id}.db")}
+    for identity in lost:
+        if identity.startswith("e911"):
+            op = ops[number_of[identity.split()[1]]]
+            outcome.expect(
+                op.attempts >= 2,
+                f"{identity}: its answer was lost, yet it was sent {op.attempts} time(s)",
+            )
 
 
 # --- T4 -----------------------------------------------------------------------------------

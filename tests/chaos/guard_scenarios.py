@@ -13,8 +13,9 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from tests.chaos.lab import Lab, lab
+from tests.chaos.lab import Lab, Ran, lab
 from tests.chaos.outcome import Outcome, expect_exit, settle_and_check, wait_for_run
+from tests.chaos.workload import Workload
 
 # --- T9, T10, T12 ---------------------------------------------------------------------------
 
@@ -42,68 +43,97 @@ def token_canary(directory: Path, *, items: int, seed: int, thorough: bool = Tru
     texts: dict[str, str] = {}
     with lab(directory, token=canary, faults="http_5xx=0.05,latency=5ms", seed=seed) as bench:
         workload = bench.workload(items)
-        token_file = directory / "token"
-        token_file.write_text(canary + "\n")
-        token_file.chmod(0o600)
         events = directory / "events.jsonl"
-        process = bench.apply(
-            workload,
-            "--events",
-            str(events),
-            "--token-file",
-            str(token_file),
-            "--concurrency",
-            "4",
-            umask=0,
-        )
-        cmdline = ""
-        while process.poll() is None and not cmdline:
-            try:
-                cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                break
-        ran = bench.wait(process)
+        ran, cmdline = _apply_with_token_file(bench, workload, directory, canary, events)
         expect_exit(outcome, ran, 0, "the apply")
         texts["apply"] = ran.stdout + ran.stderr
         texts["cmdline"] = cmdline
         run_id = bench.only_run()
         _check_modes(outcome, bench, run_id, events)
-        # The unreachable API (a network error's message) and every read-only command.
-        commands: list[tuple[str, ...]] = []
         if thorough:
-            commands += [
-                ("plan", str(workload.plan), "--base-url", "http://127.0.0.1:9/core/v2"),
-                ("report", run_id, "-o", "json"),
-                ("plan", str(workload.plan), "--base-url", bench.base, "-o", "json"),
-                ("export", "did", "--base-url", bench.base),
-                ("report", run_id),
-                ("status", run_id),
-                ("status", run_id, "-o", "json"),
-                ("runs",),
-            ]
-        for args in commands:
-            result = bench.run(*args)
-            texts[f"bulkx {' '.join(args)}"] = result.stdout + result.stderr
-        bench.app.controls.set_faults("unauthorized_after=0")
-        refused = bench.run("plan", str(workload.plan), "--base-url", bench.base)
-        outcome.expect(refused.code == 4, f"a 401 exited {refused.code}, not 4")
-        texts["bulkx plan (401)"] = refused.stdout + refused.stderr
-        bench.app.controls.clear_faults()
-        crash = bench.workload(4, "canary-crash")
-        crashed = bench.wait(bench.apply(crash, crashpoint="after_send_before_response:2"))
-        outcome.expect(crashed.killed, "the crash hook did not fire")
-        texts["crashed apply"] = crashed.stdout + crashed.stderr
+            texts.update(_read_only_outputs(bench, workload, run_id))
+        texts.update(_refused_and_crashed_outputs(outcome, bench, workload))
         texts["events"] = events.read_text()
-        for db in sorted(bench.home.glob("runs/*.db")):
-            conn = sqlite3.connect(db)
-            texts[f"journal dump {db.name}"] = "\n".join(conn.iterdump())
-            conn.close()
-        texts["sandbox request log"] = json.dumps(bench.requests())
+        texts.update(_stored_texts(bench))
         outcome.expect("succeeded" in texts[f"journal dump {run_id}.db"], "the dump is empty")
         for leak in _leaks(canary, texts):
             outcome.problems.append(leak)
         outcome.faults["places searched"] = len(texts)
         return outcome.finish(bench, started)
+
+
+def _apply_with_token_file(
+    bench: Lab, workload: Workload, directory: Path, canary: str, events: Path
+) -> tuple[Ran, str]:
+    """The apply under umask 000, the token in a file; and its command line, read while it
+    runs."""
+    token_file = directory / "token"
+    token_file.write_text(canary + "\n")
+    token_file.chmod(0o600)
+    process = bench.apply(
+        workload,
+        "--events",
+        str(events),
+        "--token-file",
+        str(token_file),
+        "--concurrency",
+        "4",
+        umask=0,
+    )
+    cmdline = ""
+    while process.poll() is None and not cmdline:
+        try:
+            cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            break
+    return bench.wait(process), cmdline
+
+
+def _read_only_outputs(bench: Lab, workload: Workload, run_id: str) -> dict[str, str]:
+    """The unreachable API (a network error's message) and every read-only command."""
+    commands: list[tuple[str, ...]] = [
+        ("plan", str(workload.plan), "--base-url", "http://127.0.0.1:9/core/v2"),
+        ("report", run_id, "-o", "json"),
+        ("plan", str(workload.plan), "--base-url", bench.base, "-o", "json"),
+        ("export", "did", "--base-url", bench.base),
+        ("report", run_id),
+        ("status", run_id),
+        ("status", run_id, "-o", "json"),
+        ("runs",),
+    ]
+    texts: dict[str, str] = {}
+    for args in commands:
+        result = bench.run(*args)
+        texts[f"bulkx {' '.join(args)}"] = result.stdout + result.stderr
+    return texts
+
+
+def _refused_and_crashed_outputs(
+    outcome: Outcome, bench: Lab, workload: Workload
+) -> dict[str, str]:
+    """A plan refused with 401, then an apply killed by a crash hook mid-send."""
+    texts: dict[str, str] = {}
+    bench.app.controls.set_faults("unauthorized_after=0")
+    refused = bench.run("plan", str(workload.plan), "--base-url", bench.base)
+    outcome.expect(refused.code == 4, f"a 401 exited {refused.code}, not 4")
+    texts["bulkx plan (401)"] = refused.stdout + refused.stderr
+    bench.app.controls.clear_faults()
+    crash = bench.workload(4, "canary-crash")
+    crashed = bench.wait(bench.apply(crash, crashpoint="after_send_before_response:2"))
+    outcome.expect(crashed.killed, "the crash hook did not fire")
+    texts["crashed apply"] = crashed.stdout + crashed.stderr
+    return texts
+
+
+def _stored_texts(bench: Lab) -> dict[str, str]:
+    """Every journal, dumped, and the sandbox's request log."""
+    texts: dict[str, str] = {}
+    for db in sorted(bench.home.glob("runs/*.db")):
+        conn = sqlite3.connect(db)
+        texts[f"journal dump {db.name}"] = "\n".join(conn.iterdump())
+        conn.close()
+    texts["sandbox request log"] = json.dumps(bench.requests())
+    return texts
 
 
 def _mode(path: Path) -> int:

@@ -79,9 +79,8 @@ def test_release_only_with_allow_release() -> None:
     blocked = diff(desired, live)[0]
     assert isinstance(blocked, Blocked)
     assert blocked.reason == "ensure: absent would release this number"
-    assert blocked.hint == (
-        "what is released cannot be put back through the API; pass --allow-release"
-    )
+    assert blocked.hint == "what is released cannot be put back through the API"
+    assert blocked.needs == "release"  # the CLI names the flag (--allow-release)
     released = diff(desired, live, allow_release=True)[0]
     assert isinstance(released, Release)
     assert released.sid == "sid-1"

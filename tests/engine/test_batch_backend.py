@@ -48,31 +48,25 @@ def _tasks(core: httpx.Client) -> list[dict[str, object]]:
     return items
 
 
-def test_rentals_and_updates_go_through_reviewed_batch_tasks(
-    sandbox: Sandbox, core: httpx.Client, tmp_path: Path
-) -> None:
-    free = core.get("/phonenumber/available_dids", params={"limit": 6}).json()["items"]
-    numbers = [str(d["phonenumber"]) for d in free]
-    taken = numbers.pop()  # someone else rents it between plan and apply: its entry fails
-    plan = tmp_path / "rent.yaml"
-    plan.write_text(
+def _write_rent_plan(path: Path, numbers: list[str]) -> Path:
+    """A trunk group, then a rental pointed at it and an E911 address for each number."""
+    path.write_text(
         "steps:\n"
         "  - name: groups\n    kind: trunk_group\n    items:\n      - name: batch-tg\n"
         "  - name: numbers\n    kind: did\n    items:\n"
-        + "".join(
-            f"      - phonenumber: '+{n}'\n        trunk_group: batch-tg\n"
-            for n in [*numbers, taken]
-        )
+        + "".join(f"      - phonenumber: '+{n}'\n        trunk_group: batch-tg\n" for n in numbers)
         + "  - name: e911\n    kind: did_emergency\n    items:\n"
         + "".join(
             f"      - phonenumber: '+{n}'\n        address_1: 1 Main St\n        city: Albany\n"
             "        state: NY\n        zip: '12207'\n"
-            for n in [*numbers, taken]
+            for n in numbers
         )
     )
-    base = ["--base-url", sandbox.core_url]
-    planned = _bulkx(tmp_path, "plan", str(plan), *base)
-    assert planned.returncode == 0, planned.stderr
+    return path
+
+
+def _rent_as_another_partner(sandbox: Sandbox, number: str) -> None:
+    """Someone else rents `number` between plan and apply."""
     other_partner = {
         **sandbox.world.partner(sandbox.world.partner_sid),
         "partner_sid": "other-partner",
@@ -82,10 +76,32 @@ def test_rentals_and_updates_go_through_reviewed_batch_tasks(
     other = sandbox.world.issue_token("other-partner")["access_token"]
     rented = httpx.post(
         f"{sandbox.core_url}/phonenumber/dids",
-        json={"phonenumber": taken},
+        json={"phonenumber": number},
         headers={"Authorization": f"Bearer {other}"},
     )
     assert rented.status_code == 200, rented.text
+
+
+def _assert_rented_with_e911(core: httpx.Client, numbers: list[str]) -> None:
+    for number in numbers:
+        did = core.get("/phonenumber/dids", params={"filter": f'phonenumber eq "{number}"'})
+        (item,) = did.json()["items"]
+        assert item["trunk_group_sid"]
+        emergency = core.get(f"/phonenumber/dids/{item['did_sid']}/emergency").json()
+        assert emergency["locations"][0]["city"] == "Albany"
+
+
+def test_rentals_and_updates_go_through_reviewed_batch_tasks(
+    sandbox: Sandbox, core: httpx.Client, tmp_path: Path
+) -> None:
+    free = core.get("/phonenumber/available_dids", params={"limit": 6}).json()["items"]
+    numbers = [str(d["phonenumber"]) for d in free]
+    taken = numbers.pop()  # someone else rents it between plan and apply: its entry fails
+    plan = _write_rent_plan(tmp_path / "rent.yaml", [*numbers, taken])
+    base = ["--base-url", sandbox.core_url]
+    planned = _bulkx(tmp_path, "plan", str(plan), *base)
+    assert planned.returncode == 0, planned.stderr
+    _rent_as_another_partner(sandbox, taken)
 
     events = tmp_path / "events.jsonl"
     run = _bulkx(
@@ -110,12 +126,7 @@ def test_rentals_and_updates_go_through_reviewed_batch_tasks(
         skipped = journal.ops("skipped")
     assert [(r.kind, r.key) for r in failed] == [("did", taken)]
     assert [(r.kind, r.key) for r in skipped] == [("did_emergency", taken)]
-    for number in numbers:
-        did = core.get("/phonenumber/dids", params={"filter": f'phonenumber eq "{number}"'})
-        (item,) = did.json()["items"]
-        assert item["trunk_group_sid"]
-        emergency = core.get(f"/phonenumber/dids/{item['did_sid']}/emergency").json()
-        assert emergency["locations"][0]["city"] == "Albany"
+    _assert_rented_with_e911(core, numbers)
 
 
 def test_a_bulk_repoint_is_one_task_and_nothing_is_left_to_do(

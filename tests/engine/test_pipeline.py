@@ -144,7 +144,7 @@ def test_which_plans_send_while_they_are_prepared(tmp_path: Path) -> None:
         tmp_path / "gone.yaml",
         f"version: 1\nsteps:\n  - kind: did\n    name: gone\n    items:\n{rows}",
     )
-    assert "--allow-release" in str(pipeline_refusal(releasing, options, saved=False))
+    assert "'release' permission" in str(pipeline_refusal(releasing, options, saved=False))
     assert pipeline_refusal(releasing, RunOptions(allow_release=True), saved=False) is None
 
     e911 = "".join(
@@ -171,7 +171,7 @@ def test_which_plans_send_while_they_are_prepared(tmp_path: Path) -> None:
         tmp_path / "sms.yaml",
         f"version: 1\nsteps:\n  - kind: sms.message\n    name: texts\n    items:\n{texts}",
     )
-    assert "--allow-send" in str(pipeline_refusal(sends, options, saved=False))
+    assert "'send' permission" in str(pipeline_refusal(sends, options, saved=False))
     assert pipeline_refusal(sends, RunOptions(allow_send=True), saved=False) is None
 
 

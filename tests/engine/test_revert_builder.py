@@ -68,7 +68,7 @@ def test_creates_are_removed_and_releases_and_sends_cannot_be_undone() -> None:
         ("did", "released"),
         ("sms.message", "sent"),
     ]
-    assert revert.flags() == ["--allow-release"]
+    assert revert.allowances() == ["release"]
 
 
 def test_an_e911_address_set_where_there_was_none_cannot_be_undone() -> None:
@@ -143,3 +143,21 @@ def test_the_plan_text_is_a_plan_with_its_header_and_hostile_values_kept_as_valu
         {**number, "ensure": "adopted", "name": hostile}
     ]
     assert '"name": "clean"' in after_plan_text(revert.items)
+
+
+def test_a_revert_names_what_its_apply_must_be_allowed_to_do() -> None:
+    """The permissions, as the kinds name them (the CLI spells each as its --allow-* flag):
+    removing a sub-partner it made needs releasing and partners; setting back a live call's
+    mute needs calls (its kind confirms updates too)."""
+    renamed = _update("did", "12015550100", {"phonenumber": "12015550100"}, ("name", "a", "b"))
+    assert _revert(renamed).allowances() == []
+    partner = _op("partner", "r1", "create", {"values": {"login": "r1", "name": "R"}})
+    assert _revert(partner).allowances() == ["release", "partners"]
+    call = {"endpoint": "conf2", "call_sid": "c1", "muted": True}
+    muted = _update("conference_v2.call", "conf2/c1", call, ("muted", False, True))
+    revert = _revert(muted, partner)
+    assert [item.values for item in revert.items] == [
+        {"endpoint": "conf2", "call_sid": "c1", "muted": False},
+        {"login": "r1", "ensure": "absent"},
+    ]
+    assert revert.allowances() == ["release", "calls", "partners"]

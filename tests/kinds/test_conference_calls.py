@@ -55,13 +55,7 @@ def _plan(path: Path, rows: list[dict[str, str]]) -> Path:
     return write(path, out.getvalue())
 
 
-def test_live_calls_are_exported_muted_and_hung_up(
-    tmp_path: Path, bulkx: Bulkx, sandbox: Sandbox
-) -> None:
-    bulkx.apply(write(tmp_path / "rooms.yaml", ROOMS))
-    assert seed_live_meetings(sandbox.world, 2)["calls"] == 2 * len(SEEDED_ROLES)
-
-    exported = _export(bulkx)
+def _assert_exported_as_seeded(exported: list[dict[str, str]]) -> None:
     assert [*exported[0]] == [
         "endpoint",
         "call_sid",
@@ -77,31 +71,20 @@ def test_live_calls_are_exported_muted_and_hung_up(
         ("conf2", "False", "False")
     }
 
-    # The export as a plan, unchanged, is nothing to do.
-    unchanged = _plan(tmp_path / "unchanged.csv", exported)
-    bulkx.validate(unchanged)
-    assert bulkx.changes(unchanged) == []
 
-    first, second, third = exported[:3]  # the standup meeting's three callers
-    edited = [{**row, "ensure": "present"} for row in exported]
-    edited[0]["muted"] = edited[1]["muted"] = "true"
-    edited[2]["ensure"] = "absent"
-    plan = _plan(tmp_path / "calls.csv", edited)
-    bulkx.validate(plan)
-    keys = [f"conf2/{row['call_sid']}" for row in (first, second, third)]
-
-    # Without --allow-calls every change is blocked, and apply changes nothing.
+def _assert_blocked_until_allowed(bulkx: Bulkx, plan: Path, keys: list[str]) -> None:
+    """Without --allow-calls every change is blocked, and apply changes nothing; hanging up
+    (keys[2]) is a delete: it also needs --allow-release."""
     blocked = bulkx.changes(plan, "--allow-release")
     assert actions(blocked) == sorted(("blocked", KIND, key) for key in keys)
-    assert {c["hint"] for c in blocked} == {
-        "a conference_v2.call is changed only with --allow-calls"
+    assert {(c["hint"], c["needs"]) for c in blocked} == {
+        ("a conference_v2.call is changed only with the 'calls' permission", "calls")
     }
     refused = bulkx.run("apply", str(plan), "--yes", "--allow-release")
     assert refused.exit_code == 2, refused.output
     assert len(bulkx.get("/calls", V2, "conf2")) == 2 * len(SEEDED_ROLES)
     assert not any(call["muted"] for call in bulkx.get("/calls", V2, "conf2"))
 
-    # Hanging up is a delete: it also needs --allow-release.
     assert actions(bulkx.changes(plan, "--allow-calls")) == sorted(
         [
             ("blocked", KIND, keys[2]),
@@ -115,6 +98,30 @@ def test_live_calls_are_exported_muted_and_hung_up(
             ("update", "conference_v2.call", keys[0]),
             ("update", KIND, keys[1]),
         ]
+    )
+
+
+def test_live_calls_are_exported_muted_and_hung_up(
+    tmp_path: Path, bulkx: Bulkx, sandbox: Sandbox
+) -> None:
+    bulkx.apply(write(tmp_path / "rooms.yaml", ROOMS))
+    assert seed_live_meetings(sandbox.world, 2)["calls"] == 2 * len(SEEDED_ROLES)
+    exported = _export(bulkx)
+    _assert_exported_as_seeded(exported)
+
+    # The export as a plan, unchanged, is nothing to do.
+    unchanged = _plan(tmp_path / "unchanged.csv", exported)
+    bulkx.validate(unchanged)
+    assert bulkx.changes(unchanged) == []
+
+    first, second, third = exported[:3]  # the standup meeting's three callers
+    edited = [{**row, "ensure": "present"} for row in exported]
+    edited[0]["muted"] = edited[1]["muted"] = "true"
+    edited[2]["ensure"] = "absent"
+    plan = _plan(tmp_path / "calls.csv", edited)
+    bulkx.validate(plan)
+    _assert_blocked_until_allowed(
+        bulkx, plan, [f"conf2/{row['call_sid']}" for row in (first, second, third)]
     )
 
     bulkx.apply(plan, "--allow-calls", "--allow-release")  # then the plan shows 0 changes

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bulkx.cli.render import blocked_hint
 from bulkx.diff.changes import Blocked, Create, NoOp, Release, Update
 from bulkx.diff.engine import diff, kind_order
 from bulkx.diff.state import LiveObject, LiveState
@@ -197,14 +198,18 @@ def test_sub_partners_are_created_and_deleted_only_with_allow_partners(tmp_path:
     created, deleted, updated = diff(plan, live, allow_release=True)
     assert isinstance(created, Blocked) and isinstance(deleted, Blocked)
     assert created.reason == "the plan would create this partner"
-    assert created.hint == "a partner is created or deleted only with --allow-partners"
+    assert created.hint == "a partner is created or deleted only with the 'partners' permission"
+    assert (created.needs, deleted.needs) == ("partners", "partners")
+    assert blocked_hint(created).endswith("(pass --allow-partners)")  # the CLI's word for it
     assert isinstance(updated, Update)  # an update needs no confirmation
     confirmed = granted_permissions(allow_partners=True)
     created, deleted, _ = diff(plan, live, allow_release=True, confirmed=confirmed)
     assert isinstance(created, Create) and isinstance(deleted, Release)
     # Deleting stays behind --allow-release too, as every delete does.
     _, deleted, _ = diff(plan, live, confirmed=confirmed)
-    assert isinstance(deleted, Blocked) and "--allow-release" in (deleted.hint or "")
+    assert isinstance(deleted, Blocked) and deleted.needs == "release"
+    assert "--allow-release" not in (deleted.hint or "")  # the core names no flag
+    assert blocked_hint(deleted).endswith("(pass --allow-release)")
 
 
 def test_a_link_is_deleted_before_its_domain(tmp_path: Path) -> None:

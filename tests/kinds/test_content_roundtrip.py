@@ -84,27 +84,8 @@ EVERY_KIND = [
 ]
 
 
-def test_content_and_account_kinds_round_trip(
-    tmp_path: Path, bulkx: Bulkx, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("BULKX_TEST_SUPPORT_PW", "s3cret-login-pw")
-    monkeypatch.setenv("BULKX_TEST_PARTNER_PASSWORD", "s3cret-partner-pw")
-    own = bulkx.get("/oauth/whoami")["login"]
-    (tmp_path / "media").mkdir()
-    sample = tmp_path / "media" / "hello.txt"
-    sample.write_bytes(b"hello, caller\n")
-    create = write(tmp_path / "create.yaml", CREATE.replace("OWN", own))
-    change = write(tmp_path / "change.yaml", CHANGE.replace("OWN", own))
-    delete = write(tmp_path / "delete.yaml", DELETE.replace("OWN", own))
-
-    # A sub-partner is created only with --allow-partners.
-    (guarded,) = [c for c in bulkx.changes(create) if c["kind"] == "partner"]
-    assert guarded["action"] == "blocked" and "--allow-partners" in guarded["hint"]
-    planned = bulkx.run("plan", str(create), "--allow-partners")
-    assert planned.exit_code == 0 and "s3cret" not in planned.output
-    assert [a for a, _, _ in actions(bulkx.changes(create, "--allow-partners"))] == ["create"] * 8
-    _apply(bulkx, create, "--allow-partners")
-
+def _assert_created(bulkx: Bulkx, own: str) -> str:
+    """What the create plan made, as the API reads it; the stored file's md5."""
     (link,) = bulkx.get("/shortener/links")
     assert (link["url"], link["destination_url"]) == (
         "http://go.example.com/promo",
@@ -123,7 +104,10 @@ def test_content_and_account_kinds_round_trip(
     assert "password" not in login
     assert _stored_password(bulkx, "partner_logins", f"{own}_support") == "s3cret-login-pw"
     assert _stored_password(bulkx, "partners", "acme-reseller") == "s3cret-partner-pw"
+    return str(stored["file_md5"])
 
+
+def _assert_every_kind_updated(bulkx: Bulkx, change: Path, own: str) -> None:
     changes = bulkx.changes(change)
     assert actions(changes) == [
         ("update", kind, key)
@@ -146,20 +130,12 @@ def test_content_and_account_kinds_round_trip(
     assert link["destination_url"] == "https://example.com/b"
     assert _stored_password(bulkx, "partner_logins", f"{own}_support") == "s3cret-login-pw"
 
-    # New content under the same name: blocked (the API cannot rewrite a file's bytes).
-    sample.write_bytes(b"hello again\n")
-    (replaced,) = bulkx.changes(change)
-    assert (replaced["kind"], replaced["action"]) == ("storage.file", "blocked")
-    new_md5 = hashlib.md5(b"hello again\n").hexdigest()
-    assert replaced["reason"] == (
-        "cannot change on an existing object: path is"
-        f" '{stored['file_md5']}', the plan says 'media/hello.txt (md5 {new_md5})'"
-    )
 
+def _assert_every_kind_deleted(bulkx: Bulkx, delete: Path) -> None:
     gone = bulkx.changes(delete, "--allow-release")
     assert {c["action"] for c in gone if c["kind"] != "partner"} == {"release"}
     (kept,) = [c for c in gone if c["kind"] == "partner"]
-    assert kept["action"] == "blocked" and "--allow-partners" in kept["hint"]
+    assert kept["action"] == "blocked" and kept["needs"] == "partners"
     _apply(bulkx, delete, "--allow-release", "--allow-partners")
     for path in (
         "/shortener/domains",
@@ -172,6 +148,41 @@ def test_content_and_account_kinds_round_trip(
     ):
         assert bulkx.get(path) == [], path
     assert "acme-reseller" not in {p["login"] for p in bulkx.get("/partners")}
+
+
+def test_content_and_account_kinds_round_trip(
+    tmp_path: Path, bulkx: Bulkx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BULKX_TEST_SUPPORT_PW", "s3cret-login-pw")
+    monkeypatch.setenv("BULKX_TEST_PARTNER_PASSWORD", "s3cret-partner-pw")
+    own = bulkx.get("/oauth/whoami")["login"]
+    (tmp_path / "media").mkdir()
+    sample = tmp_path / "media" / "hello.txt"
+    sample.write_bytes(b"hello, caller\n")
+    create = write(tmp_path / "create.yaml", CREATE.replace("OWN", own))
+    change = write(tmp_path / "change.yaml", CHANGE.replace("OWN", own))
+    delete = write(tmp_path / "delete.yaml", DELETE.replace("OWN", own))
+
+    # A sub-partner is created only with --allow-partners.
+    (guarded,) = [c for c in bulkx.changes(create) if c["kind"] == "partner"]
+    assert guarded["action"] == "blocked" and guarded["needs"] == "partners"
+    planned = bulkx.run("plan", str(create), "--allow-partners")
+    assert planned.exit_code == 0 and "s3cret" not in planned.output
+    assert [a for a, _, _ in actions(bulkx.changes(create, "--allow-partners"))] == ["create"] * 8
+    _apply(bulkx, create, "--allow-partners")
+    stored_md5 = _assert_created(bulkx, own)
+    _assert_every_kind_updated(bulkx, change, own)
+
+    # New content under the same name: blocked (the API cannot rewrite a file's bytes).
+    sample.write_bytes(b"hello again\n")
+    (replaced,) = bulkx.changes(change)
+    assert (replaced["kind"], replaced["action"]) == ("storage.file", "blocked")
+    new_md5 = hashlib.md5(b"hello again\n").hexdigest()
+    assert replaced["reason"] == (
+        "cannot change on an existing object: path is"
+        f" '{stored_md5}', the plan says 'media/hello.txt (md5 {new_md5})'"
+    )
+    _assert_every_kind_deleted(bulkx, delete)
 
 
 def test_a_missing_local_file_is_blocked_not_uploaded(tmp_path: Path, bulkx: Bulkx) -> None:

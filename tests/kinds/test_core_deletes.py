@@ -69,19 +69,7 @@ steps:
 """
 
 
-def test_routing_kinds_are_created_updated_and_deleted(tmp_path: Path, bulkx: Bulkx) -> None:
-    number = f"{bulkx.sandbox.world.inventory.blocks[2].prefix}2468"
-    create = write(tmp_path / "create.yaml", CREATE.replace("NUMBER", number))
-    update = write(tmp_path / "update.yaml", UPDATE)
-    in_use = write(tmp_path / "in-use.yaml", DELETE_IN_USE)
-    delete = write(tmp_path / "delete.yaml", DELETE.replace("NUMBER", number))
-
-    bulkx.apply(create)
-    (east,) = [g for g in bulkx.get("/trunk_groups") if g["name"] == "east"]
-    (trunk,) = bulkx.get(f"/trunk_groups/{east['trunk_group_sid']}/trunks")
-    (endpoint,) = [e for e in bulkx.get("/endpoints") if e["name"] == "pbx-east"]
-    assert trunk["endpoint_sid"] == endpoint["endpoint_sid"]
-
+def _assert_updated(bulkx: Bulkx, update: Path, east_sid: str, trunk_sid: str) -> None:
     changes = bulkx.changes(update)
     assert actions(changes) == [
         ("update", "did_group", "support-lines"),
@@ -91,16 +79,55 @@ def test_routing_kinds_are_created_updated_and_deleted(tmp_path: Path, bulkx: Bu
         ("update", "trunk_group", "east"),
     ]
     bulkx.apply(update)
-    group = bulkx.get(f"/trunk_groups/{east['trunk_group_sid']}")
-    trunk = bulkx.get(f"/trunk_groups/{east['trunk_group_sid']}/trunks/{trunk['trunk_sid']}")
+    group = bulkx.get(f"/trunk_groups/{east_sid}")
+    trunk = bulkx.get(f"/trunk_groups/{east_sid}/trunks/{trunk_sid}")
     (prefix,) = bulkx.get("/phonenumber/prefixes")
     (did_group,) = bulkx.get("/phonenumber/did_groups")
     assert (group["hard_failure_threshold"], trunk["priority"]) == (5, 2)
+    (endpoint,) = [e for e in bulkx.get("/endpoints") if e["name"] == "pbx-east"]
     assert bulkx.get(f"/endpoints/{endpoint['endpoint_sid']}")["capacity"] == 20
     assert (prefix["name"], did_group["callback_url"]) == (
         "NYC (east)",
         "https://hooks.example.com/sms",
     )
+
+
+def _assert_deleted_in_dependency_order(
+    bulkx: Bulkx, sent: list[tuple[str, str]], number: str, sids: dict[str, str]
+) -> None:
+    """`sids`: the sids (read before the delete) of the objects the delete plan removes."""
+    core, tg = "/core/v2", f"/core/v2/trunk_groups/{sids['east']}"
+    trunk = ("DELETE", f"{tg}/trunks/{sids['trunk']}")
+    # The trunk goes before its group and its endpoint; the DID moves off the group first.
+    assert sent.index(trunk) < sent.index(("DELETE", tg))
+    assert sent.index(trunk) < sent.index(("DELETE", f"{core}/endpoints/{sids['endpoint']}"))
+    did_sid = bulkx.get(f"/phonenumber/dids?filter=phonenumber eq '{number}'")[0]["did_sid"]
+    assert sent.index(("PATCH", f"{core}/phonenumber/dids/{did_sid}")) < sent.index(("DELETE", tg))
+    assert sorted(sent) == sorted(
+        [
+            ("PATCH", f"{core}/phonenumber/dids/{did_sid}"),
+            ("DELETE", f"{core}/endpoints/{sids['endpoint']}"),
+            ("DELETE", tg),
+            trunk,
+            ("DELETE", f"{core}/phonenumber/did_groups/{sids['did_group']}"),
+            ("DELETE", f"{core}/phonenumber/prefixes/{sids['prefix']}"),
+        ]
+    )
+
+
+def test_routing_kinds_are_created_updated_and_deleted(tmp_path: Path, bulkx: Bulkx) -> None:
+    number = f"{bulkx.sandbox.world.inventory.blocks[2].prefix}2468"
+    create = write(tmp_path / "create.yaml", CREATE.replace("NUMBER", number))
+    in_use = write(tmp_path / "in-use.yaml", DELETE_IN_USE)
+    delete = write(tmp_path / "delete.yaml", DELETE.replace("NUMBER", number))
+
+    bulkx.apply(create)
+    (east,) = [g for g in bulkx.get("/trunk_groups") if g["name"] == "east"]
+    (trunk,) = bulkx.get(f"/trunk_groups/{east['trunk_group_sid']}/trunks")
+    (endpoint,) = [e for e in bulkx.get("/endpoints") if e["name"] == "pbx-east"]
+    assert trunk["endpoint_sid"] == endpoint["endpoint_sid"]
+    update = write(tmp_path / "update.yaml", UPDATE)
+    _assert_updated(bulkx, update, east["trunk_group_sid"], trunk["trunk_sid"])
 
     # Deleting needs --allow-release; a trunk group that a DID still uses is refused, clearly.
     assert {c["action"] for c in bulkx.changes(in_use)} == {"blocked"}
@@ -116,27 +143,17 @@ def test_routing_kinds_are_created_updated_and_deleted(tmp_path: Path, bulkx: Bu
         ("release", "trunk_group", "east"),
         ("update", "did", number),
     ]
+    sids = {
+        "east": east["trunk_group_sid"],
+        "trunk": trunk["trunk_sid"],
+        "endpoint": endpoint["endpoint_sid"],
+        "prefix": bulkx.get("/phonenumber/prefixes")[0]["prefix_sid"],
+        "did_group": bulkx.get("/phonenumber/did_groups")[0]["did_group_sid"],
+    }
     _requests_since_clear(bulkx, clear=True)
     bulkx.apply(delete, "--allow-release")
     sent = [(e["method"], e["path"]) for e in _requests_since_clear(bulkx) if e["method"] != "GET"]
-    core, tg = "/core/v2", f"/core/v2/trunk_groups/{east['trunk_group_sid']}"
-    # The trunk goes before its group and its endpoint; the DID moves off the group first.
-    assert sent.index(("DELETE", f"{tg}/trunks/{trunk['trunk_sid']}")) < sent.index(("DELETE", tg))
-    assert sent.index(("DELETE", f"{tg}/trunks/{trunk['trunk_sid']}")) < sent.index(
-        ("DELETE", f"{core}/endpoints/{endpoint['endpoint_sid']}")
-    )
-    did_sid = bulkx.get(f"/phonenumber/dids?filter=phonenumber eq '{number}'")[0]["did_sid"]
-    assert sent.index(("PATCH", f"{core}/phonenumber/dids/{did_sid}")) < sent.index(("DELETE", tg))
-    assert sorted(sent) == sorted(
-        [
-            ("PATCH", f"{core}/phonenumber/dids/{did_sid}"),
-            ("DELETE", f"{core}/endpoints/{endpoint['endpoint_sid']}"),
-            ("DELETE", tg),
-            ("DELETE", f"{tg}/trunks/{trunk['trunk_sid']}"),
-            ("DELETE", f"{core}/phonenumber/did_groups/{did_group['did_group_sid']}"),
-            ("DELETE", f"{core}/phonenumber/prefixes/{prefix['prefix_sid']}"),
-        ]
-    )
+    _assert_deleted_in_dependency_order(bulkx, sent, number, sids)
     assert [g["name"] for g in bulkx.get("/trunk_groups")] == ["west"]
     assert "pbx-east" not in {e["name"] for e in bulkx.get("/endpoints")}
     assert bulkx.get("/phonenumber/prefixes") == bulkx.get("/phonenumber/did_groups") == []

@@ -76,7 +76,10 @@ def test_lrn_prefixes_and_access_control_rules_round_trip(tmp_path: Path, bulkx:
 
     blocked = bulkx.changes(delete)
     assert {c["action"] for c in blocked} == {"blocked"}
-    assert "--allow-release" in blocked[0]["hint"]
+    assert {c["needs"] for c in blocked} == {"release"}  # the permission; the CLI names its flag
+    shown = bulkx.run("plan", str(delete))
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.count("(pass --allow-release)") == 2
     bulkx.apply(delete, "--allow-release")
     assert bulkx.get("/phonenumber/lrn_prefixes") == []
     assert bulkx.get("/accesscontrol/rules") == []

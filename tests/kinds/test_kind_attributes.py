@@ -9,14 +9,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
+from typer.main import get_command
 
 from bulkx.api import CarrierX, Secret, Target
+from bulkx.cli.main import app
+from bulkx.cli.options import ALLOW_FLAGS
 from bulkx.diff.read import kinds_to_read, plan_keys, read_live_state
 from bulkx.kinds import KINDS, Kind
-from bulkx.kinds.model import CONFIRM_FLAGS, RELEASE, Nesting, granted_permissions
+from bulkx.kinds.model import ALLOWANCES, RELEASE, Nesting, Permission, granted_permissions
 from bulkx.kinds.registry import nested_kinds, records_of
 from bulkx.plan.model import ValidPlan
 from bulkx.plan.validate import load_valid
@@ -91,17 +94,20 @@ def test_a_permission_is_named_and_the_cli_spells_it_as_its_flag(bulkx: Bulkx) -
     assert confirmed["partner"] == "partners"
     assert confirmed["conference_v2.call"] == "calls"
     assert {confirmed[n] for n in ("sms.message", "tts.text", "flexml.call")} == {"send"}
-    for kind in KINDS.values():
-        if kind.confirmation is not None:
-            assert kind.confirmation.flag == CONFIRM_FLAGS[kind.confirmation.permission]
     # The core decides on permissions; a run's --allow-* options give them.
     assert granted_permissions() == frozenset()
     assert granted_permissions(allow_send=True) == {"send"}
     every = granted_permissions(allow_partners=True, allow_send=True, allow_calls=True)
-    assert every == set(CONFIRM_FLAGS)
+    assert every == set(get_args(Permission))
+    assert set(ALLOWANCES) == {*get_args(Permission), "release"}
+    # Only the CLI spells them: one flag for each, and each an option of `bulkx apply`.
+    assert set(ALLOW_FLAGS) == set(ALLOWANCES)
+    apply = get_command(app).commands["apply"]  # type: ignore[attr-defined]
+    options = {name for param in apply.params for name in param.opts}
+    assert set(ALLOW_FLAGS.values()) <= options
     help_text = bulkx.run("apply", "--help", target=False).output
-    for flag in CONFIRM_FLAGS.values():
-        assert flag in help_text
+    for flag in ALLOW_FLAGS.values():
+        assert re.search(rf"{flag}\b", help_text), flag
 
 
 def test_a_blocked_send_names_the_flag_that_allows_it(bulkx: Bulkx, tmp_path: Path) -> None:
@@ -112,8 +118,16 @@ def test_a_blocked_send_names_the_flag_that_allows_it(bulkx: Bulkx, tmp_path: Pa
         "  - kind: tts.text\n    name: hello\n"
         "    items: [{ref: hi-1, container: voice, text: Hello}]\n"
     )
-    result = bulkx.run("plan", str(plan), "-o", "json")
-    assert "nothing is sent without --allow-send" in result.output, result.output
+    shown = bulkx.run("plan", str(plan))
+    assert shown.exit_code == 0, shown.output
+    hint = "hint: nothing is sent unless sending is allowed (pass --allow-send)"
+    assert hint in shown.output, shown.output
+    # Machines read what it needs; the hint the core writes names no flag.
+    (blocked,) = [c for c in bulkx.changes(plan) if c["action"] == "blocked"]
+    assert blocked["needs"] == "send" and "--allow" not in blocked["hint"]
+    as_csv = bulkx.run("plan", str(plan), "-o", "csv")
+    assert "the plan would send this tts.text (--allow-send)" in as_csv.output, as_csv.output
+    assert not [c for c in bulkx.changes(plan, "--allow-send") if c["action"] == "blocked"]
 
 
 def _kind(**changes: Any) -> Kind:

@@ -87,7 +87,6 @@ def test_sms_notice_rehearses_as_its_header_says_enabling_its_number_first(
     assert seeded.returncode == 0, seeded.stderr
     config = SandboxConfig(db=db, token=TOKEN)  # the seed the `seed` command gave it
     for sandbox in serve_sandbox(config):
-        store = sandbox.world.store
         valid = _run(tmp_path, "validate", "plans/sms-notice.yaml")
         assert valid.returncode == 0 and "BX130" not in valid.stdout + valid.stderr, valid.stdout
         planned = _bulkx(
@@ -97,48 +96,57 @@ def test_sms_notice_rehearses_as_its_header_says_enabling_its_number_first(
         assert [(c["kind"], c["action"]) for c in changes if c["kind"] == "did_messaging"] == [
             ("did_messaging", "update")
         ]
-        applied = _bulkx(
-            tmp_path,
-            sandbox,
-            "apply",
-            "plans/sms-notice.yaml",
-            "--yes",
-            "--allow-send",
-            "--send-rate",
-            "5",
-        )
-        assert applied.returncode == 0, applied.stderr
-        assert store.counts()["sms_messages"] == 6
-        (enabled,) = [
-            json.loads(data) for (data,) in store.rows("SELECT data FROM t_did_messaging")
-        ]
-        assert (enabled["enabled"], enabled["status"]) == (True, "enabled")
-        with sandbox.admin() as admin:
-            log = admin.get("/_sandbox/requests").json()["items"]
-        posts = [(e["path"], e["status"]) for e in log if e["method"] == "POST"]
-        enable = posts.index((f"/core/v2/phonenumber/dids/{enabled['did_sid']}/messaging", 200))
-        texts = [i for i, (path, _) in enumerate(posts) if path == "/core/v2/sms/messages"]
-        assert texts and enable < min(texts)  # enabled before the first text went out
-        again = _bulkx(tmp_path, sandbox, "apply", "plans/sms-notice.yaml", "--yes", "--allow-send")
-        assert again.returncode == 0 and "Nothing to do" in again.stderr
+        _assert_sms_notice_enables_then_texts(tmp_path, sandbox)
+        _assert_texts_from_an_unenabled_number_are_refused(tmp_path, sandbox)
 
-        # The texts alone, from a ported number nobody enabled: validate warns, the API refuses.
-        texts_only = tmp_path / "plans" / "texts-only.yaml"
-        texts_only.write_text(
-            "version: 1\nsteps:\n  - kind: sms.message\n    name: unenabled\n"
-            "    source: ../samples/sms-recipients.csv\n    defaults:\n"
-            "      ref: 'other-{customer_id}'\n      from: 631-428-2286\n"
-            "      message: 'Hi {first_name}'\n"
-        )
-        warned = _run(tmp_path, "validate", str(texts_only))
-        assert "BX130" in warned.stdout + warned.stderr and "did_messaging" in warned.stdout
-        refused = _bulkx(tmp_path, sandbox, "apply", str(texts_only), "--yes", "--allow-send")
-        assert refused.returncode != 0
-        report = _run(tmp_path, "report", _run_id(refused), "-o", "json")
-        items = json.loads(report.stdout)["items"]
-        assert len(items) == 6 and all(i["state"] == "failed" for i in items)
-        assert all("messaging is not enabled" in i["error"] for i in items)
-        assert store.counts()["sms_messages"] == 6
+
+def _assert_sms_notice_enables_then_texts(tmp_path: Path, sandbox: Sandbox) -> None:
+    """The apply texts 6 recipients, having enabled the sending number first; run again, it
+    has nothing to do."""
+    store = sandbox.world.store
+    applied = _bulkx(
+        tmp_path,
+        sandbox,
+        "apply",
+        "plans/sms-notice.yaml",
+        "--yes",
+        "--allow-send",
+        "--send-rate",
+        "5",
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert store.counts()["sms_messages"] == 6
+    (enabled,) = [json.loads(data) for (data,) in store.rows("SELECT data FROM t_did_messaging")]
+    assert (enabled["enabled"], enabled["status"]) == (True, "enabled")
+    with sandbox.admin() as admin:
+        log = admin.get("/_sandbox/requests").json()["items"]
+    posts = [(e["path"], e["status"]) for e in log if e["method"] == "POST"]
+    enable = posts.index((f"/core/v2/phonenumber/dids/{enabled['did_sid']}/messaging", 200))
+    texts = [i for i, (path, _) in enumerate(posts) if path == "/core/v2/sms/messages"]
+    assert texts and enable < min(texts)  # enabled before the first text went out
+    again = _bulkx(tmp_path, sandbox, "apply", "plans/sms-notice.yaml", "--yes", "--allow-send")
+    assert again.returncode == 0 and "Nothing to do" in again.stderr
+
+
+def _assert_texts_from_an_unenabled_number_are_refused(tmp_path: Path, sandbox: Sandbox) -> None:
+    """The texts alone, from a ported number nobody enabled: validate warns, the API refuses
+    (and nothing more is sent than the 6 texts sent before)."""
+    texts_only = tmp_path / "plans" / "texts-only.yaml"
+    texts_only.write_text(
+        "version: 1\nsteps:\n  - kind: sms.message\n    name: unenabled\n"
+        "    source: ../samples/sms-recipients.csv\n    defaults:\n"
+        "      ref: 'other-{customer_id}'\n      from: 631-428-2286\n"
+        "      message: 'Hi {first_name}'\n"
+    )
+    warned = _run(tmp_path, "validate", str(texts_only))
+    assert "BX130" in warned.stdout + warned.stderr and "did_messaging" in warned.stdout
+    refused = _bulkx(tmp_path, sandbox, "apply", str(texts_only), "--yes", "--allow-send")
+    assert refused.returncode != 0
+    report = _run(tmp_path, "report", _run_id(refused), "-o", "json")
+    items = json.loads(report.stdout)["items"]
+    assert len(items) == 6 and all(i["state"] == "failed" for i in items)
+    assert all("messaging is not enabled" in i["error"] for i in items)
+    assert sandbox.world.store.counts()["sms_messages"] == 6
 
 
 def test_one_sending_number_is_paced_on_its_own() -> None:
@@ -161,7 +169,7 @@ def test_one_sending_number_is_paced_on_its_own() -> None:
 
 def test_a_sending_kind_must_be_create_only_and_confirmed() -> None:
     assert KINDS["sms.message"].sends and KINDS["sms.message"].confirmation == SEND
-    assert SEND.flag == "--allow-send"
+    assert SEND.permission == "send"  # the CLI spells it --allow-send
     with pytest.raises(ValueError, match="sending kind"):
         Kind(
             name="x.send",

@@ -93,7 +93,7 @@ def test_subscribers(conf: httpx.Client) -> None:
     assert conf.get("/subscribers/not-a-subscriber").status_code == 404
 
 
-def test_did_groups_and_dids(conf: httpx.Client) -> None:
+def test_did_groups_are_validated_created_and_updated(conf: httpx.Client) -> None:
     r = conf.post("/didGroups", json={"description": "no name"})
     assert r.status_code == 422
     assert r.json()["errors"] == [
@@ -122,6 +122,11 @@ def test_did_groups_and_dids(conf: httpx.Client) -> None:
         assert r.status_code == 404, missing
         assert r.json()["message"] == assumptions.MESSAGE_BY_STATUS[404]
 
+
+def test_dids_are_validated_unique_and_keep_their_group_in_use(
+    conf: httpx.Client, group: dict[str, Any]
+) -> None:
+    gid = group["id"]
     r = conf.post("/dids", json={"countryCode": "US"})
     assert r.status_code == 422
     assert error_fields(r) == {"phoneNumber"}
@@ -163,11 +168,20 @@ def test_did_groups_and_dids(conf: httpx.Client) -> None:
     assert conf.get(f"/didGroups/{gid}").status_code == 404
 
 
-def test_meeting_rooms_and_keychain(conf: httpx.Client, group: dict[str, Any]) -> None:
-    me = conf.get("/subscribers/whoami").json()
+def _bobs_room(conf: httpx.Client, group: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A subscriber's room in `group`, with a host key (code 1001) and a participant key: its
+    URL and the room as created."""
     bob = create(conf, "/subscribers", {"name": "Bob"})
     rooms = f"/subscribers/{bob['sid']}/meetingRooms"
+    keychain = [{"role": 1, "accessCode": "1001"}, {"role": 2}]
+    room = create(conf, rooms, {"primaryDidGroupId": group["id"], "keychain": keychain})
+    return f"{rooms}/{room['meetingNumber']}", room
 
+
+def _assert_a_room_needs_a_known_group_and_keys_with_roles(
+    conf: httpx.Client, group: dict[str, Any]
+) -> None:
+    rooms = f"/subscribers/{create(conf, '/subscribers', {'name': 'Carol'})['sid']}/meetingRooms"
     r = conf.post(rooms, json={"description": "no group"})
     assert r.status_code == 422
     assert error_fields(r) == {"primaryDidGroupId"}
@@ -178,11 +192,16 @@ def test_meeting_rooms_and_keychain(conf: httpx.Client, group: dict[str, Any]) -
     assert r.status_code == 422
     assert error_fields(r) == {"keychain[0].role", "keychain[1].role"}
 
-    keychain = [{"role": 1, "accessCode": "1001"}, {"role": 2}]
-    room = create(conf, rooms, {"primaryDidGroupId": group["id"], "keychain": keychain})
-    number = room["meetingNumber"]
-    assert isinstance(number, int)
-    assert room["subscriberSid"] == bob["sid"]
+
+def test_meeting_rooms_are_validated_created_in_their_subscriber_and_read(
+    conf: httpx.Client, group: dict[str, Any]
+) -> None:
+    _assert_a_room_needs_a_known_group_and_keys_with_roles(conf, group)
+    me = conf.get("/subscribers/whoami").json()
+    url, room = _bobs_room(conf, group)
+    rooms, number = url.rsplit("/", 1)
+    assert isinstance(room["meetingNumber"], int)
+    assert rooms == f"/subscribers/{room['subscriberSid']}/meetingRooms"
     # The primary group is referenced, as the create sample answers (https://docs.carrierx.com/
     # conference/conf-v1-api/subscribers/meeting-room/create).
     assert room["didGroupReferences"] == [{"didGroupId": group["id"], "state": 0}]
@@ -193,7 +212,6 @@ def test_meeting_rooms_and_keychain(conf: httpx.Client, group: dict[str, Any]) -
     digits = assumptions.CONFERENCE_V1_RANDOM_ACCESS_CODE_DIGITS
     assert re.fullmatch(rf"\d{{{digits}}}", participant["accessCode"])
 
-    url = f"{rooms}/{number}"
     assert conf.get(url).json() == room
     assert conf.get(f"/meetingRooms/{number}").json() == room
     assert conf.get(f"/subscribers/{me['sid']}/meetingRooms/{number}").status_code == 404
@@ -202,6 +220,35 @@ def test_meeting_rooms_and_keychain(conf: httpx.Client, group: dict[str, Any]) -
     assert conf.get(f"{rooms}/abc").status_code == 404
     assert conf.get("/subscribers/nobody/meetingRooms").status_code == 404
 
+
+def _assert_keychain_routes(conf: httpx.Client, url: str, key_ids: list[int]) -> None:
+    """The room at `url` has keys `key_ids`; a key is added, read, updated and deleted."""
+    keys = f"{url}/keychain"
+    listed = conf.get(keys).json()
+    assert [k["id"] for k in listed["items"]] == key_ids
+    assert listed["total"] == 2
+    r = conf.post(keys, json={"role": 2, "accessCode": "3003"})
+    assert r.status_code == 200
+    added = r.json()
+    number = int(url.rsplit("/", 1)[1])
+    assert added == {"accessCode": "3003", "id": added["id"], "meetingRoomId": number, "role": 2}
+    key_url = f"{keys}/{added['id']}"
+    assert conf.get(key_url).json() == {"accessCode": "3003", "id": added["id"], "role": 2}
+    r = conf.put(key_url, json={"accessCode": "3004"})
+    assert r.json() == {**added, "accessCode": "3004"}
+    assert conf.put(key_url, json={"role": 0}).status_code == 422
+    assert conf.post(keys, json={"accessCode": "5"}).status_code == 422  # role is required
+    assert conf.delete(key_url).status_code == 204
+    assert conf.get(key_url).status_code == 404
+    assert conf.get(f"{keys}/notanid").status_code == 404
+    assert len(conf.get(url).json()["keychain"]) == 2
+
+
+def test_a_meeting_room_put_is_partial_and_its_keychain_has_routes(
+    conf: httpx.Client, group: dict[str, Any]
+) -> None:
+    url, room = _bobs_room(conf, group)
+    host, participant = room["keychain"]
     # PUT is partial: the keychain stays unless it is sent.
     r = conf.put(url, json={"description": "weekly"})
     assert r.status_code == 200
@@ -217,26 +264,7 @@ def test_meeting_rooms_and_keychain(conf: httpx.Client, group: dict[str, Any]) -
     r = conf.put(url, json={"keychain": [{"id": 99999, "role": 1}]})
     assert r.status_code == 422
     assert error_fields(r) == {"keychain[0].id"}
-
-    # The keychain routes.
-    keys = f"{url}/keychain"
-    listed = conf.get(keys).json()
-    assert [k["id"] for k in listed["items"]] == [host["id"], listener["id"]]
-    assert listed["total"] == 2
-    r = conf.post(keys, json={"role": 2, "accessCode": "3003"})
-    assert r.status_code == 200
-    added = r.json()
-    assert added == {"accessCode": "3003", "id": added["id"], "meetingRoomId": number, "role": 2}
-    key_url = f"{keys}/{added['id']}"
-    assert conf.get(key_url).json() == {"accessCode": "3003", "id": added["id"], "role": 2}
-    r = conf.put(key_url, json={"accessCode": "3004"})
-    assert r.json() == {**added, "accessCode": "3004"}
-    assert conf.put(key_url, json={"role": 0}).status_code == 422
-    assert conf.post(keys, json={"accessCode": "5"}).status_code == 422  # role is required
-    assert conf.delete(key_url).status_code == 204
-    assert conf.get(key_url).status_code == 404
-    assert conf.get(f"{keys}/notanid").status_code == 404
-    assert len(conf.get(url).json()["keychain"]) == 2
+    _assert_keychain_routes(conf, url, [host["id"], listener["id"]])
 
 
 def test_access_codes_are_unique_across_rooms(conf: httpx.Client, group: dict[str, Any]) -> None:

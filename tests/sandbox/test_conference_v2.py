@@ -235,6 +235,21 @@ def test_meeting_room_crud_patch_and_put(conf: httpx.Client) -> None:
     assert r.status_code == 200
     assert r.json()["access_codes"] == [{"access_code": "2001", "role": "participant"}]
 
+    r = conf.delete(f"/meeting_rooms/{sid}")
+    assert r.status_code == 204
+    assert r.content == b""
+    r = conf.get(f"/meeting_rooms/{sid}")
+    assert r.status_code == 404
+    assert r.json()["errors"][0]["reference_sid"] == sid
+    assert conf.delete(f"/meeting_rooms/{sid}").status_code == 404
+
+
+def test_meeting_room_writes_of_read_only_unknown_or_bad_fields_are_refused(
+    conf: httpx.Client,
+) -> None:
+    room = create(conf, "/meeting_rooms", room_body("Board", ("1001", "host")))
+    sid = room["meeting_room_sid"]
+    account_sid = room["account_sid"]
     # Read-only fields: an equal value is fine, a different one is a 422.
     assert conf.patch(f"/meeting_rooms/{sid}", json={"account_sid": account_sid}).status_code == 200
     r = conf.patch(f"/meeting_rooms/{sid}", json={"meeting_room_sid": "other", "name": "x"})
@@ -261,14 +276,6 @@ def test_meeting_room_crud_patch_and_put(conf: httpx.Client) -> None:
         r = conf.post("/meeting_rooms", json={"access_codes": bad})
         assert r.status_code == 422, bad
         assert error_fields(r) == {"access_codes"}
-
-    r = conf.delete(f"/meeting_rooms/{sid}")
-    assert r.status_code == 204
-    assert r.content == b""
-    r = conf.get(f"/meeting_rooms/{sid}")
-    assert r.status_code == 404
-    assert r.json()["errors"][0]["reference_sid"] == sid
-    assert conf.delete(f"/meeting_rooms/{sid}").status_code == 404
 
 
 def test_access_codes_are_unique_across_the_accounts_rooms(
@@ -417,10 +424,8 @@ def rent(core: httpx.Client, count: int) -> list[dict[str, Any]]:
     return rented
 
 
-def test_dids_are_a_view_of_core_routing(
-    conf: httpx.Client, core: httpx.Client, endpoint: dict[str, Any]
-) -> None:
-    routed, other = rent(core, 2)
+def _endpoints_trunk_group(core: httpx.Client, endpoint: dict[str, Any]) -> str:
+    """The trunk group routing to the endpoint (the sandbox makes one with it)."""
     r = core.get(
         "/trunk_groups",
         params={
@@ -429,15 +434,22 @@ def test_dids_are_a_view_of_core_routing(
         },
     )
     assert r.json()["count"] == 1
-    tg = r.json()["items"][0]["trunk_group_sid"]
+    return str(r.json()["items"][0]["trunk_group_sid"])
+
+
+def _route(core: httpx.Client, did: dict[str, Any], trunk_group_sid: str) -> None:
+    r = core.patch(f"/phonenumber/dids/{did['did_sid']}", json={"trunk_group_sid": trunk_group_sid})
+    assert r.status_code == 200
+
+
+def test_dids_are_a_view_of_core_routing(
+    conf: httpx.Client, core: httpx.Client, endpoint: dict[str, Any]
+) -> None:
+    routed, other = rent(core, 2)
+    tg = _endpoints_trunk_group(core, endpoint)
     assert conf.get("/dids").json()["items"] == []
 
-    assert (
-        core.patch(
-            f"/phonenumber/dids/{routed['did_sid']}", json={"trunk_group_sid": tg}
-        ).status_code
-        == 200
-    )
+    _route(core, routed, tg)
     account_sid = conf.get("/accounts/whoami").json()["account_sid"]
     listed = conf.get("/dids").json()
     assert listed["total"] == 1
@@ -459,8 +471,26 @@ def test_dids_are_a_view_of_core_routing(
     assert r.json()["total"] == 1
     assert conf.post("/dids", json={"phonenumber": other["phonenumber"]}).status_code == 405
 
-    group = create(conf, "/did_groups", {"name": "Lines"})
+    # Re-routed away in Core: it leaves the view.
     url = f"/dids/{routed['did_sid']}"
+    elsewhere = core.post("/trunk_groups", json={"name": "PBX"}).json()["trunk_group_sid"]
+    core.patch(f"/phonenumber/dids/{routed['did_sid']}", json={"trunk_group_sid": elsewhere})
+    assert conf.get("/dids").json() == {**listed, "count": 0, "items": [], "total": 0}
+    assert conf.get(url).status_code == 404
+    # Routed back: it returns as it was.
+    core.patch(f"/phonenumber/dids/{routed['did_sid']}", json={"trunk_group_sid": tg})
+    assert conf.get(url).json() == did
+
+
+def test_a_dids_v2_settings_are_its_own_and_come_back_fresh(
+    conf: httpx.Client, core: httpx.Client, endpoint: dict[str, Any]
+) -> None:
+    routed, other = rent(core, 2)
+    tg = _endpoints_trunk_group(core, endpoint)
+    _route(core, routed, tg)
+    url = f"/dids/{routed['did_sid']}"
+    did = conf.get(url).json()
+    group = create(conf, "/did_groups", {"name": "Lines"})
     r = conf.patch(url, json={"did_group_sid": group["did_group_sid"]})
     assert r.status_code == 200
     assert r.json() == {**did, "did_group_sid": group["did_group_sid"]}
@@ -487,11 +517,9 @@ def test_dids_are_a_view_of_core_routing(
     # Core's own record is untouched by the v2 settings.
     assert core.get(url.replace("/dids", "/phonenumber/dids")).json()["did_group_sid"] is None
 
-    # Re-routed away in Core: it leaves the view.
+    # Re-routed away in Core and back: it returns with fresh v2 settings.
     elsewhere = core.post("/trunk_groups", json={"name": "PBX"}).json()["trunk_group_sid"]
-    core.patch(f"/phonenumber/dids/{routed['did_sid']}", json={"trunk_group_sid": elsewhere})
-    assert conf.get("/dids").json() == {**listed, "count": 0, "items": [], "total": 0}
+    _route(core, routed, elsewhere)
     assert conf.get(url).status_code == 404
-    # Routed back: it returns with fresh v2 settings.
-    core.patch(f"/phonenumber/dids/{routed['did_sid']}", json={"trunk_group_sid": tg})
+    _route(core, routed, tg)
     assert conf.get(url).json() == did

@@ -1,5 +1,5 @@
-"""Core phone numbers over real HTTP: browsing the inventory, renting, updating, releasing DIDs,
-and their E911 and line information records.
+"""Core phone numbers over real HTTP: browsing the inventory, renting, updating, releasing and
+listing DIDs. (Their E911 and line information records: tests/sandbox/test_core_did_records.py.)
 
 One sandbox serves the whole module; each test rents numbers of its own, so they do not interfere.
 """
@@ -17,11 +17,18 @@ from bulkx.sandbox import assumptions
 from bulkx.sandbox.inventory import Block
 from bulkx.sandbox.resources.numbers import DID
 from tests.conftest import Sandbox, module_sandbox
+from tests.sandbox.core_dids_support import (
+    AVAILABLE,
+    DIDS,
+    available,
+    error_fields,
+    error_of,
+    ok,
+    rent,
+    trunk_group,
+)
 
 pytestmark = pytest.mark.timeout(60)
-
-DIDS = "/phonenumber/dids"
-AVAILABLE = "/phonenumber/available_dids"
 
 #: The keys of the rent sample in the reference (§5.1, D:…/did/rent).
 RENT_SAMPLE_KEYS = frozenset(
@@ -72,44 +79,6 @@ def core(sandbox: Sandbox) -> Iterator[httpx.Client]:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The error body, after checking the status and the documented shape."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert set(body) == set(assumptions.ERROR_BODY_KEYS), body
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    for item in body["errors"]:
-        assert set(item) == set(assumptions.ERROR_ITEM_KEYS), item
-    return body
-
-
-def error_fields(body: dict[str, Any]) -> dict[str, str]:
-    return {str(e["field"]): str(e["message"]) for e in body["errors"]}
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def available(core: httpx.Client, flt: str, limit: int = 1, **params: Any) -> list[dict[str, Any]]:
-    page = ok(core.get(AVAILABLE, params={"filter": flt, "limit": limit, **params}))
-    return list(page["items"])
-
-
-def rent(core: httpx.Client, flt: str, **fields: Any) -> dict[str, Any]:
-    """Rent the first available number matching `flt`."""
-    number = available(core, flt)[0]["phonenumber"]
-    did: dict[str, Any] = ok(core.post(DIDS, json={"phonenumber": number, **fields}))
-    return did
-
-
-def trunk_group(core: httpx.Client, name: str) -> str:
-    return str(ok(core.post("/trunk_groups", json={"name": name}))["trunk_group_sid"])
 
 
 def block_of(sandbox: Sandbox, number: str) -> Block:
@@ -506,107 +475,6 @@ def test_list_dids_related_and_field_selection(core: httpx.Client, sandbox: Sand
     assert set(excluded) == RENT_SAMPLE_KEYS - {"attributes", "name"}
     listed = ok(core.get(DIDS, params={"trunk_group_sid": tg, "include_fields": "phonenumber"}))
     assert listed["items"] == [{"phonenumber": d["phonenumber"]} for d in dids]
-
-
-# --- E911 and line information -------------------------------------------------------------
-
-ADDRESS = {
-    "address_1": "1 Main St",
-    "address_2": "",
-    "city": "Hempstead",
-    "country_code": "USA",
-    "state": "NY",
-    "zip": "11550",
-}
-
-
-def test_emergency_record(core: httpx.Client) -> None:
-    did = rent(core, 'phonenumber like "1404%"')
-    url = f"{DIDS}/{did['did_sid']}/emergency"
-    defaults = {"caller_name": "", "enabled": False, "locations": []}
-    assert ok(core.get(url)) == defaults
-    assert ok(core.patch(url, json={"caller_name": "ACME"})) == {**defaults, "caller_name": "ACME"}
-    assert ok(core.get(url))["caller_name"] == "ACME"
-    # PUT needs every field.
-    body = error_of(core.put(url, json={"enabled": False}), 422)
-    assert set(error_fields(body)) == {"caller_name", "locations"}
-    record = {"caller_name": "ACME HQ", "enabled": True, "locations": [ADDRESS]}
-    assert ok(core.put(url, json=record)) == record
-    assert ok(core.get(url)) == record
-    # Enabled with an incomplete address: refused, nothing changes.
-    partial = {**ADDRESS, "city": "", "zip": None}
-    body = error_of(core.patch(url, json={"locations": [partial]}), 422)
-    assert set(error_fields(body)) == {"locations[0].city", "locations[0].zip"}
-    body = error_of(core.patch(url, json={"locations": []}), 422)
-    assert set(error_fields(body)) == {"locations"}
-    # Bad state and zip formats.
-    for bad in ({"state": "New York"}, {"zip": "1155"}, {"country_code": "US"}, {"street": "x"}):
-        body = error_of(core.patch(url, json={"locations": [{**ADDRESS, **bad}]}), 422)
-        assert set(error_fields(body)) == {"locations"}
-    error_of(core.patch(url, json={"enabled": "yes"}), 422)
-    error_of(core.patch(url, json={"nosuch": 1}), assumptions.UNKNOWN_FIELD_STATUS)
-    assert ok(core.get(url)) == record
-    # Disabled, an incomplete address may be stored ("fields can still be updated").
-    assert ok(core.patch(url, json={"enabled": False, "locations": [partial]}))["enabled"] is False
-    # DELETE resets the record.
-    deleted = core.delete(url)
-    assert deleted.status_code == 204
-    assert deleted.content == b""
-    assert ok(core.get(url)) == defaults
-
-
-def test_line_information_record(core: httpx.Client) -> None:
-    did = rent(core, 'phonenumber like "1412%"')
-    url = f"{DIDS}/{did['did_sid']}/line_information"
-    record = ok(core.get(url))
-    assert record == {
-        "caller_name": "",
-        "class_of_service": "none",
-        "enabled": False,
-        "extended_business_name": "",
-        "extended_first_name": "",
-        "extended_last_name": "",
-        "privacy": "public",
-        "screening": "block_third_number_collect",
-    }
-    for field, bad in (
-        ("class_of_service", "government"),
-        ("privacy", "secret"),
-        ("screening", "all"),
-    ):
-        body = error_of(core.patch(url, json={field: bad}), 422)
-        assert set(error_fields(body)) == {field}
-    changed = ok(core.patch(url, json={"class_of_service": "business", "privacy": "private"}))
-    assert changed == {**record, "class_of_service": "business", "privacy": "private"}
-    assert ok(core.get(url)) == changed
-    body = error_of(core.put(url, json={"enabled": True}), 422)
-    assert "caller_name" in error_fields(body)
-    whole = {**changed, "enabled": True, "screening": "allow_all"}
-    assert ok(core.put(url, json=whole)) == whole
-    assert core.delete(url).status_code == 204
-    assert ok(core.get(url)) == record
-
-
-def test_sub_records_of_unknown_or_foreign_dids_are_404(
-    core: httpx.Client, sandbox: Sandbox
-) -> None:
-    # A DID that belongs to another partner, placed straight into the world.
-    number = available(core, 'phonenumber like "1415%"')[0]["phonenumber"]
-    foreign = sandbox.world.inventory.describe(number)
-    foreign.update(status="assigned", partner_sid="another-partner")
-    with sandbox.world.store.transaction():
-        sandbox.world.store.insert("dids", foreign["did_sid"], "another-partner", foreign)
-    for sid in (foreign["did_sid"], "00000000-0000-4000-8000-000000000000"):
-        for path in ("", "/emergency", "/line_information"):
-            error_of(core.get(f"{DIDS}/{sid}{path}"), 404)
-        error_of(core.patch(f"{DIDS}/{sid}/emergency", json={"caller_name": "x"}), 404)
-        error_of(core.put(f"{DIDS}/{sid}/line_information", json={}), 404)
-        error_of(core.delete(f"{DIDS}/{sid}"), 404)
-    # Nor can it be rented: another partner holds it.
-    error_of(core.post(DIDS, json={"phonenumber": number}), assumptions.RENT_TAKEN_STATUS)
-    assert foreign["did_sid"] not in {
-        d["did_sid"] for d in ok(core.get(DIDS, params={"limit": 1000}))["items"]
-    }
 
 
 def test_trunk_group_query_argument_pages_with_stable_links(core: httpx.Client) -> None:

@@ -86,9 +86,13 @@ def test_only_a_flexml_endpoints_credentials_open_the_api(
 # --- accounts -------------------------------------------------------------------------------------
 
 
-def test_account_comes_from_the_endpoint_and_updates(
-    fx: httpx.Client, endpoint: dict[str, Any]
-) -> None:
+def _my_account(fx: httpx.Client) -> dict[str, Any]:
+    """The one account the endpoint's credentials see."""
+    account: dict[str, Any] = fx.get("/accounts").json()["items"][0]
+    return account
+
+
+def test_account_comes_from_the_endpoint(fx: httpx.Client, endpoint: dict[str, Any]) -> None:
     r = fx.get("/accounts")
     assert r.status_code == 200
     listed = r.json()
@@ -110,7 +114,13 @@ def test_account_comes_from_the_endpoint_and_updates(
     assert sid != endpoint["endpoint_sid"]
     assert fx.get(f"/accounts/{sid}").json() == me
     assert fx.get("/accounts/not-mine").status_code == 404
+    assert fx.post("/accounts", json={"name": "x"}).status_code == 405
+    assert fx.delete(f"/accounts/{sid}").status_code == 405
 
+
+def test_account_patch_and_put_change_only_its_writable_fields(fx: httpx.Client) -> None:
+    me = _my_account(fx)
+    sid = me["account_sid"]
     r = fx.patch(
         f"/accounts/{sid}",
         json={"url": "https://app.example.com/flexml", "method": "GET", "error_handler": "none"},
@@ -137,6 +147,7 @@ def test_account_comes_from_the_endpoint_and_updates(
     ]
     assert fx.get("/accounts", params={"filter": 'password eq "x"'}).status_code == 400
 
+    # PUT needs every writable field.
     r = fx.put(f"/accounts/{sid}", json={"name": "Menu"})
     assert r.status_code == 422
     assert error_fields(r) == {
@@ -156,8 +167,6 @@ def test_account_comes_from_the_endpoint_and_updates(
     r = fx.put(f"/accounts/{sid}", json=full)
     assert r.status_code == 200
     assert r.json() == {**me, **full}
-    assert fx.post("/accounts", json={"name": "x"}).status_code == 405
-    assert fx.delete(f"/accounts/{sid}").status_code == 405
 
 
 # --- DIDs: the Core DIDs routed to the endpoint ---------------------------------------------------
@@ -221,23 +230,34 @@ def test_dids_are_a_view_of_core_routing(
 # --- calls ----------------------------------------------------------------------------------------
 
 
-def test_calls_create_get_update_and_cancel(
-    sandbox: Sandbox, fx: httpx.Client, core: httpx.Client, endpoint: dict[str, Any]
-) -> None:
+#: A call from a DID of the endpoint (its calling_did filled in by `_place_call`).
+CALL = {
+    "called_did": "15557654321",
+    "url": "https://app.example.com/flexml/start",
+    "status_callback_url": "https://app.example.com/flexml/status",
+    "delay": 2.5,
+}
+
+
+def _place_call(
+    fx: httpx.Client, core: httpx.Client, endpoint: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Rent two numbers, route the first to the endpoint and call from it: that number, the
+    other (not routed) one, and the call as created."""
     ours, not_routed = rent(core, 2)
     route(core, ours, auto_trunk_group(core, endpoint))
-    account_sid = fx.get("/accounts").json()["items"][0]["account_sid"]
-
-    body = {
-        "calling_did": ours["phonenumber"],
-        "called_did": "15557654321",
-        "url": "https://app.example.com/flexml/start",
-        "status_callback_url": "https://app.example.com/flexml/status",
-        "delay": 2.5,
-    }
-    r = fx.post("/calls", json=body)
+    r = fx.post("/calls", json={**CALL, "calling_did": ours["phonenumber"]})
     assert r.status_code == 200, r.text
-    call = r.json()
+    call: dict[str, Any] = r.json()
+    return ours, not_routed, call
+
+
+def test_calls_are_created_from_the_endpoints_dids_and_validated(
+    fx: httpx.Client, core: httpx.Client, endpoint: dict[str, Any]
+) -> None:
+    ours, not_routed, call = _place_call(fx, core, endpoint)
+    account_sid = fx.get("/accounts").json()["items"][0]["account_sid"]
+    body = {**CALL, "calling_did": ours["phonenumber"]}
     sid = call["call_sid"]
     assert call == {
         **body,
@@ -275,6 +295,14 @@ def test_calls_create_get_update_and_cancel(
     listed = fx.get("/calls").json()
     assert [c["call_sid"] for c in listed["items"]] == [sid, second["call_sid"]]
 
+
+def test_a_calls_status_callback_is_updated_and_delete_cancels_it(
+    sandbox: Sandbox, fx: httpx.Client, core: httpx.Client, endpoint: dict[str, Any]
+) -> None:
+    ours, _, call = _place_call(fx, core, endpoint)
+    sid = call["call_sid"]
+    kept = fx.post("/calls", json={"calling_did": ours["phonenumber"], "called_did": "1555"})
+    assert kept.status_code == 200
     # Only the status callback can change.
     r = fx.patch(f"/calls/{sid}", json={"status_callback_method": "GET"})
     assert r.status_code == 200
@@ -290,9 +318,10 @@ def test_calls_create_get_update_and_cancel(
     with client_for(sandbox, make_endpoint(core, "Other IVR", "flexml"), PREFIX) as other:
         assert other.get(f"/calls/{sid}").status_code == 404
         assert other.get("/calls").json()["total"] == 0
+        body = {**CALL, "calling_did": ours["phonenumber"]}
         assert other.post("/calls", json=body).status_code == 422
 
-    # DELETE cancels the call.
+    # DELETE cancels the call, and only that call.
     r = fx.delete(f"/calls/{sid}")
     assert r.status_code == 204
     assert r.content == b""

@@ -140,6 +140,33 @@ def test_dids_are_a_read_only_view_of_core_routing(
 # --- bindings -------------------------------------------------------------------------------------
 
 
+def _assert_binding_for_alice_through(
+    med: httpx.Client, binding: dict[str, Any], did: dict[str, Any]
+) -> None:
+    """`binding` is Alice's (to 15551230001), with defaults, redirected through `did`."""
+    number = did["phonenumber"]
+    assert binding == {
+        "account_sid": body_of(med.get("/accounts"))["items"][0]["account_sid"],
+        "attributes": {},
+        "binding_sid": binding["binding_sid"],
+        "date_created": binding["date_created"],
+        "destination_did": "15551230001",
+        "dtmf": None,
+        "maximum_ttl": assumptions.MEDIATOR_BINDING_DEFAULT_MAXIMUM_TTL,
+        "name": "Alice",
+        "origination_did": None,
+        "redirect_did": number,
+        "redirect_did_info": {
+            "country_code": did["country_code"],
+            "e164_format": "+" + number,
+            "in_country_format": did["in_country_format"],
+            "international_format": did["international_format"],
+            "phonenumber": number,
+        },
+        "wait_origination_did_ttl": assumptions.MEDIATOR_BINDING_DEFAULT_WAIT_ORIGINATION_DID_TTL,
+    }
+
+
 def test_binding_redirect_did_is_assigned_until_none_is_free(
     med: httpx.Client, core: httpx.Client, endpoint: dict[str, Any]
 ) -> None:
@@ -152,26 +179,7 @@ def test_binding_redirect_did_is_assigned_until_none_is_free(
     first = body_of(r)
     sid = first["binding_sid"]
     number = first_did["phonenumber"]
-    assert first == {
-        "account_sid": body_of(med.get("/accounts"))["items"][0]["account_sid"],
-        "attributes": {},
-        "binding_sid": sid,
-        "date_created": first["date_created"],
-        "destination_did": "15551230001",
-        "dtmf": None,
-        "maximum_ttl": assumptions.MEDIATOR_BINDING_DEFAULT_MAXIMUM_TTL,
-        "name": "Alice",
-        "origination_did": None,
-        "redirect_did": number,
-        "redirect_did_info": {
-            "country_code": first_did["country_code"],
-            "e164_format": "+" + number,
-            "in_country_format": first_did["in_country_format"],
-            "international_format": first_did["international_format"],
-            "phonenumber": number,
-        },
-        "wait_origination_did_ttl": assumptions.MEDIATOR_BINDING_DEFAULT_WAIT_ORIGINATION_DID_TTL,
-    }
+    _assert_binding_for_alice_through(med, first, first_did)
     assert body_of(med.get(f"/bindings/{sid}")) == first
 
     # reuse=true answers the identical binding instead of taking another DID.

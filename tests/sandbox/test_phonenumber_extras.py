@@ -180,7 +180,9 @@ def _acl(direction: str, **actions: str) -> dict[str, Any]:
     return {"access_control_rules": [], "direction": direction, **actions}
 
 
-def test_effective_acls(core: httpx.Client, sandbox: Sandbox) -> None:
+def _layered_acls(core: httpx.Client) -> dict[str, dict[str, Any]]:
+    """The ACLs of the layers: outbound voice (with a rule: calls to 1800 numbers), SMS, and
+    inbound voice; and the rule."""
     rule = ok(
         core.post(
             "/accesscontrol/rules",
@@ -198,6 +200,28 @@ def test_effective_acls(core: httpx.Client, sandbox: Sandbox) -> None:
     }
     sms = _acl("any", sms_action_true="reject")
     inbound = _acl("inbound", voice_action_false="reject403")
+    return {"rule": rule, "voice": voice, "sms": sms, "inbound": inbound}
+
+
+def _assert_unknown_scopes_are_404(client: httpx.Client, other_partner_sid: str) -> None:
+    """An unknown trunk group or trunk, or a partner that is neither the caller nor its
+    sub-partner: 404."""
+    error_of(
+        client.get("/accesscontrol/effective_acl/calls", params={"trunk_group_sid": NO_SUCH_SID}),
+        404,
+    )
+    error_of(
+        client.get("/accesscontrol/effective_acl/calls", params={"trunk_sid": NO_SUCH_SID}), 404
+    )
+    error_of(
+        client.get("/accesscontrol/effective_acl/sms", params={"partner_sid": other_partner_sid}),
+        404,
+    )
+
+
+def test_effective_acls(core: httpx.Client, sandbox: Sandbox) -> None:
+    acls = _layered_acls(core)
+    rule, voice, sms, inbound = acls["rule"], acls["voice"], acls["sms"], acls["inbound"]
     sub = ok(core.post("/partners", json={"login": "acl_sub", "password": "pw"}))
     sub_sid = sub["partner_sid"]
     ok(core.patch(f"/partners/{sub_sid}", json={"parent_assigned_acls": [voice, sms]}))
@@ -240,22 +264,7 @@ def test_effective_acls(core: httpx.Client, sandbox: Sandbox) -> None:
                 "layer": 1,
             }
         ]
-        error_of(
-            client.get(
-                "/accesscontrol/effective_acl/calls", params={"trunk_group_sid": NO_SUCH_SID}
-            ),
-            404,
-        )
-        error_of(
-            client.get("/accesscontrol/effective_acl/calls", params={"trunk_sid": NO_SUCH_SID}), 404
-        )
-        error_of(
-            client.get(
-                "/accesscontrol/effective_acl/sms",
-                params={"partner_sid": sandbox.world.partner_sid},
-            ),
-            404,
-        )
+        _assert_unknown_scopes_are_404(client, sandbox.world.partner_sid)
     # The parent looks up its sub-partner's ACLs by partner_sid.
     parent_view = ok(core.get("/accesscontrol/effective_acl/sms", params={"partner_sid": sub_sid}))
     assert parent_view == messages

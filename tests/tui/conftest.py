@@ -126,23 +126,23 @@ class SiteRun:
         return self.ids[key]
 
 
+#: The numbers (by position) whose rental fails, and why.
+# fmt: off
+FAILING = {7: "422 phonenumber: 15165550007 is not in the inventory",
+           19: "422 phonenumber: 15165550019 is not in the inventory",
+           33: "409 conflict: 15165550033 is assigned to another account",
+           41: "422 trunk_group: site-516-sip has no trunk yet",
+           58: "422 phonenumber: 15165550058 is not in the inventory"}
+# fmt: on
+
+
 def build_site_run(
     root: Path, clock: FrozenClock, *, finish: bool = False, live: bool = False
 ) -> SiteRun:
     """75 s into applying the site: numbers half done, five of them failed (one after three
     attempts), the endpoint created (its response carries a generated password), the rooms
     queued, and a burst of 429s at the 40th second that lowered the pace."""
-    live_url = "https://api.carrierx.com/core/v2"
-    journal = Journal.create(
-        root,
-        plan_path="plans/new-site.yaml",
-        plan_digest="digest-new-site",
-        target_label=f"LIVE API {live_url}" if live else "the embedded sandbox (.bulkx/sandbox.db)",
-        is_sandbox=not live,
-        options={"base_url": live_url if live else None, "sandbox_db": ".bulkx/sandbox.db"},
-        changeset_json='{"changes": []}',
-        run_id=RUN_ID,
-    )
+    journal = _site_journal(root, live)
     ops = site_ops()
     ids = dict(zip((op.key for op in ops), journal.add_ops(ops), strict=True))
     run = SiteRun(root, journal, ids)
@@ -156,55 +156,69 @@ def build_site_run(
         "ep-77a0",
         {"endpoint_sid": "ep-77a0", "properties": {"login": "site-516", "password": "s3cr3t!"}},
     )
-    # fmt: off
-    failing = {7: "422 phonenumber: 15165550007 is not in the inventory",
-               19: "422 phonenumber: 15165550019 is not in the inventory",
-               33: "409 conflict: 15165550033 is assigned to another account",
-               41: "422 trunk_group: site-516-sip has no trunk yet",
-               58: "422 phonenumber: 15165550058 is not in the inventory"}
-    # fmt: on
     # One transaction for the lot: the fixture needs the rows, not 600 fsyncs.
     with journal.batch():
-        done = 0
-        throttled = retries = 0
-        for second in range(2, 76):
-            clock.set(second)
-            # Brisk until the 429s at the 40th second, nothing while Retry-After lasts, then slower.
-            rate = (2, 3, 2, 2, 1)[second % 5] if second < 40 else (1, 2, 1)[second % 3]
-            for _ in range(0 if 40 <= second < 42 else rate):
-                number = f"1516555{done:04d}"
-                op_id = ids[number]
-                journal.start([op_id])
-                if done == 41:  # twice throttled, then refused
-                    journal.retry(op_id, "429 Too Many Requests")
-                    journal.start([op_id])
-                    journal.retry(op_id, "429 Too Many Requests")
-                    journal.start([op_id])
-                    retries += 2
-                if done in failing:
-                    journal.fail(op_id, failing[done])
-                    journal.event("error", f"did {number}: {failing[done]}")
-                else:
-                    journal.succeed(op_id, f"did-{done:04d}")
-                done += 1
-            if second == 40:
-                throttled += 6
-                journal.event("warning", "429 from the API, Retry-After 2 s; pacing at 12.0/s")
-            succeeded = done - sum(1 for n in failing if n < done)
-            journal.sample(
-                done=succeeded,
-                failed=done - succeeded,
-                in_flight=4,
-                rate_limit=20.0 if second < 40 else 12.0,
-                throttled=throttled,
-                retries=retries,
-            )
+        done = _rent_numbers_until_75_s(journal, ids, clock)
     clock.set(75)
     journal.start([ids[f"1516555{n:04d}"] for n in range(done, done + 4)])
     if finish:
         journal.cancel([ids[f"room-{n:02d}"] for n in range(20)])
         journal.set_run_state("cancelled", 130)
     return run
+
+
+def _site_journal(root: Path, live: bool) -> Journal:
+    """The run's journal, against the live API or the embedded sandbox."""
+    live_url = "https://api.carrierx.com/core/v2"
+    return Journal.create(
+        root,
+        plan_path="plans/new-site.yaml",
+        plan_digest="digest-new-site",
+        target_label=f"LIVE API {live_url}" if live else "the embedded sandbox (.bulkx/sandbox.db)",
+        is_sandbox=not live,
+        options={"base_url": live_url if live else None, "sandbox_db": ".bulkx/sandbox.db"},
+        changeset_json='{"changes": []}',
+        run_id=RUN_ID,
+    )
+
+
+def _rent_numbers_until_75_s(journal: Journal, ids: dict[str, int], clock: FrozenClock) -> int:
+    """Seconds 2 to 75 of renting the numbers, a sample each second; how many were settled."""
+    done = 0
+    throttled = retries = 0
+    for second in range(2, 76):
+        clock.set(second)
+        # Brisk until the 429s at the 40th second, nothing while Retry-After lasts, then slower.
+        rate = (2, 3, 2, 2, 1)[second % 5] if second < 40 else (1, 2, 1)[second % 3]
+        for _ in range(0 if 40 <= second < 42 else rate):
+            number = f"1516555{done:04d}"
+            op_id = ids[number]
+            journal.start([op_id])
+            if done == 41:  # twice throttled, then refused
+                journal.retry(op_id, "429 Too Many Requests")
+                journal.start([op_id])
+                journal.retry(op_id, "429 Too Many Requests")
+                journal.start([op_id])
+                retries += 2
+            if done in FAILING:
+                journal.fail(op_id, FAILING[done])
+                journal.event("error", f"did {number}: {FAILING[done]}")
+            else:
+                journal.succeed(op_id, f"did-{done:04d}")
+            done += 1
+        if second == 40:
+            throttled += 6
+            journal.event("warning", "429 from the API, Retry-After 2 s; pacing at 12.0/s")
+        succeeded = done - sum(1 for n in FAILING if n < done)
+        journal.sample(
+            done=succeeded,
+            failed=done - succeeded,
+            in_flight=4,
+            rate_limit=20.0 if second < 40 else 12.0,
+            throttled=throttled,
+            retries=retries,
+        )
+    return done
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
-"""The Core Batch API of the sandbox, over real HTTP: create, review, approve, run, cancel, delete.
-
-Every task is polled to its end with a bounded loop (`wait_for`), never an open-ended wait.
-"""
+"""The Core Batch API of the sandbox, over real HTTP: tasks that rent, repoint and release
+numbers (with and without review), are cancelled, run with their creator's scopes, manage
+prefixes, and resume after a restart."""
 
 from __future__ import annotations
 
@@ -16,81 +15,19 @@ import httpx
 import pytest
 
 from bulkx.sandbox import assumptions
-from bulkx.sandbox.world import ALL_SCOPES, now_iso
 from tests.conftest import Sandbox
+from tests.sandbox.batch_support import (
+    WAIT_SECONDS,
+    available,
+    create,
+    dids_by_number,
+    rent,
+    stored_task,
+    trunk_group,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(60)
-
-POLL_SECONDS = 0.02
-WAIT_SECONDS = 10.0
-
-
-# --- helpers ----------------------------------------------------------------------------------
-
-
-def wait_for(core: httpx.Client, sid: str, *statuses: str) -> dict[str, Any]:
-    """Poll the task until its status is one of `statuses` (default: finished), at most ~10 s."""
-    wanted = statuses or ("completed", "cancelled")
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        r = core.get(f"/batch/tasks/{sid}")
-        assert r.status_code == 200, r.text
-        task: dict[str, Any] = r.json()
-        if task["status"] in wanted:
-            return task
-        assert time.monotonic() < deadline, f"task still {task['status']}: {task}"
-        time.sleep(POLL_SECONDS)
-
-
-def available(core: httpx.Client, n: int) -> list[str]:
-    r = core.get("/phonenumber/available_dids", params={"limit": n})
-    assert r.status_code == 200, r.text
-    numbers = [item["phonenumber"] for item in r.json()["items"]]
-    assert len(numbers) == n
-    return numbers
-
-
-def create(core: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
-    r = core.post("/batch/tasks", json=body)
-    assert r.status_code == 200, r.text
-    task: dict[str, Any] = r.json()
-    return task
-
-
-def rent(core: httpx.Client, n: int) -> list[str]:
-    """n available numbers rented through a batch task (review off)."""
-    numbers = available(core, n)
-    task = create(
-        core,
-        {
-            "method": "POST",
-            "type": "phonenumber",
-            "review": False,
-            "data": [{"phonenumber": number} for number in numbers],
-        },
-    )
-    done = wait_for(core, task["task_sid"])
-    assert (done["status"], done["success"], done["failure"]) == ("completed", n, 0)
-    return numbers
-
-
-def dids_by_number(core: httpx.Client) -> dict[str, dict[str, Any]]:
-    r = core.get("/phonenumber/dids", params={"limit": 1000})
-    assert r.status_code == 200, r.text
-    return {did["phonenumber"]: did for did in r.json()["items"]}
-
-
-def trunk_group(core: httpx.Client, name: str = "batch-tg") -> str:
-    r = core.post("/trunk_groups", json={"name": name})
-    assert r.status_code == 200, r.text
-    return str(r.json()["trunk_group_sid"])
-
-
-def problems(r: httpx.Response) -> dict[str, str]:
-    assert r.status_code == 422, r.text
-    body = r.json()
-    assert body["message"] == assumptions.MESSAGE_BY_STATUS[422]
-    return {e["field"]: e["message"] for e in body["errors"]}
 
 
 # --- POST: renting ------------------------------------------------------------------------------
@@ -186,6 +123,36 @@ def test_a_large_task_is_observable_while_it_runs(core: httpx.Client) -> None:
 # --- PATCH with review ------------------------------------------------------------------------
 
 
+def _assert_review_describes_the_repoint(
+    core: httpx.Client, sid: str, numbers: list[str], owned: dict[str, dict[str, Any]], tg: str
+) -> None:
+    """The review items, as JSON and as CSV: one per number, naming it and the new trunk group."""
+    r = core.get(f"/batch/tasks/{sid}/review_items")
+    assert r.status_code == 200, r.text
+    review = r.json()
+    assert set(review) == {"method", "review_items", "type"}
+    assert (review["method"], review["type"]) == ("PATCH", "phonenumber")
+    items = review["review_items"]
+    assert len(items) == 3
+    for number, item in zip(numbers, items, strict=True):
+        assert set(item) == {"description", "fields", "sid", "version"}
+        assert item["fields"] == {"trunk_group_sid": tg}
+        assert item["sid"] == owned[number]["did_sid"]
+        assert item["version"] == assumptions.BATCH_REVIEW_ITEM_VERSION
+        assert number in item["description"]
+        assert tg in item["description"]
+
+    r = core.get(f"/batch/tasks/{sid}/review_items.csv")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0] == list(assumptions.BATCH_REVIEW_CSV_COLUMNS)
+    assert len(rows) == 1 + 3
+    by_column = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert [row["sid"] for row in by_column] == [item["sid"] for item in items]
+    assert all(json.loads(row["fields"]) == {"trunk_group_sid": tg} for row in by_column)
+
+
 def test_patch_task_waits_for_review_then_repoints_the_numbers(core: httpx.Client) -> None:
     numbers = rent(core, 3)
     tg = trunk_group(core)
@@ -207,31 +174,8 @@ def test_patch_task_waits_for_review_then_repoints_the_numbers(core: httpx.Clien
     # (https://docs.carrierx.com/voice/core-api/batch/task/get): BATCH_COUNTERS_SET_WHEN.
     assert [pending[c] for c in ("total", "processed", "success", "failure")] == [3, 0, 0, 0]
 
-    r = core.get(f"/batch/tasks/{sid}/review_items")
-    assert r.status_code == 200, r.text
-    review = r.json()
-    assert set(review) == {"method", "review_items", "type"}
-    assert (review["method"], review["type"]) == ("PATCH", "phonenumber")
     owned = dids_by_number(core)
-    items = review["review_items"]
-    assert len(items) == 3
-    for number, item in zip(numbers, items, strict=True):
-        assert set(item) == {"description", "fields", "sid", "version"}
-        assert item["fields"] == {"trunk_group_sid": tg}
-        assert item["sid"] == owned[number]["did_sid"]
-        assert item["version"] == assumptions.BATCH_REVIEW_ITEM_VERSION
-        assert number in item["description"]
-        assert tg in item["description"]
-
-    r = core.get(f"/batch/tasks/{sid}/review_items.csv")
-    assert r.status_code == 200
-    assert r.headers["content-type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(r.text)))
-    assert rows[0] == list(assumptions.BATCH_REVIEW_CSV_COLUMNS)
-    assert len(rows) == 1 + 3
-    by_column = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
-    assert [row["sid"] for row in by_column] == [item["sid"] for item in items]
-    assert all(json.loads(row["fields"]) == {"trunk_group_sid": tg} for row in by_column)
+    _assert_review_describes_the_repoint(core, sid, numbers, owned, tg)
 
     # Nothing changed while the task waited for review.
     assert all(owned[n]["trunk_group_sid"] is None for n in numbers)
@@ -375,188 +319,6 @@ def test_cancelling_a_pending_task_changes_nothing(core: httpx.Client) -> None:
     assert "cancelled" in r.json()["message"]
 
 
-# --- validation and status rules ---------------------------------------------------------------
-
-
-def test_invalid_create_bodies_list_every_problem(core: httpx.Client) -> None:
-    number = available(core, 1)[0]
-    post_with_entries = {
-        "method": "POST",
-        "type": "phonenumber",
-        "data": [{"phonenumber": number}],
-        "entries": [number],
-        "field": "phonenumber",
-    }
-    assert problems(core.post("/batch/tasks", json=post_with_entries)) == {
-        "entries": "must be empty or null for POST",
-        "field": "must be empty for POST",
-    }
-
-    patch_without_field = {
-        "method": "PATCH",
-        "type": "phonenumber",
-        "entries": [number],
-        "data": {"name": "x"},
-    }
-    assert problems(core.post("/batch/tasks", json=patch_without_field)) == {
-        "field": "field is required for PATCH"
-    }
-
-    patch_with_array = {"method": "PATCH", "type": "phonenumber", "data": [{"name": "x"}]}
-    found = problems(core.post("/batch/tasks", json=patch_with_array))
-    assert set(found) == {"data", "entries", "field"}
-
-    delete_with_data = {
-        "method": "DELETE",
-        "type": "phonenumber",
-        "field": "name",
-        "entries": [number, 5],
-        "data": {"name": "x"},
-    }
-    found = problems(core.post("/batch/tasks", json=delete_with_data))
-    assert set(found) == {"data", "field", "entries[1]"}
-    assert found["data"] == "must be empty for DELETE"
-
-    found = problems(core.post("/batch/tasks", json={"review": "yes", "colour": 1}))
-    assert set(found) == {"method", "type", "review", "colour"}
-    assert found["colour"] == "unknown field"
-
-    found = problems(core.post("/batch/tasks", json={"method": "PUT", "type": "did"}))
-    assert set(found) == {"method", "type"}
-
-    found = problems(
-        core.post("/batch/tasks", json={"method": "POST", "type": "file", "data": [{}]})
-    )
-    assert "not supported by the sandbox" in found["type"]
-
-    found = problems(
-        core.post(
-            "/batch/tasks",
-            json={"method": "POST", "type": "phonenumber", "data": [{"phonenumber": "x"}, 3]},
-        )
-    )
-    assert set(found) == {"data[1]"}
-
-    found = problems(
-        core.post(
-            "/batch/tasks",
-            json={
-                "method": "PATCH",
-                "type": "phonenumber",
-                "field": "phonenumber",
-                "entries": [number],
-                "data": {"nmae": "x", "status": "aging"},
-                "status": "approved",
-                "total": 3,
-            },
-        )
-    )
-    assert set(found) == {"data.nmae", "data.status", "status", "total"}
-
-    r = core.get("/batch/tasks")
-    assert r.status_code == 200
-    assert r.json()["total"] == 0  # nothing was stored
-
-
-def test_status_transitions(core: httpx.Client) -> None:
-    numbers = rent(core, 1)
-    done_sid = core.get("/batch/tasks").json()["items"][0]["task_sid"]
-
-    r = core.patch(f"/batch/tasks/{done_sid}", json={"status": "approved"})
-    assert r.status_code == 409
-    assert r.json()["errors"] == [
-        {
-            "field": "status",
-            "message": "a task in status completed cannot change to approved",
-            "reference_sid": done_sid,
-        }
-    ]
-    r = core.patch(f"/batch/tasks/{done_sid}", json={"status": "running"})
-    assert r.status_code == 409
-    r = core.patch(f"/batch/tasks/{done_sid}", json={"status": "finished"})
-    assert problems(r) == {"status": "must be one of " + ", ".join(_STATUSES)}
-    # Re-sending the current status is a no-op, so a task read can be PUT back.
-    current = core.get(f"/batch/tasks/{done_sid}").json()
-    r = core.put(f"/batch/tasks/{done_sid}", json=current)
-    assert r.status_code == 200, r.text
-    assert r.json() == current
-
-    pending = create(
-        core,
-        {
-            "method": "PATCH",
-            "type": "phonenumber",
-            "field": "phonenumber",
-            "entries": numbers,
-            "data": {"name": "x"},
-        },
-    )
-    sid = pending["task_sid"]
-    r = core.patch(f"/batch/tasks/{sid}", json={"entries": ["15550000000"]})
-    assert problems(r) == {"entries": "field is read only"}
-    r = core.patch(f"/batch/tasks/{sid}", json={"status": "completed"})
-    assert r.status_code == 409
-    assert core.get(f"/batch/tasks/{sid}").json()["status"] == "pending_review"
-
-
-_STATUSES = ("created", "pending_review", "approved", "queued", "running", "completed", "cancelled")
-
-
-def test_unknown_task_sid_is_404(core: httpx.Client) -> None:
-    sid = str(uuid.uuid4())
-    calls = [
-        core.get(f"/batch/tasks/{sid}"),
-        core.patch(f"/batch/tasks/{sid}", json={"status": "approved"}),
-        core.put(f"/batch/tasks/{sid}", json={"status": "approved"}),
-        core.delete(f"/batch/tasks/{sid}"),
-        core.get(f"/batch/tasks/{sid}/review_items"),
-        core.get(f"/batch/tasks/{sid}/review_items.csv"),
-    ]
-    for r in calls:
-        assert r.status_code == 404, r.text
-        assert r.json()["message"] == assumptions.MESSAGE_BY_STATUS[404]
-
-
-def test_list_filters_on_status(core: httpx.Client) -> None:
-    numbers = rent(core, 1)
-    completed_sid = core.get("/batch/tasks").json()["items"][0]["task_sid"]
-    pending = create(
-        core,
-        {"method": "DELETE", "type": "phonenumber", "field": "phonenumber", "entries": numbers},
-    )
-    r = core.get("/batch/tasks", params={"filter": 'status eq "completed"'})
-    assert r.status_code == 200, r.text
-    page = r.json()
-    assert (page["count"], page["total"], page["has_more"]) == (1, 1, False)
-    assert [t["task_sid"] for t in page["items"]] == [completed_sid]
-    r = core.get("/batch/tasks", params={"filter": 'status eq "pending_review"'})
-    assert [t["task_sid"] for t in r.json()["items"]] == [pending["task_sid"]]
-    r = core.get("/batch/tasks", params={"filter": 'method eq "DELETE" and type eq phonenumber'})
-    assert [t["task_sid"] for t in r.json()["items"]] == [pending["task_sid"]]
-    r = core.get("/batch/tasks", params={"order": "date_created desc", "limit": 1})
-    assert r.json()["items"][0]["task_sid"] == pending["task_sid"]
-    assert r.json()["has_more"] is True
-
-
-def test_delete_task(sandbox: Sandbox, core: httpx.Client) -> None:
-    numbers = rent(core, 1)
-    pending = create(
-        core,
-        {"method": "DELETE", "type": "phonenumber", "field": "phonenumber", "entries": numbers},
-    )
-    r = core.delete(f"/batch/tasks/{pending['task_sid']}")
-    assert r.status_code == 204
-    assert core.get(f"/batch/tasks/{pending['task_sid']}").status_code == 404
-    assert numbers[0] in dids_by_number(core)  # deleting the task does not run it
-
-    # A task the runner owns cannot be deleted. (Stored straight in the world: no runner picks
-    # it up, because this world's leftovers were resumed on its first /batch request.)
-    queued = _stored_task(sandbox, status="queued", numbers=numbers, processed=0)
-    r = core.delete(f"/batch/tasks/{queued}")
-    assert r.status_code == assumptions.BATCH_DELETE_ACTIVE_STATUS == 409
-    assert "queued" in r.json()["message"]
-
-
 # --- scopes, prefixes, restart ------------------------------------------------------------------
 
 
@@ -609,38 +371,11 @@ def test_prefix_tasks(core: httpx.Client) -> None:
     assert [p["prefix"] for p in r.json()["items"]] == ["1666"]
 
 
-def _stored_task(sandbox: Sandbox, *, status: str, numbers: list[str], processed: int) -> str:
-    """A task row as a stopped sandbox would have left it."""
-    world = sandbox.world
-    sid = str(uuid.uuid4())
-    task = {
-        "data": [{"phonenumber": n} for n in numbers],
-        "date_created": now_iso(),
-        "date_modified": now_iso(),
-        "entries": None,
-        "error_details": [],
-        "failure": 0,
-        "field": None,
-        "method": "POST",
-        "partner_sid": world.partner_sid,
-        "processed": processed,
-        "review": False,
-        "status": status,
-        "success": processed,
-        "task_sid": sid,
-        "total": len(numbers),
-        "type": "phonenumber",
-        "_scopes": list(ALL_SCOPES),
-    }
-    world.store.insert("batch_tasks", sid, world.partner_sid, task)
-    return sid
-
-
 def test_a_task_left_running_resumes_where_it_stopped(sandbox: Sandbox, core: httpx.Client) -> None:
     numbers = available(core, 3)
     # The first entry ran (and was counted) before the sandbox stopped.
     assert core.post("/phonenumber/dids", json={"phonenumber": numbers[0]}).status_code == 200
-    sid = _stored_task(sandbox, status="running", numbers=numbers, processed=1)
+    sid = stored_task(sandbox, status="running", numbers=numbers, processed=1)
     done = wait_for(core, sid)  # the first /batch request of this world resumes it
     # Exactly once: re-running the first entry would have failed (already on the account).
     assert (done["total"], done["processed"], done["success"], done["failure"]) == (3, 3, 3, 0)
