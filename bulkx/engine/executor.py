@@ -90,8 +90,6 @@ class _Again(Enum):
 AGAIN: Final = _Again.AGAIN
 #: How an operation ended: True done, False failed, None stopped first (left for a resume).
 Settled = bool | None
-#: Workers per slot of `concurrency` (`Executor._slots`).
-WORKERS_PER_SLOT: Final = 2
 
 
 @dataclass
@@ -141,9 +139,6 @@ class Executor(Outcomes):
     rng: random.Random = field(default_factory=random.Random)
     _backoff: Backoff = field(init=False, repr=False)
     _reads: LiveReads = field(init=False, repr=False)
-    #: `concurrency` slots: an operation holds one while it is carried out, except while it
-    #: waits for the journal to record its start (`_start_off_slot`).
-    _slots: asyncio.Semaphore = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # 0.5 s doubling up to 30 s, jittered: the client's own retry schedule.
@@ -189,7 +184,15 @@ class Executor(Outcomes):
         def admit(op: Operation, change: Change, earlier: Mapping[str, OpStatus]) -> None:
             self._admit(schedule, op, change, earlier)
 
-        loader = Loader(source, schedule, admit, parse=parse, prepare=prepare, window=window_size())
+        loader = Loader(
+            source,
+            schedule,
+            admit,
+            parse=parse,
+            prepare=prepare,
+            window=window_size(),
+            pace=self.limiter,
+        )
         await self._drive(schedule, loader)
         return self._finish()
 
@@ -197,11 +200,7 @@ class Executor(Outcomes):
         """The loader fills the window while workers (and the batcher) take ready operations,
         until all are settled or the run stops."""
         loading = asyncio.create_task(self._feed(loader))
-        self._slots = asyncio.Semaphore(self.concurrency)
-        # Twice as many workers as slots: while one waits for the journal to record its start,
-        # another sends (the start's group commit no longer adds to each operation's time).
-        count = self.concurrency * WORKERS_PER_SLOT
-        workers = [asyncio.create_task(self._worker(schedule)) for _ in range(count)]
+        workers = [asyncio.create_task(self._worker(schedule)) for _ in range(self.concurrency)]
         batching = (
             asyncio.create_task(self._run_batches(self.batcher, schedule))
             if self.batcher is not None
@@ -275,8 +274,7 @@ class Executor(Outcomes):
             op = await schedule.next_ready()
             if op is None:
                 break
-            async with self._slots:
-                ok = await self._execute(op, schedule.change_of(op))
+            ok = await self._execute(op, schedule.change_of(op))
             if ok is None:  # stopped before it finished; it stays resumable
                 continue
             self._settle(schedule, op, ok)
@@ -370,16 +368,6 @@ class Executor(Outcomes):
                 return attempted
         return None
 
-    async def _start_off_slot(self, op: Operation) -> bool:
-        """`_start`, its slot lent to another operation meanwhile. Not for a send the API
-        cannot look up: that one keeps its slot, so that what a crash leaves as "may have been
-        sent" was really about to go (see `_attempt`)."""
-        self._slots.release()
-        try:
-            return await self._start(op)
-        finally:
-            await self._slots.acquire()
-
     async def _attempt(self, job: _Job) -> Settled | _Again:
         """One attempt: build the request, send it once, and act on what happened."""
         op, change = job.op, job.change
@@ -393,7 +381,7 @@ class Executor(Outcomes):
         blind = not job.kind.traceable
         if blind:
             await self._pace(change)
-        if not await (self._start(op) if blind else self._start_off_slot(op)):
+        if not await self._start(op):
             return None
         if request is None:
             self._succeeded(op, change, None)

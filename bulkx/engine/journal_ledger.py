@@ -78,9 +78,6 @@ class JournalLedger:
         self._buffer: list[tuple[str, tuple[Any, ...]]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled: asyncio.TimerHandle | None = None
-        #: When the oldest change in the buffer arrived (the loop's clock): its commit is due
-        #: `window` later, however long a commit before it took.
-        self._oldest: float | None = None
         self._error: JournalError | None = None
         #: The commit running on the writer thread, if any; the next waits for it.
         self._committing: asyncio.Future[None] | None = None
@@ -123,18 +120,13 @@ class JournalLedger:
         self._schedule()
 
     def _schedule(self) -> None:
-        if self._scheduled is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # outside a loop (finishing up): write at once
-            if self._committing is None:
+        if self._scheduled is None and self._committing is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # outside a loop (finishing up): write at once
                 self.flush()
-            return
-        if self._oldest is None:
-            self._oldest = loop.time()
-        if self._committing is None:  # else `_committed` schedules what waits
-            self._scheduled = loop.call_at(self._oldest + self.window, self._commit_on_writer)
+                return
+            self._scheduled = loop.call_later(self.window, self._commit_on_writer)
 
     def _commit_on_writer(self) -> None:
         """The window is over: commit what it gathered on the writer thread."""
@@ -175,7 +167,6 @@ class JournalLedger:
             self._scheduled = None
         buffer, waiters = self._buffer, self._waiters
         self._buffer, self._waiters = [], []
-        self._oldest = None
         if buffer and self._error is not None:
             self._fail_waiters(waiters, self._error)
             raise self._error

@@ -49,6 +49,7 @@ from bulkx.engine.operations import Operation
 from bulkx.engine.prepare_chunks import Preparer, releasable_kinds
 from bulkx.engine.read_policy import for_run
 from bulkx.engine.targets import TargetOptions, open_client
+from bulkx.engine.throttle import AdaptiveLimiter
 from bulkx.engine.window import JournalSource
 from bulkx.journal import Journal
 from bulkx.kinds import KINDS
@@ -162,13 +163,14 @@ class PreparingSource(JournalSource):
             self._landed = asyncio.Event()
         return self._landed
 
-    async def fill(self) -> None:
-        """Prepare the rest, waking the loader after each chunk. Cancelled when the run stops
-        (the cursor keeps the chunks journaled); raises what stopped the preparation."""
+    async def fill(self, pace: AdaptiveLimiter | None = None) -> None:
+        """Prepare the rest, waking the loader after each chunk, its reads paced by `pace`
+        (the sends' limiter). Cancelled when the run stops (the cursor keeps the chunks
+        journaled); raises what stopped the preparation."""
         preparer = self._preparer
         preparer.fail_blocked = True  # sending has begun: the plan can no longer be refused
         async with open_client(self._target) as client:
-            preparer.read_with(for_run(client, outage_after=self._outage_after))
+            preparer.read_with(for_run(client, limiter=pace, outage_after=self._outage_after))
             async for written in preparer.chunks():
                 self._event().set()
                 self._crash_point(written.finished)

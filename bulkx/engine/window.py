@@ -24,6 +24,7 @@ from typing import Protocol, runtime_checkable
 from bulkx.diff.changes import Change
 from bulkx.engine.operations import Operation, change_of
 from bulkx.engine.scheduler import Scheduler
+from bulkx.engine.throttle import AdaptiveLimiter
 from bulkx.journal import JournalView, OpStatus
 
 #: At most this many operations loaded and not settled. Big enough that the workers (and the
@@ -63,9 +64,11 @@ class OpSource(Protocol):
 class FillingSource(OpSource, Protocol):
     """A source whose operations are still being added (`bulkx.engine.pipeline`)."""
 
-    async def fill(self) -> None:
+    async def fill(self, pace: AdaptiveLimiter | None = None) -> None:
         """Add the rest; returns once every operation is there (then `next_chunk` says [] at
-        the end). Run beside the loader, and cancelled with it."""
+        the end). Run beside the loader, and cancelled with it. `pace`: the sends' limiter,
+        for the reads it makes meanwhile (one server bucket: two limiters would each learn
+        from 429s the other caused)."""
         ...
 
 
@@ -133,6 +136,8 @@ class Loader:
     prepare: Prepare | None = None
     window: int = WINDOW
     chunk: int = CHUNK
+    #: The sends' limiter, lent to a source being filled (`FillingSource.fill`).
+    pace: AdaptiveLimiter | None = None
 
     async def run(self) -> None:
         """Load until the source has no more (then tell the scheduler). Cancelled when the
@@ -141,7 +146,7 @@ class Loader:
         if not isinstance(self.source, FillingSource):
             await self._load_all()
             return
-        filling = asyncio.ensure_future(self.source.fill())
+        filling = asyncio.ensure_future(self.source.fill(self.pace))
         loading = asyncio.ensure_future(self._load_all())
         try:
             while not loading.done():
