@@ -171,6 +171,33 @@ def test_a_saved_changeset_applies_only_what_has_not_drifted(workdir: Path) -> N
     assert "11 succeeded" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"action": "frobnicate"},  # an action this bulkx does not know: not a quiet no-op
+        {"values": None, "changes": None},  # an update whose fields are gone
+    ],
+)
+def test_a_damaged_saved_changeset_is_refused_with_nothing_sent(
+    workdir: Path, damage: dict[str, object]
+) -> None:
+    seed(workdir)
+    seeded_runs = sorted(p.stem for p in (workdir / ".bulkx" / "runs").glob("*.db"))
+    saved = workdir / "e911.json"
+    assert (
+        bulkx(workdir, "plan", "plans/e911-correction.yaml", "--save", str(saved)).returncode == 0
+    )
+    document = json.loads(saved.read_text())
+    document["changes"][0].update(damage)
+    saved.write_text(json.dumps(document))
+    result = bulkx(workdir, "apply", str(saved), "--yes")
+    assert result.returncode == 1, result.stderr  # as for a file that is no saved changeset
+    assert "the saved changeset has a change bulkx cannot read" in result.stderr
+    assert "bulkx plan --save" in result.stderr and "Traceback" not in result.stderr
+    # Refused while the changes were being compared, before any run was opened.
+    assert sorted(p.stem for p in (workdir / ".bulkx" / "runs").glob("*.db")) == seeded_runs
+
+
 def test_a_killed_apply_resumes_without_repeating_work(workdir: Path) -> None:
     app = create_app(SandboxConfig(db=workdir / "served.db", seed=2, faults="latency=40ms"))
     numbers, _ = read_ported_csv(workdir / "samples" / "ported-numbers.csv")

@@ -253,7 +253,10 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
     if action == "blocked":
         needs = _allowance(data.get("needs"))
         return Blocked(reason=data["reason"], hint=data.get("hint"), needs=needs, **common)
-    return NoOp(sid=data.get("sid"), **common)
+    if action == "noop":
+        return NoOp(sid=data.get("sid"), **common)
+    # A damaged journal or changeset, never a change to skip quietly.
+    raise ValueError(f"unknown change action {action!r}")
 
 
 def _allowance(saved: Any) -> Allowance | None:

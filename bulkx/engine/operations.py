@@ -22,6 +22,7 @@ from bulkx.diff.changes import (
     change_as_dict,
     change_from_dict,
 )
+from bulkx.errors import JournalError
 from bulkx.journal.states import Operation
 from bulkx.kinds import KINDS
 
@@ -66,8 +67,15 @@ def _references(change: Change) -> list[tuple[str, str]]:
 
 
 def change_of(op: Operation) -> Change:
-    """The change an operation carries, as the typed record the request builders take."""
-    return change_from_dict(op.change)
+    """The change an operation carries, as the typed record the request builders take. One
+    that cannot be read (a damaged journal) is a JournalError: the run stops, nothing is sent."""
+    try:
+        return change_from_dict(op.change)
+    except (KeyError, ValueError, TypeError) as error:
+        raise JournalError(
+            f"operation {op.op_key} ({op.position}) holds a change bulkx cannot read"
+            f" ({type(error).__name__}: {error}); the journal may be damaged"
+        ) from None
 
 
 def referenced(changes: Iterable[Change]) -> dict[str, set[str]]:

@@ -144,9 +144,16 @@ class SavedChanges:
             )
         #: The saved changes not yet met, by (step, kind, key): the saved document's own
         #: (parsed whole already), let go as the diff of now meets them.
-        self._left: dict[tuple[str, str, str], Mapping[str, Any]] = {
-            (item["step"], item["kind"], item["key"]): item for item in document.get("changes", [])
-        }
+        try:
+            self._left: dict[tuple[str, str, str], Mapping[str, Any]] = {
+                (item["step"], item["kind"], item["key"]): item
+                for item in document.get("changes", [])
+            }
+        except (KeyError, TypeError) as error:
+            raise PlanError(
+                f"the saved changeset has a change without its step, kind and key ({error!r});"
+                " save it again with `bulkx plan --save`"
+            ) from None
 
     def keep(self, changes: Iterable[Change]) -> tuple[list[Change], list[Change]]:
         """(the saved changes to apply, the drifted ones) among those `changes` meet."""
@@ -156,7 +163,7 @@ class SavedChanges:
             item = self._left.pop((change.step, change.kind, change.key), None)
             if item is None:
                 continue  # nothing saved for it: nothing of it is applied
-            planned = change_from_dict(item)
+            planned = _saved_change(item)
             if _comparable(change_as_dict(change)) == _comparable(item):
                 kept.append(planned)
             elif planned.action not in ("noop", "blocked"):
@@ -170,7 +177,7 @@ class SavedChanges:
 
     def unmatched(self) -> list[Change]:
         """Saved changes nothing of now meets: drifted (unless they did nothing)."""
-        left = [change_from_dict(item) for item in self._left.values()]
+        left = [_saved_change(item) for item in self._left.values()]
         self._left = {}
         return [c for c in left if c.action not in ("noop", "blocked")]
 
@@ -179,6 +186,19 @@ class SavedChanges:
 #: its own), and how a blocked change explains itself (`hint`, `needs`), whose words change
 #: between versions: a changeset saved by an older bulkx still meets the same blocked change.
 _NOT_COMPARED = frozenset({"available", "hint", "needs"})
+
+
+def _saved_change(item: Mapping[str, Any]) -> Change:
+    """A change of the saved changeset; one that cannot be read is a PlanError, not a change
+    skipped or a traceback."""
+    try:
+        return change_from_dict(item)
+    except (KeyError, ValueError, TypeError) as error:
+        where = f"{item.get('step')} {item.get('kind')} {item.get('key')}"
+        raise PlanError(
+            f"the saved changeset has a change bulkx cannot read ({where}:"
+            f" {type(error).__name__}: {error}); save it again with `bulkx plan --save`"
+        ) from None
 
 
 def _comparable(change: Mapping[str, Any]) -> dict[str, Any]:

@@ -108,3 +108,9 @@ def test_a_blocked_change_saves_the_permission_it_needs_and_older_ones_read_with
     # Saved before changes named it, or by a version that knows more: its hint still says.
     for older in ({k: v for k, v in saved.items() if k != "needs"}, {**saved, "needs": "fly"}):
         assert change_from_dict(older) == dataclasses.replace(needs, needs=None)
+
+
+def test_an_unknown_action_is_an_error_not_a_quiet_no_op() -> None:
+    saved = {"action": "frobnicate", "kind": "did", "key": "1", "step": "s", "file": "p", "line": 1}
+    with pytest.raises(ValueError, match="unknown change action 'frobnicate'"):
+        change_from_dict(saved)

@@ -289,3 +289,40 @@ def test_a_load_that_fails_stops_the_run_with_nothing_left_in_flight(
     # Everything loaded before the failure (op_ids up to 10, and a few after) settled.
     assert 10 <= len(ledger.states) <= 14
     assert set(ledger.states.values()) == {"succeeded"}
+
+
+def test_an_operation_whose_change_cannot_be_read_stops_the_run_before_it_is_sent(
+    tmp_path: Path,
+) -> None:
+    """A damaged journal row (an action this bulkx does not know) is a JournalError when it
+    is loaded: the run stops resumable with what it could not read, and nothing of it is sent."""
+    app = _sandbox(tmp_path)
+    target = Target("http://127.0.0.1/core/v2", is_sandbox=True, label="sandbox")
+    damaged = replace(
+        _op("a"),
+        op_id=1,
+        change={
+            "action": "frobnicate",
+            "kind": "did",
+            "key": "1",
+            "step": "s",
+            "file": "p",
+            "line": 1,
+        },
+    )
+    with pytest.raises(JournalError, match="holds a change bulkx cannot read"):
+        change_of(damaged)
+    ledger = MemoryLedger()
+    since = app.controls.log.last_seq
+
+    async def scenario() -> None:
+        async with CarrierX(
+            target, Secret("t"), transport=SandboxTransport(app), retry=RetryPolicy.never()
+        ) as client:
+            executor = Executor(client, ledger, Resolver(), concurrency=2)
+            with pytest.raises(JournalStopped, match="unknown change action 'frobnicate'"):
+                await executor.run_from(ListSource([damaged]), total=1)
+
+    asyncio.run(scenario())
+    assert ledger.states == {}
+    assert app.controls.log.entries(since, 100) == []
