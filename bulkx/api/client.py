@@ -74,8 +74,6 @@ _NOT_SENT: Final = (
     httpx.PoolTimeout,
     httpx.UnsupportedProtocol,
     httpx.ProxyError,
-    aiohttp.ClientConnectorError,
-    aiohttp.ConnectionTimeoutError,
 )
 
 
@@ -193,10 +191,8 @@ class CarrierX:
             raise TypeError("token must be a bulkx.api.Secret (so it is never printed)")
         self.target = target
         self._token = token
-        self._shared_wire = (
-            HttpxWire(transport, self._timeout_of(timeout)) if transport is not None else None
-        )
-        self._timeout = self._timeout_of(timeout)
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._shared_wire = HttpxWire(transport, self._timeout) if transport is not None else None
         self._limits = limits or httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -210,10 +206,6 @@ class CarrierX:
 
     def __repr__(self) -> str:
         return f"CarrierX(target={self.target.label!r})"
-
-    @staticmethod
-    def _timeout_of(timeout: httpx.Timeout | float) -> httpx.Timeout:
-        return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
 
     def with_retry(self, retry: RetryPolicy) -> CarrierX:
         """The same client (connections, credentials) with another retry policy: the executor

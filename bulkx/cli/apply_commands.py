@@ -20,8 +20,8 @@ from bulkx.cli import exit_codes
 from bulkx.cli.failures import err, guarded, locked
 from bulkx.cli.options import (
     ALLOW_CALLS,
-    ALLOW_FLAGS,
     ALLOW_PARTNERS,
+    ALLOW_RELEASE,
     ALLOW_SEND,
     BASE_URL,
     EVENTS,
@@ -240,9 +240,6 @@ APPLY_RATE = typer.Option(
 )
 MAX_FAILURES = typer.Option(None, "--max-failures", help="Stop after N or P%.")
 APPLY_FAIL_FAST = typer.Option(False, "--fail-fast", help="Stop at the first failure.")
-ALLOW_RELEASE = typer.Option(
-    False, ALLOW_FLAGS["release"], help="Let `ensure: absent` release numbers (not reversible)."
-)
 APPLY_SEND_RATE = typer.Option(
     1.0,
     "--send-rate",

@@ -19,6 +19,7 @@ from bulkx.cli.options import (
     ALLOW_CALLS,
     ALLOW_FLAGS,
     ALLOW_PARTNERS,
+    ALLOW_RELEASE,
     ALLOW_SEND,
     BASE_URL,
     OUTAGE_AFTER,
@@ -244,9 +245,7 @@ def plan_command(
         help="Exit 0 with no changes, 2 with changes (or a count: step the inventory cannot"
         " meet), 1 on error.",
     ),
-    allow_release: bool = typer.Option(
-        False, ALLOW_FLAGS["release"], help="Let `ensure: absent` release numbers (not reversible)."
-    ),
+    allow_release: bool = ALLOW_RELEASE,
     allow_partners: bool = ALLOW_PARTNERS,
     allow_send: bool = ALLOW_SEND,
     allow_calls: bool = ALLOW_CALLS,

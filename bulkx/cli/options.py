@@ -46,6 +46,9 @@ TOKEN_FILE = typer.Option(
 SANDBOX_DB = typer.Option(
     DEFAULT_SANDBOX_DB, "--sandbox-db", help="The embedded sandbox's world (with no --base-url)."
 )
+ALLOW_RELEASE = typer.Option(
+    False, ALLOW_FLAGS["release"], help="Let `ensure: absent` release numbers (not reversible)."
+)
 ALLOW_PARTNERS = typer.Option(
     False, ALLOW_FLAGS["partners"], help="Let the plan create and delete sub-partners."
 )

@@ -223,8 +223,21 @@ class Changeset:
         return {**self.header(), "changes": [change_as_dict(c) for c in self.changes]}
 
 
+class UnreadableChange(ValueError):
+    """A saved or journaled change this bulkx cannot rebuild (damaged, or of an unknown
+    action): never a change to skip quietly. Its callers say where it was."""
+
+
 def change_from_dict(data: Mapping[str, Any]) -> Change:
-    """The inverse of `change_as_dict`: a saved or journaled change, rebuilt."""
+    """The inverse of `change_as_dict`: a saved or journaled change, rebuilt; one that cannot
+    be is an `UnreadableChange`."""
+    try:
+        return _rebuilt(data)
+    except (KeyError, TypeError, ValueError) as error:
+        raise UnreadableChange(f"{type(error).__name__}: {error}") from None
+
+
+def _rebuilt(data: Mapping[str, Any]) -> Change:
     common = {
         "kind": data["kind"],
         "key": data["key"],
@@ -255,7 +268,6 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
         return Blocked(reason=data["reason"], hint=data.get("hint"), needs=needs, **common)
     if action == "noop":
         return NoOp(sid=data.get("sid"), **common)
-    # A damaged journal or changeset, never a change to skip quietly.
     raise ValueError(f"unknown change action {action!r}")
 
 

@@ -18,6 +18,7 @@ from bulkx.diff.changes import (
     NoOp,
     Release,
     RentByCriteria,
+    UnreadableChange,
     Update,
     change_as_dict,
     change_from_dict,
@@ -71,10 +72,10 @@ def change_of(op: Operation) -> Change:
     that cannot be read (a damaged journal) is a JournalError: the run stops, nothing is sent."""
     try:
         return change_from_dict(op.change)
-    except (KeyError, ValueError, TypeError) as error:
+    except UnreadableChange as error:
         raise JournalError(
             f"operation {op.op_key} ({op.position}) holds a change bulkx cannot read"
-            f" ({type(error).__name__}: {error}); the journal may be damaged"
+            f" ({error}); the journal may be damaged"
         ) from None
 
 

@@ -12,7 +12,13 @@ from typing import Any
 
 from bulkx.api import CarrierX
 from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
-from bulkx.diff.changes import Change, Changeset, change_as_dict, change_from_dict
+from bulkx.diff.changes import (
+    Change,
+    Changeset,
+    UnreadableChange,
+    change_as_dict,
+    change_from_dict,
+)
 from bulkx.diff.chunks import ChunkDiffer, ordered_steps, plan_chunks, rows_before
 from bulkx.diff.engine import diff
 from bulkx.diff.read import ReadProgress, SentBefore, read_live_state
@@ -193,11 +199,11 @@ def _saved_change(item: Mapping[str, Any]) -> Change:
     skipped or a traceback."""
     try:
         return change_from_dict(item)
-    except (KeyError, ValueError, TypeError) as error:
+    except UnreadableChange as error:
         where = f"{item.get('step')} {item.get('kind')} {item.get('key')}"
         raise PlanError(
-            f"the saved changeset has a change bulkx cannot read ({where}:"
-            f" {type(error).__name__}: {error}); save it again with `bulkx plan --save`"
+            f"the saved changeset has a change bulkx cannot read ({where}: {error});"
+            " save it again with `bulkx plan --save`"
         ) from None
 
 

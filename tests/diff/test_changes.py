@@ -17,6 +17,7 @@ from bulkx.diff.changes import (
     NoOp,
     Release,
     RentByCriteria,
+    UnreadableChange,
     Update,
     change_as_dict,
     change_from_dict,
@@ -112,5 +113,7 @@ def test_a_blocked_change_saves_the_permission_it_needs_and_older_ones_read_with
 
 def test_an_unknown_action_is_an_error_not_a_quiet_no_op() -> None:
     saved = {"action": "frobnicate", "kind": "did", "key": "1", "step": "s", "file": "p", "line": 1}
-    with pytest.raises(ValueError, match="unknown change action 'frobnicate'"):
+    with pytest.raises(UnreadableChange, match="unknown change action 'frobnicate'"):
         change_from_dict(saved)
+    with pytest.raises(UnreadableChange, match="KeyError: 'reason'"):
+        change_from_dict({**saved, "action": "blocked"})
