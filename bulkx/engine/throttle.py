@@ -282,6 +282,14 @@ class AdaptiveLimiter:
         self.estimated_burst = burst
 
     @property
+    def learning(self) -> bool:
+        """Whether the server's limit is still being learned (no ceiling, not settled). A stall
+        of the client's own loop now blurs the spells' send times, and a busy client's spells
+        look like a low limit (measured: a plan prepared beside its first spell settled at
+        0.6 of the limit), so work that can wait should (`bulkx.engine.pipeline`)."""
+        return not self._settled and self.ceiling is None
+
+    @property
     def _known_burst(self) -> float:
         """Catch-up the server's own burst allows (0: not known)."""
         return CATCH_UP_BURST_SHARE * (self.estimated_burst or 0.0)

@@ -64,11 +64,14 @@ class OpSource(Protocol):
 class FillingSource(OpSource, Protocol):
     """A source whose operations are still being added (`bulkx.engine.pipeline`)."""
 
-    async def fill(self, pace: AdaptiveLimiter | None = None) -> None:
+    async def fill(
+        self, pace: AdaptiveLimiter | None = None, loaded: Callable[[], int] = lambda: 0
+    ) -> None:
         """Add the rest; returns once every operation is there (then `next_chunk` says [] at
         the end). Run beside the loader, and cancelled with it. `pace`: the sends' limiter,
         for the reads it makes meanwhile (one server bucket: two limiters would each learn
-        from 429s the other caused)."""
+        from 429s the other caused). `loaded`: how many operations the loader holds that
+        have not settled yet."""
         ...
 
 
@@ -146,7 +149,7 @@ class Loader:
         if not isinstance(self.source, FillingSource):
             await self._load_all()
             return
-        filling = asyncio.ensure_future(self.source.fill(self.pace))
+        filling = asyncio.ensure_future(self.source.fill(self.pace, lambda: len(self.schedule)))
         loading = asyncio.ensure_future(self._load_all())
         try:
             while not loading.done():

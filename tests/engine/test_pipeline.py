@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bulkx.api import Secret
 from bulkx.diff.read import ApiReader
 from bulkx.engine import events
 from bulkx.engine.events import Event, Reporter, Reporters
@@ -27,11 +28,13 @@ from bulkx.engine.run import (
     plan_run,
     start_run,
 )
-from bulkx.journal import Journal
+from bulkx.journal import Journal, limits
+from bulkx.journal.claims import target_key
 from bulkx.plan.model import ValidPlan
 from bulkx.plan.validate import load_valid
 from bulkx.sandbox.app import SandboxConfig, create_app
 from bulkx.sandbox.resources.numbers import seed_ported
+from bulkx.sandbox.world import DEFAULT_TOKEN
 
 NUMBERS = [f"1201316{i:04d}" for i in range(24)]
 
@@ -350,3 +353,66 @@ def test_ctrl_c_stops_sending_and_preparing_and_a_resume_finishes_each_once(
         op_id for op_id, to in _started_ops(root / "runs" / f"{run_id}.db") if to == "in_flight"
     ]
     assert sorted(starts) == list(range(1, len(NUMBERS) + 1))  # each sent once
+
+
+class ReadLog(Gate):
+    """An open gate that notes, at each read of a later chunk, how many rows were journaled
+    and how many operations had succeeded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened.set()
+        self.succeeded = 0
+        self.journal: Journal | None = None
+        self.reads: list[tuple[int, int]] = []
+
+    async def wait(self) -> None:
+        assert self.journal is not None
+        state = self.journal.preparation()
+        assert state is not None
+        self.reads.append((state.row_offset, self.succeeded))
+
+
+def _reads_while_sending(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, remembered: bool
+) -> list[tuple[int, int]]:
+    """(rows journaled, operations succeeded) at each read of a renaming run's later chunks;
+    `remembered`: with a limit remembered for the sandbox, so the run starts settled."""
+    tmp_path.mkdir()
+    rows = "".join(f"{n},{tmp_path.name} {i}\n" for i, n in enumerate(NUMBERS))
+    plan = _load(tmp_path / "names.csv", "phonenumber,name\n" + rows, kind="did")
+    root = tmp_path / "root"
+    if remembered:
+        credential = Secret(DEFAULT_TOKEN).fingerprint()
+        limits.remember(root, target_key(None, str(world)), credential, 10_000.0, 100.0)
+    options = _pipelined_options(world, plan)
+    log = ReadLog()
+    _gate_reads(monkeypatch, log)
+
+    def count(event: Event) -> None:
+        log.succeeded += 1
+
+    async def apply() -> int:
+        prepared = await plan_run(plan, options, root=root, start_early=True)
+        log.journal = prepared.journal
+        run = start_run(root, plan, prepared, options)
+        outcome = await execute(run, reporter=_on(events.OP_SUCCEEDED, count), signals=False)
+        return outcome.exit_code
+
+    assert asyncio.run(apply()) == 0
+    assert log.succeeded == len(NUMBERS)
+    return log.reads
+
+
+def test_while_the_limit_is_learned_the_next_chunk_waits_until_the_sends_run_short(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Preparing stalls the loop, and a stall in a spell of sending misleads the learning of
+    # the server's limit (bulkx.engine.pipeline.LEARNING_LOW_WATER): with chunks of 3 rows,
+    # each later chunk is read once every operation journaled before it has succeeded.
+    learning = _reads_while_sending(world, tmp_path / "learning", monkeypatch, remembered=False)
+    assert len(learning) >= len(NUMBERS) // 3 - 1
+    assert all(succeeded >= rows for rows, succeeded in learning), learning
+    # A limit remembered for the target starts the run settled: nothing to keep quiet for.
+    settled = _reads_while_sending(world, tmp_path / "settled", monkeypatch, remembered=True)
+    assert any(succeeded < rows for rows, succeeded in settled), settled
