@@ -112,7 +112,8 @@ def _remembered() -> list[Remembered]:
 
 def _limit_text(entry: Remembered) -> str:
     burst = "" if entry.burst is None else f", burst {entry.burst:g}"
-    return f"{entry.limit:g}/s{burst} at {entry.target}"
+    guessed = "" if entry.fitted else " (a guess, probed upward sooner)"
+    return f"{entry.limit:g}/s{burst} at {entry.target}{guessed}"
 
 
 def _limit_source(entry: Remembered) -> str:
@@ -128,6 +129,7 @@ def _limit_document(entry: Remembered) -> dict[str, object]:
         "credential": entry.credential,
         "limit": entry.limit,
         "burst": entry.burst,
+        "fitted": entry.fitted,
         "learned_at": datetime.fromtimestamp(entry.learned_at, UTC).isoformat(timespec="seconds"),
     }
 

@@ -274,6 +274,6 @@ class PaceMemory:
         limiter = AdaptiveLimiter(ceiling, cap=cap)
         found = self.recall()
         if found is not None:
-            limiter.start_from(found.limit, found.burst)
+            limiter.start_from(found.limit, found.burst, fitted=found.fitted)
         limiter.on_learned = partial(limits.remember, self.root, self.target, self.credential)
         return limiter

@@ -76,6 +76,11 @@ RAMPED_SHARE = 0.25
 #: A pace settled on a guess, or on one of several rates the spells agree at, is probed upward
 #: after PROBE_AFTER seconds, then every PROBE_EVERY, by PROBE_STEP doubling to PROBE_MAX.
 PROBE_AFTER = 15.0
+#: A limit remembered from an earlier run was fitted to its spells: it is probed upward only
+#: after this long (the account's limit may have risen). Measured at R = 500 (10,000 ops),
+#: probing after PROBE_AFTER crossed the limit at 19 s, and its second of Retry-After pause
+#: cost the run 0.93 R instead of 0.98.
+REMEMBERED_PROBE_AFTER = 60.0
 PROBE_EVERY = 3.0
 PROBE_STEP = 0.02
 PROBE_MAX = 0.16
@@ -242,9 +247,10 @@ class AdaptiveLimiter:
         self.min_rate = min_rate
         #: The server's burst at `estimate`, as the spells imply it (None: not learned).
         self.estimated_burst: float | None = None
-        #: Called with (limit, burst) whenever a 429 taught a limit: it is remembered for the
-        #: next run against the same target (`bulkx.journal.limits`), even if this one is killed.
-        self.on_learned: Callable[[float, float | None], None] | None = None
+        #: Called with (limit, burst, fitted) whenever a 429 taught a limit: it is remembered
+        #: for the next run against the same target (`bulkx.journal.limits`), even if this one
+        #: is killed. `fitted`: the spells agreed on it narrowly (else it is a guess).
+        self.on_learned: Callable[[float, float | None, bool], None] | None = None
         self.throttled = 0
         self._clock = clock
         self._sleep = sleep
@@ -272,13 +278,17 @@ class AdaptiveLimiter:
         self._probe_at = math.inf
         self._probes = 0
 
-    def start_from(self, limit: float, burst: float | None = None) -> None:
+    def start_from(self, limit: float, burst: float | None = None, *, fitted: bool = False) -> None:
         """Begin settled just under a limit an earlier run learned for this target, instead of
-        unpaced: no 429s to learn it again. Probed upward as a settled guess is, and a 429
-        corrects it as it corrects any settled pace (the account's limit may have changed)."""
+        unpaced: no 429s to learn it again. Probed upward later (a guess as a settled guess is,
+        a `fitted` limit after REMEMBERED_PROBE_AFTER), and a 429 corrects it as it corrects
+        any settled pace (the account's limit may have changed)."""
         self._first_spell_seconds = 0.0  # the next 429 ends a settled spell, not a first one
         self._guess = limit
-        self._settle(limit, limit * FITTED_HEADROOM, self._clock(), probe=True, learned=False)
+        now = self._clock()
+        self._settle(limit, limit * FITTED_HEADROOM, now, probe=True, learned=False)
+        if fitted:
+            self._probe_at = now + REMEMBERED_PROBE_AFTER
         self.estimated_burst = burst
 
     @property
@@ -492,7 +502,7 @@ class AdaptiveLimiter:
             bursts = [spell.backlog(limit) for spell in self._spells]
             self.estimated_burst = max(0.0, min(bursts)) if bursts else None
             if self.on_learned is not None:
-                self.on_learned(limit, self.estimated_burst)
+                self.on_learned(limit, self.estimated_burst, not probe)
 
     def _set_rate(self, rate: float, *, reset: bool = True) -> None:
         rate = max(self.min_rate, rate)

@@ -33,6 +33,9 @@ class Remembered:
     learned_at: float
     #: The server's burst at that limit, in requests (None: not known; a file of an older bulkx).
     burst: float | None = None
+    #: Whether the spells agreed on the limit narrowly (False: a guess, or an older bulkx's
+    #: entry): a fitted limit is probed upward later (`AdaptiveLimiter.start_from`).
+    fitted: bool = False
 
     @property
     def age(self) -> float:
@@ -66,7 +69,7 @@ def _entry(entry: object) -> Remembered | None:
         return None
     if burst is not None and not (math.isfinite(burst) and burst >= 0):
         burst = None
-    return Remembered(target, credential, limit, learned_at, burst)
+    return Remembered(target, credential, limit, learned_at, burst, entry.get("fitted") is True)
 
 
 def _write(root: Path, entries: list[Remembered]) -> None:
@@ -92,13 +95,18 @@ def recall(root: Path, target: str, credential: str) -> Remembered | None:
 
 
 def remember(
-    root: Path, target: str, credential: str, limit: float, burst: float | None = None
+    root: Path,
+    target: str,
+    credential: str,
+    limit: float,
+    burst: float | None = None,
+    fitted: bool = False,
 ) -> None:
     """Keep `limit` (and `burst`) for `target` and `credential`, replacing what was kept.
     Best effort: a workspace that cannot be written only means the next run learns again."""
     kept = [e for e in _read(root) if (e.target, e.credential) != (target, credential)]
     rounded = None if burst is None else round(burst, 1)
-    kept.append(Remembered(target, credential, round(limit, 3), time.time(), rounded))
+    kept.append(Remembered(target, credential, round(limit, 3), time.time(), rounded, fitted))
     with contextlib.suppress(OSError, JournalError):
         _write(root, kept)
 

@@ -11,15 +11,21 @@ from pathlib import Path
 import pytest
 
 from bulkx.api.auth import Secret
-from bulkx.engine.throttle import FITTED_HEADROOM, PROBE_AFTER, AdaptiveLimiter
+from bulkx.engine.throttle import (
+    FITTED_HEADROOM,
+    PROBE_AFTER,
+    REMEMBERED_PROBE_AFTER,
+    AdaptiveLimiter,
+)
 from bulkx.journal import limits
 from tests.engine.test_throttle import FakeTime, _limiter, _spell
 
 
-def test_a_remembered_limit_starts_the_pace_under_it_and_is_probed_later() -> None:
+@pytest.mark.parametrize("fitted", [False, True])
+def test_a_remembered_limit_starts_the_pace_under_it_and_is_probed_later(fitted: bool) -> None:
     time = FakeTime()
     limiter = _limiter(time)
-    limiter.start_from(100.0)
+    limiter.start_from(100.0, fitted=fitted)
 
     async def scenario() -> None:
         assert limiter.rate == pytest.approx(100.0 * FITTED_HEADROOM)
@@ -30,6 +36,10 @@ def test_a_remembered_limit_starts_the_pace_under_it_and_is_probed_later() -> No
         assert time.now - start == pytest.approx(49 / (100 * FITTED_HEADROOM), rel=0.05)
         time.now += PROBE_AFTER + 1
         await limiter.acquire()
+        if fitted:  # the spells agreed on it narrowly: probed only much later
+            assert limiter.rate == pytest.approx(100.0 * FITTED_HEADROOM)
+            time.now += REMEMBERED_PROBE_AFTER
+            await limiter.acquire()
         assert limiter.rate is not None and limiter.rate > 100.0 * FITTED_HEADROOM
 
     asyncio.run(scenario())
@@ -63,7 +73,10 @@ def test_remembered_per_target_and_credential_with_no_token(tmp_path: Path) -> N
     assert limits.recall(tmp_path, "https://api.example/core/v2", other) is None
     assert limits.recall(tmp_path, "sandbox:/x.db", mine) is None
     found = limits.recall(tmp_path, "https://api.example/core/v2", mine)
-    assert found is not None and found.limit == 97.432
+    assert found is not None and found.limit == 97.432 and not found.fitted
+    limits.remember(tmp_path, "https://api.example/core/v2", mine, 97.4, 9.5, fitted=True)
+    found = limits.recall(tmp_path, "https://api.example/core/v2", mine)
+    assert found is not None and (found.limit, found.burst, found.fitted) == (97.4, 9.5, True)
     text = limits.limits_path(tmp_path).read_text()
     assert "a-real-looking-token" not in text
     assert stat.S_IMODE(limits.limits_path(tmp_path).stat().st_mode) == 0o600
