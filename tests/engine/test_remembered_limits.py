@@ -12,6 +12,7 @@ import pytest
 
 from bulkx.api.auth import Secret
 from bulkx.engine.throttle import (
+    CATCH_UP_BURST_SHARE,
     FITTED_HEADROOM,
     PROBE_AFTER,
     REMEMBERED_PROBE_AFTER,
@@ -41,6 +42,25 @@ def test_a_remembered_limit_starts_the_pace_under_it_and_is_probed_later(fitted:
             time.now += REMEMBERED_PROBE_AFTER
             await limiter.acquire()
         assert limiter.rate is not None and limiter.rate > 100.0 * FITTED_HEADROOM
+
+    asyncio.run(scenario())
+
+
+def test_a_remembered_burst_lets_its_catch_up_share_go_at_once_then_paces() -> None:
+    time = FakeTime()
+    limiter = _limiter(time)
+    limiter.start_from(100.0, 20.0, fitted=True)  # a server's bucket refills while idle
+
+    async def scenario() -> None:
+        start = time.now
+        for _ in range(int(20 * CATCH_UP_BURST_SHARE)):  # 8 of its 20
+            await limiter.acquire()
+        assert time.now == start
+        await limiter.acquire()
+        assert time.now > start
+        for _ in range(50):
+            await limiter.acquire()
+        assert time.now - start == pytest.approx(51 / (100 * FITTED_HEADROOM), rel=0.05)
 
     asyncio.run(scenario())
 
