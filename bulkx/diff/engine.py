@@ -130,7 +130,7 @@ def _missing(
         set_all = tuple(
             FieldChange(n, None, v)
             for n, v in values.items()
-            if _managed(kind, n) and v is not None
+            if n in kind.managed and v is not None
         )
         return Update(sid=None, changes=set_all, values=dict(values), **common)
     viewed = kind.creation.same_sid_as
@@ -205,12 +205,11 @@ def _cannot_start(
     uploads is missing, or an earlier run may have sent it."""
     values = item.values
     unreadable = [
-        str(values[f.name])
-        for f in kind.fields
-        if f.type == "file"
-        and f.name in values
+        str(values[name])
+        for name in kind.file_fields
+        if name in values
         and ensure != "absent"
-        and not local_file(values[f.name], item.position.file).is_file()
+        and not local_file(values[name], item.position.file).is_file()
     ]
     if unreadable:
         return Blocked(
@@ -252,8 +251,9 @@ def field_changes(
     values = item.values
     changes: list[FieldChange] = []
     blocked: list[str] = []
+    managed = kind.managed
     for name, desired in values.items():
-        if not _managed(kind, name):
+        if name not in managed:
             continue
         spec = kind.by_name[name]
         current = found.values.get(name)
@@ -324,15 +324,6 @@ def _confirmed(kind: Kind, change: Change, confirmed: frozenset[Permission]) -> 
         hint=hint,
         needs=permission,
     )
-
-
-def _managed(kind: Kind, name: str) -> bool:
-    """Fields compared with live state: those the plan names that map to the API (not the key,
-    not plan-only fields such as `ensure`, not the scope that selects the endpoint)."""
-    spec = kind.by_name.get(name)
-    if spec is None or spec.api_name is None:
-        return False
-    return name != kind.key and name != kind.scope_field
 
 
 def diff(

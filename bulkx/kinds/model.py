@@ -462,13 +462,26 @@ class Kind:
                 body[api_name] = spec.as_api(values[spec.name])
         return body
 
+    @cached_property
+    def api_names(self) -> tuple[tuple[str, str], ...]:
+        """(plan name, API name) of each field the API has (read once per live object)."""
+        return tuple((f.name, f.api_name) for f in self.fields if f.api_name is not None)
+
+    @cached_property
+    def managed(self) -> frozenset[str]:
+        """Fields compared with live state: those that map to the API, but not the key, nor
+        the scope that selects the endpoint (plan-only fields such as `ensure` map to none)."""
+        return frozenset(
+            name for name, _ in self.api_names if name not in (self.key, self.scope_field)
+        )
+
+    @cached_property
+    def file_fields(self) -> tuple[str, ...]:
+        """Fields whose value is a local file to upload."""
+        return tuple(f.name for f in self.fields if f.type == "file")
+
     def from_api(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         """Plan-shaped values of a live object (references still as sids, under plan names)."""
         if self.from_api_hook is not None:
             return self.from_api_hook(obj)
-        out: dict[str, Any] = {}
-        for spec in self.fields:
-            api_name = spec.api_name
-            if api_name is not None and api_name in obj:
-                out[spec.name] = obj[api_name]
-        return out
+        return {name: obj[api_name] for name, api_name in self.api_names if api_name in obj}
