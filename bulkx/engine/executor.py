@@ -127,7 +127,8 @@ class Executor(Outcomes):
     _stop: bool = False
     _auth_error: ApiError | None = None
     _journal_error: JournalError | None = None
-    #: A load that failed for no reason a run stops on (a bug): raised once it has stopped.
+    #: A load or an operation that failed for no reason a run stops on (a bug): raised once
+    #: the run has stopped.
     _load_error: Exception | None = None
     #: Operations loaded so far (Progress.total never says fewer).
     _loaded: int = 0
@@ -267,6 +268,17 @@ class Executor(Outcomes):
         return self.progress
 
     async def _worker(self, schedule: Scheduler) -> None:
+        """Carry ready operations out until there are none. An error no answer explains (a
+        bug) stops the run and is raised at its end: the operation this worker held would
+        otherwise never settle, and the run would wait for it forever. What it held stays as
+        journaled (in flight: looked up before a resume sends it again)."""
+        try:
+            await self._work(schedule)
+        except Exception as error:
+            self._load_error = self._load_error or error
+            self.stop(f"an operation could not be carried out: {error!r}")
+
+    async def _work(self, schedule: Scheduler) -> None:
         while not schedule.finished.is_set() and not self.stopping():
             await self._obey_controls()
             if self.stopping():

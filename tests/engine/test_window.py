@@ -326,3 +326,39 @@ def test_an_operation_whose_change_cannot_be_read_stops_the_run_before_it_is_sen
     asyncio.run(scenario())
     assert ledger.states == {}
     assert app.controls.log.entries(since, 100) == []
+
+
+def test_an_error_no_answer_explains_stops_the_run_instead_of_hanging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in carrying one operation out (here: building its request raises) once killed
+    that worker silently, and the run waited forever for the operation it held. Now the run
+    stops (the rest stays for a resume) and the error is raised at its end."""
+    app = _sandbox(tmp_path)
+    plan = _plan("port-in.yaml")
+    target = Target("http://127.0.0.1/core/v2", is_sandbox=True, label="sandbox")
+    ledger = MemoryLedger()
+
+    async def scenario() -> Executor:
+        async with CarrierX(
+            target, Secret("t"), transport=SandboxTransport(app), retry=RetryPolicy.never()
+        ) as client:
+            live = await read_live_state(client, plan)
+            ops = operations(diff(plan, live), plan.digest)
+            executor = Executor(client, ledger, Resolver.from_live(live), concurrency=2)
+            real = executor._reads.request
+
+            async def request(op: Operation, change: Change) -> Any:
+                if op.op_id == 5:
+                    raise RuntimeError("a bug in building the request")
+                return await real(op, change)
+
+            monkeypatch.setattr(executor._reads, "request", request)
+            with pytest.raises(RuntimeError, match="a bug in building the request"):
+                await asyncio.wait_for(executor.run_from(ListSource(ops), total=len(ops)), 60)
+            return executor
+
+    executor = asyncio.run(scenario())
+    assert "could not be carried out" in str(executor.progress.stopped_because)
+    assert 4 <= len(ledger.states) < 123  # stopped early: the rest is left for a resume
+    assert set(ledger.states.values()) == {"succeeded"}
