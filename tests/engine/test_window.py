@@ -5,7 +5,7 @@ looked up by each operation's own state."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -255,23 +255,19 @@ def test_unknown_outcomes_are_looked_up_by_each_operations_own_state(tmp_path: P
     assert len(posts) == 1  # the one before the "crash"; the run looked, found, and moved on
 
 
-def test_a_load_that_fails_stops_the_run_with_nothing_left_in_flight(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The journal cannot give the next chunk (disk gone): what is loaded finishes, nothing
-    more starts, and the run stops resumable (JournalStopped), as when a write fails."""
-    monkeypatch.setattr(window, "WINDOW", 4)
+def _stopped_port_in(
+    tmp_path: Path,
+    ledger: MemoryLedger,
+    source_of: Callable[[list[Operation]], OpSource],
+    error: type[Exception],
+    match: str,
+    arrange: Callable[[Executor], None] = lambda executor: None,
+) -> Executor:
+    """Carry port-in.yaml's operations out (2 in flight) from `source_of(ops)`, `arrange`d,
+    against the in-process sandbox: the run must stop by raising `error`."""
     app = _sandbox(tmp_path)
     plan = _plan("port-in.yaml")
     target = Target("http://127.0.0.1/core/v2", is_sandbox=True, label="sandbox")
-
-    class Breaks(ListSource):
-        async def next_chunk(self, after_op_id: int, limit: int) -> list[Operation]:
-            if after_op_id >= 10:
-                raise JournalError("could not read the journal: disk I/O error")
-            return await super().next_chunk(after_op_id, limit)
-
-    ledger = MemoryLedger()
 
     async def scenario() -> Executor:
         async with CarrierX(
@@ -280,11 +276,29 @@ def test_a_load_that_fails_stops_the_run_with_nothing_left_in_flight(
             live = await read_live_state(client, plan)
             ops = operations(diff(plan, live), plan.digest)
             executor = Executor(client, ledger, Resolver.from_live(live), concurrency=2)
-            with pytest.raises(JournalStopped, match="disk I/O error"):
-                await executor.run_from(Breaks(ops), total=len(ops))
+            arrange(executor)
+            with pytest.raises(error, match=match):
+                await asyncio.wait_for(executor.run_from(source_of(ops), total=len(ops)), 60)
             return executor
 
-    executor = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_a_load_that_fails_stops_the_run_with_nothing_left_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal cannot give the next chunk (disk gone): what is loaded finishes, nothing
+    more starts, and the run stops resumable (JournalStopped), as when a write fails."""
+    monkeypatch.setattr(window, "WINDOW", 4)
+
+    class Breaks(ListSource):
+        async def next_chunk(self, after_op_id: int, limit: int) -> list[Operation]:
+            if after_op_id >= 10:
+                raise JournalError("could not read the journal: disk I/O error")
+            return await super().next_chunk(after_op_id, limit)
+
+    ledger = MemoryLedger()
+    executor = _stopped_port_in(tmp_path, ledger, Breaks, JournalStopped, "disk I/O error")
     assert "journal could not give the next operations" in str(executor.progress.stopped_because)
     # Everything loaded before the failure (op_ids up to 10, and a few after) settled.
     assert 10 <= len(ledger.states) <= 14
@@ -334,31 +348,20 @@ def test_an_error_no_answer_explains_stops_the_run_instead_of_hanging(
     """A bug in carrying one operation out (here: building its request raises) once killed
     that worker silently, and the run waited forever for the operation it held. Now the run
     stops (the rest stays for a resume) and the error is raised at its end."""
-    app = _sandbox(tmp_path)
-    plan = _plan("port-in.yaml")
-    target = Target("http://127.0.0.1/core/v2", is_sandbox=True, label="sandbox")
+
+    def arrange(executor: Executor) -> None:
+        real = executor._reads.request
+
+        async def request(op: Operation, change: Change) -> Any:
+            if op.op_id == 5:
+                raise RuntimeError("a bug in building the request")
+            return await real(op, change)
+
+        monkeypatch.setattr(executor._reads, "request", request)
+
     ledger = MemoryLedger()
-
-    async def scenario() -> Executor:
-        async with CarrierX(
-            target, Secret("t"), transport=SandboxTransport(app), retry=RetryPolicy.never()
-        ) as client:
-            live = await read_live_state(client, plan)
-            ops = operations(diff(plan, live), plan.digest)
-            executor = Executor(client, ledger, Resolver.from_live(live), concurrency=2)
-            real = executor._reads.request
-
-            async def request(op: Operation, change: Change) -> Any:
-                if op.op_id == 5:
-                    raise RuntimeError("a bug in building the request")
-                return await real(op, change)
-
-            monkeypatch.setattr(executor._reads, "request", request)
-            with pytest.raises(RuntimeError, match="a bug in building the request"):
-                await asyncio.wait_for(executor.run_from(ListSource(ops), total=len(ops)), 60)
-            return executor
-
-    executor = asyncio.run(scenario())
+    bug = "a bug in building the request"
+    executor = _stopped_port_in(tmp_path, ledger, ListSource, RuntimeError, bug, arrange)
     assert "could not be carried out" in str(executor.progress.stopped_because)
     assert 4 <= len(ledger.states) < 123  # stopped early: the rest is left for a resume
     assert set(ledger.states.values()) == {"succeeded"}
