@@ -69,8 +69,8 @@ UNPREPARED = "unprepared"
 #: While the sends' limiter learns the server's limit, the next chunk is prepared only once
 #: fewer than this share of a chunk's rows is journaled and not yet settled: preparing stalls
 #: the event loop (its diff and journal writes), and a stall in a spell misleads the learning.
-#: Measured at R = 500 (10,000 ops): preparing at once settled at 0.52-0.6 of the limit in 2
-#: of 3 runs.
+#: Measured at R = 500 (10,000 ops, bench row 1): preparing at once, the runs settled at
+#: 0.58-0.73 of the limit (10 of 10); held, at 0.93-0.99.
 LEARNING_LOW_WATER = 0.25
 #: How often a held preparation looks again.
 HOLD_POLL_SECONDS = 0.02

@@ -290,17 +290,18 @@ class AdaptiveLimiter:
         if fitted:
             self._probe_at = now + REMEMBERED_PROBE_AFTER
         self.estimated_burst = burst
-        # A server's bucket refills while no one sends: the run may begin with the share of it
-        # that catch-up may use (measured at R = 100, burst 20: 0.08 s sooner done).
-        self._tokens = self._known_burst
 
     @property
     def learning(self) -> bool:
-        """Whether the server's limit is still being learned (no ceiling, not settled). A stall
-        of the client's own loop now blurs the spells' send times, and a busy client's spells
-        look like a low limit (measured: a plan prepared beside its first spell settled at
-        0.6 of the limit), so work that can wait should (`bulkx.engine.pipeline`)."""
-        return not self._settled and self.ceiling is None
+        """Whether the server's limit is being learned: no ceiling, not settled, and either a
+        429 came or the first request went less than LEARN_BY ago (a server that refused
+        nothing by then is taken as unlimited until it does). A stall of the client's own
+        loop now blurs the spells' send times, and a busy client's spells look like a low
+        limit (measured: a plan prepared beside its first spell settled at 0.58-0.73 of the
+        limit), so work that can wait should (`bulkx.engine.pipeline`)."""
+        if self._settled or self.ceiling is not None:
+            return False
+        return self.throttled > 0 or self._first is None or self._clock() - self._first < LEARN_BY
 
     @property
     def _known_burst(self) -> float:

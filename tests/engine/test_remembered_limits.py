@@ -12,8 +12,8 @@ import pytest
 
 from bulkx.api.auth import Secret
 from bulkx.engine.throttle import (
-    CATCH_UP_BURST_SHARE,
     FITTED_HEADROOM,
+    LEARN_BY,
     PROBE_AFTER,
     REMEMBERED_PROBE_AFTER,
     AdaptiveLimiter,
@@ -42,25 +42,6 @@ def test_a_remembered_limit_starts_the_pace_under_it_and_is_probed_later(fitted:
             time.now += REMEMBERED_PROBE_AFTER
             await limiter.acquire()
         assert limiter.rate is not None and limiter.rate > 100.0 * FITTED_HEADROOM
-
-    asyncio.run(scenario())
-
-
-def test_a_remembered_burst_lets_its_catch_up_share_go_at_once_then_paces() -> None:
-    time = FakeTime()
-    limiter = _limiter(time)
-    limiter.start_from(100.0, 20.0, fitted=True)  # a server's bucket refills while idle
-
-    async def scenario() -> None:
-        start = time.now
-        for _ in range(int(20 * CATCH_UP_BURST_SHARE)):  # 8 of its 20
-            await limiter.acquire()
-        assert time.now == start
-        await limiter.acquire()
-        assert time.now > start
-        for _ in range(50):
-            await limiter.acquire()
-        assert time.now - start == pytest.approx(51 / (100 * FITTED_HEADROOM), rel=0.05)
 
     asyncio.run(scenario())
 
@@ -159,3 +140,26 @@ def test_a_workspace_that_cannot_be_written_only_means_learning_again(tmp_path: 
     blocked.write_text("")
     limits.remember(blocked / "home", "t", "c", 10.0)  # no error: best effort
     assert limits.recall(blocked / "home", "t", "c") is None
+
+
+def test_the_limit_is_learning_from_the_start_and_from_a_429_until_settled() -> None:
+    time = FakeTime()
+    limiter = _limiter(time)
+
+    async def scenario() -> list[bool]:
+        seen = [limiter.learning]  # nothing sent yet
+        await limiter.acquire()
+        time.now += LEARN_BY - 0.1
+        seen.append(limiter.learning)  # no 429 yet: the first spell may still be going
+        time.now += 0.2
+        seen.append(limiter.learning)  # none by LEARN_BY: unlimited until the server objects
+        await limiter.acquire()
+        _spell(time, limiter, count=200, rate=400)
+        seen.append(limiter.learning)  # a 429 came: learning until the pace settles
+        return seen
+
+    assert asyncio.run(scenario()) == [True, True, False, True]
+    settled = _limiter(FakeTime())
+    settled.start_from(100.0, fitted=True)
+    assert not settled.learning
+    assert not _limiter(FakeTime(), ceiling=50.0).learning  # a ceiling is not learned
