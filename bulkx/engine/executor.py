@@ -129,7 +129,7 @@ class Executor(Outcomes):
     _journal_error: JournalError | None = None
     #: A load or an operation that failed for no reason a run stops on (a bug): raised once
     #: the run has stopped.
-    _load_error: Exception | None = None
+    _unexpected_error: Exception | None = None
     #: Operations loaded so far (Progress.total never says fewer).
     _loaded: int = 0
     #: With `--via batch`: who carries out the operations the Batch API can do.
@@ -234,7 +234,7 @@ class Executor(Outcomes):
         except BulkxError as error:
             self.stop(f"could not get the next operations ready: {error}")
         except Exception as error:
-            self._load_error = error
+            self._unexpected_error = error
             self.stop(f"could not load the next operations: {error!r}")
 
     def _admit(
@@ -263,8 +263,8 @@ class Executor(Outcomes):
             raise JournalStopped(str(self._journal_error))
         if self._auth_error is not None:
             raise AuthStopped(str(self._auth_error))
-        if self._load_error is not None:
-            raise self._load_error
+        if self._unexpected_error is not None:
+            raise self._unexpected_error
         return self.progress
 
     async def _worker(self, schedule: Scheduler) -> None:
@@ -275,7 +275,7 @@ class Executor(Outcomes):
         try:
             await self._work(schedule)
         except Exception as error:
-            self._load_error = self._load_error or error
+            self._unexpected_error = self._unexpected_error or error
             self.stop(f"an operation could not be carried out: {error!r}")
 
     async def _work(self, schedule: Scheduler) -> None:
