@@ -112,8 +112,9 @@ async def read_by_keys(
         return []
     say = progress or (lambda done, total: None)
     say(0, len(wanted))
+    fields = {"include_fields": ",".join(kind.read_fields)} if kind.read_fields else None
     if len(wanted) > LIST_ALL_ABOVE:
-        everything = await reader.list_all(kind.api, kind.path, endpoint=endpoint)
+        everything = await reader.list_all(kind.api, kind.path, params=fields, endpoint=endpoint)
         say(len(wanted), len(wanted))
         return everything
     done = 0
@@ -121,7 +122,11 @@ async def read_by_keys(
     async def chunk_of(chunk: list[str]) -> list[dict[str, Any]]:
         nonlocal done
         page = await reader.list_all(
-            kind.api, kind.path, filter=in_filter(kind.key_field, chunk), endpoint=endpoint
+            kind.api,
+            kind.path,
+            filter=in_filter(kind.key_field, chunk),
+            params=fields,
+            endpoint=endpoint,
         )
         done += len(chunk)
         say(done, len(wanted))

@@ -476,6 +476,15 @@ class Kind:
         )
 
     @cached_property
+    def read_fields(self) -> tuple[str, ...] | None:
+        """The API fields a read of this kind needs (its sid, its key and what `from_api`
+        keeps), asked for with `include_fields`; None when a hook reads the object whole."""
+        if self.from_api_hook is not None:
+            return None
+        names = (self.sid_field, self.key_field, *(api for _, api in self.api_names))
+        return tuple(dict.fromkeys(names))
+
+    @cached_property
     def file_fields(self) -> tuple[str, ...]:
         """Fields whose value is a local file to upload."""
         return tuple(f.name for f in self.fields if f.type == "file")

@@ -65,14 +65,28 @@ def _order_expr(resource: Resource, indexed: tuple[str, ...], name: str) -> str:
 
 
 def renders_as_stored(ctx: Ctx, resource: Resource) -> bool:
+    return stored_rendering(ctx, resource) == "data"
+
+
+def stored_rendering(ctx: Ctx, resource: Resource) -> str | None:
+    """The SQL that makes a stored document its answer (the column itself, or it less the
+    fields `include_fields`/`exclude_fields` leave out), or None when it must be rendered."""
+    if (
+        resource.hooks.render is not None
+        or ctx.flag("with_related")
+        or any(f.access == "hidden" for f in resource.fields)
+    ):
+        return None
     include, exclude = field_selection(ctx.query)
-    return (
-        resource.hooks.render is None
-        and include is None
-        and not exclude
-        and not ctx.flag("with_related")
-        and not any(f.access == "hidden" for f in resource.fields)
-    )
+    dropped = [
+        f.name
+        for f in resource.fields
+        if f.name in exclude or (include is not None and f.name not in include)
+    ]
+    if not dropped:
+        return "data"
+    # The names are the schema's, never the query's: nothing a client sends reaches the SQL.
+    return f"json_remove(data, {', '.join(repr(f'$.{name}') for name in dropped)})"
 
 
 def render(ctx: Ctx, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
@@ -194,6 +208,7 @@ def _offset_page(
     ctx: Ctx, resource: Resource, q: ListQuery, sql: _ListSql
 ) -> tuple[list[dict[str, Any]] | EncodedItems, int | None, bool]:
     """The rendered items at `offset`, the filter's total, and whether more follow."""
+    document = stored_rendering(ctx, resource)
     raw, total = ctx.world.store.page_raw(
         resource.collection,
         owner=ctx.owner,
@@ -202,9 +217,10 @@ def _offset_page(
         order_by=sql.order_by,
         limit=q.limit,
         offset=q.offset,
+        document=document or "data",
     )
     has_more = total is not None and q.offset + len(raw) < total
-    if renders_as_stored(ctx, resource):
+    if document is not None:
         # Stored documents are the responses already (sorted keys, no hidden fields): splice them
         # in; only a document with an internal `_field` needs decoding.
         encoded = EncodedItems(

@@ -241,14 +241,17 @@ class Store:
         limit: int,
         offset: int,
         want_total: bool = True,
+        document: str = "data",
     ) -> tuple[list[str], int | None]:
-        """Like `page`, but the documents as stored JSON text."""
+        """Like `page`, but the documents as stored JSON text, or as the SQL expression
+        `document` makes of each (`json_remove(data, ...)`)."""
         clauses = [c for c in (where, "owner=?" if owner is not None else "") if c]
         where_sql = (" WHERE " + " AND ".join(f"({c})" for c in clauses)) if clauses else ""
         args = [*params, *([owner] if owner is not None else [])]
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT data FROM t_{collection}{where_sql} ORDER BY {order_by} LIMIT ? OFFSET ?",
+                f"SELECT {document} FROM t_{collection}{where_sql}"
+                f" ORDER BY {order_by} LIMIT ? OFFSET ?",
                 [*args, limit, offset],
             ).fetchall()
             total = None

@@ -475,6 +475,12 @@ def test_list_dids_related_and_field_selection(core: httpx.Client, sandbox: Sand
     assert set(excluded) == RENT_SAMPLE_KEYS - {"attributes", "name"}
     listed = ok(core.get(DIDS, params={"trunk_group_sid": tg, "include_fields": "phonenumber"}))
     assert listed["items"] == [{"phonenumber": d["phonenumber"]} for d in dids]
+    # A list answers its stored documents less the fields left out (json_remove in SQL):
+    # the same objects, keys in the same order, as those rendered one by one.
+    whole = ok(core.get(DIDS, params={"trunk_group_sid": tg}))["items"]
+    slim = ok(core.get(DIDS, params={"trunk_group_sid": tg, "exclude_fields": "attributes,name"}))
+    kept = [{k: v for k, v in d.items() if k not in ("attributes", "name")} for d in whole]
+    assert [list(item.items()) for item in slim["items"]] == [list(d.items()) for d in kept]
 
 
 def test_trunk_group_query_argument_pages_with_stable_links(core: httpx.Client) -> None:
