@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 #: What the C encoder writes as one token (bool is an int).
@@ -36,6 +36,38 @@ def indented_at(value: Any, level: int) -> str:
     except _NotPlain:
         return json.dumps(value, indent=2, default=str).replace("\n", "\n" + "  " * level)
     return "".join(parts)
+
+
+def indented_joined(values: Sequence[Any], level: int) -> str:
+    """`(",\n" + "  " * level).join(indented_at(v, level) for v in values)`: a list's items as
+    `json.dumps(..., indent=2, default=str)` writes them. A run of flat dicts (every value
+    plain: most of a changeset's changes) is one call of the C encoder, not one each."""
+    texts: list[str] = []
+    run: list[Any] = []
+    for value in values:
+        if type(value) is dict and value and all(isinstance(v, _SCALARS) for v in value.values()):
+            run.append(value)
+            continue
+        if run:
+            texts.append(_flat_dicts(run, level))
+            run = []
+        texts.append(indented_at(value, level))
+    if run:
+        texts.append(_flat_dicts(run, level))
+    return (",\n" + "  " * level).join(texts)
+
+
+def _flat_dicts(dicts: list[Any], level: int) -> str:
+    """Non-empty dicts of plain values, `level` deep, joined as `indented_joined` joins them.
+    The list of them is encoded as one: its item separator (a comma, a new line and the
+    dicts' inner indent) is right inside each dict, and between two dicts, where it stands
+    between a "}" and a "{", it is made the outer line break. A new line inside a string
+    is escaped, so that sequence is never part of a value."""
+    encoded = _flat_encoder(level)(dicts)
+    inner, outer = "\n" + "  " * (level + 1), "\n" + "  " * level
+    between = "}," + inner + "{"
+    body = encoded[2:-2].replace(between, outer + "}," + outer + "{" + inner)
+    return "{" + inner + body + outer + "}"
 
 
 @functools.cache
@@ -73,11 +105,15 @@ def _indented(value: Any, level: int, parts: list[str]) -> None:
         parts.append(flat[0] + inner + flat[1:-1] + outer + flat[-1])
         return
     parts.append("{" if is_dict else "[")
+    encode_text = json.encoder.encode_basestring_ascii
     for index, (key, item) in enumerate(value.items() if is_dict else enumerate(value)):
         parts.append(("," + inner) if index else inner)
         if is_dict:
             if not isinstance(key, str):
                 raise _NotPlain
-            parts.append(json.encoder.encode_basestring_ascii(key) + ": ")
-        _indented(item, level + 1, parts)
+            parts.append(encode_text(key) + ": ")
+        if isinstance(item, str):  # most values of a change: no call of an encoder for it
+            parts.append(encode_text(item))
+        else:
+            _indented(item, level + 1, parts)
     parts.append(outer + ("}" if is_dict else "]"))

@@ -29,7 +29,7 @@ from bulkx.diff.changes import (
 )
 from bulkx.diff.summary import ChangeSummary
 from bulkx.errors import ConfigError
-from bulkx.json_text import indented_at
+from bulkx.json_text import indented_joined
 
 #: Changes that do something, kept in memory for the text output (it lists 200).
 KEPT_FIRST = 200
@@ -51,8 +51,7 @@ def indented_changes(dicts: Sequence[dict[str, Any]], *, first: bool) -> str:
     `first` when none came before them."""
     if not dicts:
         return ""
-    texts = [indented_at(d, 2) for d in dicts]
-    return (FIRST_CHANGE if first else CHANGE_SEPARATOR) + CHANGE_SEPARATOR.join(texts)
+    return (FIRST_CHANGE if first else CHANGE_SEPARATOR) + indented_joined(dicts, 2)
 
 
 def _cannot_spool(error: OSError) -> ConfigError:

@@ -95,3 +95,18 @@ def test_json_is_exactly_the_stdlib_indented_text() -> None:
     out = io.StringIO()
     render_json(changeset, out)
     assert out.getvalue() == json.dumps(changeset.as_dict(), indent=2, default=str) + "\n"
+
+
+def test_a_run_of_flat_changes_is_the_stdlib_text() -> None:
+    """`indented_joined` encodes a run of flat dicts as one list and makes the separators
+    between them line breaks; a string holding that very separator stays a string."""
+    from bulkx.json_text import indented_joined
+
+    flat = {"action": "noop", "key": "},\n      {", "line": 3, "sid": None, "ok": True}
+    items = [flat, {}, flat, {"nested": {"a": 1}}, "alone", flat, flat, {"f": 1.5, 2: "k"}]
+    for start in range(len(items)):
+        for end in range(start + 1, len(items) + 1):
+            part = items[start:end]
+            expected = json.dumps(part, indent=2, default=str)
+            assert "[\n  " + indented_joined(part, 1) + "\n]" == expected, part
+    assert indented_joined([], 1) == ""
