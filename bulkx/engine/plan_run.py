@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from bulkx.diff.changes import (
     change_as_dict,
     change_from_dict,
 )
-from bulkx.diff.chunks import ChunkDiffer, ordered_steps, plan_chunks, rows_before
+from bulkx.diff.chunks import ChunkDiffer, PlanChunk, ordered_steps, plan_chunks, rows_before
 from bulkx.diff.engine import diff
 from bulkx.diff.read import ReadProgress, SentBefore, read_live_state
 from bulkx.diff.read_chunks import ChunkReads
@@ -121,13 +123,41 @@ async def stream_changes(
     reads = ChunkReads(policed, plan, sent_before=journal_sends(reader))
     differ = ChunkDiffer(plan, allow_release=allow_release, confirmed=confirmed)
     await reads.up_front()
-    for chunk in plan_chunks(steps):
+
+    async def read(chunk: PlanChunk) -> tuple[PlanChunk, LiveState]:
         before = rows_before(steps, (chunk.index, chunk.offset))
         after = total - before - chunk.part.rows.height
         said = None if progress is None else partial(_over_the_plan, progress, before, after)
-        live = await reads.chunk(chunk, said)
+        return chunk, await reads.chunk(chunk, said)
+
+    def diff_and_spool(chunk: PlanChunk, live: LiveState) -> None:
         into.add(differ.diff(chunk, live))
+
+    await _diff_while_reading(plan_chunks(steps), read, diff_and_spool)
     into.finish()
+
+
+async def _diff_while_reading(
+    chunks: Iterator[PlanChunk],
+    read: Callable[[PlanChunk], Awaitable[tuple[PlanChunk, LiveState]]],
+    diff_and_spool: Callable[[PlanChunk, LiveState], None],
+) -> None:
+    """Each chunk read (on the loop) while the one before it is diffed and spooled (on a
+    thread): the API answers while the client works on what it answered, not in turns."""
+    reading = [asyncio.ensure_future(read(chunk)) for chunk in islice(chunks, 1)]
+    diffing: asyncio.Future[None] | None = None
+    try:
+        while reading:
+            chunk, live = await reading.pop()
+            reading += [asyncio.ensure_future(read(chunk)) for chunk in islice(chunks, 1)]
+            diffing = asyncio.ensure_future(asyncio.to_thread(diff_and_spool, chunk, live))
+            await asyncio.shield(diffing)
+    finally:
+        for task in reading:
+            task.cancel()
+        # A thread cannot be stopped: a chunk being diffed (on Ctrl-C, say) is waited for, so
+        # its spool is not closed under it.
+        await asyncio.gather(*reading, *([diffing] if diffing else []), return_exceptions=True)
 
 
 def _over_the_plan(
