@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bulkx.api import CarrierX
 from bulkx.defaults import DEFAULT_OUTAGE_SECONDS
@@ -101,6 +101,10 @@ async def prepare(
     return Prepared(changeset, ops, drifted, live_refs(live, referenced(changes)))
 
 
+#: A chunk of a plan (`PlanChunk`; anything in a test).
+ChunkT = TypeVar("ChunkT")
+
+
 async def stream_changes(
     reader: CarrierX,
     plan: ValidPlan,
@@ -138,9 +142,9 @@ async def stream_changes(
 
 
 async def _diff_while_reading(
-    chunks: Iterator[PlanChunk],
-    read: Callable[[PlanChunk], Awaitable[tuple[PlanChunk, LiveState]]],
-    diff_and_spool: Callable[[PlanChunk, LiveState], None],
+    chunks: Iterator[ChunkT],
+    read: Callable[[ChunkT], Awaitable[tuple[ChunkT, LiveState]]],
+    diff_and_spool: Callable[[ChunkT, LiveState], None],
 ) -> None:
     """Each chunk read (on the loop) while the one before it is diffed and spooled (on a
     thread): the API answers while the client works on what it answered, not in turns."""

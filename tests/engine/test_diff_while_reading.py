@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
 
 import pytest
 
 from bulkx.diff.state import LiveState
 from bulkx.engine.plan_run import _diff_while_reading
 
-Chunk = Any
+Chunk = int
 
 
 def test_each_chunk_is_read_while_the_one_before_is_diffed_and_diffed_in_order() -> None:
