@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
@@ -44,6 +44,7 @@ from bulkx.engine.decide import (
 from bulkx.engine.events import Progress, Reporter
 from bulkx.engine.ledger import Ledger, MemoryLedger
 from bulkx.engine.live_reads import LiveReads
+from bulkx.engine.lookahead import NOT_SENT, Lookahead, unsent
 from bulkx.engine.operations import Operation, change_of
 from bulkx.engine.outage import OutageBreaker
 from bulkx.engine.outcomes import Outcomes
@@ -99,6 +100,10 @@ class _Job:
     op: Operation
     change: Change
     tries: int = 0
+    #: Its start, recorded ahead while the worker's request before it was out.
+    started: Awaitable[None] | None = None
+    #: Takes the worker's next operation ahead, as this one's request goes out.
+    look_ahead: Callable[[], None] | None = None
 
     @property
     def kind(self) -> Kind:
@@ -279,24 +284,39 @@ class Executor(Outcomes):
             self.stop(f"an operation could not be carried out: {error!r}")
 
     async def _work(self, schedule: Scheduler) -> None:
-        while not schedule.finished.is_set() and not self.stopping():
-            await self._obey_controls()
-            if self.stopping():
-                break
-            op = await schedule.next_ready()
-            if op is None:
-                break
-            ok = await self._execute(op, schedule.change_of(op))
-            if ok is None:  # stopped before it finished; it stays resumable
-                continue
-            self._settle(schedule, op, ok)
-            if (
-                not ok
-                and self.max_failures is not None
-                and (self.progress.failed > self.max_failures)
-            ):
-                self._stop = True
-                self.progress.stopped_because = f"more than {self.max_failures} operation(s) failed"
+        lookahead = Lookahead(
+            schedule,
+            self.ledger,
+            may_start=lambda op: op.op_key not in self._unknown,
+            taking=lambda: not (self.stopping() or self.progress.paused),
+        )
+        try:
+            while not schedule.finished.is_set() and not self.stopping():
+                await self._obey_controls()
+                if self.stopping():
+                    break
+                ahead = lookahead.take()
+                op = ahead.op if ahead is not None else await schedule.next_ready()
+                if op is None:
+                    break
+                job = _Job(op, schedule.change_of(op), look_ahead=lookahead.fetch)
+                job.started = ahead.started if ahead is not None else None
+                try:
+                    ok = await self._execute(job)
+                finally:
+                    unsent(self.ledger, op, job.started)  # stopped before its first attempt
+                if ok is None:  # stopped before it finished; it stays resumable
+                    continue
+                self._settle(schedule, op, ok)
+                if not ok:
+                    self._stop_if_too_many_failed()
+        finally:
+            lookahead.give_back()
+
+    def _stop_if_too_many_failed(self) -> None:
+        if self.max_failures is not None and self.progress.failed > self.max_failures:
+            self._stop = True
+            self.progress.stopped_because = f"more than {self.max_failures} operation(s) failed"
 
     def _settle(self, schedule: Scheduler, op: Operation, ok: bool) -> None:
         doomed = schedule.settle(op, ok)
@@ -363,9 +383,9 @@ class Executor(Outcomes):
 
     # --- one operation -----------------------------------------------------------------------
 
-    async def _execute(self, op: Operation, change: Change) -> Settled:
+    async def _execute(self, job: _Job) -> Settled:
         """Carry one operation out, attempt after attempt, until it is settled."""
-        job = _Job(op, change)
+        op = job.op
         if op.op_key in self._unknown:
             # It may have been sent before the last process stopped: look before resending.
             self._unknown.discard(op.op_key)
@@ -387,13 +407,16 @@ class Executor(Outcomes):
             request = await self._reads.request(op, change)
         except (UnresolvedReference, ApiError) as error:
             job.tries += 1
+            started, job.started = job.started, None  # recorded ahead, never sent
+            unsent(self.ledger, op, started, f"its request could not be built: {error}")
             return await self._after_prepare_error(job, error)
         # A send the API cannot look up is paced before its intent is written: a crash
         # then leaves only what was really about to go out as "may have been sent".
         blind = not job.kind.traceable
         if blind:
             await self._pace(change)
-        if not await self._start(op):
+        started, job.started = job.started, None
+        if not await self._start(op, started):
             return None
         if request is None:
             self._succeeded(op, change, None)
@@ -403,10 +426,12 @@ class Executor(Outcomes):
         # A 429 may have arrived while this one waited for the journal: honour its pause.
         sent_at = await self.limiter.wait_out_pause()
         if self.stopping():
-            self.ledger.retry(op, "the run stopped before this was sent")
+            self.ledger.retry(op, NOT_SENT)
             return None
         job.tries += 1
         # In flight until it is settled: while it is looked up or waits for its retry too.
+        if job.look_ahead is not None:
+            job.look_ahead()
         with self._in_flight():
             try:
                 response = await self.client.request(

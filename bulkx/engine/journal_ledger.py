@@ -89,13 +89,16 @@ class JournalLedger:
         return self.journal.run_id
 
     async def start(self, op: Operation) -> None:
+        await self.start_soon(op)
+
+    def start_soon(self, op: Operation) -> asyncio.Future[None]:
         if self._error is not None:
             raise self._error
         self._buffer.append(("start", (_op_id(op),)))
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._schedule()
-        await waiter
+        return waiter
 
     def succeed(self, op: Operation, sid: str | None, result: Any = None) -> None:
         self._later("succeed", _op_id(op), sid, result)

@@ -7,7 +7,8 @@ operation itself: the journal finds it by its op_id, the memory ledger by its op
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,6 +20,10 @@ class Ledger(Protocol):
 
     async def start(self, op: Operation) -> None:
         """Durable before it returns: the request may be sent after this."""
+
+    def start_soon(self, op: Operation) -> Awaitable[None]:
+        """`start`, recorded in order now and waited for later: durable once the awaitable
+        is done (the executor's lookahead writes the next start while a request is out)."""
 
     def succeed(self, op: Operation, sid: str | None, result: Any = None) -> None: ...
     def fail(self, op: Operation, error: str) -> None: ...
@@ -38,6 +43,12 @@ class MemoryLedger:
 
     async def start(self, op: Operation) -> None:
         self.states[op.op_key] = "in_flight"
+
+    def start_soon(self, op: Operation) -> Awaitable[None]:
+        self.states[op.op_key] = "in_flight"
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
     def succeed(self, op: Operation, sid: str | None, result: Any = None) -> None:
         self.states[op.op_key] = "succeeded"

@@ -5,7 +5,7 @@ executor's; a module of its own so the executor stays about carrying operations 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from typing import Any
 
 from bulkx.diff.changes import Change, Create
@@ -24,11 +24,11 @@ class Outcomes(Steering):
     resolver: Resolver
     _journal_error: JournalError | None
 
-    async def _start(self, op: Operation) -> bool:
-        """Record `op` in flight before its request goes out; False (and the run stops) when
-        the journal cannot."""
+    async def _start(self, op: Operation, started: Awaitable[None] | None = None) -> bool:
+        """Record `op` in flight before its request goes out (`started`: its start, recorded
+        ahead); False (and the run stops) when the journal cannot."""
         try:
-            await self.ledger.start(op)
+            await (started if started is not None else self.ledger.start(op))
         except JournalError as error:
             self._journal_error = error
             self.stop(f"the journal could not record the next operation: {error}")

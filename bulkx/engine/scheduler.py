@@ -140,6 +140,17 @@ class Scheduler:
         """The next ready operation; None once `release_workers` says there is no more."""
         return await self._ready.get()
 
+    def ready_nowait(self) -> Operation | None:
+        """The next ready operation if one waits now; None when none does (or the workers
+        are being released: that word is left for a worker)."""
+        try:
+            op = self._ready.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+        if op is None:
+            self._ready.put_nowait(None)
+        return op
+
     def requeue(self, op: Operation) -> None:
         """Ready again, straight to the workers (an operation handed back by the batcher)."""
         self._ready.put_nowait(op)

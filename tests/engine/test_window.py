@@ -302,7 +302,9 @@ def test_a_load_that_fails_stops_the_run_with_nothing_left_in_flight(
     assert "journal could not give the next operations" in str(executor.progress.stopped_because)
     # Everything loaded before the failure (op_ids up to 10, and a few after) settled.
     assert 10 <= len(ledger.states) <= 14
-    assert set(ledger.states.values()) == {"succeeded"}
+    # A worker's next operation, started ahead and not sent, is pending again.
+    assert set(ledger.states.values()) <= {"succeeded", "pending"}
+    assert "succeeded" in ledger.states.values()
 
 
 def test_an_operation_whose_change_cannot_be_read_stops_the_run_before_it_is_sent(
@@ -364,4 +366,6 @@ def test_an_error_no_answer_explains_stops_the_run_instead_of_hanging(
     executor = _stopped_port_in(tmp_path, ledger, ListSource, RuntimeError, bug, arrange)
     assert "could not be carried out" in str(executor.progress.stopped_because)
     assert 4 <= len(ledger.states) < 123  # stopped early: the rest is left for a resume
-    assert set(ledger.states.values()) == {"succeeded"}
+    # A worker's next operation, started ahead and not sent, is pending again.
+    assert set(ledger.states.values()) <= {"succeeded", "pending"}
+    assert "succeeded" in ledger.states.values()
