@@ -111,8 +111,11 @@ def _remembered() -> list[Remembered]:
 
 
 def _limit_text(entry: Remembered) -> str:
+    from bulkx.engine.throttle import REMEMBERED_GUESS_PROBE_AFTER
+
     burst = "" if entry.burst is None else f", burst {entry.burst:g}"
-    guessed = "" if entry.fitted else " (a guess, probed upward sooner)"
+    after = f"{REMEMBERED_GUESS_PROBE_AFTER:g} s"
+    guessed = "" if entry.fitted else f" (a guess, probed upward after {after})"
     return f"{entry.limit:g}/s{burst} at {entry.target}{guessed}"
 
 

@@ -288,7 +288,9 @@ class Executor(Outcomes):
             schedule,
             self.ledger,
             may_start=lambda op: op.op_key not in self._unknown,
-            taking=lambda: not (self.stopping() or self.progress.paused),
+            # Not while 429s teach the limit: sends timed apart from their starts blur the
+            # spells it is read from (learned runs at R = 500: 0.82-0.87 R, not 0.97).
+            taking=lambda: not (self.stopping() or self.progress.paused or self.limiter.learning),
         )
         try:
             while not schedule.finished.is_set() and not self.stopping():
@@ -299,8 +301,8 @@ class Executor(Outcomes):
                 op = ahead.op if ahead is not None else await schedule.next_ready()
                 if op is None:
                     break
-                job = _Job(op, schedule.change_of(op), look_ahead=lookahead.fetch)
-                job.started = ahead.started if ahead is not None else None
+                started = ahead.started if ahead is not None else None
+                job = _Job(op, schedule.change_of(op), started=started, look_ahead=lookahead.fetch)
                 try:
                     ok = await self._execute(job)
                 finally:
@@ -429,9 +431,9 @@ class Executor(Outcomes):
             self.ledger.retry(op, NOT_SENT)
             return None
         job.tries += 1
-        # In flight until it is settled: while it is looked up or waits for its retry too.
         if job.look_ahead is not None:
-            job.look_ahead()
+            job.look_ahead()  # the worker's next operation, started while this one is out
+        # In flight until it is settled: while it is looked up or waits for its retry too.
         with self._in_flight():
             try:
                 response = await self.client.request(

@@ -81,6 +81,11 @@ PROBE_AFTER = 15.0
 #: probing after PROBE_AFTER crossed the limit at 19 s, and its second of Retry-After pause
 #: cost the run 0.93 R instead of 0.98.
 REMEMBERED_PROBE_AFTER = 60.0
+#: A limit remembered as a guess (the spells did not agree narrowly) still came from an
+#: earlier run's 429s: probed after this long, not PROBE_AFTER. Measured at R = 500: a
+#: remembered guess paced at 486/s, was probed past the limit at 18 s, and the 429's pause
+#: cost the run 0.92-0.93 R.
+REMEMBERED_GUESS_PROBE_AFTER = 30.0
 PROBE_EVERY = 3.0
 PROBE_STEP = 0.02
 PROBE_MAX = 0.16
@@ -280,15 +285,14 @@ class AdaptiveLimiter:
 
     def start_from(self, limit: float, burst: float | None = None, *, fitted: bool = False) -> None:
         """Begin settled just under a limit an earlier run learned for this target, instead of
-        unpaced: no 429s to learn it again. Probed upward later (a guess as a settled guess is,
-        a `fitted` limit after REMEMBERED_PROBE_AFTER), and a 429 corrects it as it corrects
-        any settled pace (the account's limit may have changed)."""
+        unpaced: no 429s to learn it again. Probed upward later (a guess after
+        REMEMBERED_GUESS_PROBE_AFTER, a `fitted` limit after REMEMBERED_PROBE_AFTER), and a 429
+        corrects it as it corrects any settled pace (the account's limit may have changed)."""
         self._first_spell_seconds = 0.0  # the next 429 ends a settled spell, not a first one
         self._guess = limit
         now = self._clock()
         self._settle(limit, limit * FITTED_HEADROOM, now, probe=True, learned=False)
-        if fitted:
-            self._probe_at = now + REMEMBERED_PROBE_AFTER
+        self._probe_at = now + (REMEMBERED_PROBE_AFTER if fitted else REMEMBERED_GUESS_PROBE_AFTER)
         self.estimated_burst = burst
 
     @property
