@@ -54,7 +54,11 @@ TRUNK_LIST_LIMIT_DEFAULT: Final = 1000
 PAGINATION_HAS_PREVIOUS: Final = True
 #: With no `order`, items come in creation order (oldest first).
 DEFAULT_ORDER: Final = "creation"
-#: Field filtering parameter names (assumed), plus the SDK's camelCase spelling.
+#: Field filtering parameter names (assumed), plus the SDK's camelCase spelling. The methods'
+#: pages say lists support "Field Filtering"; the filtering page of the FlexML API
+#: (https://docs.carrierx.com/flexml/flexml-api/using-the-rest-api/filtering) is titled "Result
+#: and Field Filtering". bulkx's diff asks for the fields it keeps with `include_fields`; an API
+#: that ignored the parameter would answer whole objects, and the diff would be the same.
 INCLUDE_FIELDS_PARAMS: Final = ("include_fields", "includeFields")
 EXCLUDE_FIELDS_PARAMS: Final = ("exclude_fields", "excludeFields")
 #: Filtering on a field the object does not have.
