@@ -183,9 +183,8 @@ def diff_item(
                 needs="release",
                 **common,
             )
-        return _confirmed(
-            kind, Release(sid=found.sid or "", values=dict(values), **common), confirmed
-        )
+        released = _released(kind, values, found, live)
+        return _confirmed(kind, Release(sid=found.sid or "", values=released, **common), confirmed)
 
     changes, blocked = field_changes(kind, item, found, live)
     if blocked:
@@ -196,6 +195,23 @@ def diff_item(
         )
         return _confirmed(kind, update, confirmed)
     return NoOp(sid=found.sid, **common)
+
+
+def _released(
+    kind: Kind, values: Mapping[str, Any], found: LiveObject, live: LiveState
+) -> dict[str, Any]:
+    """A release's values: the plan's, and what the live object names that the plan does not
+    say (a v1 DID's DID group). A release waits for the releases of the objects that name the
+    one it releases, and those names are known only from live state: without them, a DID
+    group's release could reach the API before its DID's and be refused as in use."""
+    released = dict(values)
+    for name in kind.managed:
+        spec = kind.by_name[name]
+        if spec.reference and name not in released:
+            key = live_reference(live, kind, name, found.values.get(name), values)
+            if key is not None and not str(key).startswith("<"):
+                released[name] = key
+    return released
 
 
 def _cannot_start(

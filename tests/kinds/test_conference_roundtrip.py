@@ -83,6 +83,10 @@ def test_conference_v1_kinds_round_trip(tmp_path: Path, bulkx: Bulkx) -> None:
     (did,) = bulkx.get("/dids", V1, "conf1")
     assert (did["didGroupId"], did["description"]) == (groups["backup"]["id"], "spare")
 
+    # A release carries what the live object names (its DID group), so that the group's release
+    # waits for it: the API refuses to delete a DID group still in use.
+    released = {c["key"]: c["values"] for c in bulkx.changes(delete, "--allow-release")}
+    assert released["conf1/12125550101"]["did_group"] == "backup"
     bulkx.apply(delete, "--allow-release")
     for path in ("/subscribers", "/didGroups", "/meetingRooms", "/dids"):
         assert bulkx.get(path, V1, "conf1") == [], path
