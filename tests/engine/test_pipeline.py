@@ -314,20 +314,33 @@ def test_ctrl_c_stops_sending_and_preparing_and_a_resume_finishes_each_once(
     plan = _renames(tmp_path)
     root = tmp_path / "root"
     options = _pipelined_options(world, plan)
-    gate = Gate()  # never opened: the preparation waits for it when Ctrl-C comes
-    _gate_reads(monkeypatch, gate)
-
     sent: list[int] = []
+    succeeded: list[Event] = []
 
-    def ctrl_c(event: Event) -> None:
-        if not sent:  # once: a second one quits at once
+    def ctrl_c() -> None:
+        # Once an operation has succeeded and the preparation waits at the gate, whichever
+        # comes second (a loaded machine may take either first); once: a second one quits.
+        if succeeded and gate.waited and not sent:
             sent.append(signal.SIGINT)
             os.kill(os.getpid(), signal.SIGINT)
+
+    class Stopping(Gate):
+        async def wait(self) -> None:
+            self.waited += 1
+            ctrl_c()
+            await self.opened.wait()
+
+    gate = Stopping()  # never opened: the preparation waits for it when Ctrl-C comes
+    _gate_reads(monkeypatch, gate)
+
+    def on_success(event: Event) -> None:
+        succeeded.append(event)
+        ctrl_c()
 
     async def apply() -> tuple[str, int, str]:
         prepared = await plan_run(plan, options, root=root, start_early=True)
         run = start_run(root, plan, prepared, options)
-        outcome = await execute(run, reporter=_on(events.OP_SUCCEEDED, ctrl_c))
+        outcome = await execute(run, reporter=_on(events.OP_SUCCEEDED, on_success))
         return run.run_id, outcome.exit_code, outcome.state
 
     run_id, code, state = asyncio.run(apply())
