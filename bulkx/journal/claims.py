@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bulkx.errors import JournalError, JournalLocked
 from bulkx.journal.run_files import mkdir_private, run_paths
-from bulkx.journal.schema import sql_errors
+from bulkx.journal.schema import sql_errors, use_wal
 
 #: Keys per statement: SQLite's default limit on host parameters is 32,766.
 _CHUNK = 10_000
@@ -86,10 +86,10 @@ def _connect(root: Path) -> Iterator[sqlite3.Connection]:
     os.close(fd)
     # Any SQLite failure (busy past the timeout, disk full, damaged) becomes a JournalError
     # naming the file, never a traceback.
-    with sql_errors(path, "record claims in"):
+    with sql_errors(path, "record claims in", busy_seconds=_BUSY_SECONDS):
         conn = sqlite3.connect(path, timeout=_BUSY_SECONDS, isolation_level=None)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            use_wal(conn, _BUSY_SECONDS)
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS claims (target TEXT NOT NULL, item TEXT NOT NULL,"
                 " run_id TEXT NOT NULL, pid INTEGER NOT NULL, PRIMARY KEY (target, item, run_id))"

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -235,7 +236,7 @@ def clip_text(text: str | None) -> str | None:
     return text[:_MAX_TEXT] + "…"
 
 
-def _journal_error(exc: sqlite3.Error, path: Path, doing: str) -> JournalError:
+def _journal_error(exc: sqlite3.Error, path: Path, doing: str, busy_seconds: float) -> JournalError:
     """A SQLite failure as a message a user can act on; never the raw traceback."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc)
@@ -245,7 +246,7 @@ def _journal_error(exc: sqlite3.Error, path: Path, doing: str) -> JournalError:
     elif name.startswith("SQLITE_READONLY") or "readonly" in text:
         reason = "the file or its file system is read-only"
     elif name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
-        reason = f"another process kept it busy for more than {BUSY_TIMEOUT_MS // 1000} s"
+        reason = f"another process kept it busy for more than {busy_seconds:g} s"
     elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text:
         reason = "the file is damaged or is not a bulkx journal"
     elif name.startswith("SQLITE_IOERR") or "disk I/O" in text:
@@ -258,12 +259,34 @@ def _journal_error(exc: sqlite3.Error, path: Path, doing: str) -> JournalError:
 
 
 @contextmanager
-def sql_errors(path: Path, doing: str) -> Iterator[None]:
+def sql_errors(
+    path: Path, doing: str, *, busy_seconds: float = BUSY_TIMEOUT_MS / 1000
+) -> Iterator[None]:
+    """`busy_seconds`: the busy timeout of the connection used inside, for the message."""
     try:
         yield
     except sqlite3.Error as exc:
         # `from None`: the message already says what SQLite said, in words a user can act on.
-        raise _journal_error(exc, path, doing) from None
+        raise _journal_error(exc, path, doing, busy_seconds) from None
+
+
+def use_wal(conn: sqlite3.Connection, busy_seconds: float) -> str:
+    """`PRAGMA journal_mode = WAL`, waiting up to `busy_seconds` for other connections as any
+    statement does. SQLite answers this one SQLITE_BUSY at once, without its busy handler,
+    while another connection holds a write lock on a file that is not in WAL mode yet: two
+    processes that create one file together (two applies making `claims.db`) got "database
+    is locked" in a few milliseconds. Returns the mode SQLite reports."""
+    deadline = time.monotonic() + busy_seconds
+    pause = 0.002
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorname", "").startswith("SQLITE_BUSY")
+            if not busy or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def connect(db: Path, mode: str, *, any_thread: bool = False) -> sqlite3.Connection:
@@ -282,8 +305,8 @@ def connect(db: Path, mode: str, *, any_thread: bool = False) -> sqlite3.Connect
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if mode == "rw":
-            journal_mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(journal_mode).lower() != "wal":
+            journal_mode = use_wal(conn, BUSY_TIMEOUT_MS / 1000)
+            if journal_mode.lower() != "wal":
                 conn.close()
                 raise JournalError(
                     f"the journal {db} cannot use WAL (journal_mode={journal_mode})",

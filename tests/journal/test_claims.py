@@ -7,11 +7,13 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bulkx.errors import JournalError
 from bulkx.journal import claims
 from bulkx.journal.claims import RunsOverlap
 from bulkx.journal.run_files import run_paths
@@ -168,3 +170,38 @@ def test_taken_over_early_only_from_a_process_that_is_gone(
     assert _holders(tmp_path) == [("run-1", "did:1", me), ("run-1", "did:2", me)]
     assert claims.adopt(tmp_path, "sandbox:a", "run-1")  # when the run opens: ours already
     claims.take_over_from_the_dead(tmp_path / "elsewhere", "run-1")  # no claims file: nothing
+
+
+def test_a_claimer_waits_for_a_writer_of_a_claims_file_not_yet_in_wal_mode(tmp_path: Path) -> None:
+    """Two applies that create `claims.db` together: one held a write lock on the new file
+    while the other set WAL mode, and SQLite answered that one "database is locked" at once
+    (chaos T15 failed so, "busy for more than 5 s", after a few milliseconds)."""
+    path = claims.claims_path(tmp_path)
+    path.touch()
+    first = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    first.execute("BEGIN IMMEDIATE")  # the other claimer, mid-transaction, before WAL mode
+    timer = threading.Timer(0.3, first.execute, ("COMMIT",))
+    timer.start()
+    try:
+        claims.claim(tmp_path, "t", "r1", ["did:+15550001"])
+    finally:
+        timer.join()
+        first.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        rows = conn.execute("SELECT target, item, run_id FROM claims").fetchall()
+    assert rows == [("t", "did:+15550001", "r1")]
+
+
+def test_busy_past_the_timeout_names_the_claims_timeout(tmp_path: Path) -> None:
+    path = claims.claims_path(tmp_path)
+    path.touch()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(claims, "_BUSY_SECONDS", 0.2)
+            with pytest.raises(JournalError, match=r"busy for more than 0\.2 s"):
+                claims.claim(tmp_path, "t", "r1", ["did:+15550001"])
+    finally:
+        holder.close()
