@@ -11,9 +11,10 @@ started but never sent is looked up by the resume and found not done, as any in 
 send the API cannot look up is paced before its intent is written, as ever (the executor's
 `_attempt`), and one whose outcome is unknown is looked up before anything: both are taken
 ahead without a start. No more requests are out than workers. While the limit is being learned
-from 429s (`AdaptiveLimiter.learning`: the first seconds, or until the pace settles) nothing is
-taken ahead: the spells the limit is read from came out blurred (learned runs at R = 500 reached
-0.82-0.87 of it, against 0.97 without).
+from 429s nothing is taken ahead (`AdaptiveLimiter.may_hurry`: from the first 429 until the pace
+settles, and in the first second of sending): the spells the limit is read from came out
+blurred (learned runs at R = 500 reached 0.82-0.87 of it, against 0.97 without). A server that
+refused nothing in that second gets the lookahead at once, not after LEARN_BY.
 """
 
 from __future__ import annotations

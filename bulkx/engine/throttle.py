@@ -70,6 +70,10 @@ LEARNING_SECONDS = 1.2
 #: within LEARN_BY seconds of the first request, or the last one contradicted the guess.
 LEARNING_SPELLS = 4
 LEARN_BY = 5.0
+#: A server that refused nothing in this many seconds of sending is not holding the client to
+#: a pace it reaches: the client may send faster (`may_hurry`) while LEARN_BY runs out.
+#: At R = 500 with a 0.1 s burst, the first 429 comes 0.15-0.2 s after the first request.
+QUIET_SECONDS = 1.0
 #: A learning spell whose ramp drained less than this share of the burst before its unpaced
 #: end looks like the first spell: where the two agree then says little.
 RAMPED_SHARE = 0.25
@@ -306,6 +310,18 @@ class AdaptiveLimiter:
         if self._settled or self.ceiling is not None:
             return False
         return self.throttled > 0 or self._first is None or self._clock() - self._first < LEARN_BY
+
+    @property
+    def may_hurry(self) -> bool:
+        """Whether the client may send faster than its workers' turns allow (take work ahead,
+        `bulkx.engine.lookahead`): not while 429s teach the limit, since sends timed apart
+        from their turns blur the spells it is read from. A server that refused nothing in
+        the first QUIET_SECONDS is not teaching one: a 429 after that stops it again until
+        the pace settles."""
+        if not self.learning:
+            return True
+        first = self._first
+        return self.throttled == 0 and first is not None and self._clock() - first >= QUIET_SECONDS
 
     @property
     def _known_burst(self) -> float:

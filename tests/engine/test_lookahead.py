@@ -146,7 +146,21 @@ def test_nothing_is_started_ahead_while_the_limit_is_learned(
     """While 429s teach the limit, a send timed apart from its start would blur the spells
     the limit is read from (measured: learned runs at R = 500 fell from 0.97 to 0.82-0.87 R)."""
     monkeypatch.setattr("bulkx.engine.throttle.LEARN_BY", 600.0)
+    monkeypatch.setattr("bulkx.engine.throttle.QUIET_SECONDS", 600.0)
     ledger = RecordingLedger()
     executor, _ = _run(tmp_path, ledger, concurrency=4)
     assert executor.progress.done == 123
     assert [what for what, _ in ledger.said if what == "start ahead"] == []
+
+
+def test_a_server_that_refused_nothing_for_a_while_gets_the_lookahead_while_learning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not learned yet, but nothing refused in the quiet time: the limit is not being taught."""
+    monkeypatch.setattr("bulkx.engine.throttle.LEARN_BY", 600.0)
+    monkeypatch.setattr("bulkx.engine.throttle.QUIET_SECONDS", 0.0)
+    ledger = RecordingLedger()
+    executor, _ = _run(tmp_path, ledger, concurrency=4)
+    assert executor.progress.done == 123
+    assert executor.limiter.learning
+    assert [what for what, _ in ledger.said if what == "start ahead"]

@@ -13,6 +13,7 @@ from bulkx.engine.throttle import (
     FITTED_HEADROOM,
     LEARNING_SECONDS,
     PROBE_AFTER,
+    QUIET_SECONDS,
     RAMP_START,
     AdaptiveLimiter,
     Spell,
@@ -310,3 +311,40 @@ def test_fitted_pace_keeps_a_margin_under_the_limit() -> None:
     assert limiter.estimate is not None
     assert limiter.rate == pytest.approx(limiter.estimate * FITTED_HEADROOM)
     assert limiter.estimate == pytest.approx(500, rel=0.01)
+
+
+def test_the_client_may_hurry_once_a_server_refused_nothing_for_a_second() -> None:
+    """Work is taken ahead (`may_hurry`) only where it cannot blur a spell: not in the first
+    QUIET_SECONDS of sending, nor from a 429 until the pace settles."""
+    time = FakeTime()
+    limiter = _limiter(time)
+
+    def state() -> tuple[bool, bool]:
+        return limiter.learning, limiter.may_hurry
+
+    async def scenario() -> None:
+        assert state() == (True, False)  # nothing sent yet
+        await limiter.acquire()
+        limiter.on_success(time.now)
+        time.now += QUIET_SECONDS / 2
+        assert state() == (True, False)
+        time.now += QUIET_SECONDS / 2
+        assert state() == (True, True)  # nothing refused in a second
+        _spell(time, limiter, count=600, rate=1100)
+        assert state() == (True, False)  # a 429: the limit is taught now
+        for _ in range(2_000):
+            if not limiter.learning:
+                break
+            await limiter.acquire()
+            limiter.on_success(time.now)
+        assert state() == (False, True)  # settled
+
+    asyncio.run(scenario())
+
+
+def test_a_ceiling_or_a_remembered_limit_may_hurry_from_the_first_request() -> None:
+    time = FakeTime()
+    assert _limiter(time, ceiling=100.0).may_hurry
+    remembered = _limiter(time)
+    remembered.start_from(500.0, 50.0, fitted=True)
+    assert remembered.may_hurry
