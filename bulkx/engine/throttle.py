@@ -24,7 +24,11 @@ answers late, and unevenly.
    agree at one rate only.
 3. Settle just under that rate. If the learning spell said too little, another one starts
    from a better guess while there is time (LEARN_BY); after that the pace settles under the
-   guess, and is probed upward later.
+   guess, and is probed upward later. Past LEARN_BY another spell starts only if the guess
+   is in doubt: the spells agree elsewhere, or the ramp never reached the limit. Spells that
+   agree nowhere (a noisy first one) give the rate where they come closest, and a guess
+   inside a loose agreement (`Agreement.close`) stands: each further spell's Retry-After
+   pause is a second of sending nothing.
 4. A 429 while settled ends a long spell: the agreement with it is narrow, and the pace is set
    from it again.
 
@@ -58,6 +62,8 @@ TOLERANCE = 2.0
 TOLERANCE_SHARE = 0.004
 #: Agreement this narrow (share of the rate, plus twice TOLERANCE in requests/s) fixes the pace.
 NARROW_SHARE = 0.04
+#: Agreement this many times as wide confirms a guess inside it (`Agreement.close`).
+CLOSE_TIMES_NARROW = 3
 #: One spell cannot tell the limit from the burst: the first guess assumes a burst of this many
 #: seconds of the limit (the benchmark's sandbox; a learning spell corrects a wrong guess).
 ASSUMED_BURST_SECONDS = 0.1
@@ -188,6 +194,13 @@ class Agreement(NamedTuple):
     @property
     def narrow(self) -> bool:
         return self.high - self.low <= NARROW_SHARE * self.best + 2 * TOLERANCE
+
+    @property
+    def close(self) -> bool:
+        """Not narrow enough to fix the pace, but enough to confirm a guess inside it."""
+        return self.high - self.low <= CLOSE_TIMES_NARROW * (
+            NARROW_SHARE * self.best + 2 * TOLERANCE
+        )
 
 
 def agreements(spells: list[Spell], low: float, high: float) -> tuple[list[Agreement], float]:
@@ -445,15 +458,25 @@ class AdaptiveLimiter:
         if near is not None and near.narrow:
             self._settle(near.best, near.best * FITTED_HEADROOM, now, probe=False)
             return
-        holds = near is not None and near.low <= guess <= near.high
-        if near is not None and not holds:
+        # Whether the guess is in doubt (then another spell is worth a pause after LEARN_BY):
+        # the spells do not agree at it, unless they agree nowhere, or at it too loosely.
+        doubtful = near is None or not near.low <= guess <= near.high
+        if near is not None and doubtful:
             guess = near.best
-        elif near is None and unpaced_after is not None:
-            guess = max(guess, unpaced_after / RAMP_START)  # the ramp never reached the limit
         elif not found and closest:
-            guess = closest  # the spells disagree everywhere (noise): where they come closest
+            # The spells disagree everywhere (noise): where they come closest. In the model
+            # (bench.limiter_sim) that was the limit within 2% where a noisy first spell
+            # spoiled the agreement, and a further spell cost its pause after 5 s.
+            guess, doubtful = closest, False
+        elif near is None and unpaced_after is not None:
+            # The ramp drained too little of the burst to fix the limit: unless the spells
+            # agree closely at the guess all the same, the ramp never reached the limit.
+            if any(a.close and a.low <= guess <= a.high and a.best < under for a in found):
+                doubtful = False
+            else:
+                guess = max(guess, unpaced_after / RAMP_START)
         self._guess = min(guess, under * HEADROOM)
-        self._next_pace(spell, sent[0], first, holds, now)
+        self._next_pace(spell, sent[0], first, doubtful, now)
 
     def _end_spell(self, refused: tuple[float, float], first: bool) -> tuple[list[float], float]:
         """The send times of the spell a 429 ended, and when it ended; starts the next."""
@@ -491,7 +514,7 @@ class AdaptiveLimiter:
         return guess
 
     def _next_pace(
-        self, spell: Spell, first_sent: float, first: bool, holds: bool, now: float
+        self, spell: Spell, first_sent: float, first: bool, doubtful: bool, now: float
     ) -> None:
         """Learn once more from the guess (while there is time and spells left), or settle."""
         guess = self._guess or spell.rate
@@ -501,7 +524,7 @@ class AdaptiveLimiter:
         if (
             not self._settled
             and self._learning_spells < LEARNING_SPELLS
-            and (done_by <= LEARN_BY or not (first or holds))
+            and (done_by <= LEARN_BY or (doubtful and not first))
         ):
             self._start_learning(guess * RAMP_START, now)
         else:
