@@ -72,13 +72,25 @@ def same(desired: Any, live: Any) -> bool:
 def live_reference(
     live: LiveState, kind: Kind, field: str, sid: Any, values: Mapping[str, Any]
 ) -> Any:
-    """A live reference (a sid) as the natural key a plan would write, for comparison."""
+    """A live reference (a sid) as the natural key a plan would write, for comparison; an
+    object the live state does not know is shown by its sid, `<sid>`."""
+    if _blank(sid):
+        return None
+    key = live_key(live, kind, field, sid, values)
+    return f"<{sid}>" if key is None else key
+
+
+def live_key(
+    live: LiveState, kind: Kind, field: str, sid: Any, values: Mapping[str, Any]
+) -> str | None:
+    """The natural key a plan would write for the live object `sid` that `field` names (None:
+    blank, or an object the live state does not know)."""
     if _blank(sid):
         return None
     ref_kind = KINDS[kind.by_name[field].reference or ""]
     key = live.key_of_sid(ref_kind.name, str(sid))
     if key is None:
-        return f"<{sid}>"  # an object the plan does not know: shown by sid
+        return None
     prefix = ref_kind.reference_key("", values)
     return key[len(prefix) :] if prefix and key.startswith(prefix) else key
 
@@ -208,8 +220,8 @@ def _released(
     for name in kind.managed:
         spec = kind.by_name[name]
         if spec.reference and name not in released:
-            key = live_reference(live, kind, name, found.values.get(name), values)
-            if key is not None and not str(key).startswith("<"):
+            key = live_key(live, kind, name, found.values.get(name), values)
+            if key is not None:
                 released[name] = key
     return released
 

@@ -288,7 +288,6 @@ class Executor(Outcomes):
             schedule,
             self.ledger,
             may_start=lambda op: op.op_key not in self._unknown,
-            # Not while 429s teach the limit (learned runs at R = 500: 0.82-0.87 R, not 0.97).
             taking=lambda: self.limiter.may_hurry and not (self.stopping() or self.progress.paused),
         )
         try:

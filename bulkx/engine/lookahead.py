@@ -56,8 +56,8 @@ class Lookahead:
         self._ledger = ledger
         #: Whether an operation may be started ahead (not one whose outcome is unknown).
         self._may_start = may_start
-        #: Whether to take one at all (not while the run is paused or stopping, nor while the
-        #: limit is learned).
+        #: Whether to take one at all (not while the run is paused or stopping, nor while 429s
+        #: teach the limit: `AdaptiveLimiter.may_hurry`).
         self._taking = taking
         self._ahead: Ahead | None = None
 

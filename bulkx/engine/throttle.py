@@ -73,7 +73,7 @@ RAMP_START = 0.94
 RAMP_SLOPE = 0.15
 LEARNING_SECONDS = 1.2
 #: At most this many learning spells; another one starts only if it ends (with its pause)
-#: within LEARN_BY seconds of the first request, or the last one contradicted the guess.
+#: within LEARN_BY seconds of the first request, or the guess is in doubt (`_learn`).
 LEARNING_SPELLS = 4
 LEARN_BY = 5.0
 #: A server that refused nothing in this many seconds of sending is not holding the client to

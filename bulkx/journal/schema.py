@@ -236,6 +236,12 @@ def clip_text(text: str | None) -> str | None:
     return text[:_MAX_TEXT] + "…"
 
 
+def _busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused because another connection held the file."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc)
+
+
 def _journal_error(exc: sqlite3.Error, path: Path, doing: str, busy_seconds: float) -> JournalError:
     """A SQLite failure as a message a user can act on; never the raw traceback."""
     name = getattr(exc, "sqlite_errorname", "") or ""
@@ -245,7 +251,7 @@ def _journal_error(exc: sqlite3.Error, path: Path, doing: str, busy_seconds: flo
         reason, hint = "the disk is full", "free some space, then `bulkx resume RUN_ID`"
     elif name.startswith("SQLITE_READONLY") or "readonly" in text:
         reason = "the file or its file system is read-only"
-    elif name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+    elif _busy(exc):
         reason = f"another process kept it busy for more than {busy_seconds:g} s"
     elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text:
         reason = "the file is damaged or is not a bulkx journal"
@@ -282,8 +288,7 @@ def use_wal(conn: sqlite3.Connection, busy_seconds: float) -> str:
         try:
             return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
         except sqlite3.OperationalError as exc:
-            busy = getattr(exc, "sqlite_errorname", "").startswith("SQLITE_BUSY")
-            if not busy or time.monotonic() + pause > deadline:
+            if not _busy(exc) or time.monotonic() + pause > deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
