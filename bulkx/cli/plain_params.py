@@ -43,14 +43,17 @@ _PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
 _PLAIN_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,17})?")
 
 
-def _plain_number(value: Any, number_type: type) -> int | float | None:
-    """`value` as an `int` or `float` (`number_type`), when it plainly is one; else None."""
-    if type(value) is number_type or (number_type is float and type(value) is int):
-        return number_type(value)  # type: ignore[no-any-return]
+def _plain_number(value: Any, number_type: Any, low: Any, high: Any) -> int | float | None:
+    """`value` as an `int` or `float` (`number_type`) when it plainly is one, between `low` and
+    `high` (None: unbounded); else None."""
     spelling = _PLAIN_INT if number_type is int else _PLAIN_FLOAT
-    if isinstance(value, str) and spelling.fullmatch(value):
-        return number_type(value)  # type: ignore[no-any-return]
-    return None
+    given_as_one = type(value) is number_type or (number_type is float and type(value) is int)
+    if not (given_as_one or (isinstance(value, str) and spelling.fullmatch(value))):
+        return None
+    number: int | float = number_type(value)
+    if (low is not None and number < low) or (high is not None and number > high):
+        return None
+    return number
 
 
 @dataclass(frozen=True)
@@ -68,11 +71,10 @@ class PlainValue(RuntimeParam):
                 Path(value), self.parameter_info, path_type=Path, param=param, ctx=ctx
             )
         if self.annotation in (int, float):
-            number = _plain_number(value, self.annotation)
-            low, high = self.parameter_info.min, self.parameter_info.max
-            if number is not None and (low is None or number >= low):
-                if high is None or number <= high:
-                    return number
+            info = self.parameter_info
+            number = _plain_number(value, self.annotation, info.min, info.max)
+            if number is not None:
+                return number
         # Not plainly of its type (bytes, a default of another type): typer's own coercion.
         typer_own = build_runtime_param(param.type_descriptor)
         return typer_own._coerce_value(value, param=param, ctx=ctx)
@@ -91,8 +93,8 @@ def _is_plain(param: _TyperParameter) -> bool:
 
 
 def prime(command: Command, ctx: Context) -> None:
-    """Give the plain `str`, `bool`, `Path`, `int` and `float` parameters of `command`, its help option
-    included, the coercion above before typer builds its pydantic one. `ctx` is the context
+    """Give the plain `str`, `bool`, `Path`, `int` and `float` parameters of `command`, its help
+    option included, the coercion above before typer builds its pydantic one. `ctx` is the context
     `command` is parsed in, or its parent's (the help option's names come from there, unless
     the command names its own)."""
     params = list(command.params)

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from bulkx.diff.changes import Change, Create, Update
 from bulkx.diff.engine import diff_item, kind_order, owner_of, rent_by_criteria
@@ -23,6 +22,9 @@ from bulkx.diff.state import LiveState
 from bulkx.kinds import KINDS
 from bulkx.kinds.model import Permission
 from bulkx.plan.model import Item, Plan, Step, ValidPlan
+
+if TYPE_CHECKING:  # a resume sends from its journal: polars is imported where frames are
+    import polars as pl
 
 #: Rows per chunk: a chunk's live state is read by key (`in (...)` filters of 200) and its
 #: operations written in one transaction; 2,000 keeps both short and memory flat.
@@ -87,6 +89,8 @@ class KeyIndex:
     where a Python set takes some 90), asked about a chunk's keys at a time."""
 
     def __init__(self, parts: Iterable[pl.Series]) -> None:
+        import polars as pl
+
         columns = [part.cast(pl.String) for part in parts]
         whole = pl.concat(columns) if columns else pl.Series([], dtype=pl.String)
         self._keys = whole.drop_nulls().unique().sort()
@@ -98,6 +102,8 @@ class KeyIndex:
         """The ones of `keys` in the index."""
         if not keys or not len(self):
             return set()
+        import polars as pl
+
         probe = pl.Series(list(keys), dtype=pl.String)
         at = self._keys.search_sorted(probe).clip(upper_bound=len(self) - 1)
         return set(probe.filter(self._keys.gather(at) == probe).to_list())
@@ -106,6 +112,8 @@ class KeyIndex:
 def _planned_keys(step: Step) -> pl.Series:
     """The natural keys of `step`'s items not `ensure: absent` (what `diff()` counts as there
     once the plan is applied). Vectorised for an unscoped text key, else item by item."""
+    import polars as pl
+
     kind = KINDS[step.kind]
     rows = step.rows
     if "ensure" in rows.columns:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import polars as pl
-
 from bulkx.diff.chunks import PlanChunk
 from bulkx.diff.read import (
     CONCURRENCY,
@@ -75,7 +73,7 @@ def _scopes(steps: Iterable[Step]) -> set[tuple[str, str]]:
         field = _scope_column(step)
         if field is None or not step.rows.height or KINDS[step.kind].key not in step.rows.columns:
             continue
-        endpoints = step.rows[field].cast(pl.String).drop_nulls().unique().to_list()
+        endpoints = step.rows[field].cast(str).drop_nulls().unique().to_list()
         found.update((step.kind, str(endpoint)) for endpoint in endpoints)
     return found
 
