@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from bulkx.api import CarrierX, RetryPolicy, Secret, Target
 from bulkx.diff.changes import Change, NoOp
 from bulkx.diff.engine import diff
 from bulkx.diff.read import read_live_state
+from bulkx.diff.state import LiveState
 from bulkx.engine.events import Progress
 from bulkx.engine.executor import Executor, MemoryLedger, OutageBreaker
-from bulkx.engine.operations import operations
+from bulkx.engine.operations import Operation, operations
 from bulkx.engine.requests import Resolver
 from bulkx.engine.throttle import AdaptiveLimiter
 from bulkx.plan.model import ValidPlan
@@ -36,6 +40,29 @@ def _sandbox(tmp_path: Path, **config: object) -> SandboxApp:
     numbers, _ = read_ported_csv(REPO / "samples" / "ported-numbers.csv")
     seed_ported(app.world, numbers)
     return app
+
+
+@dataclass
+class PortIn:
+    """port-in.yaml diffed against a fresh in-process sandbox: its operations, ready to run."""
+
+    app: SandboxApp
+    client: CarrierX
+    live: LiveState
+    ops: list[Operation]
+
+
+@contextlib.asynccontextmanager
+async def port_in(tmp_path: Path) -> AsyncIterator[PortIn]:
+    """A fresh in-process sandbox, a client of it that never retries, and port-in.yaml's
+    operations (123) against its live state."""
+    app = _sandbox(tmp_path)
+    plan = _plan("port-in.yaml")
+    target = Target("http://127.0.0.1/core/v2", is_sandbox=True, label="sandbox")
+    transport, never = SandboxTransport(app), RetryPolicy.never()
+    async with CarrierX(target, Secret("t"), transport=transport, retry=never) as client:
+        live = await read_live_state(client, plan)
+        yield PortIn(app, client, live, operations(diff(plan, live), plan.digest))
 
 
 async def _apply(

@@ -11,15 +11,11 @@ from typing import Any
 
 import pytest
 
-from bulkx.api import CarrierX, RetryPolicy, Secret, Target
-from bulkx.diff.engine import diff
-from bulkx.diff.read import read_live_state
 from bulkx.engine.events import Event
 from bulkx.engine.executor import Executor, MemoryLedger
-from bulkx.engine.operations import Operation, change_of, operations
+from bulkx.engine.operations import Operation, change_of
 from bulkx.engine.requests import Resolver
-from bulkx.sandbox.controls import SandboxTransport
-from tests.engine.test_executor import _plan, _sandbox
+from tests.engine.test_executor import port_in
 
 
 @pytest.fixture(autouse=True)
@@ -56,18 +52,12 @@ def _run(
     tmp_path: Path, ledger: RecordingLedger, *, concurrency: int, stop_after: int | None = None
 ) -> tuple[Executor, int]:
     """port-in.yaml's operations carried out, and the most requests out at once."""
-    app = _sandbox(tmp_path)
-    plan = _plan("port-in.yaml")
-    target = Target("http://127.0.0.1/core/v2", is_sandbox=True, label="sandbox")
     out, most = 0, 0
 
     async def scenario() -> Executor:
         nonlocal out, most
-        async with CarrierX(
-            target, Secret("t"), transport=SandboxTransport(app), retry=RetryPolicy.never()
-        ) as client:
-            live = await read_live_state(client, plan)
-            ops = operations(diff(plan, live), plan.digest)
+        async with port_in(tmp_path) as given:
+            client, live, ops = given.client, given.live, given.ops
             real = client.request
 
             async def request(*args: Any, **kwargs: Any) -> Any:

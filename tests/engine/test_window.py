@@ -14,19 +14,18 @@ import pytest
 
 from bulkx.api import CarrierX, RetryPolicy, Secret, Target
 from bulkx.diff.changes import Change, Create, Release
-from bulkx.diff.engine import diff
-from bulkx.diff.read import read_live_state
 from bulkx.engine import window
 from bulkx.engine.executor import Executor, JournalStopped, MemoryLedger
-from bulkx.engine.operations import Operation, change_of, operations
+from bulkx.engine.operations import Operation, change_of
 from bulkx.engine.requests import Resolver, request_for
 from bulkx.engine.scheduler import Scheduler
 from bulkx.engine.window import JournalSource, ListSource, Loader, OpSource
 from bulkx.errors import JournalError
 from bulkx.journal import OpStatus
 from bulkx.plan.model import Position
+from bulkx.sandbox.app import SandboxApp
 from bulkx.sandbox.controls import SandboxTransport
-from tests.engine.test_executor import _plan, _sandbox
+from tests.engine.test_executor import _plan, _sandbox, port_in
 from tests.journal.conftest import create
 
 
@@ -225,16 +224,10 @@ def test_a_real_plan_through_a_window_of_one(
 def test_unknown_outcomes_are_looked_up_by_each_operations_own_state(tmp_path: Path) -> None:
     """The trunk group was created before the last process died with its answer lost: the
     operation comes back in state `unknown`, is looked up (found), and never sent again."""
-    app = _sandbox(tmp_path)
-    plan = _plan("port-in.yaml")
-    target = Target("http://127.0.0.1/core/v2", is_sandbox=True, label="sandbox")
 
-    async def scenario() -> Any:
-        async with CarrierX(
-            target, Secret("t"), transport=SandboxTransport(app), retry=RetryPolicy.never()
-        ) as client:
-            live = await read_live_state(client, plan)
-            ops = operations(diff(plan, live), plan.digest)
+    async def scenario() -> tuple[Any, SandboxApp]:
+        async with port_in(tmp_path) as given:
+            client, live, ops = given.client, given.live, given.ops
             group = next(op for op in ops if op.kind == "trunk_group")
             change = change_of(group)
             request = request_for(change, Resolver.from_live(live))
@@ -242,14 +235,14 @@ def test_unknown_outcomes_are_looked_up_by_each_operations_own_state(tmp_path: P
             await client.request(request.api, request.method, request.path, json=request.body)
             loaded = [replace(op, state="unknown") if op is group else op for op in ops]
             executor = Executor(client, MemoryLedger(), Resolver.from_live(live))
-            return await executor.run_from(ListSource(loaded), total=len(ops), unknown=1)
+            progress = await executor.run_from(ListSource(loaded), total=len(ops), unknown=1)
+            return progress, given.app
 
-    since = app.controls.log.last_seq
-    progress = asyncio.run(scenario())
+    progress, app = asyncio.run(scenario())
     assert (progress.done, progress.failed) == (123, 0)
     posts = [
         e
-        for e in app.controls.log.entries(since, 10_000)
+        for e in app.controls.log.entries(0, 10_000)  # a fresh sandbox: the scenario's own
         if e["method"] == "POST" and e["path"].endswith("/trunk_groups")
     ]
     assert len(posts) == 1  # the one before the "crash"; the run looked, found, and moved on
@@ -265,20 +258,15 @@ def _stopped_port_in(
 ) -> Executor:
     """Carry port-in.yaml's operations out (2 in flight) from `source_of(ops)`, `arrange`d,
     against the in-process sandbox: the run must stop by raising `error`."""
-    app = _sandbox(tmp_path)
-    plan = _plan("port-in.yaml")
-    target = Target("http://127.0.0.1/core/v2", is_sandbox=True, label="sandbox")
 
     async def scenario() -> Executor:
-        async with CarrierX(
-            target, Secret("t"), transport=SandboxTransport(app), retry=RetryPolicy.never()
-        ) as client:
-            live = await read_live_state(client, plan)
-            ops = operations(diff(plan, live), plan.digest)
-            executor = Executor(client, ledger, Resolver.from_live(live), concurrency=2)
+        async with port_in(tmp_path) as given:
+            resolver = Resolver.from_live(given.live)
+            executor = Executor(given.client, ledger, resolver, concurrency=2)
             arrange(executor)
+            run = executor.run_from(source_of(given.ops), total=len(given.ops))
             with pytest.raises(error, match=match):
-                await asyncio.wait_for(executor.run_from(source_of(ops), total=len(ops)), 60)
+                await asyncio.wait_for(run, 60)
             return executor
 
     return asyncio.run(scenario())
