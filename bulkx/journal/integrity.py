@@ -1,7 +1,10 @@
 """Is a journal whole when it is opened again? Two checks, so that a damaged or rolled-back
 journal is never resumed as if nothing had happened.
 
-- `PRAGMA quick_check`: the file's pages and indexes are sound (a damaged file is refused).
+- `PRAGMA quick_check`: the file's pages and indexes are sound, and every row keeps its table's
+  NOT NULL and CHECK constraints (a damaged file is refused). The CHECKs are tested by a query
+  per table (`damage`): inside quick_check, row by row, they took 0.58 s of the 0.78 s that a
+  100,000-operation journal's check took, and stood between a resume and its first request.
 - A high-water mark kept *outside* the database, in `<run_id>.mark`: after each commit the
   writer records how far the journal has come (the last state change and the last operation).
   A journal that holds less than its mark lost commits it had made durable: its `-wal` was
@@ -17,8 +20,10 @@ may be behind, which only makes the check miss, never cry wolf.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from bulkx.errors import JournalError
@@ -89,8 +94,8 @@ class Mark:
 def check_on_open(conn: sqlite3.Connection, db: Path) -> str | None:
     """Refuse a damaged journal (JournalError); say what was lost if it holds less than its
     mark (None: nothing lost, or no mark to tell)."""
-    problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check(5)").fetchall()]
-    if problems != ["ok"]:
+    problems = damage(conn)
+    if problems:
         raise JournalError(
             f"the journal {db} is damaged: {'; '.join(problems)}",
             hint="nothing is resumed from it; `bulkx report` shows what it still holds, and"
@@ -112,3 +117,63 @@ def check_on_open(conn: sqlite3.Connection, db: Path) -> str | None:
         " every create left is looked up live before it is sent, and sends the API cannot"
         " find again are not sent"
     )
+
+
+def damage(conn: sqlite3.Connection) -> list[str]:
+    """What `PRAGMA quick_check` finds wrong (none: sound), in two passes: the file's structure
+    (pages, b-trees, indexes, NOT NULL) with CHECK constraints set aside, then each table's CHECK
+    constraints as one query. quick_check tests a CHECK row by row at some 1.3 us (the
+    transitions' two state lists: 0.5 s at 100,000 operations); a query takes a fifth of that."""
+    conn.execute("PRAGMA ignore_check_constraints = ON")
+    try:
+        found = [str(row[0]) for row in conn.execute("PRAGMA quick_check(5)").fetchall()]
+    finally:
+        conn.execute("PRAGMA ignore_check_constraints = OFF")
+    if found != ["ok"]:
+        return found
+    problems = []
+    for table, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"):
+        conditions = list(check_constraints(str(sql or "")))
+        broken = " OR ".join(f"NOT ({condition})" for condition in conditions)
+        if broken and conn.execute(f'SELECT 1 FROM "{table}" WHERE {broken} LIMIT 1').fetchone():
+            problems.append(f"CHECK constraint failed in {table}")  # quick_check's words
+    return problems
+
+
+_CHECK = re.compile(r"CHECK\s*\(", re.IGNORECASE)
+
+
+def check_constraints(create_table: str) -> Iterator[str]:
+    """The conditions of the CHECK constraints in a CREATE TABLE statement, as written. A CHECK
+    passes unless its condition is false, so `NOT (condition)` selects the rows that break it."""
+    for at in _unquoted(create_table):
+        found = _CHECK.match(create_table, at)
+        if found is not None and not (at and _in_word(create_table[at - 1])):
+            yield create_table[found.end() : _closing(create_table, found.end())]
+
+
+def _in_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _unquoted(text: str, start: int = 0) -> Iterator[int]:
+    """The positions in `text`, from `start`, outside its strings and quoted names."""
+    quote = ""
+    for at in range(start, len(text)):
+        char = text[at]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"`[":
+            quote = "]" if char == "[" else char
+        else:
+            yield at
+
+
+def _closing(text: str, start: int) -> int:
+    """Where the parenthesis opened just before `start` closes."""
+    depth = 1
+    for at in _unquoted(text, start):
+        depth += {"(": 1, ")": -1}.get(text[at], 0)
+        if depth == 0:
+            return at
+    raise JournalError(f"a CHECK constraint without its closing parenthesis: {text[:200]}")

@@ -12,7 +12,7 @@ import pytest
 
 from bulkx.errors import JournalError
 from bulkx.journal import Journal, Operation
-from bulkx.journal.integrity import mark_path, read_mark
+from bulkx.journal.integrity import check_constraints, mark_path, read_mark
 from bulkx.journal.run_files import run_paths
 from tests.journal.conftest import create, new_ops
 
@@ -93,6 +93,54 @@ def test_a_damaged_journal_is_refused_with_a_journal_error(tmp_path: Path) -> No
         Journal.open(tmp_path, run_id)
     assert str(db) in str(refused.value)
     assert "damaged" in str(refused.value) or "malformed" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "broken"), [("ops", "state = 'succeeded!'"), ("transitions", "to_state = 'x'")]
+)
+def test_a_row_that_breaks_a_check_constraint_is_refused(
+    tmp_path: Path, table: str, broken: str
+) -> None:
+    """A value no bulkx writes (a state garbled in place, the record still well formed) is
+    damage too: the structural check sets CHECK constraints aside, and a query per table
+    finds it. The journal's own connection enforces them again afterwards."""
+    journal = create(tmp_path)
+    run_id = journal.run_id
+    ids = journal.add_ops(new_ops(20))
+    journal.start(ids[:3])
+    journal.close()
+    db = run_paths(tmp_path, run_id)[0]
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.execute(f"UPDATE {table} SET {broken} WHERE rowid = 2")
+    with pytest.raises(JournalError, match=f"damaged: CHECK constraint failed in {table}"):
+        Journal.open(tmp_path, run_id)
+    with sqlite3.connect(db) as conn:  # mended: it opens, and its constraints hold again
+        conn.execute(f"UPDATE {table} SET {broken.split(' = ')[0]} = 'in_flight' WHERE rowid = 2")
+    reopened = Journal.open(tmp_path, run_id)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+            reopened._conn.execute("UPDATE ops SET state = 'bogus' WHERE op_id = 1")
+    finally:
+        reopened.close()
+
+
+def test_every_check_constraint_of_a_journal_is_read_from_its_schema(tmp_path: Path) -> None:
+    journal = create(tmp_path)
+    tables = journal._conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table'")
+    schema = [str(row[0]) for row in tables]
+    journal.close()
+    conditions = [c for sql in schema for c in check_constraints(sql)]
+    assert len(conditions) == sum(sql.count("CHECK (") for sql in schema) >= 10
+    assert (
+        "state IN ('pending','in_flight','succeeded','failed','unknown','skipped','cancelled')"
+        in conditions
+    )
+    tricky = (
+        "CREATE TABLE t (a TEXT DEFAULT 'CHECK (1)', \"check\" INT, [CHECK(] INT,"
+        " b CHECK(b > (1)), c TEXT CONSTRAINT k check( c IN ('a)', 'b') ))"
+    )
+    assert list(check_constraints(tricky)) == ["b > (1)", " c IN ('a)', 'b') "]
 
 
 def _push(i: int) -> Operation:
