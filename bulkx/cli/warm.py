@@ -1,6 +1,6 @@
 """The imports a command is about to need, made on a thread while the main one waits on disk.
 
-`bulkx resume` checks its journal first (`PRAGMA quick_check`, ~0.3 s at 100,000 operations)
+`bulkx resume` checks its journal first (`integrity.damage`, 0.2-0.4 s at 100,000 operations)
 and takes over its claims; SQLite lets go of the GIL meanwhile. The engine and the HTTP client
 take ~0.5 s to import on this machine (a resume needs no polars): imported beside the check
 instead of after it, they no longer stand between a resume and its first request.
