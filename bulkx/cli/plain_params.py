@@ -2,10 +2,10 @@
 
 typer 0.2x coerces every value that is not a flag given as one (defaults included) through a
 pydantic TypeAdapter, built when the parameter is first processed. Importing pydantic and
-building the adapters costs 0.1-0.3 s: a third of the 0.3 s that `bulkx runs` and `status`
-may take (issue 17), and a quarter of the time before `bulkx apply` or `resume` sends its first
-request (issue 18: `--concurrency`, `--rate` and `--outage-after` are numbers). None of it is
-needed for:
+building the adapters costs about 0.1 s: a third of the 0.3 s that `bulkx runs` and `status`
+may take (issue 17), and some 0.05 s of what `bulkx apply` and `resume` take before their first
+request (issue 18: `--concurrency`, `--rate` and `--stop-after-outage` are numbers). None of it
+is needed for:
 - a `str` given a string, a flag given True, False or nothing: typer's adapter returns it as
   it is;
 - a `Path` given a path: checked by `coerce_cli_path`, which this calls too;
