@@ -7,6 +7,10 @@ from pathlib import Path
 #: Seconds of nothing but transient errors (5xx, resets, timeouts) before a run, or a read of
 #: live state, stops (resumable) instead of failing item by item.
 DEFAULT_OUTAGE_SECONDS = 60.0
+#: A requests/s ceiling (`--rate`, a profile's `rate`) is at least this: 0 or less is no pace.
+MIN_RATE = 0.01
+#: Requests in flight at once (`--concurrency`, a profile's `concurrency`).
+MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 256
 #: The embedded sandbox's world, unless told otherwise.
 DEFAULT_SANDBOX_DB = Path(".bulkx") / "sandbox.db"
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bulkx.defaults import MAX_CONCURRENCY, MIN_CONCURRENCY, MIN_RATE
 from bulkx.errors import ConfigError
 
 #: What a profile may set, and the type each takes.
@@ -115,6 +116,7 @@ def _checked(path: Path, name: str, profile: Any) -> dict[str, Any]:
             )
         if isinstance(value, bool) or not isinstance(value, types):
             raise ConfigError(f"{path}: [profiles.{name}] {key} must be {types[0].__name__}")
+    _check_bounds(path, name, profile)
     if profile.get("via", "api") not in ("api", "batch"):
         raise ConfigError(f"{path}: [profiles.{name}] via takes api or batch")
     if "base_urls" in profile:
@@ -124,6 +126,17 @@ def _checked(path: Path, name: str, profile: Any) -> dict[str, Any]:
         token = token if token.is_absolute() else path.parent / token
         profile = {**profile, "token_file": str(token)}
     return dict(profile)
+
+
+def _check_bounds(path: Path, name: str, profile: Mapping[str, Any]) -> None:
+    """The bounds `--rate` and `--concurrency` have on the command line."""
+    if "rate" in profile and not profile["rate"] >= MIN_RATE:
+        raise ConfigError(f"{path}: [profiles.{name}] rate must be at least {MIN_RATE:g} (per s)")
+    concurrency = profile.get("concurrency", MIN_CONCURRENCY)
+    if not MIN_CONCURRENCY <= concurrency <= MAX_CONCURRENCY:
+        raise ConfigError(
+            f"{path}: [profiles.{name}] concurrency must be {MIN_CONCURRENCY}-{MAX_CONCURRENCY}"
+        )
 
 
 def _check_api_urls(path: Path, name: str, profile: Mapping[str, Any]) -> None:

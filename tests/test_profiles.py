@@ -129,6 +129,41 @@ def test_the_profile_rate_is_a_ceiling(tmp_path: Path) -> None:
     assert lower["rate"] == {"value": 5.0, "source": "flag --rate"}
 
 
+@pytest.mark.parametrize("rate", ["0", "-5"])
+def test_a_rate_of_zero_or_less_is_refused_before_anything_runs(tmp_path: Path, rate: str) -> None:
+    """It once divided by zero (`--rate 0`) or spun a core forever (`--rate -5`)."""
+    work = _project(tmp_path, "http://127.0.0.1:9/core/v2")
+    for args in (("apply", "tg.yaml", "--yes"), ("resume", "RUN", "--yes"), ("config",)):
+        refused = bulkx(work, *args, "--rate", rate)
+        assert refused.returncode == 2, (args, refused.stderr)
+        assert "Invalid value for '--rate'" in refused.stderr
+        assert "greater than or equal to 0.01" in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ("rate = 0", "rate must be at least 0.01 (per s)"),
+        ("rate = -2.5", "rate must be at least 0.01 (per s)"),
+        ("concurrency = 0", "concurrency must be 1-256"),
+        ("concurrency = 1000", "concurrency must be 1-256"),
+    ],
+)
+def test_a_profile_rate_or_concurrency_out_of_bounds_is_a_clear_error(
+    tmp_path: Path, setting: str, said: str
+) -> None:
+    work = _project(tmp_path, "http://127.0.0.1:9/core/v2")
+    (work / "bulkx.toml").write_text(
+        f'[profiles.x]\nbase_url = "http://127.0.0.1:9/core/v2"\n{setting}\n'
+    )
+    for args in (("config", "--profile", "x"), ("apply", "tg.yaml", "--yes", "--profile", "x")):
+        refused = bulkx(work, *args)
+        assert refused.returncode == 2, (args, refused.stderr)
+        assert f"[profiles.x] {said}" in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+
 def test_an_unknown_profile_or_a_bad_file_is_a_clear_error(tmp_path: Path) -> None:
     work = _project(tmp_path, "http://127.0.0.1:9/core/v2")
     unknown = bulkx(work, "plan", "tg.yaml", "--profile", "prod")

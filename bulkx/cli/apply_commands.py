@@ -32,7 +32,7 @@ from bulkx.cli.options import (
 )
 from bulkx.cli.profile_edge import run_settings, target_options
 from bulkx.cli.warm import beside, warmed
-from bulkx.defaults import journal_root, locate_run
+from bulkx.defaults import MAX_CONCURRENCY, MIN_CONCURRENCY, MIN_RATE, journal_root, locate_run
 from bulkx.errors import ConfigError, JournalError, JournalLocked, PlanError
 from bulkx.journal import Journal
 
@@ -231,12 +231,15 @@ APPLY_YES = typer.Option(False, "--yes", "-y", help="Apply without asking.")
 APPLY_CONCURRENCY = typer.Option(
     None,
     "--concurrency",
-    min=1,
-    max=256,
+    min=MIN_CONCURRENCY,
+    max=MAX_CONCURRENCY,
     help="Requests in flight at once (default 16, or the profile's).",
 )
 APPLY_RATE = typer.Option(
-    None, "--rate", help="Requests/s ceiling (default: adapt; never above the profile's)."
+    None,
+    "--rate",
+    min=MIN_RATE,
+    help="Requests/s ceiling (default: adapt; never above the profile's).",
 )
 MAX_FAILURES = typer.Option(None, "--max-failures", help="Stop after N or P%.")
 APPLY_FAIL_FAST = typer.Option(False, "--fail-fast", help="Stop at the first failure.")
@@ -465,9 +468,15 @@ RUN_NAME = typer.Argument(
 )
 RESUME_YES = typer.Option(False, "--yes", "-y", help="Resume without asking.")
 RESUME_CONCURRENCY = typer.Option(
-    None, "--concurrency", min=1, max=256, help="[default: as the run was applied]"
+    None,
+    "--concurrency",
+    min=MIN_CONCURRENCY,
+    max=MAX_CONCURRENCY,
+    help="[default: as the run was applied]",
 )
-RESUME_RATE = typer.Option(None, "--rate", help="Requests/s ceiling [default: as applied].")
+RESUME_RATE = typer.Option(
+    None, "--rate", min=MIN_RATE, help="Requests/s ceiling [default: as applied]."
+)
 RESUME_SEND_RATE = typer.Option(
     None,
     "--send-rate",

@@ -15,6 +15,7 @@ import typer
 from bulkx.cli.options import BASE_URL, PROFILE, SANDBOX_DB, TOKEN_FILE
 from bulkx.cli.output import format_option
 from bulkx.cli.profile_edge import checked_rate, load_config
+from bulkx.defaults import MAX_CONCURRENCY, MIN_CONCURRENCY, MIN_RATE
 from bulkx.escaping import printable
 
 if TYPE_CHECKING:
@@ -44,9 +45,9 @@ def config_command(
     base_url: str | None = BASE_URL,
     token_file: Path | None = TOKEN_FILE,
     sandbox_db: Path = SANDBOX_DB,
-    rate: float | None = typer.Option(None, "--rate", help="As apply takes it."),
+    rate: float | None = typer.Option(None, "--rate", min=MIN_RATE, help="As apply takes it."),
     concurrency: int | None = typer.Option(
-        None, "--concurrency", min=1, max=256, help="As apply takes it."
+        None, "--concurrency", min=MIN_CONCURRENCY, max=MAX_CONCURRENCY, help="As apply takes it."
     ),
     via: str | None = typer.Option(None, "--via", metavar="api|batch", help="As apply takes it."),
     output: str = format_option(CONFIG_FORMATS, "table"),

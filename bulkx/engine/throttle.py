@@ -260,6 +260,8 @@ class AdaptiveLimiter:
     ) -> None:
         """`ceiling`: requests/s never exceeded in any second (None: unlimited until the server
         objects). `cap`: that second's count, shared with other limiters of the same target."""
+        if ceiling is not None and not ceiling > 0:
+            raise ValueError(f"a requests/s ceiling must be above 0, not {ceiling}")
         self.ceiling = ceiling
         self.rate: float | None = ceiling
         self._cap = (cap or SlidingCap(ceiling)) if ceiling else None

@@ -46,6 +46,13 @@ def _spell(time: FakeTime, limiter: AdaptiveLimiter, count: int, rate: float) ->
     limiter.on_throttled(retry_after=1.0, sent_at=time.now)
 
 
+@pytest.mark.parametrize("ceiling", [0.0, -5.0, math.nan])
+def test_a_ceiling_of_zero_or_less_is_refused(ceiling: float) -> None:
+    """No pace at all: it divided by zero, or (below zero) slept forever in a busy loop."""
+    with pytest.raises(ValueError, match="must be above 0"):
+        AdaptiveLimiter(ceiling)
+
+
 def test_unlimited_until_the_server_objects_then_a_learning_spell_from_a_guess() -> None:
     time = FakeTime()
     limiter = _limiter(time)
