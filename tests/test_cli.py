@@ -151,6 +151,20 @@ def test_serve_refuses_a_non_loopback_host_and_a_bad_fault_spec(tmp_path: Path) 
     assert faults.returncode == 2 and "bogus" in faults.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "value"), [("--rate-limit", "-5"), ("--burst", "-3"), ("--port", "0")]
+)
+def test_serve_refuses_a_negative_limit_or_burst_and_port_0(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    """A negative limit was served as none while the banner said "rate limit -5/s"; port 0
+    was bound to a free port the banner gave as 0."""
+    refused = run("sandbox", "serve", option, value, "--db", str(tmp_path / "s.db"))
+    assert refused.returncode == 2
+    assert f"Invalid value for '{option}'" in refused.stderr
+    assert not (tmp_path / "s.db").exists()
+
+
 def test_serve_reports_a_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

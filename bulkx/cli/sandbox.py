@@ -52,7 +52,10 @@ INVENTORY_SEED = typer.Option(
     None, help="Seed of the number inventory (fixed when the db is created; default 0)."
 )
 RATE_LIMIT = typer.Option(
-    0.0, "--rate-limit", help="Requests/s allowed per credential (0 = unlimited); 429 beyond."
+    0.0,
+    "--rate-limit",
+    min=0.0,
+    help="Requests/s allowed per credential (0 = unlimited); 429 beyond.",
 )
 FAULTS = typer.Option(
     "",
@@ -85,11 +88,11 @@ KEEP_DEFAULT_CREDENTIALS = typer.Option(
 def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Address to bind; loopback only."),
-    port: int = typer.Option(8765, help="TCP port."),
+    port: int = typer.Option(8765, min=1, max=65535, help="TCP port."),
     db: Path = DB,
     seed: int | None = INVENTORY_SEED,
     rate_limit: float = RATE_LIMIT,
-    burst: int = typer.Option(0, help="Token bucket size (default: the rate, at least 1)."),
+    burst: int = typer.Option(0, min=0, help="Token bucket size (default: the rate, at least 1)."),
     faults: str = FAULTS,
     fault_seed: int = typer.Option(0, "--fault-seed", help="Seed of the fault dice."),
     token: str | None = TOKEN,
